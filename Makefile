@@ -1,0 +1,42 @@
+# riskml — the two commands a new machine needs: `make demo` and `make test`.
+# Every target creates the virtual environment and installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= data/demo
+DEMO_HOUSEHOLDS ?= 20000
+DEMO_SEED ?= 7
+
+.PHONY: venv sysdeps demo test test-all bench lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,spark,reports]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+sysdeps:
+	@bash scripts/install-system-deps.sh
+
+demo: venv sysdeps
+	$(VENV)/bin/riskml demo --households $(DEMO_HOUSEHOLDS) --seed $(DEMO_SEED) --out $(DEMO_DIR)
+
+test: venv sysdeps
+	$(PY) -m pytest
+
+test-all: venv sysdeps
+	$(PY) -m pytest -m "slow or not slow"
+
+bench: venv sysdeps
+	$(PY) -m benchmarks.run
+
+lint: venv
+	$(VENV)/bin/ruff check riskml tests benchmarks
+	$(VENV)/bin/ruff format --check riskml tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache data/demo data/demo.truth.parquet

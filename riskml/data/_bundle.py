@@ -1,0 +1,63 @@
+"""The in-memory history bundle: the contract's tables plus what the bundle says about itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from riskml.data._schema import TABLE_ORDER
+
+__all__ = ["QUARANTINE_COLUMNS", "Bundle"]
+
+QUARANTINE_COLUMNS = ("table", "row", "household_id", "column", "value", "reason")
+"""Columns of the quarantine frame: ``row`` is the 1-based data row in the source file."""
+
+
+@dataclass
+class Bundle:
+    """A validated household-history bundle.
+
+    ``tables`` maps each contract table name to a typed frame; ``quarantine`` lists rows that
+    were set aside with the reason (one row per problem). ``extracted_on`` is the bundle's
+    extraction date (from ``bundle.yaml`` or the latest date found in it).
+    """
+
+    tables: dict[str, pd.DataFrame]
+    extracted_on: dt.date
+    province: str | None = None
+    source: str | None = None
+    quarantine: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS})
+    )
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+    @property
+    def households(self) -> pd.DataFrame:
+        return self.tables["households"]
+
+    @property
+    def members(self) -> pd.DataFrame:
+        return self.tables["members"]
+
+    @property
+    def income(self) -> pd.DataFrame:
+        return self.tables["income"]
+
+    @property
+    def events(self) -> pd.DataFrame:
+        return self.tables["events"]
+
+    @property
+    def assistance(self) -> pd.DataFrame:
+        return self.tables["assistance"]
+
+    @property
+    def monitoring(self) -> pd.DataFrame:
+        return self.tables["monitoring"]
+
+    def table_names(self) -> tuple[str, ...]:
+        return tuple(t for t in TABLE_ORDER if t in self.tables)
