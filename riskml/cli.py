@@ -38,6 +38,200 @@ def version() -> None:
 
 # ---- stage commands (keep each block self-contained; add new ones above the end marker) ----
 
+# ---- scoring: riskml score ----
+@app.command("score")
+def score_command(
+    data: str = typer.Option(..., "--data", help="Bundle folder (history tables up to the extraction date)."),
+    as_of: str = typer.Option(..., "--as-of", help="Scoring date, YYYY-MM-DD."),
+    out: str = typer.Option(..., "--out", help="Score file: .parquet, .csv (UTF-8 with BOM, Chinese headers) or .xlsx."),
+    model: str | None = typer.Option(None, "--model", help="Model URI, e.g. models:/riskml-recurrence@champion (default: configs/scoring.yaml)."),
+    engine: str = typer.Option("local", "--engine", help="local (streaming chunks) or spark."),
+    spark_master: str | None = typer.Option(None, "--spark-master", help="Spark master URL (default local[2])."),
+    mode: str = typer.Option("internal", "--mode", help="internal (full detail) or public (masked ids, no health details)."),
+    explain: str | None = typer.Option(None, "--explain", help="flagged or all (default: configs/scoring.yaml)."),
+    previous: str | None = typer.Option(None, "--previous", help="The previous run's internal score file, to mark changes."),
+    config: str | None = typer.Option(None, "--config", help="Scoring config YAML (default configs/scoring.yaml)."),
+    mapping: str | None = typer.Option(None, "--mapping", help="Mapping file for a bundle in a source system's layout."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db)."),
+    top: int = typer.Option(10, "--top", help="Flagged households to print with their reasons."),
+) -> None:
+    """Score every household of a roster as of a date: risk, rank, tier, reasons, run summary."""
+    from riskml.config import ConfigError
+    from riskml.scoring import ScoringError, ScoringOutputError, print_summary, score_roster
+
+    if engine not in ("local", "spark"):
+        fail(f"--engine must be 'local' or 'spark', got {engine!r}.")
+    if mode not in ("internal", "public"):
+        fail(f"--mode must be 'internal' or 'public', got {mode!r}.")
+    if explain not in (None, "flagged", "all"):
+        fail(f"--explain must be 'flagged' or 'all', got {explain!r}.")
+    try:
+        run = score_roster(
+            data, as_of, out=out, model_uri=model, config=config, engine=engine,  # type: ignore[arg-type]
+            spark_master=spark_master, mode=mode, explain=explain, previous=previous,  # type: ignore[arg-type]
+            tracking_uri=tracking_uri, mapping=mapping, console=err_console, quiet=True,
+        )
+    except KeyboardInterrupt:
+        fail("interrupted; no score file was written (a rerun starts afresh).", code=130)
+    except (ScoringError, ScoringOutputError, ConfigError, FileNotFoundError, LookupError, RuntimeError, ValueError) as exc:
+        fail(str(exc))
+    print_summary(run.summary, run.scores, console=console, top=top)
+
+# ---- data: riskml validate ----
+@app.command("validate")
+def validate_command(
+    directory: str = typer.Argument(..., help="Bundle folder, or a source export described by --mapping."),
+    mapping: str | None = typer.Option(
+        None, "--mapping", help="Mapping file, or a name under configs/mappings/ (e.g. national_export)."
+    ),
+    encoding: str | None = typer.Option(
+        None, "--encoding", help="CSV encoding of every file (utf-8, gb18030/gbk); default: detect."
+    ),
+    quarantine: str | None = typer.Option(
+        None, "--quarantine", help="CSV for quarantined rows (default: <DIR>.quarantine.csv beside DIR)."
+    ),
+    extracted_on: str | None = typer.Option(
+        None, "--extracted-on", help="Extraction date YYYY-MM-DD (overrides bundle.yaml)."
+    ),
+) -> None:
+    """Check a history bundle against the data contract and summarise it (exit 1 on errors)."""
+    from rich.markup import escape
+
+    from riskml.config import ConfigError
+    from riskml.data import BundleError, check_bundle, render_summary
+
+    try:
+        result = check_bundle(
+            directory, mapping=mapping, encoding=encoding, quarantine_path=quarantine, extracted_on=extracted_on
+        )
+    except (BundleError, ConfigError) as exc:
+        fail(escape(str(exc)), code=1)
+        return
+    for renderable in render_summary(result.summary):
+        console.print(renderable)
+    if result.quarantine_path is not None:
+        console.print(
+            f"{len(result.bundle.quarantine):,} quarantine records written to {escape(str(result.quarantine_path))}",
+            highlight=False,
+        )
+    else:
+        console.print("No rows quarantined: the bundle is valid.", highlight=False)
+
+
+# ---- reports: riskml report, riskml report-model ----
+@app.command("report")
+def report_command(
+    scores: str = typer.Option(..., "--scores", help="Score file written by 'riskml score' (.parquet, .csv or .xlsx)."),
+    out: str = typer.Option(..., "--out", help="Report folder (new, empty, or an earlier riskml report folder to replace)."),
+    level: str | None = typer.Option(None, "--level", help="village, township or county: one report per unit (default: configs/reports.yaml)."),
+    lang: str | None = typer.Option(None, "--lang", help="zh or en (default: configs/reports.yaml)."),
+    mode: str | None = typer.Option(None, "--mode", help="public (review meeting: masked ids, no health details) or internal (staff)."),
+    fmt: str | None = typer.Option(None, "--format", help="html, pdf or html,pdf (PDF: A4, printable)."),
+) -> None:
+    """Review-meeting reports (民主评议): one per village/township/county, plus an index page."""
+    from rich.markup import escape
+
+    from riskml.config import ConfigError
+    from riskml.reports import (
+        CJKFontNotFoundError,
+        ReportInputError,
+        ReportOutputError,
+        ReportPrivacyError,
+        render_review_reports,
+    )
+
+    try:
+        result = render_review_reports(scores, out, level=level, lang=lang, mode=mode, formats=fmt)
+    except KeyboardInterrupt:
+        fail("interrupted; no report folder was written (a rerun starts afresh).", code=130)
+        return
+    except (CJKFontNotFoundError, ReportInputError, ReportOutputError, ReportPrivacyError, ConfigError, RuntimeError) as exc:
+        fail(escape(str(exc)))
+        return
+    flagged = sum(u["counts"]["flagged"] for u in result.units)
+    console.print(
+        f"{len(result.units):,} {result.level} report(s) ({result.mode}, {result.lang}, {'+'.join(result.formats)}), "
+        f"{flagged:,} flagged households, in {result.seconds['total']:.1f} s -> {escape(str(result.index))}",
+        highlight=False,
+    )
+
+
+# ---- features: riskml features build, riskml features check ----
+features_app = typer.Typer(help="The feature catalog and training sets.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+
+
+@features_app.command("build")
+def features_build_command(
+    data: str = typer.Option(..., "--data", help="Bundle folder (or a source export with --mapping)."),
+    start: str = typer.Option(..., "--start", help="First as-of date, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--end", help="Last as-of date (inclusive), YYYY-MM-DD."),
+    every: str = typer.Option("3M", "--every", help="Step between as-of dates: 3M, 1M, 1Y, 2W, 30D."),
+    out: str = typer.Option(..., "--out", help="Training-set Parquet file to write."),
+    horizon: int | None = typer.Option(None, "--horizon", help="Label horizon in months (default: configs/labels.yaml)."),
+    feature_set: str | None = typer.Option(None, "--feature-set", help="Catalog feature set (default: configs/labels.yaml)."),
+    include_censored: bool = typer.Option(False, "--include-censored", help="Keep as-of dates whose horizon is still open (label NA)."),
+    chunk_households: int | None = typer.Option(None, "--chunk-households", help="Households per chunk (bounds memory)."),
+    labels: str | None = typer.Option(None, "--labels", help="Label config YAML (default configs/labels.yaml)."),
+    mapping: str | None = typer.Option(None, "--mapping", help="Mapping file for a bundle in a source system's layout."),
+) -> None:
+    """Build a labelled training set: one row per eligible (household, as-of date), streamed to Parquet."""
+    import time
+
+    from rich.markup import escape
+
+    from riskml.config import ConfigError
+    from riskml.config.features import load_training_config
+    from riskml.data import BundleError, load_bundle
+    from riskml.features import as_of_schedule, write_training_set
+
+    started = time.perf_counter()
+    try:
+        cfg = load_training_config(labels)
+        dates = as_of_schedule(start, end, every)
+        bundle = load_bundle(data, mapping=mapping)
+        meta = write_training_set(
+            bundle,
+            dates,
+            out,
+            horizon if horizon is not None else cfg.label.horizon_months,
+            feature_set=feature_set or cfg.feature_set,
+            label_config=cfg.label,
+            include_censored=include_censored,
+            chunk_households=chunk_households or cfg.chunk_households,
+        )
+    except (BundleError, ConfigError, ValueError, TypeError, FileNotFoundError) as exc:
+        fail(escape(str(exc)))
+        return
+    c = meta["counts"]
+    console.print(
+        f"{c['rows']:,} rows ({c['positives']:,} positive) from {meta['households']:,} households x "
+        f"{len(meta['as_of_dates'])} as-of dates; left out: {c['excluded_under_monitoring']:,} under monitoring, "
+        f"{c['excluded_censored']:,} censored ({', '.join(meta['censored_as_of_dates']) or 'no censored dates'}). "
+        f"Feature set {meta['feature_set']} {meta['feature_set_version']}, data {meta['data_fingerprint']}, "
+        f"{time.perf_counter() - started:.1f} s -> {escape(out)}",
+        highlight=False,
+    )
+
+
+@features_app.command("check")
+def features_check_command(
+    catalog: str | None = typer.Option(None, "--catalog", help="Catalog folder or file (default features/)."),
+) -> None:
+    """Validate the feature catalog and list its feature sets."""
+    from rich.markup import escape
+
+    from riskml.features import CatalogError, load_catalog
+
+    try:
+        cat = load_catalog(catalog)
+    except CatalogError as exc:
+        fail(escape(str(exc)), code=1)
+        return
+    console.print(f"catalog {cat.version}: {len(cat.features)} features", highlight=False)
+    for name, fs in cat.feature_sets.items():
+        console.print(f"  {name}: {len(fs.features)} features, version {fs.version}", highlight=False)
+
 
 # ---- end of stage commands ----
 

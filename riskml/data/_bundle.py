@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -20,8 +21,10 @@ class Bundle:
     """A validated household-history bundle.
 
     ``tables`` maps each contract table name to a typed frame; ``quarantine`` lists rows that
-    were set aside with the reason (one row per problem). ``extracted_on`` is the bundle's
-    extraction date (from ``bundle.yaml`` or the latest date found in it).
+    were set aside with the reason (one row per problem; frames made by ``load_bundle`` add an
+    ``action`` column saying whether the row, the household or only the value was set aside).
+    ``extracted_on`` is the bundle's extraction date (from ``bundle.yaml`` or the latest date
+    found in it).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -31,6 +34,10 @@ class Bundle:
     quarantine: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame({c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS})
     )
+    load_report: dict[str, Any] = field(default_factory=dict)
+    """What loading did besides quarantine (files and encodings read, ids normalised, codes
+    recoded, ignored source columns, where the extraction date came from); empty for a bundle
+    built in memory. ``summarize_bundle`` reports it."""
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]

@@ -1,0 +1,122 @@
+"""Roster scoring policy: ``configs/scoring.yaml`` (tiers, reasons, change, drift, output)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from riskml.config._base import StrictModel, config_dir, load_config
+
+__all__ = [
+    "TIER_ORDER",
+    "ChangeConfig",
+    "DriftConfig",
+    "ExplainConfig",
+    "OutputConfig",
+    "RejectConfig",
+    "ScoringConfig",
+    "SparkConfig",
+    "TierCapacity",
+    "TierConfig",
+    "TierCutoffs",
+    "load_scoring_config",
+]
+
+Tier = Literal["high", "medium", "low"]
+TIER_ORDER: tuple[str, ...] = ("low", "medium", "high")
+"""Tiers from lowest to highest risk."""
+
+
+class TierCutoffs(StrictModel):
+    """Probability cut-offs: ``high`` if score >= ``high``, ``medium`` if score >= ``medium``."""
+
+    high: float = Field(gt=0, le=1)
+    medium: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TierCutoffs:
+        if self.medium > self.high:
+            raise ValueError(f"cutoffs.medium ({self.medium}) must not exceed cutoffs.high ({self.high})")
+        return self
+
+
+class TierCapacity(StrictModel):
+    """Capacity per village: the top ``high_per_village`` are high, the next ``medium_per_village`` medium."""
+
+    high_per_village: int = Field(ge=0)
+    medium_per_village: int = Field(ge=0)
+    min_score: float = Field(0.0, ge=0, le=1)
+
+
+class TierConfig(StrictModel):
+    method: Literal["cutoffs", "capacity"]
+    cutoffs: TierCutoffs
+    capacity: TierCapacity
+    flagged: tuple[Tier, ...] = ("high",)
+
+    @field_validator("flagged")
+    @classmethod
+    def _nonempty(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("list at least one flagged tier (e.g. [high])")
+        if "low" in v:
+            raise ValueError("'low' cannot be a flagged tier: every household would be flagged")
+        return tuple(dict.fromkeys(v))
+
+
+class ExplainConfig(StrictModel):
+    which: Literal["flagged", "all"] = "flagged"
+    max_reasons: int = Field(4, ge=1, le=4)
+
+
+class ChangeConfig(StrictModel):
+    big_move: float = Field(0.05, gt=0, le=1)
+    tier_change_is_move: bool = True
+
+
+class DriftConfig(StrictModel):
+    psi_warn: float = Field(0.25, gt=0)
+    sample_households: int = Field(200_000, ge=1000)
+
+
+class RejectConfig(StrictModel):
+    missing_feature_share: float = Field(1.0, gt=0, le=1)
+
+
+class OutputConfig(StrictModel):
+    public_id_visible_chars: int = Field(4, ge=0, le=8)
+
+
+class SparkConfig(StrictModel):
+    households_per_partition: int = Field(50_000, ge=1)
+    min_partitions: int = Field(2, ge=1)
+    driver_memory: str | None = Field(
+        "4g", description="spark.driver.memory when riskml starts the session (the bundle passes through the driver)"
+    )
+
+
+class ScoringConfig(StrictModel):
+    """``configs/scoring.yaml``: how a roster is scored, tiered, explained and compared."""
+
+    model_uri: str = "models:/riskml-recurrence@champion"
+    chunk_households: int = Field(100_000, ge=1)
+    tiers: TierConfig
+    explain: ExplainConfig = ExplainConfig()
+    change: ChangeConfig = ChangeConfig()
+    drift: DriftConfig = DriftConfig()
+    reject: RejectConfig = RejectConfig()
+    output: OutputConfig = OutputConfig()
+    spark: SparkConfig = SparkConfig()
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> ScoringConfig:
+    return load_config(path, ScoringConfig)
+
+
+def load_scoring_config(path: str | Path | None = None) -> ScoringConfig:
+    """Load ``configs/scoring.yaml`` (or ``path``); errors name the file and the key."""
+    return _load(str(path or config_dir() / "scoring.yaml"))

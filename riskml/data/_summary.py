@@ -1,0 +1,184 @@
+"""``summarize_bundle``: what is in a bundle, and what loading set aside or changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from riskml.data._bundle import Bundle
+from riskml.data._schema import TABLES
+
+__all__ = ["render_summary", "summarize_bundle"]
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def _date_range(frame: pd.DataFrame, table: str) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    lows, highs = [], []
+    for col in TABLES[table].columns:
+        if col.kind == "date" and col.name in frame.columns and len(frame):
+            values = frame[col.name]
+            lows.append(values.min())
+            highs.append(values.max())
+    lows = [v for v in lows if not pd.isna(v)]
+    highs = [v for v in highs if not pd.isna(v)]
+    return (min(lows) if lows else None, max(highs) if highs else None)
+
+
+def summarize_bundle(bundle: Bundle) -> dict[str, Any]:
+    """A JSON-friendly summary of ``bundle``.
+
+    Keys: ``extracted_on``, ``province``, ``source``, ``households``, ``rows`` (per table),
+    ``date_range`` (overall ``first``/``last`` and per table), ``identification`` (households
+    first identified as monitoring objects per year, and that count divided by the number of
+    households), ``quarantine`` (records, rows set aside per table, records per reason,
+    households set aside) and, for a loaded bundle, ``normalised_ids`` (total and per column),
+    ``recoded_values``, ``fallback_values``, ``ignored_columns``, ``files`` and
+    ``extracted_on_from``.
+
+    Examples
+    --------
+    >>> summarize_bundle(bundle)["rows"]  # doctest: +SKIP
+    {'households': 400, 'members': 1307, ...}
+    """
+    tables = bundle.tables
+    households = tables.get("households")
+    n_households = 0 if households is None else len(households)
+    rows = {name: len(frame) for name, frame in tables.items()}
+    per_table = {}
+    firsts, lasts = [], []
+    for name, frame in tables.items():
+        low, high = _date_range(frame, name)
+        if low is not None:
+            per_table[name] = {"first": _iso(low), "last": _iso(high)}
+            firsts.append(low)
+            lasts.append(high)
+    identified: dict[int, int] = {}
+    monitoring = tables.get("monitoring")
+    if monitoring is not None and len(monitoring):
+        first = monitoring.groupby("household_id", observed=True)["identified_on"].min().dropna()
+        identified = {int(y): int(c) for y, c in first.dt.year.value_counts().sort_index().items()}
+    rate = {y: (c / n_households if n_households else 0.0) for y, c in identified.items()}
+
+    q = bundle.quarantine
+    quarantine: dict[str, Any] = {"records": len(q)}
+    if len(q):
+        aside = q[q["action"] != "value cleared"] if "action" in q.columns else q
+        quarantine["rows_set_aside"] = {
+            str(t): int(n) for t, n in aside.drop_duplicates(["table", "row"])["table"].value_counts().items()
+        }
+        quarantine["by_reason"] = {
+            f"{t}.{c}: {r}": int(n)
+            for (t, c, r), n in q.groupby(["table", "column", "reason"], sort=False).size().items()
+        }
+        if "action" in q.columns:
+            quarantine["values_cleared"] = int((q["action"] == "value cleared").sum())
+    else:
+        quarantine.update({"rows_set_aside": {}, "by_reason": {}})
+    report = bundle.load_report
+    quarantine["households_set_aside"] = report.get("households_set_aside", 0)
+    normalised = report.get("normalised_ids", {})
+    return {
+        "extracted_on": bundle.extracted_on.isoformat(),
+        "extracted_on_from": report.get("extracted_on_from"),
+        "province": bundle.province,
+        "source": bundle.source,
+        "households": n_households,
+        "rows": rows,
+        "date_range": {
+            "first": _iso(min(firsts)) if firsts else None,
+            "last": _iso(max(lasts)) if lasts else None,
+            "tables": per_table,
+        },
+        "identification": {
+            "households_first_identified": identified,
+            "rate": rate,
+        },
+        "quarantine": quarantine,
+        "normalised_ids": {"total": int(sum(normalised.values())), "columns": dict(normalised)},
+        "recoded_values": dict(report.get("recoded_values", {})),
+        "fallback_values": dict(report.get("fallback_values", {})),
+        "filled_values": dict(report.get("filled_values", {})),
+        "ignored_columns": dict(report.get("ignored_columns", {})),
+        "unmatched_mapping_columns": dict(report.get("unmatched_mapping_columns", {})),
+        "split_values_dropped": dict(report.get("split_values_dropped", {})),
+        "files": dict(report.get("files", {})),
+    }
+
+
+def render_summary(summary: dict[str, Any]) -> list[Any]:
+    """Rich renderables (tables) showing ``summary`` in a terminal."""
+    from rich.table import Table
+
+    out: list[Any] = []
+    files = summary.get("files", {})
+    aside = summary["quarantine"].get("rows_set_aside", {})
+    t = Table(title=f"Bundle — extracted on {summary['extracted_on']} ({summary.get('extracted_on_from') or 'given'})")
+    t.add_column("table", no_wrap=True)
+    t.add_column("source file", overflow="fold")
+    t.add_column("encoding", no_wrap=True)
+    t.add_column("rows", justify="right", no_wrap=True)
+    t.add_column("set aside", justify="right", no_wrap=True)
+    t.add_column("dates", no_wrap=True)
+    for name, n in summary["rows"].items():
+        info = files.get(name, {})
+        dr = summary["date_range"]["tables"].get(name)
+        t.add_row(
+            name,
+            str(info.get("file") or "—") + (f" [{info['sheet']}]" if info.get("sheet") else ""),
+            str(info.get("encoding") or "—"),
+            f"{n:,}",
+            f"{aside.get(name, 0):,}",
+            f"{dr['first']}…{dr['last']}" if dr else "—",
+        )
+    out.append(t)
+
+    facts = Table(title="Households", show_header=False)
+    facts.add_column("what")
+    facts.add_column("value", justify="right")
+    facts.add_row("households loaded", f"{summary['households']:,}")
+    facts.add_row("households set aside", f"{summary['quarantine'].get('households_set_aside', 0):,}")
+    facts.add_row("ids normalised (spaces / full-width)", f"{summary['normalised_ids']['total']:,}")
+    facts.add_row("codes recoded by the mapping", f"{sum(summary['recoded_values'].values()):,}")
+    if summary["fallback_values"]:
+        facts.add_row("codes set to a fallback", f"{sum(summary['fallback_values'].values()):,}")
+    for key, n in summary["filled_values"].items():
+        facts.add_row(f"{key} filled by default", f"{n:,}")
+    out.append(facts)
+
+    ident = summary["identification"]
+    if ident["households_first_identified"]:
+        it = Table(title="Newly identified monitoring households per year")
+        it.add_column("year")
+        it.add_column("households", justify="right")
+        it.add_column("share of households", justify="right")
+        for year, n in ident["households_first_identified"].items():
+            it.add_row(str(year), f"{n:,}", f"{ident['rate'][year]:.2%}")
+        out.append(it)
+
+    reasons = summary["quarantine"].get("by_reason", {})
+    if reasons:
+        qt = Table(title=f"Quarantine: {summary['quarantine']['records']:,} records")
+        qt.add_column("table.column: reason")
+        qt.add_column("records", justify="right")
+        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            qt.add_row(reason, f"{n:,}")
+        out.append(qt)
+
+    notes = []
+    for table, cols in summary["ignored_columns"].items():
+        notes.append(f"{table}: source columns not used: {', '.join(cols)}")
+    for table, cols in summary["unmatched_mapping_columns"].items():
+        notes.append(f"{table}: mapped source columns absent from the file: {', '.join(cols)}")
+    for table, n in summary["split_values_dropped"].items():
+        notes.append(f"{table}: {n} codes beyond the last split column not kept")
+    if notes:
+        nt = Table(title="Notes", show_header=False)
+        nt.add_column("note")
+        for note in notes:
+            nt.add_row(note)
+        out.append(nt)
+    return out

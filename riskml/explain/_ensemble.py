@@ -1,0 +1,256 @@
+"""A LightGBM booster's trees as flat numpy arrays, and its inputs as LightGBM sees them.
+
+TreeSHAP values of one tree depend on a row only through the side of each split the row falls
+on. To group rows by that *decision pattern* we must decide every split exactly as LightGBM's
+C++ predictor does; this module holds the two pieces of LightGBM behaviour that this depends on:
+
+* :func:`parse_booster` reads ``booster.dump_model()`` into padded per-tree arrays (split
+  feature, threshold, missing type, default direction, categorical bitsets, children);
+* :func:`lightgbm_matrix` converts a DataFrame or array into the float64 matrix LightGBM's
+  ``predict`` feeds to its trees (pandas categories mapped to the training categories' codes,
+  unseen or missing categories as NaN, LightGBM's dtype rules, values with ``|x| <= 1e-35``
+  stored as zero).
+
+Both mirror LightGBM 4.x (checked against 4.7: ``include/LightGBM/tree.h`` ``Decision`` and
+``python-package/lightgbm/basic.py`` ``_data_from_pandas``). The test-suite compares the result
+with ``booster.predict(pred_contrib=True)`` and ``pred_leaf=True``; if a LightGBM upgrade changes
+either behaviour, those tests fail first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["KZERO_THRESHOLD", "TreeEnsemble", "lightgbm_matrix", "parse_booster", "tree_range"]
+
+#: LightGBM's ``kZeroThreshold`` (``1e-35f``, a C++ float): values this close to zero are zero.
+KZERO_THRESHOLD = float(np.float32(1e-35))
+
+_MISSING_TYPES = {"None": 0, "Zero": 1, "NaN": 2}
+
+
+@dataclass(frozen=True)
+class TreeEnsemble:
+    """The trees of a booster (one model output) as padded arrays, indexed ``[tree, node]``.
+
+    ``node`` is LightGBM's internal-node index (``split_index``); children use LightGBM's
+    encoding: ``>= 0`` an internal node, ``< 0`` the leaf ``~child``.
+    """
+
+    feature_names: list[str]
+    tree_index: np.ndarray  # (T,) LightGBM tree index of each tree used
+    n_nodes: np.ndarray  # (T,) internal nodes per tree
+    split_feature: np.ndarray  # (T, M) int32
+    threshold: np.ndarray  # (T, M) float64 (numerical splits)
+    missing_type: np.ndarray  # (T, M) int8: 0 None, 1 Zero, 2 NaN
+    default_left: np.ndarray  # (T, M) uint8
+    categorical: np.ndarray  # (T, M) uint8
+    cat_start: np.ndarray  # (T, M) int64 offset into cat_words
+    cat_len: np.ndarray  # (T, M) int64 words of the node's category bitset
+    cat_words: np.ndarray  # (W,) uint32 bitsets, bit v set = category v goes left
+    left_child: np.ndarray  # (T, M) int32
+    right_child: np.ndarray  # (T, M) int32
+    tree_features: np.ndarray  # (T, K) int32 features a tree splits on, padded with -1
+    n_tree_features: np.ndarray  # (T,) int32
+
+    @property
+    def n_trees(self) -> int:
+        return int(self.tree_index.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def max_nodes(self) -> int:
+        return int(self.split_feature.shape[1])
+
+    @property
+    def key_words(self) -> int:
+        """64-bit words needed to hold one decision bit per internal node."""
+        return max(1, -(-self.max_nodes // 64))
+
+
+def tree_range(booster: Any, start_iteration: int = 0, num_iteration: int | None = None) -> range:
+    """The trees ``booster.predict`` uses for these arguments (``best_iteration`` when ``None``)."""
+    total = booster.num_trees() // booster.num_model_per_iteration()
+    if start_iteration < 0:
+        start_iteration = 0
+    if num_iteration is None:
+        best = booster.best_iteration if start_iteration <= 0 else -1
+        num_iteration = best if best is not None and best > 0 else -1
+    stop = total if num_iteration <= 0 else min(total, start_iteration + num_iteration)
+    return range(min(start_iteration, total), stop)
+
+
+def _category_bitset(threshold: str, where: str) -> np.ndarray:
+    try:
+        cats = np.array([int(v) for v in str(threshold).split("||")], dtype=np.int64)
+    except ValueError as exc:  # pragma: no cover - LightGBM always writes integers
+        raise ValueError(f"{where}: cannot read categorical split '{threshold}'.") from exc
+    words = np.zeros(int(cats.max()) // 32 + 1, dtype=np.uint32)
+    np.bitwise_or.at(words, cats // 32, (np.uint32(1) << (cats % 32).astype(np.uint32)))
+    return words
+
+
+def parse_booster(booster: Any, trees: range | None = None) -> TreeEnsemble:
+    """Read the trees of ``booster`` (a ``lightgbm.Booster``) into a :class:`TreeEnsemble`.
+
+    Raises
+    ------
+    ValueError
+        For a multi-output (multiclass) model or a ``linear_tree=True`` model, which LightGBM's
+        ``pred_contrib`` does not explain either.
+    """
+    if booster.num_model_per_iteration() != 1:
+        raise ValueError(
+            f"tree_shap explains single-output models (binary, regression); this booster has "
+            f"{booster.num_model_per_iteration()} trees per iteration (multiclass). "
+            "Explain one class at a time with booster.predict(X, pred_contrib=True)."
+        )
+    if "\nis_linear=1" in booster.model_to_string(num_iteration=-1):
+        raise ValueError(
+            "This booster was trained with linear_tree=True; LightGBM has no TreeSHAP for linear "
+            "trees (pred_contrib refuses them too). Train with linear_tree=False to get reasons."
+        )
+    dump = booster.dump_model()
+    infos = dump["tree_info"]
+    if trees is None:
+        trees = range(len(infos))
+    feature_names = list(dump["feature_names"])
+
+    nodes_per_tree: list[list[dict[str, Any]]] = []
+    for t in trees:
+        found: list[dict[str, Any]] = []
+        stack = [infos[t]["tree_structure"]]
+        while stack:
+            node = stack.pop()
+            if "split_index" in node:
+                found.append(node)
+                stack.append(node["left_child"])
+                stack.append(node["right_child"])
+        nodes_per_tree.append(found)
+
+    n_trees = len(nodes_per_tree)
+    width = max([1, *(len(n) for n in nodes_per_tree)])
+    split_feature = np.zeros((n_trees, width), dtype=np.int32)
+    threshold = np.zeros((n_trees, width), dtype=np.float64)
+    missing_type = np.zeros((n_trees, width), dtype=np.int8)
+    default_left = np.zeros((n_trees, width), dtype=np.uint8)
+    categorical = np.zeros((n_trees, width), dtype=np.uint8)
+    cat_start = np.zeros((n_trees, width), dtype=np.int64)
+    cat_len = np.zeros((n_trees, width), dtype=np.int64)
+    left_child = np.full((n_trees, width), -1, dtype=np.int32)
+    right_child = np.full((n_trees, width), -1, dtype=np.int32)
+    n_nodes = np.zeros(n_trees, dtype=np.int32)
+    cat_chunks: list[np.ndarray] = []
+    cat_used = 0
+    feature_sets: list[list[int]] = []
+
+    def child_code(child: dict[str, Any]) -> int:
+        if "split_index" in child:
+            return int(child["split_index"])
+        return ~int(child.get("leaf_index", 0))
+
+    for i, (t, nodes) in enumerate(zip(trees, nodes_per_tree, strict=True)):
+        n_nodes[i] = len(nodes)
+        feats: set[int] = set()
+        for node in nodes:
+            j = int(node["split_index"])
+            if j >= width:  # pragma: no cover - LightGBM numbers internal nodes 0..n-1
+                raise ValueError(f"tree {t}: unexpected internal node index {j}.")
+            split_feature[i, j] = int(node["split_feature"])
+            feats.add(int(node["split_feature"]))
+            missing_type[i, j] = _MISSING_TYPES[str(node["missing_type"])]
+            default_left[i, j] = bool(node["default_left"])
+            left_child[i, j] = child_code(node["left_child"])
+            right_child[i, j] = child_code(node["right_child"])
+            if node["decision_type"] == "==":
+                words = _category_bitset(node["threshold"], f"tree {t} node {j}")
+                categorical[i, j] = 1
+                cat_start[i, j] = cat_used
+                cat_len[i, j] = words.shape[0]
+                cat_chunks.append(words)
+                cat_used += words.shape[0]
+            elif node["decision_type"] == "<=":
+                threshold[i, j] = float(node["threshold"])
+            else:  # pragma: no cover - LightGBM has no other decision type
+                raise ValueError(f"tree {t} node {j}: unknown decision type {node['decision_type']!r}.")
+        feature_sets.append(sorted(feats))
+
+    k = max([1, *(len(f) for f in feature_sets)])
+    tree_features = np.full((n_trees, k), -1, dtype=np.int32)
+    n_tree_features = np.zeros(n_trees, dtype=np.int32)
+    for i, feats_i in enumerate(feature_sets):
+        tree_features[i, : len(feats_i)] = feats_i
+        n_tree_features[i] = len(feats_i)
+
+    return TreeEnsemble(
+        feature_names=feature_names,
+        tree_index=np.asarray(list(trees), dtype=np.int64),
+        n_nodes=n_nodes,
+        split_feature=split_feature,
+        threshold=threshold,
+        missing_type=missing_type,
+        default_left=default_left,
+        categorical=categorical,
+        cat_start=cat_start,
+        cat_len=cat_len,
+        cat_words=np.concatenate(cat_chunks) if cat_chunks else np.zeros(1, dtype=np.uint32),
+        left_child=left_child,
+        right_child=right_child,
+        tree_features=tree_features,
+        n_tree_features=n_tree_features,
+    )
+
+
+def lightgbm_matrix(booster: Any, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """``X`` as the float64 matrix LightGBM's ``predict`` hands to its trees.
+
+    A DataFrame's categorical columns are re-coded to the booster's training categories
+    (``booster.pandas_categorical``; unseen and missing categories become NaN); numbers keep the
+    precision LightGBM keeps (float32 input stays float32-exact); values with
+    ``|x| <= 1e-35`` become 0.0 as in LightGBM's dense-row reader.
+    """
+    n_features = booster.num_feature()
+    if isinstance(X, pd.DataFrame):
+        if X.shape[1] != n_features:
+            raise ValueError(
+                f"X has {X.shape[1]} columns but the model was trained on {n_features} features "
+                f"({booster.feature_name()[:5]}...). Select the model's feature columns, in order."
+            )
+        data = X.copy(deep=False)
+        cat_cols = [c for c, dt in zip(data.columns, data.dtypes, strict=True) if isinstance(dt, pd.CategoricalDtype)]
+        pandas_categorical = booster.pandas_categorical
+        if cat_cols:
+            if pandas_categorical is None or len(pandas_categorical) != len(cat_cols):
+                raise ValueError(
+                    f"X has {len(cat_cols)} categorical column(s) {cat_cols} but the model was trained "
+                    f"with {0 if pandas_categorical is None else len(pandas_categorical)}. "
+                    "Give X the same column dtypes as the training frame."
+                )
+            for col, cats in zip(cat_cols, pandas_categorical, strict=True):
+                if list(data[col].cat.categories) != list(cats):
+                    data[col] = data[col].cat.set_categories(cats)
+            data[cat_cols] = data[cat_cols].apply(lambda s: s.cat.codes).replace({-1: np.nan})
+        dtypes = [dt.type for dt in data.dtypes]
+        target = np.result_type(*dtypes, np.float32)
+        try:
+            mat = data.to_numpy(dtype=target, copy=False)
+        except (TypeError, ValueError):
+            mat = data.to_numpy(dtype=target, na_value=np.nan)
+    else:
+        mat = np.asarray(X)
+        if mat.ndim != 2 or mat.shape[1] != n_features:
+            raise ValueError(
+                f"X must be a 2-D array with the model's {n_features} feature columns; got shape {mat.shape}."
+            )
+        if mat.dtype not in (np.float32, np.float64):
+            mat = mat.astype(np.float32)
+    out = np.array(mat, dtype=np.float64, order="C", copy=True)
+    out[np.abs(out) <= KZERO_THRESHOLD] = 0.0
+    return out

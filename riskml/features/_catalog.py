@@ -1,0 +1,708 @@
+"""The declarative feature catalog: loading, validation, named feature sets, reason templates.
+
+The catalog lives in ``features/`` (``catalog.yaml`` with the feature definitions and
+``feature_sets.yaml`` with the named sets). Each feature is declared once: its source table,
+primitive, window, filters, unit, Chinese and English labels, the official risk type it speaks
+to and reason templates in both languages. The catalog is checked as a whole when it is loaded;
+every problem is reported at once, naming the feature and the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from riskml.config._base import ConfigError, StrictModel, catalog_dir, read_yaml
+from riskml.data._schema import TABLES
+from riskml.features._primitives import (
+    DERIVED_COLUMNS,
+    FEATURE_RISK_TYPES,
+    FEATURES_TABLE,
+    PRIMITIVES,
+    PROTECTED_COLUMNS,
+    RESERVED_NAMES,
+    VILLAGE_CONTEXT_COLUMNS,
+    VILLAGE_TABLE,
+)
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "CatalogSettings",
+    "Feature",
+    "FeatureSet",
+    "VillageContextSettings",
+    "load_catalog",
+]
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_UNKNOWN = {"zh": "未知", "en": "unknown"}
+Lang = Literal["zh", "en"]
+
+
+class CatalogError(ConfigError):
+    """The feature catalog is invalid (unknown primitive, table, column, template field ...)."""
+
+
+class CatalogSettings(StrictModel):
+    """``settings:`` in ``catalog.yaml``."""
+
+    assistance_min_lag_months: int = Field(
+        12,
+        ge=0,
+        description="Features on the assistance table must look back at least this many months: "
+        "measures start because of an identification, and a backdated start could reveal it.",
+    )
+
+
+class VillageContextSettings(StrictModel):
+    """``village_context:`` in ``catalog.yaml``: how the village-level table is computed."""
+
+    recent_window_months: int = Field(12, gt=0)
+    near_threshold_multiple: float = Field(1.5, gt=0)
+
+
+class Feature(StrictModel):
+    """One feature as declared in the catalog (see ``riskml.features._primitives`` for the primitives)."""
+
+    name: str
+    table: str
+    primitive: str
+    column: str | None = None
+    of: tuple[str, ...] = ()
+    order_by: str | None = None
+    time_column: str | None = None
+    window_months: int | None = Field(None, gt=0)
+    lag_months: int = Field(0, ge=0)
+    last_n: int | None = Field(None, ge=1)
+    filters: dict[str, tuple[str | int | bool, ...]] = Field(default_factory=dict)
+    key: str | None = None
+    starts: tuple[str, ...] = ()
+    ends: tuple[str, ...] = ()
+    age_min: int | None = Field(None, ge=0)
+    age_max: int | None = Field(None, ge=0)
+    numerator: tuple[str, ...] = ()
+    denominator: tuple[str, ...] = ()
+    unit: str
+    dtype: Literal["float", "category"] = "float"
+    risk_type: str
+    sensitive: bool = False
+    label_zh: str
+    label_en: str
+    reason_zh: str
+    reason_en: str
+    description: str
+    levels: dict[str, dict[str, str]] | None = None
+    """For categorical features: each category's display label, ``{value: {zh: .., en: ..}}``."""
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Other features this feature is computed from (``ratio`` only)."""
+        return self.numerator + self.denominator
+
+    def template_fields(self, lang: Lang) -> list[str]:
+        """Feature names a reason template refers to (``value`` is this feature itself)."""
+        template = self.reason_zh if lang == "zh" else self.reason_en
+        return [self.name if f == "value" else f for f in _template_fields(template)]
+
+    def render_reason(self, row: Mapping[str, Any], lang: Lang = "zh") -> str:
+        """Fill this feature's reason template with a household's values.
+
+        ``row`` maps feature names to values (a dict or a pandas Series). Missing fields and
+        missing values (None, NaN, NA) render as "未知" / "unknown"; a value that does not fit
+        the format spec is printed plainly. Never raises for a row.
+
+        Examples
+        --------
+        >>> f = load_catalog().feature_set("department_rules").features[0]
+        >>> isinstance(f.render_reason({f.name: 1234.5}, "zh"), str)
+        True
+        """
+        if lang not in _UNKNOWN:
+            raise ValueError(f"The 'lang' parameter of render_reason must be 'zh' or 'en'. Got {lang!r} instead.")
+        template = self.reason_zh if lang == "zh" else self.reason_en
+        parts: list[str] = []
+        for literal, field_name, spec, _conversion in string.Formatter().parse(template):
+            parts.append(literal)
+            if field_name is None:
+                continue
+            name = self.name if field_name == "value" else field_name
+            try:
+                value = row[name]
+            except (KeyError, IndexError, TypeError):
+                value = None
+            parts.append(_format_value(value, spec or "", lang, self.levels if name == self.name else None))
+        return "".join(parts)
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return True
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return isinstance(value, float) and math.isnan(value)
+    try:
+        return bool(value != value)  # numpy NaN scalars
+    except (TypeError, ValueError):
+        return False
+
+
+def _format_value(value: Any, spec: str, lang: Lang, levels: dict[str, dict[str, str]] | None) -> str:
+    if _is_missing(value):
+        return _UNKNOWN[lang]
+    if isinstance(value, str):
+        if levels and value in levels:
+            return levels[value].get(lang, value)
+        try:
+            return format(value, spec)
+        except (ValueError, TypeError):
+            return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    try:
+        return format(number, spec)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def _template_fields(template: str) -> list[str]:
+    return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """A named set of features a model version uses (like a Feast feature service).
+
+    ``features`` are the set's own features in catalog order of the set file; ``required`` adds
+    the helper features they are computed from (``ratio`` inputs), in dependency order.
+    """
+
+    name: str
+    description: str
+    features: tuple[Feature, ...]
+    required: tuple[Feature, ...]
+    version: str
+
+    @property
+    def names(self) -> list[str]:
+        """The feature column names, in order."""
+        return [f.name for f in self.features]
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(f"feature '{name}' is not in feature set '{self.name}'; its features are {self.names}")
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The loaded, validated feature catalog."""
+
+    declared_version: str
+    content_hash: str
+    features: dict[str, Feature]
+    feature_sets: dict[str, FeatureSet]
+    settings: CatalogSettings
+    village: VillageContextSettings
+    path: Path
+    _order: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def version(self) -> str:
+        """The declared version plus a hash of the catalog's content, e.g. ``2025.1+3fa2c81d9e``."""
+        return f"{self.declared_version}+{self.content_hash}"
+
+    def feature(self, name: str) -> Feature:
+        """The feature called ``name``; an error names close matches."""
+        try:
+            return self.features[name]
+        except KeyError:
+            raise CatalogError(
+                f"Feature '{name}' is not in the catalog {self.path}. "
+                f"Close names: {_close(name, self.features)}."
+            ) from None
+
+    def feature_set(self, name: str) -> FeatureSet:
+        """The named feature set; an error lists the known sets."""
+        if isinstance(name, FeatureSet):
+            return name
+        try:
+            return self.feature_sets[name]
+        except (KeyError, TypeError):
+            raise CatalogError(
+                f"Unknown feature set {name!r}. Known feature sets in {self.path}: "
+                f"{sorted(self.feature_sets)}. Add it to feature_sets.yaml or pick one of these."
+            ) from None
+
+    def closure(self, names: list[str] | tuple[str, ...]) -> tuple[Feature, ...]:
+        """The features ``names`` plus everything they are computed from, in dependency order."""
+        needed: set[str] = set()
+        stack = list(names)
+        while stack:
+            n = stack.pop()
+            if n in needed:
+                continue
+            needed.add(n)
+            stack.extend(self.features[n].inputs)
+        return tuple(self.features[n] for n in self._order if n in needed)
+
+
+def _close(name: str, known: Mapping[str, Any] | list[str] | tuple[str, ...]) -> list[str]:
+    import difflib
+
+    return difflib.get_close_matches(name, list(known), n=3, cutoff=0.5) or sorted(known)[:5]
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+class _CatalogFile(StrictModel):
+    version: str
+    settings: CatalogSettings = CatalogSettings()
+    village_context: VillageContextSettings = VillageContextSettings()
+    features: list[dict[str, Any]]
+    feature_sets: dict[str, dict[str, Any]] | None = None
+
+
+class _FeatureSetSpec(StrictModel):
+    description: str = ""
+    features: list[str]
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Load and validate the feature catalog.
+
+    Parameters
+    ----------
+    path
+        A folder holding ``catalog.yaml`` and ``feature_sets.yaml`` (default
+        ``riskml.config.catalog_dir()``), or a single YAML file with both ``features`` and
+        ``feature_sets``.
+
+    Returns
+    -------
+    Catalog
+
+    Raises
+    ------
+    CatalogError
+        Listing every problem: unknown primitive, table or column, a protected attribute used
+        as a feature, an unknown template field, a feature set naming an unknown feature ...
+
+    Examples
+    --------
+    >>> catalog = load_catalog()
+    >>> "oop_medical_12m" in catalog.feature_set("department_rules").names
+    True
+    """
+    path = Path(path) if path is not None else catalog_dir()
+    if path.is_dir():
+        catalog_file = path / "catalog.yaml"
+        raw = read_yaml(catalog_file)
+        sets_file = path / "feature_sets.yaml"
+        raw_sets = read_yaml(sets_file) if sets_file.is_file() else None
+    else:
+        catalog_file = path
+        raw = read_yaml(path)
+        raw_sets = None
+    if not isinstance(raw, dict):
+        raise CatalogError(f"Catalog file {catalog_file} must hold a mapping with 'version' and 'features'.")
+    try:
+        spec = _CatalogFile.model_validate(raw)
+    except ValidationError as exc:
+        raise CatalogError(_pydantic_lines(f"Catalog file {catalog_file} does not match its schema:", exc)) from exc
+    sets_raw: dict[str, Any] = dict(spec.feature_sets or {})
+    if raw_sets is not None:
+        if not isinstance(raw_sets, dict) or not isinstance(raw_sets.get("feature_sets"), dict):
+            raise CatalogError(f"{path / 'feature_sets.yaml'} must hold a mapping 'feature_sets: {{name: ...}}'.")
+        overlap = sorted(set(sets_raw) & set(raw_sets["feature_sets"]))
+        if overlap:
+            raise CatalogError(f"Feature sets {overlap} are defined both in {catalog_file} and feature_sets.yaml.")
+        sets_raw.update(raw_sets["feature_sets"])
+    return _build_catalog(spec, sets_raw, catalog_file)
+
+
+def _pydantic_lines(head: str, exc: ValidationError, where: str = "") -> str:
+    lines = [head]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  - {where}unknown key '{loc}': remove it or check its spelling")
+        else:
+            lines.append(f"  - {where}{loc}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _build_catalog(spec: _CatalogFile, sets_raw: dict[str, Any], source: Path) -> Catalog:
+    errors: list[str] = []
+    features: dict[str, Feature] = {}
+    for i, raw_feature in enumerate(spec.features):
+        label = f"feature #{i + 1} ({raw_feature.get('name', '?')!s})" if isinstance(raw_feature, dict) else f"feature #{i + 1}"
+        try:
+            feature = Feature.model_validate(raw_feature)
+        except ValidationError as exc:
+            errors.append(_pydantic_lines(f"{label} does not match the feature schema:", exc))
+            continue
+        if feature.name in features:
+            errors.append(f"{label}: the name '{feature.name}' is declared twice; each feature is declared once.")
+            continue
+        features[feature.name] = feature
+    for feature in features.values():
+        errors.extend(_check_feature(feature, features, spec.settings))
+    order: tuple[str, ...] = ()
+    if not errors:
+        order, cycle_errors = _dependency_order(features)
+        errors.extend(cycle_errors)
+    if not errors:
+        for feature in features.values():
+            errors.extend(_check_templates(feature, features))
+    content_hash = _hash({"catalog": spec.model_dump(mode="json"), "feature_sets": sets_raw})
+    catalog = Catalog(
+        declared_version=spec.version,
+        content_hash=content_hash,
+        features=features,
+        feature_sets={},
+        settings=spec.settings,
+        village=spec.village_context,
+        path=source,
+        _order=order,
+    )
+    sets: dict[str, FeatureSet] = {}
+    if not errors:
+        for set_name, raw_set in sets_raw.items():
+            fs, set_errors = _build_set(set_name, raw_set, catalog)
+            errors.extend(set_errors)
+            if fs is not None:
+                sets[set_name] = fs
+    if errors:
+        body = "\n".join("  - " + e.replace("\n", "\n    ") for e in errors)
+        raise CatalogError(f"Feature catalog {source} is invalid:\n{body}")
+    catalog.feature_sets.update(sets)
+    return catalog
+
+
+def _hash(obj: Any) -> str:
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def _column_kind(table: str, column: str) -> str | None:
+    schema = TABLES.get(table)
+    if schema is None:
+        return None
+    if column in schema.column_names:
+        return schema.column(column).kind
+    if column in DERIVED_COLUMNS.get(table, {}):
+        return "money"
+    return None
+
+
+def _column_vocab(table: str, column: str) -> tuple[str, ...] | None:
+    schema = TABLES.get(table)
+    if schema is None or column not in schema.column_names:
+        return None
+    return schema.column(column).vocab
+
+
+def _known_columns(table: str) -> list[str]:
+    schema = TABLES[table]
+    return list(schema.column_names) + list(DERIVED_COLUMNS.get(table, {}))
+
+
+def _check_feature(f: Feature, features: Mapping[str, Feature], settings: CatalogSettings) -> list[str]:  # noqa: C901 - one check per key reads best flat
+    where = f"feature '{f.name}'"
+    errs: list[str] = []
+    if not _NAME_RE.match(f.name):
+        errs.append(f"{where}: names are lower-case snake_case identifiers (a-z, 0-9, _), starting with a letter.")
+    if f.name in RESERVED_NAMES or f.name.startswith("audit_"):
+        errs.append(
+            f"{where}: the name is reserved for a training-set column (household_id, as_of, label*, "
+            "area codes, audit_*); choose another name."
+        )
+    if f.risk_type not in FEATURE_RISK_TYPES:
+        errs.append(f"{where}: unknown risk_type '{f.risk_type}'; use one of {list(FEATURE_RISK_TYPES)}.")
+    info = PRIMITIVES.get(f.primitive)
+    if info is None:
+        errs.append(
+            f"{where}: unknown primitive '{f.primitive}'. Known primitives: {sorted(PRIMITIVES)} "
+            "(see riskml/features/_primitives.py)."
+        )
+        return errs
+    known_tables = [*TABLES, FEATURES_TABLE, VILLAGE_TABLE]
+    if f.table not in known_tables:
+        errs.append(f"{where}: unknown table '{f.table}'. Known tables: {known_tables}.")
+        return errs
+    if f.table not in info.tables:
+        errs.append(f"{where}: primitive '{f.primitive}' works on table(s) {list(info.tables)}, not '{f.table}'.")
+        return errs
+
+    # every column the feature reads, for the protected-attribute and existence checks
+    if f.table in TABLES:
+        referenced = [("column", f.column), ("order_by", f.order_by), ("time_column", f.time_column), ("key", f.key)]
+        referenced += [("of", c) for c in f.of] + [("filters", c) for c in f.filters]
+        for key, col in referenced:
+            if col is None:
+                continue
+            if (f.table, col) in PROTECTED_COLUMNS:
+                errs.append(
+                    f"{where}: {key} uses {f.table}.{col}, a protected attribute. Protected attributes "
+                    "(head_sex, head_ethnicity) are for fairness audits only and never model features."
+                )
+            elif _column_kind(f.table, col) is None:
+                errs.append(
+                    f"{where}: {key} names unknown column '{col}' of table '{f.table}'. Known columns: "
+                    f"{_known_columns(f.table)}."
+                )
+        if errs:
+            return errs
+
+    # column requirements of the primitive
+    kind = _column_kind(f.table, f.column) if f.column and f.table in TABLES else None
+    if info.column == "none":
+        if f.column is not None:
+            errs.append(f"{where}: primitive '{f.primitive}' takes no 'column' (got '{f.column}').")
+    elif info.column == "context":
+        if f.column not in VILLAGE_CONTEXT_COLUMNS:
+            errs.append(
+                f"{where}: 'column' must be a village-context column, one of {list(VILLAGE_CONTEXT_COLUMNS)} "
+                f"(got {f.column!r})."
+            )
+    elif f.column is None:
+        errs.append(f"{where}: primitive '{f.primitive}' needs a 'column' of table '{f.table}'.")
+    else:
+        ok = {
+            "numeric": kind in {"int", "money"},
+            "any": kind in {"id", "string", "category", "int"},
+            "category_or_numeric": kind in {"category", "int", "money", "bool"},
+            "year": kind == "int",
+        }[info.column]
+        if not ok:
+            errs.append(
+                f"{where}: primitive '{f.primitive}' cannot use column '{f.table}.{f.column}' of kind '{kind}' "
+                f"(needs {info.column})."
+            )
+    if f.primitive == "state_count":
+        vocab = _column_vocab(f.table, f.column) if f.column else None
+        if f.column and kind != "category":
+            errs.append(f"{where}: state_count needs a category column (e.g. events.event_type), not '{f.column}'.")
+        if not f.starts or not f.ends:
+            errs.append(f"{where}: state_count needs non-empty 'starts' and 'ends' value lists.")
+        if set(f.starts) & set(f.ends):
+            errs.append(f"{where}: 'starts' and 'ends' share values {sorted(set(f.starts) & set(f.ends))}.")
+        if vocab is not None:
+            bad = sorted((set(f.starts) | set(f.ends)) - set(vocab))
+            if bad:
+                errs.append(f"{where}: starts/ends values {bad} are not in the vocabulary of {f.table}.{f.column}: {list(vocab)}.")
+    elif f.starts or f.ends or f.key:
+        errs.append(f"{where}: 'starts', 'ends' and 'key' apply to primitive 'state_count' only.")
+    if f.key is not None and _column_kind(f.table, f.key) not in {"id", "category", "string", "int"}:
+        errs.append(f"{where}: 'key' must be an id or category column.")
+
+    # dtype
+    if f.dtype == "category":
+        if not info.can_be_category or kind != "category":
+            errs.append(f"{where}: dtype 'category' needs primitive 'last' or 'static' on a category column.")
+        else:
+            vocab = _column_vocab(f.table, f.column or "") or ()
+            missing = [v for v in vocab if not f.levels or v not in f.levels]
+            if missing:
+                errs.append(f"{where}: 'levels' must give zh/en labels for every category; missing {missing}.")
+            extra = sorted(set(f.levels or {}) - set(vocab))
+            if extra:
+                errs.append(f"{where}: 'levels' has values {extra} that are not categories of {f.table}.{f.column}.")
+            for value, labels in (f.levels or {}).items():
+                if set(labels) != {"zh", "en"}:
+                    errs.append(f"{where}: levels.{value} must have exactly the keys 'zh' and 'en'.")
+    elif kind == "category" and f.primitive in {"last", "static"}:
+        errs.append(f"{where}: '{f.table}.{f.column}' is categorical; declare dtype: category (and levels).")
+    elif f.levels is not None:
+        errs.append(f"{where}: 'levels' applies to categorical features only.")
+
+    # windows
+    if not info.windowed:
+        for key in ("window_months", "last_n", "order_by", "time_column"):
+            if getattr(f, key) is not None:
+                errs.append(f"{where}: primitive '{f.primitive}' takes no '{key}'.")
+        if f.lag_months:
+            errs.append(f"{where}: primitive '{f.primitive}' takes no 'lag_months'.")
+    if f.time_column is not None and f.table in TABLES:
+        schema = TABLES[f.table]
+        if (schema.time_column, f.time_column) not in schema.date_columns_order:
+            errs.append(
+                f"{where}: time_column '{f.time_column}' is not allowed: only a date that is never earlier "
+                f"than the table's own time column '{schema.time_column}' keeps the point-in-time rule."
+            )
+    if f.order_by is not None and _column_kind(f.table, f.order_by) not in {"int", "date", "money"}:
+        errs.append(f"{where}: order_by must be a year, date or number column.")
+    if f.table == "assistance" and f.lag_months < settings.assistance_min_lag_months:
+        errs.append(
+            f"{where}: reads table 'assistance' with lag_months={f.lag_months}; assistance measures can follow "
+            "the identification the model predicts (and start dates are sometimes backdated), so features on "
+            f"this table need lag_months >= {settings.assistance_min_lag_months} (settings.assistance_min_lag_months)."
+        )
+    if f.primitive == "share" and not f.of:
+        errs.append(f"{where}: primitive 'share' needs 'of' (the denominator columns).")
+    elif f.of and f.primitive != "share":
+        errs.append(f"{where}: 'of' applies to primitive 'share' only.")
+    for col in f.of:
+        if _column_kind(f.table, col) not in {"int", "money"}:
+            errs.append(f"{where}: 'of' column '{col}' is not numeric.")
+
+    # member_count
+    if f.age_min is not None or f.age_max is not None:
+        if f.primitive != "member_count":
+            errs.append(f"{where}: 'age_min'/'age_max' apply to primitive 'member_count' only.")
+        elif f.age_min is not None and f.age_max is not None and f.age_min > f.age_max:
+            errs.append(f"{where}: age_min {f.age_min} is above age_max {f.age_max}.")
+
+    # filters
+    if f.filters and f.table not in TABLES:
+        errs.append(f"{where}: 'filters' apply to contract tables only.")
+    for col, values in f.filters.items():
+        k = _column_kind(f.table, col)
+        if k == "date":
+            errs.append(f"{where}: cannot filter on date column '{col}'; use window_months.")
+        if not values:
+            errs.append(f"{where}: filter on '{col}' has no values.")
+        vocab = _column_vocab(f.table, col)
+        if vocab is not None:
+            bad = [v for v in values if v not in vocab]
+            if bad:
+                errs.append(f"{where}: filter values {bad} are not in the vocabulary of {f.table}.{col}: {list(vocab)}.")
+
+    # ratio
+    if f.primitive == "ratio":
+        if not f.numerator or not f.denominator:
+            errs.append(f"{where}: primitive 'ratio' needs 'numerator' and 'denominator' feature lists.")
+        for name in f.inputs:
+            if name not in features:
+                errs.append(f"{where}: ratio input '{name}' is not a feature in the catalog. Close names: {_close(name, features)}.")
+            elif features[name].dtype != "float":
+                errs.append(f"{where}: ratio input '{name}' is categorical.")
+    elif f.numerator or f.denominator:
+        errs.append(f"{where}: 'numerator'/'denominator' apply to primitive 'ratio' only.")
+    return errs
+
+
+def _dependency_order(features: Mapping[str, Feature]) -> tuple[tuple[str, ...], list[str]]:
+    order: list[str] = []
+    state: dict[str, int] = {}
+    errors: list[str] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            errors.append(f"feature '{name}': ratio inputs form a cycle {' -> '.join([*path, name])}.")
+            return
+        state[name] = 1
+        for dep in features[name].inputs:
+            visit(dep, [*path, name])
+        state[name] = 2
+        order.append(name)
+
+    for name in features:
+        visit(name, [])
+    return tuple(order), errors
+
+
+def _check_templates(f: Feature, features: Mapping[str, Feature]) -> list[str]:
+    errs: list[str] = []
+    for lang, template in (("zh", f.reason_zh), ("en", f.reason_en)):
+        key = f"reason_{lang}"
+        try:
+            parsed = list(string.Formatter().parse(template))
+        except ValueError as exc:
+            errs.append(f"feature '{f.name}': {key} is not a valid template ({exc}); escape literal braces as {{{{ }}}}.")
+            continue
+        for _, field_name, spec, conversion in parsed:
+            if field_name is None:
+                continue
+            if field_name == "" or not _NAME_RE.match(field_name):
+                errs.append(
+                    f"feature '{f.name}': {key} field '{{{field_name}}}' must be a feature name or 'value' "
+                    "(no positional, attribute or index fields)."
+                )
+                continue
+            if conversion:
+                errs.append(f"feature '{f.name}': {key} field '{field_name}' uses a !{conversion} conversion; remove it.")
+            name = f.name if field_name == "value" else field_name
+            if name not in features:
+                errs.append(
+                    f"feature '{f.name}': {key} refers to unknown field '{field_name}'; template fields are "
+                    f"feature names of the same household or 'value'. Close names: {_close(field_name, features)}."
+                )
+                continue
+            target = features[name]
+            # a category renders as its label (text); everything else as a number
+            probe: Any = "x" if target.dtype == "category" else 1.0
+            try:
+                format(probe, spec or "")
+            except (ValueError, TypeError) as exc:
+                errs.append(
+                    f"feature '{f.name}': {key} format spec ':{spec}' does not fit field '{field_name}' "
+                    f"({target.dtype} feature): {exc}."
+                )
+    return errs
+
+
+def _build_set(name: str, raw: Any, catalog: Catalog) -> tuple[FeatureSet | None, list[str]]:
+    where = f"feature set '{name}'"
+    try:
+        spec = _FeatureSetSpec.model_validate(raw)
+    except ValidationError as exc:
+        return None, [_pydantic_lines(f"{where} does not match its schema:", exc)]
+    errs: list[str] = []
+    if not _NAME_RE.match(name):
+        errs.append(f"{where}: set names are lower-case snake_case identifiers.")
+    seen: set[str] = set()
+    for n in spec.features:
+        if n.startswith("audit_") or n in RESERVED_NAMES:
+            errs.append(f"{where}: '{n}' is an audit or reserved column, never a feature.")
+        elif n not in catalog.features:
+            errs.append(f"{where}: unknown feature '{n}'. Close names: {_close(n, catalog.features)}.")
+        if n in seen:
+            errs.append(f"{where}: feature '{n}' is listed twice.")
+        seen.add(n)
+    if not spec.features:
+        errs.append(f"{where}: lists no features.")
+    if errs:
+        return None, errs
+    members = set(spec.features)
+    for n in spec.features:
+        f = catalog.features[n]
+        for lang in ("zh", "en"):
+            for field_name in f.template_fields(lang):  # type: ignore[arg-type]
+                if field_name not in members:
+                    errs.append(
+                        f"{where}: feature '{n}' reason_{lang} quotes '{field_name}', which is not in the set; "
+                        "add it to the set so every reason can be rendered from the set's own columns."
+                    )
+    if errs:
+        return None, errs
+    own = tuple(catalog.features[n] for n in spec.features)
+    required = catalog.closure(spec.features)
+    version = f"{catalog.declared_version}+{_hash([f.model_dump(mode='json') for f in required] + [list(spec.features)])}"
+    return FeatureSet(name=name, description=spec.description, features=own, required=required, version=version), []

@@ -1,0 +1,606 @@
+"""The point-in-time feature engine: a feature set for many (household, as_of) pairs at once.
+
+Every primitive is computed for all pairs together with sorts, binary searches, cumulative sums
+and ``bincount`` reductions — no Python loop over households. Each household's values depend only
+on that household's own rows, so the engine gives identical results whether it is called on the
+whole bundle, on one chunk of households or on one Spark partition. The one exception is the
+village context (features of primitive ``context``): it needs the neighbours, so it is computed
+once from the whole bundle by :func:`riskml.features.village_context` — a small table keyed by
+``(village_code, as_of)`` — and joined to each chunk or partition (Spark broadcasts it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskml.data._bundle import Bundle
+from riskml.data._schema import TABLES
+from riskml.features._catalog import Catalog, Feature, FeatureSet, load_catalog
+from riskml.features._tables import (
+    FAR_FUTURE,
+    FAR_PAST,
+    Intervals,
+    PreparedBundle,
+    Selection,
+    dates_to_days,
+    days_to_dates,
+    jan_first,
+    pair_keys,
+    shift_months,
+    year_of,
+)
+
+__all__ = ["FeatureEngine", "compute_features", "monitoring_status"]
+
+_DAYS_PER_MONTH = 365.25 / 12
+_DAYS_PER_YEAR = 365.25
+
+
+def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges [lo, hi) per pair: (pair index, position) of every covered row, pair-major."""
+    n = np.maximum(hi - lo, 0)
+    total = int(n.sum())
+    pair = np.repeat(np.arange(len(lo), dtype=np.int64), n)
+    starts = np.cumsum(n) - n
+    pos = np.arange(total, dtype=np.int64) - np.repeat(starts - lo, n)
+    return pair, pos
+
+
+def _segment_ends(pair: np.ndarray) -> np.ndarray:
+    """Indices of the last element of each run of equal (sorted) pair indices."""
+    if len(pair) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[pair[1:] != pair[:-1], True])
+
+
+class _Pairs:
+    """The (household, day) pairs of one engine call, with shared per-call caches."""
+
+    def __init__(self, h: np.ndarray, d: np.ndarray) -> None:
+        self.h, self.d = h, d
+        self._unique_days, self._day_index = np.unique(d, return_inverse=True)
+        self._day_index = self._day_index.reshape(-1)
+        self._shifted: dict[tuple[int, ...], np.ndarray] = {}
+        self.cache: dict[Any, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.h)
+
+    def shifted(self, *months: int) -> np.ndarray:
+        """Each as-of day moved by ``months[0]`` calendar months, then ``months[1]``, ...
+        (computed once per distinct as-of date)."""
+        if months not in self._shifted:
+            u = self._unique_days
+            for m in months:
+                u = shift_months(u, m)
+            self._shifted[months] = u[self._day_index]
+        return self._shifted[months]
+
+
+class FeatureEngine:
+    """Computes catalog features from one bundle; reuse it for many calls (chunks, as-of dates).
+
+    Parameters
+    ----------
+    bundle
+        A contract-conforming :class:`riskml.data.Bundle`.
+    catalog
+        The feature catalog (default: :func:`load_catalog`).
+    thresholds
+        A ``ThresholdConfig`` (default: ``configs/thresholds.yaml``).
+
+    Examples
+    --------
+    >>> engine = FeatureEngine(bundle)  # doctest: +SKIP
+    >>> engine.compute(pairs, "default")  # doctest: +SKIP
+    """
+
+    def __init__(self, bundle: Bundle, *, catalog: Catalog | None = None, thresholds: Any = None) -> None:
+        self.bundle = bundle
+        self.prepared = PreparedBundle(bundle, thresholds=thresholds)
+        self._catalog = catalog
+        self._village_codes: tuple[np.ndarray, pd.Index] | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = load_catalog()
+        return self._catalog
+
+    def resolve(self, feature_set: FeatureSet | str) -> FeatureSet:
+        """A feature set by name (from this engine's catalog) or as given."""
+        if isinstance(feature_set, FeatureSet):
+            return feature_set
+        if not isinstance(feature_set, str):
+            raise TypeError(
+                f"The 'feature_set' parameter must be a FeatureSet or a feature-set name. Got {type(feature_set).__name__} instead."
+            )
+        return self.catalog.feature_set(feature_set)
+
+    # -- public entry points --------------------------------------------------------------------
+    def compute(
+        self,
+        pairs: pd.DataFrame,
+        feature_set: FeatureSet | str,
+        *,
+        village_table: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Features for each (household_id, as_of) row of ``pairs``, in input order.
+
+        See :func:`compute_features`.
+        """
+        fs = self.resolve(feature_set)
+        h, d = self.pairs_to_arrays(pairs, "compute_features")
+        if village_table is None and any(f.primitive == "context" for f in fs.required):
+            from riskml.features._village import village_context
+
+            village_table = village_context(self.bundle, days_to_dates(np.unique(d)), engine=self)
+        values = self.compute_arrays(h, d, fs.required, village_table=village_table)
+        return self.to_frame(values, fs.features, index=pairs.index)
+
+    def to_frame(self, values: dict[str, np.ndarray], features: Sequence[Feature], index: Any = None) -> pd.DataFrame:
+        """Raw arrays (category codes for categorical features) to the output frame, built as one
+        float64 block (no per-column consolidation) plus the categorical columns."""
+        n = len(next(iter(values.values()))) if values else (len(index) if index is not None else 0)
+        floats = [f for f in features if f.dtype != "category"]
+        block = np.empty((n, len(floats)), dtype=np.float64, order="F")
+        for j, f in enumerate(floats):
+            block[:, j] = values[f.name]
+        frame = pd.DataFrame(block, columns=[f.name for f in floats], index=index, copy=False)
+        for f in features:
+            if f.dtype == "category":
+                codes = values[f.name].astype(np.int64)
+                frame[f.name] = pd.Categorical.from_codes(codes, categories=list(_vocab(f)))
+        return frame[[f.name for f in features]] if len(floats) < len(features) else frame
+
+    def pairs_to_arrays(self, pairs: pd.DataFrame, caller: str) -> tuple[np.ndarray, np.ndarray]:
+        """Validate ``pairs`` and return (household codes, as_of day numbers)."""
+        if not isinstance(pairs, pd.DataFrame):
+            raise TypeError(f"The 'pairs' parameter of {caller} must be a DataFrame with columns household_id and as_of. Got {type(pairs).__name__} instead.")
+        missing = [c for c in ("household_id", "as_of") if c not in pairs.columns]
+        if missing:
+            raise ValueError(f"The 'pairs' frame given to {caller} lacks column(s) {missing}; it needs household_id and as_of.")
+        try:
+            as_of = pd.to_datetime(pairs["as_of"])
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"pairs.as_of given to {caller} holds values that are not dates: {exc}") from exc
+        if as_of.isna().any():
+            rows = np.flatnonzero(as_of.isna().to_numpy())[:5].tolist()
+            raise ValueError(f"pairs.as_of given to {caller} is empty in rows {rows}; every pair needs an as-of date.")
+        if pairs["household_id"].isna().any():
+            rows = np.flatnonzero(pairs["household_id"].isna().to_numpy())[:5].tolist()
+            raise ValueError(f"pairs.household_id given to {caller} is empty in rows {rows}.")
+        d = dates_to_days(as_of)
+        extracted = int(dates_to_days(pd.Series([pd.Timestamp(self.bundle.extracted_on)]))[0])
+        late = d > extracted
+        if late.any():
+            bad = sorted({str(x)[:10] for x in days_to_dates(np.unique(d[late]))})[:5]
+            raise ValueError(
+                f"as-of date(s) {bad} given to {caller} are after the bundle's extraction date "
+                f"{self.bundle.extracted_on}; features after it would miss records. Use as-of dates on or before "
+                "the extraction date."
+            )
+        h = self.prepared.codes_of(pairs["household_id"])
+        return h, d
+
+    # -- the engine ------------------------------------------------------------------------------
+    def compute_arrays(
+        self,
+        h: np.ndarray,
+        d: np.ndarray,
+        features: Sequence[Feature],
+        *,
+        village_table: pd.DataFrame | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Raw values (float64; int64 category codes for categorical features) per feature name.
+
+        ``features`` must be in dependency order (``FeatureSet.required`` is).
+        """
+        keys = pair_keys(h, d)
+        already_sorted = bool(np.all(keys[1:] >= keys[:-1])) if len(keys) > 1 else True
+        if already_sorted:  # training-set chunks come sorted: no reordering needed
+            hs, ds = h, d
+        else:  # sorted needles make the binary searches cache-friendly
+            order = np.argsort(keys, kind="stable")
+            hs, ds = h[order], d[order]
+        pairs = _Pairs(hs, ds)
+        values: dict[str, np.ndarray] = {}
+        for f in features:
+            values[f.name] = self._one(f, pairs, values, village_table)
+        if already_sorted:
+            return values
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return {k: v[inverse] for k, v in values.items()}
+
+    def _one(self, f: Feature, pairs: _Pairs, done: dict[str, np.ndarray], village_table: pd.DataFrame | None) -> np.ndarray:
+        p = f.primitive
+        if p == "ratio":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                num = np.sum([done[n] for n in f.numerator], axis=0)
+                den = np.sum([done[n] for n in f.denominator], axis=0)
+                return np.where(den > 0, num / den, np.nan)
+        if p == "context":
+            return self._context(f, pairs, village_table)
+        if p in {"static", "age", "years_since"}:
+            return self._household_attr(f, pairs.h, pairs.d)
+        if p == "member_count":
+            return self._member_count(f, pairs.h, pairs.d)
+        if p == "state_count":
+            return self._state_count(f, pairs)
+        return self._timed(f, pairs)
+
+    # -- household registry ------------------------------------------------------------------------
+    def _household_attr(self, f: Feature, h: np.ndarray, d: np.ndarray) -> np.ndarray:
+        column = self.prepared.households.column(f.column or "")
+        v = column[h]
+        if f.primitive == "static":
+            return v
+        year = year_of(d).astype(np.float64)
+        if f.primitive == "age":
+            return year - v
+        return np.where(v <= year, year - v, np.nan)  # years_since: never a year after D
+
+    def _member_count(self, f: Feature, h: np.ndarray, d: np.ndarray) -> np.ndarray:
+        key = ("member_count", tuple(sorted(f.filters.items())), f.age_min, f.age_max)
+
+        def build() -> Intervals:
+            t = self.prepared.tables["members"]
+            m = t.mask(f.filters)
+            by = t.column("birth_year")[m]
+            joined = t.column("joined_on")[m]
+            joined = np.where(joined == FAR_FUTURE, FAR_PAST, joined)  # empty = from the start
+            left = t.column("left_on")[m]  # empty = still there (FAR_FUTURE)
+            has_age_rule = f.age_min is not None or f.age_max is not None
+            born = jan_first(by + (f.age_min or 0))
+            start = np.where(np.isfinite(by), np.maximum(joined, born), FAR_FUTURE if has_age_rule else joined)
+            end = left
+            if f.age_max is not None:
+                end = np.minimum(end, jan_first(by + f.age_max + 1))
+            return Intervals(t.h[m], start, end)
+
+        return self.prepared.intervals(key, build).count(h, d)
+
+    def _state_count(self, f: Feature, pairs: _Pairs) -> np.ndarray:
+        key = ("state_count", f.table, tuple(sorted(f.filters.items())), f.column, f.starts, f.ends, f.key, f.time_column)
+        vocab = list(_column_vocab(f.table, f.column or ""))
+
+        def build() -> Intervals:
+            sel = self.prepared.selection(f.table, f.filters, f.time_column)
+            state = sel.values(f.column or "")
+            on = np.isin(state, [vocab.index(v) for v in f.starts])
+            off = np.isin(state, [vocab.index(v) for v in f.ends])
+            keep = on | off
+            hh, tt, on = sel.h[keep], sel.t[keep], on[keep]
+            k = sel.values(f.key)[keep] if f.key else np.zeros(len(hh), dtype=np.int64)
+            order = np.lexsort((np.arange(len(hh)), k, hh))  # (household, key), then time order kept
+            hh, tt, on, k = hh[order], tt[order], on[order], k[order]
+            same_next = np.r_[(hh[1:] == hh[:-1]) & (k[1:] == k[:-1]), False]
+            t_next = np.where(same_next, np.r_[tt[1:], FAR_FUTURE], FAR_FUTURE)
+            return Intervals(hh[on], tt[on], t_next[on])
+
+        iv = self.prepared.intervals(key, build)
+        return iv.count(pairs.h, pairs.shifted(-f.lag_months))
+
+    # -- village context -----------------------------------------------------------------------------
+    def village_codes(self) -> tuple[np.ndarray, pd.Index]:
+        if self._village_codes is None:
+            codes, uniques = pd.factorize(self.prepared.households.frame["village_code"].astype("object"))
+            self._village_codes = (codes.astype(np.int64), pd.Index(uniques, dtype="object"))
+        return self._village_codes
+
+    def _context(self, f: Feature, pairs: _Pairs, table: pd.DataFrame | None) -> np.ndarray:
+        if table is None:
+            raise ValueError(f"feature '{f.name}' needs the village-context table; pass village_table=village_context(bundle, as_of_dates).")
+        h, d, cache = pairs.h, pairs.d, pairs.cache
+        if "village_rows" not in cache:
+            missing = [c for c in ("village_code", "as_of") if c not in table.columns]
+            if missing:
+                raise ValueError(f"village_table lacks column(s) {missing}; build it with riskml.features.village_context.")
+            vcode, uniques = self.village_codes()
+            tv = uniques.get_indexer(table["village_code"].astype("object").to_numpy())
+            tkeys = pair_keys(np.where(tv < 0, 0, tv), dates_to_days(table["as_of"]))
+            tkeys = np.where(tv < 0, -1, tkeys)
+            index = pd.Index(tkeys)
+            if not index.is_unique:
+                raise ValueError("village_table has more than one row for a (village_code, as_of); build it with village_context.")
+            rows = index.get_indexer(pair_keys(vcode[h], d))
+            if (rows < 0).any():
+                i = int(np.flatnonzero(rows < 0)[0])
+                raise ValueError(
+                    f"village_table has no row for village {uniques[vcode[h[i]]]!r} as of "
+                    f"{str(days_to_dates(d[i:i + 1])[0])[:10]}; compute it for the same as-of dates and bundle."
+                )
+            cache["village_rows"] = rows
+        rows = cache["village_rows"]
+        if f.column not in table.columns:
+            raise ValueError(f"village_table lacks column '{f.column}' needed by feature '{f.name}'.")
+        return pd.to_numeric(table[f.column], errors="coerce").to_numpy(dtype=np.float64)[rows]
+
+    # -- time-based primitives ---------------------------------------------------------------------
+    def _window(self, f: Feature, sel: Selection, pairs: _Pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = ("window", id(sel), f.lag_months, f.window_months)
+        cache = pairs.cache
+        if key not in cache:
+            start = sel.household_start(pairs.h)
+            hi = sel.upto(pairs.h, pairs.shifted(-f.lag_months))
+            lo = sel.upto(pairs.h, pairs.shifted(-f.lag_months, -f.window_months)) if f.window_months else start
+            cache[key] = (start, lo, hi)
+        return cache[key]
+
+    def _timed(self, f: Feature, pairs: _Pairs) -> np.ndarray:  # noqa: C901 - one branch per primitive
+        sel = self.prepared.selection(f.table, f.filters, f.time_column)
+        start, lo, hi = self._window(f, sel, pairs)
+        h, d = pairs.h, pairs.d
+        p = f.primitive
+        count = (hi - lo).astype(np.float64)
+        fast = f.last_n is None and f.order_by is None
+        if p == "count" and fast:
+            return count
+        if p == "exists" and fast:
+            return (count > 0).astype(np.float64)
+        if p in {"sum", "mean"} and fast:
+            cs, cn = sel.cumsum(f.column or "")
+
+            def prefix(arr: np.ndarray, i: np.ndarray) -> np.ndarray:
+                return np.where(i > start, arr[np.maximum(i - 1, 0)] if len(arr) else 0.0, 0.0)
+
+            total = prefix(cs, hi) - prefix(cs, lo)
+            if p == "sum":
+                return total
+            n = prefix(cn, hi) - prefix(cn, lo)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(n > 0, total / n, np.nan)
+        if p in {"days_since", "months_since"} and fast:
+            has = hi > lo
+            last_t = sel.t[np.maximum(hi - 1, 0)] if len(sel) else np.zeros(len(h), dtype=np.int64)
+            days = np.where(has, (d - last_t).astype(np.float64), np.nan)
+            return days if p == "days_since" else days / _DAYS_PER_MONTH
+        if p == "last" and fast:
+            has = hi > lo
+            vals = sel.values(f.column or "")
+            picked = vals[np.maximum(hi - 1, 0)] if len(sel) else np.zeros(len(h))
+            return np.where(has, picked, -1 if f.dtype == "category" else np.nan)
+        return self._expanded(f, sel, lo, hi, pairs)
+
+    def _expand_rows(self, f: Feature, sel: Selection, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        """(pair, position, order value, order kind) of every row each pair sees, pair-major and
+        ordered by ``order_by`` within a pair (ties: time order), cut to ``last_n`` rows."""
+        n_pairs = len(lo)
+        pair, pos = _expand(lo, hi)
+        if f.order_by is not None:
+            schema = TABLES[f.table]
+            order_kind = schema.column(f.order_by).kind if f.order_by in schema.column_names else "money"
+            ordv = sel.values(f.order_by)[pos].astype(np.float64)
+            same = pair[1:] == pair[:-1]
+            if len(pair) > 1 and not np.all(~same | (ordv[1:] >= ordv[:-1])):
+                srt = np.lexsort((pos, ordv, pair))
+                pair, pos, ordv = pair[srt], pos[srt], ordv[srt]
+        else:
+            ordv = sel.t[pos].astype(np.float64)
+            order_kind = "date"
+        if f.last_n is not None:
+            counts = np.bincount(pair, minlength=n_pairs)
+            first = np.cumsum(counts) - counts
+            within = np.arange(len(pair)) - first[pair]
+            keep = within >= counts[pair] - f.last_n
+            pair, pos, ordv = pair[keep], pos[keep], ordv[keep]
+        return pair, pos, ordv, order_kind
+
+    def _expanded(self, f: Feature, sel: Selection, lo: np.ndarray, hi: np.ndarray, pairs: _Pairs) -> np.ndarray:  # noqa: C901
+        """Primitives that need each pair's rows: expand the (pair, row) list and reduce it."""
+        n_pairs, d = len(lo), pairs.d
+        key = ("expanded", id(sel), f.lag_months, f.window_months, f.order_by, f.last_n)
+        if key not in pairs.cache:
+            pairs.cache[key] = self._expand_rows(f, sel, lo, hi)
+        pair, pos, ordv, order_kind = pairs.cache[key]
+        p = f.primitive
+        counts = np.bincount(pair, minlength=n_pairs).astype(np.float64)
+        if p == "count":
+            return counts
+        if p == "exists":
+            return (counts > 0).astype(np.float64)
+        if p in {"days_since", "months_since"}:
+            out = np.full(n_pairs, np.nan)
+            # the latest row in time, whatever order last_n used
+            latest = np.full(n_pairs, np.iinfo(np.int64).min)
+            np.maximum.at(latest, pair, sel.t[pos])
+            has = counts > 0
+            out[has] = (d[has] - latest[has]).astype(np.float64)
+            return out if p == "days_since" else out / _DAYS_PER_MONTH
+        if p == "last":
+            vals = sel.values(f.column or "")[pos]
+            out = np.full(n_pairs, -1 if f.dtype == "category" else np.nan, dtype=vals.dtype if f.dtype == "category" else np.float64)
+            ends = _segment_ends(pair)
+            out[pair[ends]] = vals[ends]
+            return out
+        if p == "count_distinct":
+            vals = sel.values(f.column or "")[pos]
+            uniq = pd.DataFrame({"p": pair, "v": vals}).drop_duplicates()
+            return np.bincount(uniq["p"].to_numpy(), minlength=n_pairs).astype(np.float64)
+        vals = sel.values(f.column or "")[pos].astype(np.float64)
+        if p == "sum":
+            return np.bincount(pair, weights=np.nan_to_num(vals, nan=0.0), minlength=n_pairs)
+        if p == "share":
+            num = np.bincount(pair, weights=np.nan_to_num(vals, nan=0.0), minlength=n_pairs)
+            den_rows = np.sum([np.nan_to_num(sel.values(c)[pos], nan=0.0) for c in f.of], axis=0)
+            den = np.bincount(pair, weights=den_rows, minlength=n_pairs)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where((counts > 0) & (den > 0), num / den, np.nan)
+        if p == "pct_change":
+            out = np.full(n_pairs, np.nan)
+            ends = _segment_ends(pair)
+            ends = ends[counts[pair[ends]] >= 2]
+            last, prev = vals[ends], vals[ends - 1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[pair[ends]] = np.where(prev != 0, (last - prev) / np.abs(prev), np.nan)
+            return out
+        # the rest skip missing values
+        ok = ~np.isnan(vals)
+        pair, vals, ordv = pair[ok], vals[ok], ordv[ok]
+        n = np.bincount(pair, minlength=n_pairs).astype(np.float64)
+        if p == "mean":
+            s = np.bincount(pair, weights=vals, minlength=n_pairs)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(n > 0, s / n, np.nan)
+        if p in {"max", "min"}:
+            out = np.full(n_pairs, np.nan)
+            if len(pair):
+                starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+                ufunc = np.maximum if p == "max" else np.minimum
+                out[pair[starts]] = ufunc.reduceat(vals, starts)
+            return out
+        if p == "std":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean = np.bincount(pair, weights=vals, minlength=n_pairs) / n
+                ss = np.bincount(pair, weights=(vals - mean[pair]) ** 2, minlength=n_pairs)
+                return np.where(n >= 2, np.sqrt(ss / (n - 1)), np.nan)
+        if p == "slope":
+            if order_kind == "int":
+                x = ordv - year_of(d[pair]).astype(np.float64)
+            elif order_kind == "date":
+                x = (ordv - d[pair]) / _DAYS_PER_YEAR
+            else:
+                x = ordv
+            sx = np.bincount(pair, weights=x, minlength=n_pairs)
+            sy = np.bincount(pair, weights=vals, minlength=n_pairs)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mx, my = sx / n, sy / n
+                dx = x - mx[pair]
+                sxx = np.bincount(pair, weights=dx * dx, minlength=n_pairs)
+                sxy = np.bincount(pair, weights=dx * (vals - my[pair]), minlength=n_pairs)
+                return np.where((n >= 2) & (sxx > 1e-12), sxy / sxx, np.nan)
+        raise ValueError(f"feature '{f.name}': primitive '{p}' is not implemented by the engine")
+
+    # -- monitoring status ---------------------------------------------------------------------------
+    def status_arrays(self, h: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(under monitoring, identified_on day of the active episode, category code) per pair.
+
+        Under monitoring on D: identified_on <= D and (eliminated_on empty or > D). With several
+        open episodes, the latest identified one is reported.
+        """
+        sel = self.prepared.selection("monitoring", {}, None)
+        lo = sel.household_start(h)
+        hi = sel.upto(h, d)
+        pair, pos = _expand(lo, hi)
+        elim = sel.values("eliminated_on")[pos]
+        active = elim > d[pair]
+        pair, pos = pair[active], pos[active]
+        ends = _segment_ends(pair)  # positions are time-sorted within a pair: the last is the latest
+        under = np.zeros(len(h), dtype=bool)
+        ident = np.full(len(h), FAR_FUTURE, dtype=np.int64)
+        cat = np.full(len(h), -1, dtype=np.int64)
+        under[pair[ends]] = True
+        ident[pair[ends]] = sel.t[pos[ends]]
+        cat[pair[ends]] = sel.values("category")[pos[ends]]
+        return under, ident, cat
+
+    def monitoring_status(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """See :func:`monitoring_status`."""
+        h, d = self.pairs_to_arrays(pairs, "monitoring_status")
+        under, ident, cat = self.status_arrays(h, d)
+        return pd.DataFrame(
+            {
+                "under_monitoring": under,
+                "identified_on": days_to_dates(ident),
+                "category": pd.Categorical.from_codes(cat, categories=list(TABLES["monitoring"].column("category").vocab or ())),
+            },
+            index=pairs.index,
+        )
+
+
+def _column_vocab(table: str, column: str) -> tuple[str, ...]:
+    return TABLES[table].column(column).vocab or ()
+
+
+def _vocab(f: Feature) -> tuple[str, ...]:
+    return _column_vocab(f.table, f.column or "")
+
+
+def _restrict(bundle: Bundle, household_ids: pd.Series) -> Bundle:
+    """The bundle with only the given households' rows (for small scoring calls on big bundles)."""
+    wanted = pd.Index(pd.unique(household_ids.astype("object").to_numpy()), dtype="object")
+    tables = {}
+    for name, frame in bundle.tables.items():
+        keep = wanted.get_indexer(frame["household_id"].astype("object").to_numpy()) >= 0
+        tables[name] = frame.loc[keep].reset_index(drop=True)
+    return Bundle(tables=tables, extracted_on=bundle.extracted_on, province=bundle.province, source=bundle.source, quarantine=bundle.quarantine)
+
+
+def compute_features(
+    bundle: Bundle,
+    pairs: pd.DataFrame,
+    feature_set: FeatureSet | str,
+    *,
+    village_table: pd.DataFrame | None = None,
+    catalog: Catalog | None = None,
+) -> pd.DataFrame:
+    """Compute a feature set for (household, as_of) pairs, point in time.
+
+    Parameters
+    ----------
+    bundle
+        The household-history bundle.
+    pairs
+        A frame with ``household_id`` and ``as_of`` (dates on or before ``bundle.extracted_on``).
+        Any order; a household may appear with many as-of dates.
+    feature_set
+        A :class:`FeatureSet` or the name of one in the catalog (e.g. ``"default"``).
+    village_table
+        The village-context table (:func:`village_context` of the *whole* bundle for these as-of
+        dates). Needed when the set has ``context`` features and ``bundle`` is only one partition
+        of the households; computed from ``bundle`` when omitted.
+    catalog
+        The catalog to resolve a set name in (default :func:`load_catalog`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair, aligned to ``pairs`` (same index and order), one column per feature:
+        float64, or ``category`` (categories = the contract vocabulary) for categorical features.
+
+    Notes
+    -----
+    A feature for a household as of D uses only rows recorded on or before D (the contract's
+    point-in-time rule). Apart from ``context`` features, a household's values depend only on its
+    own rows: calling this on any subset of households (all rows of a household together) gives
+    identical values.
+    """
+    engine_catalog = catalog
+    if isinstance(feature_set, str) and engine_catalog is None:
+        engine_catalog = load_catalog()
+    fs = feature_set if isinstance(feature_set, FeatureSet) else (engine_catalog or load_catalog()).feature_set(feature_set)
+    if isinstance(pairs, pd.DataFrame) and "household_id" in pairs.columns and len(pairs) < len(bundle.households) // 2:
+        needs_village = any(f.primitive == "context" for f in fs.required)
+        if village_table is None and needs_village:
+            as_of = pd.to_datetime(pairs["as_of"], errors="coerce").dropna().unique()
+            from riskml.features._village import village_context
+
+            village_table = village_context(bundle, list(as_of), catalog=engine_catalog)
+        bundle = _restrict(bundle, pairs["household_id"])
+    engine = FeatureEngine(bundle, catalog=engine_catalog)
+    return engine.compute(pairs, fs, village_table=village_table)
+
+
+def monitoring_status(bundle: Bundle, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Whether each household is under active monitoring on its as-of date.
+
+    Parameters
+    ----------
+    bundle
+        The household-history bundle.
+    pairs
+        A frame with ``household_id`` and ``as_of``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned to ``pairs``: ``under_monitoring`` (bool; identified_on <= as_of and eliminated_on
+        empty or after as_of), ``identified_on`` and ``category`` of the active episode (NaT / NaN
+        when not monitored). Eligible for a training set = not under monitoring.
+    """
+    return FeatureEngine(bundle).monitoring_status(pairs)

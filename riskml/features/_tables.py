@@ -1,0 +1,331 @@
+"""A bundle turned into numpy arrays the point-in-time engine can search.
+
+Households get integer codes (their row in ``bundle.households``). Every row of every table is
+tagged with its household's code and its time in whole days since 1970-01-01. A *selection*
+(a table's rows that pass a feature's filters) is sorted by ``(household, time, row)`` and keyed
+by ``household << 32 | (day + 2**31)``, so "rows of household h known on day D" is a
+``searchsorted`` of that key — one binary search per (household, as_of) pair, for all pairs at
+once. Window sums use per-household cumulative sums, so a household's values never depend on
+which other households are in the bundle (partition-independence).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskml.config._base import ConfigError
+from riskml.data._bundle import Bundle
+from riskml.data._schema import TABLES
+
+__all__ = ["FAR_FUTURE", "FAR_PAST", "PreparedBundle", "Selection", "dates_to_days", "days_to_dates", "pair_keys"]
+
+log = logging.getLogger(__name__)
+
+FAR_PAST = -(2**30)
+"""Day number standing for 'since ever' (an empty start date)."""
+FAR_FUTURE = 2**30
+"""Day number standing for 'never' (an empty end date or an unknown time: never on or before D)."""
+_SHIFT = 2**31
+
+
+def dates_to_days(values: Any, missing: int = FAR_FUTURE) -> np.ndarray:
+    """Dates (datetime64, Timestamps, ISO strings) to int64 day numbers; missing -> ``missing``."""
+    ts = pd.to_datetime(pd.Series(values) if not isinstance(values, pd.Series) else values, errors="raise")
+    arr = ts.to_numpy(dtype="datetime64[ns]")
+    out = arr.astype("datetime64[D]").astype(np.int64)
+    out[np.isnat(arr)] = missing
+    return out
+
+
+def days_to_dates(days: np.ndarray) -> np.ndarray:
+    """Day numbers back to ``datetime64[ns]`` (sentinels become NaT)."""
+    days = np.asarray(days, dtype=np.int64)
+    out = days.astype("datetime64[D]").astype("datetime64[ns]")
+    out[(days <= FAR_PAST) | (days >= FAR_FUTURE)] = np.datetime64("NaT")
+    return out
+
+
+def pair_keys(h: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """The sort key ``h << 32 | (day + 2**31)`` of (household code, day) pairs."""
+    return (h.astype(np.int64) << 32) | (days.astype(np.int64) + _SHIFT)
+
+
+def jan_first(years: np.ndarray) -> np.ndarray:
+    """Day number of 1 January of each (float, possibly NaN) year; NaN -> FAR_FUTURE."""
+    years = np.asarray(years, dtype=np.float64)
+    out = np.full(years.shape, FAR_FUTURE, dtype=np.int64)
+    ok = np.isfinite(years)
+    out[ok] = (years[ok].astype(np.int64) - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+    return out
+
+
+def year_of(days: np.ndarray) -> np.ndarray:
+    """Calendar year of day numbers."""
+    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def shift_months(days: np.ndarray, months: int) -> np.ndarray:
+    """``day + months`` calendar months (month-end clamped, like ``pd.DateOffset(months=...)``)."""
+    if months == 0:
+        return np.asarray(days, dtype=np.int64)
+    uniq, inverse = np.unique(np.asarray(days, dtype=np.int64), return_inverse=True)
+    idx = pd.DatetimeIndex(uniq.astype("datetime64[D]").astype("datetime64[ns]"))
+    shifted = (idx + pd.DateOffset(months=months)).to_numpy().astype("datetime64[D]").astype(np.int64)
+    return shifted[inverse.reshape(-1)]
+
+
+@dataclass
+class TableArrays:
+    """One contract table restricted to known households, with lazily converted columns."""
+
+    name: str
+    frame: pd.DataFrame
+    h: np.ndarray
+    derived: dict[str, np.ndarray] = field(default_factory=dict)
+    _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.h)
+
+    def kind(self, column: str) -> str:
+        if column in self.derived:
+            return "money"
+        return TABLES[self.name].column(column).kind
+
+    def column(self, column: str) -> np.ndarray:
+        """The column as numbers: dates -> days (missing = FAR_FUTURE), categories and ids ->
+        int codes (missing = -1), money/int/bool -> float64 (missing = NaN)."""
+        if column in self.derived:
+            return self.derived[column]
+        if column in self._cache:
+            return self._cache[column]
+        col = TABLES[self.name].column(column)
+        s = self.frame[column]
+        if col.kind == "date":
+            out = dates_to_days(s)
+        elif col.kind == "category":
+            out = pd.Categorical(s.astype("object") if s.dtype != "category" else s, categories=list(col.vocab or ())).codes.astype(np.int64)
+        elif col.kind in {"id", "string"}:
+            out = pd.factorize(s.astype("object") if s.dtype == "category" else s, use_na_sentinel=True)[0].astype(np.int64)
+        elif col.kind == "bool":
+            out = s.astype("boolean").astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            out = pd.to_numeric(s, errors="coerce").astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        self._cache[column] = out
+        return out
+
+    def time(self, time_column: str | None = None) -> np.ndarray:
+        """Row times in days for the point-in-time rule: the table's time column (events: recorded_on,
+        falling back to event_date), or ``time_column`` if it is later (never earlier)."""
+        base_name = TABLES[self.name].time_column
+        if base_name is None:
+            raise ValueError(f"table '{self.name}' has no time column")
+        key = f"__time__{time_column}"
+        if key in self._cache:
+            return self._cache[key]
+        base = self.column(base_name).copy()
+        if self.name == "events":
+            missing = base == FAR_FUTURE
+            base[missing] = self.column("event_date")[missing]
+        if time_column is not None and time_column != base_name:
+            base = np.maximum(base, self.column(time_column))
+        self._cache[key] = base
+        return base
+
+    def mask(self, filters: Mapping[str, tuple[Any, ...]]) -> np.ndarray:
+        """Rows whose columns take one of the listed values, for every filtered column."""
+        keep = np.ones(len(self), dtype=bool)
+        for column, values in filters.items():
+            col = TABLES[self.name].column(column) if column not in self.derived else None
+            if col is not None and col.kind == "category":
+                wanted = [list(col.vocab or ()).index(v) for v in values]
+                keep &= np.isin(self.column(column), wanted)
+            elif col is not None and col.kind in {"id", "string"}:
+                keep &= self.frame[column].astype("object").isin([str(v) for v in values]).to_numpy(dtype=bool)
+            else:
+                keep &= np.isin(self.column(column), np.asarray(values, dtype=np.float64))
+        return keep
+
+
+class Selection:
+    """Rows of one table that pass a filter, sorted by (household, time, row)."""
+
+    def __init__(self, table: TableArrays, rows: np.ndarray, t: np.ndarray, n_households: int) -> None:
+        order = np.lexsort((rows, t, table.h[rows]))
+        self.n_households = n_households
+        self._starts: np.ndarray | None = None
+        self.table = table
+        self.rows = rows[order]
+        self.h = table.h[self.rows]
+        self.t = t[order]
+        self.keys = pair_keys(self.h, self.t)
+        self._cumsums: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def values(self, column: str) -> np.ndarray:
+        return self.table.column(column)[self.rows]
+
+    def household_start(self, h: np.ndarray) -> np.ndarray:
+        """Position of each household's first row (where its rows would start)."""
+        if self._starts is None:
+            codes = np.arange(self.n_households + 1, dtype=np.int64)
+            self._starts = np.searchsorted(self.keys, codes << 32, side="left")
+        return self._starts[h]
+
+    def upto(self, h: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Position just after the household's last row with time <= day."""
+        return np.searchsorted(self.keys, pair_keys(h, np.clip(days, FAR_PAST, FAR_FUTURE)), side="right")
+
+    def cumsum(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per-household running sum of ``column`` (missing = 0) and running count of non-missing."""
+        if column not in self._cumsums:
+            v = self.values(column)
+            present = ~np.isnan(v)
+            frame = pd.DataFrame({"v": np.where(present, v, 0.0), "n": present.astype(np.float64)})
+            cs = frame.groupby(self.h, sort=False).cumsum()
+            self._cumsums[column] = (cs["v"].to_numpy(), cs["n"].to_numpy())
+        return self._cumsums[column]
+
+
+class Intervals:
+    """Half-open intervals [start, end) per household; counts how many contain a day."""
+
+    def __init__(self, h: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
+        keep = start < end
+        h, start, end = h[keep], start[keep], end[keep]
+        self.start_keys = np.sort(pair_keys(h, np.clip(start, FAR_PAST, FAR_FUTURE)))
+        self.end_keys = np.sort(pair_keys(h, np.clip(end, FAR_PAST, FAR_FUTURE)))
+
+    def count(self, h: np.ndarray, days: np.ndarray) -> np.ndarray:
+        q = pair_keys(h, days)
+        started = np.searchsorted(self.start_keys, q, side="right")
+        ended = np.searchsorted(self.end_keys, q, side="right")
+        return (started - ended).astype(np.float64)
+
+
+class PreparedBundle:
+    """Integer-coded, day-numbered view of a bundle, shared by every feature computation."""
+
+    def __init__(self, bundle: Bundle, *, thresholds: Any = None) -> None:
+        hh = bundle.households
+        ids = hh["household_id"]
+        if ids.isna().any():
+            rows = (np.flatnonzero(ids.isna().to_numpy()) + 1)[:5].tolist()
+            raise ValueError(f"households.household_id is empty in rows {rows}; every household needs an id.")
+        self.household_index = pd.Index(ids.astype("object").to_numpy(), dtype="object")
+        if not self.household_index.is_unique:
+            dup = self.household_index[self.household_index.duplicated()][:5].tolist()
+            raise ValueError(f"households.household_id is not unique (e.g. {dup}); one row per household.")
+        self.bundle = bundle
+        self.n_households = len(hh)
+        self.dropped_rows: dict[str, int] = {}
+        self.tables: dict[str, TableArrays] = {}
+        for name in ("members", "income", "events", "assistance", "monitoring"):
+            frame = bundle.tables.get(name)
+            if frame is None:
+                frame = pd.DataFrame({c: pd.Series(dtype="object") for c in TABLES[name].column_names})
+            codes = self.household_index.get_indexer(frame["household_id"].astype("object").to_numpy())
+            known = codes >= 0
+            if not known.all():
+                self.dropped_rows[name] = int((~known).sum())
+                log.warning(
+                    "%d %s rows name households that are not in the households table; they are ignored.",
+                    int((~known).sum()),
+                    name,
+                )
+                frame = frame.loc[known]
+                codes = codes[known]
+            self.tables[name] = TableArrays(name, frame.reset_index(drop=True), codes.astype(np.int64))
+        self.households = TableArrays("households", hh.reset_index(drop=True), np.arange(len(hh), dtype=np.int64))
+        self._thresholds = thresholds
+        self._add_income_columns()
+        self._selections: dict[Any, Selection] = {}
+        self._intervals: dict[Any, Intervals] = {}
+
+    # -- thresholds and derived income columns -------------------------------------------------
+    @cached_property
+    def threshold_config(self) -> Any:
+        from riskml.config.thresholds import load_thresholds
+
+        return self._thresholds if self._thresholds is not None else load_thresholds()
+
+    @cached_property
+    def province(self) -> str:
+        cfg = self.threshold_config
+        prov = self.bundle.province
+        return prov if prov and prov in cfg.provinces else cfg.default_province
+
+    def threshold_for_years(self, years: np.ndarray) -> np.ndarray:
+        """The monitoring threshold of each (float) year; NaN where none is configured."""
+        years = np.asarray(years, dtype=np.float64)
+        out = np.full(years.shape, np.nan)
+        for y in np.unique(years[np.isfinite(years)]):
+            try:
+                out[years == y] = self.threshold_config.threshold(int(y), self.province)
+            except ConfigError:
+                log.warning("No monitoring threshold for year %d (province %s): ratios for it are NaN.", y, self.province)
+        return out
+
+    def _add_income_columns(self) -> None:
+        inc = self.tables["income"]
+        parts = {c: inc.column(c) for c in ("wage_income", "business_income", "property_income", "transfer_income")}
+        stacked = np.vstack(list(parts.values())) if len(inc) else np.zeros((4, 0))
+        all_missing = np.isnan(stacked).all(axis=0)
+        gross = np.where(all_missing, np.nan, np.nansum(stacked, axis=0))
+        costs = np.nan_to_num(inc.column("business_costs"), nan=0.0)
+        net = gross - costs
+        size = inc.column("household_size")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pc = np.where(size >= 1, net / size, np.nan)
+            threshold = self.threshold_for_years(inc.column("year"))
+            largest = np.where(np.isnan(stacked), -np.inf, stacked).max(axis=0, initial=-np.inf)
+            max_share = np.where(gross > 0, largest / gross, np.nan)
+            oop = inc.column("oop_medical")
+            inc.derived.update(
+                gross_income=gross,
+                net_income=net,
+                pc_net_income=pc,
+                threshold=threshold,
+                pc_income_to_threshold=pc / threshold,
+                max_source_share=max_share,
+                oop_to_net_income=np.where(net > 0, oop / net, np.nan),
+            )
+
+    # -- selections ---------------------------------------------------------------------------
+    def selection(self, table: str, filters: Mapping[str, tuple[Any, ...]], time_column: str | None = None) -> Selection:
+        key = (table, tuple(sorted((k, tuple(v)) for k, v in filters.items())), time_column)
+        sel = self._selections.get(key)
+        if sel is None:
+            t = self.tables[table]
+            rows = np.flatnonzero(t.mask(filters)).astype(np.int64)
+            sel = Selection(t, rows, t.time(time_column)[rows], self.n_households)
+            self._selections[key] = sel
+        return sel
+
+    def intervals(self, key: Any, build: Any) -> Intervals:
+        iv = self._intervals.get(key)
+        if iv is None:
+            iv = build()
+            self._intervals[key] = iv
+        return iv
+
+    def codes_of(self, household_ids: pd.Series | np.ndarray) -> np.ndarray:
+        """Household codes of ids; an error lists unknown ids."""
+        values = np.asarray(pd.Series(household_ids).astype("object").to_numpy())
+        codes = self.household_index.get_indexer(values)
+        if (codes < 0).any():
+            bad = pd.unique(values[codes < 0])[:5].tolist()
+            raise ValueError(
+                f"{int((codes < 0).sum())} pairs name households that are not in the bundle's households "
+                f"table (e.g. {bad}). Score only households of the bundle."
+            )
+        return codes.astype(np.int64)

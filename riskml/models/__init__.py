@@ -1,0 +1,78 @@
+"""The recurrence-risk estimator, calibration, temporal backtests, baselines, metrics, fairness.
+
+Public API (see ``docs/architecture.md``):
+
+- :class:`RecurrenceRiskModel` — scikit-learn classifier wrapping LightGBM with time-ordered
+  early stopping and calibration; ``to_dict()`` / ``from_dict()`` without pickle.
+- :func:`backtest` -> :class:`BacktestResult` — rolling-origin backtest of the model against
+  the department rules, persistence, a logistic scorecard and (with ground truth) the oracle.
+- :func:`fit_final_model`, :func:`model_from_config`, :func:`temporal_folds`.
+- Metrics: :func:`roc_auc`, :func:`pr_auc`, :func:`brier`, :func:`expected_calibration_error`,
+  :func:`recall_precision_at_capacity`, :func:`select_at_capacity`, :func:`lift`.
+- :class:`ReferenceDistribution` — frozen bins for PSI drift checks.
+- Baselines: :class:`RuleBaseline`, :class:`ScorecardBaseline`.
+"""
+
+from riskml.models._backtest import (
+    METHODS,
+    BacktestResult,
+    Fold,
+    TrainingSetLike,
+    backtest,
+    fit_final_model,
+    model_from_config,
+    temporal_folds,
+)
+from riskml.models._baselines import RuleBaseline, ScorecardBaseline
+from riskml.models._calibration import (
+    IdentityCalibrator,
+    IsotonicCalibrator,
+    SigmoidCalibrator,
+    calibrator_from_dict,
+    fit_calibrator,
+)
+from riskml.models._drift import PSI_WARN, ReferenceDistribution
+from riskml.models._estimator import ProtectedAttributeError, RecurrenceRiskModel
+from riskml.models._fairness import fairness_gaps, fairness_table
+from riskml.models._metrics import (
+    CapacityResult,
+    brier,
+    expected_calibration_error,
+    lift,
+    pr_auc,
+    recall_precision_at_capacity,
+    roc_auc,
+    select_at_capacity,
+)
+
+__all__ = [
+    "METHODS",
+    "PSI_WARN",
+    "BacktestResult",
+    "CapacityResult",
+    "Fold",
+    "IdentityCalibrator",
+    "IsotonicCalibrator",
+    "ProtectedAttributeError",
+    "RecurrenceRiskModel",
+    "ReferenceDistribution",
+    "RuleBaseline",
+    "ScorecardBaseline",
+    "SigmoidCalibrator",
+    "TrainingSetLike",
+    "backtest",
+    "brier",
+    "calibrator_from_dict",
+    "expected_calibration_error",
+    "fairness_gaps",
+    "fairness_table",
+    "fit_calibrator",
+    "fit_final_model",
+    "lift",
+    "model_from_config",
+    "pr_auc",
+    "recall_precision_at_capacity",
+    "roc_auc",
+    "select_at_capacity",
+    "temporal_folds",
+]

@@ -1,0 +1,164 @@
+"""Charts for the reports: matplotlib (Agg, no pyplot state) to PNG, Chinese in a CJK font.
+
+``rcParams["font.family"] = ["DejaVu Sans", <cjk>]`` makes matplotlib fall back per character:
+Latin letters and digits come from DejaVu Sans, Chinese from the CJK font. The settings are
+applied inside :func:`matplotlib.rc_context`, so nothing global changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from riskml.reports._fonts import CJKFont
+
+__all__ = ["chart_style", "contribution_chart", "reasons_by_type_chart", "save_figure"]
+
+_BAR_COLOR = "#2f6f9f"
+
+
+@contextmanager
+def chart_style(font: CJKFont) -> Iterator[None]:
+    """matplotlib settings for report charts with ``font`` as the CJK fallback."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    with matplotlib.rc_context(
+        {
+            "font.family": ["DejaVu Sans", font.name],
+            "axes.unicode_minus": False,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "font.size": 10,
+            "svg.fonttype": "path",
+        }
+    ):
+        yield
+
+
+def _figure(width_in: float, height_in: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Any, path: Path, *, dpi: int) -> Path:
+    """Save ``fig`` as PNG at ``path`` (the caller has checked the path is inside the output)."""
+    fig.savefig(path, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    return path
+
+
+def reasons_by_type_chart(
+    labels: Sequence[str],
+    counts: Sequence[int],
+    path: Path,
+    *,
+    xlabel: str,
+    colors: Sequence[str] | None = None,
+    font: CJKFont,
+    width_in: float = 7.0,
+    dpi: int = 110,
+) -> Path:
+    """Horizontal bars: households per reason (risk type), largest on top.
+
+    Parameters
+    ----------
+    labels, counts
+        One bar per label, already in display order (largest first).
+    path
+        PNG file to write.
+    xlabel
+        Axis label (e.g. "户数").
+    colors
+        One colour per bar; a single colour when ``None``.
+    font
+        The CJK font (see :func:`riskml.reports.find_cjk_font`).
+    """
+    n = len(labels)
+    with chart_style(font):
+        fig = _figure(width_in, 0.8 + 0.32 * max(n, 1))
+        ax = fig.add_subplot()
+        y = np.arange(n)[::-1]
+        bars = ax.barh(y, list(counts), color=list(colors) if colors else _BAR_COLOR, height=0.65)
+        ax.set_yticks(y, labels=list(labels))
+        ax.set_xlabel(xlabel)
+        ax.bar_label(bars, padding=3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlim(0, max([*counts, 1]) * 1.15)
+        return save_figure(fig, path, dpi=dpi)
+
+
+def contribution_chart(
+    row_labels: Sequence[str],
+    contributions: np.ndarray,
+    segment_types: np.ndarray,
+    type_labels: dict[str, str],
+    type_colors: dict[str, str],
+    path: Path,
+    *,
+    xlabel: str,
+    font: CJKFont,
+    other_color: str = "#9e9e9e",
+    width_in: float = 7.0,
+    dpi: int = 110,
+) -> Path:
+    """Per-household stacked bars of reason contributions (log-odds), one row per household.
+
+    Parameters
+    ----------
+    row_labels
+        One label per household, top row first (e.g. "1 ·…0006").
+    contributions
+        ``(n_households, n_reasons)`` log-odds contributions; NaN where a reason is absent.
+        Only positive (risk-raising) contributions are drawn.
+    segment_types
+        ``(n_households, n_reasons)`` risk type codes (or any key of ``type_labels``).
+    type_labels, type_colors
+        Legend label and colour per type.
+    """
+    n = len(row_labels)
+    contributions = np.where(np.isfinite(contributions), np.clip(contributions, 0, None), 0.0)
+    with chart_style(font):
+        fig = _figure(width_in, 1.2 + 0.3 * max(n, 1))
+        ax = fig.add_subplot()
+        y = np.arange(n)[::-1]
+        left = np.zeros(n)
+        seen: dict[str, Any] = {}
+        for k in range(contributions.shape[1]):
+            widths = contributions[:, k]
+            types = segment_types[:, k]
+            for code in [t for t in dict.fromkeys(types.tolist()) if t is not None and t == t]:
+                mask = (types == code) & (widths > 0)
+                if not mask.any():
+                    continue
+                handle = ax.barh(
+                    y[mask],
+                    widths[mask],
+                    left=left[mask],
+                    color=type_colors.get(str(code), other_color),
+                    edgecolor="white",
+                    linewidth=0.5,
+                    height=0.7,
+                )
+                seen.setdefault(str(code), handle)
+            left += widths
+        ax.set_yticks(y, labels=list(row_labels))
+        ax.set_xlabel(xlabel)
+        ax.set_xlim(0, max(float(left.max()) if n else 0.0, 0.1) * 1.05)
+        if seen:
+            fig.legend(
+                list(seen.values()),
+                [type_labels.get(code, code) for code in seen],
+                loc="outside lower center",
+                ncol=min(len(seen), 5),
+                fontsize=8,
+                frameon=False,
+            )
+        return save_figure(fig, path, dpi=dpi)

@@ -1,0 +1,189 @@
+"""The local engine: stream the roster through :func:`score_partition` in household chunks.
+
+Each table of the bundle is split by household once (one hash lookup and one stable argsort per
+table), so taking a chunk is a slice; only one chunk's features and SHAP values are in memory at
+a time, and only the score columns (and the reasons of the explained households) are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskml.config.scoring import ScoringConfig
+from riskml.data import Bundle
+from riskml.scoring._partition import ExplainSelection, PartitionResult, score_partition
+
+__all__ = ["BundleChunker", "EngineOutput", "run_local"]
+
+
+class BundleChunker:
+    """Split a bundle into sub-bundles of at most ``chunk_households`` households.
+
+    Parameters
+    ----------
+    bundle : Bundle
+    universe : DataFrame
+        The households to split (``household_id`` first; :func:`household_universe` order).
+        Rows of households not in ``universe`` are left out of every chunk.
+    chunk_households : int
+    """
+
+    def __init__(self, bundle: Bundle, universe: pd.DataFrame, chunk_households: int) -> None:
+        if chunk_households < 1:
+            raise ValueError(f"chunk_households must be a positive int. Got {chunk_households!r} instead.")
+        self.bundle = bundle
+        self.universe = universe.reset_index(drop=True)
+        self.size = int(chunk_households)
+        self.n_chunks = max(1, -(-len(self.universe) // self.size))
+        index = pd.Index(self.universe["household_id"].astype("string").to_numpy(dtype=object))
+        self._slices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name, table in bundle.tables.items():
+            self._slices[name] = self._split(index, table)
+        self._quarantine = self._split(index, bundle.quarantine) if "household_id" in bundle.quarantine else None
+        self.orphan_rows = {
+            name: int((index.get_indexer(t["household_id"].astype("string").to_numpy(dtype=object)) < 0).sum())
+            for name, t in bundle.tables.items()
+            if "household_id" in t.columns and name != "households"
+        }
+
+    def _split(self, index: pd.Index, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        pos = index.get_indexer(table["household_id"].astype("string").to_numpy(dtype=object))
+        chunk = np.where(pos >= 0, pos // self.size, -1)
+        order = np.argsort(chunk, kind="stable")
+        bounds = np.searchsorted(chunk[order], np.arange(self.n_chunks + 1), side="left")
+        return order, bounds
+
+    def __len__(self) -> int:
+        return self.n_chunks
+
+    def chunk(self, i: int) -> tuple[Bundle, pd.DataFrame]:
+        """The ``i``-th sub-bundle and its rows of the universe."""
+        if not 0 <= i < self.n_chunks:
+            raise IndexError(f"chunk {i} out of range 0..{self.n_chunks - 1}")
+        tables = {}
+        for name, table in self.bundle.tables.items():
+            order, bounds = self._slices[name]
+            tables[name] = table.iloc[order[bounds[i] : bounds[i + 1]]]
+        if self._quarantine is not None:
+            order, bounds = self._quarantine
+            quarantine = self.bundle.quarantine.iloc[order[bounds[i] : bounds[i + 1]]]
+        else:
+            quarantine = self.bundle.quarantine
+        part = Bundle(
+            tables=tables,
+            extracted_on=self.bundle.extracted_on,
+            province=self.bundle.province,
+            source=self.bundle.source,
+            quarantine=quarantine,
+        )
+        return part, self.universe.iloc[i * self.size : (i + 1) * self.size]
+
+    def __iter__(self) -> Iterator[tuple[Bundle, pd.DataFrame]]:
+        for i in range(self.n_chunks):
+            yield self.chunk(i)
+
+
+@dataclass
+class EngineOutput:
+    """What an engine hands back: score columns for all, reasons for the explained, drift sample."""
+
+    scores: pd.DataFrame
+    reasons: pd.DataFrame
+    drift_features: pd.DataFrame
+    timings: dict[str, float]
+
+
+def split_result(result: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a partition's rows into the score columns and the reason columns of explained rows."""
+    reason_cols = [c for c in result.columns if c.startswith("reason_")]
+    core = result.drop(columns=reason_cols)
+    explained = result["explained"].to_numpy(dtype=bool)
+    reasons = result.loc[explained, ["household_id", *reason_cols]]
+    return core, reasons
+
+
+def _progress(total: int, description: str, console: Any) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """A rich progress bar on an interactive terminal, a plain line per chunk otherwise."""
+    from rich.console import Console
+
+    con = console or Console(stderr=True)
+    if con.is_terminal:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("households"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=con,
+            transient=False,
+        )
+        progress.start()
+        task = progress.add_task(description, total=total)
+        return (lambda k: progress.advance(task, k)), progress.stop
+    done = [0]
+
+    def advance(k: int) -> None:
+        done[0] += k
+        print(f"{description}: {done[0]:,}/{total:,} households", file=sys.stderr, flush=True)
+
+    return advance, lambda: None
+
+
+def run_local(
+    bundle: Bundle,
+    universe: pd.DataFrame,
+    as_of: dt.date,
+    model: Any,
+    context: pd.DataFrame | None,
+    config: ScoringConfig,
+    *,
+    explain: ExplainSelection,
+    drift_fraction: float,
+    description: str = "scoring",
+    console: Any = None,
+    reason_mode: str = "internal",
+) -> EngineOutput:
+    """Score ``universe``'s households chunk by chunk; see :func:`score_partition`."""
+    chunker = BundleChunker(bundle, universe, config.chunk_households)
+    cores: list[pd.DataFrame] = []
+    reasons: list[pd.DataFrame] = []
+    drifts: list[pd.DataFrame] = []
+    timings: dict[str, float] = {}
+    advance, stop = _progress(len(universe), description, console)
+    try:
+        for part, uni in chunker:
+            res: PartitionResult = score_partition(
+                part, as_of, model, context, config,
+                explain=explain, drift_fraction=drift_fraction, universe=uni, reason_mode=reason_mode,
+            )
+            core, why = split_result(res.scores)
+            cores.append(core)
+            reasons.append(why)
+            if len(res.drift_features):
+                drifts.append(res.drift_features)
+            for k, v in res.stats.items():
+                timings[k] = timings.get(k, 0.0) + v
+            advance(len(uni))
+    finally:
+        stop()
+    scores = pd.concat(cores, ignore_index=True)
+    reason_frame = pd.concat(reasons, ignore_index=True)
+    drift = pd.concat(drifts, ignore_index=True) if drifts else pd.DataFrame()
+    return EngineOutput(scores, reason_frame, drift, timings)

@@ -1,0 +1,79 @@
+"""Assembling the score file's frame, and the public (village-meeting) version of it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from riskml.scoring._columns import SCORE_COLUMNS, columns_for_mode, empty_scores, score_dtypes
+
+__all__ = ["assemble_scores", "mask_ids", "to_public"]
+
+PUBLIC_DETAIL = {
+    "not_eligible": "已纳入监测 / already under monitoring",
+    "rejected": "数据有误，未评分 / data problem, not scored",
+}
+
+
+def mask_ids(ids: pd.Series, visible: int) -> pd.Series:
+    """``******1234``: household ids with all but the last ``visible`` characters hidden.
+
+    Examples
+    --------
+    >>> mask_ids(pd.Series(["150421100001234"]), 4).tolist()
+    ['******1234']
+    """
+    s = ids.astype("string")
+    tail = s.str[-visible:] if visible > 0 else s.str[:0]
+    return ("******" + tail.fillna("")).astype("string")
+
+
+def assemble_scores(
+    core: pd.DataFrame, reasons: pd.DataFrame, universe_order: pd.Series, as_of: dt.date
+) -> pd.DataFrame:
+    """One frame with every score column, in the roster's order.
+
+    ``core`` holds the score columns of every household (any order), ``reasons`` the reason
+    columns of the explained households, ``universe_order`` the household ids in input order.
+    """
+    order = pd.Index(universe_order.astype("string").to_numpy(dtype=object))
+    pos = order.get_indexer(core["household_id"].astype("string").to_numpy(dtype=object))
+    core = core.iloc[np.argsort(pos, kind="stable")].reset_index(drop=True)
+    out = empty_scores(len(core))
+    dtypes = score_dtypes()
+    for col in core.columns:
+        if col in out.columns:
+            out[col] = core[col].astype(dtypes[col]).array
+    out["as_of"] = pd.Series(pd.Timestamp(as_of), index=out.index).astype("datetime64[ns]")
+    if len(reasons):
+        rpos = pd.Index(out["household_id"].to_numpy(dtype=object)).get_indexer(
+            reasons["household_id"].astype("string").to_numpy(dtype=object)
+        )
+        keep = rpos >= 0
+        for col in reasons.columns:
+            if col == "household_id" or col not in out.columns:
+                continue
+            values = out[col].to_numpy(dtype=object if dtypes[col] != "float64" else float, na_value=None if dtypes[col] != "float64" else np.nan).copy()
+            values[rpos[keep]] = reasons[col].to_numpy(dtype=object if dtypes[col] != "float64" else float)[keep]
+            out[col] = pd.Series(values, dtype=dtypes[col])
+    return out[list(SCORE_COLUMNS)]
+
+
+def to_public(scores: pd.DataFrame, *, visible_chars: int) -> pd.DataFrame:
+    """The village-meeting version: masked ids, no internal reason texts, no diagnoses.
+
+    Household ids keep only their last ``visible_chars`` characters; the internal reason texts
+    and risk types (``reason_k_type``, ``reason_k_zh``, ``reason_k_en``) are dropped; the
+    status detail (which can name a monitoring category or a data problem) becomes a generic
+    phrase. The public reason texts and suggested measures stay.
+    """
+    out = scores.copy()
+    out["household_id"] = mask_ids(out["household_id"], visible_chars)
+    status = out["status"].astype("string")
+    detail = pd.Series(pd.NA, index=out.index, dtype="string")
+    for s, text in PUBLIC_DETAIL.items():
+        detail[status == s] = text
+    out["status_detail"] = detail
+    return out[list(columns_for_mode("public"))]

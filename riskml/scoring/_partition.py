@@ -1,0 +1,431 @@
+"""The per-partition scoring function both engines run, and the roster's household universe.
+
+:func:`score_partition` takes a bundle holding a subset of the roster's households (a chunk on
+one machine, a hash partition on Spark) and returns one row per household of that subset:
+features → signature check → raw score → calibrated score → TreeSHAP → reasons. Ranks and tiers
+need the whole roster and are assigned afterwards (:mod:`riskml.scoring._tiers`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskml.config.scoring import ScoringConfig
+from riskml.data import Bundle
+from riskml.scoring._columns import (
+    MAX_REASONS,
+    MONITORING_CATEGORY_ZH,
+    REASON_FIELDS,
+    reason_column,
+    score_dtypes,
+)
+
+__all__ = [
+    "IDENTITY_COLUMNS",
+    "PARTITION_COLUMNS",
+    "ExplainSelection",
+    "PartitionResult",
+    "ScoringError",
+    "SignatureMismatchError",
+    "household_universe",
+    "score_partition",
+    "stable_sample_mask",
+]
+
+IDENTITY_COLUMNS: tuple[str, ...] = ("household_id", "county_code", "township_code", "village_code", "village_name")
+PARTITION_COLUMNS: tuple[str, ...] = (
+    *IDENTITY_COLUMNS,
+    "status",
+    "status_detail",
+    "score",
+    "raw_score",
+    *(reason_column(k, f) for k in range(1, MAX_REASONS + 1) for f in REASON_FIELDS),
+    "explained",
+    "drift_sample",
+)
+"""Columns :func:`score_partition` returns (``as_of``, ranks, tiers and change come later)."""
+
+_SAMPLE_KEY = "riskml-drift-smp"  # 16 characters: pandas' hash key
+
+
+class ScoringError(ValueError):
+    """A roster cannot be scored as asked (bad as-of date, model, roster or configuration)."""
+
+
+class SignatureMismatchError(ScoringError):
+    """The roster's features do not match the model's input signature."""
+
+
+@dataclass(frozen=True)
+class ExplainSelection:
+    """Which scored households of a partition get reasons.
+
+    ``all``: every scored household; ``min_score``: households whose calibrated probability is at
+    least this (the lowest flagged cut-off, when tiers are by cut-off); ``ids``: exactly these
+    households (flagged by capacity, known only after the whole roster is scored).
+    """
+
+    all: bool = False
+    min_score: float | None = None
+    ids: frozenset[str] | None = None
+
+    def mask(self, household_id: pd.Series, score: np.ndarray) -> np.ndarray:
+        if self.all:
+            return np.ones(len(score), dtype=bool)
+        out = np.zeros(len(score), dtype=bool)
+        if self.min_score is not None:
+            out |= score >= self.min_score
+        if self.ids is not None:
+            out |= household_id.isin(self.ids).to_numpy(dtype=bool)
+        return out
+
+    @property
+    def none(self) -> bool:
+        return not self.all and self.min_score is None and not self.ids
+
+
+@dataclass
+class PartitionResult:
+    """What :func:`score_partition` returns: one row per household, and the drift sample."""
+
+    scores: pd.DataFrame
+    drift_features: pd.DataFrame
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# the households a bundle accounts for
+
+
+def _quarantine_by_household(bundle: Bundle) -> pd.DataFrame:
+    q = bundle.quarantine
+    if q is None or len(q) == 0 or "household_id" not in q.columns:
+        return pd.DataFrame(columns=["household_id", "table", "column", "reason"])
+    q = q.loc[q["household_id"].notna()]
+    return pd.DataFrame(
+        {
+            "household_id": q["household_id"].astype("string").to_numpy(),
+            "table": q["table"].astype("string").to_numpy() if "table" in q else "",
+            "column": q["column"].astype("string").to_numpy() if "column" in q else "",
+            "reason": q["reason"].astype("string").to_numpy() if "reason" in q else "",
+        }
+    )
+
+
+def household_universe(bundle: Bundle) -> pd.DataFrame:
+    """Every household the bundle accounts for, with its place and, if any, why it is rejected.
+
+    The universe is the ``households`` table plus every household id that appears only in the
+    quarantine (its households row, or all its rows, were set aside by the loader). Columns:
+    :data:`IDENTITY_COLUMNS` and ``rejected_reason`` (``<NA>`` for households that can be scored).
+
+    A household whose ``households`` row was quarantined is rejected with the loader's reason; a
+    household with rows set aside in other tables is still scored on what remains, and the
+    quarantine is reported in the run summary.
+    """
+    hh = bundle.households
+    ids = hh["household_id"].astype("string")
+    out = pd.DataFrame({c: (hh[c].astype("string") if c in hh.columns else pd.Series(pd.NA, index=hh.index, dtype="string")) for c in IDENTITY_COLUMNS})
+    out["rejected_reason"] = pd.Series(pd.NA, index=hh.index, dtype="string")
+    # the loader sets aside duplicate and id-less rows (they are in the quarantine); a bundle
+    # built otherwise keeps its first row per household
+    keep = (~ids.duplicated(keep="first") & ids.notna()).to_numpy(dtype=bool)
+    out = out.loc[keep]
+    q = _quarantine_by_household(bundle)
+    if len(q):
+        only_q = q.loc[~q["household_id"].isin(out["household_id"].to_numpy())]
+        if len(only_q):
+            only_q = only_q.assign(
+                what=only_q["table"].fillna("?") + "." + only_q["column"].fillna("?") + ": " + only_q["reason"].fillna("?")
+            )
+            reasons = only_q.groupby("household_id", sort=False)["what"].agg(lambda s: "; ".join(dict.fromkeys(s)))
+            extra = pd.DataFrame(
+                {c: pd.Series(pd.NA, index=range(len(reasons)), dtype="string") for c in IDENTITY_COLUMNS}
+            )
+            extra["household_id"] = pd.array(reasons.index.to_numpy(), dtype="string")
+            extra["rejected_reason"] = pd.array(
+                ("set aside by the loader: " + reasons.astype(str)).to_numpy(), dtype="string"
+            )
+            out = pd.concat([out, extra], ignore_index=True)
+    # households that have rows in other tables but no households row (and were not quarantined)
+    known = pd.Index(out["household_id"].to_numpy(dtype=object))
+    orphans: dict[str, list[str]] = {}
+    for name, table in bundle.tables.items():
+        if name == "households" or "household_id" not in table.columns or len(table) == 0:
+            continue
+        tid = table["household_id"].astype("string").dropna()
+        unknown = pd.unique(tid[~tid.isin(known)].to_numpy(dtype=object))
+        for hid in unknown:
+            orphans.setdefault(str(hid), []).append(name)
+    if orphans:
+        extra = pd.DataFrame({c: pd.Series(pd.NA, index=range(len(orphans)), dtype="string") for c in IDENTITY_COLUMNS})
+        extra["household_id"] = pd.array(list(orphans), dtype="string")
+        extra["rejected_reason"] = pd.array(
+            [f"no row in the households table (rows in {', '.join(v)})" for v in orphans.values()], dtype="string"
+        )
+        out = pd.concat([out, extra], ignore_index=True)
+    for c in IDENTITY_COLUMNS:
+        out[c] = out[c].astype("string")
+    out["rejected_reason"] = out["rejected_reason"].astype("string")
+    return out.reset_index(drop=True)
+
+
+def stable_sample_mask(household_id: pd.Series, fraction: float) -> np.ndarray:
+    """A deterministic pseudo-random sample of households (same on every engine and run)."""
+    if fraction >= 1:
+        return np.ones(len(household_id), dtype=bool)
+    h = pd.util.hash_pandas_object(household_id.astype("string").fillna(""), index=False, hash_key=_SAMPLE_KEY)
+    return (h.to_numpy() % np.uint64(1_000_000)) < np.uint64(round(fraction * 1_000_000))
+
+
+# ---------------------------------------------------------------------------------------------
+# the stages
+
+
+def _pairs(ids: pd.Series, as_of: dt.date) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "household_id": pd.array(ids.to_numpy(), dtype="string"),
+            "as_of": pd.Series(pd.Timestamp(as_of), index=range(len(ids))).astype("datetime64[ns]"),
+        }
+    )
+
+
+def _monitoring_detail(status: pd.DataFrame) -> pd.Series:
+    identified = pd.to_datetime(status["identified_on"]).dt.strftime("%Y-%m-%d").fillna("?")
+    category = status["category"].astype("string").fillna("?")
+    zh = category.map(MONITORING_CATEGORY_ZH).fillna(category)
+    return ("监测对象（" + zh + "），" + identified + " 识别 / under monitoring since " + identified + " (" + category + ")").astype("string")
+
+
+def compute_features(bundle: Bundle, pairs: pd.DataFrame, model: Any, context: pd.DataFrame | None) -> pd.DataFrame:
+    """The model's features for ``pairs`` (the feature stage, with the roster-wide village context)."""
+    from riskml import features
+
+    if context is not None and "village_code" in context.columns:
+        # only this partition's villages (the engine wants one row per village it knows)
+        here = bundle.households["village_code"].astype("object").dropna().unique()
+        context = context.loc[context["village_code"].astype("object").isin(here)].reset_index(drop=True)
+    return features.compute_features(bundle, pairs, model.feature_set, village_table=context)
+
+
+def check_signature(X: pd.DataFrame, model: Any) -> None:
+    """Refuse a feature frame that does not match the model's input signature."""
+    try:
+        model.check_input(X)
+    except Exception as exc:  # the model's own check names missing / mistyped columns
+        meta = getattr(model, "metadata", {}) or {}
+        raise SignatureMismatchError(
+            f"The roster does not match the signature of model {meta.get('name', '?')} "
+            f"v{meta.get('version', '?')} (feature set {meta.get('feature_set', '?')}): {exc} "
+            "Score the roster with a model trained on the same feature set and catalog version, "
+            "or map the roster's columns onto the data contract first."
+        ) from exc
+
+
+def _unseen_categories(X: pd.DataFrame, model: Any) -> pd.Series:
+    """Per row: '<feature>=<value>' for categorical values the model never saw (empty if none)."""
+    reasons = pd.Series("", index=X.index, dtype=object)
+    cats = getattr(model, "categories", {}) or {}
+    schema = getattr(model, "input_schema", {}) or {}
+    for name, kind in schema.items():
+        known = cats.get(name)
+        if kind != "string" or not known or name not in X.columns:
+            continue
+        col = X[name].astype("object")
+        bad = col.notna() & ~col.isin(list(known))
+        if bad.any():
+            reasons[bad] = reasons[bad] + np.where(reasons[bad] == "", "", "; ") + name + "=" + col[bad].astype(str)
+    return reasons
+
+
+def _missing_share(X: pd.DataFrame, names: list[str]) -> np.ndarray:
+    if not names:
+        return np.zeros(len(X))
+    return X[names].isna().to_numpy().mean(axis=1)
+
+
+def _explain(
+    model: Any, X_prepared: pd.DataFrame, X_raw: pd.DataFrame, config: ScoringConfig, mode: str, cache: dict[int, Any]
+) -> pd.DataFrame:
+    """Reason columns (``reason_{k}_{field}``) for the rows of ``X_prepared``.
+
+    TreeSHAP runs on the matrix the booster was trained on (categories as codes); the explainer
+    is kept per process so decision patterns seen in one chunk are reused in the next.
+    """
+    from riskml import explain
+
+    key = id(model.booster)
+    explainer = cache.get(key)
+    if explainer is None:
+        explainer = explain.TreeShapExplainer(model.booster)
+        cache.clear()
+        cache[key] = explainer
+    encode = getattr(model, "encode", None) or model.model.encode
+    contrib = explainer.shap_values(encode(X_prepared))
+    return explain.reason_codes(
+        contrib,
+        X_raw if mode == "internal" else None,
+        model.feature_set.features,
+        max_reasons=config.explain.max_reasons,
+        mode=mode,
+    )
+
+
+_EXPLAINERS: dict[int, Any] = {}
+
+
+def score_partition(
+    bundle: Bundle,
+    as_of: dt.date,
+    model: Any,
+    context: pd.DataFrame | None,
+    config: ScoringConfig,
+    *,
+    explain: ExplainSelection = ExplainSelection(),
+    drift_fraction: float = 0.0,
+    universe: pd.DataFrame | None = None,
+    reason_mode: str = "internal",
+) -> PartitionResult:
+    """Score every household of ``bundle`` as of ``as_of``.
+
+    Parameters
+    ----------
+    bundle : Bundle
+        A contract bundle holding a subset of the roster (all rows of its households).
+    as_of : date
+        The scoring date; features use only what was recorded on or before it.
+    model : RiskModel
+        From :func:`riskml.tracking.load_risk_model`.
+    context : DataFrame or None
+        The roster-wide village context table (:func:`riskml.features.village_context`),
+        computed once over the whole roster and passed to every partition.
+    config : ScoringConfig
+    explain : ExplainSelection
+        Which scored households get reasons.
+    drift_fraction : float
+        Share of households (stable hash sample) whose features are returned for PSI.
+    universe : DataFrame, optional
+        This partition's rows of :func:`household_universe` (computed from ``bundle`` if omitted).
+    reason_mode : {"internal", "public"}
+        ``public`` fills only the public reason texts and public measures
+        (:func:`riskml.explain.reason_codes` in public mode).
+
+    Returns
+    -------
+    PartitionResult
+        ``scores`` has one row per household of the universe and :data:`PARTITION_COLUMNS`;
+        ``status`` is ``scored``, ``not_eligible`` (under monitoring at ``as_of``) or
+        ``rejected`` (with the reason in ``status_detail``).
+
+    Raises
+    ------
+    SignatureMismatchError
+        The computed features do not match the model's signature (the whole run is refused).
+    """
+    import time
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    uni = household_universe(bundle) if universe is None else universe.reset_index(drop=True)
+    n = len(uni)
+    dtypes = score_dtypes()
+    out = pd.DataFrame({c: uni[c].astype("string") for c in IDENTITY_COLUMNS})
+    out["status"] = pd.array(["rejected"] * n, dtype="string")
+    out["status_detail"] = uni["rejected_reason"].astype("string")
+    out["score"] = np.nan
+    out["raw_score"] = np.nan
+    for k in range(1, MAX_REASONS + 1):
+        for f in REASON_FIELDS:
+            c = reason_column(k, f)
+            out[c] = pd.Series([None] * n, dtype=dtypes[c])
+    out["explained"] = np.zeros(n, dtype=bool)
+    out["drift_sample"] = np.zeros(n, dtype=bool)
+    feature_names = list(getattr(model, "input_schema", None) or model.feature_names)
+    drift = pd.DataFrame(columns=feature_names)
+
+    candidates = uni["rejected_reason"].isna().to_numpy(dtype=bool)
+    if not candidates.any():
+        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+
+    # 1. under monitoring at as_of -> not eligible
+    from riskml import features
+
+    cand_idx = np.flatnonzero(candidates)
+    pairs = _pairs(uni["household_id"].iloc[cand_idx], as_of)
+    status = features.monitoring_status(bundle, pairs)
+    monitored = status["under_monitoring"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    if monitored.any():
+        idx = cand_idx[monitored]
+        out.loc[idx, "status"] = "not_eligible"
+        out.loc[idx, "status_detail"] = _monitoring_detail(status.loc[monitored]).to_numpy()
+    eligible_idx = cand_idx[~monitored]
+    timings["status"] = time.perf_counter() - t0
+    if len(eligible_idx) == 0:
+        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+
+    # 2. features, checked against the model's signature
+    t1 = time.perf_counter()
+    X = compute_features(bundle, pairs.iloc[np.flatnonzero(~monitored)].reset_index(drop=True), model, context)
+    timings["features"] = time.perf_counter() - t1
+    check_signature(X, model)
+    X = X.reset_index(drop=True)
+
+    # 3. households the model cannot score: unseen categories, too many features missing
+    unseen = _unseen_categories(X, model)
+    share = _missing_share(X, feature_names)
+    too_sparse = share >= config.reject.missing_feature_share - 1e-12
+    bad_unseen = (unseen != "").to_numpy(dtype=bool)
+    if bad_unseen.any():
+        idx = eligible_idx[bad_unseen]
+        out.loc[idx, "status_detail"] = (
+            "not in the model's world: value(s) never seen in training: " + unseen[bad_unseen]
+        ).to_numpy()
+    sparse_only = too_sparse & ~bad_unseen
+    if sparse_only.any():
+        idx = eligible_idx[sparse_only]
+        out.loc[idx, "status_detail"] = [
+            f"features missing: {round(s * len(feature_names))} of {len(feature_names)}" for s in share[sparse_only]
+        ]
+    ok = ~(bad_unseen | too_sparse)
+    ok_idx = eligible_idx[ok]
+    if len(ok_idx) == 0:
+        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+    Xok = X.loc[ok].reset_index(drop=True)
+
+    # 4. raw and calibrated scores
+    t2 = time.perf_counter()
+    raw = np.asarray(model.raw_score(Xok), dtype=float)
+    prob = np.asarray(model.calibrate(raw), dtype=float)
+    timings["score"] = time.perf_counter() - t2
+    out.loc[ok_idx, "status"] = "scored"
+    out.loc[ok_idx, "status_detail"] = pd.NA
+    out.loc[ok_idx, "raw_score"] = raw
+    out.loc[ok_idx, "score"] = prob
+
+    ids_ok = uni["household_id"].iloc[ok_idx].reset_index(drop=True)
+    if drift_fraction > 0:
+        smp = stable_sample_mask(ids_ok, drift_fraction)
+        out.loc[ok_idx[smp], "drift_sample"] = True
+        drift = model.prepare(Xok.loc[smp]).reset_index(drop=True) if smp.any() else drift
+
+    # 5. reasons
+    if not explain.none:
+        sel = explain.mask(ids_ok, prob)
+        if sel.any():
+            t3 = time.perf_counter()
+            X_sel = Xok.loc[sel].reset_index(drop=True)
+            reasons = _explain(model, model.prepare(X_sel), X_sel, config, reason_mode, _EXPLAINERS)
+            idx = ok_idx[sel]
+            for c in reasons.columns:
+                if c in out.columns:
+                    out.loc[idx, c] = reasons[c].to_numpy()
+            out.loc[idx, "explained"] = True
+            timings["explain"] = time.perf_counter() - t3
+    timings["total"] = time.perf_counter() - t0
+    return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)

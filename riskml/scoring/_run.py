@@ -1,0 +1,462 @@
+"""``score_roster``: one monthly scoring run from bundle folder to score file and summary."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from riskml import __version__
+from riskml.config.scoring import ScoringConfig, load_scoring_config
+from riskml.data import Bundle
+from riskml.scoring._change import compare_with_previous
+from riskml.scoring._local import EngineOutput, run_local
+from riskml.scoring._output import assemble_scores, to_public
+from riskml.scoring._partition import (
+    ExplainSelection,
+    ScoringError,
+    check_signature,
+    household_universe,
+)
+from riskml.scoring._partition import compute_features as _features
+from riskml.scoring._summary import build_summary, print_summary, reconcile
+from riskml.scoring._tiers import assign_tiers
+from riskml.scoring._writer import (
+    check_output_path,
+    clean_stale_temps,
+    output_format,
+    read_scores,
+    sidecar_path,
+    write_json_atomic,
+    write_scores,
+)
+
+log = logging.getLogger("riskml.scoring")
+
+__all__ = ["BundleScores", "ScoringRun", "drift_report", "parse_as_of", "score_bundle", "score_roster"]
+
+Engine = Literal["local", "spark"]
+Mode = Literal["internal", "public"]
+
+
+@dataclass
+class BundleScores:
+    """What :func:`score_bundle` returns."""
+
+    scores: pd.DataFrame
+    universe: pd.DataFrame
+    drift: dict[str, Any]
+    timings: dict[str, float]
+    explained: int
+    drift_sample: pd.DataFrame
+
+
+@dataclass
+class ScoringRun:
+    """The result of a scoring run: the written frame, the summary and where they went."""
+
+    scores: pd.DataFrame
+    summary: dict[str, Any]
+    metadata: dict[str, Any]
+    path: Path | None
+    summary_path: Path | None
+
+
+def parse_as_of(value: str | dt.date | pd.Timestamp) -> dt.date:
+    """An as-of date from ``YYYY-MM-DD`` (or a date); a clear error otherwise."""
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ScoringError(f"The as-of date must be YYYY-MM-DD (e.g. 2025-06-30). Got {value!r} instead.") from None
+
+
+def _meta_date(meta: Mapping[str, Any], *keys: str) -> dt.date | None:
+    """The first date found under ``keys`` (also one level down, e.g. ``training.as_of_first``)."""
+    for key in keys:
+        candidates = [meta.get(key)] + [v.get(key) for v in meta.values() if isinstance(v, Mapping)]
+        for value in candidates:
+            if value in (None, ""):
+                continue
+            with contextlib.suppress(ValueError, TypeError):
+                return pd.Timestamp(value).date()
+    return None
+
+
+def _model_facts(model: Any, model_uri: str) -> dict[str, Any]:
+    meta = dict(getattr(model, "metadata", {}) or {})
+    fs_def = getattr(model, "feature_set_definition", {}) or {}
+    fs = getattr(model, "feature_set", None)
+    fs_meta = meta.get("feature_set")
+    fs_name = fs_def.get("name") or getattr(fs, "name", None) or (fs_meta.get("name") if isinstance(fs_meta, Mapping) else fs_meta)
+    fs_version = fs_def.get("version") or getattr(fs, "version", None) or meta.get("feature_set_version")
+    first = _meta_date(meta, "as_of_first", "training_as_of_first", "train_as_of_first")
+    last = _meta_date(meta, "as_of_last", "training_as_of_last", "train_as_of_last")
+    return {
+        "model": {
+            "uri": meta.get("model_uri") or model_uri,
+            "name": meta.get("name"),
+            "version": meta.get("version"),
+            "alias": meta.get("alias"),
+            "run_id": meta.get("run_id"),
+            "training_as_of_first": first.isoformat() if first else None,
+            "training_as_of_last": last.isoformat() if last else None,
+        },
+        "feature_set": {
+            "name": fs_name,
+            "version": fs_version,
+            "catalog_version": fs_def.get("catalog_version") or meta.get("catalog_version"),
+            "n_features": len(getattr(model, "input_schema", {}) or {}),
+        },
+    }
+
+
+def check_as_of(as_of: dt.date, bundle: Bundle, facts: Mapping[str, Any]) -> None:
+    """Refuse an as-of date the data or the model cannot support."""
+    if as_of > bundle.extracted_on:
+        raise ScoringError(
+            f"The as-of date {as_of} is after the bundle's extraction date {bundle.extracted_on}: nothing "
+            f"after {bundle.extracted_on} is known. Score as of {bundle.extracted_on} or earlier, or use a newer extract."
+        )
+    first = facts["model"].get("training_as_of_first")
+    if first and as_of < dt.date.fromisoformat(first):
+        raise ScoringError(
+            f"The as-of date {as_of} is before the model's training data, which starts at as-of {first} "
+            f"(model {facts['model'].get('name')} v{facts['model'].get('version')}). The model knows nothing "
+            "about that period; score a date on or after the start of its training range."
+        )
+
+
+def _needs_village_context(model: Any) -> bool:
+    fs = getattr(model, "feature_set", None)
+    required = getattr(fs, "required", None) or getattr(fs, "features", ())
+    return any(getattr(f, "primitive", None) == "context" for f in required)
+
+
+def village_context_for(bundle: Bundle, as_of: dt.date, model: Any) -> pd.DataFrame | None:
+    """The roster-wide village context table when the model's features need it, else None."""
+    if not _needs_village_context(model):
+        return None
+    from riskml.features import village_context
+
+    return village_context(bundle, [pd.Timestamp(as_of)])
+
+
+def _explain_selection(config: ScoringConfig) -> ExplainSelection:
+    if config.explain.which == "all":
+        return ExplainSelection(all=True)
+    if config.tiers.method == "cutoffs":
+        cut = {"high": config.tiers.cutoffs.high, "medium": config.tiers.cutoffs.medium}
+        return ExplainSelection(min_score=min(cut[t] for t in config.tiers.flagged))
+    return ExplainSelection()  # capacity: flagged only known after ranking -> second pass
+
+
+def _preflight(bundle: Bundle, universe: pd.DataFrame, as_of: dt.date, model: Any, context: pd.DataFrame | None) -> None:
+    """Compute a few households' features on the driver and check the model's signature.
+
+    Fails fast, before any Spark job or long loop, when the roster does not fit the model.
+    """
+    from riskml.scoring._local import BundleChunker
+
+    candidates = universe.loc[universe["rejected_reason"].isna()].head(64)
+    if candidates.empty:
+        return
+    part, uni = BundleChunker(bundle, candidates, len(candidates)).chunk(0)
+    pairs = pd.DataFrame(
+        {
+            "household_id": pd.array(uni["household_id"].to_numpy(), dtype="string"),
+            "as_of": pd.Series(pd.Timestamp(as_of), index=range(len(uni))).astype("datetime64[ns]"),
+        }
+    )
+    check_signature(_features(part, pairs, model, context), model)
+
+
+def drift_report(sample: pd.DataFrame, model: Any, psi_warn: float) -> dict[str, Any]:
+    """PSI of every feature of the scored sample against the model's training reference."""
+    reference = getattr(model, "reference", None)
+    if reference is None or not hasattr(reference, "psi"):
+        return {"available": False, "reason": "the model carries no reference distribution", "warnings": []}
+    if sample is None or len(sample) == 0:
+        return {"available": False, "reason": "no scored households", "warnings": []}
+    psi = reference.psi(sample)
+    warn = psi[psi >= psi_warn].sort_values(ascending=False)
+    return {
+        "available": True,
+        "psi_warn": psi_warn,
+        "sample_households": len(sample),
+        "warnings": [str(f) for f in warn.index],
+        "psi": {str(k): round(float(v), 4) for k, v in psi.sort_values(ascending=False).items()},
+    }
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into an exception so temp files are removed on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def score_bundle(
+    bundle: Bundle,
+    as_of: dt.date,
+    model: Any,
+    config: ScoringConfig,
+    *,
+    engine: Engine = "local",
+    spark_master: str | None = None,
+    spark: Any = None,
+    console: Any = None,
+    mode: Mode = "internal",
+) -> BundleScores:
+    """Score a loaded bundle: every household with status, score, rank, tier, flag and reasons.
+
+    ``scores`` has every score column (``change`` columns empty), in the roster's order.
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    universe = household_universe(bundle)
+    context = village_context_for(bundle, as_of, model)
+    timings["prepare"] = time.perf_counter() - t0
+    _preflight(bundle, universe, as_of, model, context)
+    selection = _explain_selection(config)
+    drift_fraction = min(1.0, config.drift.sample_households / max(len(universe), 1))
+    spark_run = None
+    t1 = time.perf_counter()
+    if engine == "local":
+        out: EngineOutput = run_local(
+            bundle, universe, as_of, model, context, config,
+            explain=selection, drift_fraction=drift_fraction, console=console, reason_mode=mode,
+        )
+    elif engine == "spark":
+        from riskml.scoring._spark import run_spark
+
+        spark_run = run_spark(
+            bundle, universe, as_of, model, context, config,
+            explain=selection, drift_fraction=drift_fraction, spark_master=spark_master, spark=spark, console=console,
+            reason_mode=mode,
+        )
+        out = spark_run.output
+    else:
+        raise ScoringError(f"engine must be 'local' or 'spark'. Got {engine!r} instead.")
+    timings["score"] = time.perf_counter() - t1
+    timings.update({f"partition_{k}": v for k, v in out.timings.items()})
+
+    core = assign_tiers(out.scores, config.tiers)
+    reasons = out.reasons
+    explained = int(core["explained"].sum())
+    # second pass: reasons for flagged households not explained in the first (capacity tiers)
+    flagged = core["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    todo = core.loc[flagged & ~core["explained"].to_numpy(dtype=bool), "household_id"].astype("string")
+    if len(todo):
+        t2 = time.perf_counter()
+        ids = frozenset(todo.tolist())
+        again = ExplainSelection(ids=ids)
+        if spark_run is not None:
+            extra = spark_run.score(explain=again, drift_fraction=0.0, only_ids=ids)
+        else:
+            sub = universe.loc[universe["household_id"].isin(ids)]
+            extra = run_local(bundle, sub, as_of, model, context, config, explain=again, drift_fraction=0.0,
+                              description="explaining flagged", console=console, reason_mode=mode)
+        reasons = pd.concat([reasons, extra.reasons], ignore_index=True)
+        explained += int(extra.scores["explained"].sum())
+        timings["explain_flagged"] = time.perf_counter() - t2
+    if spark_run is not None:
+        spark_run.close()
+    scores = assemble_scores(core, reasons, universe["household_id"], as_of)
+    drift = drift_report(out.drift_features, model, config.drift.psi_warn)
+    if drift.get("warnings"):
+        log.warning(
+            "Feature drift against the training reference (PSI >= %s): %s",
+            config.drift.psi_warn,
+            ", ".join(f"{f} ({drift['psi'][f]:.2f})" for f in drift["warnings"]),
+        )
+    return BundleScores(scores, universe, drift, timings, explained, out.drift_features)
+
+
+def score_roster(
+    data: str | Path | Bundle,
+    as_of: str | dt.date,
+    *,
+    out: str | Path | None,
+    model_uri: str | None = None,
+    model: Any = None,
+    config: ScoringConfig | str | Path | None = None,
+    engine: Engine = "local",
+    spark_master: str | None = None,
+    spark: Any = None,
+    mode: Mode = "internal",
+    explain: Literal["flagged", "all"] | None = None,
+    previous: str | Path | None = None,
+    tracking_uri: str | None = None,
+    mapping: str | Path | None = None,
+    console: Any = None,
+    quiet: bool = False,
+) -> ScoringRun:
+    """Score a monthly roster and write the score file, its metadata and the run summary.
+
+    Parameters
+    ----------
+    data : path or Bundle
+        A bundle folder (read with :func:`riskml.data.load_bundle`) or a loaded bundle.
+    as_of : str or date
+        The scoring date (``YYYY-MM-DD``); not after the bundle's extraction date and not before
+        the model's training range.
+    out : path or None
+        ``.parquet``, ``.csv`` (UTF-8 with BOM, Chinese headers) or ``.xlsx``; written atomically
+        with ``<out>.summary.json`` beside it (``<out>.meta.json`` too for CSV/Excel). None =
+        return the result without writing.
+    model_uri : str, optional
+        ``models:/NAME@champion`` etc.; default ``model_uri`` of ``configs/scoring.yaml``.
+    model : RiskModel, optional
+        An already loaded model (then ``model_uri`` is only recorded).
+    config : ScoringConfig or path, optional
+        Default ``configs/scoring.yaml``.
+    engine : {"local", "spark"}
+        Streaming chunks on this machine, or Spark (``spark_master``, default ``local[2]``).
+    mode : {"internal", "public"}
+        ``public``: masked household ids, only public reason texts, no diagnoses.
+    explain : {"flagged", "all"}, optional
+        Overrides ``explain.which`` of the config.
+    previous : path, optional
+        The previous run's internal score file: marks new flags, removed flags and big moves.
+    tracking_uri, mapping : optional
+        The MLflow store, and a mapping file for a bundle in a source system's layout.
+
+    Returns
+    -------
+    ScoringRun
+
+    Raises
+    ------
+    ScoringError
+        Bad as-of date, the roster does not match the model's signature, unknown engine.
+    ScoringOutputError
+        The output cannot be written (unknown extension, folder missing or read-only, disk full).
+    """
+    started = time.perf_counter()
+    as_of_date = parse_as_of(as_of)
+    if mode not in ("internal", "public"):
+        raise ScoringError(f"mode must be 'internal' or 'public'. Got {mode!r} instead.")
+    if out is not None:
+        out = check_output_path(out)
+        clean_stale_temps(out)
+    if previous is not None and not Path(previous).is_file():
+        raise ScoringError(f"The previous score file {previous} does not exist; give the file of the last run.")
+    cfg = config if isinstance(config, ScoringConfig) else load_scoring_config(config)
+    if explain is not None:
+        cfg = cfg.model_copy(update={"explain": cfg.explain.model_copy(update={"which": explain})})
+    uri = model_uri or cfg.model_uri
+
+    with _sigterm_as_interrupt():
+        if model is None:
+            from riskml.tracking import load_risk_model
+
+            model = load_risk_model(uri, tracking_uri=tracking_uri)
+        facts = _model_facts(model, uri)
+        if isinstance(data, Bundle):
+            bundle, data_path = data, None
+        else:
+            from riskml.data import load_bundle
+
+            bundle, data_path = load_bundle(data, mapping=mapping), str(data)
+        check_as_of(as_of_date, bundle, facts)
+        if out is not None and output_format(out) == "xlsx":
+            from riskml.scoring._writer import EXCEL_MAX_ROWS
+
+            n_hh = bundle.households["household_id"].nunique()
+            if n_hh + 1 > EXCEL_MAX_ROWS:
+                raise ScoringError(
+                    f"The roster has {n_hh:,} households; an Excel sheet holds at most {EXCEL_MAX_ROWS - 1:,}. "
+                    "Write .parquet or .csv instead."
+                )
+
+        result = score_bundle(
+            bundle, as_of_date, model, cfg, engine=engine, spark_master=spark_master, spark=spark, console=console,
+            mode=mode,
+        )
+        scores, universe, drift, timings = result.scores, result.universe, result.drift, result.timings
+        change_counts = None
+        if previous is not None:
+            prev, _meta = read_scores(previous)
+            scores, change_counts = compare_with_previous(scores, prev, cfg.change, previous_path=str(previous))
+        counts = reconcile(scores, universe)
+        written = to_public(scores, visible_chars=cfg.output.public_id_visible_chars) if mode == "public" else scores
+
+        run_info = {
+            "as_of": as_of_date.isoformat(),
+            "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+            "riskml_version": __version__,
+            "engine": engine,
+            "mode": mode,
+            **facts,
+            "bundle": {
+                "path": data_path,
+                "extracted_on": bundle.extracted_on.isoformat(),
+                "province": bundle.province,
+                "source": bundle.source,
+            },
+            "config": {
+                "tiers": cfg.tiers.model_dump(mode="json"),
+                "explain": cfg.explain.which,
+                "big_move": cfg.change.big_move,
+                "psi_warn": cfg.drift.psi_warn,
+            },
+            "previous": str(previous) if previous is not None else None,
+            "explained": result.explained,
+        }
+        timings["total"] = time.perf_counter() - started
+        summary = build_summary(
+            scores,
+            counts=counts,
+            input_households=len(universe),
+            run=run_info,
+            drift=drift,
+            change=change_counts,
+            quarantine=bundle.quarantine,
+            timings=timings,
+        )
+        summary["output"] = {
+            "path": str(out) if out is not None else None,
+            "format": output_format(out) if out is not None else None,
+            "rows": len(written),
+            "summary": str(sidecar_path(out, "summary")) if out is not None else None,
+        }
+        metadata = {
+            k: summary[k]
+            for k in ("as_of", "created_at", "riskml_version", "engine", "mode", "model", "feature_set", "bundle",
+                      "input_households", "status", "tiers", "flagged")
+        }
+        metadata["drift_warnings"] = (drift or {}).get("warnings", [])
+        summary_path = None
+        if out is not None:
+            write_scores(written, out, metadata=metadata)
+            summary_path = write_json_atomic(summary, sidecar_path(out, "summary"))
+    if not quiet:
+        print_summary(summary, written, console=console)
+    return ScoringRun(scores=written, summary=summary, metadata=metadata, path=Path(out) if out else None,
+                      summary_path=summary_path)
+

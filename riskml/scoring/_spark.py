@@ -1,0 +1,360 @@
+"""The Spark engine: the same :func:`score_partition` over hash partitions of the roster.
+
+Every table of the bundle (and the roster's household universe) becomes a Spark DataFrame with a
+partition number ``pmod(hash(household_id), n)``, so all rows of a household land in the same
+partition. Each table's rows of a partition are packed into one Parquet blob (which keeps the
+contract's pandas dtypes exactly), the blobs of all tables are grouped by partition, and one
+``applyInPandas`` call per partition rebuilds a :class:`~riskml.data.Bundle` and runs the very
+function the local engine runs. The model is broadcast once (its pickled bytes); the village
+context table, computed over the whole roster on the driver, travels with the function.
+
+Ranks and tiers are assigned on the driver from the collected score columns (one small row per
+household), with the same code as the local engine, so both engines give identical files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import pickle
+import sys
+import time
+from typing import Any
+
+import pandas as pd
+
+from riskml.config.scoring import ScoringConfig
+from riskml.data import Bundle
+from riskml.scoring._local import EngineOutput, split_result
+from riskml.scoring._partition import PARTITION_COLUMNS, ExplainSelection, score_partition
+
+__all__ = [
+    "UNIVERSE_TABLE",
+    "frame_from_blob",
+    "frame_to_blob",
+    "get_spark_session",
+    "partition_scorer",
+    "run_spark",
+]
+
+UNIVERSE_TABLE = "_universe"
+_PART = "_part"
+
+
+def get_spark_session(master: str | None = None, *, app_name: str = "riskml-score", driver_memory: str | None = None) -> Any:
+    """A Spark session (``local[2]`` unless ``master`` says otherwise).
+
+    The Python workers run this interpreter (``PYSPARK_PYTHON``), the UI is off, and the
+    session time zone is UTC so that dates cross the JVM unchanged. An active session is reused.
+    """
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    master = master or "local[2]"
+    builder = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
+        .config("spark.sql.adaptive.enabled", "false")
+    )
+    if master.startswith("local"):
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    if driver_memory:
+        builder = builder.config("spark.driver.memory", driver_memory)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def frame_to_blob(frame: pd.DataFrame) -> bytes:
+    """A pandas frame as Parquet bytes (dtypes, categories included, survive the round trip)."""
+    buf = io.BytesIO()
+    frame.reset_index(drop=True).to_parquet(buf, index=False, engine="pyarrow")
+    return buf.getvalue()
+
+
+def frame_from_blob(blob: bytes) -> pd.DataFrame:
+    """Inverse of :func:`frame_to_blob`."""
+    return pd.read_parquet(io.BytesIO(blob), engine="pyarrow")
+
+
+def _restore(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
+    """Give ``frame`` (as it comes out of Spark) the dtypes of ``template`` (the driver's table)."""
+    out = {}
+    for col in template.columns:
+        s = frame[col] if col in frame.columns else pd.Series([None] * len(frame))
+        dtype = template[col].dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            s = pd.to_datetime(s)
+            if getattr(s.dt, "tz", None) is not None:
+                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+            s = s.astype(dtype)
+        elif isinstance(dtype, pd.CategoricalDtype):
+            s = pd.Categorical(s.astype(object).where(s.notna(), None), dtype=dtype)
+        elif pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            s = s.astype(object).where(s.notna(), None)
+            s = pd.array(s.to_numpy(), dtype=dtype)
+        else:
+            s = s.astype(dtype)
+        out[col] = s
+    return pd.DataFrame(out)
+
+
+def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Plain numpy / object columns Spark's Arrow conversion accepts for any contract dtype."""
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
+            out[col] = s.astype(object).where(s.notna(), None)
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            out[col] = s.astype("datetime64[us]")
+        elif pd.api.types.is_integer_dtype(s.dtype) and s.dtype.kind in "iu" and not s.isna().any():
+            out[col] = s.astype("int64")
+        elif pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            out[col] = s.astype(object).where(s.notna(), None)
+        else:
+            out[col] = s.astype("float64")
+    return pd.DataFrame(out)
+
+
+def _spark_schema(frame: pd.DataFrame) -> Any:
+    from pyspark.sql import types as T
+
+    fields = []
+    for col in frame.columns:
+        dtype = frame[col].dtype
+        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
+            t: Any = T.StringType()
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            t = T.TimestampType()
+        elif pd.api.types.is_bool_dtype(dtype):
+            t = T.BooleanType()
+        elif pd.api.types.is_integer_dtype(dtype):
+            t = T.LongType()
+        else:
+            t = T.DoubleType()
+        fields.append(T.StructField(col, t, True))
+    return T.StructType(fields)
+
+
+def _to_spark(spark: Any, frame: pd.DataFrame, n_parts: int) -> Any:
+    """A pandas table as a Spark DataFrame with its hash partition number."""
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame(_spark_ready(frame), schema=_spark_schema(frame))
+    return df.withColumn(_PART, F.expr(f"pmod(hash(household_id), {int(n_parts)})"))
+
+
+def _packer(table: str, template: pd.DataFrame) -> Any:
+    def pack(pdf: pd.DataFrame) -> pd.DataFrame:
+        part = int(pdf[_PART].iloc[0])
+        frame = _restore(pdf.drop(columns=[_PART]), template)
+        return pd.DataFrame({_PART: [part], "table": [table], "payload": [frame_to_blob(frame)]})
+
+    return pack
+
+
+_MODEL_CACHE: dict[str, Any] = {}
+
+
+def _model_from(broadcast: Any, key: str) -> Any:
+    model = _MODEL_CACHE.get(key)
+    if model is None:
+        model = pickle.loads(broadcast.value)
+        _MODEL_CACHE.clear()
+        _MODEL_CACHE[key] = model
+    return model
+
+
+def _output_template() -> pd.DataFrame:
+    from riskml.scoring._columns import score_dtypes
+
+    dtypes = score_dtypes()
+    cols: dict[str, Any] = {}
+    for c in PARTITION_COLUMNS:
+        if c in ("explained", "drift_sample"):
+            cols[c] = pd.Series(dtype=bool)
+        else:
+            cols[c] = pd.Series(dtype=dtypes[c])
+    cols["drift_payload"] = pd.Series(dtype=object)
+    return pd.DataFrame(cols)
+
+
+def _output_schema() -> Any:
+    from pyspark.sql import types as T
+
+    tmpl = _output_template()
+    fields = []
+    for col in tmpl.columns:
+        dtype = tmpl[col].dtype
+        if col == "drift_payload":
+            t: Any = T.BinaryType()
+        elif pd.api.types.is_bool_dtype(dtype):
+            t = T.BooleanType()
+        elif pd.api.types.is_float_dtype(dtype):
+            t = T.DoubleType()
+        else:
+            t = T.StringType()
+        fields.append(T.StructField(col, t, True))
+    return T.StructType(fields)
+
+
+def partition_scorer(
+    *,
+    templates: dict[str, bytes],
+    extracted_on: dt.date,
+    province: str | None,
+    source: str | None,
+    as_of: dt.date,
+    model_broadcast: Any,
+    model_key: str,
+    context_blob: bytes | None,
+    config: ScoringConfig,
+    explain: ExplainSelection,
+    drift_fraction: float,
+    only_ids: frozenset[str] | None = None,
+    reason_mode: str = "internal",
+) -> Any:
+    """The function ``applyInPandas`` runs per partition: unpack, rebuild a Bundle, score.
+
+    Its input rows are ``(_part, table, payload)``, one per table present in the partition; its
+    output is :data:`PARTITION_COLUMNS` plus ``drift_payload`` (the drift sample's features as
+    a Parquet blob on the partition's first row).
+    """
+
+    def score(pdf: pd.DataFrame) -> pd.DataFrame:
+        frames = {str(t): frame_from_blob(p) for t, p in zip(pdf["table"], pdf["payload"], strict=True)}
+        tables: dict[str, pd.DataFrame] = {}
+        for name, blob in templates.items():
+            tables[name] = frames[name] if name in frames else frame_from_blob(blob)
+        universe = tables.pop(UNIVERSE_TABLE)
+        if only_ids is not None:
+            universe = universe.loc[universe["household_id"].isin(only_ids)].reset_index(drop=True)
+            tables = {n: t.loc[t["household_id"].isin(only_ids)].reset_index(drop=True) for n, t in tables.items()}
+        bundle = Bundle(tables=tables, extracted_on=extracted_on, province=province, source=source)
+        model = _model_from(model_broadcast, model_key)
+        context = frame_from_blob(context_blob) if context_blob is not None else None
+        res = score_partition(
+            bundle, as_of, model, context, config,
+            explain=explain, drift_fraction=drift_fraction, universe=universe, reason_mode=reason_mode,
+        )
+        out = res.scores.copy()
+        out["drift_payload"] = pd.Series([None] * len(out), dtype=object)
+        if len(res.drift_features) and len(out):
+            out.iloc[0, out.columns.get_loc("drift_payload")] = frame_to_blob(res.drift_features)
+        for col in out.columns:
+            if col not in ("drift_payload", "explained", "drift_sample") and out[col].dtype != "float64":
+                out[col] = out[col].astype(object).where(out[col].notna(), None)
+        return out
+
+    return score
+
+
+def _collect(df: Any) -> pd.DataFrame:
+    """The scored rows on the driver, with the score file's dtypes."""
+    from riskml.scoring._columns import score_dtypes
+
+    pdf = df.toPandas()
+    dtypes = score_dtypes()
+    for col in pdf.columns:
+        if col in ("explained", "drift_sample"):
+            pdf[col] = pdf[col].astype("boolean").fillna(False).astype(bool)
+        elif col in dtypes:
+            pdf[col] = pdf[col].astype(dtypes[col])
+    return pdf
+
+
+def run_spark(
+    bundle: Bundle,
+    universe: pd.DataFrame,
+    as_of: dt.date,
+    model: Any,
+    context: pd.DataFrame | None,
+    config: ScoringConfig,
+    *,
+    explain: ExplainSelection,
+    drift_fraction: float,
+    spark_master: str | None = None,
+    spark: Any = None,
+    console: Any = None,
+    reason_mode: str = "internal",
+) -> SparkRun:
+    """Score ``universe``'s households on Spark; see :func:`score_partition`.
+
+    Returns a :class:`SparkRun` whose ``output`` is the engine output and which can rerun the
+    scoring for a subset of households (``explain_ids``) on the same prepared partitions.
+    """
+    started = time.perf_counter()
+    spark = spark or get_spark_session(spark_master, driver_memory=config.spark.driver_memory)
+    n_parts = max(config.spark.min_partitions, -(-len(universe) // config.spark.households_per_partition))
+    tables: dict[str, pd.DataFrame] = dict(bundle.tables)
+    tables[UNIVERSE_TABLE] = universe.reset_index(drop=True)
+    templates = {name: frame_to_blob(t.iloc[:0]) for name, t in tables.items()}
+    packed = None
+    for name, table in tables.items():
+        if len(table) == 0:
+            continue
+        sdf = _to_spark(spark, table, n_parts)
+        blobs = sdf.groupBy(_PART).applyInPandas(
+            _packer(name, table.iloc[:0]), schema=f"{_PART} int, table string, payload binary"
+        )
+        packed = blobs if packed is None else packed.unionByName(blobs)
+    if packed is None:
+        raise ValueError("The bundle holds no households to score.")
+    packed = packed.repartition(n_parts, _PART).cache()
+    model_bytes = pickle.dumps(model)
+    model_key = f"{id(model)}-{len(model_bytes)}-{time.time_ns()}"
+    broadcast = spark.sparkContext.broadcast(model_bytes)
+    context_blob = frame_to_blob(context) if context is not None else None
+    common = dict(
+        templates=templates,
+        extracted_on=bundle.extracted_on,
+        province=bundle.province,
+        source=bundle.source,
+        as_of=as_of,
+        model_broadcast=broadcast,
+        model_key=model_key,
+        context_blob=context_blob,
+        config=config,
+        reason_mode=reason_mode,
+    )
+    run = SparkRun(spark=spark, packed=packed, common=common, broadcast=broadcast)
+    run.output = run.score(explain=explain, drift_fraction=drift_fraction)
+    run.output.timings["spark_total"] = time.perf_counter() - started
+    return run
+
+
+class SparkRun:
+    """Prepared partitions of one roster on Spark, scored once and re-scorable for a subset."""
+
+    def __init__(self, *, spark: Any, packed: Any, common: dict[str, Any], broadcast: Any) -> None:
+        self.spark = spark
+        self.packed = packed
+        self.common = common
+        self.broadcast = broadcast
+        self.output: EngineOutput | None = None
+
+    def score(self, *, explain: ExplainSelection, drift_fraction: float, only_ids: frozenset[str] | None = None) -> EngineOutput:
+        fn = partition_scorer(**self.common, explain=explain, drift_fraction=drift_fraction, only_ids=only_ids)
+        result = _collect(self.packed.groupBy(_PART).applyInPandas(fn, schema=_output_schema()))
+        payloads = [p for p in result["drift_payload"] if p is not None]
+        result = result.drop(columns=["drift_payload"])
+        drift = pd.concat([frame_from_blob(bytes(p)) for p in payloads], ignore_index=True) if payloads else pd.DataFrame()
+        core, reasons = split_result(result)
+        return EngineOutput(core, reasons, drift, {})
+
+    def close(self) -> None:
+        """Release the cached partitions and the model broadcast (the session stays up)."""
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            self.packed.unpersist()
+        with contextlib.suppress(Exception):
+            self.broadcast.unpersist()
+

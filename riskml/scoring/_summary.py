@@ -1,0 +1,161 @@
+"""The run summary: every input household reconciled, tiers, change, drift, versions; printing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from riskml.scoring._columns import STATUS_VALUES
+
+__all__ = ["ReconciliationError", "build_summary", "print_summary", "reconcile"]
+
+
+class ReconciliationError(RuntimeError):
+    """The score file does not account for every input household (a bug: please report it)."""
+
+
+def reconcile(scores: pd.DataFrame, universe: pd.DataFrame) -> dict[str, int]:
+    """Check that every input household appears exactly once with a known status.
+
+    Returns counts per status. Raises :class:`ReconciliationError` (never an ``assert``) naming
+    the households that are missing, duplicated or extra, or the unknown statuses.
+    """
+    ids = scores["household_id"].astype("string")
+    expected = pd.Index(universe["household_id"].astype("string").to_numpy(dtype=object))
+    got = pd.Index(ids.to_numpy(dtype=object))
+    problems = []
+    dup = got[got.duplicated()]
+    if len(dup):
+        problems.append(f"{len(dup)} household(s) listed more than once")
+    missing = expected.difference(got)
+    if len(missing):
+        problems.append(f"{len(missing)} input household(s) missing from the output")
+    extra = got.difference(expected)
+    if len(extra):
+        problems.append(f"{len(extra)} household(s) in the output that are not in the input")
+    status = scores["status"].astype("string")
+    unknown = status[~status.isin(STATUS_VALUES)]
+    if len(unknown):
+        problems.append(f"{len(unknown)} row(s) with an unknown status {sorted(unknown.fillna('<NA>').unique())[:3]}")
+    counts = {s: int((status == s).sum()) for s in STATUS_VALUES}
+    if sum(counts.values()) != len(expected):
+        problems.append(f"status counts {counts} add up to {sum(counts.values())}, not {len(expected)} input households")
+    if problems:
+        raise ReconciliationError(
+            "The scoring run does not reconcile with its input: " + "; ".join(problems) + ". "
+            "No score file was written. This is a riskml bug; please report it with the run summary."
+        )
+    return counts
+
+
+def _reject_kind(detail: str) -> str:
+    for prefix, kind in (
+        ("set aside by the loader", "set aside by the loader (quarantine)"),
+        ("no row in the households table", "no row in the households table"),
+        ("not in the model's world", "value never seen in training"),
+        ("features missing", "too many features missing"),
+    ):
+        if detail.startswith(prefix):
+            return kind
+    return detail.split(":", 1)[0]
+
+
+def build_summary(
+    scores: pd.DataFrame,
+    *,
+    counts: Mapping[str, int],
+    input_households: int,
+    run: Mapping[str, Any],
+    drift: Mapping[str, Any] | None,
+    change: Mapping[str, int] | None,
+    quarantine: pd.DataFrame | None,
+    timings: Mapping[str, float],
+) -> dict[str, Any]:
+    """The run summary written to ``<out>.summary.json`` (no household ids in it)."""
+    status = scores["status"].astype("string")
+    scored = status == "scored"
+    tiers = scores.loc[scored, "tier"].astype("string").value_counts()
+    detail = scores["status_detail"].astype("string").fillna("")
+    rejected = detail[status == "rejected"].map(_reject_kind).value_counts()
+    not_eligible = scores.loc[status == "not_eligible", "status_detail"].astype("string").str.extract(r"\((\w+)\)\s*$")[0]
+    q_by_table: dict[str, int] = {}
+    if quarantine is not None and len(quarantine) and "table" in quarantine.columns:
+        q_by_table = {str(k): int(v) for k, v in quarantine["table"].astype("string").value_counts().items()}
+    summary: dict[str, Any] = {
+        **dict(run),
+        "input_households": int(input_households),
+        "status": {k: int(v) for k, v in counts.items()},
+        "reconciled": sum(counts.values()) == input_households,
+        "tiers": {t: int(tiers.get(t, 0)) for t in ("high", "medium", "low")},
+        "flagged": int(scores["flagged"].astype("boolean").fillna(False).sum()),
+        "with_reasons": int(scores.get("reason_1_public_zh", pd.Series(dtype="string")).notna().sum()),
+        "not_eligible_by_category": {str(k): int(v) for k, v in not_eligible.value_counts().items()},
+        "rejected_by_reason": {str(k): int(v) for k, v in rejected.items()},
+        "quarantined_rows_by_table": q_by_table,
+        "change": dict(change) if change is not None else None,
+        "drift": dict(drift) if drift is not None else None,
+        "timings_seconds": {k: round(float(v), 3) for k, v in timings.items()},
+    }
+    return summary
+
+
+def print_summary(summary: Mapping[str, Any], scores: pd.DataFrame, *, console: Any = None, top: int = 10) -> None:
+    """Print the run summary and the top flagged households with their reasons (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = console or Console()
+    model = summary.get("model", {})
+    fs = summary.get("feature_set", {})
+    con.print(
+        f"[bold]riskml score[/] as of {summary.get('as_of')} · model {model.get('name')} v{model.get('version')} "
+        f"· feature set {fs.get('name')} {fs.get('version')} · engine {summary.get('engine')} · mode {summary.get('mode')}"
+    )
+    t = Table(title="Households", show_header=True)
+    t.add_column("status")
+    t.add_column("households", justify="right")
+    for k, v in summary["status"].items():
+        t.add_row(k, f"{v:,}")
+    t.add_row("[bold]input[/]", f"[bold]{summary['input_households']:,}[/]")
+    con.print(t)
+    tiers = summary["tiers"]
+    con.print(
+        f"tiers: high {tiers['high']:,} · medium {tiers['medium']:,} · low {tiers['low']:,} · "
+        f"flagged {summary['flagged']:,} · explained {summary.get('explained', 0):,} "
+        f"(with at least one reason {summary['with_reasons']:,})"
+    )
+    if summary.get("rejected_by_reason"):
+        con.print("rejected: " + "; ".join(f"{k} {v:,}" for k, v in summary["rejected_by_reason"].items()))
+    if summary.get("change"):
+        con.print("since the previous run: " + ", ".join(f"{k} {v:,}" for k, v in summary["change"].items()))
+    drift = summary.get("drift") or {}
+    if drift.get("warnings"):
+        con.print(
+            f"[bold yellow]drift warning:[/] PSI ≥ {drift['psi_warn']} for "
+            + ", ".join(f"{f} ({drift['psi'][f]:.2f})" for f in drift["warnings"])
+        )
+    flagged = scores.loc[scores["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    if len(flagged) and top > 0:
+        flagged = flagged.sort_values(["score", "household_id"], ascending=[False, True]).head(top)
+        public = summary.get("mode") == "public"
+        text = "reason_{k}_public_zh" if public or "reason_1_zh" not in flagged.columns else "reason_{k}_zh"
+        tt = Table(title=f"Top {len(flagged)} flagged households", show_lines=False)
+        for col in ("household", "village", "score", "tier", "reasons"):
+            tt.add_column(col)
+        from riskml.scoring._output import mask_ids
+
+        masked = mask_ids(flagged["household_id"], 4) if not public else flagged["household_id"].astype("string")
+        for (_, row), hid in zip(flagged.iterrows(), masked, strict=True):
+            reasons = [row.get(text.format(k=k)) for k in range(1, 5)]
+            reasons = [str(r) for r in reasons if isinstance(r, str) and r]
+            tt.add_row(
+                str(hid),
+                str(row.get("village_name") if pd.notna(row.get("village_name")) else row.get("village_code")),
+                f"{row['score']:.3f}",
+                str(row["tier"]),
+                "；".join(reasons) or "—",
+            )
+        con.print(tt)
+    con.print(f"→ {summary['output']['path']} ({summary['output']['rows']:,} rows) · summary {summary['output']['summary']}")

@@ -1,0 +1,185 @@
+"""The model card logged with every registered model (``model_card.md`` + ``model_card.json``).
+
+A card says what the model is for (decision support for the village review, never an
+automatic label), what data it learnt from (period and counts, no personal data), how well it
+did against the baselines on a temporal backtest, how it behaves by subgroup, and its limits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["INTENDED_USE", "build_model_card", "render_model_card"]
+
+INTENDED_USE = (
+    "Decision support for the village review (民主评议) in the dynamic monitoring to prevent "
+    "return to poverty: the score ranks households not yet under monitoring by their risk of "
+    "being identified as a monitoring object within the horizon, so that cadres can plan home "
+    "visits. It is never an automatic label: every flagged household goes through the home check, "
+    "data cross-check, village review, public notice and township/county approval, and a "
+    "household that is not flagged can still apply or be found by department screening."
+)
+
+NOT_INTENDED = (
+    "Deciding identification, risk elimination, benefits or sanctions without human review.",
+    "Ranking individuals, or any use outside the province and period it was trained for without "
+    "re-validation.",
+    "Publishing scores; reports read at village meetings must not show diagnoses or ID numbers.",
+)
+
+_STANDARD_LIMITATIONS = (
+    "Labels are administrative: a household counts as positive when it was identified as a "
+    "monitoring object, so the model learns where the current system finds households, including "
+    "its blind spots (households never visited stay negative).",
+    "Point-in-time features use only what was recorded on or before each as-of date; data that "
+    "arrives late in the real system (income verified months after the year) is treated as unknown "
+    "until it was recorded.",
+    "Subgroup metrics on small groups are noisy; gaps listed below are descriptive, not tests.",
+    "Rules, thresholds and label definitions change (routine monitoring from 2026): re-train and "
+    "re-validate after such changes, and watch drift (PSI) on every scoring run.",
+    "Ethnicity is used only for the fairness audit, never as a feature.",
+)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalars (NaN → None, numpy → Python, dates → ISO)."""
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+    if isinstance(value, dt.datetime | dt.date | pd.Timestamp):
+        return value.isoformat()[:10]
+    return value
+
+
+def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+    if frame is None or len(frame) == 0:
+        return []
+    flat = frame.reset_index() if not isinstance(frame.index, pd.RangeIndex) else frame
+    return [_clean(rec) for rec in flat.to_dict(orient="records")]
+
+
+def build_model_card(
+    *,
+    model_name: str,
+    feature_set: Mapping[str, Any],
+    training: Mapping[str, Any],
+    data: Mapping[str, Any],
+    metrics: pd.DataFrame,
+    baselines: Sequence[str],
+    subgroups: pd.DataFrame | None = None,
+    subgroup_gaps: pd.DataFrame | None = None,
+    extra_limitations: Sequence[str] = (),
+    version: str | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Assemble the card as a JSON-ready dict.
+
+    Parameters
+    ----------
+    model_name, version, run_id
+        Registry name, version (when known) and MLflow run.
+    feature_set
+        ``name``, ``version``, ``catalog_version``, ``n_features``.
+    training
+        ``horizon_months``, ``label_definition``, ``as_of_first``, ``as_of_last``, and the
+        backtest's fold definition.
+    data
+        Aggregates only: ``extracted_on``, ``households``, ``rows``, ``positives``,
+        ``positive_rate``, ``data_fingerprint``. Never identifiers, names or ID numbers.
+    metrics
+        Pooled backtest metrics, one row per scorer (the model and every baseline).
+    baselines
+        Names of the baselines compared with.
+    subgroups, subgroup_gaps
+        The fairness table (metrics by subgroup) and, optionally, its largest gaps.
+    """
+    limitations = list(_STANDARD_LIMITATIONS) + list(extra_limitations)
+    positives = data.get("positives")
+    if isinstance(positives, int | float) and positives < 100:
+        limitations.append(
+            f"Only {int(positives)} positive examples: metrics have wide uncertainty."
+        )
+    return _clean(
+        {
+            "model": {
+                "name": model_name,
+                "version": version,
+                "run_id": run_id,
+                "created": dt.date.today().isoformat(),
+                "feature_set": dict(feature_set),
+            },
+            "intended_use": INTENDED_USE,
+            "not_intended_for": list(NOT_INTENDED),
+            "training": dict(training),
+            "data": {**dict(data), "personal_data": "none (aggregates only; no ids, names or ID numbers)"},
+            "metrics": _records(metrics),
+            "baselines": list(baselines),
+            "subgroups": _records(subgroups),
+            "subgroup_gaps": _records(subgroup_gaps),
+            "limitations": limitations,
+        }
+    )
+
+
+def _md_table(records: Sequence[Mapping[str, Any]]) -> str:
+    if not records:
+        return "_(none)_"
+    columns = list(dict.fromkeys(k for rec in records for k in rec))
+
+    def fmt(v: Any) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(rec.get(c)) for c in columns) + " |" for rec in records]
+    return "\n".join(lines)
+
+
+def _md_kv(mapping: Mapping[str, Any]) -> str:
+    return "\n".join(
+        f"- **{k}**: {json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v}"
+        for k, v in mapping.items()
+    )
+
+
+def render_model_card(card: Mapping[str, Any]) -> str:
+    """Render a card from :func:`build_model_card` as Markdown."""
+    model = card["model"]
+    title = model["name"] + (f" v{model['version']}" if model.get("version") else "")
+    parts = [
+        f"# Model card: {title}",
+        _md_kv({k: v for k, v in model.items() if k not in ("name", "feature_set")}),
+        "## Intended use",
+        card["intended_use"],
+        "**Not intended for:**",
+        "\n".join(f"- {x}" for x in card["not_intended_for"]),
+        "## Model",
+        _md_kv(model.get("feature_set", {})),
+        "## Training and evaluation",
+        _md_kv(card["training"]),
+        "## Data",
+        _md_kv(card["data"]),
+        "## Metrics (pooled temporal backtest)",
+        "Baselines: " + (", ".join(card["baselines"]) or "none"),
+        _md_table(card["metrics"]),
+        "## Subgroups",
+        _md_table(card["subgroups"]),
+    ]
+    if card.get("subgroup_gaps"):
+        parts += ["### Largest gaps", _md_table(card["subgroup_gaps"])]
+    parts += ["## Limitations", "\n".join(f"- {x}" for x in card["limitations"])]
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,208 @@
+"""Inputs shared by training, evaluation and promotion: bundle, config, as-of dates, training set.
+
+Training and re-evaluation must see the same rows, so both build the training set here, from the
+same as-of schedule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DEFAULT_MIN_HISTORY_MONTHS",
+    "Progress",
+    "TrainingInputs",
+    "as_of_dates_for",
+    "backtest_fingerprint",
+    "load_inputs",
+]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+DEFAULT_MIN_HISTORY_MONTHS = 24
+"""As-of dates start once the bundle holds this much history (features look back up to 3 years,
+but two are enough for the income trend and last year's records)."""
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def _earliest_date(bundle: Any) -> pd.Timestamp | None:
+    """The earliest date recorded anywhere in the bundle (any datetime column of any table)."""
+    earliest: pd.Timestamp | None = None
+    for frame in bundle.tables.values():
+        for col in frame.columns:
+            if pd.api.types.is_datetime64_any_dtype(frame[col].dtype) and len(frame):
+                value = frame[col].min()
+                if pd.notna(value) and (earliest is None or value < earliest):
+                    earliest = pd.Timestamp(value)
+    if "income" in bundle.tables and len(bundle.income) and "year" in bundle.income.columns:
+        first_year = pd.to_numeric(bundle.income["year"], errors="coerce").min()
+        if pd.notna(first_year):
+            jan = pd.Timestamp(int(first_year), 1, 1)
+            earliest = jan if earliest is None else min(earliest, jan)
+    return earliest
+
+
+def as_of_dates_for(
+    bundle: Any,
+    config: Any,
+    *,
+    as_of_start: dt.date | str | None = None,
+    as_of_end: dt.date | str | None = None,
+    min_history_months: int = DEFAULT_MIN_HISTORY_MONTHS,
+) -> tuple[list[pd.Timestamp], dict[str, Any]]:
+    """The as-of dates a training set is built on, and how they were chosen.
+
+    Every ``config.training_set.step_months`` from the later of ``as_of_start`` (default: the
+    config's) and the first month with ``min_history_months`` of history in the bundle, to
+    ``as_of_end`` (default: the config's, else the latest date whose label window of
+    ``config.horizon_months`` closes on or before the extraction date).
+    """
+    from riskml.features import as_of_schedule
+
+    horizon = int(config.horizon_months)
+    settings = config.training_set
+    extracted = pd.Timestamp(bundle.extracted_on)
+    requested_start = pd.Timestamp(as_of_start or settings.as_of_start)
+    earliest = _earliest_date(bundle)
+    start = requested_start
+    history_start = None
+    if earliest is not None and min_history_months > 0:
+        history_start = (earliest + pd.DateOffset(months=min_history_months)).normalize()
+        if history_start.day != 1:  # the first month start with the full history
+            history_start = (history_start + pd.offsets.MonthBegin(1)).normalize()
+        start = max(start, history_start)
+    last_labelled = (extracted - pd.DateOffset(months=horizon)).normalize()
+    end = pd.Timestamp(as_of_end or settings.as_of_end or last_labelled)
+    if end > last_labelled:
+        end = last_labelled
+    if end < start:
+        raise ValueError(
+            f"No as-of date has a closed {horizon}-month label window: the bundle's history starts "
+            f"{earliest.date() if earliest is not None else '?'}, is extracted on {extracted.date()}, "
+            f"and as-of dates must lie between {start.date()} (start, with {min_history_months} months "
+            f"of history) and {last_labelled.date()} (extraction minus the horizon). Give a longer "
+            "history, a shorter horizon, or an explicit --as-of-start."
+        )
+    dates = as_of_schedule(start, end, f"{int(settings.step_months)}M")
+    info = {
+        "as_of_first": str(dates[0].date()),
+        "as_of_last": str(dates[-1].date()),
+        "n_as_of_dates": len(dates),
+        "step_months": int(settings.step_months),
+        "requested_start": str(requested_start.date()),
+        "history_start": str(history_start.date()) if history_start is not None else None,
+        "extracted_on": str(extracted.date()),
+    }
+    if start > requested_start:
+        log.info("as-of dates start %s (not %s): the bundle needs %d months of history first",
+                 start.date(), requested_start.date(), min_history_months)
+    return dates, info
+
+
+@dataclass
+class TrainingInputs:
+    """A loaded bundle, its config, catalog, feature set, training set and ground truth."""
+
+    data_dir: Path
+    bundle: Any
+    config: Any
+    config_path: Path | None
+    catalog: Any
+    feature_set: Any
+    training_set: Any
+    as_of_info: dict[str, Any]
+    oracle: np.ndarray | None
+    oracle_note: str
+
+
+def _oracle(data_dir: Path, training_set: Any, config: Any) -> tuple[np.ndarray | None, str]:
+    """The synthetic ground truth aligned with the training set's rows, when there is one."""
+    from riskml.synth import find_ground_truth, oracle_probability
+
+    truth = find_ground_truth(data_dir)
+    if truth is None:
+        return None, "no ground truth beside the bundle (real data): no oracle"
+    if config.label != "default" or int(config.horizon_months) != 12:
+        return None, "ground truth gives the default 12-month label only: no oracle for this label"
+    pairs = training_set.frame[["household_id", "as_of"]]
+    p = oracle_probability(truth, pairs)
+    labelled = training_set.frame[config.label_column].notna().to_numpy()
+    if np.isnan(p[labelled]).any():
+        return None, f"ground truth lacks {int(np.isnan(p[labelled]).sum())} labelled rows: no oracle"
+    return p, f"oracle from {truth.name}"
+
+
+def load_inputs(
+    data_dir: str | Path,
+    *,
+    config_path: str | Path | None = None,
+    mapping: str | Path | None = None,
+    as_of_start: dt.date | str | None = None,
+    as_of_end: dt.date | str | None = None,
+    min_history_months: int = DEFAULT_MIN_HISTORY_MONTHS,
+    feature_set: str | None = None,
+    progress: Progress | None = None,
+) -> TrainingInputs:
+    """Load the bundle and config, and build the training set (with the oracle when known)."""
+    from riskml.config.training import load_training_config
+    from riskml.data import load_bundle
+    from riskml.features import build_training_set, load_catalog
+
+    say = progress or _noop
+    data_dir = Path(data_dir)
+    config = load_training_config(config_path)
+    say(f"loading bundle {data_dir}")
+    bundle = load_bundle(data_dir, mapping=mapping)
+    catalog = load_catalog()
+    fs = catalog.feature_set(feature_set or config.feature_set)
+    dates, info = as_of_dates_for(
+        bundle, config, as_of_start=as_of_start, as_of_end=as_of_end, min_history_months=min_history_months
+    )
+    say(
+        f"building training set: {len(bundle.households):,} households × {len(dates)} as-of dates "
+        f"({info['as_of_first']} … {info['as_of_last']}), feature set '{fs.name}'"
+    )
+    ts = build_training_set(bundle, dates, config.horizon_months, feature_set=fs, catalog=catalog)
+    oracle, note = _oracle(data_dir, ts, config)
+    return TrainingInputs(
+        data_dir=data_dir,
+        bundle=bundle,
+        config=config,
+        config_path=Path(config_path) if config_path else None,
+        catalog=catalog,
+        feature_set=fs,
+        training_set=ts,
+        as_of_info=info,
+        oracle=oracle,
+        oracle_note=note,
+    )
+
+
+def backtest_fingerprint(config: Any, folds: pd.DataFrame, data_fingerprint: str) -> str:
+    """A short hash of what makes two backtests comparable: data, label, horizon, gap, capacity
+    and the folds' test windows and row counts."""
+    cols = [c for c in ("fold", "test_start", "test_end", "test_rows", "test_positives") if c in folds.columns]
+    spec = {
+        "data": data_fingerprint,
+        "label": config.label,
+        "horizon": int(config.horizon_months),
+        "gap": int(config.gap_months),
+        "capacity": config.capacity.model_dump(mode="json"),
+        "folds": json.loads(folds[cols].astype(str).to_json(orient="records")),
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]

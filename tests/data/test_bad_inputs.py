@@ -1,0 +1,508 @@
+"""The bad-input catalogue: each test feeds one kind of broken input and checks the outcome.
+
+Every docstring reads "input → expected outcome" on one line (compiled into the docs' table).
+Errors must name the table, the column, the offending rows and the fix; quarantined rows must
+name table, row, column, value and reason, and their household must stay accounted for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from riskml.config import ConfigError
+from riskml.config.mapping import BundleMapping
+from riskml.data import BundleError, load_bundle, summarize_bundle
+
+from ._builders import HH, MEMBER, load_text, quarantined, text_tables, write_text_bundle
+
+
+def _error(folder: Path, tables: dict[str, pd.DataFrame] | None = None, **kwargs: object) -> str:
+    with pytest.raises(BundleError) as info:
+        load_text(folder, tables, **kwargs)
+    return str(info.value)
+
+
+def _all_households_accounted_for(bundle, source_ids: list[str]) -> None:
+    kept = set(bundle.households["household_id"])
+    aside = set(bundle.quarantine.loc[bundle.quarantine["table"] == "households", "household_id"])
+    assert set(source_ids) <= kept | aside
+
+
+# ---------------------------------------------------------------- structural errors
+
+
+def test_missing_required_column(tmp_path: Path) -> None:
+    """households without its village_code column → error naming table, column, the columns found and the fix."""
+    t = text_tables()
+    t["households"] = t["households"].drop(columns="village_code")
+    msg = _error(tmp_path, t)
+    assert "households" in msg and "'village_code'" in msg
+    assert "Columns in the file: household_id, county_code" in msg
+    assert "Fix:" in msg and "tables.households.columns" in msg
+
+
+def test_renamed_required_column_suggests_close_match(tmp_path: Path) -> None:
+    """income column household_size spelt 'Household_Sz' → error suggesting 'Household_Sz' as the match and a mapping fix."""
+    t = text_tables()
+    t["income"] = t["income"].rename(columns={"household_size": "Household_Sz"})
+    msg = _error(tmp_path, t)
+    assert "income" in msg and "'household_size'" in msg
+    assert "may be the file's 'Household_Sz'" in msg
+    assert "{Household_Sz: household_size}" in msg
+
+
+def test_wrong_type_whole_column_is_an_error(tmp_path: Path) -> None:
+    """income.year written as text ('2023年') in every row → error (systematic), naming column, rows 1-5 and the fix."""
+    t = text_tables()
+    t["income"]["year"] = t["income"]["year"] + "年"
+    msg = _error(tmp_path, t)
+    assert "income.year" in msg and "not a whole number" in msg
+    assert "row 1 ('2023年')" in msg and "and 3 more rows" in msg
+    assert "Fix:" in msg and "systematic" in msg
+
+
+def test_wrong_type_single_cell_is_quarantined(tmp_path: Path) -> None:
+    """one members.birth_year '19x0' → that member row quarantined (row 3, value '19x0'), its household kept."""
+    t = text_tables()
+    t["members"].loc[2, "birth_year"] = "19x0"
+    bundle = load_text(tmp_path, t)
+    q = quarantined(bundle, "members", "not a whole number")
+    assert q[["row", "column", "value", "household_id"]].values.tolist() == [[3, "birth_year", "19x0", HH[1]]]
+    assert MEMBER[HH[1]][0] not in set(bundle.members["member_id"])
+    assert HH[1] in set(bundle.households["household_id"])
+    assert len(bundle.members) == 7
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    """events.csv of 0 bytes → error naming the table and file, with the fix."""
+    write_text_bundle(tmp_path)
+    (tmp_path / "events.csv").write_bytes(b"")
+    with pytest.raises(BundleError, match=r"events: events\.csv is empty .*Fix: export the table again"):
+        load_bundle(tmp_path)
+
+
+def test_headers_only_households_is_an_error(tmp_path: Path) -> None:
+    """households.csv with a header but no rows → error ('has a header but no rows')."""
+    t = text_tables()
+    t["households"] = t["households"].iloc[:0]
+    msg = _error(tmp_path, t)
+    assert "households: households.csv has a header but no rows" in msg and "Fix:" in msg
+
+
+def test_headers_only_history_table_loads_empty(tmp_path: Path) -> None:
+    """assistance.csv with a header only → loads; the assistance table is empty with every contract column."""
+    t = text_tables()
+    t["assistance"] = t["assistance"].iloc[:0]
+    bundle = load_text(tmp_path, t)
+    assert len(bundle.assistance) == 0
+    assert str(bundle.assistance["start_date"].dtype) == "datetime64[ns]"
+    assert len(bundle.quarantine) == 0
+
+
+def test_duplicate_household_ids(tmp_path: Path) -> None:
+    """households with HH[0] on rows 1 and 3 → error listing both rows, the id and the fix."""
+    t = text_tables()
+    t["households"].loc[2, "household_id"] = HH[0]
+    msg = _error(tmp_path, t)
+    assert "households.household_id" in msg and "appear more than once" in msg
+    assert f"row 1 ('{HH[0]}'), row 3 ('{HH[0]}')" in msg
+    assert "Fix: remove or merge the duplicate rows" in msg
+
+
+def test_duplicate_member_ids_conflicting(tmp_path: Path) -> None:
+    """two members rows with one member_id and different values → both quarantined; their households stay."""
+    t = text_tables()
+    t["members"].loc[3, "member_id"] = t["members"].loc[2, "member_id"]
+    bundle = load_text(tmp_path, t)
+    q = quarantined(bundle, "members", "same member_id but different values")
+    assert sorted(q["row"]) == [3, 4]
+    assert len(bundle.members) == 6
+    assert HH[1] in set(bundle.households["household_id"])
+
+
+def test_duplicate_member_ids_exact_copy_keeps_first(tmp_path: Path) -> None:
+    """a members row repeated verbatim → the copy (row 9) quarantined as exact duplicate, the first kept."""
+    t = text_tables()
+    t["members"] = pd.concat([t["members"], t["members"].iloc[[0]]], ignore_index=True)
+    bundle = load_text(tmp_path, t)
+    q = quarantined(bundle, "members", "exact duplicate")
+    assert q["row"].tolist() == [9]
+    assert (bundle.members["member_id"] == MEMBER[HH[0]][0]).sum() == 1
+
+
+def test_orphan_rows(tmp_path: Path) -> None:
+    """an income row for a household_id not in households → quarantined ('household_id not in households')."""
+    t = text_tables()
+    t["income"].loc[5, "household_id"] = "150500000000009999"
+    bundle = load_text(tmp_path, t)
+    q = quarantined(bundle, "income", "household_id not in households")
+    assert q[["row", "household_id", "value"]].values.tolist() == [[6, "150500000000009999", "150500000000009999"]]
+    assert len(bundle.income) == 7
+    assert summarize_bundle(bundle)["quarantine"]["rows_set_aside"] == {"income": 1}
+
+
+def test_member_of_unknown_household(tmp_path: Path) -> None:
+    """a members row whose household_id is not in households → quarantined; the 4 households all kept."""
+    t = text_tables()
+    t["members"].loc[7, "household_id"] = "150500000000008888"
+    bundle = load_text(tmp_path, t)
+    assert quarantined(bundle, "members", "household_id not in households")["row"].tolist() == [8]
+    assert len(bundle.households) == 4
+
+
+def test_negative_money(tmp_path: Path) -> None:
+    """income.wage_income -500 → the income row quarantined ('negative amount'); the household stays."""
+    t = text_tables()
+    t["income"].loc[0, "wage_income"] = "-500"
+    bundle = load_text(tmp_path, t)
+    q = quarantined(bundle, "income", "negative amount")
+    assert q[["row", "column", "value", "household_id"]].values.tolist() == [[1, "wage_income", "-500", HH[0]]]
+    assert HH[0] in set(bundle.households["household_id"])
+    assert len(bundle.income) == 7
+
+
+def test_absurd_money(tmp_path: Path) -> None:
+    """events.amount 1e12 → the event quarantined ('amount above 1e+08 yuan'); a mapping can raise the cap."""
+    t = text_tables()
+    t["events"].loc[1, "amount"] = "1e12"
+    bundle = load_text(tmp_path / "a", t)
+    assert quarantined(bundle, "events", "amount above 1e+08 yuan")["row"].tolist() == [2]
+    relaxed = BundleMapping.model_validate({"validation": {"max_money": 1e13}})
+    assert len(load_text(tmp_path / "b", t, mapping=relaxed).events) == 6
+
+
+def test_household_size_zero(tmp_path: Path) -> None:
+    """income.household_size 0 → the income row quarantined ('household_size below 1')."""
+    t = text_tables()
+    t["income"].loc[4, "household_size"] = "0"
+    bundle = load_text(tmp_path, t)
+    assert quarantined(bundle, "income", "household_size below 1")["row"].tolist() == [5]
+
+
+def test_dates_in_the_future(tmp_path: Path) -> None:
+    """an event dated after bundle.yaml's extracted_on (2025-12-31) → quarantined ('dated after the extraction date')."""
+    t = text_tables()
+    t["events"].loc[5, "event_date"] = "2026-03-01"
+    t["events"].loc[5, "recorded_on"] = "2026-03-05"
+    bundle = load_text(tmp_path, t)
+    q = quarantined(bundle, "events", "dated after the extraction date")
+    assert set(q["row"]) == {6} and set(q["column"]) == {"event_date", "recorded_on"}
+    assert len(bundle.events) == 5
+
+
+def test_wrong_extraction_date_is_an_error(tmp_path: Path) -> None:
+    """extracted_on 2020-01-01 (before most dates) → error (systematic) pointing at bundle.yaml extracted_on."""
+    write_text_bundle(tmp_path)
+    (tmp_path / "bundle.yaml").write_text("extracted_on: 2020-01-01\n", encoding="utf-8")
+    with pytest.raises(BundleError, match=r"dated after the extraction date.*extracted_on"):
+        load_bundle(tmp_path)
+
+
+def test_recorded_on_before_event_date(tmp_path: Path) -> None:
+    """events.recorded_on 2024-02-01 before event_date 2024-03-02 → quarantined ('recorded_on before event_date')."""
+    t = text_tables()
+    t["events"].loc[0, "recorded_on"] = "2024-02-01"
+    bundle = load_text(tmp_path, t)
+    q = quarantined(bundle, "events", "recorded_on before event_date")
+    assert q[["row", "column", "value"]].values.tolist() == [[1, "recorded_on", "2024-02-01"]]
+
+
+def test_left_on_before_joined_on(tmp_path: Path) -> None:
+    """members.left_on 2011-01-01 before joined_on 2012-05-04 → the member quarantined ('left_on before joined_on')."""
+    t = text_tables()
+    t["members"].loc[7, "left_on"] = "2011-01-01"
+    bundle = load_text(tmp_path, t)
+    assert quarantined(bundle, "members", "left_on before joined_on")["row"].tolist() == [8]
+
+
+def test_income_recorded_before_its_year(tmp_path: Path) -> None:
+    """income for 2024 recorded on 2023-12-01 → quarantined ('recorded before the year it describes began')."""
+    t = text_tables()
+    t["income"].loc[1, "recorded_on"] = "2023-12-01"
+    bundle = load_text(tmp_path, t)
+    assert quarantined(bundle, "income", "recorded before the year")["row"].tolist() == [2]
+
+
+def test_unknown_vocabulary_value_is_an_error(tmp_path: Path) -> None:
+    """events.event_type 'flood_damage' (not in the vocabulary) → error listing the code, its rows and the recode/fallback fix."""
+    t = text_tables()
+    t["events"].loc[3, "event_type"] = "flood_damage"
+    msg = _error(tmp_path, t)
+    assert "events.event_type" in msg and "'flood_damage' (1 rows)" in msg
+    assert "row 4 ('flood_damage')" in msg
+    assert "tables.events.recode.event_type" in msg and "tables.events.fallback.event_type" in msg
+
+
+def test_unknown_vocabulary_value_with_fallbacks(tmp_path: Path) -> None:
+    """the same unknown event_type with fallback 'quarantine' → row quarantined; with fallback 'natural_disaster' → recoded."""
+    t = text_tables()
+    t["events"].loc[3, "event_type"] = "flood_damage"
+    quarantine = BundleMapping.model_validate({"tables": {"events": {"fallback": {"event_type": "quarantine"}}}})
+    bundle = load_text(tmp_path / "q", t, mapping=quarantine)
+    assert quarantined(bundle, "events", "code not in the vocabulary")["row"].tolist() == [4]
+    to_value = BundleMapping.model_validate({"tables": {"events": {"fallback": {"event_type": "natural_disaster"}}}})
+    bundle = load_text(tmp_path / "v", t, mapping=to_value)
+    assert bundle.events["event_type"].tolist()[3] == "natural_disaster"
+    assert summarize_bundle(bundle)["fallback_values"] == {"events.event_type": 1}
+
+
+def test_household_with_bad_optional_value_keeps_household(tmp_path: Path) -> None:
+    """households.livelihood 'fishing' with fallback quarantine → value cleared (action 'value cleared'), household kept."""
+    t = text_tables()
+    t["households"].loc[1, "livelihood"] = "fishing"
+    mapping = BundleMapping.model_validate({"unknown_categories": "quarantine"})
+    bundle = load_text(tmp_path, t, mapping=mapping)
+    q = quarantined(bundle, "households", "code not in the vocabulary")
+    assert q[["row", "value", "action"]].values.tolist() == [[2, "fishing", "value cleared"]]
+    assert len(bundle.households) == 4 and pd.isna(bundle.households["livelihood"][1])
+
+
+def test_household_missing_required_value_cascades(tmp_path: Path) -> None:
+    """households row 2 with empty village_code → household set aside, and its members/income/events/... rows too."""
+    t = text_tables()
+    t["households"].loc[1, "village_code"] = ""
+    bundle = load_text(tmp_path, t)
+    assert HH[1] not in set(bundle.households["household_id"])
+    hq = quarantined(bundle, "households", "required value missing")
+    assert hq[["row", "column", "action"]].values.tolist() == [[2, "village_code", "household set aside"]]
+    for table in ("members", "income", "events", "monitoring"):
+        assert HH[1] not in set(bundle.tables[table]["household_id"])
+        assert len(quarantined(bundle, table, "its household was set aside")) > 0
+    _all_households_accounted_for(bundle, HH)
+    assert summarize_bundle(bundle)["quarantine"]["households_set_aside"] == 1
+
+
+def test_gbk_file_read_as_utf8(tmp_path: Path) -> None:
+    """a GBK-encoded bundle loaded with encoding='utf-8' → error naming the file and line, suggesting GB18030."""
+    write_text_bundle(tmp_path, encoding="gbk")
+    with pytest.raises(BundleError) as info:
+        load_bundle(tmp_path, encoding="utf-8")
+    msg = str(info.value)
+    assert "households: households.csv is not valid utf-8 text" in msg
+    assert "line 2" in msg and "looks like GB18030" in msg and "--encoding gb18030" in msg
+
+
+def test_undecodable_file(tmp_path: Path) -> None:
+    """households.csv with bytes valid in neither UTF-8 nor GB18030 → error ('neither UTF-8 nor GB18030') and the fix."""
+    write_text_bundle(tmp_path)
+    data = (tmp_path / "households.csv").read_bytes()
+    (tmp_path / "households.csv").write_bytes(data.replace(b"15050000000000", b"\x80\xff\x80\xff", 1))
+    with pytest.raises(BundleError, match=r"neither UTF-8 nor GB18030.*Fix: save it as UTF-8"):
+        load_bundle(tmp_path)
+
+
+def _xlsx(path: Path, sheets: dict[str, list[list[object]]], merge: dict[str, list[str]] | None = None) -> None:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+        for cells in (merge or {}).get(name, []):
+            ws.merge_cells(cells)
+    wb.save(path)
+
+
+def _frame_rows(frame: pd.DataFrame) -> list[list[object]]:
+    return [list(frame.columns), *frame.astype(object).where(frame != "", None).values.tolist()]
+
+
+def test_excel_merged_header_rows(tmp_path: Path) -> None:
+    """income.xlsx whose header spans two rows (merged '收入' over the income columns) → error saying so, naming columns and the fix."""
+    write_text_bundle(tmp_path)
+    (tmp_path / "income.csv").unlink()
+    income = text_tables()["income"]
+    top = ["household_id", "year", "recorded_on", "household_size", "收入", None, None, None, None, None]
+    second = [None, None, None, None, *income.columns[4:]]
+    _xlsx(tmp_path / "income.xlsx", {"收支": [top, second, *_frame_rows(income)[1:]]}, {"收支": ["E1:J1"]})
+    with pytest.raises(BundleError) as info:
+        load_bundle(tmp_path)
+    msg = str(info.value)
+    assert "income: the header of income.xlsx (sheet '收支') looks merged or spread over several rows" in msg
+    assert "column(s) F, G, H, I, J" in msg and "row 2 continues it ('business_income'" in msg
+    assert "unmerge the header cells" in msg and "header_row:" in msg
+
+
+def test_excel_title_row_above_header_with_header_row(tmp_path: Path) -> None:
+    """events.xlsx with a title row above the header → loads when the mapping sets header_row: 2."""
+    write_text_bundle(tmp_path)
+    (tmp_path / "events.csv").unlink()
+    rows = _frame_rows(text_tables()["events"])
+    _xlsx(tmp_path / "events.xlsx", {"events": [["2025年预警信息", *[None] * 6], *rows]}, {"events": ["A1:G1"]})
+    with pytest.raises(BundleError, match="looks merged"):
+        load_bundle(tmp_path)
+    bundle = load_bundle(tmp_path, mapping=BundleMapping.model_validate({"tables": {"events": {"header_row": 2}}}))
+    assert len(bundle.events) == 6
+
+
+def test_excel_with_several_sheets(tmp_path: Path) -> None:
+    """events.xlsx with two sheets holding data → error naming both sheets and tables.events.sheet; naming the sheet loads it."""
+    write_text_bundle(tmp_path)
+    (tmp_path / "events.csv").unlink()
+    rows = _frame_rows(text_tables()["events"])
+    _xlsx(tmp_path / "events.xlsx", {"2024": rows[:3], "全部": rows})
+    with pytest.raises(BundleError) as info:
+        load_bundle(tmp_path)
+    msg = str(info.value)
+    assert "events: events.xlsx has several sheets with data (2024, 全部)" in msg
+    assert "tables.events.sheet" in msg
+    bundle = load_bundle(tmp_path, mapping=BundleMapping.model_validate({"tables": {"events": {"sheet": "全部"}}}))
+    assert len(bundle.events) == 6
+
+
+def test_excel_ids_stored_as_numbers(tmp_path: Path) -> None:
+    """households.xlsx with 18-digit ids typed as Excel numbers (1.505e17) → error: digits lost, format the column as Text."""
+    write_text_bundle(tmp_path)
+    (tmp_path / "households.csv").unlink()
+    rows = _frame_rows(text_tables()["households"])
+    for row in rows[1:]:
+        row[0] = float(row[0])
+    _xlsx(tmp_path / "households.xlsx", {"households": rows})
+    with pytest.raises(BundleError, match=r"households\.household_id .*Excel numbers of 16\+ digits.*format the id column as Text"):
+        load_bundle(tmp_path)
+
+
+def test_ids_in_scientific_notation(tmp_path: Path) -> None:
+    """income.csv ids written '1.505E+17' (CSV saved from Excel) → error: ids in scientific notation, export as text."""
+    t = text_tables()
+    t["income"]["household_id"] = "1.505E+17"
+    msg = _error(tmp_path, t)
+    assert "income.household_id" in msg and "scientific notation" in msg and "row 1" in msg
+
+
+def test_full_width_digits_and_stray_spaces_in_ids(tmp_path: Path) -> None:
+    """ids with full-width digits / spaces in members and income → normalised to ASCII, joined to their households, counted."""
+    t = text_tables()
+    full = HH[0].translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    t["members"].loc[0, "household_id"] = full
+    t["members"].loc[1, "household_id"] = f" {HH[0][:6]} {HH[0][6:]}\u3000"
+    t["income"].loc[0, "household_id"] = f"{HH[0]} "
+    t["households"].loc[3, "household_id"] = f"\t{HH[3]}"
+    bundle = load_text(tmp_path, t)
+    assert len(bundle.quarantine) == 0
+    assert (bundle.members["household_id"] == HH[0]).sum() == 2
+    assert bundle.households["household_id"].tolist() == HH
+    summary = summarize_bundle(bundle)
+    assert summary["normalised_ids"]["total"] == 4
+    assert summary["normalised_ids"]["columns"] == {
+        "households.household_id": 1,
+        "members.household_id": 2,
+        "income.household_id": 1,
+    }
+
+
+def test_event_member_of_another_household(tmp_path: Path) -> None:
+    """an event whose member_id belongs to another household → member_id cleared (value cleared), event kept."""
+    t = text_tables()
+    t["events"].loc[2, "member_id"] = MEMBER[HH[3]][1]
+    bundle = load_text(tmp_path, t)
+    q = quarantined(bundle, "events", "not a member of this household")
+    assert q[["row", "action"]].values.tolist() == [[3, "value cleared"]]
+    assert len(bundle.events) == 6 and pd.isna(bundle.events["member_id"][2])
+
+
+def test_unparseable_date_and_date_format(tmp_path: Path) -> None:
+    """all assistance dates as YYYY/MM/DD → error suggesting date_formats; declared '%Y/%m/%d' → loads; one bad date → quarantined."""
+    t = text_tables()
+    for col in ("start_date", "end_date"):
+        t["assistance"][col] = t["assistance"][col].str.replace("-", "/")
+    msg = _error(tmp_path / "a", t)
+    assert "assistance.start_date" in msg and "not a date" in msg and "date_formats.start_date" in msg
+    mapping = BundleMapping.model_validate({"tables": {"assistance": {"date_formats": {"start_date": "%Y/%m/%d", "end_date": "%Y/%m/%d"}}}})
+    assert len(load_text(tmp_path / "b", t, mapping=mapping).assistance) == 3
+    t["assistance"].loc[1, "start_date"] = "2024/13/45"
+    bundle = load_text(tmp_path / "c", t, mapping=mapping)
+    assert quarantined(bundle, "assistance", "not a date")[["row", "value"]].values.tolist() == [[2, "2024/13/45"]]
+
+
+def test_missing_table_file(tmp_path: Path) -> None:
+    """no assistance file → error naming the table, the files present and the fix; missing_tables: [assistance] → loads empty."""
+    write_text_bundle(tmp_path)
+    (tmp_path / "assistance.csv").unlink()
+    with pytest.raises(BundleError, match=r"assistance: no file for this table .*missing_tables"):
+        load_bundle(tmp_path)
+    bundle = load_bundle(tmp_path, mapping=BundleMapping.model_validate({"missing_tables": ["assistance"]}))
+    assert len(bundle.assistance) == 0 and list(bundle.assistance.columns)[0] == "household_id"
+
+
+def test_malformed_csv_row(tmp_path: Path) -> None:
+    """a CSV row with an extra field → error naming the file and the fix (quote values holding commas)."""
+    write_text_bundle(tmp_path)
+    with (tmp_path / "monitoring.csv").open("a", encoding="utf-8") as fh:
+        fh.write(f"{HH[2]},2025-01-01,edge,illness,,,,,extra\n")
+    with pytest.raises(BundleError, match=r"monitoring: monitoring\.csv is not a well-formed CSV file.*quote values"):
+        load_bundle(tmp_path)
+
+
+def test_manifest_with_unknown_key(tmp_path: Path) -> None:
+    """bundle.yaml with 'extract_date:' → error naming the unknown key and the allowed ones."""
+    write_text_bundle(tmp_path)
+    (tmp_path / "bundle.yaml").write_text("extract_date: 2025-12-31\n", encoding="utf-8")
+    with pytest.raises(BundleError, match=r"unknown key 'extract_date' \(allowed: extracted_on, province, source\)"):
+        load_bundle(tmp_path)
+
+
+# ---------------------------------------------------------------- mapping errors
+
+
+def test_mapping_maps_two_columns_to_one(tmp_path: Path) -> None:
+    """a mapping with hbh → household_id and hh_no → household_id → config error naming both source columns."""
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "tables:\n  households:\n    columns: {hbh: household_id, hh_no: household_id}\n", encoding="utf-8"
+    )
+    write_text_bundle(tmp_path / "b")
+    with pytest.raises(ConfigError) as info:
+        load_bundle(tmp_path / "b", mapping=path)
+    msg = str(info.value)
+    assert "'hbh' and 'hh_no' are both mapped onto 'households.household_id'" in msg and str(path) in msg
+
+
+def test_mapping_and_file_both_provide_a_column(tmp_path: Path) -> None:
+    """a file holding household_id plus a column the mapping renames to household_id → error naming both."""
+    t = text_tables()
+    t["households"]["hbh"] = t["households"]["household_id"]
+    mapping = BundleMapping.model_validate({"tables": {"households": {"columns": {"hbh": "household_id"}}}})
+    msg = _error(tmp_path, t, mapping=mapping)
+    assert "households.csv has a column 'household_id' and the mapping also maps 'hbh'" in msg
+
+
+def test_mapping_with_unknown_key(tmp_path: Path) -> None:
+    """a mapping file with 'colums:' (typo) → config error naming the key tables.households.colums."""
+    path = tmp_path / "m.yaml"
+    path.write_text("tables:\n  households:\n    colums: {hbh: household_id}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"unknown key 'tables\.households\.colums'"):
+        load_bundle(tmp_path, mapping=path)
+
+
+def test_mapping_with_unknown_table_and_column(tmp_path: Path) -> None:
+    """a mapping naming table 'household' and column 'village_cd' → config error with both and the close matches."""
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "tables:\n  household: {}\n  members:\n    columns: {cun: village_cd}\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_bundle(tmp_path, mapping=path)
+    msg = str(info.value)
+    assert "tables.household: 'household' is not a contract table; did you mean 'households'" in msg
+    assert "tables.members.columns.cun: 'village_cd' is not a column of the contract table 'members'" in msg
+
+
+def test_mapping_recode_outside_vocabulary(tmp_path: Path) -> None:
+    """a recode 因病 → 'ilness' → config error naming the key and suggesting 'illness'."""
+    path = tmp_path / "m.yaml"
+    path.write_text("tables:\n  monitoring:\n    recode:\n      risk_1: {因病: ilness}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"tables\.monitoring\.recode\.risk_1: '因病' -> 'ilness' .*did you mean 'illness'"):
+        load_bundle(tmp_path, mapping=path)
+
+
+def test_mapping_with_unknown_encoding(tmp_path: Path) -> None:
+    """a mapping with encoding 'gbk2' → config error naming the encoding key."""
+    path = tmp_path / "m.yaml"
+    path.write_text("encoding: gbk2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"encoding: .*unknown encoding 'gbk2'"):
+        load_bundle(tmp_path, mapping=path)

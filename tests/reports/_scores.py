@@ -1,0 +1,267 @@
+"""A generator of score files in the format ``riskml score`` writes (for report tests and benches).
+
+It writes the columns of ``riskml.scoring._columns`` (Parquet, the score file's own names and
+dtypes, with the run's metadata in the Parquet schema) for a made-up province: Chinese village
+names, 18-digit household ids, sensitive internal reason texts (diagnoses) that public reports
+must never show, and the awkward cases reports must survive: villages named ``../x`` and ``a/b``,
+a village with no flagged household, a county with a single household. Vectorised with numpy: 200,000
+households take about two seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from riskml.scoring import to_public
+from riskml.scoring import write_scores as scoring_write_scores
+from riskml.scoring._columns import (
+    MAX_REASONS,
+    columns_for_mode,
+    reason_column,
+    score_dtypes,
+)
+
+__all__ = [
+    "EMPTY_VILLAGE",
+    "SENSITIVE_TEXTS",
+    "SINGLE_COUNTY",
+    "TRAVERSAL_VILLAGES",
+    "ProvinceSpec",
+    "make_scores",
+    "write_scores",
+]
+
+# risk type -> (internal zh, internal en, public zh, public en, measures zh, measures en)
+_REASONS: dict[str, list[tuple[str, str, str, str, str, str]]] = {
+    "illness": [
+        ("患恶性肿瘤，住院3次", "Malignant tumour, 3 hospital stays", "家庭成员健康原因，医疗支出较大",
+         "Health-related medical costs are high", "落实基本医保、大病保险和医疗救助", "Apply basic medical insurance, critical illness insurance and medical assistance"),
+        ("尿毒症长期透析，自付医疗费2.4万元", "Kidney failure on dialysis, 24,000 yuan out of pocket",
+         "家庭成员健康原因，医疗支出较大", "Health-related medical costs are high",
+         "落实基本医保、大病保险和医疗救助", "Apply basic medical insurance, critical illness insurance and medical assistance"),
+    ],
+    "disability": [
+        ("户主二级肢体残疾", "Head of household has a grade-2 physical disability", "家庭成员残疾，劳动能力受限",
+         "A disability limits the household's work capacity", "落实残疾人两项补贴，安排公益岗位", "Apply the two disability allowances; offer a public-welfare job"),
+    ],
+    "disaster": [
+        ("白灾损失牲畜23头", "Lost 23 head of livestock in a snow disaster", "遭受自然灾害，生产损失较大",
+         "Large losses from a natural disaster", "落实农业保险理赔和灾后生产扶持", "Settle agricultural insurance claims; support restarting production"),
+    ],
+    "accident": [
+        ("交通事故致家庭成员骨折", "Traffic accident, a member broke a leg", "发生意外事故，支出增加",
+         "An accident raised costs", "落实临时救助", "Grant temporary assistance"),
+    ],
+    "labor_shortage": [
+        ("家中仅有70岁以上老人", "Only members over 70 in the household", "家庭劳动力不足",
+         "Not enough working-age members", "落实兜底保障政策", "Apply the social-assistance floor"),
+    ],
+    "industry_failure": [
+        ("肉牛养殖亏损3.1万元", "Beef cattle business lost 31,000 yuan", "产业经营出现困难",
+         "The household's business is struggling", "产业技术指导，对接小额信贷", "Technical advice for the business; link to microcredit"),
+    ],
+    "unstable_employment": [
+        ("外出务工中断6个月", "Migrant work interrupted for 6 months", "务工就业不稳定",
+         "Unstable employment", "就业帮扶，推荐稳定岗位", "Employment support; refer to stable jobs"),
+    ],
+    "education": [
+        ("两名子女在读高中、大学", "Two children in senior high school and college", "子女上学支出较大",
+         "High schooling costs", "落实教育资助政策", "Apply education grants"),
+    ],
+    "income": [
+        ("人均纯收入由9200元降至7100元", "Per-capita net income fell from 9,200 to 7,100 yuan",
+         "家庭收入明显下降", "Household income fell markedly", "核实收入，落实产业就业帮扶", "Check income; provide business or employment support"),
+    ],
+    "other": [
+        ("其他原因", "Other reasons", "其他原因", "Other reasons", "入户核实具体情况", "Visit to check the situation"),
+    ],
+}
+RISK_TYPE_CODES: tuple[str, ...] = tuple(_REASONS)
+SENSITIVE_TEXTS: tuple[str, ...] = tuple(
+    t for entries in _REASONS.values() for e in entries for t in (e[0], e[1])
+    if t not in {"其他原因", "Other reasons"}
+)
+"""Internal reason texts (diagnoses, disabilities): never in a public report."""
+
+TRAVERSAL_VILLAGES: tuple[str, ...] = ("../x", "a/b")
+EMPTY_VILLAGE = "无预警村"
+SINGLE_COUNTY = "159999"
+
+_PREFIXES = ("红旗", "新发", "东升", "西营子", "南岗", "北沟", "前进", "后营", "太平", "长胜", "永安", "富民",
+             "团结", "光明", "和平", "兴隆", "乌兰", "巴彦", "查干", "宝力格", "哈达", "敖包", "白音", "阿拉坦")
+_SUFFIXES = ("村", "嘎查", "屯", "村")
+
+
+@dataclass(frozen=True)
+class ProvinceSpec:
+    """Shape of the made-up province."""
+
+    n_households: int = 400
+    n_villages: int = 10
+    villages_per_township: int = 4
+    townships_per_county: int = 3
+    seed: int = 0
+    edge_cases: bool = True
+    as_of: str = "2025-06-30"
+    raw_mean: float = -3.2
+    """Mean raw score (log-odds): -3.2 flags about a quarter of scored households (plenty for
+    tests); -4.0 about 6 %, closer to a real province."""
+
+
+def _village_names(n: int) -> list[str]:
+    names = []
+    for i in range(n):
+        base = _PREFIXES[i % len(_PREFIXES)] + _SUFFIXES[(i // len(_PREFIXES)) % len(_SUFFIXES)]
+        rep = i // (len(_PREFIXES) * len(_SUFFIXES))
+        names.append(base if rep == 0 else f"{base}{rep + 1}组")
+    return names
+
+
+def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
+    """An internal-mode score frame (every column of ``SCORE_COLUMNS``, the scorer's dtypes).
+
+    With ``edge_cases`` the last villages are named ``../x`` and ``a/b``, one village
+    (:data:`EMPTY_VILLAGE`) has no flagged household, and county :data:`SINGLE_COUNTY` holds a
+    single household.
+    """
+    rng = np.random.default_rng(spec.seed)
+    n, nv = spec.n_households, spec.n_villages
+    if n < nv + 1:
+        raise ValueError(f"n_households ({n}) must exceed n_villages ({nv})")
+    names = _village_names(nv)
+    if spec.edge_cases and nv >= 4:
+        names[-3], names[-2], names[-1] = TRAVERSAL_VILLAGES[0], TRAVERSAL_VILLAGES[1], EMPTY_VILLAGE
+    v_idx = np.arange(nv)
+    township = v_idx // spec.villages_per_township
+    county = township // spec.townships_per_county
+    county_code = np.array([f"15{1 + c:02d}{2 + c:02d}" for c in county])
+    township_code = np.array([f"{cc}{t % spec.townships_per_county + 1:03d}" for cc, t in zip(county_code, township, strict=True)])
+    village_code = np.array([f"{tc}{v % spec.villages_per_township + 1:03d}" for tc, v in zip(township_code, v_idx, strict=True)])
+
+    n_regular = n - 1 if spec.edge_cases else n
+    hv = np.sort(rng.integers(0, nv, n_regular))
+    hv[:nv] = np.arange(nv)  # every village has at least one household
+    hv = np.sort(hv)
+    serial = pd.Series(hv).groupby(hv).cumcount().to_numpy() + 1
+    household_id = np.char.add(village_code[hv].astype("U12"), np.char.zfill(serial.astype("U6"), 6))
+    frame = pd.DataFrame(
+        {
+            "household_id": household_id,
+            "county_code": county_code[hv],
+            "township_code": township_code[hv],
+            "village_code": village_code[hv],
+            "village_name": np.array(names, dtype=object)[hv],
+        }
+    )
+    if spec.edge_cases:
+        single = pd.DataFrame(
+            {
+                "household_id": [f"{SINGLE_COUNTY}001001000001"],
+                "county_code": [SINGLE_COUNTY],
+                "township_code": [f"{SINGLE_COUNTY}001"],
+                "village_code": [f"{SINGLE_COUNTY}001001"],
+                "village_name": ["独户嘎查"],
+            }
+        )
+        frame = pd.concat([frame, single], ignore_index=True)
+    n = len(frame)
+    frame["as_of"] = pd.Timestamp(spec.as_of)
+
+    u = rng.random(n)
+    status = np.where(u < 0.86, "scored", np.where(u < 0.95, "not_eligible", "rejected"))
+    if spec.edge_cases:
+        status[-1] = "scored"
+    scored = status == "scored"
+    raw = rng.normal(spec.raw_mean, 1.3, n)
+    score = 1.0 / (1.0 + np.exp(-raw))
+    if spec.edge_cases and nv >= 4:
+        empty = frame["village_name"].to_numpy() == EMPTY_VILLAGE
+        score[empty] = np.minimum(score[empty], 0.05)
+    if spec.edge_cases:
+        score[-1] = 0.31  # the single household is flagged
+    tier = np.where(score >= 0.20, "high", np.where(score >= 0.08, "medium", "low"))
+    flagged = scored & (tier != "low")
+    frame["status"] = status
+    frame["status_detail"] = np.where(
+        status == "rejected", "缺少2024年收入记录", np.where(status == "not_eligible", "已纳入监测（边缘易致贫户）", None)
+    )
+    frame["score"] = np.where(scored, score, np.nan)
+    frame["raw_score"] = np.where(scored, raw, np.nan)
+    frame["tier"] = np.where(scored, tier, None)
+    frame["flagged"] = np.where(scored, flagged, False)
+    s = pd.Series(np.where(scored, score, np.nan))
+    frame["rank_village"] = s.groupby(frame["village_code"]).rank(ascending=False, method="first")
+    frame["rank_township"] = s.groupby(frame["township_code"]).rank(ascending=False, method="first")
+
+    # Reasons for flagged households: 1..4 distinct risk types, contributions decreasing.
+    n_types = len(RISK_TYPE_CODES)
+    type_weights = np.array([8.0, 2, 2, 1, 2, 2, 2, 1, 2, 0.5])
+    order = np.argsort(-rng.random((n, n_types)) ** (1.0 / type_weights[:n_types]), axis=1)
+    n_reasons = np.where(flagged, rng.integers(1, MAX_REASONS + 1, n), 0)
+    contrib = np.sort(rng.gamma(2.0, 0.35, (n, MAX_REASONS)), axis=1)[:, ::-1] + 0.05
+    variant = rng.integers(0, 2, (n, MAX_REASONS))
+    codes = np.array(RISK_TYPE_CODES, dtype=object)
+    # lookup[j][type, variant] -> text j of that reason variant (vectorised text choice)
+    lookup = [
+        np.array([[_REASONS[c][min(v, len(_REASONS[c]) - 1)][j] for v in range(2)] for c in codes], dtype=object)
+        for j in range(6)
+    ]
+    for k in range(1, MAX_REASONS + 1):
+        has = n_reasons >= k
+        t_idx = order[:, k - 1]
+        texts = [lookup[j][t_idx, variant[:, k - 1]] for j in range(6)]
+        frame[reason_column(k, "type")] = np.where(has, codes[t_idx], None)
+        frame[reason_column(k, "contribution")] = np.where(has, contrib[:, k - 1], np.nan)
+        for j, field in enumerate(("zh", "en", "public_zh", "public_en", "measures_zh", "measures_en")):
+            frame[reason_column(k, field)] = np.where(has, texts[j], None)
+
+    # Change since the previous run, consistent with the flag.
+    prev_flag = rng.random(n) < np.where(flagged, 0.6, 0.05)
+    new_hh = rng.random(n) < 0.03
+    moved = rng.normal(0, 0.05, n)
+    change = np.select(
+        [new_hh, flagged & ~prev_flag, ~flagged & prev_flag, moved > 0.05, moved < -0.05],
+        ["new_household", "new_flag", "no_longer_flagged", "score_up", "score_down"],
+        default="unchanged",
+    )
+    prev_score = np.clip(np.where(scored, score, rng.random(n) * 0.3) - moved, 0.001, 0.999)
+    prev_score = np.where(prev_flag, np.maximum(prev_score, 0.09), np.minimum(prev_score, 0.079))
+    frame["change"] = np.where(new_hh, None, change)
+    frame.loc[new_hh, "change"] = "new_household"
+    frame["previous_score"] = np.where(new_hh, np.nan, prev_score)
+    frame["previous_tier"] = np.where(
+        new_hh, None, np.where(prev_score >= 0.20, "high", np.where(prev_score >= 0.08, "medium", "low"))
+    )
+    dtypes = score_dtypes()
+    out = pd.DataFrame({c: frame[c] for c in columns_for_mode("internal")})
+    return out.astype({c: dtypes[c] for c in out.columns})
+
+
+def write_scores(
+    path: str | Path,
+    frame: pd.DataFrame,
+    *,
+    mode: str = "internal",
+    model_name: str = "riskml-recurrence",
+    model_version: str = "3",
+    feature_set: str = "default",
+    feature_set_version: str = "1",
+) -> Path:
+    """Write ``frame`` with the scorer's own writer (``riskml.scoring.write_scores``).
+
+    ``mode="public"`` applies the scorer's :func:`riskml.scoring.to_public` (masked ids, no
+    internal texts or risk types). The metadata has the shape ``riskml score`` writes.
+    """
+    path = Path(path)
+    out = to_public(frame, visible_chars=4) if mode == "public" else frame
+    as_of = str(pd.Timestamp(frame["as_of"].dropna().iloc[0]).date()) if frame["as_of"].notna().any() else None
+    metadata = {
+        "as_of": as_of,
+        "mode": mode,
+        "model": {"uri": f"models:/{model_name}/{model_version}", "name": model_name, "version": model_version},
+        "feature_set": {"name": feature_set, "version": feature_set_version},
+    }
+    return scoring_write_scores(out, path, metadata=metadata)
