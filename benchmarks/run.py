@@ -18,6 +18,11 @@ from pathlib import Path
 
 # name -> module under benchmarks/ (each stage registers its own here)
 BENCHMARKS: dict[str, str] = {}
+BENCHMARKS["training"] = "bench_training"  # riskml fit vs lightgbm.train alone (models stage)
+BENCHMARKS["explain"] = "bench_explain"  # tree_shap vs LightGBM pred_contrib on a roster (explain stage)
+BENCHMARKS["reports"] = "bench_reports"  # every village's review report, HTML + PDF: time per report (reports stage)
+BENCHMARKS["features"] = "bench_features"  # features build at scale (time, peak RSS) + riskml vs featuretools DFS (features stage)
+BENCHMARKS["synth_validate"] = "bench_synth"  # riskml synth + riskml validate at 100k/1M households: time, peak RSS (synth stage)
 
 ROOT = Path(__file__).resolve().parent
 

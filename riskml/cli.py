@@ -156,6 +156,43 @@ def report_command(
     )
 
 
+@app.command("report-model")
+def report_model_command(
+    model: str = typer.Option(..., "--model", help="Model URI (models:/NAME@champion, models:/NAME/3, runs:/RUN_ID/model) or a folder of run artifacts."),
+    out: str = typer.Option(..., "--out", help="Report folder (new, empty, or an earlier riskml report folder to replace)."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db)."),
+    lang: str | None = typer.Option(None, "--lang", help="zh or en (default: configs/reports.yaml)."),
+    fmt: str | None = typer.Option(None, "--format", help="html, pdf or html,pdf."),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log the report back to the MLflow run."),
+) -> None:
+    """Model evaluation report (backtest vs baselines, ROC/PR/calibration, SHAP, fairness, card)."""
+    from rich.markup import escape
+
+    from riskml.config import ConfigError
+    from riskml.reports import (
+        CJKFontNotFoundError,
+        ReportInputError,
+        ReportOutputError,
+        render_model_report,
+    )
+    from riskml.tracking import TrackingError
+
+    try:
+        result = render_model_report(model, out, tracking_uri=tracking_uri, lang=lang, formats=fmt, log_to_run=not no_log)
+    except KeyboardInterrupt:
+        fail("interrupted; no report folder was written.", code=130)
+        return
+    except (CJKFontNotFoundError, ReportInputError, ReportOutputError, TrackingError, ConfigError, RuntimeError) as exc:
+        fail(escape(str(exc)))
+        return
+    missing = [k for k, ok in result.sections.items() if not ok]
+    console.print(f"model report -> {escape(str(result.index))}", highlight=False)
+    if result.logged_to:
+        console.print(f"logged to {escape(result.logged_to)}", highlight=False)
+    if missing:
+        console.print(f"not logged by the run: {', '.join(missing)}", highlight=False)
+
+
 # ---- features: riskml features build, riskml features check ----
 features_app = typer.Typer(help="The feature catalog and training sets.", no_args_is_help=True)
 app.add_typer(features_app, name="features")
@@ -232,6 +269,164 @@ def features_check_command(
     for name, fs in cat.feature_sets.items():
         console.print(f"  {name}: {len(fs.features)} features, version {fs.version}", highlight=False)
 
+
+# ---- tracking: riskml train, riskml evaluate, riskml promote ----
+def _tracking_errors() -> tuple[type[BaseException], ...]:
+    from riskml.config import ConfigError
+    from riskml.data import BundleError
+    from riskml.tracking import TrackingError
+
+    return (TrackingError, ConfigError, BundleError, FileNotFoundError, LookupError, ValueError)
+
+
+def _print_frame(frame, title: str, *, first: str = "method") -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column(frame.index.name or first, no_wrap=True)
+    for col in frame.columns:
+        table.add_column(str(col), justify="right")
+    for idx, row in frame.iterrows():
+        cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
+        table.add_row(str(idx), *cells)
+    console.print(table)
+
+
+_SHOWN_METRICS = (
+    "n", "positives", "roc_auc", "pr_auc", "brier", "ece",
+    "recall_at_capacity", "precision_at_capacity", "lift_at_capacity", "recall_at_capacity_vs_rules",
+)
+
+
+@app.command("train")
+def train_command(
+    data: str = typer.Option(..., "--data", help="History bundle folder (synthetic ground truth beside it adds the oracle)."),
+    config: str | None = typer.Option(None, "--config", help="Training config YAML (default configs/training.yaml)."),
+    mapping: str | None = typer.Option(None, "--mapping", help="Mapping file for a bundle in a source system's layout."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db)."),
+    name: str = typer.Option("riskml-recurrence", "--name", help="Registered model name."),
+    as_of_start: str | None = typer.Option(None, "--as-of-start", help="First as-of date YYYY-MM-DD (default: from the config)."),
+    as_of_end: str | None = typer.Option(None, "--as-of-end", help="Last as-of date (default: latest with a closed label window)."),
+) -> None:
+    """Build the training set, backtest, fit, log to MLflow and register (alias challenger)."""
+    from rich.markup import escape
+
+    from riskml.tracking import train_and_register
+
+    try:
+        with console.status("training…") as status:
+            result = train_and_register(
+                data, config_path=config, mapping=mapping, tracking_uri=tracking_uri, model_name=name,
+                as_of_start=as_of_start, as_of_end=as_of_end,
+                progress=lambda msg: (status.update(escape(msg)), console.print(f"· {escape(msg)}", highlight=False)),
+            )
+    except _tracking_errors() as exc:
+        fail(escape(str(exc)))
+        return
+    table = result.table[[c for c in _SHOWN_METRICS if c in result.table.columns]]
+    _print_frame(table.T, f"Backtest (pooled out-of-fold, capacity {result.backtest.capacity})", first="metric")
+    console.print(
+        f"Registered {escape(result.name)} version {result.version} (aliases: {', '.join(result.aliases)}); "
+        f"run {result.run_id} in {escape(result.tracking_uri)}\n"
+        f"Model URI: {result.model_uri}  (this version: {result.version_uri})",
+        highlight=False,
+    )
+
+
+@app.command("evaluate")
+def evaluate_command(
+    data: str = typer.Option(..., "--data", help="History bundle folder to evaluate on."),
+    model: str = typer.Option(..., "--model", help="Model URI, e.g. models:/riskml-recurrence@champion."),
+    config: str | None = typer.Option(None, "--config", help="Training config YAML (folds, capacity; default configs/training.yaml)."),
+    mapping: str | None = typer.Option(None, "--mapping", help="Mapping file for a bundle in a source system's layout."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db)."),
+) -> None:
+    """Score a bundle's backtest rows with a registered model and compare with the baselines."""
+    from rich.markup import escape
+
+    from riskml.tracking import evaluate
+
+    try:
+        with console.status("evaluating…") as status:
+            result = evaluate(
+                data, model, config_path=config, mapping=mapping, tracking_uri=tracking_uri,
+                progress=lambda msg: status.update(escape(msg)),
+            )
+    except _tracking_errors() as exc:
+        fail(escape(str(exc)))
+        return
+    _print_frame(result.table().T, f"Evaluation of {escape(model)} (capacity {result.capacity})", first="metric")
+    overlap = result.overlap.get("model", 0)
+    if overlap:
+        console.print(
+            f"[yellow]note:[/] {overlap:,} of {result.info['rows']:,} evaluated rows fall inside the model's "
+            "training as-of range: its metrics there are optimistic.", highlight=False,
+        )
+    console.print(f"Logged as evaluation run {result.run_id}.", highlight=False)
+
+
+@app.command("promote")
+def promote_command(
+    name: str = typer.Option("riskml-recurrence", "--name", help="Registered model name."),
+    data: str | None = typer.Option(None, "--data", help="Bundle to re-evaluate both versions on when their logged backtests differ."),
+    config: str | None = typer.Option(None, "--config", help="Training config YAML (for --data; default configs/training.yaml)."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db)."),
+) -> None:
+    """Move alias champion to the challenger only if it beats the champion on the same backtest."""
+    from rich.markup import escape
+
+    from riskml.tracking import promote
+
+    try:
+        decision = promote(name, tracking_uri=tracking_uri, data_dir=data, config_path=config)
+    except _tracking_errors() as exc:
+        fail(escape(str(exc)))
+        return
+    if len(decision.comparison):
+        _print_frame(decision.comparison.set_index("metric"), "Champion vs challenger")
+    console.print(escape(decision.summary()), highlight=False)
+
+
+# ---- synth: riskml synth ----
+@app.command("synth")
+def synth_command(
+    households: int = typer.Option(..., "--households", min=1, help="Number of households in the province."),
+    seed: int = typer.Option(..., "--seed", min=0, help="Random seed (same seed and size = identical files)."),
+    out: str = typer.Option(..., "--out", help="Bundle folder to write; the ground truth goes beside it (<out>.truth.parquet)."),
+    format: str = typer.Option("parquet", "--format", help="parquet, csv or xlsx (xlsx only for small provinces)."),
+    chunk_size: int | None = typer.Option(None, "--chunk-size", min=1, help="Households per chunk (bounds memory; default configs/synth.yaml)."),
+    config: str | None = typer.Option(None, "--config", help="Generator config YAML (default configs/synth.yaml)."),
+) -> None:
+    """Write a synthetic Inner-Mongolia-like province as a history bundle, with its ground truth beside it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from riskml.config import ConfigError
+    from riskml.config.synth import load_synth_config
+    from riskml.synth import write_synthetic_province
+
+    if format not in ("parquet", "csv", "xlsx"):
+        fail(f"--format must be parquet, csv or xlsx, got {format!r}.")
+    try:
+        cfg = load_synth_config(config)
+    except ConfigError as exc:
+        fail(str(exc))
+    columns = (TextColumn("[bold]synth[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("households"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=False) as bar:
+        task = bar.add_task("synth", total=households)
+        try:
+            result = write_synthetic_province(
+                out, households, seed, format=format, chunk_size=chunk_size, config=cfg,  # type: ignore[arg-type]
+                progress=lambda done: bar.update(task, completed=done),
+            )
+        except KeyboardInterrupt:
+            fail("interrupted; the bundle folder is incomplete and no ground truth was written.", code=130)
+        except (ValueError, OSError) as exc:
+            fail(str(exc))
+    rows = ", ".join(f"{name} {n:,}" for name, n in result.rows.items())
+    console.print(f"bundle       {result.bundle_dir}  ({format}; {rows})")
+    console.print(f"ground truth {result.truth_path}")
+    console.print(f"extracted_on {result.extracted_on}; {result.n_households:,} households in {result.seconds:.1f} s")
 
 # ---- end of stage commands ----
 

@@ -16,7 +16,13 @@ from pydantic import Field, field_validator
 from riskml.config._base import StrictModel, config_dir, load_config
 from riskml.data._schema import MONITORING_CATEGORIES
 
-__all__ = ["AuditConfig", "IncomeLabelConfig", "LabelConfig", "TrainingSetConfig", "load_training_config"]
+__all__ = [
+    "AuditConfig",
+    "IncomeLabelConfig",
+    "LabelConfig",
+    "TrainingSetConfig",
+    "load_training_config",
+]
 
 
 class IncomeLabelConfig(StrictModel):
@@ -30,13 +36,17 @@ class IncomeLabelConfig(StrictModel):
         description="Target income year = year(as_of) + offset. 0: the as-of date's own year, whose "
         "income is verified and recorded only after the year ends.",
     )
-    threshold_multiple: float = Field(1.0, gt=0, description="Positive when income < multiple x threshold.")
+    threshold_multiple: float = Field(
+        1.0, gt=0, description="Positive when income < multiple x threshold."
+    )
 
 
 class LabelConfig(StrictModel):
     """How labels are defined."""
 
-    horizon_months: int = Field(12, gt=0, description="Default horizon (the CLI's --horizon default).")
+    horizon_months: int = Field(
+        12, gt=0, description="Default horizon (the CLI's --horizon default)."
+    )
     categories: list[str] | None = Field(
         None, description="Monitoring categories that count as positive; empty/None = any category."
     )
@@ -48,14 +58,18 @@ class LabelConfig(StrictModel):
         if v:
             bad = [c for c in v if c not in MONITORING_CATEGORIES]
             if bad:
-                raise ValueError(f"unknown monitoring categories {bad}; use {list(MONITORING_CATEGORIES)}")
+                raise ValueError(
+                    f"unknown monitoring categories {bad}; use {list(MONITORING_CATEGORIES)}"
+                )
         return v or None
 
 
 class AuditConfig(StrictModel):
     """Audit columns kept beside (never inside) the features."""
 
-    elderly_head_age: int = Field(60, gt=0, description="audit_elderly_headed: head aged at least this on D.")
+    elderly_head_age: int = Field(
+        60, gt=0, description="audit_elderly_headed: head aged at least this on D."
+    )
 
 
 class TrainingSetConfig(StrictModel):
@@ -64,7 +78,9 @@ class TrainingSetConfig(StrictModel):
     label: LabelConfig = LabelConfig()
     audit: AuditConfig = AuditConfig()
     feature_set: str = "default"
-    chunk_households: int = Field(100_000, gt=0, description="Households processed at once (bounds memory).")
+    chunk_households: int = Field(
+        100_000, gt=0, description="Households processed at once (bounds memory)."
+    )
 
 
 @lru_cache(maxsize=8)

@@ -45,7 +45,17 @@ __all__ = [
     "scalar_text",
 ]
 
-DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NULL", "null", "None", "NaN", "nan", "NA", "N/A", "#N/A")
+DEFAULT_NULL_VALUES: tuple[str, ...] = (
+    "",
+    "NULL",
+    "null",
+    "None",
+    "NaN",
+    "nan",
+    "NA",
+    "N/A",
+    "#N/A",
+)
 """Cell texts read as empty in every column (after trimming spaces)."""
 
 FALLBACK_ERROR = "error"

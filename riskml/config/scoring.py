@@ -84,6 +84,7 @@ class DriftConfig(StrictModel):
 
 class RejectConfig(StrictModel):
     missing_feature_share: float = Field(1.0, gt=0, le=1)
+    unseen_categories: Literal["missing", "reject"] = "missing"
 
 
 class OutputConfig(StrictModel):

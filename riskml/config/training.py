@@ -142,8 +142,12 @@ class CapacitySettings(StrictModel):
 class FairnessSettings(StrictModel):
     """Subgroup audit: which groups are compared and how small a group may be to be ranked."""
 
-    min_group_size: int = Field(100, ge=1, description="levels with fewer rows are reported, not ranked")
-    min_positives: int = Field(10, ge=1, description="levels with fewer positives get no recall gap")
+    min_group_size: int = Field(
+        100, ge=1, description="levels with fewer rows are reported, not ranked"
+    )
+    min_positives: int = Field(
+        10, ge=1, description="levels with fewer positives get no recall gap"
+    )
 
 
 class TrainingConfig(StrictModel):
@@ -167,7 +171,9 @@ class TrainingConfig(StrictModel):
     @classmethod
     def _protect_audit_columns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if "audit_*" not in v:
-            raise ValueError("protected_attributes must keep 'audit_*' (audit columns are never features)")
+            raise ValueError(
+                "protected_attributes must keep 'audit_*' (audit columns are never features)"
+            )
         return v
 
     @model_validator(mode="after")
@@ -185,10 +191,43 @@ class TrainingConfig(StrictModel):
         """The training-set column holding the configured label."""
         return "label" if self.label == "default" else "label_income"
 
+    def as_of_dates(self, extracted_on: dt.date) -> list[dt.date]:
+        """The training set's as-of dates for a bundle extracted on ``extracted_on``.
+
+        From ``training_set.as_of_start`` every ``step_months`` up to ``as_of_end``, or, when that
+        is null, up to the latest date whose label window (``horizon_months``) has closed by the
+        extraction date. Raises ``ValueError`` when no date qualifies.
+        """
+        import pandas as pd
+
+        settings = self.training_set
+        start = pd.Timestamp(settings.as_of_start)
+        extracted = pd.Timestamp(extracted_on)
+        if settings.as_of_end is not None:
+            last = min(pd.Timestamp(settings.as_of_end), extracted)
+        else:
+            last = extracted - pd.DateOffset(months=self.horizon_months)
+        dates = []
+        k = 0
+        while (d := start + pd.DateOffset(months=k * settings.step_months)) <= last:
+            dates.append(d.date())
+            k += 1
+        if not dates:
+            raise ValueError(
+                f"No as-of date between training_set.as_of_start {settings.as_of_start} and {last.date()} "
+                f"(extraction {extracted.date()}, horizon {self.horizon_months} months): every label "
+                "window is still open. Use an earlier as_of_start or a later extraction."
+            )
+        return dates
+
     @property
     def gap_months(self) -> int:
         """The backtest gap between a training row's as-of date and the test start."""
-        return self.backtest.gap_months if self.backtest.gap_months is not None else self.horizon_months
+        return (
+            self.backtest.gap_months
+            if self.backtest.gap_months is not None
+            else self.horizon_months
+        )
 
 
 @lru_cache(maxsize=8)

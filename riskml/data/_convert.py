@@ -50,7 +50,7 @@ MAX_YEAR = 2261
 
 _TRUE = ("true", "t", "yes", "y", "1", "是", "有", "对")
 _FALSE = ("false", "f", "no", "n", "0", "否", "无", "不是")
-_ID_FIX = r"[\s\x{3000}\x{FF01}-\x{FF5E}]"
+_ID_FIX = r"[\s\x{00A0}\x{3000}\x{FF01}-\x{FF5E}]"
 _SCIENTIFIC = r"^[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+$"
 _INT = r"^[+-]?[0-9]{1,18}(\.0*)?$"
 _NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
@@ -114,11 +114,34 @@ def _mask(arr: pa.Array) -> np.ndarray:
     return arr.fill_null(False).to_numpy(zero_copy_only=False)
 
 
+def _null_set(null_values: Collection[str]) -> pa.Array:
+    return pa.array(sorted(set(null_values) | {""}), pa.string())
+
+
 def _clean_text(arr: pa.Array, null_values: Collection[str]) -> pa.Array:
     """Trimmed text with empty cells and ``null_values`` as null."""
     text = pc.utf8_trim_whitespace(arr)
-    nulls = pc.is_in(text, value_set=pa.array(sorted(set(null_values) | {""}), pa.string()))
+    nulls = pc.is_in(text, value_set=_null_set(null_values))
     return pc.if_else(nulls, pa.scalar(None, text.type), text)
+
+
+def _distinct_text(
+    arr: pa.Array, null_values: Collection[str]
+) -> tuple[np.ndarray, list[str | None], int]:
+    """Factorise the raw text, then trim and null-check only the distinct values.
+
+    Returns ``(codes, cleaned distinct values, number of non-empty cells)``; for low-cardinality
+    columns this touches each row once (hashing) instead of running string kernels per row.
+    """
+    codes, uniques = factorize(as_text(arr))
+    nulls = set(null_values) | {""}
+    cleaned: list[str | None] = []
+    for value in uniques.to_pylist():
+        value = value.strip() if value is not None else None
+        cleaned.append(None if value is None or value in nulls else value)
+    empty = np.array([v is None for v in cleaned] + [True], dtype=bool)
+    present = int((~empty[codes]).sum())  # code -1 indexes the trailing True
+    return codes, cleaned, present
 
 
 def as_text(arr: pa.Array) -> pa.Array:
@@ -170,45 +193,67 @@ def _recode_text(arr: pa.Array, recode: Mapping[str, str | None]) -> tuple[pa.Ar
 # ---------------------------------------------------------------------------- per kind
 
 
-def _convert_id(arr: pa.Array, col: Column, null_values: Collection[str], recode: Mapping[str, str | None]) -> Converted:
+def _convert_id(
+    arr: pa.Array, col: Column, null_values: Collection[str], recode: Mapping[str, str | None]
+) -> Converted:
     if pa.types.is_floating(arr.type):
         values = arr.drop_null()
-        bad = pc.or_(pc.invert(pc.equal(values, pc.floor(values))), pc.greater_equal(pc.abs(values), 2.0**53))
+        bad = pc.or_(
+            pc.invert(pc.equal(values, pc.floor(values))), pc.greater_equal(pc.abs(values), 2.0**53)
+        )
         if len(values) and pc.any(bad).as_py():
             raise StructuralError(
                 f"'{col.name}' is stored as floating-point numbers, which cannot hold long ids "
                 "exactly. Fix: store ids as text (string) in the source file."
             )
     text = as_text(arr)
-    sci = _mask(pc.match_substring_regex(text, _SCIENTIFIC))
-    if sci.any():
-        rows = np.flatnonzero(sci)
-        raise StructuralError(
-            f"'{col.name}' holds ids in scientific notation (e.g. data row {rows[0] + 1}: "
-            f"{text[int(rows[0])].as_py()!r}): digits were lost when the file went through Excel. "
-            "Fix: export the column as text (in Excel: format the column as Text before pasting, "
-            "or prefix ids with an apostrophe) and load again."
-        )
-    needs_fix = _mask(pc.match_substring_regex(text, _ID_FIX))
+    # Fast path: plain ASCII letters/digits need no normalisation (the usual case); only the
+    # other cells (spaces, full-width characters, dots, empty cells) go through the checks.
+    special = _mask(pc.invert(pc.ascii_is_alnum(text)))
     normalised = 0
-    if needs_fix.any():
-        idx = np.flatnonzero(needs_fix)
-        fixed = [re.sub(r"\s+", "", unicodedata.normalize("NFKC", s)) for s in text.take(pa.array(idx)).to_pylist()]
-        normalised = sum(1 for s in fixed if s)
-        text = pc.replace_with_mask(text, pa.array(needs_fix), pa.array(fixed, pa.string()))
-    text = _clean_text(text, null_values)
+    if special.any():
+        where = pa.array(special)
+        sub = text.filter(where)
+        sci = _mask(pc.match_substring_regex(sub, _SCIENTIFIC))
+        if sci.any():
+            row = int(np.flatnonzero(special)[np.flatnonzero(sci)[0]])
+            raise StructuralError(
+                f"'{col.name}' holds ids in scientific notation (e.g. data row {row + 1}: "
+                f"{text[row].as_py()!r}): digits were lost when the file went through Excel. "
+                "Fix: export the column as text (in Excel: format the column as Text before "
+                "pasting, or prefix ids with an apostrophe) and load again."
+            )
+        needs_fix = _mask(pc.match_substring_regex(sub, _ID_FIX))
+        if needs_fix.any():
+            fixed = [
+                re.sub(r"\s+", "", unicodedata.normalize("NFKC", v))
+                for v in sub.filter(pa.array(needs_fix)).to_pylist()
+            ]
+            normalised = sum(1 for v in fixed if v)
+            sub = pc.replace_with_mask(sub, pa.array(needs_fix), pa.array(fixed, sub.type))
+        text = pc.replace_with_mask(text, where, sub)
+    nulls = pc.is_in(text, value_set=_null_set(null_values))
+    text = pc.if_else(nulls, pa.scalar(None, text.type), text)
     text, recoded = _recode_text(text, recode)
     present = len(text) - text.null_count
-    return Converted(values=pc.cast(text, pa.string()), present=present, normalised=normalised, recoded=recoded)
+    return Converted(
+        values=pc.cast(text, pa.string()), present=present, normalised=normalised, recoded=recoded
+    )
 
 
-def _convert_string(arr: pa.Array, null_values: Collection[str], recode: Mapping[str, str | None]) -> Converted:
+def _convert_string(
+    arr: pa.Array, null_values: Collection[str], recode: Mapping[str, str | None]
+) -> Converted:
     text = _clean_text(as_text(arr), null_values)
     text, recoded = _recode_text(text, recode)
-    return Converted(values=pc.cast(text, pa.string()), present=len(text) - text.null_count, recoded=recoded)
+    return Converted(
+        values=pc.cast(text, pa.string()), present=len(text) - text.null_count, recoded=recoded
+    )
 
 
-def _convert_int(arr: pa.Array, null_values: Collection[str], recode: Mapping[str, str | None]) -> Converted:
+def _convert_int(
+    arr: pa.Array, null_values: Collection[str], recode: Mapping[str, str | None]
+) -> Converted:
     if pa.types.is_integer(arr.type) and not recode:
         values = pc.cast(arr, pa.int64())
         return Converted(values=values, present=len(values) - values.null_count)
@@ -223,12 +268,24 @@ def _convert_int(arr: pa.Array, null_values: Collection[str], recode: Mapping[st
     digits = pc.replace_substring_regex(pc.replace_substring_regex(text, r"\.0*$", ""), r"^\+", "")
     values = pc.cast(pc.if_else(ok, digits, pa.scalar(None, pa.string())), pa.int64())
     invalid = _mask(pc.and_(pc.is_valid(text), pc.invert(ok)))
-    return Converted(values=values, invalid=invalid, reason="not a whole number", present=present, recoded=recoded)
+    return Converted(
+        values=values,
+        invalid=invalid,
+        reason="not a whole number",
+        present=present,
+        recoded=recoded,
+    )
 
 
-def _convert_money(arr: pa.Array, null_values: Collection[str], recode: Mapping[str, str | None]) -> Converted:
+def _convert_money(
+    arr: pa.Array, null_values: Collection[str], recode: Mapping[str, str | None]
+) -> Converted:
     recoded = 0
-    if (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_decimal(arr.type)) and not recode:
+    if (
+        pa.types.is_floating(arr.type)
+        or pa.types.is_integer(arr.type)
+        or pa.types.is_decimal(arr.type)
+    ) and not recode:
         values = pc.cast(arr, pa.float64())
         source_present = pc.is_valid(values)
     else:
@@ -257,7 +314,10 @@ def _date_range_ok(ts: pa.Array) -> pa.Array:
 
 
 def _convert_date(
-    arr: pa.Array, null_values: Collection[str], recode: Mapping[str, str | None], formats: list[str]
+    arr: pa.Array,
+    null_values: Collection[str],
+    recode: Mapping[str, str | None],
+    formats: list[str],
 ) -> Converted:
     if (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)) and not recode:
         ts = arr
@@ -274,9 +334,8 @@ def _convert_date(
         if invalid.any():
             out.invalid, out.reason = invalid, f"not a date between {MIN_YEAR} and {MAX_YEAR}"
         return out
-    text = _clean_text(as_text(arr), null_values)
-    codes, uniques = factorize(text)
-    distinct, recoded = _recode(codes, uniques.to_pylist(), recode)
+    codes, cleaned, present = _distinct_text(arr, null_values)
+    distinct, recoded = _recode(codes, cleaned, recode)
     distinct_arr = pa.array(distinct, pa.string())
     parsed = pa.nulls(len(distinct_arr), pa.timestamp("s"))
     tried = [*BUILTIN_DATE_FORMATS, *formats]
@@ -298,7 +357,6 @@ def _convert_date(
     bad_distinct = _mask(pc.and_(pc.is_valid(distinct_arr), pc.is_null(parsed)))
     day = pc.cast(pc.floor_temporal(parsed, unit="day"), _TIMESTAMP_NS)
     values = _take(day, codes)
-    present = len(text) - text.null_count
     out = Converted(values=values, present=present, recoded=recoded)
     if bad_distinct.any():
         out.invalid = np.zeros(len(codes), dtype=bool)
@@ -318,9 +376,8 @@ def _lookup_codes(
     casefold: bool = False,
 ) -> tuple[np.ndarray, Converted]:
     """Codes (index into ``vocab``, -1 = null) for a vocabulary/yes-no column."""
-    text = _clean_text(as_text(arr), null_values)
-    codes, uniques = factorize(text)
-    distinct, recoded = _recode(codes, uniques.to_pylist(), recode)
+    codes, cleaned, present = _distinct_text(arr, null_values)
+    distinct, recoded = _recode(codes, cleaned, recode)
     index = {v: i for i, v in enumerate(vocab)}
     counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
     mapped = np.full(len(distinct), -1, dtype=np.int64)
@@ -345,11 +402,13 @@ def _lookup_codes(
     valid = codes >= 0
     row_codes = np.full(len(codes), -1, dtype=np.int64)
     row_codes[valid] = mapped[codes[valid]]
-    out = Converted(values=pa.nulls(0), present=len(text) - text.null_count, recoded=recoded, fallback=fallen)
+    out = Converted(values=pa.nulls(0), present=present, recoded=recoded, fallback=fallen)
     if quarantine.any():
         out.invalid = np.zeros(len(codes), dtype=bool)
         out.invalid[valid] = quarantine[codes[valid]]
-        out.reason = f"code not in the vocabulary of {col.name} ({', '.join(v for v in vocab if v)})"
+        out.reason = (
+            f"code not in the vocabulary of {col.name} ({', '.join(v for v in vocab if v)})"
+        )
     if error.any():
         out.unknown = unknown
         out.unknown_rows = np.zeros(len(codes), dtype=bool)
@@ -358,7 +417,11 @@ def _lookup_codes(
 
 
 def _convert_category(
-    arr: pa.Array, col: Column, null_values: Collection[str], recode: Mapping[str, str | None], fallback: str
+    arr: pa.Array,
+    col: Column,
+    null_values: Collection[str],
+    recode: Mapping[str, str | None],
+    fallback: str,
 ) -> Converted:
     vocab = col.vocab or ()
     codes, out = _lookup_codes(arr, col, vocab, null_values, recode, fallback)
@@ -368,7 +431,11 @@ def _convert_category(
 
 
 def _convert_bool(
-    arr: pa.Array, col: Column, null_values: Collection[str], recode: Mapping[str, str | None], fallback: str
+    arr: pa.Array,
+    col: Column,
+    null_values: Collection[str],
+    recode: Mapping[str, str | None],
+    fallback: str,
 ) -> Converted:
     if pa.types.is_boolean(arr.type) and not recode:
         return Converted(values=arr, present=len(arr) - arr.null_count)
@@ -415,18 +482,25 @@ def convert_column(
     """
     arr = one_array(arr)
     recode = recode or {}
-    if col.kind == "id":
-        return _convert_id(arr, col, null_values, recode)
-    if col.kind == "string":
-        return _convert_string(arr, null_values, recode)
-    if col.kind == "int":
-        return _convert_int(arr, null_values, recode)
-    if col.kind == "money":
-        return _convert_money(arr, null_values, recode)
-    if col.kind == "date":
-        return _convert_date(arr, null_values, recode, list(date_formats or ()))
-    if col.kind == "category":
-        return _convert_category(arr, col, null_values, recode, fallback)
-    if col.kind == "bool":
-        return _convert_bool(arr, col, null_values, recode, fallback)
+    try:
+        if col.kind == "id":
+            return _convert_id(arr, col, null_values, recode)
+        if col.kind == "string":
+            return _convert_string(arr, null_values, recode)
+        if col.kind == "int":
+            return _convert_int(arr, null_values, recode)
+        if col.kind == "money":
+            return _convert_money(arr, null_values, recode)
+        if col.kind == "date":
+            return _convert_date(arr, null_values, recode, list(date_formats or ()))
+        if col.kind == "category":
+            return _convert_category(arr, col, null_values, recode, fallback)
+        if col.kind == "bool":
+            return _convert_bool(arr, col, null_values, recode, fallback)
+    except (pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        # e.g. a Parquet list/struct column where the contract expects plain values
+        raise StructuralError(
+            f"'{col.name}' is stored as {arr.type}, which cannot be read as {col.kind} values "
+            f"({exc}). Fix: store it as text or as a plain {col.kind} column."
+        ) from exc
     raise StructuralError(f"unknown column kind {col.kind!r} for '{col.name}'")  # pragma: no cover

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
@@ -57,7 +58,11 @@ def to_series(arr: pa.Array, col: Column) -> pd.Series:
         values = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
         return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64), mask), name=col.name)
     if col.kind == "money":
-        return pd.Series(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype="float64", name=col.name)
+        return pd.Series(
+            pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False),
+            dtype="float64",
+            name=col.name,
+        )
     if col.kind == "date":
         values = pc.cast(arr, _TIMESTAMP_NS).to_numpy(zero_copy_only=False)
         return pd.Series(values.astype("datetime64[ns]"), name=col.name)
@@ -111,7 +116,12 @@ def _source_columns(schema: TableSchema, spec: TableMapping) -> set[str]:
 
 
 def _missing_columns_message(
-    schema: TableSchema, label: str, missing: list[str], spec: TableMapping, source_names: list[str], unused: list[str]
+    schema: TableSchema,
+    label: str,
+    missing: list[str],
+    spec: TableMapping,
+    source_names: list[str],
+    unused: list[str],
 ) -> str:
     hints = []
     expected = {target: source for source, target in spec.columns.items()}
@@ -137,7 +147,15 @@ def _missing_columns_message(
     )
 
 
-def _unknown_codes_message(t_name: str, column: str, source: str, unknown: dict[str, int], rows: np.ndarray, shown: list[Any], col: Column) -> str:
+def _unknown_codes_message(
+    t_name: str,
+    column: str,
+    source: str,
+    unknown: dict[str, int],
+    rows: np.ndarray,
+    shown: list[Any],
+    col: Column,
+) -> str:
     listed = sorted(unknown.items(), key=lambda kv: -kv[1])
     codes = ", ".join(f"{k!r} ({v} rows)" for k, v in listed[:10])
     if len(listed) > 10:
@@ -168,7 +186,9 @@ def _read_table(
         if name in mapping.missing_tables:
             report["files"][name] = {"file": None, "note": "declared missing by the mapping"}
             return None
-        looked_for = repr(spec.file) if spec.file else "/".join(f"{name}{s}" for s in SUPPORTED_SUFFIXES)
+        looked_for = (
+            repr(spec.file) if spec.file else "/".join(f"{name}{s}" for s in SUPPORTED_SUFFIXES)
+        )
         present = sorted(p.name for p in folder.iterdir() if p.is_file())
         raise _NoFile(
             f"{name}: no file for this table in {folder} (looked for {looked_for}). Files there: "
@@ -200,7 +220,9 @@ def _read_table(
     missing = [c for c in schema.required if c not in mapped.columns]
     if missing:
         raise BundleError(
-            _missing_columns_message(schema, raw.label, missing, spec, list(raw.data.column_names), mapped.ignored)
+            _missing_columns_message(
+                schema, raw.label, missing, spec, list(raw.data.column_names), mapped.ignored
+            )
         )
     if mapped.ignored:
         report["ignored_columns"][name] = mapped.ignored
@@ -217,7 +239,9 @@ def _read_table(
     invalid: dict[str, tuple[np.ndarray, str, str]] = {}
     for col in schema.columns:
         source = mapped.origin.get(col.name, col.name)
-        where = f"{name}.{col.name} ({raw.label}" + (f", source column {source!r})" if source != col.name else ")")
+        where = f"{name}.{col.name} ({raw.label}" + (
+            f", source column {source!r})" if source != col.name else ")"
+        )
         if col.name not in mapped.columns:
             values[col.name] = _empty_array(col, n)
             present[col.name] = 0
@@ -246,7 +270,17 @@ def _read_table(
         if conv.unknown:
             idx = np.flatnonzero(conv.unknown_rows)[:5]
             shown = [one_array(mapped.columns[col.name])[int(i)].as_py() for i in idx]
-            problems.append(_unknown_codes_message(name, col.name, f"{raw.label}" + (f", source column {source!r}" if source != col.name else ""), conv.unknown, rows[idx], shown, col))
+            problems.append(
+                _unknown_codes_message(
+                    name,
+                    col.name,
+                    f"{raw.label}" + (f", source column {source!r}" if source != col.name else ""),
+                    conv.unknown,
+                    rows[idx],
+                    shown,
+                    col,
+                )
+            )
             continue
         values[col.name] = conv.values
         present[col.name] = conv.present
@@ -384,11 +418,30 @@ def load_bundle(
             f"{folder} is not a folder. Give the folder holding the bundle's files "
             "(households.csv, members.csv, ... or a source export with a mapping)."
         )
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise BundleError(
+                f"Unknown encoding {encoding!r}. Fix: use utf-8 or gb18030 (covers GBK/GB2312), "
+                "or leave it unset to detect."
+            ) from None
+    if isinstance(extracted_on, str):
+        try:
+            extracted_on = dt.date.fromisoformat(extracted_on)
+        except ValueError:
+            raise BundleError(
+                f"The extraction date {extracted_on!r} is not a date. Fix: write it as YYYY-MM-DD."
+            ) from None
     the_mapping = _resolve_mapping(mapping)
     manifest = read_manifest(folder)
     report: dict[str, Any] = {
         "folder": str(folder),
-        "mapping": None if mapping is None else str(mapping) if not isinstance(mapping, BundleMapping) else "(in memory)",
+        "mapping": None
+        if mapping is None
+        else str(mapping)
+        if not isinstance(mapping, BundleMapping)
+        else "(in memory)",
         "files": {},
         "ignored_columns": {},
         "unmatched_mapping_columns": {},
@@ -424,7 +477,7 @@ def load_bundle(
         raise BundleError(problems)
 
     if extracted_on is not None:
-        limit = dt.date.fromisoformat(extracted_on) if isinstance(extracted_on, str) else extracted_on
+        limit = extracted_on
         report["extracted_on_from"] = "argument"
     elif manifest is not None and manifest.extracted_on is not None:
         limit = manifest.extracted_on
@@ -442,16 +495,13 @@ def load_bundle(
     validator.value_rules(households, households=True)
     if validator.errors:
         raise BundleError(validator.errors)
-    ids = households.values["household_id"]
-    set_aside = pc.drop_null(ids.filter(pa.array(households.drop)))
-    kept = pc.drop_null(ids.filter(pa.array(~households.drop)))
     for name in TABLE_ORDER[1:]:
         t = work[name]
         if t.n == 0:
             continue
         validator.conversion_problems(t, households=False)
         validator.required_values(t, households=False)
-        validator.households_of(t, kept, set_aside)
+        validator.households_of(t, households)
         validator.value_rules(t, households=False)
         validator.order_rules(t)
         validator.duplicate_keys(t)
@@ -468,11 +518,17 @@ def load_bundle(
             events.values["recorded_on"] = pc.coalesce(recorded, events.values["event_date"])
             report["filled_values"]["events.recorded_on"] = int(fill.sum())
 
-    tables = {name: _frame(t) for name, t in work.items()}
     quarantine = validator.quarantine()
+    tables: dict[str, pd.DataFrame] = {}
+    for name, t in work.items():
+        tables[name] = _frame(t)
+        t.raw.clear()  # release each table's Arrow arrays as soon as its frame exists
+        t.values.clear()
     report["households_in_source"] = int(households.n)
     report["households_set_aside"] = int(households.drop.sum())
-    orphan_ids = quarantine.loc[quarantine["reason"] == "household_id not in households", "household_id"]
+    orphan_ids = quarantine.loc[
+        quarantine["reason"] == "household_id not in households", "household_id"
+    ]
     report["orphan_household_ids"] = int(orphan_ids.nunique())
     report["extracted_on"] = limit.isoformat()
     bundle = Bundle(

@@ -47,9 +47,7 @@ def read_manifest(folder: Path) -> BundleManifest | None:
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"])
             if err["type"] == "extra_forbidden":
-                problems.append(
-                    f"unknown key '{key}' (allowed: extracted_on, province, source)"
-                )
+                problems.append(f"unknown key '{key}' (allowed: extracted_on, province, source)")
             else:
                 problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
         raise BundleError(

@@ -122,7 +122,9 @@ def _table_problems(name: str, spec: TableMapping) -> list[str]:
         if unknown(f"date_formats.{column}", column):
             continue
         if schema.column(column).kind != "date":
-            problems.append(f"{where}.date_formats.{column}: '{name}.{column}' is not a date column")
+            problems.append(
+                f"{where}.date_formats.{column}: '{name}.{column}' is not a date column"
+            )
         problems.extend(
             f"{where}.date_formats.{column}: {fmt!r} is not a strptime format (e.g. '%Y/%m/%d', '%Y%m')"
             for fmt in formats
@@ -195,10 +197,15 @@ class MappedTable:
 
 
 def _split(arr: pa.Array, separators: str, width: int) -> tuple[list[pa.Array], int]:
-    text = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()) if not pa.types.is_string(arr.type) else arr)
+    text = pc.utf8_trim_whitespace(
+        pc.cast(arr, pa.string()) if not pa.types.is_string(arr.type) else arr
+    )
     codes, uniques = factorize(text)
     pattern = re.compile("[" + re.escape(separators) + "]")
-    parts = [[p.strip() for p in pattern.split(u) if p.strip()] if u is not None else [] for u in uniques.to_pylist()]
+    parts = [
+        [p.strip() for p in pattern.split(u) if p.strip()] if u is not None else []
+        for u in uniques.to_pylist()
+    ]
     counts = np.bincount(codes[codes >= 0], minlength=len(parts))
     dropped = int(sum(max(0, len(p) - width) * int(c) for p, c in zip(parts, counts, strict=True)))
     out = []
@@ -237,7 +244,9 @@ def map_table(raw: RawTable, spec: TableMapping) -> MappedTable:
         if source not in raw.data.column_names:
             unmatched.append(source)
             continue
-        parts, split_dropped = _split(one_array(raw.data.column(source)), split.separators, len(split.into))
+        parts, split_dropped = _split(
+            one_array(raw.data.column(source)), split.separators, len(split.into)
+        )
         for target, part in zip(split.into, parts, strict=True):
             columns[target] = part
             origin[target] = f"{source} (part {split.into.index(target) + 1})"

@@ -67,7 +67,9 @@ def locate_table_file(folder: Path, table: str, pattern: str | None) -> Path | N
             )
         return matches[0] if matches else None
     candidates = [
-        p for p in folder.iterdir() if p.is_file() and p.stem == table and p.suffix.lower() in SUPPORTED_SUFFIXES
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.stem == table and p.suffix.lower() in SUPPORTED_SUFFIXES
     ]
     if len(candidates) > 1:
         raise BundleError(
@@ -75,7 +77,9 @@ def locate_table_file(folder: Path, table: str, pattern: str | None) -> Path | N
             f"{', '.join(sorted(p.name for p in candidates))}. Fix: keep exactly one of them."
         )
     if not candidates:
-        legacy = [p.name for p in folder.iterdir() if p.stem == table and p.suffix.lower() == ".xls"]
+        legacy = [
+            p.name for p in folder.iterdir() if p.stem == table and p.suffix.lower() == ".xls"
+        ]
         if legacy:
             raise BundleError(
                 f"{table}: {legacy[0]} is an old-style .xls workbook, which riskml does not read. "
@@ -117,9 +121,12 @@ def read_table_file(
 
 def _read_parquet(path: Path, table: str, columns: set[str] | None) -> RawTable:
     try:
-        schema = pq.read_schema(path)
-        names = [n for n in schema.names if columns is None or n in columns]
-        data = pq.read_table(path, columns=names)
+        # ParquetFile.read gives one chunk per row group (read_table splits them into many small
+        # batches, which would cost a copy to combine) and is faster.
+        with pq.ParquetFile(path) as file:
+            schema = file.schema_arrow
+            names = [n for n in schema.names if columns is None or n in columns]
+            data = file.read(columns=names)
     except (pa.ArrowException, OSError) as exc:
         raise BundleError(
             f"{table}: {path.name} is not a readable Parquet file ({exc}). Fix: export it again."
@@ -182,6 +189,17 @@ def _detect_encoding(path: Path, table: str, explicit: str | None) -> tuple[str,
                 f"{data.hex(' ')} at line {line} (byte {offset}); {hint}. Fix: give the right "
                 f"encoding (--encoding {other} / `encoding: {other}` in the mapping) or leave it "
                 "unset to detect UTF-8 or GB18030/GBK automatically."
+            )
+        if (
+            codec == "gb18030"
+            and _first_bad_byte(path, "utf-8") is None
+            and _first_bad_byte(path, "ascii") is not None
+        ):
+            raise BundleError(
+                f"{table}: {path.name} was to be read as {explicit}, but it is valid UTF-8 holding "
+                "non-ASCII text, so it is almost certainly UTF-8 (read as GBK its Chinese would be "
+                "garbled). Fix: use --encoding utf-8 (or `encoding: utf-8` in the mapping), or leave "
+                "the encoding unset to detect it."
             )
         return explicit, codec
     if _first_bad_byte(path, "utf-8") is None:
@@ -270,7 +288,8 @@ def _read_csv(path: Path, table: str, encoding: str | None, header_row: int) -> 
             raise BundleError(
                 f"{table}: {path.name} is not a well-formed CSV file ({exc}). Fix: every row "
                 f"needs the header's {len(names)} fields; quote values holding commas or "
-                "line breaks."
+                "line breaks; if title lines stand above the column names, set `header_row:` "
+                "in the mapping to the line holding them."
             ) from exc
     return RawTable(table=table, path=path, data=data, format="csv", encoding=reported)
 
@@ -331,7 +350,9 @@ def _pick_sheet(wb: object, path: Path, table: str, sheet: str | int | None) -> 
     with_data = [
         n
         for n in names
-        if any(any(v is not None for v in row) for row in wb[n].iter_rows(max_row=5, values_only=True))  # type: ignore[index]
+        if any(
+            any(v is not None for v in row) for row in wb[n].iter_rows(max_row=5, values_only=True)
+        )  # type: ignore[index]
     ]
     if len(with_data) == 1:
         return with_data[0]
@@ -384,7 +405,11 @@ def _read_xlsx(path: Path, table: str, sheet: str | int | None, header_row: int)
         raise BundleError(
             f"{table}: the header of {label} looks merged or spread over several rows: row "
             f"{header_row} has no column name in column(s) {', '.join(_column_letter(i) for i in blank)}"
-            + (f", and row {header_row + 1} continues it ({', '.join(map(repr, continued[:5]))})" if continued else "")
+            + (
+                f", and row {header_row + 1} continues it ({', '.join(map(repr, continued[:5]))})"
+                if continued
+                else ""
+            )
             + ". Fix: unmerge the header cells so that one row holds exactly one name per column "
             "(delete title/group rows above it), or set `header_row:` in the mapping to the row "
             "holding the column names."
@@ -403,4 +428,6 @@ def _read_xlsx(path: Path, table: str, sheet: str | int | None, header_row: int)
         if flagged:
             big[col] = flagged
     data = pa.table(columns) if columns else pa.table({})
-    return RawTable(table=table, path=path, data=data, format="xlsx", sheet=name, big_number_cells=big)
+    return RawTable(
+        table=table, path=path, data=data, format="xlsx", sheet=name, big_number_cells=big
+    )

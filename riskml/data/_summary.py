@@ -68,7 +68,8 @@ def summarize_bundle(bundle: Bundle) -> dict[str, Any]:
     if len(q):
         aside = q[q["action"] != "value cleared"] if "action" in q.columns else q
         quarantine["rows_set_aside"] = {
-            str(t): int(n) for t, n in aside.drop_duplicates(["table", "row"])["table"].value_counts().items()
+            str(t): int(n)
+            for t, n in aside.drop_duplicates(["table", "row"])["table"].value_counts().items()
         }
         quarantine["by_reason"] = {
             f"{t}.{c}: {r}": int(n)
@@ -116,31 +117,43 @@ def render_summary(summary: dict[str, Any]) -> list[Any]:
     out: list[Any] = []
     files = summary.get("files", {})
     aside = summary["quarantine"].get("rows_set_aside", {})
-    t = Table(title=f"Bundle — extracted on {summary['extracted_on']} ({summary.get('extracted_on_from') or 'given'})")
+    t = Table(
+        title=f"Bundle — extracted on {summary['extracted_on']} ({summary.get('extracted_on_from') or 'given'})"
+    )
+    show_encoding = any(info.get("encoding") for info in files.values())
     t.add_column("table", no_wrap=True)
     t.add_column("source file", overflow="fold")
-    t.add_column("encoding", no_wrap=True)
+    if show_encoding:
+        t.add_column("encoding", no_wrap=True)
     t.add_column("rows", justify="right", no_wrap=True)
     t.add_column("set aside", justify="right", no_wrap=True)
     t.add_column("dates", no_wrap=True)
     for name, n in summary["rows"].items():
         info = files.get(name, {})
         dr = summary["date_range"]["tables"].get(name)
-        t.add_row(
+        cells = [
             name,
             str(info.get("file") or "—") + (f" [{info['sheet']}]" if info.get("sheet") else ""),
-            str(info.get("encoding") or "—"),
+            *([str(info.get("encoding") or "—")] if show_encoding else []),
             f"{n:,}",
             f"{aside.get(name, 0):,}",
             f"{dr['first']}…{dr['last']}" if dr else "—",
-        )
+        ]
+        t.add_row(*cells)
     out.append(t)
 
     facts = Table(title="Households", show_header=False)
     facts.add_column("what")
     facts.add_column("value", justify="right")
+    if summary.get("province") or summary.get("source"):
+        facts.add_row(
+            "province / source",
+            f"{summary.get('province') or '—'} / {summary.get('source') or '—'}",
+        )
     facts.add_row("households loaded", f"{summary['households']:,}")
-    facts.add_row("households set aside", f"{summary['quarantine'].get('households_set_aside', 0):,}")
+    facts.add_row(
+        "households set aside", f"{summary['quarantine'].get('households_set_aside', 0):,}"
+    )
     facts.add_row("ids normalised (spaces / full-width)", f"{summary['normalised_ids']['total']:,}")
     facts.add_row("codes recoded by the mapping", f"{sum(summary['recoded_values'].values()):,}")
     if summary["fallback_values"]:

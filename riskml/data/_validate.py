@@ -86,6 +86,8 @@ class WorkTable:
     """Column -> (mask of unconvertible cells, reason, fix)."""
     drop: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     clear: dict[str, np.ndarray] = field(default_factory=dict)
+    household_pos: np.ndarray | None = None
+    """Row of each row's household in the households table (-1: none); set by the orphan rule."""
 
     def __post_init__(self) -> None:
         if len(self.drop) != len(self.rows):
@@ -101,7 +103,9 @@ class WorkTable:
 
     def source(self, column: str) -> str:
         origin = self.origin.get(column)
-        return f"{self.label}, source column {origin!r}" if origin and origin != column else self.label
+        return (
+            f"{self.label}, source column {origin!r}" if origin and origin != column else self.label
+        )
 
     def shown(self, column: str, idx: np.ndarray) -> list[str | None]:
         """The source text of ``column`` at positions ``idx``."""
@@ -129,18 +133,26 @@ def _cmp(result: pa.Array) -> np.ndarray:
     return result.fill_null(False).to_numpy(zero_copy_only=False)
 
 
-def group_codes(arrays: list[pa.Array], *, null_is_value: bool = False) -> np.ndarray:
+def group_codes(arrays: list[pa.Array | np.ndarray], *, null_is_value: bool = False) -> np.ndarray:
     """One int64 code per distinct combination of values across ``arrays``.
 
-    A combination holding a null gets -1, unless ``null_is_value`` (then null is a value).
+    An item may be an Arrow array, or an int64 numpy array of codes already (-1 = null). A
+    combination holding a null gets -1, unless ``null_is_value`` (then null is a value).
     """
     n = len(arrays[0]) if arrays else 0
     combined = np.zeros(n, dtype=np.int64)
     any_null = np.zeros(n, dtype=bool)
-    for arr in arrays:
-        codes, uniques = factorize(arr)
+    for i, arr in enumerate(arrays):
+        if isinstance(arr, np.ndarray):
+            codes, cardinality = arr, int(arr.max(initial=-1)) + 1
+        else:
+            codes, uniques = factorize(arr)
+            cardinality = len(uniques)
         any_null |= codes < 0
-        combined = pd.factorize(combined * (len(uniques) + 1) + codes + 1)[0].astype(np.int64)
+        combined = combined * (cardinality + 1) + codes + 1
+        if i < len(arrays) - 1 and combined.max(initial=0) > 2**40:
+            combined = pd.factorize(combined)[0].astype(np.int64)
+    combined = pd.factorize(combined)[0].astype(np.int64)
     if not null_is_value:
         combined[any_null] = -1
     return combined
@@ -216,11 +228,18 @@ class Validator:
 
     def quarantine(self) -> pd.DataFrame:
         if not self._parts:
-            return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in QUARANTINE_FRAME_COLUMNS})
+            return pd.DataFrame(
+                {
+                    c: pd.Series(dtype="int64" if c == "row" else "object")
+                    for c in QUARANTINE_FRAME_COLUMNS
+                }
+            )
         out = pd.concat(self._parts, ignore_index=True)
         order = {name: i for i, name in enumerate(dict.fromkeys(out["table"]))}
         out["_t"] = out["table"].map(order)
-        out = out.sort_values(["_t", "row"], kind="stable").drop(columns="_t").reset_index(drop=True)
+        out = (
+            out.sort_values(["_t", "row"], kind="stable").drop(columns="_t").reset_index(drop=True)
+        )
         out["row"] = out["row"].astype("int64")
         return out
 
@@ -234,7 +253,9 @@ class Validator:
                 action = ACTION_HOUSEHOLD if col.required else ACTION_VALUE
             else:
                 action = ACTION_ROW
-            self.flag(t, mask, column, reason, action=action, fix=fix, base=t.present.get(column, t.n))
+            self.flag(
+                t, mask, column, reason, action=action, fix=fix, base=t.present.get(column, t.n)
+            )
 
     def required_values(self, t: WorkTable, *, households: bool) -> None:
         for column in t.schema.required:
@@ -359,35 +380,36 @@ class Validator:
                 "have exactly one row. Fix: remove or merge the duplicate rows in the source."
             )
 
-    def households_of(
-        self, t: WorkTable, kept: pa.Array, set_aside: pa.Array, *, guard: bool = True
-    ) -> None:
+    def households_of(self, t: WorkTable, households: WorkTable) -> None:
         """Rows whose household was set aside, or is not in households at all (orphans)."""
         ids = t.values["household_id"]
         has_id = _valid(ids)
-        if len(set_aside):
-            cascade = _cmp(pc.is_in(ids, value_set=set_aside))
-            self.flag(
-                t,
-                cascade,
-                "household_id",
-                "its household was set aside (see the households rows)",
-                action=ACTION_ROW,
-                fix="",
-                base=None,
-            )
-        else:
-            cascade = np.zeros(t.n, dtype=bool)
-        orphan = has_id & ~cascade & ~_cmp(pc.is_in(ids, value_set=kept))
+        pos = pc.index_in(ids, value_set=households.values["household_id"])
+        t.household_pos = np.where(
+            has_id, pos.fill_null(-1).to_numpy(zero_copy_only=False), -1
+        ).astype(np.int64)
+        known = t.household_pos >= 0
+        cascade = np.zeros(t.n, dtype=bool)
+        cascade[known] = households.drop[t.household_pos[known]]
         self.flag(
             t,
-            orphan,
+            cascade,
+            "household_id",
+            "its household was set aside (see the households rows)",
+            action=ACTION_ROW,
+            fix="",
+            base=None,
+        )
+        t.household_pos[cascade] = -1
+        self.flag(
+            t,
+            has_id & ~known,
             "household_id",
             "household_id not in households",
             action=ACTION_ROW,
             fix="make sure ids are written the same way in every file (leading zeros, spaces, "
             "Excel number formatting) and that the households file is complete",
-            base=int(has_id.sum()) if guard else None,
+            base=int(has_id.sum()),
         )
 
     def duplicate_keys(self, t: WorkTable) -> None:
@@ -398,7 +420,14 @@ class Validator:
         if not len(survivors):
             return
         sel = pa.array(survivors, pa.int64())
-        keys = group_codes([t.values[k].take(sel) for k in t.schema.key])
+        keys = group_codes(
+            [
+                t.household_pos[survivors]
+                if k == "household_id" and t.household_pos is not None
+                else t.values[k].take(sel)
+                for k in t.schema.key
+            ]
+        )
         valid = keys >= 0
         counts = np.bincount(keys[valid]) if valid.any() else np.zeros(0, dtype=np.int64)
         dup_local = np.zeros(len(keys), dtype=bool)
@@ -407,7 +436,9 @@ class Validator:
             return
         sub = survivors[dup_local]
         sub_sel = pa.array(sub, pa.int64())
-        full = group_codes([t.values[c.name].take(sub_sel) for c in t.schema.columns], null_is_value=True)
+        full = group_codes(
+            [t.values[c.name].take(sub_sel) for c in t.schema.columns], null_is_value=True
+        )
         frame = pd.DataFrame({"key": keys[dup_local], "full": full})
         variants = frame.groupby("key")["full"].transform("nunique").to_numpy()
         first = ~frame.duplicated(["key"]).to_numpy()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from pathlib import Path
 from typing import Literal
@@ -58,7 +57,9 @@ def _column_to_arrow(series: pd.Series, col: Column, table: str) -> pa.Array:
             f"{col.kind} ({exc}). Fix: give the column its contract dtype (see riskml/data/_schema.py)."
         ) from exc
     if col.vocab is not None:
-        outside = pc.drop_null(pc.filter(arr, pc.invert(pc.is_in(arr, value_set=pa.array(col.vocab)))))
+        outside = pc.drop_null(
+            pc.filter(arr, pc.invert(pc.is_in(arr, value_set=pa.array(col.vocab))))
+        )
         if len(outside):
             raise BundleError(
                 f"write_bundle: {table}.{col.name} holds {pc.unique(outside).to_pylist()[:5]} outside "
@@ -82,7 +83,9 @@ def _frame_to_arrow(frame: pd.DataFrame, schema: TableSchema) -> pa.Table:
     arrays = {}
     for col in schema.columns:
         if col.name in frame.columns:
-            arrays[col.name] = _column_to_arrow(frame[col.name].reset_index(drop=True), col, schema.name)
+            arrays[col.name] = _column_to_arrow(
+                frame[col.name].reset_index(drop=True), col, schema.name
+            )
         else:
             arrays[col.name] = pa.nulls(len(frame), _ARROW_TYPES[col.kind])
     return pa.table(arrays)
@@ -95,20 +98,15 @@ def _cell(value: object) -> object:
 
 
 def _write_xlsx(table: pa.Table, path: Path, sheet: str) -> None:
+    """One sheet: ids and codes as text cells, dates as date cells (yyyy-mm-dd), empty = blank."""
     import openpyxl
 
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet(title=sheet)
     ws.append(table.column_names)
     columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-    date_cols = {i for i, f in enumerate(table.schema) if pa.types.is_date(f.type)}
     for row in zip(*columns, strict=True):
-        ws.append(
-            [
-                dt.datetime.combine(v, dt.time()) if i in date_cols and v is not None else _cell(v)
-                for i, v in enumerate(row)
-            ]
-        )
+        ws.append([_cell(v) for v in row])
     wb.save(path)
 
 
@@ -145,14 +143,19 @@ def write_bundle(
         (the bundle would be ambiguous).
     """
     if format not in _FORMATS:
-        raise BundleError(f"write_bundle: unknown format {format!r}. Fix: use one of {sorted(_FORMATS)}.")
+        raise BundleError(
+            f"write_bundle: unknown format {format!r}. Fix: use one of {sorted(_FORMATS)}."
+        )
     out = Path(out_dir)
     suffix = _FORMATS[format]
     if out.exists():
         clashes = [
             p.name
             for p in out.iterdir()
-            if p.is_file() and p.stem in TABLES and p.suffix.lower() in _FORMATS.values() and p.suffix.lower() != suffix
+            if p.is_file()
+            and p.stem in TABLES
+            and p.suffix.lower() in _FORMATS.values()
+            and p.suffix.lower() != suffix
         ]
         if clashes:
             raise BundleError(
@@ -162,14 +165,18 @@ def write_bundle(
             )
     frames = {name: bundle.tables.get(name) for name in TABLE_ORDER}
     if format == "xlsx":
-        too_big = {n: len(f) for n, f in frames.items() if f is not None and len(f) > EXCEL_MAX_ROWS}
+        too_big = {
+            n: len(f) for n, f in frames.items() if f is not None and len(f) > EXCEL_MAX_ROWS
+        }
         if too_big:
             raise BundleError(
                 f"write_bundle: {', '.join(f'{n} has {r:,} rows' for n, r in too_big.items())}; an "
                 f"Excel sheet holds at most {EXCEL_MAX_ROWS:,} rows. Fix: write parquet or csv."
             )
     tables = {
-        name: _frame_to_arrow(frame if frame is not None else empty_frame(TABLES[name]), TABLES[name])
+        name: _frame_to_arrow(
+            frame if frame is not None else empty_frame(TABLES[name]), TABLES[name]
+        )
         for name, frame in frames.items()
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -183,6 +190,8 @@ def write_bundle(
             _write_xlsx(table, path, name)
     write_manifest(
         out,
-        BundleManifest(extracted_on=bundle.extracted_on, province=bundle.province, source=bundle.source),
+        BundleManifest(
+            extracted_on=bundle.extracted_on, province=bundle.province, source=bundle.source
+        ),
     )
     return out

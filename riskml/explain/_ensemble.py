@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["KZERO_THRESHOLD", "TreeEnsemble", "lightgbm_matrix", "parse_booster", "tree_range"]
+__all__ = ["KZERO_THRESHOLD", "TreeEnsemble", "TreeUnits", "lightgbm_matrix", "parse_booster", "tree_range", "tree_units"]
 
 #: LightGBM's ``kZeroThreshold`` (``1e-35f``, a C++ float): values this close to zero are zero.
 KZERO_THRESHOLD = float(np.float32(1e-35))
@@ -54,6 +54,10 @@ class TreeEnsemble:
     cat_words: np.ndarray  # (W,) uint32 bitsets, bit v set = category v goes left
     left_child: np.ndarray  # (T, M) int32
     right_child: np.ndarray  # (T, M) int32
+    internal_count: np.ndarray  # (T, M) float64 training rows through each internal node
+    leaf_value: np.ndarray  # (T, L) float64
+    leaf_count: np.ndarray  # (T, L) float64 training rows in each leaf
+    max_depth: np.ndarray  # (T,) int32 deepest leaf (root = depth 0)
     tree_features: np.ndarray  # (T, K) int32 features a tree splits on, padded with -1
     n_tree_features: np.ndarray  # (T,) int32
 
@@ -68,6 +72,20 @@ class TreeEnsemble:
     @property
     def max_nodes(self) -> int:
         return int(self.split_feature.shape[1])
+
+    def expected_values(self) -> np.ndarray:
+        """Each tree's expected value (LightGBM's ``Tree::ExpectedValue``, same arithmetic)."""
+        out = np.empty(self.n_trees, dtype=np.float64)
+        for t in range(self.n_trees):
+            if self.n_nodes[t] == 0:
+                out[t] = float(self.leaf_value[t, 0])
+                continue
+            total = float(self.internal_count[t, 0])
+            value = 0.0
+            for i in range(int(self.n_nodes[t]) + 1):
+                value += (float(self.leaf_count[t, i]) / total) * float(self.leaf_value[t, i])
+            out[t] = value
+        return out
 
     @property
     def key_words(self) -> int:
@@ -117,23 +135,32 @@ def parse_booster(booster: Any, trees: range | None = None) -> TreeEnsemble:
             "This booster was trained with linear_tree=True; LightGBM has no TreeSHAP for linear "
             "trees (pred_contrib refuses them too). Train with linear_tree=False to get reasons."
         )
-    dump = booster.dump_model()
+    dump = booster.dump_model(num_iteration=-1)
     infos = dump["tree_info"]
     if trees is None:
         trees = range(len(infos))
     feature_names = list(dump["feature_names"])
 
     nodes_per_tree: list[list[dict[str, Any]]] = []
+    leaves_per_tree: list[list[dict[str, Any]]] = []
+    depth_per_tree: list[int] = []
     for t in trees:
         found: list[dict[str, Any]] = []
-        stack = [infos[t]["tree_structure"]]
+        leaves: list[dict[str, Any]] = []
+        deepest = 0
+        stack = [(infos[t]["tree_structure"], 0)]
         while stack:
-            node = stack.pop()
+            node, depth = stack.pop()
             if "split_index" in node:
                 found.append(node)
-                stack.append(node["left_child"])
-                stack.append(node["right_child"])
+                stack.append((node["left_child"], depth + 1))
+                stack.append((node["right_child"], depth + 1))
+            else:
+                leaves.append(node)
+                deepest = max(deepest, depth)
         nodes_per_tree.append(found)
+        leaves_per_tree.append(leaves)
+        depth_per_tree.append(deepest)
 
     n_trees = len(nodes_per_tree)
     width = max([1, *(len(n) for n in nodes_per_tree)])
@@ -146,6 +173,9 @@ def parse_booster(booster: Any, trees: range | None = None) -> TreeEnsemble:
     cat_len = np.zeros((n_trees, width), dtype=np.int64)
     left_child = np.full((n_trees, width), -1, dtype=np.int32)
     right_child = np.full((n_trees, width), -1, dtype=np.int32)
+    internal_count = np.zeros((n_trees, width), dtype=np.float64)
+    leaf_value = np.zeros((n_trees, width + 1), dtype=np.float64)
+    leaf_count = np.zeros((n_trees, width + 1), dtype=np.float64)
     n_nodes = np.zeros(n_trees, dtype=np.int32)
     cat_chunks: list[np.ndarray] = []
     cat_used = 0
@@ -159,11 +189,16 @@ def parse_booster(booster: Any, trees: range | None = None) -> TreeEnsemble:
     for i, (t, nodes) in enumerate(zip(trees, nodes_per_tree, strict=True)):
         n_nodes[i] = len(nodes)
         feats: set[int] = set()
+        for leaf in leaves_per_tree[i]:
+            k = int(leaf.get("leaf_index", 0))
+            leaf_value[i, k] = float(leaf["leaf_value"])
+            leaf_count[i, k] = float(leaf.get("leaf_count", 0))
         for node in nodes:
             j = int(node["split_index"])
             if j >= width:  # pragma: no cover - LightGBM numbers internal nodes 0..n-1
                 raise ValueError(f"tree {t}: unexpected internal node index {j}.")
             split_feature[i, j] = int(node["split_feature"])
+            internal_count[i, j] = float(node["internal_count"])
             feats.add(int(node["split_feature"]))
             missing_type[i, j] = _MISSING_TYPES[str(node["missing_type"])]
             default_left[i, j] = bool(node["default_left"])
@@ -203,6 +238,10 @@ def parse_booster(booster: Any, trees: range | None = None) -> TreeEnsemble:
         cat_words=np.concatenate(cat_chunks) if cat_chunks else np.zeros(1, dtype=np.uint32),
         left_child=left_child,
         right_child=right_child,
+        internal_count=internal_count,
+        leaf_value=leaf_value,
+        leaf_count=leaf_count,
+        max_depth=np.asarray(depth_per_tree, dtype=np.int32),
         tree_features=tree_features,
         n_tree_features=n_tree_features,
     )
@@ -254,3 +293,107 @@ def lightgbm_matrix(booster: Any, X: pd.DataFrame | np.ndarray) -> np.ndarray:
     out = np.array(mat, dtype=np.float64, order="C", copy=True)
     out[np.abs(out) <= KZERO_THRESHOLD] = 0.0
     return out
+
+
+@dataclass(frozen=True)
+class TreeUnits:
+    """Each tree cut into units: subtrees of at most ``max_group_leaves`` leaves.
+
+    A leaf's SHAP contributions depend only on the decisions along its root path, so a tree's
+    values are the sum of its units' values, and a unit's values depend only on the decisions of
+    its subtree's internal nodes and their ancestors (``mask``). Fewer decisions mean far fewer
+    distinct patterns per unit than per tree on big trees. Units of a tree are contiguous, in
+    depth-first (left first) order.
+    """
+
+    tree: np.ndarray  # (U,) tree of each unit
+    first: np.ndarray  # (T,) first unit of each tree
+    last: np.ndarray  # (T,) one past the last unit of each tree
+    mask: np.ndarray  # (U, key_words) uint64 decision bits the unit depends on
+    node_in: np.ndarray  # (U, M) uint8 internal nodes on the way to the unit's leaves
+    leaf_in: np.ndarray  # (U, M + 1) uint8 the unit's leaves
+    cols: np.ndarray  # (U, K) int32 features the unit's values can touch, padded with -1
+    n_cols: np.ndarray  # (U,) int32
+
+    @property
+    def n_units(self) -> int:
+        return int(self.tree.shape[0])
+
+
+def tree_units(ens: TreeEnsemble, max_group_leaves: int | None) -> TreeUnits:
+    """Cut every tree into units of at most ``max_group_leaves`` leaves (``None``: whole trees)."""
+    width = ens.max_nodes
+    words = ens.key_words
+    limit = max_group_leaves if max_group_leaves is not None else width + 1
+    trees: list[int] = []
+    masks: list[np.ndarray] = []
+    node_ins: list[np.ndarray] = []
+    leaf_ins: list[np.ndarray] = []
+    col_sets: list[list[int]] = []
+    first = np.zeros(ens.n_trees, dtype=np.int64)
+    last = np.zeros(ens.n_trees, dtype=np.int64)
+    for t in range(ens.n_trees):
+        first[t] = len(trees)
+        m = int(ens.n_nodes[t])
+        if m == 0:  # a single leaf: no SHAP values besides the base value
+            last[t] = len(trees)
+            continue
+        left, right = ens.left_child[t], ens.right_child[t]
+        n_leaves = np.zeros(m, dtype=np.int64)
+
+        def count_leaves(node: int, left: np.ndarray = left, right: np.ndarray = right, n_leaves: np.ndarray = n_leaves) -> int:
+            if node < 0:
+                return 1
+            n_leaves[node] = count_leaves(int(left[node])) + count_leaves(int(right[node]))
+            return int(n_leaves[node])
+
+        count_leaves(0)
+        # depth-first, left first: a node with few enough leaves is one unit
+        stack: list[tuple[int, list[int]]] = [(0, [])]
+        while stack:
+            node, ancestors = stack.pop()
+            if node >= 0 and n_leaves[node] > limit:
+                stack.append((int(right[node]), [*ancestors, node]))
+                stack.append((int(left[node]), [*ancestors, node]))
+                continue
+            inside: list[int] = []
+            leaves: list[int] = []
+            walk = [node]
+            while walk:
+                x = walk.pop()
+                if x < 0:
+                    leaves.append(~x)
+                else:
+                    inside.append(x)
+                    walk += [int(left[x]), int(right[x])]
+            nodes = ancestors + inside
+            mask = np.zeros(words, dtype=np.uint64)
+            node_in = np.zeros(width, dtype=np.uint8)
+            for x in nodes:
+                mask[x >> 6] |= np.uint64(1) << np.uint64(x & 63)
+                node_in[x] = 1
+            leaf_in = np.zeros(width + 1, dtype=np.uint8)
+            leaf_in[leaves] = 1
+            trees.append(t)
+            masks.append(mask)
+            node_ins.append(node_in)
+            leaf_ins.append(leaf_in)
+            col_sets.append(sorted({int(ens.split_feature[t, x]) for x in nodes}))
+        last[t] = len(trees)
+    n_units = len(trees)
+    k = max([1, *(len(c) for c in col_sets)])
+    cols = np.full((n_units, k), -1, dtype=np.int32)
+    n_cols = np.zeros(n_units, dtype=np.int32)
+    for u, c in enumerate(col_sets):
+        cols[u, : len(c)] = c
+        n_cols[u] = len(c)
+    return TreeUnits(
+        tree=np.asarray(trees, dtype=np.int64),
+        first=first,
+        last=last,
+        mask=np.array(masks, dtype=np.uint64).reshape(n_units, words),
+        node_in=np.array(node_ins, dtype=np.uint8).reshape(n_units, width),
+        leaf_in=np.array(leaf_ins, dtype=np.uint8).reshape(n_units, width + 1),
+        cols=cols,
+        n_cols=n_cols,
+    )

@@ -4,9 +4,11 @@ Three steps per chunk of rows, all exact integer/boolean work except the final s
 
 1. :func:`assign_patterns` — for every tree (in parallel) and row, decide every internal node
    exactly as LightGBM does, pack the decisions into a key, and look the key up in the tree's
-   open-addressing hash table: a known key gives its pattern id, a new key gets the next id and
-   the row becomes the pattern's representative (whose SHAP values are then computed once).
-2. (outside: SHAP values of each new pattern, from LightGBM itself.)
+   open-addressing hash table: a known key gives its pattern id, a new key gets the next id.
+2. :func:`pattern_shap` — for every new pattern (trees in parallel), path-dependent TreeSHAP of
+   its tree, driven by the pattern's decisions: a transcription of LightGBM's ``Tree::TreeSHAP``
+   (``ExtendPath``, ``UnwindPath``, ``UnwoundPathSum``; same operations in the same order),
+   with an explicit stack instead of recursion.
 3. :func:`scatter_patterns` — for every row (in parallel), add up its patterns' values over
    the trees, in tree order.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["assign_patterns", "grow_table", "leaf_index", "scatter_patterns"]
+__all__ = ["assign_patterns", "grow_table", "leaf_index", "pattern_shap", "scatter_patterns"]
 
 _EMPTY = -1
 
@@ -104,6 +106,39 @@ def _tree_keys(xt, t, m, split_feature, threshold, missing_type, default_left, c
                     kw[r] |= bit
 
 
+@njit(cache=True, inline="always")
+def _lookup_insert(key, u, n_words, tab_offset, tab_capacity, tab_keys, tab_pid, count, pat_keys, pat_offset):  # type: ignore[no-untyped-def]
+    """Pattern id of ``key`` in unit ``u``'s table; a new key gets the next id; -1 if full."""
+    cap = tab_capacity[u]
+    mask = np.uint64(cap - 1)
+    off = tab_offset[u]
+    h = np.uint64(0x9E3779B97F4A7C15)
+    for w in range(n_words):
+        h = _mix(h ^ key[w])
+    slot = h & mask
+    while True:
+        s = off + np.int64(slot)
+        q = tab_pid[s]
+        if q == _EMPTY:
+            if count[u] >= cap // 2:
+                return np.int32(_EMPTY)  # full: grow, then resume
+            p = np.int32(count[u])
+            tab_pid[s] = p
+            for w in range(n_words):
+                tab_keys[s, w] = key[w]
+                pat_keys[pat_offset[u] + p, w] = key[w]
+            count[u] += 1
+            return p
+        same = True
+        for w in range(n_words):
+            if tab_keys[s, w] != key[w]:
+                same = False
+                break
+        if same:
+            return q
+        slot = (slot + np.uint64(1)) & mask
+
+
 @njit(cache=True, parallel=True)
 def assign_patterns(  # type: ignore[no-untyped-def]
     xt,  # (F, n) float64, feature-major
@@ -118,15 +153,18 @@ def assign_patterns(  # type: ignore[no-untyped-def]
     cat_words,
     kzero,
     n_words,
-    tab_offset,  # (T,) int64 start of each tree's slots
-    tab_capacity,  # (T,) int64 power of two
+    unit_first,  # (T,) first unit of each tree (a tree's units are contiguous)
+    unit_last,  # (T,) one past its last unit
+    unit_mask,  # (U, n_words) uint64 the decisions a unit depends on
+    tab_offset,  # (U,) int64 start of each unit's slots
+    tab_capacity,  # (U,) int64 power of two
     tab_keys,  # (S, n_words) uint64
     tab_pid,  # (S,) int32, -1 empty
-    count,  # (T,) int64 patterns known per tree (updated)
-    rep_row,  # (P,) int64 representative row of each pattern in this chunk (pattern slots)
-    pat_offset,  # (T,) int64 start of each tree's pattern slots
+    count,  # (U,) int64 patterns known per unit (updated)
+    pat_keys,  # (P, n_words) uint64 decision key of each pattern (pattern slots)
+    pat_offset,  # (U,) int64 start of each unit's pattern slots
     resume,  # (T,) int64 first row still to do per tree (updated; n when done)
-    pid,  # (T, n) int32 output pattern id per tree and row
+    pid,  # (U, n) int32 output pattern id per unit and row
 ):
     n_trees = n_nodes.shape[0]
     n = xt.shape[1]
@@ -136,48 +174,28 @@ def assign_patterns(  # type: ignore[no-untyped-def]
         keys = np.empty((n_words, n), dtype=np.uint64)
         _tree_keys(xt, t, n_nodes[t], split_feature, threshold, missing_type, default_left,
                    categorical, cat_start, cat_len, cat_words, kzero, keys)
-        cap = tab_capacity[t]
-        mask = np.uint64(cap - 1)
-        off = tab_offset[t]
-        limit = cap // 2
+        key = np.empty(n_words, dtype=np.uint64)
         r = resume[t]
         while r < n:
-            h = np.uint64(0x9E3779B97F4A7C15)
-            for w in range(n_words):
-                h = _mix(h ^ keys[w, r])
-            slot = h & mask
-            p = np.int32(_EMPTY)
-            while True:
-                s = off + np.int64(slot)
-                q = tab_pid[s]
-                if q == _EMPTY:
-                    if count[t] < limit:
-                        p = np.int32(count[t])
-                        tab_pid[s] = p
-                        for w in range(n_words):
-                            tab_keys[s, w] = keys[w, r]
-                        rep_row[pat_offset[t] + p] = r
-                        count[t] += 1
-                    break  # (p stays empty when the table is full: grow, then resume here)
-                same = True
+            full = False
+            for u in range(unit_first[t], unit_last[t]):
                 for w in range(n_words):
-                    if tab_keys[s, w] != keys[w, r]:
-                        same = False
-                        break
-                if same:
-                    p = q
+                    key[w] = keys[w, r] & unit_mask[u, w]
+                p = _lookup_insert(key, u, n_words, tab_offset, tab_capacity, tab_keys, tab_pid, count,
+                                   pat_keys, pat_offset)
+                if p == _EMPTY:
+                    full = True
                     break
-                slot = (slot + np.uint64(1)) & mask
-            if p == _EMPTY:
+                pid[u, r] = p
+            if full:
                 break
-            pid[t, r] = p
             r += 1
         resume[t] = r
 
 
 @njit(cache=True)
 def grow_table(old_keys, old_pid, old_cap, new_cap, n_words):  # type: ignore[no-untyped-def]
-    """Rehash one tree's slots into a table of ``new_cap`` slots (pattern ids unchanged)."""
+    """Rehash one unit's slots into a table of ``new_cap`` slots (pattern ids unchanged)."""
     keys = np.zeros((new_cap, n_words), dtype=np.uint64)
     pids = np.full(new_cap, _EMPTY, dtype=np.int32)
     mask = np.uint64(new_cap - 1)
@@ -199,10 +217,10 @@ def grow_table(old_keys, old_pid, old_cap, new_cap, n_words):  # type: ignore[no
 
 @njit(cache=True, parallel=True)
 def scatter_patterns(pid, pat_offset, phi, tree_cols, n_cols, out):  # type: ignore[no-untyped-def]
-    """``out[r, tree_cols[t, k]] += phi[pat_offset[t] + pid[t, r], k]``, trees in order.
+    """``out[r, tree_cols[u, k]] += phi[pat_offset[u] + pid[u, r], k]``, units in order.
 
-    Rows are taken in blocks and trees in order within a block, so one tree's pattern values stay
-    in cache while the block's rows use them; each row still adds its trees in tree order.
+    Rows are taken in blocks and units in order within a block, so one unit's pattern values stay
+    in cache while the block's rows use them; each row still adds its units in order.
     """
     n_trees = pid.shape[0]
     n = pid.shape[1]
@@ -241,3 +259,167 @@ def leaf_index(xt, n_nodes, split_feature, threshold, missing_type, default_left
                     node = right_child[t, node]
             out[r, t] = ~node
     return out
+
+
+# ---- path-dependent TreeSHAP of one tree for one decision pattern ------------------------------
+# A transcription of LightGBM's src/io/tree.cpp (Tree::ExtendPath, UnwindPath, UnwoundPathSum,
+# TreeSHAP), itself from Lundberg et al. (arXiv:1706.06060), Algorithm 2. The path element arrays
+# pf (feature), pz (zero fraction), po (one fraction), pw (permutation weight) are laid out as
+# LightGBM's unique_path_data: the path at unique depth d starts at parent offset + d.
+
+
+@njit(cache=True, inline="always")
+def _extend_path(pf, pz, po, pw, off, d, zero, one, feature):  # type: ignore[no-untyped-def]
+    pf[off + d] = feature
+    pz[off + d] = zero
+    po[off + d] = one
+    pw[off + d] = 1.0 if d == 0 else 0.0
+    for i in range(d - 1, -1, -1):
+        pw[off + i + 1] += one * pw[off + i] * (i + 1) / (d + 1)
+        pw[off + i] = zero * pw[off + i] * (d - i) / (d + 1)
+
+
+@njit(cache=True, inline="always")
+def _unwind_path(pf, pz, po, pw, off, d, path_index):  # type: ignore[no-untyped-def]
+    one = po[off + path_index]
+    zero = pz[off + path_index]
+    next_one = pw[off + d]
+    for i in range(d - 1, -1, -1):
+        if one != 0:
+            tmp = pw[off + i]
+            pw[off + i] = next_one * (d + 1) / ((i + 1) * one)
+            next_one = tmp - pw[off + i] * zero * (d - i) / (d + 1)
+        else:
+            pw[off + i] = (pw[off + i] * (d + 1)) / (zero * (d - i))
+    for i in range(path_index, d):
+        pf[off + i] = pf[off + i + 1]
+        pz[off + i] = pz[off + i + 1]
+        po[off + i] = po[off + i + 1]
+
+
+@njit(cache=True, inline="always")
+def _unwound_path_sum(pz, po, pw, off, d, path_index):  # type: ignore[no-untyped-def]
+    one = po[off + path_index]
+    zero = pz[off + path_index]
+    next_one = pw[off + d]
+    total = 0.0
+    for i in range(d - 1, -1, -1):
+        if one != 0:
+            tmp = next_one * (d + 1) / ((i + 1) * one)
+            total += tmp
+            next_one = pw[off + i] - tmp * zero * ((d - i) / (d + 1))
+        else:
+            total += (pw[off + i] / zero) / ((d - i) / (d + 1))
+    return total
+
+
+@njit(cache=True)
+def _tree_shap_one(t, key, left_child, right_child, split_feature, internal_count, leaf_count,  # type: ignore[no-untyped-def]
+                   leaf_value, node_in, leaf_in, phi, pf, pz, po, pw, s_node, s_depth, s_off, s_zero,
+                   s_one, s_feat):
+    """Add tree ``t``'s SHAP values for the decision pattern ``key`` into ``phi`` (by feature),
+    from the leaves with ``leaf_in`` set only (the recursion skips nodes without ``node_in``)."""
+    sp = 0
+    s_node[0] = 0
+    s_depth[0] = 0
+    s_off[0] = 0
+    s_zero[0] = 1.0
+    s_one[0] = 1.0
+    s_feat[0] = -1
+    sp = 1
+    while sp > 0:
+        sp -= 1
+        node = s_node[sp]
+        d = s_depth[sp]
+        parent = s_off[sp]
+        off = parent + d
+        for i in range(d):  # copy the parent's path
+            pf[off + i] = pf[parent + i]
+            pz[off + i] = pz[parent + i]
+            po[off + i] = po[parent + i]
+            pw[off + i] = pw[parent + i]
+        _extend_path(pf, pz, po, pw, off, d, s_zero[sp], s_one[sp], s_feat[sp])
+        if node < 0:
+            value = leaf_value[t, ~node]
+            for i in range(1, d + 1):
+                w = _unwound_path_sum(pz, po, pw, off, d, i)
+                phi[pf[off + i]] += w * (po[off + i] - pz[off + i]) * value
+            continue
+        left = left_child[t, node]
+        right = right_child[t, node]
+        if (key[node >> 6] >> np.uint64(node & 63)) & np.uint64(1):
+            hot = left
+            cold = right
+        else:
+            hot = right
+            cold = left
+        w = internal_count[t, node]
+        hot_count = internal_count[t, hot] if hot >= 0 else leaf_count[t, ~hot]
+        cold_count = internal_count[t, cold] if cold >= 0 else leaf_count[t, ~cold]
+        hot_zero = hot_count / w
+        cold_zero = cold_count / w
+        incoming_zero = 1.0
+        incoming_one = 1.0
+        feature = split_feature[t, node]
+        path_index = 0
+        while path_index <= d:
+            if pf[off + path_index] == feature:
+                break
+            path_index += 1
+        if path_index != d + 1:
+            incoming_zero = pz[off + path_index]
+            incoming_one = po[off + path_index]
+            _unwind_path(pf, pz, po, pw, off, d, path_index)
+            d -= 1
+        # cold first on the stack so that the hot subtree is done first, as in the recursion
+        if node_in[cold] if cold >= 0 else leaf_in[~cold]:
+            s_node[sp] = cold
+            s_depth[sp] = d + 1
+            s_off[sp] = off
+            s_zero[sp] = cold_zero * incoming_zero
+            s_one[sp] = 0.0
+            s_feat[sp] = feature
+            sp += 1
+        if node_in[hot] if hot >= 0 else leaf_in[~hot]:
+            s_node[sp] = hot
+            s_depth[sp] = d + 1
+            s_off[sp] = off
+            s_zero[sp] = hot_zero * incoming_zero
+            s_one[sp] = incoming_one
+            s_feat[sp] = feature
+            sp += 1
+
+
+@njit(cache=True, parallel=True)
+def pattern_shap(units, first, last, unit_tree, node_in, leaf_in, pat_keys, pat_offset, n_features,  # type: ignore[no-untyped-def]
+                 left_child, right_child, split_feature, internal_count, leaf_count, leaf_value,
+                 max_depth, unit_cols, n_cols, phi_store):
+    """SHAP values of patterns ``first[i]..last[i]-1`` of unit ``units[i]`` into ``phi_store``
+    (row = pattern slot, column k = the unit's k-th feature)."""
+    for i in prange(units.shape[0]):
+        u = units[i]
+        t = unit_tree[u]
+        depth = max_depth[t] + 1
+        size = depth * (depth + 1) // 2 + 1
+        pf = np.empty(size, dtype=np.int64)
+        pz = np.empty(size, dtype=np.float64)
+        po = np.empty(size, dtype=np.float64)
+        pw = np.empty(size, dtype=np.float64)
+        stack = 2 * depth + 2
+        s_node = np.empty(stack, dtype=np.int64)
+        s_depth = np.empty(stack, dtype=np.int64)
+        s_off = np.empty(stack, dtype=np.int64)
+        s_zero = np.empty(stack, dtype=np.float64)
+        s_one = np.empty(stack, dtype=np.float64)
+        s_feat = np.empty(stack, dtype=np.int64)
+        phi = np.zeros(n_features, dtype=np.float64)
+        k_u = n_cols[u]
+        for p in range(first[i], last[i]):
+            slot = pat_offset[u] + p
+            _tree_shap_one(t, pat_keys[slot], left_child, right_child, split_feature, internal_count,
+                           leaf_count, leaf_value, node_in[u], leaf_in[u], phi, pf, pz, po, pw, s_node,
+                           s_depth, s_off, s_zero, s_one, s_feat)
+            for k in range(k_u):
+                c = unit_cols[u, k]
+                phi_store[slot, k] = phi[c]
+                phi[c] = 0.0

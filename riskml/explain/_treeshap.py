@@ -9,12 +9,14 @@ a few thousand distinct decision vectors across a whole roster, so:
 
 1. decide every node of every tree for every row (exactly as LightGBM, compiled) and find each
    row's pattern id per tree in a per-tree hash table that persists across chunks;
-2. for the patterns not seen before, ask LightGBM itself for the tree's SHAP values on one
-   representative row (``pred_contrib`` on that single tree) — so the values are LightGBM's own;
-3. add each row's patterns' values over the trees.
+2. for the patterns not seen before, run the tree's path-dependent TreeSHAP once, driven by the
+   pattern's decisions (a line-by-line transcription of LightGBM's ``Tree::TreeSHAP``);
+3. add each row's patterns' values over the trees; the base value is the sum of the trees'
+   expected values (LightGBM's ``Tree::ExpectedValue``), added in tree order.
 
-The result equals ``booster.predict(X, pred_contrib=True)`` up to floating-point summation order
-(differences of order 1e-15).
+A tree's values for a pattern are computed with LightGBM's operations in LightGBM's order; only
+the sum over trees is associated differently (per tree first), so the result equals
+``booster.predict(X, pred_contrib=True)`` to about 1e-15.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ import pandas as pd
 from riskml.explain._ensemble import (
     KZERO_THRESHOLD,
     TreeEnsemble,
+    TreeUnits,
     lightgbm_matrix,
     parse_booster,
     tree_range,
+    tree_units,
 )
 
 __all__ = ["TreeShapExplainer", "TreeShapStats", "tree_shap"]
@@ -45,8 +49,7 @@ class TreeShapStats:
 
     rows: int = 0
     chunks: int = 0
-    pattern_evaluations: int = 0  # (tree, pattern) pairs whose SHAP values LightGBM computed
-    lightgbm_calls: int = 0
+    pattern_evaluations: int = 0  # (tree, pattern) pairs whose SHAP values were computed
     cache_resets: int = 0
     seconds: dict[str, float] = field(
         default_factory=lambda: {"convert": 0.0, "assign": 0.0, "evaluate": 0.0, "scatter": 0.0}
@@ -57,7 +60,6 @@ class TreeShapStats:
             "rows": self.rows,
             "chunks": self.chunks,
             "pattern_evaluations": self.pattern_evaluations,
-            "lightgbm_calls": self.lightgbm_calls,
             "cache_resets": self.cache_resets,
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
         }
@@ -73,12 +75,16 @@ class TreeShapExplainer:
     start_iteration, num_iteration : int, optional
         Which trees, with ``booster.predict``'s meaning (``num_iteration=None`` uses
         ``best_iteration`` when there is one).
-    chunk_rows : int, default 65536
-        Rows processed at a time (memory: about ``chunk_rows * (n_trees * 4 + n_features * 16)``
+    chunk_rows : int, default 32768
+        Rows processed at a time (memory: about ``chunk_rows * (n_units * 4 + n_features * 24)``
         bytes).
+    max_group_leaves : int or None, default 16
+        Trees with more leaves are cut into units (subtrees) of at most this many leaves, each
+        with its own pattern table: a unit depends on fewer decisions than its tree, so it has
+        far fewer distinct patterns. ``None`` keeps whole trees.
     max_cache_bytes : int, default 512 MiB
-        The per-tree pattern tables persist across chunks and calls; past this size they are
-        cleared before the next chunk (results stay exact, only reuse is lost).
+        The pattern tables persist across chunks and calls; past this size they are cleared
+        before the next chunk (results stay exact, only reuse is lost).
 
     Examples
     --------
@@ -93,32 +99,31 @@ class TreeShapExplainer:
         *,
         start_iteration: int = 0,
         num_iteration: int | None = None,
-        chunk_rows: int = 65536,
+        chunk_rows: int = 32768,
+        max_group_leaves: int | None = 16,
         max_cache_bytes: int = 512 * 2**20,
     ) -> None:
-        if not isinstance(chunk_rows, int) or chunk_rows < 1:
+        if not isinstance(chunk_rows, int) or isinstance(chunk_rows, bool) or chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive int. Got {chunk_rows!r} instead.")
+        if max_group_leaves is not None and (not isinstance(max_group_leaves, int) or max_group_leaves < 1):
+            raise ValueError(f"max_group_leaves must be a positive int or None. Got {max_group_leaves!r} instead.")
         self.booster = booster
         self.chunk_rows = chunk_rows
         self.max_cache_bytes = max_cache_bytes
         self.ensemble: TreeEnsemble = parse_booster(booster, tree_range(booster, start_iteration, num_iteration))
-        ens = self.ensemble
-        n_trees = ens.n_trees
-        # columns each tree can touch: its split features. Its base value (expected value,
-        # column F) is the same for every row and is added once per call.
-        self._n_cols = ens.n_tree_features.astype(np.int32)
-        self._tree_cols = ens.tree_features.copy()
-        self._tree_base = np.full(n_trees, np.nan, dtype=np.float64)
+        self.units: TreeUnits = tree_units(self.ensemble, max_group_leaves)
+        # a tree's base value (expected value, column F) is the same for every row: added once
+        self._tree_base = self.ensemble.expected_values()
         self.stats = TreeShapStats()
         self.reset_cache()
 
     # ---- cache -------------------------------------------------------------------------------
     def reset_cache(self) -> None:
         """Forget every pattern seen so far."""
-        n_trees = self.ensemble.n_trees
-        self._capacity = np.full(n_trees, _INITIAL_CAPACITY, dtype=np.int64)
+        n_units = self.units.n_units
+        self._capacity = np.full(n_units, _INITIAL_CAPACITY, dtype=np.int64)
         self._allocate(self._capacity)
-        self._count = np.zeros(n_trees, dtype=np.int64)
+        self._count = np.zeros(n_units, dtype=np.int64)
 
     def _allocate(self, capacity: np.ndarray) -> None:
         words = self.ensemble.key_words
@@ -128,55 +133,53 @@ class TreeShapExplainer:
         total_patterns = int((capacity // 2).sum())
         self._tab_keys = np.zeros((total_slots, words), dtype=np.uint64)
         self._tab_pid = np.full(total_slots, -1, dtype=np.int32)
-        self._rep_row = np.zeros(total_patterns, dtype=np.int64)
-        self._phi = np.zeros((total_patterns, self._tree_cols.shape[1]), dtype=np.float64)
+        self._pat_keys = np.zeros((total_patterns, words), dtype=np.uint64)
+        self._phi = np.zeros((total_patterns, self.units.cols.shape[1]), dtype=np.float64)
 
-    def _grow(self, trees: np.ndarray) -> None:
+    def _grow(self, units: np.ndarray) -> None:
         from riskml.explain._kernels import grow_table
 
-        old = {
-            "cap": self._capacity.copy(),
-            "tab_offset": self._tab_offset,
-            "pat_offset": self._pat_offset,
-            "keys": self._tab_keys,
-            "pid": self._tab_pid,
-            "rep": self._rep_row,
-            "phi": self._phi,
-        }
+        old_cap = self._capacity.copy()
+        old_tab_offset, old_pat_offset = self._tab_offset, self._pat_offset
+        old_keys, old_pid, old_pat_keys, old_phi = self._tab_keys, self._tab_pid, self._pat_keys, self._phi
         new_cap = self._capacity.copy()
-        new_cap[trees] *= 4
+        new_cap[units] *= 4
         self._capacity = new_cap
         self._allocate(new_cap)
-        grow = set(int(t) for t in trees)
+        grow = set(int(u) for u in units)
         words = self.ensemble.key_words
-        for t in range(self.ensemble.n_trees):
-            oc, nc = int(old["cap"][t]), int(new_cap[t])
-            os_, ns = int(old["tab_offset"][t]), int(self._tab_offset[t])
-            if t in grow:
-                keys, pids = grow_table(old["keys"][os_ : os_ + oc], old["pid"][os_ : os_ + oc], oc, nc, words)
+        for u in range(self.units.n_units):
+            oc, nc = int(old_cap[u]), int(new_cap[u])
+            os_, ns = int(old_tab_offset[u]), int(self._tab_offset[u])
+            if u in grow:
+                keys, pids = grow_table(old_keys[os_ : os_ + oc], old_pid[os_ : os_ + oc], oc, nc, words)
                 self._tab_keys[ns : ns + nc] = keys
                 self._tab_pid[ns : ns + nc] = pids
             else:
-                self._tab_keys[ns : ns + nc] = old["keys"][os_ : os_ + oc]
-                self._tab_pid[ns : ns + nc] = old["pid"][os_ : os_ + oc]
-            c = int(self._count[t])
-            op, np_ = int(old["pat_offset"][t]), int(self._pat_offset[t])
-            self._rep_row[np_ : np_ + c] = old["rep"][op : op + c]
-            self._phi[np_ : np_ + c] = old["phi"][op : op + c]
+                self._tab_keys[ns : ns + nc] = old_keys[os_ : os_ + oc]
+                self._tab_pid[ns : ns + nc] = old_pid[os_ : os_ + oc]
+            c = int(self._count[u])
+            op, np_ = int(old_pat_offset[u]), int(self._pat_offset[u])
+            self._pat_keys[np_ : np_ + c] = old_pat_keys[op : op + c]
+            self._phi[np_ : np_ + c] = old_phi[op : op + c]
 
     def cache_bytes(self) -> int:
         """Memory held by the pattern tables."""
-        return int(self._tab_keys.nbytes + self._tab_pid.nbytes + self._rep_row.nbytes + self._phi.nbytes)
+        return int(self._tab_keys.nbytes + self._tab_pid.nbytes + self._pat_keys.nbytes + self._phi.nbytes)
+
+    def patterns_per_unit(self) -> np.ndarray:
+        """Distinct decision patterns seen per unit since the last cache reset."""
+        return self._count.copy()
 
     def patterns_per_tree(self) -> np.ndarray:
-        """Distinct decision patterns seen per tree since the last cache reset."""
-        return self._count.copy()
+        """Distinct patterns per tree since the last cache reset, summed over the tree's units."""
+        return np.bincount(self.units.tree, weights=self._count, minlength=self.ensemble.n_trees).astype(np.int64)
 
     # ---- work --------------------------------------------------------------------------------
     def shap_values(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """SHAP values of every row: shape ``(n, n_features + 1)``, last column the base value.
 
-        Equal to ``booster.predict(X, pred_contrib=True)`` (same trees) within 1e-12 or so.
+        Equal to ``booster.predict(X, pred_contrib=True)`` (same trees) to about 1e-15.
         """
         started = time.perf_counter()
         mat = lightgbm_matrix(self.booster, X)
@@ -193,20 +196,13 @@ class TreeShapExplainer:
 
     def expected_value(self) -> float:
         """The base value: the trees' expected values added in tree order, as LightGBM does."""
-        if np.isnan(self._tree_base).any():
-            missing = np.flatnonzero(np.isnan(self._tree_base))
-            zeros = np.zeros((1, self.ensemble.n_features))
-            for t in missing:
-                self._tree_base[t] = self.booster.predict(
-                    zeros, pred_contrib=True, start_iteration=int(self.ensemble.tree_index[t]), num_iteration=1
-                )[0, -1]
         total = 0.0
         for value in self._tree_base:
             total += float(value)
         return total
 
     def pattern_ids(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """Each row's pattern id per tree, shape ``(n_trees, n)`` (ids are per tree)."""
+        """Each row's pattern id per unit, shape ``(n_units, n)`` (ids are per unit)."""
         mat = lightgbm_matrix(self.booster, X)
         return self._assign(np.ascontiguousarray(mat.T))
 
@@ -225,21 +221,21 @@ class TreeShapExplainer:
     def _assign(self, xt: np.ndarray) -> np.ndarray:
         from riskml.explain._kernels import assign_patterns
 
-        ens = self.ensemble
+        ens, units = self.ensemble, self.units
         n = xt.shape[1]
-        pid = np.empty((ens.n_trees, n), dtype=np.int32)
+        pid = np.empty((units.n_units, n), dtype=np.int32)
         resume = np.zeros(ens.n_trees, dtype=np.int64)
         while True:
             assign_patterns(
                 xt, ens.n_nodes, ens.split_feature, ens.threshold, ens.missing_type,
                 ens.default_left, ens.categorical, ens.cat_start, ens.cat_len, ens.cat_words,
-                KZERO_THRESHOLD, ens.key_words, self._tab_offset, self._capacity, self._tab_keys,
-                self._tab_pid, self._count, self._rep_row, self._pat_offset, resume, pid,
+                KZERO_THRESHOLD, ens.key_words, units.first, units.last, units.mask,
+                self._tab_offset, self._capacity, self._tab_keys, self._tab_pid, self._count,
+                self._pat_keys, self._pat_offset, resume, pid,
             )  # fmt: skip
-            unfinished = np.flatnonzero(resume < n)
-            if unfinished.size == 0:
+            if (resume >= n).all():
                 return pid
-            self._grow(unfinished)
+            self._grow(np.flatnonzero(self._count >= self._capacity // 2))
 
     def _explain_chunk(self, mat: np.ndarray, out: np.ndarray) -> None:
         from riskml.explain._kernels import scatter_patterns
@@ -252,43 +248,40 @@ class TreeShapExplainer:
         before = self._count.copy()
         pid = self._assign(xt)
         t1 = time.perf_counter()
-        self._evaluate_new_patterns(mat, before)
+        self._evaluate_new_patterns(before)
         t2 = time.perf_counter()
-        scatter_patterns(pid, self._pat_offset, self._phi, self._tree_cols, self._n_cols, out)
+        scatter_patterns(pid, self._pat_offset, self._phi, self.units.cols, self.units.n_cols, out)
         t3 = time.perf_counter()
         self.stats.chunks += 1
         self.stats.seconds["assign"] += t1 - t0
         self.stats.seconds["evaluate"] += t2 - t1
         self.stats.seconds["scatter"] += t3 - t2
 
-    def _evaluate_new_patterns(self, mat: np.ndarray, before: np.ndarray) -> None:
-        """LightGBM's own single-tree ``pred_contrib`` on one representative row per new pattern."""
-        ens = self.ensemble
-        for t in np.flatnonzero(self._count > before):
-            lo = int(self._pat_offset[t] + before[t])
-            hi = int(self._pat_offset[t] + self._count[t])
-            rows = self._rep_row[lo:hi]
-            contrib = self.booster.predict(
-                mat[rows],
-                pred_contrib=True,
-                start_iteration=int(ens.tree_index[t]),
-                num_iteration=1,
-            )
-            k = int(self._n_cols[t])
-            self._phi[lo:hi, :k] = contrib[:, self._tree_cols[t, :k]]
-            if np.isnan(self._tree_base[t]):
-                self._tree_base[t] = contrib[0, -1]
-            self.stats.pattern_evaluations += hi - lo
-            self.stats.lightgbm_calls += 1
+    def _evaluate_new_patterns(self, before: np.ndarray) -> None:
+        """Path-dependent TreeSHAP once per new (unit, pattern)."""
+        from riskml.explain._kernels import pattern_shap
+
+        ens, units = self.ensemble, self.units
+        todo = np.flatnonzero(self._count > before).astype(np.int64)
+        if todo.size == 0:
+            return
+        pattern_shap(
+            todo, before[todo], self._count[todo], units.tree, units.node_in, units.leaf_in,
+            self._pat_keys, self._pat_offset, ens.n_features, ens.left_child, ens.right_child,
+            ens.split_feature, ens.internal_count, ens.leaf_count, ens.leaf_value, ens.max_depth,
+            units.cols, units.n_cols, self._phi,
+        )  # fmt: skip
+        self.stats.pattern_evaluations += int((self._count[todo] - before[todo]).sum())
 
 
 def tree_shap(
     booster: Any,
     X: pd.DataFrame | np.ndarray,
     *,
-    chunk_rows: int = 65536,
+    chunk_rows: int = 32768,
     start_iteration: int = 0,
     num_iteration: int | None = None,
+    max_group_leaves: int | None = 16,
 ) -> np.ndarray:
     """Exact TreeSHAP values, identical to ``booster.predict(X, pred_contrib=True)``, much faster.
 
@@ -298,10 +291,13 @@ def tree_shap(
         Single-output model (binary or regression) without linear trees.
     X : DataFrame or ndarray
         The model's feature columns, in training order (as for ``booster.predict``).
-    chunk_rows : int, default 65536
+    chunk_rows : int, default 32768
         Rows processed at a time; patterns found in one chunk are reused in the next.
     start_iteration, num_iteration : int, optional
         As in ``booster.predict``.
+    max_group_leaves : int or None, default 16
+        Trees with more leaves are explained as subtrees of at most this many leaves (see
+        :class:`TreeShapExplainer`); the values are the same.
 
     Returns
     -------
@@ -316,6 +312,10 @@ def tree_shap(
     True
     """
     explainer = TreeShapExplainer(
-        booster, start_iteration=start_iteration, num_iteration=num_iteration, chunk_rows=chunk_rows
+        booster,
+        start_iteration=start_iteration,
+        num_iteration=num_iteration,
+        chunk_rows=chunk_rows,
+        max_group_leaves=max_group_leaves,
     )
     return explainer.shap_values(X)

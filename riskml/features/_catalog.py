@@ -16,9 +16,11 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import Field, ValidationError
 
 from riskml.config._base import ConfigError, StrictModel, catalog_dir, read_yaml
@@ -128,7 +130,9 @@ class Feature(StrictModel):
         True
         """
         if lang not in _UNKNOWN:
-            raise ValueError(f"The 'lang' parameter of render_reason must be 'zh' or 'en'. Got {lang!r} instead.")
+            raise ValueError(
+                f"The 'lang' parameter of render_reason must be 'zh' or 'en'. Got {lang!r} instead."
+            )
         template = self.reason_zh if lang == "zh" else self.reason_en
         parts: list[str] = []
         for literal, field_name, spec, _conversion in string.Formatter().parse(template):
@@ -140,7 +144,9 @@ class Feature(StrictModel):
                 value = row[name]
             except (KeyError, IndexError, TypeError):
                 value = None
-            parts.append(_format_value(value, spec or "", lang, self.levels if name == self.name else None))
+            parts.append(
+                _format_value(value, spec or "", lang, self.levels if name == self.name else None)
+            )
         return "".join(parts)
 
 
@@ -162,7 +168,9 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _format_value(value: Any, spec: str, lang: Lang, levels: dict[str, dict[str, str]] | None) -> str:
+def _format_value(
+    value: Any, spec: str, lang: Lang, levels: dict[str, dict[str, str]] | None
+) -> str:
     if _is_missing(value):
         return _UNKNOWN[lang]
     if isinstance(value, str):
@@ -199,6 +207,8 @@ class FeatureSet:
     features: tuple[Feature, ...]
     required: tuple[Feature, ...]
     version: str
+    village: VillageContextSettings = field(default_factory=lambda: VillageContextSettings())
+    """The catalog's village-context settings (how ``context`` features' table is computed)."""
 
     @property
     def names(self) -> list[str]:
@@ -209,7 +219,9 @@ class FeatureSet:
         for f in self.features:
             if f.name == name:
                 return f
-        raise KeyError(f"feature '{name}' is not in feature set '{self.name}'; its features are {self.names}")
+        raise KeyError(
+            f"feature '{name}' is not in feature set '{self.name}'; its features are {self.names}"
+        )
 
     def __len__(self) -> int:
         return len(self.features)
@@ -318,30 +330,65 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     True
     """
     path = Path(path) if path is not None else catalog_dir()
+    files = [path / "catalog.yaml", path / "feature_sets.yaml"] if path.is_dir() else [path]
+    stamp = tuple(
+        (str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size)
+        if f.is_file()
+        else (str(f), None, None)
+        for f in files
+    )
+    return _load_cached(str(path), stamp)
+
+
+@lru_cache(maxsize=16)
+def _load_cached(path_text: str, stamp: tuple[Any, ...]) -> Catalog:
+    """The catalog at ``path_text``; ``stamp`` (file paths, mtimes, sizes) keys the cache so an
+    edited catalog is read again."""
+    path = Path(path_text)
     if path.is_dir():
         catalog_file = path / "catalog.yaml"
-        raw = read_yaml(catalog_file)
+        raw = _read_yaml(catalog_file)
         sets_file = path / "feature_sets.yaml"
-        raw_sets = read_yaml(sets_file) if sets_file.is_file() else None
+        raw_sets = _read_yaml(sets_file) if sets_file.is_file() else None
     else:
         catalog_file = path
-        raw = read_yaml(path)
+        raw = _read_yaml(path)
         raw_sets = None
     if not isinstance(raw, dict):
-        raise CatalogError(f"Catalog file {catalog_file} must hold a mapping with 'version' and 'features'.")
+        raise CatalogError(
+            f"Catalog file {catalog_file} must hold a mapping with 'version' and 'features'."
+        )
     try:
         spec = _CatalogFile.model_validate(raw)
     except ValidationError as exc:
-        raise CatalogError(_pydantic_lines(f"Catalog file {catalog_file} does not match its schema:", exc)) from exc
+        raise CatalogError(
+            _pydantic_lines(f"Catalog file {catalog_file} does not match its schema:", exc)
+        ) from exc
     sets_raw: dict[str, Any] = dict(spec.feature_sets or {})
     if raw_sets is not None:
         if not isinstance(raw_sets, dict) or not isinstance(raw_sets.get("feature_sets"), dict):
-            raise CatalogError(f"{path / 'feature_sets.yaml'} must hold a mapping 'feature_sets: {{name: ...}}'.")
+            raise CatalogError(
+                f"{path / 'feature_sets.yaml'} must hold a mapping 'feature_sets: {{name: ...}}'."
+            )
         overlap = sorted(set(sets_raw) & set(raw_sets["feature_sets"]))
         if overlap:
-            raise CatalogError(f"Feature sets {overlap} are defined both in {catalog_file} and feature_sets.yaml.")
+            raise CatalogError(
+                f"Feature sets {overlap} are defined both in {catalog_file} and feature_sets.yaml."
+            )
         sets_raw.update(raw_sets["feature_sets"])
     return _build_catalog(spec, sets_raw, catalog_file)
+
+
+def _read_yaml(path: Path) -> Any:
+    """Safe YAML with libyaml's C parser when available (the catalog is large); same errors as
+    ``riskml.config.read_yaml``."""
+    if not path.is_file() or not getattr(yaml, "__with_libyaml__", False):
+        return read_yaml(path)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=yaml.CSafeLoader)
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return read_yaml(path)  # re-read for the standard, helpful error message
 
 
 def _pydantic_lines(head: str, exc: ValidationError, where: str = "") -> str:
@@ -359,14 +406,20 @@ def _build_catalog(spec: _CatalogFile, sets_raw: dict[str, Any], source: Path) -
     errors: list[str] = []
     features: dict[str, Feature] = {}
     for i, raw_feature in enumerate(spec.features):
-        label = f"feature #{i + 1} ({raw_feature.get('name', '?')!s})" if isinstance(raw_feature, dict) else f"feature #{i + 1}"
+        label = (
+            f"feature #{i + 1} ({raw_feature.get('name', '?')!s})"
+            if isinstance(raw_feature, dict)
+            else f"feature #{i + 1}"
+        )
         try:
             feature = Feature.model_validate(raw_feature)
         except ValidationError as exc:
             errors.append(_pydantic_lines(f"{label} does not match the feature schema:", exc))
             continue
         if feature.name in features:
-            errors.append(f"{label}: the name '{feature.name}' is declared twice; each feature is declared once.")
+            errors.append(
+                f"{label}: the name '{feature.name}' is declared twice; each feature is declared once."
+            )
             continue
         features[feature.name] = feature
     for feature in features.values():
@@ -431,18 +484,24 @@ def _known_columns(table: str) -> list[str]:
     return list(schema.column_names) + list(DERIVED_COLUMNS.get(table, {}))
 
 
-def _check_feature(f: Feature, features: Mapping[str, Feature], settings: CatalogSettings) -> list[str]:  # noqa: C901 - one check per key reads best flat
+def _check_feature(
+    f: Feature, features: Mapping[str, Feature], settings: CatalogSettings
+) -> list[str]:
     where = f"feature '{f.name}'"
     errs: list[str] = []
     if not _NAME_RE.match(f.name):
-        errs.append(f"{where}: names are lower-case snake_case identifiers (a-z, 0-9, _), starting with a letter.")
+        errs.append(
+            f"{where}: names are lower-case snake_case identifiers (a-z, 0-9, _), starting with a letter."
+        )
     if f.name in RESERVED_NAMES or f.name.startswith("audit_"):
         errs.append(
             f"{where}: the name is reserved for a training-set column (household_id, as_of, label*, "
             "area codes, audit_*); choose another name."
         )
     if f.risk_type not in FEATURE_RISK_TYPES:
-        errs.append(f"{where}: unknown risk_type '{f.risk_type}'; use one of {list(FEATURE_RISK_TYPES)}.")
+        errs.append(
+            f"{where}: unknown risk_type '{f.risk_type}'; use one of {list(FEATURE_RISK_TYPES)}."
+        )
     info = PRIMITIVES.get(f.primitive)
     if info is None:
         errs.append(
@@ -455,12 +514,19 @@ def _check_feature(f: Feature, features: Mapping[str, Feature], settings: Catalo
         errs.append(f"{where}: unknown table '{f.table}'. Known tables: {known_tables}.")
         return errs
     if f.table not in info.tables:
-        errs.append(f"{where}: primitive '{f.primitive}' works on table(s) {list(info.tables)}, not '{f.table}'.")
+        errs.append(
+            f"{where}: primitive '{f.primitive}' works on table(s) {list(info.tables)}, not '{f.table}'."
+        )
         return errs
 
     # every column the feature reads, for the protected-attribute and existence checks
     if f.table in TABLES:
-        referenced = [("column", f.column), ("order_by", f.order_by), ("time_column", f.time_column), ("key", f.key)]
+        referenced = [
+            ("column", f.column),
+            ("order_by", f.order_by),
+            ("time_column", f.time_column),
+            ("key", f.key),
+        ]
         referenced += [("of", c) for c in f.of] + [("filters", c) for c in f.filters]
         for key, col in referenced:
             if col is None:
@@ -506,37 +572,58 @@ def _check_feature(f: Feature, features: Mapping[str, Feature], settings: Catalo
     if f.primitive == "state_count":
         vocab = _column_vocab(f.table, f.column) if f.column else None
         if f.column and kind != "category":
-            errs.append(f"{where}: state_count needs a category column (e.g. events.event_type), not '{f.column}'.")
+            errs.append(
+                f"{where}: state_count needs a category column (e.g. events.event_type), not '{f.column}'."
+            )
         if not f.starts or not f.ends:
             errs.append(f"{where}: state_count needs non-empty 'starts' and 'ends' value lists.")
         if set(f.starts) & set(f.ends):
-            errs.append(f"{where}: 'starts' and 'ends' share values {sorted(set(f.starts) & set(f.ends))}.")
+            errs.append(
+                f"{where}: 'starts' and 'ends' share values {sorted(set(f.starts) & set(f.ends))}."
+            )
         if vocab is not None:
             bad = sorted((set(f.starts) | set(f.ends)) - set(vocab))
             if bad:
-                errs.append(f"{where}: starts/ends values {bad} are not in the vocabulary of {f.table}.{f.column}: {list(vocab)}.")
+                errs.append(
+                    f"{where}: starts/ends values {bad} are not in the vocabulary of {f.table}.{f.column}: {list(vocab)}."
+                )
     elif f.starts or f.ends or f.key:
         errs.append(f"{where}: 'starts', 'ends' and 'key' apply to primitive 'state_count' only.")
-    if f.key is not None and _column_kind(f.table, f.key) not in {"id", "category", "string", "int"}:
+    if f.key is not None and _column_kind(f.table, f.key) not in {
+        "id",
+        "category",
+        "string",
+        "int",
+    }:
         errs.append(f"{where}: 'key' must be an id or category column.")
 
     # dtype
     if f.dtype == "category":
         if not info.can_be_category or kind != "category":
-            errs.append(f"{where}: dtype 'category' needs primitive 'last' or 'static' on a category column.")
+            errs.append(
+                f"{where}: dtype 'category' needs primitive 'last' or 'static' on a category column."
+            )
         else:
             vocab = _column_vocab(f.table, f.column or "") or ()
             missing = [v for v in vocab if not f.levels or v not in f.levels]
             if missing:
-                errs.append(f"{where}: 'levels' must give zh/en labels for every category; missing {missing}.")
+                errs.append(
+                    f"{where}: 'levels' must give zh/en labels for every category; missing {missing}."
+                )
             extra = sorted(set(f.levels or {}) - set(vocab))
             if extra:
-                errs.append(f"{where}: 'levels' has values {extra} that are not categories of {f.table}.{f.column}.")
+                errs.append(
+                    f"{where}: 'levels' has values {extra} that are not categories of {f.table}.{f.column}."
+                )
             for value, labels in (f.levels or {}).items():
                 if set(labels) != {"zh", "en"}:
-                    errs.append(f"{where}: levels.{value} must have exactly the keys 'zh' and 'en'.")
+                    errs.append(
+                        f"{where}: levels.{value} must have exactly the keys 'zh' and 'en'."
+                    )
     elif kind == "category" and f.primitive in {"last", "static"}:
-        errs.append(f"{where}: '{f.table}.{f.column}' is categorical; declare dtype: category (and levels).")
+        errs.append(
+            f"{where}: '{f.table}.{f.column}' is categorical; declare dtype: category (and levels)."
+        )
     elif f.levels is not None:
         errs.append(f"{where}: 'levels' applies to categorical features only.")
 
@@ -590,15 +677,21 @@ def _check_feature(f: Feature, features: Mapping[str, Feature], settings: Catalo
         if vocab is not None:
             bad = [v for v in values if v not in vocab]
             if bad:
-                errs.append(f"{where}: filter values {bad} are not in the vocabulary of {f.table}.{col}: {list(vocab)}.")
+                errs.append(
+                    f"{where}: filter values {bad} are not in the vocabulary of {f.table}.{col}: {list(vocab)}."
+                )
 
     # ratio
     if f.primitive == "ratio":
         if not f.numerator or not f.denominator:
-            errs.append(f"{where}: primitive 'ratio' needs 'numerator' and 'denominator' feature lists.")
+            errs.append(
+                f"{where}: primitive 'ratio' needs 'numerator' and 'denominator' feature lists."
+            )
         for name in f.inputs:
             if name not in features:
-                errs.append(f"{where}: ratio input '{name}' is not a feature in the catalog. Close names: {_close(name, features)}.")
+                errs.append(
+                    f"{where}: ratio input '{name}' is not a feature in the catalog. Close names: {_close(name, features)}."
+                )
             elif features[name].dtype != "float":
                 errs.append(f"{where}: ratio input '{name}' is categorical.")
     elif f.numerator or f.denominator:
@@ -615,7 +708,9 @@ def _dependency_order(features: Mapping[str, Feature]) -> tuple[tuple[str, ...],
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            errors.append(f"feature '{name}': ratio inputs form a cycle {' -> '.join([*path, name])}.")
+            errors.append(
+                f"feature '{name}': ratio inputs form a cycle {' -> '.join([*path, name])}."
+            )
             return
         state[name] = 1
         for dep in features[name].inputs:
@@ -635,7 +730,9 @@ def _check_templates(f: Feature, features: Mapping[str, Feature]) -> list[str]:
         try:
             parsed = list(string.Formatter().parse(template))
         except ValueError as exc:
-            errs.append(f"feature '{f.name}': {key} is not a valid template ({exc}); escape literal braces as {{{{ }}}}.")
+            errs.append(
+                f"feature '{f.name}': {key} is not a valid template ({exc}); escape literal braces as {{{{ }}}}."
+            )
             continue
         for _, field_name, spec, conversion in parsed:
             if field_name is None:
@@ -647,7 +744,9 @@ def _check_templates(f: Feature, features: Mapping[str, Feature]) -> list[str]:
                 )
                 continue
             if conversion:
-                errs.append(f"feature '{f.name}': {key} field '{field_name}' uses a !{conversion} conversion; remove it.")
+                errs.append(
+                    f"feature '{f.name}': {key} field '{field_name}' uses a !{conversion} conversion; remove it."
+                )
             name = f.name if field_name == "value" else field_name
             if name not in features:
                 errs.append(
@@ -682,7 +781,9 @@ def _build_set(name: str, raw: Any, catalog: Catalog) -> tuple[FeatureSet | None
         if n.startswith("audit_") or n in RESERVED_NAMES:
             errs.append(f"{where}: '{n}' is an audit or reserved column, never a feature.")
         elif n not in catalog.features:
-            errs.append(f"{where}: unknown feature '{n}'. Close names: {_close(n, catalog.features)}.")
+            errs.append(
+                f"{where}: unknown feature '{n}'. Close names: {_close(n, catalog.features)}."
+            )
         if n in seen:
             errs.append(f"{where}: feature '{n}' is listed twice.")
         seen.add(n)
@@ -705,4 +806,12 @@ def _build_set(name: str, raw: Any, catalog: Catalog) -> tuple[FeatureSet | None
     own = tuple(catalog.features[n] for n in spec.features)
     required = catalog.closure(spec.features)
     version = f"{catalog.declared_version}+{_hash([f.model_dump(mode='json') for f in required] + [list(spec.features)])}"
-    return FeatureSet(name=name, description=spec.description, features=own, required=required, version=version), []
+    fs = FeatureSet(
+        name=name,
+        description=spec.description,
+        features=own,
+        required=required,
+        version=version,
+        village=catalog.village,
+    )
+    return fs, []

@@ -57,6 +57,17 @@ def _segment_ends(pair: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[pair[1:] != pair[:-1], True])
 
 
+def _last_n(
+    pair: np.ndarray, pos: np.ndarray, ordv: np.ndarray, order_kind: str, *, n_pairs: int, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Keep each pair's last ``n`` rows of a pair-major, ordered expansion."""
+    counts = np.bincount(pair, minlength=n_pairs)
+    first = np.cumsum(counts) - counts
+    within = np.arange(len(pair)) - first[pair]
+    keep = within >= counts[pair] - n
+    return pair[keep], pos[keep], ordv[keep], order_kind
+
+
 class _Pairs:
     """The (household, day) pairs of one engine call, with shared per-call caches."""
 
@@ -69,6 +80,13 @@ class _Pairs:
 
     def __len__(self) -> int:
         return len(self.h)
+
+    def keys(self, *months: int) -> np.ndarray:
+        """Search keys of (household, as-of day shifted by ``months``)."""
+        k = ("keys", months)
+        if k not in self.cache:
+            self.cache[k] = pair_keys(self.h, self.shifted(*months))
+        return self.cache[k]
 
     def shifted(self, *months: int) -> np.ndarray:
         """Each as-of day moved by ``months[0]`` calendar months, then ``months[1]``, ...
@@ -99,7 +117,9 @@ class FeatureEngine:
     >>> engine.compute(pairs, "default")  # doctest: +SKIP
     """
 
-    def __init__(self, bundle: Bundle, *, catalog: Catalog | None = None, thresholds: Any = None) -> None:
+    def __init__(
+        self, bundle: Bundle, *, catalog: Catalog | None = None, thresholds: Any = None
+    ) -> None:
         self.bundle = bundle
         self.prepared = PreparedBundle(bundle, thresholds=thresholds)
         self._catalog = catalog
@@ -135,42 +155,77 @@ class FeatureEngine:
         """
         fs = self.resolve(feature_set)
         h, d = self.pairs_to_arrays(pairs, "compute_features")
+        if len(h) == 0:
+            empty = {f.name: np.zeros(0, dtype=np.int64) for f in fs.features}
+            return self.to_frame(empty, fs.features, index=pairs.index)
+                {f.name: np.zeros(0) for f in fs.features}, fs.features, index=pairs.index
+            )
         if village_table is None and any(f.primitive == "context" for f in fs.required):
             from riskml.features._village import village_context
 
-            village_table = village_context(self.bundle, days_to_dates(np.unique(d)), engine=self)
+            village_table = village_context(
+                self.bundle, days_to_dates(np.unique(d)), settings=fs.village, engine=self
+            )
         values = self.compute_arrays(h, d, fs.required, village_table=village_table)
         return self.to_frame(values, fs.features, index=pairs.index)
 
-    def to_frame(self, values: dict[str, np.ndarray], features: Sequence[Feature], index: Any = None) -> pd.DataFrame:
-        """Raw arrays (category codes for categorical features) to the output frame, built as one
-        float64 block (no per-column consolidation) plus the categorical columns."""
-        n = len(next(iter(values.values()))) if values else (len(index) if index is not None else 0)
+    def to_frame(
+        self, values: dict[str, np.ndarray], features: Sequence[Feature], index: Any = None
+    ) -> pd.DataFrame:
+        """Raw arrays (category codes for categorical features) to the output frame.
+
+        The float features are written into one column-major block that becomes the frame's
+        single float64 block without another copy; categorical columns are inserted in place.
+        """
+        n = len(index) if index is not None else (len(next(iter(values.values()))) if values else 0)
         floats = [f for f in features if f.dtype != "category"]
         block = np.empty((n, len(floats)), dtype=np.float64, order="F")
         for j, f in enumerate(floats):
             block[:, j] = values[f.name]
         frame = pd.DataFrame(block, columns=[f.name for f in floats], index=index, copy=False)
-        for f in features:
+        for loc, f in enumerate(features):
             if f.dtype == "category":
                 codes = values[f.name].astype(np.int64)
-                frame[f.name] = pd.Categorical.from_codes(codes, categories=list(_vocab(f)))
-        return frame[[f.name for f in features]] if len(floats) < len(features) else frame
+                frame.insert(loc, f.name, pd.Categorical.from_codes(codes, categories=list(_vocab(f))))
+        return frame
+
+    def output_columns(
+        self, values: dict[str, np.ndarray], features: Sequence[Feature]
+    ) -> dict[str, Any]:
+        """Output columns in order: float64 arrays, or Categoricals over the contract vocabulary."""
+        cols: dict[str, Any] = {}
+        for f in features:
+            v = values[f.name]
+            if f.dtype == "category":
+                cols[f.name] = pd.Categorical.from_codes(
+                    v.astype(np.int64), categories=list(_vocab(f))
+                )
+            else:
+                cols[f.name] = v.astype(np.float64, copy=False)
+        return cols
 
     def pairs_to_arrays(self, pairs: pd.DataFrame, caller: str) -> tuple[np.ndarray, np.ndarray]:
         """Validate ``pairs`` and return (household codes, as_of day numbers)."""
         if not isinstance(pairs, pd.DataFrame):
-            raise TypeError(f"The 'pairs' parameter of {caller} must be a DataFrame with columns household_id and as_of. Got {type(pairs).__name__} instead.")
+            raise TypeError(
+                f"The 'pairs' parameter of {caller} must be a DataFrame with columns household_id and as_of. Got {type(pairs).__name__} instead."
+            )
         missing = [c for c in ("household_id", "as_of") if c not in pairs.columns]
         if missing:
-            raise ValueError(f"The 'pairs' frame given to {caller} lacks column(s) {missing}; it needs household_id and as_of.")
+            raise ValueError(
+                f"The 'pairs' frame given to {caller} lacks column(s) {missing}; it needs household_id and as_of."
+            )
         try:
             as_of = pd.to_datetime(pairs["as_of"])
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"pairs.as_of given to {caller} holds values that are not dates: {exc}") from exc
+            raise ValueError(
+                f"pairs.as_of given to {caller} holds values that are not dates: {exc}"
+            ) from exc
         if as_of.isna().any():
             rows = np.flatnonzero(as_of.isna().to_numpy())[:5].tolist()
-            raise ValueError(f"pairs.as_of given to {caller} is empty in rows {rows}; every pair needs an as-of date.")
+            raise ValueError(
+                f"pairs.as_of given to {caller} is empty in rows {rows}; every pair needs an as-of date."
+            )
         if pairs["household_id"].isna().any():
             rows = np.flatnonzero(pairs["household_id"].isna().to_numpy())[:5].tolist()
             raise ValueError(f"pairs.household_id given to {caller} is empty in rows {rows}.")
@@ -217,7 +272,13 @@ class FeatureEngine:
         inverse[order] = np.arange(len(order))
         return {k: v[inverse] for k, v in values.items()}
 
-    def _one(self, f: Feature, pairs: _Pairs, done: dict[str, np.ndarray], village_table: pd.DataFrame | None) -> np.ndarray:
+    def _one(
+        self,
+        f: Feature,
+        pairs: _Pairs,
+        done: dict[str, np.ndarray],
+        village_table: pd.DataFrame | None,
+    ) -> np.ndarray:
         p = f.primitive
         if p == "ratio":
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -257,7 +318,9 @@ class FeatureEngine:
             left = t.column("left_on")[m]  # empty = still there (FAR_FUTURE)
             has_age_rule = f.age_min is not None or f.age_max is not None
             born = jan_first(by + (f.age_min or 0))
-            start = np.where(np.isfinite(by), np.maximum(joined, born), FAR_FUTURE if has_age_rule else joined)
+            start = np.where(
+                np.isfinite(by), np.maximum(joined, born), FAR_FUTURE if has_age_rule else joined
+            )
             end = left
             if f.age_max is not None:
                 end = np.minimum(end, jan_first(by + f.age_max + 1))
@@ -266,7 +329,16 @@ class FeatureEngine:
         return self.prepared.intervals(key, build).count(h, d)
 
     def _state_count(self, f: Feature, pairs: _Pairs) -> np.ndarray:
-        key = ("state_count", f.table, tuple(sorted(f.filters.items())), f.column, f.starts, f.ends, f.key, f.time_column)
+        key = (
+            "state_count",
+            f.table,
+            tuple(sorted(f.filters.items())),
+            f.column,
+            f.starts,
+            f.ends,
+            f.key,
+            f.time_column,
+        )
         vocab = list(_column_vocab(f.table, f.column or ""))
 
         def build() -> Intervals:
@@ -277,7 +349,9 @@ class FeatureEngine:
             keep = on | off
             hh, tt, on = sel.h[keep], sel.t[keep], on[keep]
             k = sel.values(f.key)[keep] if f.key else np.zeros(len(hh), dtype=np.int64)
-            order = np.lexsort((np.arange(len(hh)), k, hh))  # (household, key), then time order kept
+            order = np.lexsort(
+                (np.arange(len(hh)), k, hh)
+            )  # (household, key), then time order kept
             hh, tt, on, k = hh[order], tt[order], on[order], k[order]
             same_next = np.r_[(hh[1:] == hh[:-1]) & (k[1:] == k[:-1]), False]
             t_next = np.where(same_next, np.r_[tt[1:], FAR_FUTURE], FAR_FUTURE)
@@ -289,50 +363,67 @@ class FeatureEngine:
     # -- village context -----------------------------------------------------------------------------
     def village_codes(self) -> tuple[np.ndarray, pd.Index]:
         if self._village_codes is None:
-            codes, uniques = pd.factorize(self.prepared.households.frame["village_code"].astype("object"))
+            codes, uniques = pd.factorize(
+                self.prepared.households.frame["village_code"].astype("object")
+            )
             self._village_codes = (codes.astype(np.int64), pd.Index(uniques, dtype="object"))
         return self._village_codes
 
     def _context(self, f: Feature, pairs: _Pairs, table: pd.DataFrame | None) -> np.ndarray:
         if table is None:
-            raise ValueError(f"feature '{f.name}' needs the village-context table; pass village_table=village_context(bundle, as_of_dates).")
+            raise ValueError(
+                f"feature '{f.name}' needs the village-context table; pass village_table=village_context(bundle, as_of_dates)."
+            )
         h, d, cache = pairs.h, pairs.d, pairs.cache
         if "village_rows" not in cache:
             missing = [c for c in ("village_code", "as_of") if c not in table.columns]
             if missing:
-                raise ValueError(f"village_table lacks column(s) {missing}; build it with riskml.features.village_context.")
+                raise ValueError(
+                    f"village_table lacks column(s) {missing}; build it with riskml.features.village_context."
+                )
             vcode, uniques = self.village_codes()
+            # villages of this partition only: the table may cover the whole roster
             tv = uniques.get_indexer(table["village_code"].astype("object").to_numpy())
-            tkeys = pair_keys(np.where(tv < 0, 0, tv), dates_to_days(table["as_of"]))
-            tkeys = np.where(tv < 0, -1, tkeys)
-            index = pd.Index(tkeys)
+            mine = np.flatnonzero(tv >= 0)
+            index = pd.Index(pair_keys(tv[mine], dates_to_days(table["as_of"].iloc[mine])))
             if not index.is_unique:
-                raise ValueError("village_table has more than one row for a (village_code, as_of); build it with village_context.")
-            rows = index.get_indexer(pair_keys(vcode[h], d))
+                raise ValueError(
+                    "village_table has more than one row for a (village_code, as_of); build it with village_context."
+                )
+            found = index.get_indexer(pair_keys(vcode[h], d))
+            rows = np.where(found >= 0, mine[np.maximum(found, 0)], -1)
             if (rows < 0).any():
                 i = int(np.flatnonzero(rows < 0)[0])
                 raise ValueError(
                     f"village_table has no row for village {uniques[vcode[h[i]]]!r} as of "
-                    f"{str(days_to_dates(d[i:i + 1])[0])[:10]}; compute it for the same as-of dates and bundle."
+                    f"{str(days_to_dates(d[i : i + 1])[0])[:10]}; compute it for the same as-of dates and bundle."
                 )
             cache["village_rows"] = rows
         rows = cache["village_rows"]
         if f.column not in table.columns:
-            raise ValueError(f"village_table lacks column '{f.column}' needed by feature '{f.name}'.")
+            raise ValueError(
+                f"village_table lacks column '{f.column}' needed by feature '{f.name}'."
+            )
         return pd.to_numeric(table[f.column], errors="coerce").to_numpy(dtype=np.float64)[rows]
 
     # -- time-based primitives ---------------------------------------------------------------------
-    def _window(self, f: Feature, sel: Selection, pairs: _Pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _window(
+        self, f: Feature, sel: Selection, pairs: _Pairs
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         key = ("window", id(sel), f.lag_months, f.window_months)
         cache = pairs.cache
         if key not in cache:
             start = sel.household_start(pairs.h)
-            hi = sel.upto(pairs.h, pairs.shifted(-f.lag_months))
-            lo = sel.upto(pairs.h, pairs.shifted(-f.lag_months, -f.window_months)) if f.window_months else start
+            hi = sel.upto_keys(pairs.keys(-f.lag_months))
+            lo = (
+                sel.upto_keys(pairs.keys(-f.lag_months, -f.window_months))
+                if f.window_months
+                else start
+            )
             cache[key] = (start, lo, hi)
         return cache[key]
 
-    def _timed(self, f: Feature, pairs: _Pairs) -> np.ndarray:  # noqa: C901 - one branch per primitive
+    def _timed(self, f: Feature, pairs: _Pairs) -> np.ndarray:
         sel = self.prepared.selection(f.table, f.filters, f.time_column)
         start, lo, hi = self._window(f, sel, pairs)
         h, d = pairs.h, pairs.d
@@ -367,14 +458,17 @@ class FeatureEngine:
             return np.where(has, picked, -1 if f.dtype == "category" else np.nan)
         return self._expanded(f, sel, lo, hi, pairs)
 
-    def _expand_rows(self, f: Feature, sel: Selection, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    def _expand_rows(
+        self, f: Feature, sel: Selection, lo: np.ndarray, hi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
         """(pair, position, order value, order kind) of every row each pair sees, pair-major and
-        ordered by ``order_by`` within a pair (ties: time order), cut to ``last_n`` rows."""
-        n_pairs = len(lo)
+        ordered by ``order_by`` within a pair (ties: time order)."""
         pair, pos = _expand(lo, hi)
         if f.order_by is not None:
             schema = TABLES[f.table]
-            order_kind = schema.column(f.order_by).kind if f.order_by in schema.column_names else "money"
+            order_kind = (
+                schema.column(f.order_by).kind if f.order_by in schema.column_names else "money"
+            )
             ordv = sel.values(f.order_by)[pos].astype(np.float64)
             same = pair[1:] == pair[:-1]
             if len(pair) > 1 and not np.all(~same | (ordv[1:] >= ordv[:-1])):
@@ -383,20 +477,21 @@ class FeatureEngine:
         else:
             ordv = sel.t[pos].astype(np.float64)
             order_kind = "date"
-        if f.last_n is not None:
-            counts = np.bincount(pair, minlength=n_pairs)
-            first = np.cumsum(counts) - counts
-            within = np.arange(len(pair)) - first[pair]
-            keep = within >= counts[pair] - f.last_n
-            pair, pos, ordv = pair[keep], pos[keep], ordv[keep]
         return pair, pos, ordv, order_kind
 
-    def _expanded(self, f: Feature, sel: Selection, lo: np.ndarray, hi: np.ndarray, pairs: _Pairs) -> np.ndarray:  # noqa: C901
+    def _expanded(
+        self, f: Feature, sel: Selection, lo: np.ndarray, hi: np.ndarray, pairs: _Pairs
+    ) -> np.ndarray:
         """Primitives that need each pair's rows: expand the (pair, row) list and reduce it."""
         n_pairs, d = len(lo), pairs.d
-        key = ("expanded", id(sel), f.lag_months, f.window_months, f.order_by, f.last_n)
+        key = ("expanded", id(sel), f.lag_months, f.window_months, f.order_by)
         if key not in pairs.cache:
             pairs.cache[key] = self._expand_rows(f, sel, lo, hi)
+        if f.last_n is not None:
+            cut_key = (*key, f.last_n)
+            if cut_key not in pairs.cache:
+                pairs.cache[cut_key] = _last_n(*pairs.cache[key], n_pairs=n_pairs, n=f.last_n)
+            key = cut_key
         pair, pos, ordv, order_kind = pairs.cache[key]
         p = f.primitive
         counts = np.bincount(pair, minlength=n_pairs).astype(np.float64)
@@ -414,7 +509,11 @@ class FeatureEngine:
             return out if p == "days_since" else out / _DAYS_PER_MONTH
         if p == "last":
             vals = sel.values(f.column or "")[pos]
-            out = np.full(n_pairs, -1 if f.dtype == "category" else np.nan, dtype=vals.dtype if f.dtype == "category" else np.float64)
+            out = np.full(
+                n_pairs,
+                -1 if f.dtype == "category" else np.nan,
+                dtype=vals.dtype if f.dtype == "category" else np.float64,
+            )
             ends = _segment_ends(pair)
             out[pair[ends]] = vals[ends]
             return out
@@ -477,7 +576,9 @@ class FeatureEngine:
         raise ValueError(f"feature '{f.name}': primitive '{p}' is not implemented by the engine")
 
     # -- monitoring status ---------------------------------------------------------------------------
-    def status_arrays(self, h: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def status_arrays(
+        self, h: np.ndarray, d: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(under monitoring, identified_on day of the active episode, category code) per pair.
 
         Under monitoring on D: identified_on <= D and (eliminated_on empty or > D). With several
@@ -490,7 +591,9 @@ class FeatureEngine:
         elim = sel.values("eliminated_on")[pos]
         active = elim > d[pair]
         pair, pos = pair[active], pos[active]
-        ends = _segment_ends(pair)  # positions are time-sorted within a pair: the last is the latest
+        ends = _segment_ends(
+            pair
+        )  # positions are time-sorted within a pair: the last is the latest
         under = np.zeros(len(h), dtype=bool)
         ident = np.full(len(h), FAR_FUTURE, dtype=np.int64)
         cat = np.full(len(h), -1, dtype=np.int64)
@@ -507,7 +610,9 @@ class FeatureEngine:
             {
                 "under_monitoring": under,
                 "identified_on": days_to_dates(ident),
-                "category": pd.Categorical.from_codes(cat, categories=list(TABLES["monitoring"].column("category").vocab or ())),
+                "category": pd.Categorical.from_codes(
+                    cat, categories=list(TABLES["monitoring"].column("category").vocab or ())
+                ),
             },
             index=pairs.index,
         )
@@ -528,7 +633,13 @@ def _restrict(bundle: Bundle, household_ids: pd.Series) -> Bundle:
     for name, frame in bundle.tables.items():
         keep = wanted.get_indexer(frame["household_id"].astype("object").to_numpy()) >= 0
         tables[name] = frame.loc[keep].reset_index(drop=True)
-    return Bundle(tables=tables, extracted_on=bundle.extracted_on, province=bundle.province, source=bundle.source, quarantine=bundle.quarantine)
+    return Bundle(
+        tables=tables,
+        extracted_on=bundle.extracted_on,
+        province=bundle.province,
+        source=bundle.source,
+        quarantine=bundle.quarantine,
+    )
 
 
 def compute_features(
@@ -573,14 +684,22 @@ def compute_features(
     engine_catalog = catalog
     if isinstance(feature_set, str) and engine_catalog is None:
         engine_catalog = load_catalog()
-    fs = feature_set if isinstance(feature_set, FeatureSet) else (engine_catalog or load_catalog()).feature_set(feature_set)
-    if isinstance(pairs, pd.DataFrame) and "household_id" in pairs.columns and len(pairs) < len(bundle.households) // 2:
+    fs = (
+        feature_set
+        if isinstance(feature_set, FeatureSet)
+        else (engine_catalog or load_catalog()).feature_set(feature_set)
+    )
+    if (
+        isinstance(pairs, pd.DataFrame)
+        and "household_id" in pairs.columns
+        and len(pairs) < len(bundle.households) // 2
+    ):
         needs_village = any(f.primitive == "context" for f in fs.required)
-        if village_table is None and needs_village:
+        if village_table is None and needs_village and len(pairs):
             as_of = pd.to_datetime(pairs["as_of"], errors="coerce").dropna().unique()
             from riskml.features._village import village_context
 
-            village_table = village_context(bundle, list(as_of), catalog=engine_catalog)
+            village_table = village_context(bundle, list(as_of), settings=fs.village)
         bundle = _restrict(bundle, pairs["household_id"])
     engine = FeatureEngine(bundle, catalog=engine_catalog)
     return engine.compute(pairs, fs, village_table=village_table)

@@ -157,7 +157,9 @@ PRIMITIVES: dict[str, PrimitiveInfo] = {
     "months_since": PrimitiveInfo(TIMED_TABLES, "none"),
     "state_count": PrimitiveInfo(TIMED_TABLES, "any"),
     "member_count": PrimitiveInfo(("members",), "none", windowed=False),
-    "static": PrimitiveInfo(("households",), "category_or_numeric", windowed=False, can_be_category=True),
+    "static": PrimitiveInfo(
+        ("households",), "category_or_numeric", windowed=False, can_be_category=True
+    ),
     "age": PrimitiveInfo(("households",), "year", windowed=False),
     "years_since": PrimitiveInfo(("households",), "year", windowed=False),
     "ratio": PrimitiveInfo((FEATURES_TABLE,), "none", windowed=False),

@@ -24,7 +24,15 @@ from riskml.config._base import ConfigError
 from riskml.data._bundle import Bundle
 from riskml.data._schema import TABLES
 
-__all__ = ["FAR_FUTURE", "FAR_PAST", "PreparedBundle", "Selection", "dates_to_days", "days_to_dates", "pair_keys"]
+__all__ = [
+    "FAR_FUTURE",
+    "FAR_PAST",
+    "PreparedBundle",
+    "Selection",
+    "dates_to_days",
+    "days_to_dates",
+    "pair_keys",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +45,12 @@ _SHIFT = 2**31
 
 def dates_to_days(values: Any, missing: int = FAR_FUTURE) -> np.ndarray:
     """Dates (datetime64, Timestamps, ISO strings) to int64 day numbers; missing -> ``missing``."""
-    ts = pd.to_datetime(pd.Series(values) if not isinstance(values, pd.Series) else values, errors="raise")
-    arr = ts.to_numpy(dtype="datetime64[ns]")
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if series.dtype.kind != "M":  # strings, dates, objects: parse (already-typed columns skip this)
+        series = pd.to_datetime(series, errors="raise")
+    if getattr(series.dtype, "tz", None) is not None:
+        series = series.dt.tz_localize(None)
+    arr = series.to_numpy(dtype="datetime64[ns]")
     out = arr.astype("datetime64[D]").astype(np.int64)
     out[np.isnat(arr)] = missing
     return out
@@ -54,7 +66,9 @@ def days_to_dates(days: np.ndarray) -> np.ndarray:
 
 def pair_keys(h: np.ndarray, days: np.ndarray) -> np.ndarray:
     """The sort key ``h << 32 | (day + 2**31)`` of (household code, day) pairs."""
-    return (h.astype(np.int64) << 32) | (days.astype(np.int64) + _SHIFT)
+    keys = np.left_shift(np.asarray(h, dtype=np.int64), 32)
+    keys |= np.asarray(days, dtype=np.int64) + _SHIFT
+    return keys
 
 
 def jan_first(years: np.ndarray) -> np.ndarray:
@@ -62,13 +76,24 @@ def jan_first(years: np.ndarray) -> np.ndarray:
     years = np.asarray(years, dtype=np.float64)
     out = np.full(years.shape, FAR_FUTURE, dtype=np.int64)
     ok = np.isfinite(years)
-    out[ok] = (years[ok].astype(np.int64) - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+    out[ok] = (
+        (years[ok].astype(np.int64) - 1970)
+        .astype("datetime64[Y]")
+        .astype("datetime64[D]")
+        .astype(np.int64)
+    )
     return out
 
 
 def year_of(days: np.ndarray) -> np.ndarray:
     """Calendar year of day numbers."""
-    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    return (
+        np.asarray(days, dtype=np.int64)
+        .astype("datetime64[D]")
+        .astype("datetime64[Y]")
+        .astype(np.int64)
+        + 1970
+    )
 
 
 def shift_months(days: np.ndarray, months: int) -> np.ndarray:
@@ -77,7 +102,9 @@ def shift_months(days: np.ndarray, months: int) -> np.ndarray:
         return np.asarray(days, dtype=np.int64)
     uniq, inverse = np.unique(np.asarray(days, dtype=np.int64), return_inverse=True)
     idx = pd.DatetimeIndex(uniq.astype("datetime64[D]").astype("datetime64[ns]"))
-    shifted = (idx + pd.DateOffset(months=months)).to_numpy().astype("datetime64[D]").astype(np.int64)
+    shifted = (
+        (idx + pd.DateOffset(months=months)).to_numpy().astype("datetime64[D]").astype(np.int64)
+    )
     return shifted[inverse.reshape(-1)]
 
 
@@ -111,13 +138,26 @@ class TableArrays:
         if col.kind == "date":
             out = dates_to_days(s)
         elif col.kind == "category":
-            out = pd.Categorical(s.astype("object") if s.dtype != "category" else s, categories=list(col.vocab or ())).codes.astype(np.int64)
+            vocab = list(col.vocab or ())
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                cat = s.cat if list(s.cat.categories) == vocab else s.cat.set_categories(vocab).cat
+                out = cat.codes.to_numpy().astype(np.int64)
+            else:
+                out = pd.Categorical(s.astype("object"), categories=vocab).codes.astype(np.int64)
         elif col.kind in {"id", "string"}:
-            out = pd.factorize(s.astype("object") if s.dtype == "category" else s, use_na_sentinel=True)[0].astype(np.int64)
+            out = pd.factorize(
+                s.astype("object") if s.dtype == "category" else s, use_na_sentinel=True
+            )[0].astype(np.int64)
         elif col.kind == "bool":
             out = s.astype("boolean").astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        elif s.dtype == np.float64:
+            out = s.to_numpy()
         else:
-            out = pd.to_numeric(s, errors="coerce").astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+            out = (
+                pd.to_numeric(s, errors="coerce")
+                .astype("Float64")
+                .to_numpy(dtype=np.float64, na_value=np.nan)
+            )
         self._cache[column] = out
         return out
 
@@ -148,7 +188,12 @@ class TableArrays:
                 wanted = [list(col.vocab or ()).index(v) for v in values]
                 keep &= np.isin(self.column(column), wanted)
             elif col is not None and col.kind in {"id", "string"}:
-                keep &= self.frame[column].astype("object").isin([str(v) for v in values]).to_numpy(dtype=bool)
+                keep &= (
+                    self.frame[column]
+                    .astype("object")
+                    .isin([str(v) for v in values])
+                    .to_numpy(dtype=bool)
+                )
             else:
                 keep &= np.isin(self.column(column), np.asarray(values, dtype=np.float64))
         return keep
@@ -157,7 +202,9 @@ class TableArrays:
 class Selection:
     """Rows of one table that pass a filter, sorted by (household, time, row)."""
 
-    def __init__(self, table: TableArrays, rows: np.ndarray, t: np.ndarray, n_households: int) -> None:
+    def __init__(
+        self, table: TableArrays, rows: np.ndarray, t: np.ndarray, n_households: int
+    ) -> None:
         order = np.lexsort((rows, t, table.h[rows]))
         self.n_households = n_households
         self._starts: np.ndarray | None = None
@@ -183,7 +230,13 @@ class Selection:
 
     def upto(self, h: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Position just after the household's last row with time <= day."""
-        return np.searchsorted(self.keys, pair_keys(h, np.clip(days, FAR_PAST, FAR_FUTURE)), side="right")
+        return np.searchsorted(
+            self.keys, pair_keys(h, np.clip(days, FAR_PAST, FAR_FUTURE)), side="right"
+        )
+
+    def upto_keys(self, keys: np.ndarray) -> np.ndarray:
+        """``upto`` for precomputed search keys (``pair_keys``)."""
+        return np.searchsorted(self.keys, keys, side="right")
 
     def cumsum(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """Per-household running sum of ``column`` (missing = 0) and running count of non-missing."""
@@ -220,11 +273,15 @@ class PreparedBundle:
         ids = hh["household_id"]
         if ids.isna().any():
             rows = (np.flatnonzero(ids.isna().to_numpy()) + 1)[:5].tolist()
-            raise ValueError(f"households.household_id is empty in rows {rows}; every household needs an id.")
+            raise ValueError(
+                f"households.household_id is empty in rows {rows}; every household needs an id."
+            )
         self.household_index = pd.Index(ids.astype("object").to_numpy(), dtype="object")
         if not self.household_index.is_unique:
             dup = self.household_index[self.household_index.duplicated()][:5].tolist()
-            raise ValueError(f"households.household_id is not unique (e.g. {dup}); one row per household.")
+            raise ValueError(
+                f"households.household_id is not unique (e.g. {dup}); one row per household."
+            )
         self.bundle = bundle
         self.n_households = len(hh)
         self.dropped_rows: dict[str, int] = {}
@@ -232,8 +289,12 @@ class PreparedBundle:
         for name in ("members", "income", "events", "assistance", "monitoring"):
             frame = bundle.tables.get(name)
             if frame is None:
-                frame = pd.DataFrame({c: pd.Series(dtype="object") for c in TABLES[name].column_names})
-            codes = self.household_index.get_indexer(frame["household_id"].astype("object").to_numpy())
+                frame = pd.DataFrame(
+                    {c: pd.Series(dtype="object") for c in TABLES[name].column_names}
+                )
+            codes = self.household_index.get_indexer(
+                frame["household_id"].astype("object").to_numpy()
+            )
             known = codes >= 0
             if not known.all():
                 self.dropped_rows[name] = int((~known).sum())
@@ -244,8 +305,12 @@ class PreparedBundle:
                 )
                 frame = frame.loc[known]
                 codes = codes[known]
-            self.tables[name] = TableArrays(name, frame.reset_index(drop=True), codes.astype(np.int64))
-        self.households = TableArrays("households", hh.reset_index(drop=True), np.arange(len(hh), dtype=np.int64))
+            self.tables[name] = TableArrays(
+                name, frame.reset_index(drop=True), codes.astype(np.int64)
+            )
+        self.households = TableArrays(
+            "households", hh.reset_index(drop=True), np.arange(len(hh), dtype=np.int64)
+        )
         self._thresholds = thresholds
         self._add_income_columns()
         self._selections: dict[Any, Selection] = {}
@@ -272,12 +337,19 @@ class PreparedBundle:
             try:
                 out[years == y] = self.threshold_config.threshold(int(y), self.province)
             except ConfigError:
-                log.warning("No monitoring threshold for year %d (province %s): ratios for it are NaN.", y, self.province)
+                log.warning(
+                    "No monitoring threshold for year %d (province %s): ratios for it are NaN.",
+                    y,
+                    self.province,
+                )
         return out
 
     def _add_income_columns(self) -> None:
         inc = self.tables["income"]
-        parts = {c: inc.column(c) for c in ("wage_income", "business_income", "property_income", "transfer_income")}
+        parts = {
+            c: inc.column(c)
+            for c in ("wage_income", "business_income", "property_income", "transfer_income")
+        }
         stacked = np.vstack(list(parts.values())) if len(inc) else np.zeros((4, 0))
         all_missing = np.isnan(stacked).all(axis=0)
         gross = np.where(all_missing, np.nan, np.nansum(stacked, axis=0))
@@ -301,7 +373,9 @@ class PreparedBundle:
             )
 
     # -- selections ---------------------------------------------------------------------------
-    def selection(self, table: str, filters: Mapping[str, tuple[Any, ...]], time_column: str | None = None) -> Selection:
+    def selection(
+        self, table: str, filters: Mapping[str, tuple[Any, ...]], time_column: str | None = None
+    ) -> Selection:
         key = (table, tuple(sorted((k, tuple(v)) for k, v in filters.items())), time_column)
         sel = self._selections.get(key)
         if sel is None:

@@ -79,7 +79,7 @@ class TrainingSet:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def X(self) -> pd.DataFrame:  # noqa: N802 - the usual name for a feature matrix
+    def X(self) -> pd.DataFrame:
         """The feature columns only."""
         return self.frame[self.feature_names]
 
@@ -96,12 +96,18 @@ class TrainingSet:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(self.frame, preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _METADATA_KEY: _dump(self._full_metadata())})
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), _METADATA_KEY: _dump(self._full_metadata())}
+        )
         pq.write_table(table, path)
         return path
 
     def _full_metadata(self) -> dict[str, Any]:
-        return {**self.metadata, "feature_names": self.feature_names, "audit_columns": self.audit_columns}
+        return {
+            **self.metadata,
+            "feature_names": self.feature_names,
+            "audit_columns": self.audit_columns,
+        }
 
     @classmethod
     def read_parquet(cls, path: str | Path) -> TrainingSet:
@@ -110,16 +116,25 @@ class TrainingSet:
 
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"Training set {path} does not exist; build it with `riskml features build`.")
+            raise FileNotFoundError(
+                f"Training set {path} does not exist; build it with `riskml features build`."
+            )
         table = pq.read_table(path)
-        raw = (table.schema.metadata or {}).get(_METADATA_KEY)
+        # to_parquet stores it in the schema, the streaming writer in the file's key-value footer
+        raw = (table.schema.metadata or {}).get(_METADATA_KEY) or (
+            pq.read_metadata(path).metadata or {}
+        ).get(_METADATA_KEY)
         if raw is None:
-            raise ValueError(f"{path} is not a riskml training set (no '{_METADATA_KEY.decode()}' Parquet metadata).")
+            raise ValueError(
+                f"{path} is not a riskml training set (no '{_METADATA_KEY.decode()}' Parquet metadata)."
+            )
         meta = json.loads(raw.decode("utf-8"))
         frame = table.to_pandas()
         feature_names = list(meta.pop("feature_names"))
         audit_columns = list(meta.pop("audit_columns"))
-        return cls(frame=frame, feature_names=feature_names, audit_columns=audit_columns, metadata=meta)
+        return cls(
+            frame=frame, feature_names=feature_names, audit_columns=audit_columns, metadata=meta
+        )
 
 
 def _dump(meta: dict[str, Any]) -> bytes:
@@ -131,7 +146,10 @@ def _column_digest_parts(s: pd.Series) -> list[bytes | memoryview]:
     import pyarrow as pa
 
     if isinstance(s.dtype, pd.CategoricalDtype):  # the labels once, the codes per row
-        return [repr(list(s.cat.categories)).encode("utf-8"), np.ascontiguousarray(s.cat.codes.to_numpy()).data]
+        return [
+            repr(list(s.cat.categories)).encode("utf-8"),
+            np.ascontiguousarray(s.cat.codes.to_numpy()).data,
+        ]
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return [np.ascontiguousarray(s.to_numpy(dtype="datetime64[ns]").view(np.int64)).data]
     if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
@@ -145,7 +163,9 @@ def _column_digest_parts(s: pd.Series) -> list[bytes | memoryview]:
     present = np.asarray(arr.is_valid())
     filled = arr.fill_null("")
     buffers = filled.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int64)[filled.offset : filled.offset + len(filled) + 1]
+    offsets = np.frombuffer(buffers[1], dtype=np.int64)[
+        filled.offset : filled.offset + len(filled) + 1
+    ]
     data = memoryview(buffers[2])[int(offsets[0]) : int(offsets[-1])] if len(filled) else b""
     return [np.packbits(present).data, np.ascontiguousarray(np.diff(offsets)).data, data]
 
@@ -170,7 +190,9 @@ def data_fingerprint(bundle: Bundle) -> str:
 
 def _check_positive_int(value: Any, name: str, caller: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"The '{name}' parameter of {caller} must be a positive int. Got {value!r} instead.")
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must be a positive int. Got {value!r} instead."
+        )
     return int(value)
 
 
@@ -181,15 +203,21 @@ def _check_dates(as_of_dates: Any, caller: str, extracted_on: dt.date) -> np.nda
         )
     values = list(as_of_dates)
     if not values:
-        raise ValueError(f"The 'as_of_dates' parameter of {caller} must be a non-empty list of dates. Got [] instead.")
+        raise ValueError(
+            f"The 'as_of_dates' parameter of {caller} must be a non-empty list of dates. Got [] instead."
+        )
     parsed = []
     for v in values:
         try:
             ts = pd.Timestamp(v)
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"The 'as_of_dates' parameter of {caller} holds {v!r}, which is not a date.") from exc
+            raise ValueError(
+                f"The 'as_of_dates' parameter of {caller} holds {v!r}, which is not a date."
+            ) from exc
         if pd.isna(ts):
-            raise ValueError(f"The 'as_of_dates' parameter of {caller} holds an empty date ({v!r}).")
+            raise ValueError(
+                f"The 'as_of_dates' parameter of {caller} holds an empty date ({v!r})."
+            )
         parsed.append(ts.normalize())
     days = np.unique(dates_to_days(pd.Series(parsed)))
     extracted = int(dates_to_days(pd.Series([pd.Timestamp(extracted_on)]))[0])
@@ -207,7 +235,9 @@ def _check_dates(as_of_dates: Any, caller: str, extracted_on: dt.date) -> np.nda
 # labels and audit columns
 
 
-def _label_counts(engine: FeatureEngine, h: np.ndarray, d: np.ndarray, horizon: int, categories: list[str] | None) -> np.ndarray:
+def _label_counts(
+    engine: FeatureEngine, h: np.ndarray, d: np.ndarray, horizon: int, categories: list[str] | None
+) -> np.ndarray:
     """Identifications in (D, D + horizon] per pair: the only window the label looks at."""
     filters = {"category": tuple(categories)} if categories else {}
     sel = engine.prepared.selection("monitoring", filters, None)
@@ -215,9 +245,10 @@ def _label_counts(engine: FeatureEngine, h: np.ndarray, d: np.ndarray, horizon: 
     return sel.upto(h, end) - sel.upto(h, d)
 
 
-def _income_label(engine: FeatureEngine, h: np.ndarray, d: np.ndarray, cfg: LabelConfig) -> pd.arrays.IntegerArray:
+def _income_label(
+    engine: FeatureEngine, h: np.ndarray, d: np.ndarray, cfg: LabelConfig
+) -> pd.arrays.IntegerArray:
     inc = engine.prepared.tables["income"]
-    out = pd.array(np.zeros(len(h), dtype=np.int8), dtype="Int8")
     if not cfg.income.enabled:
         return pd.array([pd.NA] * len(h), dtype="Int8")
     years = inc.column("year")
@@ -227,17 +258,24 @@ def _income_label(engine: FeatureEngine, h: np.ndarray, d: np.ndarray, cfg: Labe
     recorded = inc.column("recorded_on")[rows]
     rows = rows[np.lexsort((recorded, years[rows], inc.h[rows]))]
     keys = pair_keys(inc.h[rows], years[rows].astype(np.int64))
-    last = np.r_[keys[1:] != keys[:-1], True]
-    rows, keys = rows[last], keys[last]
+    if len(keys):
+        last = np.r_[keys[1:] != keys[:-1], True]
+        rows, keys = rows[last], keys[last]
     target = year_of(d) + cfg.income.target_year_offset
     pos = np.searchsorted(keys, pair_keys(h, target))
     pos_c = np.minimum(pos, max(len(keys) - 1, 0))
-    found = (pos < len(keys)) & (keys[pos_c] == pair_keys(h, target)) if len(keys) else np.zeros(len(h), dtype=bool)
+    found = (
+        (pos < len(keys)) & (keys[pos_c] == pair_keys(h, target))
+        if len(keys)
+        else np.zeros(len(h), dtype=bool)
+    )
     row = rows[pos_c] if len(rows) else np.zeros(len(h), dtype=np.int64)
     pc = np.where(found, inc.derived["pc_net_income"][row] if len(rows) else np.nan, np.nan)
     thr = np.where(found, inc.derived["threshold"][row] if len(rows) else np.nan, np.nan)
     known = np.isfinite(pc) & np.isfinite(thr)
-    out = pd.array(np.where(known, (pc < thr * cfg.income.threshold_multiple).astype(np.int8), 0), dtype="Int8")
+    out = pd.array(
+        np.where(known, (pc < thr * cfg.income.threshold_multiple).astype(np.int8), 0), dtype="Int8"
+    )
     out[~known] = pd.NA
     return out
 
@@ -255,10 +293,18 @@ def _audit(engine: FeatureEngine, h: np.ndarray, d: np.ndarray, elderly_age: int
     elderly = pd.array(age >= elderly_age, dtype="boolean")
     elderly[~np.isfinite(by)] = pd.NA
     return {
-        "audit_county": pd.array(frame["county_code"].astype("object").to_numpy()[h], dtype="string"),
-        "audit_livelihood": pd.Categorical.from_codes(hh.column("livelihood")[h], categories=_vocab("households", "livelihood")),
-        "audit_head_sex": pd.Categorical.from_codes(hh.column("head_sex")[h], categories=_vocab("households", "head_sex")),
-        "audit_head_ethnicity": pd.array(frame["head_ethnicity"].astype("object").to_numpy()[h], dtype="string"),
+        "audit_county": pd.array(
+            frame["county_code"].astype("object").to_numpy()[h], dtype="string"
+        ),
+        "audit_livelihood": pd.Categorical.from_codes(
+            hh.column("livelihood")[h], categories=_vocab("households", "livelihood")
+        ),
+        "audit_head_sex": pd.Categorical.from_codes(
+            hh.column("head_sex")[h], categories=_vocab("households", "head_sex")
+        ),
+        "audit_head_ethnicity": pd.array(
+            frame["head_ethnicity"].astype("object").to_numpy()[h], dtype="string"
+        ),
         "audit_disability_in_household": pd.array(disability, dtype="boolean"),
         "audit_female_headed": female,
         "audit_elderly_headed": elderly,
@@ -302,14 +348,24 @@ def _plan(
     caller: str,
 ) -> _Plan:
     if not isinstance(bundle, Bundle):
-        raise TypeError(f"The 'bundle' parameter of {caller} must be a riskml.data.Bundle. Got {type(bundle).__name__} instead.")
+        raise TypeError(
+            f"The 'bundle' parameter of {caller} must be a riskml.data.Bundle. Got {type(bundle).__name__} instead."
+        )
     horizon = _check_positive_int(horizon_months, "horizon_months", caller)
     cfg = load_training_config()
-    chunk = _check_positive_int(chunk_households if chunk_households is not None else cfg.chunk_households, "chunk_households", caller)
+    chunk = _check_positive_int(
+        chunk_households if chunk_households is not None else cfg.chunk_households,
+        "chunk_households",
+        caller,
+    )
     if not isinstance(include_censored, bool):
-        raise ValueError(f"The 'include_censored' parameter of {caller} must be a bool. Got {include_censored!r} instead.")
+        raise ValueError(
+            f"The 'include_censored' parameter of {caller} must be a bool. Got {include_censored!r} instead."
+        )
     if label_config is not None and not isinstance(label_config, LabelConfig):
-        raise TypeError(f"The 'label_config' parameter of {caller} must be a LabelConfig. Got {type(label_config).__name__} instead.")
+        raise TypeError(
+            f"The 'label_config' parameter of {caller} must be a LabelConfig. Got {type(label_config).__name__} instead."
+        )
     dates = _check_dates(as_of_dates, caller, bundle.extracted_on)
     catalog = catalog or load_catalog()
     fs = feature_set if isinstance(feature_set, FeatureSet) else catalog.feature_set(feature_set)
@@ -328,9 +384,28 @@ def _plan(
     if any(f.primitive == "context" for f in fs.required):
         from riskml.features._village import village_context
 
-        village = village_context(bundle, days_to_dates(dates), catalog=catalog, engine=engine)
-    counts = {"household_dates": 0, "excluded_under_monitoring": 0, "excluded_censored": 0, "rows": 0, "positives": 0, "censored_rows_kept": 0}
-    return _Plan(engine, fs, catalog, dates, horizon, label_config or cfg.label, cfg.audit.elderly_head_age, include_censored, chunk, village, counts)
+        village = village_context(bundle, days_to_dates(dates), settings=fs.village, engine=engine)
+    counts = {
+        "household_dates": 0,
+        "excluded_under_monitoring": 0,
+        "excluded_censored": 0,
+        "rows": 0,
+        "positives": 0,
+        "censored_rows_kept": 0,
+    }
+    return _Plan(
+        engine,
+        fs,
+        catalog,
+        dates,
+        horizon,
+        label_config or cfg.label,
+        cfg.audit.elderly_head_age,
+        include_censored,
+        chunk,
+        village,
+        counts,
+    )
 
 
 def _chunks(plan: _Plan) -> Iterator[pd.DataFrame]:
@@ -348,32 +423,26 @@ def _chunks(plan: _Plan) -> Iterator[pd.DataFrame]:
         keep = ~under & (plan.include_censored | ~censored)
         plan.counts["household_dates"] += len(h)
         plan.counts["excluded_under_monitoring"] += int(under.sum())
-        plan.counts["excluded_censored"] += int((~under & censored).sum()) if not plan.include_censored else 0
+        plan.counts["excluded_censored"] += (
+            int((~under & censored).sum()) if not plan.include_censored else 0
+        )
         h, d, censored = h[keep], d[keep], censored[keep]
         values = engine.compute_arrays(h, d, plan.fs.required, village_table=plan.village)
-        features = engine.to_frame(values, plan.fs.features)
         positive = _label_counts(engine, h, d, plan.horizon, plan.label_cfg.categories) > 0
         label = pd.array(positive.astype(np.int8), dtype="Int8")
         label[censored] = pd.NA
-        columns: dict[str, Any] = {
-            "household_id": pd.array(engine.prepared.household_index.to_numpy()[h], dtype="string"),
-            "as_of": days_to_dates(d),
+        frame = engine.to_frame(values, plan.fs.features, index=pd.RangeIndex(len(h)))  # floats: no copy
+        del values
+        frame.insert(0, "household_id", pd.array(engine.prepared.household_index.to_numpy()[h], dtype="string"))
+        frame.insert(1, "as_of", days_to_dates(d))
+        rest: dict[str, Any] = {
+            "label": label,
+            "label_income": _income_label(engine, h, d, plan.label_cfg),
+            **{c: pd.array(hh[c].astype("object").to_numpy()[h], dtype="string") for c in CONTEXT_COLUMNS},
+            **_audit(engine, h, d, plan.elderly_age),
         }
-        frame = pd.concat(
-            [
-                pd.DataFrame(columns),
-                features.reset_index(drop=True),
-                pd.DataFrame(
-                    {
-                        "label": label,
-                        "label_income": _income_label(engine, h, d, plan.label_cfg),
-                        **{c: pd.array(hh[c].astype("object").to_numpy()[h], dtype="string") for c in CONTEXT_COLUMNS},
-                        **_audit(engine, h, d, plan.elderly_age),
-                    }
-                ),
-            ],
-            axis=1,
-        )
+        for name, column in rest.items():
+            frame[name] = column
         plan.counts["rows"] += len(frame)
         plan.counts["positives"] += int(positive[~censored].sum())
         plan.counts["censored_rows_kept"] += int(censored.sum())
@@ -456,10 +525,29 @@ def build_training_set(
     >>> ts = build_training_set(bundle, ["2022-06-30", "2022-12-31"], 12)  # doctest: +SKIP
     >>> ts.frame[ts.feature_names + ["label"]].head()  # doctest: +SKIP
     """
-    plan = _plan(bundle, as_of_dates, horizon_months, feature_set, label_config, include_censored, chunk_households, catalog, "build_training_set")
+    plan = _plan(
+        bundle,
+        as_of_dates,
+        horizon_months,
+        feature_set,
+        label_config,
+        include_censored,
+        chunk_households,
+        catalog,
+        "build_training_set",
+    )
     frames = list(_chunks(plan))
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
-    return TrainingSet(frame=frame, feature_names=plan.fs.names, audit_columns=list(AUDIT_COLUMNS), metadata=_metadata(plan, bundle))
+    frame = (
+        pd.concat(frames, ignore_index=True)
+        if len(frames) > 1
+        else frames[0].reset_index(drop=True)
+    )
+    return TrainingSet(
+        frame=frame,
+        feature_names=plan.fs.names,
+        audit_columns=list(AUDIT_COLUMNS),
+        metadata=_metadata(plan, bundle),
+    )
 
 
 def write_training_set(
@@ -482,7 +570,17 @@ def write_training_set(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    plan = _plan(bundle, as_of_dates, horizon_months, feature_set, label_config, include_censored, chunk_households, catalog, "write_training_set")
+    plan = _plan(
+        bundle,
+        as_of_dates,
+        horizon_months,
+        feature_set,
+        label_config,
+        include_censored,
+        chunk_households,
+        catalog,
+        "write_training_set",
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
@@ -498,7 +596,13 @@ def write_training_set(
         meta = _metadata(plan, bundle)
         if writer is None:  # pragma: no cover - _plan refuses a bundle without households
             raise RuntimeError("no training-set chunk was produced")
-        writer.add_key_value_metadata({_METADATA_KEY.decode(): _dump({**meta, "feature_names": plan.fs.names, "audit_columns": list(AUDIT_COLUMNS)}).decode("utf-8")})
+        writer.add_key_value_metadata(
+            {
+                _METADATA_KEY.decode(): _dump(
+                    {**meta, "feature_names": plan.fs.names, "audit_columns": list(AUDIT_COLUMNS)}
+                ).decode("utf-8")
+            }
+        )
         writer.close()
         writer = None
         tmp.replace(out)
@@ -526,12 +630,16 @@ def as_of_schedule(start: Any, end: Any, every: str = "3M") -> list[pd.Timestamp
 
     match = re.fullmatch(r"\s*(\d+)\s*([MYWDmywd])\s*", str(every))
     if not match or int(match.group(1)) <= 0:
-        raise ValueError(f"The 'every' step must look like 3M, 1Y, 2W or 30D (a positive count and a unit). Got {every!r} instead.")
+        raise ValueError(
+            f"The 'every' step must look like 3M, 1Y, 2W or 30D (a positive count and a unit). Got {every!r} instead."
+        )
     n, unit = int(match.group(1)), match.group(2).upper()
     try:
         first, last = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"start and end must be dates (YYYY-MM-DD); got {start!r} and {end!r}.") from exc
+        raise ValueError(
+            f"start and end must be dates (YYYY-MM-DD); got {start!r} and {end!r}."
+        ) from exc
     if last < first:
         raise ValueError(f"The end date {last.date()} is before the start date {first.date()}.")
     dates: list[pd.Timestamp] = []

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.data._bundle import Bundle
-from riskml.features._catalog import Catalog, Feature, load_catalog
+from riskml.features._catalog import Catalog, Feature, VillageContextSettings, load_catalog
 from riskml.features._tables import dates_to_days, days_to_dates
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def village_context(
     as_of_dates: Sequence[Any],
     *,
     catalog: Catalog | None = None,
+    settings: VillageContextSettings | None = None,
     chunk_households: int = 250_000,
     engine: FeatureEngine | None = None,
 ) -> pd.DataFrame:
@@ -65,7 +66,10 @@ def village_context(
     as_of_dates
         Dates (on or before the extraction date).
     catalog
-        Supplies ``village_context`` settings (window, near-threshold multiple).
+        Supplies ``village_context`` settings (window, near-threshold multiple) unless
+        ``settings`` is given (a feature set carries its catalog's: ``feature_set.village``).
+    settings
+        The village-context settings to use.
     chunk_households
         Households processed at once (bounds memory).
     engine
@@ -79,8 +83,8 @@ def village_context(
     """
     from riskml.features._engine import FeatureEngine
 
-    catalog = catalog or (engine.catalog if engine is not None else load_catalog())
-    settings = catalog.village
+    if settings is None:
+        settings = (catalog or (engine.catalog if engine is not None else load_catalog())).village
     engine = engine or FeatureEngine(bundle, catalog=catalog)
     dates = np.unique(dates_to_days(pd.Series(pd.to_datetime(list(as_of_dates)))))
     if len(dates) == 0:
@@ -88,13 +92,39 @@ def village_context(
     w = settings.recent_window_months
     helpers = (
         _helper("identified_recent", table="monitoring", primitive="exists", window_months=w),
-        _helper("disaster_recent", table="events", primitive="exists", window_months=w, filters={"event_type": VILLAGE_DISASTER_EVENTS}),
-        _helper("pc_income", table="income", primitive="last", column="pc_net_income", order_by="year"),
-        _helper("pc_ratio", table="income", primitive="last", column="pc_income_to_threshold", order_by="year"),
+        _helper(
+            "disaster_recent",
+            table="events",
+            primitive="exists",
+            window_months=w,
+            filters={"event_type": VILLAGE_DISASTER_EVENTS},
+        ),
+        _helper(
+            "pc_income", table="income", primitive="last", column="pc_net_income", order_by="year"
+        ),
+        _helper(
+            "pc_ratio",
+            table="income",
+            primitive="last",
+            column="pc_income_to_threshold",
+            order_by="year",
+        ),
     )
     vcode, villages = engine.village_codes()
     n_v, n_d = len(villages), len(dates)
-    sums = {k: np.zeros(n_v * n_d) for k in ("households", "identified", "monitored", "disaster", "income_n", "income_sum", "ratio_n", "near")}
+    sums = {
+        k: np.zeros(n_v * n_d)
+        for k in (
+            "households",
+            "identified",
+            "monitored",
+            "disaster",
+            "income_n",
+            "income_sum",
+            "ratio_n",
+            "near",
+        )
+    }
     n_h = engine.prepared.n_households
     for start in range(0, n_h, chunk_households):
         codes = np.arange(start, min(start + chunk_households, n_h), dtype=np.int64)
@@ -119,18 +149,29 @@ def village_context(
         add("income_sum", np.where(known, v["pc_income"], 0.0))
         known_ratio = np.isfinite(v["pc_ratio"])
         add("ratio_n", known_ratio.astype(np.float64))
-        add("near", (known_ratio & (np.nan_to_num(v["pc_ratio"]) < settings.near_threshold_multiple)).astype(np.float64))
+        add(
+            "near",
+            (
+                known_ratio & (np.nan_to_num(v["pc_ratio"]) < settings.near_threshold_multiple)
+            ).astype(np.float64),
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         n = sums["households"]
         frame = pd.DataFrame(
             {
-                "village_code": pd.array(np.repeat(np.asarray(villages, dtype=object), n_d), dtype="string"),
+                "village_code": pd.array(
+                    np.repeat(np.asarray(villages, dtype=object), n_d), dtype="string"
+                ),
                 "as_of": np.tile(days_to_dates(dates), n_v),
                 "households": n,
                 "identified_share_recent": sums["identified"] / n,
                 "monitored_share": sums["monitored"] / n,
-                "mean_pc_income": np.where(sums["income_n"] > 0, sums["income_sum"] / sums["income_n"], np.nan),
-                "near_threshold_share": np.where(sums["ratio_n"] > 0, sums["near"] / sums["ratio_n"], np.nan),
+                "mean_pc_income": np.where(
+                    sums["income_n"] > 0, sums["income_sum"] / sums["income_n"], np.nan
+                ),
+                "near_threshold_share": np.where(
+                    sums["ratio_n"] > 0, sums["near"] / sums["ratio_n"], np.nan
+                ),
                 "disaster_share_recent": sums["disaster"] / n,
             }
         )

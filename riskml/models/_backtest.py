@@ -109,7 +109,9 @@ def temporal_folds(
     if len(dates) == 0:
         return []
     if pd.isna(dates).any():
-        raise ValueError(f"as_of holds {int(pd.isna(dates).sum())} missing dates; every row needs one.")
+        raise ValueError(
+            f"as_of holds {int(pd.isna(dates).sum())} missing dates; every row needs one."
+        )
     latest = pd.Timestamp(dates.max())
     plus_gap = _months_later(dates, gap_months)
     plus_window = _months_later(dates, train_window_months) if train_window_months else None
@@ -129,8 +131,13 @@ def temporal_folds(
             train &= plus_window > start
         folds.append(
             Fold(
-                index=i, test_start=pd.Timestamp(start), test_end=pd.Timestamp(end),
-                window_start=pd.Timestamp(lo), window_end=pd.Timestamp(hi), train=train, test=test,
+                index=i,
+                test_start=pd.Timestamp(start),
+                test_end=pd.Timestamp(end),
+                window_start=pd.Timestamp(lo),
+                window_end=pd.Timestamp(hi),
+                train=train,
+                test=test,
             )
         )
     return folds
@@ -146,7 +153,9 @@ def model_from_config(config: TrainingConfig) -> RecurrenceRiskModel:
     )
 
 
-def _labelled_rows(training_set: TrainingSetLike, config: TrainingConfig) -> tuple[pd.DataFrame, list[str], int]:
+def _labelled_rows(
+    training_set: TrainingSetLike, config: TrainingConfig
+) -> tuple[pd.DataFrame, list[str], int]:
     frame = training_set.frame
     features = [str(f) for f in training_set.feature_names]
     label = config.label_column
@@ -182,7 +191,9 @@ def _labelled_rows(training_set: TrainingSetLike, config: TrainingConfig) -> tup
     values = data[label].to_numpy(dtype=np.float64)
     bad = ~np.isin(values, (0.0, 1.0))
     if bad.any():
-        raise ValueError(f"Column '{label}' must hold 0/1 labels; found {np.unique(values[bad])[:5].tolist()}.")
+        raise ValueError(
+            f"Column '{label}' must hold 0/1 labels; found {np.unique(values[bad])[:5].tolist()}."
+        )
     return data, features, n_unlabelled
 
 
@@ -251,10 +262,14 @@ class BacktestResult:
         wide = wide[[m for m in _METRIC_ORDER if m in wide.columns]]
         rules = wide.loc["rules"] if "rules" in wide.index else None
         wide["recall_at_capacity_vs_rules"] = (
-            wide["recall_at_capacity"] / rules["recall_at_capacity"] if rules is not None else np.nan
+            wide["recall_at_capacity"] / rules["recall_at_capacity"]
+            if rules is not None
+            else np.nan
         )
         wide["recall_at_rules_count_vs_rules"] = (
-            wide["recall_at_rules_count"] / rules["recall_at_rules_count"] if rules is not None else np.nan
+            wide["recall_at_rules_count"] / rules["recall_at_rules_count"]
+            if rules is not None
+            else np.nan
         )
         wide["auc_vs_oracle"] = (
             wide["roc_auc"] / wide.loc["oracle", "roc_auc"] if "oracle" in wide.index else np.nan
@@ -266,7 +281,7 @@ class BacktestResult:
         """One metric per fold (rows) and method (columns), with the pooled value last."""
         part = self.metrics[self.metrics["metric"] == metric]
         wide = part.pivot(index="fold", columns="method", values="value")
-        order = sorted((f for f in wide.index if f != "pooled"), key=int) + ["pooled"]
+        order = [*sorted((f for f in wide.index if f != "pooled"), key=int), "pooled"]
         wide = wide.reindex(index=order, columns=[m for m in self.methods if m in wide.columns])
         wide.columns.name = None
         return wide
@@ -276,8 +291,12 @@ class BacktestResult:
 
         ``method=None`` gives every method's gaps.
         """
-        table = self.fairness if method is None else self.fairness[self.fairness["method"] == method]
-        return fairness_gaps(table, min_group_size=self.min_group_size, min_positives=self.min_positives)
+        table = (
+            self.fairness if method is None else self.fairness[self.fairness["method"] == method]
+        )
+        return fairness_gaps(
+            table, min_group_size=self.min_group_size, min_positives=self.min_positives
+        )
 
     def to_markdown(self) -> str:
         """A report: folds, the pooled comparison table, per-fold AUC and recall, fairness."""
@@ -291,7 +310,12 @@ class BacktestResult:
         lines += ["", "## Folds", "", _markdown(self.folds), ""]
         lines += ["## Pooled out-of-fold metrics", "", _markdown(self.table(), index=True), ""]
         for metric in ("roc_auc", "recall_at_capacity"):
-            lines += [f"## {metric} by fold", "", _markdown(self.fold_table(metric), index=True), ""]
+            lines += [
+                f"## {metric} by fold",
+                "",
+                _markdown(self.fold_table(metric), index=True),
+                "",
+            ]
         gaps = self.fairness_gaps("model")
         lines += ["## Fairness: largest gaps (model)", ""]
         lines.append(
@@ -300,7 +324,12 @@ class BacktestResult:
         )
         lines += ["", _markdown(gaps) if len(gaps) else "_No group has two comparable levels._", ""]
         model_fair = self.fairness[self.fairness["method"] == "model"]
-        lines += ["## Fairness by group (model)", "", _markdown(model_fair.drop(columns="method")), ""]
+        lines += [
+            "## Fairness by group (model)",
+            "",
+            _markdown(model_fair.drop(columns="method")),
+            "",
+        ]
         return "\n".join(lines)
 
 
@@ -352,7 +381,9 @@ def _metrics_for(
         out[f"recall_at_{suffix}"] = tp / positives if positives else np.nan
         out[f"precision_at_{suffix}"] = tp / flags if flags else np.nan
         if suffix == "capacity":
-            out["lift_at_capacity"] = (tp / flags) / (positives / len(y)) if flags and positives else np.nan
+            out["lift_at_capacity"] = (
+                (tp / flags) / (positives / len(y)) if flags and positives else np.nan
+            )
     return out, sel
 
 
@@ -397,7 +428,9 @@ def backtest(
             )
         oracle = oracle[labelled_mask]
         if np.isnan(oracle).any():
-            raise ValueError(f"oracle holds {int(np.isnan(oracle).sum())} missing probabilities for labelled rows.")
+            raise ValueError(
+                f"oracle holds {int(np.isnan(oracle).sum())} missing probabilities for labelled rows."
+            )
     rules = rules or load_rules_config(config.rules_config)
     rule_model = RuleBaseline(rules.rules, name="rules")
     persistence = RuleBaseline(rules.persistence, name="persistence")
@@ -405,7 +438,9 @@ def backtest(
         baseline.fired(data.head(0))  # fails early, naming any missing rule feature
     capacity_cfg = config.capacity
     if capacity_cfg.per_village is not None and "village_code" not in data.columns:
-        raise ValueError("capacity.per_village needs a 'village_code' column in the training set frame.")
+        raise ValueError(
+            "capacity.per_village needs a 'village_code' column in the training set frame."
+        )
     methods = tuple(m for m in METHODS if m != "oracle" or oracle is not None)
 
     label = config.label_column
@@ -414,7 +449,9 @@ def backtest(
     X = data[features]
     rule_cols = list(dict.fromkeys([*rule_model.required_features, *persistence.required_features]))
     audit_cols = [c for c in training_set.audit_columns if c in data.columns]
-    context_cols = [c for c in ("county_code", "township_code", "village_code") if c in data.columns]
+    context_cols = [
+        c for c in ("county_code", "township_code", "village_code") if c in data.columns
+    ]
 
     folds = temporal_folds(
         as_of,
@@ -448,7 +485,8 @@ def backtest(
         if len(y_tr) == 0 or y_tr.min() == y_tr.max():
             info.update(
                 status="skipped",
-                reason="no training rows before the test start minus the gap" if len(y_tr) == 0
+                reason="no training rows before the test start minus the gap"
+                if len(y_tr) == 0
                 else "training rows hold only one class",
             )
             continue
@@ -517,7 +555,10 @@ def backtest(
 
 
 def _score_predictions(
-    predictions: pd.DataFrame, methods: tuple[str, ...], config: TrainingConfig, audit_cols: list[str]
+    predictions: pd.DataFrame,
+    methods: tuple[str, ...],
+    config: TrainingConfig,
+    audit_cols: list[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     records = []
     fairness_frames = []
@@ -534,13 +575,16 @@ def _score_predictions(
         else:
             cap_codes = date_codes
             cap_k = _k_per_group(float(cap.share), np.bincount(cap_codes))
-        rules_k = np.bincount(date_codes, weights=(part["rank_rules"].to_numpy() > 0).astype(np.float64))
+        rules_k = np.bincount(
+            date_codes, weights=(part["rank_rules"].to_numpy() > 0).astype(np.float64)
+        )
         for name in methods:
             prob = part[f"score_{name}"].to_numpy(dtype=np.float64)
             rank = part[f"rank_{name}"].to_numpy(dtype=np.float64)
             values, sel = _metrics_for(y, prob, rank, cap_codes, cap_k, date_codes, rules_k)
             records += [
-                {"fold": scope, "method": name, "metric": k, "value": float(v)} for k, v in values.items()
+                {"fold": scope, "method": name, "metric": k, "value": float(v)}
+                for k, v in values.items()
             ]
             if scope == "pooled":
                 fairness_frames.append(fairness_table(y, prob, sel, part[audit_cols], method=name))

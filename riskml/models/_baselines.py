@@ -100,7 +100,9 @@ class RuleBaseline:
         score = self.score(X)
         y = np.asarray(pd.Series(y).to_numpy(dtype=np.float64, na_value=np.nan))
         if len(y) != len(score) or np.isnan(y).any():
-            raise ValueError(f"The {self.name} baseline needs one 0/1 label per row, without missing labels.")
+            raise ValueError(
+                f"The {self.name} baseline needs one 0/1 label per row, without missing labels."
+            )
         base = float(y.mean()) if len(y) else 0.0
         levels, inverse = np.unique(score, return_inverse=True)
         n = np.bincount(inverse, minlength=len(levels))
@@ -141,7 +143,9 @@ class ScorecardBaseline:
     def _design(self, X: pd.DataFrame) -> sparse.csr_matrix:
         missing = [c for c in self.columns_ if c not in X.columns]
         if missing:
-            raise ValueError(f"The scorecard needs feature column(s) {missing[:10]} absent from the frame.")
+            raise ValueError(
+                f"The scorecard needs feature column(s) {missing[:10]} absent from the frame."
+            )
         n = len(X)
         blocks = []
         offset = 0
@@ -149,15 +153,19 @@ class ScorecardBaseline:
             col = X[name]
             if name in self.levels_:
                 levels = self.levels_[name]
-                codes = pd.Categorical(col.astype(object) if isinstance(col.dtype, pd.CategoricalDtype) else col,
-                                       categories=levels).codes.astype(np.int64)
+                codes = pd.Categorical(
+                    col.astype(object) if isinstance(col.dtype, pd.CategoricalDtype) else col,
+                    categories=levels,
+                ).codes.astype(np.int64)
                 idx = np.where(codes >= 0, codes, len(levels))
                 width = len(levels) + 1
             else:
                 edges = self.edges_[name]
                 values = col.to_numpy(dtype=np.float64, na_value=np.nan)
                 isna = np.isnan(values)
-                idx = np.where(isna, len(edges) + 1, np.searchsorted(edges, np.nan_to_num(values), side="left"))
+                idx = np.where(
+                    isna, len(edges) + 1, np.searchsorted(edges, np.nan_to_num(values), side="left")
+                )
                 width = len(edges) + 2
             blocks.append(idx + offset)
             offset += width
@@ -171,7 +179,9 @@ class ScorecardBaseline:
         """Freeze bins and levels on ``X`` and fit the logistic regression."""
         y = np.asarray(pd.Series(y).to_numpy(dtype=np.float64, na_value=np.nan))
         if np.isnan(y).any() or len(np.unique(y)) < 2:
-            raise ValueError("The scorecard needs 0/1 labels with both classes and no missing labels.")
+            raise ValueError(
+                "The scorecard needs 0/1 labels with both classes and no missing labels."
+            )
         self.columns_ = [str(c) for c in X.columns]
         self.levels_: dict[str, list[Any]] = {}
         self.edges_: dict[str, np.ndarray] = {}
@@ -183,7 +193,9 @@ class ScorecardBaseline:
             else:
                 values = col.to_numpy(dtype=np.float64, na_value=np.nan)
                 present = values[~np.isnan(values)]
-                self.edges_[name] = np.unique(np.quantile(present, qs)) if len(present) else np.array([])
+                self.edges_[name] = (
+                    np.unique(np.quantile(present, qs)) if len(present) else np.array([])
+                )
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
         self.model_.fit(self._design(X), y)
         return self

@@ -143,4 +143,6 @@ def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
         return IsotonicCalibrator(x=x, y=y)
     if method == "sigmoid":
         return SigmoidCalibrator(a=float(data["a"]), b=float(data["b"]))
-    raise ValueError(f"Unknown calibrator method {method!r} in saved model; expected none/isotonic/sigmoid.")
+    raise ValueError(
+        f"Unknown calibrator method {method!r} in saved model; expected none/isotonic/sigmoid."
+    )

@@ -41,7 +41,7 @@ class ReferenceDistribution:
         ``name -> {"levels": [...], "shares": [...]}``: one share per level, then unseen, then
         missing.
     n_rows : int
-        Rows of the reference matrix.
+        Rows the reference was computed from (after sampling, see :meth:`fit`).
     """
 
     numeric: dict[str, dict[str, list[float]]] = field(default_factory=dict)
@@ -49,10 +49,19 @@ class ReferenceDistribution:
     n_rows: int = 0
 
     @classmethod
-    def fit(cls, X: pd.DataFrame, *, n_bins: int = 10) -> ReferenceDistribution:
-        """Freeze the distribution of every column of ``X`` (category dtype = categorical)."""
+    def fit(
+        cls, X: pd.DataFrame, *, n_bins: int = 10, max_rows: int | None = 500_000
+    ) -> ReferenceDistribution:
+        """Freeze the distribution of every column of ``X`` (category dtype = categorical).
+
+        Above ``max_rows`` rows, a fixed-seed random sample of ``max_rows`` rows is used (shares
+        then carry a standard error below 0.001, far under any PSI threshold).
+        """
         if n_bins < 2:
             raise ValueError(f"n_bins must be >= 2. Got {n_bins} instead.")
+        if max_rows is not None and len(X) > max_rows:
+            rows = np.sort(np.random.default_rng(0).choice(len(X), size=max_rows, replace=False))
+            X = X.iloc[rows]
         ref = cls(n_rows=len(X))
         qs = np.linspace(0, 1, n_bins + 1)[1:-1]
         for name in X.columns:
@@ -89,13 +98,15 @@ class ReferenceDistribution:
             )
         out: dict[str, np.ndarray] = {}
         for name, spec in self.numeric.items():
-            out[name] = _numeric_shares(_numeric(X[name]), np.asarray(spec["edges"], dtype=np.float64))
+            out[name] = _numeric_shares(
+                _numeric(X[name]), np.asarray(spec["edges"], dtype=np.float64)
+            )
         for name, spec in self.categorical.items():
             levels = spec["levels"]
             col = X[name]
             values = col.astype("object") if isinstance(col.dtype, pd.CategoricalDtype) else col
             codes = pd.Categorical(values, categories=levels).codes.astype(np.int64)
-            isna = pd.isna(values).to_numpy() if hasattr(values, "to_numpy") else pd.isna(values)
+            isna = pd.isna(values).to_numpy()
             slot = np.where(codes >= 0, codes, np.where(isna, len(levels) + 1, len(levels)))
             counts = np.bincount(slot, minlength=len(levels) + 2)
             out[name] = counts / max(len(col), 1)
@@ -125,7 +136,11 @@ class ReferenceDistribution:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (lists and floats)."""
-        return {"numeric": self.numeric, "categorical": self.categorical, "n_rows": int(self.n_rows)}
+        return {
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+            "n_rows": int(self.n_rows),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReferenceDistribution:
@@ -137,7 +152,9 @@ class ReferenceDistribution:
                 n_rows=int(data.get("n_rows", 0)),
             )
         except (KeyError, AttributeError, TypeError) as exc:
-            raise ValueError(f"Not a saved ReferenceDistribution (needs 'numeric' and 'categorical'): {exc}") from exc
+            raise ValueError(
+                f"Not a saved ReferenceDistribution (needs 'numeric' and 'categorical'): {exc}"
+            ) from exc
 
 
 def _numeric_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -210,9 +210,19 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         def is_num(v: Any) -> bool:
             return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
-        for name in ("n_estimators", "num_leaves", "min_child_samples", "max_bin", "max_cat_to_onehot"):
-            if not is_int(getattr(self, name)) or getattr(self, name) < (2 if name in ("num_leaves", "max_bin") else 1):
-                raise bad(name, "a positive int" + (" >= 2" if name in ("num_leaves", "max_bin") else ""))
+        for name in (
+            "n_estimators",
+            "num_leaves",
+            "min_child_samples",
+            "max_bin",
+            "max_cat_to_onehot",
+        ):
+            if not is_int(getattr(self, name)) or getattr(self, name) < (
+                2 if name in ("num_leaves", "max_bin") else 1
+            ):
+                raise bad(
+                    name, "a positive int" + (" >= 2" if name in ("num_leaves", "max_bin") else "")
+                )
         if not is_int(self.max_depth):
             raise bad("max_depth", "an int (-1 = no limit)")
         if not is_num(self.learning_rate) or not 0 < self.learning_rate <= 1:
@@ -225,7 +235,11 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                 raise bad(name, "a non-negative float")
         if not is_int(self.subsample_freq) or self.subsample_freq < 0:
             raise bad("subsample_freq", "a non-negative int")
-        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
+        if not (
+            self.class_weight is None
+            or self.class_weight == "balanced"
+            or isinstance(self.class_weight, dict)
+        ):
             raise bad("class_weight", "None, 'balanced' or a dict {class: weight}")
         if self.calibration not in (None, "isotonic", "sigmoid"):
             raise bad("calibration", "'isotonic', 'sigmoid' or None")
@@ -308,10 +322,12 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                             f"{missing[:10]}. Give a frame with every feature in feature_names_in_."
                         )
                     X = X.loc[:, list(names)]
-            columns: dict[Any, np.ndarray] = {}
-            for name in X.columns:
-                columns[name] = self._encode_column(X[name], str(name), categories)
-            frame = pd.DataFrame(columns, index=X.index, columns=X.columns)
+            # one float64 matrix, filled column by column (Fortran order: no copy for pandas,
+            # scikit-learn's checks or LightGBM)
+            matrix = np.empty((len(X), X.shape[1]), dtype=np.float64, order="F")
+            for j, name in enumerate(X.columns):
+                matrix[:, j] = self._encode_column(X.iloc[:, j], str(name), categories)
+            frame = pd.DataFrame(matrix, index=X.index, columns=X.columns, copy=False)
             if reset:
                 self.categories_ = categories
             return validate_data(
@@ -388,25 +404,39 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         if as_of is not None:
             dates = pd.to_datetime(pd.Series(as_of)).to_numpy()
             if len(dates) != n:
-                raise ValueError(f"as_of has {len(dates)} values but X has {n} rows; give one date per row.")
+                raise ValueError(
+                    f"as_of has {len(dates)} values but X has {n} rows; give one date per row."
+                )
             if pd.isna(dates).any():
-                raise ValueError(f"as_of holds {int(pd.isna(dates).sum())} missing dates; every row needs one.")
+                raise ValueError(
+                    f"as_of holds {int(pd.isna(dates).sum())} missing dates; every row needs one."
+                )
             key = dates
         else:
             if self.purge_months:
-                raise ValueError("purge_months needs as_of dates; pass as_of=... or set purge_months=0.")
+                raise ValueError(
+                    "purge_months needs as_of dates; pass as_of=... or set purge_months=0."
+                )
             dates = None
             key = np.arange(n)
         slot = self._slices(key, dates)
         names = self._booster_feature_names()
-        cat_idx = [i for i, nme in enumerate(names) if nme in self.categories_] if self.categories_ else []
+        cat_idx = (
+            [i for i, nme in enumerate(names) if nme in self.categories_]
+            if self.categories_
+            else []
+        )
         weights = self._class_weights(y_enc, slot == 0)
         params = self.lightgbm_params()
 
         train_rows = slot == 0
         dtrain = lgb.Dataset(
-            M[train_rows], label=y_enc[train_rows], weight=None if weights is None else weights[train_rows],
-            feature_name=names, categorical_feature=cat_idx, free_raw_data=True,
+            M[train_rows],
+            label=y_enc[train_rows],
+            weight=None if weights is None else weights[train_rows],
+            feature_name=names,
+            categorical_feature=cat_idx,
+            free_raw_data=True,
         )
         rounds_run = [0]
 
@@ -418,16 +448,30 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         if self.early_stopping_rounds is not None:
             val_rows = slot == 1
             dval = dtrain.create_valid(
-                M[val_rows], label=y_enc[val_rows], weight=None if weights is None else weights[val_rows]
+                M[val_rows],
+                label=y_enc[val_rows],
+                weight=None if weights is None else weights[val_rows],
             )
             valid_sets = [dval]
-            callbacks.append(lgb.early_stopping(int(self.early_stopping_rounds), first_metric_only=True, verbose=False))
+            callbacks.append(
+                lgb.early_stopping(
+                    int(self.early_stopping_rounds), first_metric_only=True, verbose=False
+                )
+            )
         booster = lgb.train(
-            params, dtrain, num_boost_round=int(self.n_estimators), valid_sets=valid_sets,
-            valid_names=["early_stopping"] if valid_sets else None, callbacks=callbacks,
+            params,
+            dtrain,
+            num_boost_round=int(self.n_estimators),
+            valid_sets=valid_sets,
+            valid_names=["early_stopping"] if valid_sets else None,
+            callbacks=callbacks,
         )
         self.n_boosting_rounds_ = int(rounds_run[0])
-        best = int(booster.best_iteration) if valid_sets and booster.best_iteration > 0 else self.n_boosting_rounds_
+        best = (
+            int(booster.best_iteration)
+            if valid_sets and booster.best_iteration > 0
+            else self.n_boosting_rounds_
+        )
         if booster.current_iteration() > best:  # lightgbm.train trims to the best iteration itself
             booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         self.booster_ = booster
@@ -496,7 +540,9 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
             if end <= 1:
                 break
             cum = np.cumsum(counts[:end][::-1])
-            m = int(np.argmin(np.abs(cum[: end - 1] - fraction * n))) + 1  # keep >= 1 key for training
+            m = (
+                int(np.argmin(np.abs(cum[: end - 1] - fraction * n))) + 1
+            )  # keep >= 1 key for training
             slot_of_key[end - m : end] = label
             end -= m
             if purge:
@@ -539,7 +585,7 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         unsafe = [n for n in names if _LGB_UNSAFE_NAME.search(n)]
         if unsafe:
             raise ValueError(
-                f"Feature name(s) {unsafe[:5]} contain one of the characters \" , : [ ] {{ }}, which "
+                f'Feature name(s) {unsafe[:5]} contain one of the characters " , : [ ] {{ }}, which '
                 "LightGBM cannot store; rename the columns."
             )
         return [str(n) for n in names]
@@ -556,7 +602,9 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         d = dates[rows]
         return f"as_of {pd.Timestamp(d.min()).date()} to {pd.Timestamp(d.max()).date()}, {int(rows.sum())} rows"
 
-    def _summary(self, slot: np.ndarray, y_enc: np.ndarray, dates: np.ndarray | None, n: int) -> dict[str, Any]:
+    def _summary(
+        self, slot: np.ndarray, y_enc: np.ndarray, dates: np.ndarray | None, n: int
+    ) -> dict[str, Any]:
         summary: dict[str, Any] = {
             "rows": int(n),
             "time_order": "as_of" if dates is not None else "row order",
@@ -619,9 +667,13 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         params = self.get_params()
         params["protected_attributes"] = list(self.protected_attributes)
         if isinstance(self.class_weight, dict):
-            params["class_weight"] = [[_json_scalar(k), float(v)] for k, v in self.class_weight.items()]
+            params["class_weight"] = [
+                [_json_scalar(k), float(v)] for k, v in self.class_weight.items()
+            ]
         if not (params["random_state"] is None or isinstance(params["random_state"], int)):
-            params["random_state"] = None  # a RandomState object is not serialisable; the booster is
+            params["random_state"] = (
+                None  # a RandomState object is not serialisable; the booster is
+            )
         names = getattr(self, "feature_names_in_", None)
         return {
             "format": _FORMAT,
@@ -644,14 +696,18 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
     def from_dict(cls, data: dict[str, Any]) -> RecurrenceRiskModel:
         """Rebuild a fitted model from :meth:`to_dict` output; predictions are identical."""
         if data.get("format") != _FORMAT:
-            raise ValueError(f"Not a saved RecurrenceRiskModel (format {data.get('format')!r}, expected {_FORMAT!r}).")
+            raise ValueError(
+                f"Not a saved RecurrenceRiskModel (format {data.get('format')!r}, expected {_FORMAT!r})."
+            )
         if int(data.get("format_version", 0)) > _FORMAT_VERSION:
             raise ValueError(
                 f"Saved model format version {data['format_version']} is newer than this riskml "
                 f"({__version__}) reads ({_FORMAT_VERSION}); upgrade riskml."
             )
         params = dict(data["params"])
-        params["protected_attributes"] = tuple(params.get("protected_attributes", DEFAULT_PROTECTED_ATTRIBUTES))
+        params["protected_attributes"] = tuple(
+            params.get("protected_attributes", DEFAULT_PROTECTED_ATTRIBUTES)
+        )
         if isinstance(params.get("class_weight"), list):
             params["class_weight"] = {k: v for k, v in params["class_weight"]}
         model = cls(**params)

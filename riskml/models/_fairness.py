@@ -79,11 +79,23 @@ def fairness_table(
     for col in audit.columns:
         group = str(col).removeprefix("audit_")
         stats = pd.DataFrame(
-            {"level": _levels(audit[col]).to_numpy(), "y": y, "p": p, "f": f, "tp": f * y, "fp": f * (1 - y)}
+            {
+                "level": _levels(audit[col]).to_numpy(),
+                "y": y,
+                "p": p,
+                "f": f,
+                "tp": f * y,
+                "fp": f * (1 - y),
+            }
         ).groupby("level", sort=True)
         agg = stats.agg(
-            n=("y", "size"), positives=("y", "sum"), flagged=("f", "sum"), tp=("tp", "sum"), fp=("fp", "sum"),
-            mean_predicted=("p", "mean"), observed_rate=("y", "mean"),
+            n=("y", "size"),
+            positives=("y", "sum"),
+            flagged=("f", "sum"),
+            tp=("tp", "sum"),
+            fp=("fp", "sum"),
+            mean_predicted=("p", "mean"),
+            observed_rate=("y", "mean"),
         ).reset_index()
         negatives = agg["n"] - agg["positives"]
         agg["recall"] = agg["tp"] / agg["positives"].where(agg["positives"] > 0)
@@ -100,7 +112,9 @@ def fairness_table(
     return table[list(FAIRNESS_COLUMNS)]
 
 
-def fairness_gaps(table: pd.DataFrame, *, min_group_size: int = 100, min_positives: int = 10) -> pd.DataFrame:
+def fairness_gaps(
+    table: pd.DataFrame, *, min_group_size: int = 100, min_positives: int = 10
+) -> pd.DataFrame:
     """The largest gap between levels of each audit group, per method and metric.
 
     A level is compared only when it has at least ``min_group_size`` rows, and (for recall and
@@ -122,10 +136,14 @@ def fairness_gaps(table: pd.DataFrame, *, min_group_size: int = 100, min_positiv
             lo = cand.loc[cand[metric].idxmin()]
             rows.append(
                 {
-                    "method": method, "group": group, "metric": metric,
+                    "method": method,
+                    "group": group,
+                    "metric": metric,
                     "gap": float(hi[metric] - lo[metric]),
-                    "highest_level": hi["level"], "highest_value": float(hi[metric]),
-                    "lowest_level": lo["level"], "lowest_value": float(lo[metric]),
+                    "highest_level": hi["level"],
+                    "highest_value": float(hi[metric]),
+                    "lowest_level": lo["level"],
+                    "lowest_value": float(lo[metric]),
                     "levels_compared": len(cand),
                 }
             )

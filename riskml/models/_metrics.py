@@ -34,7 +34,9 @@ def _binary(y: np.ndarray | pd.Series, name: str = "y") -> np.ndarray:
         raise ValueError(f"{name} must be one-dimensional; got shape {np.shape(y)}.")
     arr = pd.Series(y).to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isnan(arr).any():
-        raise ValueError(f"{name} holds {int(np.isnan(arr).sum())} missing labels; drop unlabelled rows first.")
+        raise ValueError(
+            f"{name} holds {int(np.isnan(arr).sum())} missing labels; drop unlabelled rows first."
+        )
     bad = ~np.isin(arr, (0.0, 1.0))
     if bad.any():
         raise ValueError(f"{name} must hold 0/1 labels; found {np.unique(arr[bad])[:5].tolist()}.")
@@ -46,7 +48,9 @@ def _scores(score: np.ndarray | pd.Series, n: int, name: str = "score") -> np.nd
     if arr.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},) like the labels; got {arr.shape}.")
     if np.isnan(arr).any():
-        raise ValueError(f"{name} holds {int(np.isnan(arr).sum())} missing values; every row needs a score.")
+        raise ValueError(
+            f"{name} holds {int(np.isnan(arr).sum())} missing values; every row needs a score."
+        )
     return arr
 
 
@@ -78,7 +82,11 @@ def brier(y: np.ndarray, prob: np.ndarray) -> float:
 
 
 def expected_calibration_error(
-    y: np.ndarray, prob: np.ndarray, n_bins: int = 10, *, strategy: Literal["quantile", "uniform"] = "quantile"
+    y: np.ndarray,
+    prob: np.ndarray,
+    n_bins: int = 10,
+    *,
+    strategy: Literal["quantile", "uniform"] = "quantile",
 ) -> float:
     """Expected calibration error: sum over bins of (bin share) x |mean predicted - observed rate|.
 
@@ -124,10 +132,14 @@ def _group_codes(groups: np.ndarray | pd.Series | pd.DataFrame | None, n: int) -
 
 def _k_per_group(capacity: float | int, sizes: np.ndarray) -> np.ndarray:
     if isinstance(capacity, bool):
-        raise ValueError("capacity must be a share (float in (0, 1]) or a count (int >= 1), not a bool.")
+        raise ValueError(
+            "capacity must be a share (float in (0, 1]) or a count (int >= 1), not a bool."
+        )
     if isinstance(capacity, (int, np.integer)):
         if capacity < 1:
-            raise ValueError(f"A capacity count must be >= 1 household per group. Got {capacity} instead.")
+            raise ValueError(
+                f"A capacity count must be >= 1 household per group. Got {capacity} instead."
+            )
         return np.minimum(sizes, int(capacity)).astype(np.float64)
     share = float(capacity)
     if not 0.0 < share <= 1.0:
@@ -166,7 +178,9 @@ def select_at_capacity(
     score = np.asarray(score, dtype=np.float64)
     n = len(score)
     if np.isnan(score).any():
-        raise ValueError(f"score holds {int(np.isnan(score).sum())} missing values; every row needs a score.")
+        raise ValueError(
+            f"score holds {int(np.isnan(score).sum())} missing values; every row needs a score."
+        )
     codes = _group_codes(groups, n)
     if n == 0:
         return np.zeros(0)
@@ -174,7 +188,10 @@ def select_at_capacity(
 
 
 def _select_top_k(
-    score: np.ndarray, codes: np.ndarray, k: np.ndarray, ties: Literal["expected", "stable"] = "expected"
+    score: np.ndarray,
+    codes: np.ndarray,
+    k: np.ndarray,
+    ties: Literal["expected", "stable"] = "expected",
 ) -> np.ndarray:
     """Expected (or stable) selection of the top ``k[g]`` rows of each group ``g`` by score."""
     n = len(score)
@@ -249,8 +266,13 @@ def _capacity_result(y: np.ndarray, sel: np.ndarray) -> CapacityResult:
     base = positives / len(y) if len(y) else float("nan")
     lift_value = precision / base if positives and flags > 0 else float("nan")
     return CapacityResult(
-        recall=recall, precision=precision, lift=lift_value, flags=flags, true_positives=tp,
-        positives=positives, n=len(y),
+        recall=recall,
+        precision=precision,
+        lift=lift_value,
+        flags=flags,
+        true_positives=tp,
+        positives=positives,
+        n=len(y),
     )
 
 

@@ -8,14 +8,17 @@ without a CJK font riskml stops with :class:`CJKFontNotFoundError`.
 """
 
 from riskml.reports._fonts import CJKFont, CJKFontNotFoundError, find_cjk_font
+from riskml.reports._model import ARTIFACT_LAYOUT, ModelReportResult, render_model_report
 from riskml.reports._output import ReportOutputError, safe_filename
 from riskml.reports._render import ReportPrivacyError
 from riskml.reports._review import ReviewReportResult, render_review_reports
 from riskml.reports._scorefile import ReportInputError, ScoreFile, load_score_file
 
 __all__ = [
+    "ARTIFACT_LAYOUT",
     "CJKFont",
     "CJKFontNotFoundError",
+    "ModelReportResult",
     "ReportInputError",
     "ReportOutputError",
     "ReportPrivacyError",
@@ -23,6 +26,7 @@ __all__ = [
     "ScoreFile",
     "find_cjk_font",
     "load_score_file",
+    "render_model_report",
     "render_review_reports",
     "safe_filename",
 ]

@@ -51,7 +51,8 @@ def _figure(width_in: float, height_in: float) -> Any:
 
 def save_figure(fig: Any, path: Path, *, dpi: int) -> Path:
     """Save ``fig`` as PNG at ``path`` (the caller has checked the path is inside the output)."""
-    fig.savefig(path, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    # constrained layout already fits the labels: no bbox_inches="tight" (it draws twice)
+    fig.savefig(path, format="png", dpi=dpi, facecolor="white")
     return path
 
 

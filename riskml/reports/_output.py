@@ -14,7 +14,6 @@ the staging folder and the old ones in ``.<DIR>.old-XXXX``).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -177,8 +176,3 @@ class OutputFolder:
                 p = Path(root) / name
                 if p.is_symlink() or not _inside(p, self.final):
                     raise ReportOutputError(f"{p} resolves outside the report folder {self.final}; remove it.")
-
-
-def remove_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +20,8 @@ __all__ = [
     "check_public_html",
     "jinja_env",
     "now_text",
+    "pdf_workers",
+    "write_pdfs",
 ]
 
 _HERE = Path(__file__).resolve().parent
@@ -78,8 +84,10 @@ def check_public_html(
     for text in sensitive_texts:
         if text and text in html:
             raise ReportPrivacyError(
-                f"The public report {where} would show an internal reason text (it may hold health "
-                "details); nothing was written. Public reports use the public reason texts only."
+                f"The public report {where} would show an internal reason text or measure (it can "
+                "reveal health details); nothing was written. Public reports use the public reason "
+                "texts and measures only: score with 'riskml score --mode public' or report from the "
+                "internal score file."
             )
 
 
@@ -104,3 +112,46 @@ class PdfWriter:
         doc = self._weasyprint.HTML(filename=str(html_path), encoding="utf-8")
         doc.write_pdf(str(pdf_path), font_config=self._fonts)
         return pdf_path
+
+
+def pdf_workers(requested: int | None) -> int:
+    """Processes for PDF rendering: ``requested``, or up to 4 (one per core) when ``None``."""
+    if requested is not None:
+        if requested < 1:
+            raise ValueError(f"--workers must be a positive number, got {requested}.")
+        return requested
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+_WORKER_WRITER: PdfWriter | None = None
+
+
+def _pdf_job(job: tuple[str, str]) -> float:
+    """Render one PDF in a worker process (its WeasyPrint is set up once per process)."""
+    global _WORKER_WRITER
+    if _WORKER_WRITER is None:
+        _WORKER_WRITER = PdfWriter()
+    started = time.perf_counter()
+    _WORKER_WRITER.write(Path(job[0]), Path(job[1]))
+    return time.perf_counter() - started
+
+
+def write_pdfs(jobs: Sequence[tuple[Path, Path]], *, workers: int, writer: PdfWriter | None = None) -> list[float]:
+    """Render ``(html, pdf)`` pairs, in ``workers`` processes when there are enough of them.
+
+    Returns the seconds each PDF took, in job order. WeasyPrint layout is CPU-bound Python, so
+    separate processes (spawned, not forked) are what scales it over cores.
+    """
+    if not jobs:
+        return []
+    if workers <= 1 or len(jobs) < 2 * workers:
+        writer = writer or PdfWriter()
+        seconds = []
+        for html_path, pdf_path in jobs:
+            started = time.perf_counter()
+            writer.write(html_path, pdf_path)
+            seconds.append(time.perf_counter() - started)
+        return seconds
+    chunk = max(1, len(jobs) // (workers * 8))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_pdf_job, [(str(h), str(p)) for h, p in jobs], chunksize=chunk))

@@ -20,10 +20,24 @@ import pandas as pd
 from riskml import __version__
 from riskml.config.reports import LANGS, LEVELS, MODES, ReportsConfig, load_reports_config
 from riskml.reports._fonts import CJKFont, find_cjk_font
-from riskml.reports._labels import measures_separator, risk_type_labels
+from riskml.reports._labels import measures_separator, public_measures, risk_type_labels, sensitive_measures
 from riskml.reports._output import OutputFolder, safe_filename, unique_stems
-from riskml.reports._render import STATIC_CSS, PdfWriter, check_public_html, jinja_env, now_text
-from riskml.reports._scorefile import TIERS, ReportInputError, ScoreFile, check_scores, load_score_file
+from riskml.reports._render import (
+    STATIC_CSS,
+    PdfWriter,
+    check_public_html,
+    jinja_env,
+    now_text,
+    pdf_workers,
+    write_pdfs,
+)
+from riskml.reports._scorefile import (
+    TIERS,
+    ReportInputError,
+    ScoreFile,
+    check_scores,
+    load_score_file,
+)
 
 __all__ = ["ReviewReportResult", "render_review_reports"]
 
@@ -186,6 +200,15 @@ def _prepare(sf: ScoreFile, level: str, lang: str, mode: str, config: ReportsCon
     type_labels = risk_type_labels(lang)
     colors = config.chart.risk_type_colors
     text_field = lang if mode == "internal" else f"public_{lang}"
+
+    def measures_k(k: int) -> Any:
+        """Measures of reason k: in a public report from an internal file, the public measures of
+        the reason's risk type (the internal ones can reveal a sensitive type)."""
+        if mode == "public" and sf.mode == "internal":
+            types = fl[reason_column(k, "type")].astype("string")
+            return types.map(public_measures(lang)).astype("string").to_numpy()
+        return fl[reason_column(k, f"measures_{lang}")].astype("string").to_numpy()
+
     long_parts = []
     for k in range(1, MAX_REASONS + 1):
         part = pd.DataFrame(
@@ -196,7 +219,7 @@ def _prepare(sf: ScoreFile, level: str, lang: str, mode: str, config: ReportsCon
                 "type": fl[reason_column(k, "type")].astype("string").to_numpy() if sf.has_risk_types else pd.NA,
                 "contribution": fl[reason_column(k, "contribution")].to_numpy(dtype=float),
                 "text": fl[reason_column(k, text_field)].astype("string").to_numpy(),
-                "measures": fl[reason_column(k, f"measures_{lang}")].astype("string").to_numpy(),
+                "measures": measures_k(k),
             }
         )
         long_parts.append(part)
@@ -327,6 +350,7 @@ def render_review_reports(
     config: ReportsConfig | None = None,
     font_list: Sequence[Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    workers: int | None = None,
 ) -> ReviewReportResult:
     """Write one review report per unit (village, township or county) and an index page.
 
@@ -346,6 +370,11 @@ def render_review_reports(
         Report settings; ``configs/reports.yaml`` when ``None``.
     font_list
         Font entries to search for a CJK font (tests pass ``[]``); matplotlib's when ``None``.
+    metadata
+        The run's metadata when ``scores`` is a frame.
+    workers
+        Processes rendering PDFs (WeasyPrint is single-threaded); ``None``: one per core, at
+        most 4. Small runs stay in this process.
 
     Returns
     -------
@@ -375,6 +404,10 @@ def render_review_reports(
     folder = OutputFolder(out_dir)
     folder.check()
     pdf = PdfWriter() if "pdf" in fmts else None
+    try:
+        n_workers = pdf_workers(workers)
+    except ValueError as exc:
+        raise ReportInputError(str(exc)) from None
 
     if isinstance(scores, ScoreFile):
         sf = scores
@@ -418,6 +451,7 @@ def render_review_reports(
     type_labels = risk_type_labels(lang)
     separator = measures_separator(lang)
     timings = {"charts": 0.0, "html": 0.0, "pdf": 0.0}
+    pdf_jobs: list[tuple[Path, Path]] = []
     unit_rows: list[dict[str, Any]] = []
 
     with folder:
@@ -457,7 +491,7 @@ def render_review_reports(
             rej = prep.rejected.get(code) if mode == "internal" else None
             sub = prep.subunits.get(code)
             html_name = f"{stem}.html"
-            pdf_name = f"{stem}.pdf" if pdf else None
+            pdf_name = f"{stem}.pdf" if pdf is not None else None
             unit_ctx = {
                 "code": code,
                 "name": name,
@@ -491,17 +525,15 @@ def render_review_reports(
                     html,
                     where=f"for {levels_t[level]} {code}",
                     household_ids=rows["household_id"].astype(str).tolist() if sf.mode == "internal" else (),
-                    sensitive_texts=_sensitive_texts(sf, rows),
+                    sensitive_texts=[*_sensitive_texts(sf, rows), *sorted(sensitive_measures(lang))],
                 )
             html_path = folder.path("units", html_name)
             html_path.write_text(html, encoding="utf-8")
             u2 = time.perf_counter()
-            if pdf is not None and pdf_name is not None:
-                pdf.write(html_path, folder.path("units", pdf_name))
-            u3 = time.perf_counter()
+            if pdf_name is not None:
+                pdf_jobs.append((html_path, folder.path("units", pdf_name)))
             timings["charts"] += u1 - u0
             timings["html"] += u2 - u1
-            timings["pdf"] += u3 - u2
             unit_rows.append(
                 {
                     "code": code,
@@ -511,9 +543,15 @@ def render_review_reports(
                     "pdf": f"units/{pdf_name}" if pdf_name else None,
                     "html_href": "units/" + quote(html_name),
                     "pdf_href": "units/" + quote(pdf_name) if pdf_name else None,
-                    "seconds": {"charts": round(u1 - u0, 4), "html": round(u2 - u1, 4), "pdf": round(u3 - u2, 4)},
+                    "seconds": {"charts": round(u1 - u0, 4), "html": round(u2 - u1, 4), "pdf": 0.0},
                 }
             )
+        if pdf is not None:
+            p0 = time.perf_counter()
+            with_pdf = [u for u in unit_rows if u["pdf"]]
+            for u, secs in zip(with_pdf, write_pdfs(pdf_jobs, workers=n_workers, writer=pdf), strict=True):
+                u["seconds"]["pdf"] = round(secs, 4)
+            timings["pdf"] = time.perf_counter() - p0
         totals = {k: sum(u["counts"][k] for u in unit_rows) for k in ("total", "scored", "flagged", "new_flags", *TIERS)}
         if totals["total"] != len(sf.frame):  # every household is in exactly one unit
             raise ReportInputError(
@@ -531,7 +569,7 @@ def render_review_reports(
             "mode": mode,
             "formats": list(fmts),
             "score_file": str(sf.path) if sf.path else None,
-            "households": int(len(sf.frame)),
+            "households": len(sf.frame),
             "units": [{k: u[k] for k in ("code", "name", "html", "pdf", "counts")} for u in unit_rows],
             "cjk_font": font.name,
         }

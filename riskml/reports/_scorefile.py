@@ -106,7 +106,7 @@ def load_score_file(path: str | Path) -> ScoreFile:
     ReportInputError
         Missing columns, unknown status/tier/change values, households without a unit code.
     """
-    from riskml.scoring._writer import read_scores
+    from riskml.scoring import read_scores
 
     path = Path(path)
     if not path.is_file():

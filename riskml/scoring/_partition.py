@@ -141,8 +141,12 @@ def household_universe(bundle: Bundle) -> pd.DataFrame:
         only_q = q.loc[~q["household_id"].isin(out["household_id"].to_numpy())]
         if len(only_q):
             only_q = only_q.assign(
-                what=only_q["table"].fillna("?") + "." + only_q["column"].fillna("?") + ": " + only_q["reason"].fillna("?")
+                what=only_q["table"].fillna("?") + "." + only_q["column"].fillna("?") + ": " + only_q["reason"].fillna("?"),
+                own_row=(only_q["table"] == "households").fillna(False),
             )
+            # the households row's own problem explains the rest ("its household was set aside")
+            has_own = only_q.groupby("household_id", sort=False)["own_row"].transform("any")
+            only_q = only_q.loc[only_q["own_row"] | ~has_own]
             reasons = only_q.groupby("household_id", sort=False)["what"].agg(lambda s: "; ".join(dict.fromkeys(s)))
             extra = pd.DataFrame(
                 {c: pd.Series(pd.NA, index=range(len(reasons)), dtype="string") for c in IDENTITY_COLUMNS}
@@ -208,8 +212,11 @@ def compute_features(bundle: Bundle, pairs: pd.DataFrame, model: Any, context: p
     from riskml import features
 
     if context is not None and "village_code" in context.columns:
-        # only this partition's villages (the engine wants one row per village it knows)
-        here = bundle.households["village_code"].astype("object").dropna().unique()
+        # only the villages of these households (the engine wants one row per village it knows,
+        # and it may restrict the bundle to the households of ``pairs``)
+        hh = bundle.households
+        mine = hh["household_id"].isin(pairs["household_id"].to_numpy(dtype=object))
+        here = hh.loc[mine, "village_code"].astype("object").dropna().unique()
         context = context.loc[context["village_code"].astype("object").isin(here)].reset_index(drop=True)
     return features.compute_features(bundle, pairs, model.feature_set, village_table=context)
 
@@ -266,8 +273,8 @@ def _explain(
         explainer = explain.TreeShapExplainer(model.booster)
         cache.clear()
         cache[key] = explainer
-    encode = getattr(model, "encode", None) or model.model.encode
-    contrib = explainer.shap_values(encode(X_prepared))
+    matrix = model.encode(X_raw) if hasattr(model, "encode") else model.model.encode(X_prepared)
+    contrib = explainer.shap_values(matrix)
     return explain.reason_codes(
         contrib,
         X_raw if mode == "internal" else None,
@@ -376,11 +383,13 @@ def score_partition(
     check_signature(X, model)
     X = X.reset_index(drop=True)
 
-    # 3. households the model cannot score: unseen categories, too many features missing
+    # 3. households the model cannot score: too many features missing; categorical values never
+    #    seen in training (rejected, or scored as missing like the model does, per config)
     unseen = _unseen_categories(X, model)
+    has_unseen = (unseen != "").to_numpy(dtype=bool)
     share = _missing_share(X, feature_names)
     too_sparse = share >= config.reject.missing_feature_share - 1e-12
-    bad_unseen = (unseen != "").to_numpy(dtype=bool)
+    bad_unseen = has_unseen & (config.reject.unseen_categories == "reject")
     if bad_unseen.any():
         idx = eligible_idx[bad_unseen]
         out.loc[idx, "status_detail"] = (
@@ -407,6 +416,11 @@ def score_partition(
     out.loc[ok_idx, "status_detail"] = pd.NA
     out.loc[ok_idx, "raw_score"] = raw
     out.loc[ok_idx, "score"] = prob
+    noted = has_unseen & ok
+    if noted.any():
+        out.loc[eligible_idx[noted], "status_detail"] = (
+            "scored with value(s) never seen in training treated as missing: " + unseen[noted]
+        ).to_numpy()
 
     ids_ok = uni["household_id"].iloc[ok_idx].reset_index(drop=True)
     if drift_fraction > 0:

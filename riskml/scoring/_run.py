@@ -153,7 +153,8 @@ def village_context_for(bundle: Bundle, as_of: dt.date, model: Any) -> pd.DataFr
         return None
     from riskml.features import village_context
 
-    return village_context(bundle, [pd.Timestamp(as_of)])
+    catalog = getattr(model, "catalog", None)  # the model's own village-context settings
+    return village_context(bundle, [pd.Timestamp(as_of)], catalog=catalog)
 
 
 def _explain_selection(config: ScoringConfig) -> ExplainSelection:

@@ -15,7 +15,6 @@ household), with the same code as the local engine, so both engines give identic
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import pickle
 import sys
@@ -61,6 +60,7 @@ def get_spark_session(master: str | None = None, *, app_name: str = "riskml-scor
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
         .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
     )
     if master.startswith("local"):
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
@@ -72,15 +72,17 @@ def get_spark_session(master: str | None = None, *, app_name: str = "riskml-scor
 
 
 def frame_to_blob(frame: pd.DataFrame) -> bytes:
-    """A pandas frame as Parquet bytes (dtypes, categories included, survive the round trip)."""
-    buf = io.BytesIO()
-    frame.reset_index(drop=True).to_parquet(buf, index=False, engine="pyarrow")
-    return buf.getvalue()
+    """A pandas frame as bytes that restore it exactly (dtypes, categories, string storage).
+
+    Pickle, not Parquet: a Parquet round trip turns pyarrow-backed strings into Python ones.
+    The blobs only ever travel between this process and its own Spark workers.
+    """
+    return pickle.dumps(frame.reset_index(drop=True), protocol=5)
 
 
 def frame_from_blob(blob: bytes) -> pd.DataFrame:
     """Inverse of :func:`frame_to_blob`."""
-    return pd.read_parquet(io.BytesIO(blob), engine="pyarrow")
+    return pickle.loads(blob)  # noqa: S301 - our own blobs, made by frame_to_blob in this job
 
 
 def _restore(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
@@ -293,6 +295,7 @@ def run_spark(
     started = time.perf_counter()
     spark = spark or get_spark_session(spark_master, driver_memory=config.spark.driver_memory)
     n_parts = max(config.spark.min_partitions, -(-len(universe) // config.spark.households_per_partition))
+    spark.conf.set("spark.sql.shuffle.partitions", str(n_parts))
     tables: dict[str, pd.DataFrame] = dict(bundle.tables)
     tables[UNIVERSE_TABLE] = universe.reset_index(drop=True)
     templates = {name: frame_to_blob(t.iloc[:0]) for name, t in tables.items()}

@@ -136,6 +136,10 @@ class Calendar:
     def last_year(self) -> int:
         return int(self.year[-1])
 
+    def year_of(self, i: int) -> int:
+        """Calendar year of month index ``i`` (also past the period's end)."""
+        return self.first_year + (int(self.month_of_year[0]) - 1 + i) // 12
+
     @classmethod
     def from_config(cls, config: SynthConfig) -> Calendar:
         start = np.datetime64(config.period.start_month, "M")

@@ -60,6 +60,27 @@ ELIM_FIELDS = ("episode", "day", "natural")
 ASSIST_FIELDS = ("row", "measure", "start", "end", "episode", "end_offset", "amount")
 
 
+@dataclass(frozen=True)
+class _Fixed:
+    """A month's household quantities the hardship hazards need besides income and costs."""
+
+    vmult: np.ndarray
+    chronic_n: np.ndarray
+    disability_w: np.ndarray
+    no_able: np.ndarray
+    all_old: np.ndarray
+    income_cause: np.ndarray
+    serious: np.ndarray
+    hosp: np.ndarray
+    chronic_on: np.ndarray
+    disab_on: np.ndarray
+    accident: np.ndarray
+    job_loss: np.ndarray
+    business_failure: np.ndarray
+    able_death: np.ndarray
+    dropout: np.ndarray
+
+
 @dataclass
 class ChunkRecords:
     """What one chunk produced, integer-coded (see ``_tables``)."""
@@ -140,6 +161,8 @@ class _Sim:
         self.job_lost_year = np.zeros(n, dtype=bool)
         self.noise = np.ones(n)
         self.acc = {k: np.zeros(n) for k in ("wage", "business", "costs", "property", "transfer", "oop")}
+        self._age_year = -1
+        self._age_hz: tuple[np.ndarray, ...] = ()
         self.diag = {"base": np.zeros(NC), "expected": np.zeros(NC), "realized": np.zeros(NC), "free_months": 0}
         T = cal.n_months
         self.p_month = np.zeros((T, n), dtype=np.float32)
@@ -298,12 +321,16 @@ class _Sim:
         a0 = np.maximum(age, 0)
         serious_now = p.serious_left > 0
         hz = np.zeros((12, self.n, K))
-        hz[0] = self.death(a0) * np.where(serious_now, h.death_mult_serious, 1.0) * np.where(p.chronic, h.death_mult_chronic, 1.0)
+        if self._age_year != y:  # ages change once a year: look the age tables up once a year
+            self._age_year = y
+            self._age_hz = (self.death(a0), self.serious(a0), self.hosp(a0), self.chronic_on(a0), self.disab_on(a0))
+        d_a, s_a, h_a, c_a, di_a = self._age_hz
+        hz[0] = d_a * np.where(serious_now, h.death_mult_serious, 1.0) * np.where(p.chronic, h.death_mult_chronic, 1.0)
         hz[0] *= (size > 1)[:, None]
-        hz[1] = self.serious(a0) * np.where(p.chronic, h.serious_mult_chronic, 1.0) * ~serious_now
-        hz[2] = self.hosp(a0)
-        hz[3] = self.chronic_on(a0) * ~p.chronic
-        hz[4] = self.disab_on(a0) * (p.disability == 0)
+        hz[1] = s_a * np.where(p.chronic, h.serious_mult_chronic, 1.0) * ~serious_now
+        hz[2] = h_a
+        hz[3] = c_a * ~p.chronic
+        hz[4] = di_a * (p.disability == 0)
         hz[5] = self.accident * working_age
         hz[6] = self.mig_start[lv][:, None] * (able & ~p.migrant & ~p.student & ~p.college & (age <= 50))
         hz[7] = w.migrant_end_monthly * p.migrant
@@ -317,42 +344,36 @@ class _Sim:
 
         # ---- hardship: base hazard, expected shock onsets --------------------------------
         hs = cfg.hardship
-        vul = hs.vulnerability
-        g = vul.floor + vul.amplitude * logistic((vul.center - R) / vul.width)
         vmult = np.where(p.formerly_poor, hs.formerly_poor_mult, 1.0) * np.where(p.relocated, hs.relocated_mult, 1.0)
-        gv = g * vmult
-        base = np.zeros((self.n, NC))
-        burden = self.oop_12m / hh_income
-        base[:, C["illness"]] = (
-            hs.medical_burden.amplitude * logistic((burden - hs.medical_burden.center) / hs.medical_burden.width)
-            + hs.rigid_medical_hazard * (self.oop_12m > hs.rigid_medical_yuan)
-        ) * vmult + hs.chronic_per_member * chronic_n * gv
-        base[:, C["disability"]] = self.dis_grade_w[np.where(present, p.disability, 0)].sum(axis=1) * gv
-        all_old = (present & (age >= 65)).sum(axis=1) == size
-        base[:, C["labor_shortage"]] = (hs.labour_shortage * (n_able == 0) + hs.elderly_only * all_old) * gv
-        a_inc = hs.income.amplitude * logistic((hs.income.center - R) / hs.income.width) * vmult
-        income_cause = self.income_cause(n_able, y)
-        np.add.at(base, (np.arange(self.n), income_cause), a_inc)
-
-        s = self.s
-        sg = lambda key: np.minimum(s[key] * gv, 0.99)  # noqa: E731 - onset probability given a shock
-        expected = np.zeros((self.n, NC))
-        ill = hz[1] * s["serious_illness"] + hz[2] * s["hospitalization"] + hz[3] * s["chronic_onset"]
-        expected[:, C["illness"]] = ill.sum(axis=1) * gv
-        expected[:, C["disability"]] = hz[4].sum(axis=1) * sg("disability_onset")
-        expected[:, C["accident"]] = hz[5].sum(axis=1) * sg("accident")
-        expected[:, C["disaster"]] = self.disaster_rate_loss / 0.3 * sg("disaster")
-        expected[:, C["unstable_employment"]] = hz[8].sum(axis=1) * sg("job_loss")
-        bf = np.array(cfg.shocks.business_failure_monthly.as_tuple())[lv]
-        expected[:, C["industry_failure"]] = bf * sg("business_failure")
-        expected[:, C["labor_shortage"]] += (hz[0] * able).sum(axis=1) * sg("working_age_death")
-        expected[:, C["education"]] = hz[11].sum(axis=1) * sg("dropout")
+        fixed = _Fixed(
+            vmult=vmult,
+            chronic_n=chronic_n,
+            disability_w=self.dis_grade_w[np.where(present, p.disability, 0)].sum(axis=1),
+            no_able=n_able == 0,
+            all_old=(present & (age >= 65)).sum(axis=1) == size,
+            income_cause=self.income_cause(n_able, y),
+            serious=hz[1].sum(axis=1),
+            hosp=hz[2].sum(axis=1),
+            chronic_on=hz[3].sum(axis=1),
+            disab_on=hz[4].sum(axis=1),
+            accident=hz[5].sum(axis=1),
+            job_loss=hz[8].sum(axis=1),
+            business_failure=np.array(cfg.shocks.business_failure_monthly.as_tuple())[lv],
+            able_death=(hz[0] * able).sum(axis=1),
+            dropout=hz[11].sum(axis=1),
+        )
+        if t == 0:  # costs of the year before the period, at their expected rate
+            month0 = self.expected_oop(fixed, present)[0]
+            self.oop_ring[:] = month0[None, :]
+            self.oop_12m = 12.0 * month0
+        base, expected, gv = self.hazards(R, self.oop_12m, hh_income, fixed)
         lam_base = base.sum(axis=1)
         free0 = ~self.monitored
         self.diag["base"] += base[free0].sum(axis=0)
         self.diag["expected"] += expected[free0].sum(axis=0)
         self.diag["free_months"] += int(free0.sum())
         onset_expected = 1.0 - np.exp(-lam_base - expected.sum(axis=1))
+        onset_path = self.onset_path(t, R, hh_income, fixed, hz, present)
         weights = base + expected
         wsum = np.maximum(weights.sum(axis=1), 1e-12)
         r_scale = p.diligence
@@ -369,7 +390,7 @@ class _Sim:
             t=t, monitoring_start=cal.monitoring_start, monitored=self.monitored,
             months_monitored=t - self.mon_since, elimination=elim, min_months=cd.min_monitoring_months,
             hardship=self.hardship, r_current=r_cur, b_current=self.recover[self.cause],
-            r_new=r_new, b_new=b_new, false_rate=f, onset=onset_expected,
+            r_new=r_new, b_new=b_new, false_rate=f, onset=onset_path,
         )
         self.p_month[t] = p_month
         self.p_12m[t] = p_12m
@@ -432,6 +453,109 @@ class _Sim:
             self.close_year(t, y, present)
 
     # ---- pieces of a month ------------------------------------------------------------------
+    def hazards(self, R: np.ndarray, oop12: np.ndarray, hh_income: np.ndarray, fx: _Fixed, *,
+                with_costs: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Monthly hardship-onset hazards by cause: ``(base, expected_shocks, g*v)``.
+
+        ``base`` comes from the household's persistent state (income ratio ``R``, out-of-pocket
+        medical costs of the last 12 months ``oop12``, chronic illness, disability, labour);
+        ``expected_shocks`` is each shock's monthly rate times its onset probability.
+        """
+        hs, s = self.cfg.hardship, self.s
+        vul = hs.vulnerability
+        gv = (vul.floor + vul.amplitude * logistic((vul.center - R) / vul.width)) * fx.vmult
+        base = np.zeros((len(R), NC))
+        base[:, C["illness"]] = hs.chronic_per_member * fx.chronic_n * gv
+        if with_costs:
+            base[:, C["illness"]] += self.cost_hazard(oop12, hh_income, fx)
+        base[:, C["disability"]] = fx.disability_w * gv
+        base[:, C["labor_shortage"]] = (hs.labour_shortage * fx.no_able + hs.elderly_only * fx.all_old) * gv
+        a_inc = hs.income.amplitude * logistic((hs.income.center - R) / hs.income.width) * fx.vmult
+        base[np.arange(len(R)), fx.income_cause] += a_inc
+
+        def sg(key: str) -> np.ndarray:  # onset probability given the shock
+            return np.minimum(s[key] * gv, 0.99)
+
+        expected = np.zeros((len(R), NC))
+        expected[:, C["illness"]] = (
+            fx.serious * sg("serious_illness") + fx.hosp * sg("hospitalization") + fx.chronic_on * sg("chronic_onset")
+        )
+        expected[:, C["disability"]] = fx.disab_on * sg("disability_onset")
+        expected[:, C["accident"]] = fx.accident * sg("accident")
+        expected[:, C["disaster"]] = self.disaster_rate_loss / 0.3 * sg("disaster")
+        expected[:, C["unstable_employment"]] = fx.job_loss * sg("job_loss")
+        expected[:, C["industry_failure"]] = fx.business_failure * sg("business_failure")
+        expected[:, C["labor_shortage"]] += fx.able_death * sg("working_age_death")
+        expected[:, C["education"]] = fx.dropout * sg("dropout")
+        return base, expected, gv
+
+    def expected_oop(self, fx: _Fixed, present: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Expected monthly out-of-pocket costs besides new serious illness, the cost of a new
+        serious illness, and the monthly cost of an ongoing one."""
+        h = self.cfg.health
+        oop_mult = np.where(self.health_aid, 0.6, 1.0)
+        share = float(np.mean(h.oop_share))
+        serious_oop = h.serious_bill.median * np.exp(h.serious_bill.sd**2 / 2) * share * oop_mult
+        hosp_oop = h.hospitalization_bill.median * np.exp(h.hospitalization_bill.sd**2 / 2) * share * oop_mult
+        accident_oop = h.accident_cost.median * np.exp(h.accident_cost.sd**2 / 2) * share * oop_mult
+        ongoing_hosp = h.serious_monthly_hospitalization * 2 * hosp_oop
+        mean_month = (
+            fx.chronic_n * self.cfg.income.chronic_medication_monthly * oop_mult
+            + fx.hosp * hosp_oop
+            + fx.accident * accident_oop
+            + (present & (self.pop.serious_left > 0)).sum(axis=1) * ongoing_hosp
+        )
+        return mean_month, serious_oop, ongoing_hosp
+
+    def onset_path(self, t: int, R: np.ndarray, hh_income: np.ndarray, fx: _Fixed, hz: np.ndarray,
+                   present: np.ndarray, horizon: int = 12) -> np.ndarray:
+        """Expected onset probability for each of the next ``horizon`` months, ``(horizon, n)``.
+
+        Projects from today's state only: the income ratio follows the configured income growth
+        and the thresholds of the coming months; out-of-pocket costs already in the 12-month
+        window leave it month by month while new ones arrive at their expected rate; a serious
+        illness that may strike before month ``k`` is a second scenario weighted by its
+        probability (the hazard is convex in the costs, so averaging costs first would
+        understate it). The total hazard is a part that depends on the income ratio plus a part
+        that depends on the costs (see :meth:`hazards`), so each is evaluated only where it changes.
+        """
+        cal, cfg = self.cal, self.cfg
+        mean_month, serious_oop, ongoing_hosp = self.expected_oop(fx, present)
+        order = (t + np.arange(horizon)) % 12
+        rolled = np.cumsum(self.oop_ring[order], axis=0) - self.oop_ring[order]  # costs gone by month k
+        y_now = int(cal.year[t])
+        growth_now = cfg.income.growth_by_year[y_now]
+        by_year: dict[int, np.ndarray] = {}
+        out = np.empty((horizon, len(R)))
+        for k in range(horizon):
+            y_k = cal.year_of(t + k)
+            if y_k not in by_year:
+                growth_k = cfg.income.growth_by_year.get(y_k, growth_now)
+                R_k = R * (growth_k / growth_now) * (cal.thresholds[y_now] / cal.thresholds.get(y_k, cal.thresholds[y_now]))
+                by_year[y_k] = self.ratio_hazard(R_k, fx)
+            a = by_year[y_k]
+            oop0 = np.maximum(self.oop_12m - rolled[k], 0.0) + k * mean_month
+            lam0 = a + self.cost_hazard(oop0, hh_income, fx)
+            if k == 0:
+                out[k] = 1.0 - np.exp(-lam0)
+                continue
+            p_serious = 1.0 - np.power(1.0 - np.minimum(fx.serious, 0.5), k)
+            lam1 = a + self.cost_hazard(oop0 + serious_oop + ongoing_hosp * k / 2.0, hh_income, fx)
+            out[k] = (1.0 - p_serious) * (1.0 - np.exp(-lam0)) + p_serious * (1.0 - np.exp(-lam1))
+        return out
+
+    def cost_hazard(self, oop12: np.ndarray, hh_income: np.ndarray, fx: _Fixed) -> np.ndarray:
+        """The part of the total onset hazard that depends on out-of-pocket medical costs."""
+        hs = self.cfg.hardship
+        mb = hs.medical_burden
+        return (mb.amplitude * logistic((oop12 / hh_income - mb.center) / mb.width)
+                + hs.rigid_medical_hazard * (oop12 > hs.rigid_medical_yuan)) * fx.vmult
+
+    def ratio_hazard(self, R: np.ndarray, fx: _Fixed) -> np.ndarray:
+        """The part of the total onset hazard that depends on the income ratio (all but costs)."""
+        base, expected, _ = self.hazards(R, np.zeros_like(R), np.ones_like(R), fx, with_costs=False)
+        return base.sum(axis=1) + expected.sum(axis=1)
+
     def start_year(self, y: int) -> None:
         sd = self.cfg.income.business_noise_sd
         self.noise = np.exp(sd * self.rng.normal() - sd * sd / 2)

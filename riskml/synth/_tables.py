@@ -123,7 +123,8 @@ def chunk_tables(rec: ChunkRecords, geo: Geography, cal: Calendar, prefix: str) 
     )
 
     inc = rec.income
-    keep = inc["recorded"] <= end
+    keep = np.flatnonzero(inc["recorded"] <= end)
+    keep = keep[np.lexsort((inc["year"][keep], inc["row"][keep]))]  # household, then year
     r = inc["row"][keep]
     tables["income"] = _table(
         "income",

@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
-DEFAULT_MIN_HISTORY_MONTHS = 24
-"""As-of dates start once the bundle holds this much history (features look back up to 3 years,
-but two are enough for the income trend and last year's records)."""
+DEFAULT_MIN_HISTORY_MONTHS = 12
+"""As-of dates start no earlier than this many months after the bundle's history begins (one
+income year and a year of monitoring records), whatever the config's ``as_of_start`` says."""
 
 
 def _noop(_: str) -> None:
@@ -41,20 +41,25 @@ def _noop(_: str) -> None:
 
 
 def _earliest_date(bundle: Any) -> pd.Timestamp | None:
-    """The earliest date recorded anywhere in the bundle (any datetime column of any table)."""
-    earliest: pd.Timestamp | None = None
-    for frame in bundle.tables.values():
-        for col in frame.columns:
-            if pd.api.types.is_datetime64_any_dtype(frame[col].dtype) and len(frame):
-                value = frame[col].min()
-                if pd.notna(value) and (earliest is None or value < earliest):
-                    earliest = pd.Timestamp(value)
-    if "income" in bundle.tables and len(bundle.income) and "year" in bundle.income.columns:
-        first_year = pd.to_numeric(bundle.income["year"], errors="coerce").min()
+    """Where the bundle's history starts: the first income year (1 January) or the first
+    monitoring identification, whichever is earlier.
+
+    Events and assistance are not used: exports often carry back-dated states (a chronic illness
+    or disability "since" years before the system existed), which say nothing about when the
+    monitoring history, and so the labels' context, begins.
+    """
+    candidates: list[pd.Timestamp] = []
+    income = bundle.tables.get("income")
+    if income is not None and len(income) and "year" in income.columns:
+        first_year = pd.to_numeric(income["year"], errors="coerce").min()
         if pd.notna(first_year):
-            jan = pd.Timestamp(int(first_year), 1, 1)
-            earliest = jan if earliest is None else min(earliest, jan)
-    return earliest
+            candidates.append(pd.Timestamp(int(first_year), 1, 1))
+    monitoring = bundle.tables.get("monitoring")
+    if monitoring is not None and len(monitoring) and "identified_on" in monitoring.columns:
+        first = monitoring["identified_on"].min()
+        if pd.notna(first):
+            candidates.append(pd.Timestamp(first))
+    return min(candidates) if candidates else None
 
 
 def as_of_dates_for(

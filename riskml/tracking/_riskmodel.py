@@ -181,11 +181,39 @@ def feature_set_definition(feature_set: Any, *, catalog_version: str | None = No
     }
 
 
-def _rebuild_feature_set(definition: Mapping[str, Any]) -> Any:
-    """Rebuild a ``riskml.features.FeatureSet`` from its bundled definition."""
-    from riskml.features import FeatureSet
+def _rebuild_catalog(definition: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(FeatureSet, Catalog)`` rebuilt from a bundled definition.
 
-    return FeatureSet.from_definition(dict(definition))
+    The catalog holds only the set's features and their helpers, with the catalog settings the
+    model was trained with, so ``compute_features(bundle, pairs, model.feature_set,
+    catalog=model.catalog)`` computes exactly the training-time definitions.
+    """
+    from riskml.features import Catalog, Feature, FeatureSet
+    from riskml.features._catalog import CatalogSettings, VillageContextSettings
+
+    own = tuple(Feature.model_validate(f) for f in definition["features"])
+    helpers = {f["name"]: Feature.model_validate(f) for f in definition.get("helpers", [])}
+    by_name = {f.name: f for f in own} | helpers
+    order = list(definition.get("required_order") or by_name)
+    required = tuple(by_name[n] for n in order)
+    fs = FeatureSet(
+        name=definition["name"],
+        description=definition.get("description", ""),
+        features=own,
+        required=required,
+        version=definition["version"],
+    )
+    catalog = Catalog(
+        declared_version=definition.get("catalog_declared_version", ""),
+        content_hash=definition.get("catalog_content_hash", ""),
+        features=dict(by_name),
+        feature_sets={fs.name: fs},
+        settings=CatalogSettings.model_validate(definition.get("catalog_settings", {})),
+        village=VillageContextSettings.model_validate(definition.get("village_context", {})),
+        path=Path(f"<model bundle: feature set {fs.name} {fs.version}>"),
+        _order=tuple(order),
+    )
+    return fs, catalog
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,6 +323,7 @@ class RiskModel:
         self.metadata = dict(metadata)
         self.input_schema = dict(input_schema)
         self._feature_set: Any = None
+        self._catalog: Any = None
 
     # -- loading ------------------------------------------------------------------------------
     @classmethod
@@ -339,9 +368,17 @@ class RiskModel:
 
     @property
     def feature_set(self) -> Any:
+        """``riskml.features.FeatureSet`` the model was trained on (from the bundle)."""
         if self._feature_set is None:
-            self._feature_set = _rebuild_feature_set(self.feature_set_definition)
+            self._feature_set, self._catalog = _rebuild_catalog(self.feature_set_definition)
         return self._feature_set
+
+    @property
+    def catalog(self) -> Any:
+        """A ``riskml.features.Catalog`` holding just this model's features and settings."""
+        if self._catalog is None:
+            self._feature_set, self._catalog = _rebuild_catalog(self.feature_set_definition)
+        return self._catalog
 
     @property
     def categories(self) -> dict[str, list[Any]]:
@@ -371,6 +408,10 @@ class RiskModel:
         """Check ``X`` and return the feature columns in model order with training dtypes."""
         self.check_input(X)
         return coerce_frame(X, self.input_schema, self.categories)
+
+    def encode(self, X: pd.DataFrame) -> np.ndarray:
+        """The float matrix :attr:`booster` takes (categories as codes), e.g. for TreeSHAP."""
+        return self.model.encode(self.prepare(X))
 
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds, shape ``(n,)``."""

@@ -122,7 +122,7 @@ def check_reachable(uri: str, *, timeout: float = _REACHABILITY_TIMEOUT_S) -> No
         return
     url = uri.rstrip("/") + "/health"
     try:
-        with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - http(s) only
+        with urllib.request.urlopen(url, timeout=timeout):
             return
     except urllib.error.HTTPError:
         return  # it answered (maybe 401/404 behind a proxy): the server is there

@@ -55,8 +55,16 @@ def text_tables() -> dict[str, pd.DataFrame]:
         {
             "household_id": [hh for hh in HH for _ in range(2)],
             "year": ["2023", "2024"] * 4,
-            "recorded_on": ["2024-02-10", "2025-02-12", "2024-03-01", "2025-03-03",
-                            "2024-02-20", "2025-02-21", "2024-01-15", "2025-01-16"],
+            "recorded_on": [
+                "2024-02-10",
+                "2025-02-12",
+                "2024-03-01",
+                "2025-03-03",
+                "2024-02-20",
+                "2025-02-21",
+                "2024-01-15",
+                "2025-01-16",
+            ],
             "household_size": ["2", "2", "2", "1", "2", "2", "2", "2"],
             "wage_income": ["1200.5", "0", "8000", "9100.25", "0", "0", "30210.75", "31000"],
             "business_income": ["15000", "14200", "2000", "2100", "9000", "8800", "", "0"],
@@ -69,11 +77,38 @@ def text_tables() -> dict[str, pd.DataFrame]:
     events = pd.DataFrame(
         {
             "household_id": [HH[0], HH[0], HH[1], HH[2], HH[2], HH[3]],
-            "event_date": ["2024-03-02", "2024-03-20", "2023-07-11", "2024-06-30", "2025-01-05", "2025-05-01"],
-            "event_type": ["hospitalization", "medical_bill", "job_loss", "natural_disaster",
-                           "dibao_granted", "migrant_work_start"],
-            "member_id": [MEMBER[HH[0]][0], MEMBER[HH[0]][0], MEMBER[HH[1]][1], "", "", MEMBER[HH[3]][0]],
-            "recorded_on": ["2024-03-15", "2024-04-02", "2023-08-01", "2024-07-10", "2025-01-20", "2025-05-09"],
+            "event_date": [
+                "2024-03-02",
+                "2024-03-20",
+                "2023-07-11",
+                "2024-06-30",
+                "2025-01-05",
+                "2025-05-01",
+            ],
+            "event_type": [
+                "hospitalization",
+                "medical_bill",
+                "job_loss",
+                "natural_disaster",
+                "dibao_granted",
+                "migrant_work_start",
+            ],
+            "member_id": [
+                MEMBER[HH[0]][0],
+                MEMBER[HH[0]][0],
+                MEMBER[HH[1]][1],
+                "",
+                "",
+                MEMBER[HH[3]][0],
+            ],
+            "recorded_on": [
+                "2024-03-15",
+                "2024-04-02",
+                "2023-08-01",
+                "2024-07-10",
+                "2025-01-20",
+                "2025-05-09",
+            ],
             "amount": ["", "23500.8", "", "4200", "", ""],
             "detail": ["", "", "", "snow", "", ""],
         }
@@ -125,7 +160,10 @@ def write_text_bundle(
         frame.to_csv(folder / file, index=False, encoding=encoding)
     if extracted_on is not None:
         (folder / "bundle.yaml").write_text(
-            yaml.safe_dump({"extracted_on": extracted_on, "province": "测试省", "source": "tests"}, allow_unicode=True),
+            yaml.safe_dump(
+                {"extracted_on": extracted_on, "province": "测试省", "source": "tests"},
+                allow_unicode=True,
+            ),
             encoding="utf-8",
         )
     return folder
@@ -134,7 +172,11 @@ def write_text_bundle(
 def _typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     out = {}
     for col in TABLES[table].columns:
-        text = frame[col.name].replace("", None) if col.name in frame else pd.Series([None] * len(frame))
+        text = (
+            frame[col.name].replace("", None)
+            if col.name in frame
+            else pd.Series([None] * len(frame))
+        )
         if col.kind in {"id", "string"}:
             out[col.name] = text.astype(pd.StringDtype("pyarrow"))
         elif col.kind == "category":
@@ -156,7 +198,9 @@ def typed_bundle() -> Bundle:
     return Bundle(tables=tables, extracted_on=EXTRACTED_ON, province="测试省", source="tests")
 
 
-def load_text(folder: Path, tables: Mapping[str, pd.DataFrame] | None = None, **kwargs: object) -> Bundle:
+def load_text(
+    folder: Path, tables: Mapping[str, pd.DataFrame] | None = None, **kwargs: object
+) -> Bundle:
     """Write ``tables`` (default: the valid tiny bundle) as CSV into ``folder`` and load it."""
     from riskml.data import load_bundle
 
@@ -168,3 +212,65 @@ def quarantined(bundle: Bundle, table: str, reason_part: str = "") -> pd.DataFra
     """The quarantine records of ``table`` whose reason contains ``reason_part``."""
     q = bundle.quarantine
     return q[(q["table"] == table) & q["reason"].str.contains(reason_part, regex=False)]
+
+
+def scaled_text_tables(n: int, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """A valid text bundle of ``n`` households (3 members, 3 income years, ~4 events each), vectorised."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ids = (150500000000000000 + np.arange(n)).astype(str)
+    households = pd.DataFrame(
+        {
+            "household_id": ids,
+            "county_code": "150500",
+            "township_code": (1505000000 + rng.integers(0, 20, n)).astype(str),
+            "village_code": (150500000000 + rng.integers(0, 200, n)).astype(str),
+            "livelihood": rng.choice(["farming", "pastoral", "wage"], n),
+        }
+    )
+    mh = np.repeat(np.arange(n), 3)
+    members = pd.DataFrame(
+        {
+            "household_id": ids[mh],
+            "member_id": np.char.add(ids[mh], np.tile(["01", "02", "03"], n)),
+            "sex": rng.choice(["M", "F"], 3 * n),
+            "birth_year": rng.integers(1940, 2020, 3 * n).astype(str),
+        }
+    )
+    ih = np.repeat(np.arange(n), 3)
+    years = np.tile([2022, 2023, 2024], n)
+    income = pd.DataFrame(
+        {
+            "household_id": ids[ih],
+            "year": years.astype(str),
+            "recorded_on": np.char.add((years + 1).astype(str), "-02-15"),
+            "household_size": rng.integers(1, 6, 3 * n).astype(str),
+            "wage_income": np.round(rng.gamma(2, 4000, 3 * n), 2).astype(str),
+        }
+    )
+    k = 4 * n
+    day = np.datetime64("2022-01-01") + rng.integers(0, 1000, k)
+    events = pd.DataFrame(
+        {
+            "household_id": ids[rng.integers(0, n, k)],
+            "event_date": day.astype(str),
+            "event_type": rng.choice(["hospitalization", "job_loss", "medical_bill"], k),
+            "recorded_on": (day + rng.integers(0, 30, k)).astype(str),
+        }
+    )
+    assistance = pd.DataFrame(
+        {"household_id": ids[:1], "measure": ["dibao"], "start_date": ["2024-01-01"]}
+    )
+    mon = rng.choice(n, n // 20, replace=False)
+    monitoring = pd.DataFrame(
+        {"household_id": ids[mon], "identified_on": "2024-06-01", "category": "edge"}
+    )
+    return {
+        "households": households,
+        "members": members,
+        "income": income,
+        "events": events,
+        "assistance": assistance,
+        "monitoring": monitoring,
+    }

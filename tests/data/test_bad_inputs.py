@@ -71,7 +71,9 @@ def test_wrong_type_single_cell_is_quarantined(tmp_path: Path) -> None:
     t["members"].loc[2, "birth_year"] = "19x0"
     bundle = load_text(tmp_path, t)
     q = quarantined(bundle, "members", "not a whole number")
-    assert q[["row", "column", "value", "household_id"]].values.tolist() == [[3, "birth_year", "19x0", HH[1]]]
+    assert q[["row", "column", "value", "household_id"]].values.tolist() == [
+        [3, "birth_year", "19x0", HH[1]]
+    ]
     assert MEMBER[HH[1]][0] not in set(bundle.members["member_id"])
     assert HH[1] in set(bundle.households["household_id"])
     assert len(bundle.members) == 7
@@ -81,7 +83,9 @@ def test_empty_file(tmp_path: Path) -> None:
     """events.csv of 0 bytes → error naming the table and file, with the fix."""
     write_text_bundle(tmp_path)
     (tmp_path / "events.csv").write_bytes(b"")
-    with pytest.raises(BundleError, match=r"events: events\.csv is empty .*Fix: export the table again"):
+    with pytest.raises(
+        BundleError, match=r"events: events\.csv is empty .*Fix: export the table again"
+    ):
         load_bundle(tmp_path)
 
 
@@ -140,7 +144,9 @@ def test_orphan_rows(tmp_path: Path) -> None:
     t["income"].loc[5, "household_id"] = "150500000000009999"
     bundle = load_text(tmp_path, t)
     q = quarantined(bundle, "income", "household_id not in households")
-    assert q[["row", "household_id", "value"]].values.tolist() == [[6, "150500000000009999", "150500000000009999"]]
+    assert q[["row", "household_id", "value"]].values.tolist() == [
+        [6, "150500000000009999", "150500000000009999"]
+    ]
     assert len(bundle.income) == 7
     assert summarize_bundle(bundle)["quarantine"]["rows_set_aside"] == {"income": 1}
 
@@ -160,7 +166,9 @@ def test_negative_money(tmp_path: Path) -> None:
     t["income"].loc[0, "wage_income"] = "-500"
     bundle = load_text(tmp_path, t)
     q = quarantined(bundle, "income", "negative amount")
-    assert q[["row", "column", "value", "household_id"]].values.tolist() == [[1, "wage_income", "-500", HH[0]]]
+    assert q[["row", "column", "value", "household_id"]].values.tolist() == [
+        [1, "wage_income", "-500", HH[0]]
+    ]
     assert HH[0] in set(bundle.households["household_id"])
     assert len(bundle.income) == 7
 
@@ -241,10 +249,14 @@ def test_unknown_vocabulary_value_with_fallbacks(tmp_path: Path) -> None:
     """the same unknown event_type with fallback 'quarantine' → row quarantined; with fallback 'natural_disaster' → recoded."""
     t = text_tables()
     t["events"].loc[3, "event_type"] = "flood_damage"
-    quarantine = BundleMapping.model_validate({"tables": {"events": {"fallback": {"event_type": "quarantine"}}}})
+    quarantine = BundleMapping.model_validate(
+        {"tables": {"events": {"fallback": {"event_type": "quarantine"}}}}
+    )
     bundle = load_text(tmp_path / "q", t, mapping=quarantine)
     assert quarantined(bundle, "events", "code not in the vocabulary")["row"].tolist() == [4]
-    to_value = BundleMapping.model_validate({"tables": {"events": {"fallback": {"event_type": "natural_disaster"}}}})
+    to_value = BundleMapping.model_validate(
+        {"tables": {"events": {"fallback": {"event_type": "natural_disaster"}}}}
+    )
     bundle = load_text(tmp_path / "v", t, mapping=to_value)
     assert bundle.events["event_type"].tolist()[3] == "natural_disaster"
     assert summarize_bundle(bundle)["fallback_values"] == {"events.event_type": 1}
@@ -268,7 +280,9 @@ def test_household_missing_required_value_cascades(tmp_path: Path) -> None:
     bundle = load_text(tmp_path, t)
     assert HH[1] not in set(bundle.households["household_id"])
     hq = quarantined(bundle, "households", "required value missing")
-    assert hq[["row", "column", "action"]].values.tolist() == [[2, "village_code", "household set aside"]]
+    assert hq[["row", "column", "action"]].values.tolist() == [
+        [2, "village_code", "household set aside"]
+    ]
     for table in ("members", "income", "events", "monitoring"):
         assert HH[1] not in set(bundle.tables[table]["household_id"])
         assert len(quarantined(bundle, table, "its household was set aside")) > 0
@@ -286,16 +300,31 @@ def test_gbk_file_read_as_utf8(tmp_path: Path) -> None:
     assert "line 2" in msg and "looks like GB18030" in msg and "--encoding gb18030" in msg
 
 
+def test_utf8_file_read_as_gbk(tmp_path: Path) -> None:
+    """a UTF-8 bundle with Chinese text loaded with encoding='gbk' → error saying the file is UTF-8 and to use utf-8 or detection."""
+    write_text_bundle(tmp_path)
+    with pytest.raises(BundleError) as info:
+        load_bundle(tmp_path, encoding="gbk")
+    msg = str(info.value)
+    assert "households: households.csv" in msg
+    assert "looks like UTF-8" in msg or "is valid UTF-8" in msg
+    assert "--encoding utf-8" in msg
+
+
 def test_undecodable_file(tmp_path: Path) -> None:
     """households.csv with bytes valid in neither UTF-8 nor GB18030 → error ('neither UTF-8 nor GB18030') and the fix."""
     write_text_bundle(tmp_path)
     data = (tmp_path / "households.csv").read_bytes()
-    (tmp_path / "households.csv").write_bytes(data.replace(b"15050000000000", b"\x80\xff\x80\xff", 1))
+    (tmp_path / "households.csv").write_bytes(
+        data.replace(b"15050000000000", b"\x80\xff\x80\xff", 1)
+    )
     with pytest.raises(BundleError, match=r"neither UTF-8 nor GB18030.*Fix: save it as UTF-8"):
         load_bundle(tmp_path)
 
 
-def _xlsx(path: Path, sheets: dict[str, list[list[object]]], merge: dict[str, list[str]] | None = None) -> None:
+def _xlsx(
+    path: Path, sheets: dict[str, list[list[object]]], merge: dict[str, list[str]] | None = None
+) -> None:
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
     for name, rows in sheets.items():
@@ -316,13 +345,31 @@ def test_excel_merged_header_rows(tmp_path: Path) -> None:
     write_text_bundle(tmp_path)
     (tmp_path / "income.csv").unlink()
     income = text_tables()["income"]
-    top = ["household_id", "year", "recorded_on", "household_size", "收入", None, None, None, None, None]
+    top = [
+        "household_id",
+        "year",
+        "recorded_on",
+        "household_size",
+        "收入",
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
     second = [None, None, None, None, *income.columns[4:]]
-    _xlsx(tmp_path / "income.xlsx", {"收支": [top, second, *_frame_rows(income)[1:]]}, {"收支": ["E1:J1"]})
+    _xlsx(
+        tmp_path / "income.xlsx",
+        {"收支": [top, second, *_frame_rows(income)[1:]]},
+        {"收支": ["E1:J1"]},
+    )
     with pytest.raises(BundleError) as info:
         load_bundle(tmp_path)
     msg = str(info.value)
-    assert "income: the header of income.xlsx (sheet '收支') looks merged or spread over several rows" in msg
+    assert (
+        "income: the header of income.xlsx (sheet '收支') looks merged or spread over several rows"
+        in msg
+    )
     assert "column(s) F, G, H, I, J" in msg and "row 2 continues it ('business_income'" in msg
     assert "unmerge the header cells" in msg and "header_row:" in msg
 
@@ -332,10 +379,16 @@ def test_excel_title_row_above_header_with_header_row(tmp_path: Path) -> None:
     write_text_bundle(tmp_path)
     (tmp_path / "events.csv").unlink()
     rows = _frame_rows(text_tables()["events"])
-    _xlsx(tmp_path / "events.xlsx", {"events": [["2025年预警信息", *[None] * 6], *rows]}, {"events": ["A1:G1"]})
+    _xlsx(
+        tmp_path / "events.xlsx",
+        {"events": [["2025年预警信息", *[None] * 6], *rows]},
+        {"events": ["A1:G1"]},
+    )
     with pytest.raises(BundleError, match="looks merged"):
         load_bundle(tmp_path)
-    bundle = load_bundle(tmp_path, mapping=BundleMapping.model_validate({"tables": {"events": {"header_row": 2}}}))
+    bundle = load_bundle(
+        tmp_path, mapping=BundleMapping.model_validate({"tables": {"events": {"header_row": 2}}})
+    )
     assert len(bundle.events) == 6
 
 
@@ -350,7 +403,9 @@ def test_excel_with_several_sheets(tmp_path: Path) -> None:
     msg = str(info.value)
     assert "events: events.xlsx has several sheets with data (2024, 全部)" in msg
     assert "tables.events.sheet" in msg
-    bundle = load_bundle(tmp_path, mapping=BundleMapping.model_validate({"tables": {"events": {"sheet": "全部"}}}))
+    bundle = load_bundle(
+        tmp_path, mapping=BundleMapping.model_validate({"tables": {"events": {"sheet": "全部"}}})
+    )
     assert len(bundle.events) == 6
 
 
@@ -362,7 +417,10 @@ def test_excel_ids_stored_as_numbers(tmp_path: Path) -> None:
     for row in rows[1:]:
         row[0] = float(row[0])
     _xlsx(tmp_path / "households.xlsx", {"households": rows})
-    with pytest.raises(BundleError, match=r"households\.household_id .*Excel numbers of 16\+ digits.*format the id column as Text"):
+    with pytest.raises(
+        BundleError,
+        match=r"households\.household_id .*Excel numbers of 16\+ digits.*format the id column as Text",
+    ):
         load_bundle(tmp_path)
 
 
@@ -411,12 +469,22 @@ def test_unparseable_date_and_date_format(tmp_path: Path) -> None:
     for col in ("start_date", "end_date"):
         t["assistance"][col] = t["assistance"][col].str.replace("-", "/")
     msg = _error(tmp_path / "a", t)
-    assert "assistance.start_date" in msg and "not a date" in msg and "date_formats.start_date" in msg
-    mapping = BundleMapping.model_validate({"tables": {"assistance": {"date_formats": {"start_date": "%Y/%m/%d", "end_date": "%Y/%m/%d"}}}})
+    assert (
+        "assistance.start_date" in msg and "not a date" in msg and "date_formats.start_date" in msg
+    )
+    mapping = BundleMapping.model_validate(
+        {
+            "tables": {
+                "assistance": {"date_formats": {"start_date": "%Y/%m/%d", "end_date": "%Y/%m/%d"}}
+            }
+        }
+    )
     assert len(load_text(tmp_path / "b", t, mapping=mapping).assistance) == 3
     t["assistance"].loc[1, "start_date"] = "2024/13/45"
     bundle = load_text(tmp_path / "c", t, mapping=mapping)
-    assert quarantined(bundle, "assistance", "not a date")[["row", "value"]].values.tolist() == [[2, "2024/13/45"]]
+    assert quarantined(bundle, "assistance", "not a date")[["row", "value"]].values.tolist() == [
+        [2, "2024/13/45"]
+    ]
 
 
 def test_missing_table_file(tmp_path: Path) -> None:
@@ -425,8 +493,10 @@ def test_missing_table_file(tmp_path: Path) -> None:
     (tmp_path / "assistance.csv").unlink()
     with pytest.raises(BundleError, match=r"assistance: no file for this table .*missing_tables"):
         load_bundle(tmp_path)
-    bundle = load_bundle(tmp_path, mapping=BundleMapping.model_validate({"missing_tables": ["assistance"]}))
-    assert len(bundle.assistance) == 0 and list(bundle.assistance.columns)[0] == "household_id"
+    bundle = load_bundle(
+        tmp_path, mapping=BundleMapping.model_validate({"missing_tables": ["assistance"]})
+    )
+    assert len(bundle.assistance) == 0 and bundle.assistance.columns[0] == "household_id"
 
 
 def test_malformed_csv_row(tmp_path: Path) -> None:
@@ -434,7 +504,10 @@ def test_malformed_csv_row(tmp_path: Path) -> None:
     write_text_bundle(tmp_path)
     with (tmp_path / "monitoring.csv").open("a", encoding="utf-8") as fh:
         fh.write(f"{HH[2]},2025-01-01,edge,illness,,,,,extra\n")
-    with pytest.raises(BundleError, match=r"monitoring: monitoring\.csv is not a well-formed CSV file.*quote values"):
+    with pytest.raises(
+        BundleError,
+        match=r"monitoring: monitoring\.csv is not a well-formed CSV file.*quote values",
+    ):
         load_bundle(tmp_path)
 
 
@@ -442,7 +515,9 @@ def test_manifest_with_unknown_key(tmp_path: Path) -> None:
     """bundle.yaml with 'extract_date:' → error naming the unknown key and the allowed ones."""
     write_text_bundle(tmp_path)
     (tmp_path / "bundle.yaml").write_text("extract_date: 2025-12-31\n", encoding="utf-8")
-    with pytest.raises(BundleError, match=r"unknown key 'extract_date' \(allowed: extracted_on, province, source\)"):
+    with pytest.raises(
+        BundleError, match=r"unknown key 'extract_date' \(allowed: extracted_on, province, source\)"
+    ):
         load_bundle(tmp_path)
 
 
@@ -453,20 +528,26 @@ def test_mapping_maps_two_columns_to_one(tmp_path: Path) -> None:
     """a mapping with hbh → household_id and hh_no → household_id → config error naming both source columns."""
     path = tmp_path / "m.yaml"
     path.write_text(
-        "tables:\n  households:\n    columns: {hbh: household_id, hh_no: household_id}\n", encoding="utf-8"
+        "tables:\n  households:\n    columns: {hbh: household_id, hh_no: household_id}\n",
+        encoding="utf-8",
     )
     write_text_bundle(tmp_path / "b")
     with pytest.raises(ConfigError) as info:
         load_bundle(tmp_path / "b", mapping=path)
     msg = str(info.value)
-    assert "'hbh' and 'hh_no' are both mapped onto 'households.household_id'" in msg and str(path) in msg
+    assert (
+        "'hbh' and 'hh_no' are both mapped onto 'households.household_id'" in msg
+        and str(path) in msg
+    )
 
 
 def test_mapping_and_file_both_provide_a_column(tmp_path: Path) -> None:
     """a file holding household_id plus a column the mapping renames to household_id → error naming both."""
     t = text_tables()
     t["households"]["hbh"] = t["households"]["household_id"]
-    mapping = BundleMapping.model_validate({"tables": {"households": {"columns": {"hbh": "household_id"}}}})
+    mapping = BundleMapping.model_validate(
+        {"tables": {"households": {"columns": {"hbh": "household_id"}}}}
+    )
     msg = _error(tmp_path, t, mapping=mapping)
     assert "households.csv has a column 'household_id' and the mapping also maps 'hbh'" in msg
 
@@ -489,14 +570,22 @@ def test_mapping_with_unknown_table_and_column(tmp_path: Path) -> None:
         load_bundle(tmp_path, mapping=path)
     msg = str(info.value)
     assert "tables.household: 'household' is not a contract table; did you mean 'households'" in msg
-    assert "tables.members.columns.cun: 'village_cd' is not a column of the contract table 'members'" in msg
+    assert (
+        "tables.members.columns.cun: 'village_cd' is not a column of the contract table 'members'"
+        in msg
+    )
 
 
 def test_mapping_recode_outside_vocabulary(tmp_path: Path) -> None:
     """a recode 因病 → 'ilness' → config error naming the key and suggesting 'illness'."""
     path = tmp_path / "m.yaml"
-    path.write_text("tables:\n  monitoring:\n    recode:\n      risk_1: {因病: ilness}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"tables\.monitoring\.recode\.risk_1: '因病' -> 'ilness' .*did you mean 'illness'"):
+    path.write_text(
+        "tables:\n  monitoring:\n    recode:\n      risk_1: {因病: ilness}\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"tables\.monitoring\.recode\.risk_1: '因病' -> 'ilness' .*did you mean 'illness'",
+    ):
         load_bundle(tmp_path, mapping=path)
 
 
@@ -506,3 +595,56 @@ def test_mapping_with_unknown_encoding(tmp_path: Path) -> None:
     path.write_text("encoding: gbk2\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"encoding: .*unknown encoding 'gbk2'"):
         load_bundle(tmp_path, mapping=path)
+
+
+def test_csv_title_line_above_header(tmp_path: Path) -> None:
+    """income.csv with a title line above the header → error hinting header_row; header_row: 2 in the mapping → loads."""
+    write_text_bundle(tmp_path)
+    path = tmp_path / "income.csv"
+    path.write_text("2024年收支情况表\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(
+        BundleError, match=r"income: income\.csv is not a well-formed CSV.*header_row"
+    ):
+        load_bundle(tmp_path)
+    mapping = BundleMapping.model_validate({"tables": {"income": {"header_row": 2}}})
+    assert len(load_bundle(tmp_path, mapping=mapping).income) == 8
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    """encoding='gbk2' or extracted_on='2025-13-01' → BundleError naming the value and the fix (no LookupError/ValueError traceback)."""
+    write_text_bundle(tmp_path)
+    with pytest.raises(BundleError, match=r"Unknown encoding 'gbk2'"):
+        load_bundle(tmp_path, encoding="gbk2")
+    with pytest.raises(BundleError, match=r"'2025-13-01' is not a date.*YYYY-MM-DD"):
+        load_bundle(tmp_path, extracted_on="2025-13-01")
+
+
+def test_utf8_text_that_also_decodes_as_gbk(tmp_path: Path) -> None:
+    """a UTF-8 file whose bytes happen to decode as GBK ('中文'), read with encoding='gbk' → error: valid UTF-8, would be garbled."""
+    from riskml.data._read import read_table_file
+
+    path = tmp_path / "households.csv"
+    path.write_text("household_id,village_name\n1,中文\n", encoding="utf-8")
+    with pytest.raises(BundleError, match=r"was to be read as gbk, but it is valid UTF-8"):
+        read_table_file(path, "households", encoding="gbk")
+
+
+def test_parquet_column_of_unsupported_type(tmp_path: Path) -> None:
+    """a parquet income.year stored as lists → error naming the column, its stored type and the fix."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from riskml.data import write_bundle
+
+    from ._builders import typed_bundle
+
+    write_bundle(typed_bundle(), tmp_path, format="parquet")
+    income = pq.read_table(tmp_path / "income.parquet")
+    index = income.schema.get_field_index("year")
+    lists = pa.array([[y] for y in income.column("year").to_pylist()])
+    pq.write_table(income.set_column(index, "year", lists), tmp_path / "income.parquet")
+    with pytest.raises(
+        BundleError,
+        match=r"income\.year \(income\.parquet\): 'year' is stored as list<.*Fix",
+    ):
+        load_bundle(tmp_path)

@@ -14,16 +14,29 @@ from riskml.data import TABLES, load_bundle, load_mapping, summarize_bundle
 
 SAMPLE = Path(__file__).parents[2].parent / "shared/samples/national-export"
 needs_sample = pytest.mark.skipif(
-    not SAMPLE.is_dir(), reason=f"national-export sample not found at {SAMPLE} (shared/ sits beside the repo)"
+    not SAMPLE.is_dir(),
+    reason=f"national-export sample not found at {SAMPLE} (shared/ sits beside the repo)",
 )
 
 # Source file -> (source column, contract table, contract column) of every coded column in the sample.
 CODED = {
-    "户基本信息.csv": [("hzxb", "households", "head_sex"), ("sfydbq", "households", "relocated"), ("zysj", "households", "livelihood")],
-    "家庭成员.csv": [("xb", "members", "sex"), ("yhzgx", "members", "relation"), ("whcd", "members", "education")],
+    "户基本信息.csv": [
+        ("hzxb", "households", "head_sex"),
+        ("sfydbq", "households", "relocated"),
+        ("zysj", "households", "livelihood"),
+    ],
+    "家庭成员.csv": [
+        ("xb", "members", "sex"),
+        ("yhzgx", "members", "relation"),
+        ("whcd", "members", "education"),
+    ],
     "预警信息.csv": [("sjlx", "events", "event_type"), ("xq", "events", "detail")],
     "帮扶措施.csv": [("bfcs", "assistance", "measure")],
-    "监测信息.csv": [("jcdxlb", "monitoring", "category"), ("fx1", "monitoring", "risk_1"), ("fxxcfs", "monitoring", "elimination_method")],
+    "监测信息.csv": [
+        ("jcdxlb", "monitoring", "category"),
+        ("fx1", "monitoring", "risk_1"),
+        ("fxxcfs", "monitoring", "elimination_method"),
+    ],
 }
 
 
@@ -49,7 +62,10 @@ def test_sample_loads_with_expected_counts(national) -> None:
     }
     assert len(national.quarantine) == 0
     files = national.load_report["files"]
-    assert files["households"]["encoding"] == "gb18030" and files["households"]["file"] == "户基本信息.csv"
+    assert (
+        files["households"]["encoding"] == "gb18030"
+        and files["households"]["file"] == "户基本信息.csv"
+    )
     assert national.load_report["ignored_columns"] == {}
 
 
@@ -83,7 +99,12 @@ def test_sample_codes_and_dates(national) -> None:
     """Chinese codes, YYYY/MM/DD, YYYYMM and datetime-text dates → contract codes and dates (first of month for YYYYMM)."""
     hh = national.households.set_index("household_id")
     first = hh.loc["150500000000000000"]
-    assert (first["head_sex"], first["livelihood"], first["relocated"], first["poverty_exit_year"]) == ("M", "pastoral", False, 2016)
+    assert (
+        first["head_sex"],
+        first["livelihood"],
+        first["relocated"],
+        first["poverty_exit_year"],
+    ) == ("M", "pastoral", False, 2016)
     assert national.households["relocated"].sum() == 20
     assert national.households["poverty_exit_year"].isna().sum() == 115
     assert national.members["relation"].value_counts()["head"] == 400
@@ -94,11 +115,17 @@ def test_sample_codes_and_dates(national) -> None:
     row = mon.loc["150500000000000386"]
     assert row["identified_on"] == pd.Timestamp("2019-11-01")  # 201911
     assert row["eliminated_on"] == pd.Timestamp("2020-05-11")  # "2020-05-11 00:00:00"
-    assert (row["category"], row["risk_1"], row["elimination_method"]) == ("unstable_exited", "unstable_employment", "assisted")
+    assert (row["category"], row["risk_1"], row["elimination_method"]) == (
+        "unstable_exited",
+        "unstable_employment",
+        "assisted",
+    )
     assert (national.monitoring["identified_on"].dt.day == 1).all()
     inc = national.income
     assert inc["recorded_on"].min() == pd.Timestamp("2020-02-01")
-    assert national.extracted_on == dt.date(2026, 2, 1)  # the latest date in the sample (no bundle.yaml)
+    assert national.extracted_on == dt.date(
+        2026, 2, 1
+    )  # the latest date in the sample (no bundle.yaml)
 
 
 @needs_sample
@@ -107,7 +134,11 @@ def test_sample_summary(national) -> None:
     summary = summarize_bundle(national)
     assert summary["households"] == 400
     ident = summary["identification"]
-    assert sum(ident["households_first_identified"].values()) == national.monitoring["household_id"].nunique() == 68
+    assert (
+        sum(ident["households_first_identified"].values())
+        == national.monitoring["household_id"].nunique()
+        == 68
+    )
     for year, n in ident["households_first_identified"].items():
         assert ident["rate"][year] == pytest.approx(n / 400)
     assert summary["date_range"]["first"] == "2019-01-03"
@@ -176,18 +207,47 @@ def test_differently_arranged_export(tmp_path: Path) -> None:
     src = tmp_path / "export"
     src.mkdir()
     ids = ["152301000000000101", "152301000000000102"]
-    _sheet(src / "户信息_2025.xlsx", [["户编号", "乡镇代码", "村代码", "户主性别", "主要生计"],
-                                     [ids[0], "152301001", "152301001001", 1, "种植"],
-                                     [ids[1], "152301001", "152301001002", 2, "捕鱼"]], title="户表")
-    _sheet(src / "成员.xlsx", [["户编号", "人员编号", "性别", "出生年份"],
-                              [ids[0], ids[0] + "01", 1, 1970], [ids[1], ids[1] + "01", 2, 1985]])
-    _sheet(src / "收入.xlsx", [["户编号", "年度", "填报时间", "家庭人口", "工资性收入", "转移性收入"],
-                              [ids[0], 2024, "2025年02月10日", 3, 12000.5, 3000],
-                              [ids[1], 2024, "2025.03.01", 2, 0, 5100.25]])
-    _sheet(src / "预警.xlsx", [["户编号", "日期", "类型"], [ids[0], "2025年04月01日", "住院"], [ids[1], dt.datetime(2025, 5, 6), "受灾"]])
+    _sheet(
+        src / "户信息_2025.xlsx",
+        [
+            ["户编号", "乡镇代码", "村代码", "户主性别", "主要生计"],
+            [ids[0], "152301001", "152301001001", 1, "种植"],
+            [ids[1], "152301001", "152301001002", 2, "捕鱼"],
+        ],
+        title="户表",
+    )
+    _sheet(
+        src / "成员.xlsx",
+        [
+            ["户编号", "人员编号", "性别", "出生年份"],
+            [ids[0], ids[0] + "01", 1, 1970],
+            [ids[1], ids[1] + "01", 2, 1985],
+        ],
+    )
+    _sheet(
+        src / "收入.xlsx",
+        [
+            ["户编号", "年度", "填报时间", "家庭人口", "工资性收入", "转移性收入"],
+            [ids[0], 2024, "2025年02月10日", 3, 12000.5, 3000],
+            [ids[1], 2024, "2025.03.01", 2, 0, 5100.25],
+        ],
+    )
+    _sheet(
+        src / "预警.xlsx",
+        [
+            ["户编号", "日期", "类型"],
+            [ids[0], "2025年04月01日", "住院"],
+            [ids[1], dt.datetime(2025, 5, 6), "受灾"],
+        ],
+    )
     _sheet(src / "措施.xlsx", [["户编号", "措施", "开始"], [ids[1], "低保", "2025年06月01日"]])
-    _sheet(src / "监测.xlsx", [["户编号", "纳入时间", "类别", "风险类型"], [ids[0], "2025年04月20日", "边缘易致贫户", "因病、因缺劳动力"]])
-    # A second households workbook in another folder must not confuse the glob.
+    _sheet(
+        src / "监测.xlsx",
+        [
+            ["户编号", "纳入时间", "类别", "风险类型"],
+            [ids[0], "2025年04月20日", "边缘易致贫户", "因病、因缺劳动力"],
+        ],
+    )
     mapping_path = tmp_path / "provincial.yaml"
     mapping_path.write_text(OTHER_MAPPING, encoding="utf-8")
 
@@ -202,7 +262,10 @@ def test_differently_arranged_export(tmp_path: Path) -> None:
     assert inc["recorded_on"].tolist() == [pd.Timestamp("2025-02-10"), pd.Timestamp("2025-03-01")]
     assert inc["wage_income"].tolist() == [12000.5, 0.0] and inc["business_income"].isna().all()
     assert bundle.events["event_type"].tolist() == ["hospitalization", "natural_disaster"]
-    assert bundle.events["event_date"].tolist() == [pd.Timestamp("2025-04-01"), pd.Timestamp("2025-05-06")]
+    assert bundle.events["event_date"].tolist() == [
+        pd.Timestamp("2025-04-01"),
+        pd.Timestamp("2025-05-06"),
+    ]
     mon = bundle.monitoring.iloc[0]
     assert (mon["risk_1"], mon["risk_2"], mon["category"]) == ("illness", "labor_shortage", "edge")
     assert pd.isna(mon["risk_3"])
@@ -229,12 +292,31 @@ def test_split_keeps_three_risks_and_counts_the_rest(tmp_path: Path) -> None:
             "tables": {
                 "monitoring": {
                     "split": {"fxlx": {"into": ["risk_1", "risk_2", "risk_3"]}},
-                    "recode": {f"risk_{i}": {"因病": "illness", "因学": "education", "因灾": "disaster", "因缺劳动力": "labor_shortage"} for i in (1, 2, 3)},
+                    "recode": {
+                        f"risk_{i}": {
+                            "因病": "illness",
+                            "因学": "education",
+                            "因灾": "disaster",
+                            "因缺劳动力": "labor_shortage",
+                        }
+                        for i in (1, 2, 3)
+                    },
                 }
             }
         }
     )
     bundle = load_bundle(src, mapping=mapping)
     first = bundle.monitoring.iloc[0]
-    assert (first["risk_1"], first["risk_2"], first["risk_3"]) == ("illness", "education", "disaster")
+    assert (first["risk_1"], first["risk_2"], first["risk_3"]) == (
+        "illness",
+        "education",
+        "disaster",
+    )
     assert summarize_bundle(bundle)["split_values_dropped"] == {"monitoring": 1}
+
+
+def test_shipped_template_is_valid() -> None:
+    """configs/mappings/template.yaml (every key, annotated) → a valid mapping that reads a plain bundle unchanged."""
+    mapping = load_mapping("template")
+    assert mapping.unknown_categories == "error" and mapping.validation.max_money == 1e8
+    assert mapping.table("households").file == "households.csv"

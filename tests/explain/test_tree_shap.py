@@ -145,7 +145,7 @@ def test_wide_trees_need_several_key_words(make_frame, make_booster):
 
 
 def test_chunks_reuse_patterns_and_tables_grow(household_booster, household_data, monkeypatch):
-    _, _, X_new = household_data
+    X_new = household_data[2].iloc[:1500]
     ref = household_booster.predict(X_new, pred_contrib=True)
     monkeypatch.setattr(_treeshap, "_INITIAL_CAPACITY", 4)  # force many table growths
     explainer = TreeShapExplainer(household_booster, chunk_rows=257)
@@ -165,8 +165,8 @@ def test_chunks_reuse_patterns_and_tables_grow(household_booster, household_data
 
 
 def test_cache_limit_resets_and_stays_exact(household_booster, household_data):
-    _, _, X_new = household_data
-    explainer = TreeShapExplainer(household_booster, chunk_rows=500, max_cache_bytes=1)
+    X_new = household_data[2].iloc[:1000]
+    explainer = TreeShapExplainer(household_booster, chunk_rows=400, max_cache_bytes=1)
     ours = explainer.shap_values(X_new)
     assert explainer.stats.cache_resets >= 1
     assert max_diff(ours, household_booster.predict(X_new, pred_contrib=True)) <= ATOL

@@ -88,7 +88,11 @@ def simulate_training_set(
     n = H * D
     ratio = income_level[h] * np.exp(rng.normal(0, 0.25, n) - 0.02 * t)
     oop12 = np.where(rng.random(n) < 0.15, rng.lognormal(np.log(6000), 1.0, n), 0.0)
-    oop_last = np.where(rng.random(n) < 0.5, oop12, np.where(rng.random(n) < 0.12, rng.lognormal(np.log(5000), 1.0, n), 0.0))
+    oop_last = np.where(
+        rng.random(n) < 0.5,
+        oop12,
+        np.where(rng.random(n) < 0.12, rng.lognormal(np.log(5000), 1.0, n), 0.0),
+    )
     county_shock = rng.random((4, D)) < 0.15
     disaster = county_shock[county[h], t] & (rng.random(n) < 0.5)
     disaster_loss = np.where(disaster, 1.0, 0.0)
@@ -170,7 +174,7 @@ def training_set() -> SimulatedTrainingSet:
     return simulate_training_set()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_training_set() -> Callable[..., SimulatedTrainingSet]:
     """The simulator itself, for tests that need another size or shape."""
     return simulate_training_set

@@ -19,7 +19,13 @@ from riskml.models import (
     fit_calibrator,
 )
 
-FAST = {"n_estimators": 60, "learning_rate": 0.1, "min_child_samples": 40, "n_jobs": 1, "random_state": 0}
+FAST = {
+    "n_estimators": 60,
+    "learning_rate": 0.1,
+    "min_child_samples": 40,
+    "n_jobs": 1,
+    "random_state": 0,
+}
 
 
 def _xy(ts, dates_mask=None):
@@ -78,7 +84,9 @@ def test_purge_months_drops_overlapping_label_windows(training_set):
 def test_early_stopping_keeps_best_iteration(training_set):
     """Early stopping -> fewer trees than n_estimators, booster trimmed to best_iteration_."""
     X, y, as_of = _xy(training_set)
-    model = RecurrenceRiskModel(**{**FAST, "n_estimators": 400, "learning_rate": 0.3}).fit(X, y, as_of=as_of)
+    model = RecurrenceRiskModel(**{**FAST, "n_estimators": 400, "learning_rate": 0.3}).fit(
+        X, y, as_of=as_of
+    )
     assert model.best_iteration_ < 400
     assert model.n_boosting_rounds_ >= model.best_iteration_
     assert model.booster_.num_trees() == model.best_iteration_
@@ -88,7 +96,9 @@ def test_categories_frozen_and_unseen_level_is_missing(training_set):
     """An unseen category at predict -> scored like a missing value, not an error."""
     X, y, as_of = _xy(training_set)
     model = RecurrenceRiskModel(**FAST).fit(X, y, as_of=as_of)
-    assert model.categories_ == {"livelihood": ["farming", "pastoral", "agro_pastoral", "wage", "mixed"]}
+    assert model.categories_ == {
+        "livelihood": ["farming", "pastoral", "agro_pastoral", "wage", "mixed"]
+    }
     row = X.head(3).copy()
     unseen = row.copy()
     unseen["livelihood"] = pd.Categorical(["fishing"] * 3)
@@ -99,7 +109,9 @@ def test_categories_frozen_and_unseen_level_is_missing(training_set):
     assert np.isnan(enc[:, list(model.feature_names_in_).index("livelihood")]).all()
     # a frame whose category has other level order is recoded by name, not by code
     shuffled = row.copy()
-    shuffled["livelihood"] = row["livelihood"].cat.reorder_categories(list(reversed(row["livelihood"].cat.categories)))
+    shuffled["livelihood"] = row["livelihood"].cat.reorder_categories(
+        list(reversed(row["livelihood"].cat.categories))
+    )
     np.testing.assert_array_equal(model.predict_raw(shuffled), model.predict_raw(row))
 
 
@@ -110,20 +122,24 @@ def test_encode_ignores_extra_columns_and_order(training_set):
     model = RecurrenceRiskModel(**FAST).fit(X, y, as_of=as_of)
     head = training_set.frame.head(50)
     np.testing.assert_array_equal(model.predict_proba(head), model.predict_proba(X.head(50)))
-    np.testing.assert_array_equal(model.predict_proba(X.head(50)[X.columns[::-1]]), model.predict_proba(X.head(50)))
+    np.testing.assert_array_equal(
+        model.predict_proba(X.head(50)[X.columns[::-1]]), model.predict_proba(X.head(50))
+    )
     with pytest.raises(ValueError, match="head_age"):
         model.predict_proba(X.head(5).drop(columns="head_age"))
     # the booster on the encoded matrix gives the raw score
-    np.testing.assert_allclose(model.booster_.predict(model.encode(head), raw_score=True), model.predict_raw(head))
+    np.testing.assert_allclose(
+        model.booster_.predict(model.encode(head), raw_score=True), model.predict_raw(head)
+    )
 
 
 @pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
 def test_save_load_identical_predictions(training_set, method):
     """to_dict -> JSON -> from_dict -> identical probabilities, raw scores and attributes."""
     X, y, as_of = _xy(training_set)
-    model = RecurrenceRiskModel(**{**FAST, "calibration": method, "class_weight": {0: 1.0, 1: 3.0}}).fit(
-        X, y, as_of=as_of
-    )
+    model = RecurrenceRiskModel(
+        **{**FAST, "calibration": method, "class_weight": {0: 1.0, 1: 3.0}}
+    ).fit(X, y, as_of=as_of)
     data = json.loads(json.dumps(model.to_dict()))
     loaded = RecurrenceRiskModel.from_dict(data)
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
@@ -176,7 +192,9 @@ def test_sigmoid_calibrator_recovers_platt_parameters():
     assert cal.b == pytest.approx(-1.0, abs=0.1)
 
 
-@pytest.mark.parametrize("column", ["head_ethnicity", "audit_county", "Audit_Livelihood", "head_sex", "ethnicity_code"])
+@pytest.mark.parametrize(
+    "column", ["head_ethnicity", "audit_county", "Audit_Livelihood", "head_sex", "ethnicity_code"]
+)
 def test_protected_attribute_refused(training_set, column):
     """A protected column among the features -> ProtectedAttributeError naming it."""
     X, y, as_of = _xy(training_set)
@@ -209,9 +227,13 @@ def test_lightgbm_params_reproduce_booster(training_set):
     """lightgbm.train with lightgbm_params() on the training slice and best_iteration_ rounds
     -> the same trees (riskml adds no hidden training tricks)."""
     X, y, as_of = _xy(training_set)
-    model = RecurrenceRiskModel(**{**FAST, "calibration": None, "early_stopping_rounds": None}).fit(X, y, as_of=as_of)
+    model = RecurrenceRiskModel(**{**FAST, "calibration": None, "early_stopping_rounds": None}).fit(
+        X, y, as_of=as_of
+    )
     M = model.encode(X)
     cat = [list(model.feature_names_in_).index("livelihood")]
-    ds = lgb.Dataset(M, label=y.to_numpy(), feature_name=list(model.feature_names_in_), categorical_feature=cat)
+    ds = lgb.Dataset(
+        M, label=y.to_numpy(), feature_name=list(model.feature_names_in_), categorical_feature=cat
+    )
     plain = lgb.train(model.lightgbm_params(), ds, num_boost_round=model.best_iteration_)
     np.testing.assert_allclose(plain.predict(M, raw_score=True), model.predict_raw(X))

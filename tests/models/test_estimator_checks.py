@@ -46,7 +46,9 @@ def _expected_failed_checks(estimator: RecurrenceRiskModel) -> dict[str, str]:
 @parametrize_with_checks(
     [
         RecurrenceRiskModel(n_estimators=15, n_jobs=1, random_state=0),
-        RecurrenceRiskModel(n_estimators=15, calibration=None, early_stopping_rounds=None, n_jobs=1, random_state=0),
+        RecurrenceRiskModel(
+            n_estimators=15, calibration=None, early_stopping_rounds=None, n_jobs=1, random_state=0
+        ),
     ],
     expected_failed_checks=_expected_failed_checks,
 )

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from riskml.config.explain import load_explain_config
 from riskml.scoring import to_public
 from riskml.scoring import write_scores as scoring_write_scores
 from riskml.scoring._columns import (
@@ -31,60 +33,56 @@ __all__ = [
     "TRAVERSAL_VILLAGES",
     "ProvinceSpec",
     "make_scores",
+    "sensitive_measures",
     "write_scores",
 ]
 
-# risk type -> (internal zh, internal en, public zh, public en, measures zh, measures en)
-_REASONS: dict[str, list[tuple[str, str, str, str, str, str]]] = {
+# risk type -> internal reason texts (zh, en): household details, including diagnoses, that only
+# internal reports may show. Public wording and measures come from configs/explain.yaml, as
+# riskml.explain writes them into score files.
+_INTERNAL: dict[str, list[tuple[str, str]]] = {
     "illness": [
-        ("患恶性肿瘤，住院3次", "Malignant tumour, 3 hospital stays", "家庭成员健康原因，医疗支出较大",
-         "Health-related medical costs are high", "落实基本医保、大病保险和医疗救助", "Apply basic medical insurance, critical illness insurance and medical assistance"),
-        ("尿毒症长期透析，自付医疗费2.4万元", "Kidney failure on dialysis, 24,000 yuan out of pocket",
-         "家庭成员健康原因，医疗支出较大", "Health-related medical costs are high",
-         "落实基本医保、大病保险和医疗救助", "Apply basic medical insurance, critical illness insurance and medical assistance"),
+        ("患恶性肿瘤，住院3次", "Malignant tumour, 3 hospital stays"),
+        ("尿毒症长期透析，自付医疗费2.4万元", "Kidney failure on dialysis, 24,000 yuan out of pocket"),
     ],
-    "disability": [
-        ("户主二级肢体残疾", "Head of household has a grade-2 physical disability", "家庭成员残疾，劳动能力受限",
-         "A disability limits the household's work capacity", "落实残疾人两项补贴，安排公益岗位", "Apply the two disability allowances; offer a public-welfare job"),
-    ],
-    "disaster": [
-        ("白灾损失牲畜23头", "Lost 23 head of livestock in a snow disaster", "遭受自然灾害，生产损失较大",
-         "Large losses from a natural disaster", "落实农业保险理赔和灾后生产扶持", "Settle agricultural insurance claims; support restarting production"),
-    ],
-    "accident": [
-        ("交通事故致家庭成员骨折", "Traffic accident, a member broke a leg", "发生意外事故，支出增加",
-         "An accident raised costs", "落实临时救助", "Grant temporary assistance"),
-    ],
-    "labor_shortage": [
-        ("家中仅有70岁以上老人", "Only members over 70 in the household", "家庭劳动力不足",
-         "Not enough working-age members", "落实兜底保障政策", "Apply the social-assistance floor"),
-    ],
-    "industry_failure": [
-        ("肉牛养殖亏损3.1万元", "Beef cattle business lost 31,000 yuan", "产业经营出现困难",
-         "The household's business is struggling", "产业技术指导，对接小额信贷", "Technical advice for the business; link to microcredit"),
-    ],
-    "unstable_employment": [
-        ("外出务工中断6个月", "Migrant work interrupted for 6 months", "务工就业不稳定",
-         "Unstable employment", "就业帮扶，推荐稳定岗位", "Employment support; refer to stable jobs"),
-    ],
-    "education": [
-        ("两名子女在读高中、大学", "Two children in senior high school and college", "子女上学支出较大",
-         "High schooling costs", "落实教育资助政策", "Apply education grants"),
-    ],
-    "income": [
-        ("人均纯收入由9200元降至7100元", "Per-capita net income fell from 9,200 to 7,100 yuan",
-         "家庭收入明显下降", "Household income fell markedly", "核实收入，落实产业就业帮扶", "Check income; provide business or employment support"),
-    ],
-    "other": [
-        ("其他原因", "Other reasons", "其他原因", "Other reasons", "入户核实具体情况", "Visit to check the situation"),
-    ],
+    "disability": [("户主二级肢体残疾", "Head of household has a grade-2 physical disability")],
+    "disaster": [("白灾损失牲畜23头", "Lost 23 head of livestock in a snow disaster")],
+    "accident": [("交通事故致家庭成员骨折", "Traffic accident, a member broke a leg")],
+    "labor_shortage": [("家中仅有70岁以上老人", "Only members over 70 in the household")],
+    "industry_failure": [("肉牛养殖亏损3.1万元", "Beef cattle business lost 31,000 yuan")],
+    "unstable_employment": [("外出务工中断6个月", "Migrant work interrupted for 6 months")],
+    "education": [("两名子女在读高中、大学", "Two children in senior high school and college")],
+    "income": [("人均纯收入由9200元降至7100元", "Per-capita net income fell from 9,200 to 7,100 yuan")],
+    "other": [("其他困难，需入户核实", "Other difficulties, to be checked on a visit")],
 }
+
+
+def _reason_table() -> dict[str, list[tuple[str, str, str, str, str, str]]]:
+    """type -> [(internal zh, internal en, public zh, public en, measures zh, measures en)]:
+    the internal-mode columns explain writes (measures are the internal ones, joined)."""
+    cfg = load_explain_config()
+    table = {}
+    for code, variants in _INTERNAL.items():
+        w = cfg.risk_types[code]
+        measures = (cfg.measures_separator_zh.join(w.measures_zh), cfg.measures_separator_en.join(w.measures_en))
+        table[code] = [(zh, en, w.public_zh, w.public_en, *measures) for zh, en in variants]
+    return table
+
+
+_REASONS = _reason_table()
 RISK_TYPE_CODES: tuple[str, ...] = tuple(_REASONS)
-SENSITIVE_TEXTS: tuple[str, ...] = tuple(
-    t for entries in _REASONS.values() for e in entries for t in (e[0], e[1])
-    if t not in {"其他原因", "Other reasons"}
-)
+SENSITIVE_TEXTS: tuple[str, ...] = tuple(t for entries in _INTERNAL.values() for e in entries for t in e)
 """Internal reason texts (diagnoses, disabilities): never in a public report."""
+
+
+def sensitive_measures(lang: str) -> set[str]:
+    """Internal measures of sensitive risk types (e.g. 医疗救助 reveals illness) that no public
+    wording uses: a public report must not show them."""
+    cfg = load_explain_config()
+    public = {m for w in cfg.risk_types.values() for m in w.public_measures(lang)}
+    return {
+        m for w in cfg.risk_types.values() if w.sensitive for m in (w.measures_zh if lang == "zh" else w.measures_en)
+    } - public
 
 TRAVERSAL_VILLAGES: tuple[str, ...] = ("../x", "a/b")
 EMPTY_VILLAGE = "无预警村"
@@ -240,6 +238,17 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
     return out.astype({c: dtypes[c] for c in out.columns})
 
 
+def _with_public_measures(frame: pd.DataFrame) -> pd.DataFrame:
+    """What explain writes in public mode: the public measures of each reason's risk type."""
+    cfg = load_explain_config()
+    out = frame.copy()
+    for lang, sep in (("zh", cfg.measures_separator_zh), ("en", cfg.measures_separator_en)):
+        table = {code: sep.join(w.public_measures(lang)) for code, w in cfg.risk_types.items()}
+        for k in range(1, MAX_REASONS + 1):
+            out[reason_column(k, f"measures_{lang}")] = out[reason_column(k, "type")].map(table).astype("string")
+    return out
+
+
 def write_scores(
     path: str | Path,
     frame: pd.DataFrame,
@@ -256,7 +265,7 @@ def write_scores(
     internal texts or risk types). The metadata has the shape ``riskml score`` writes.
     """
     path = Path(path)
-    out = to_public(frame, visible_chars=4) if mode == "public" else frame
+    out = to_public(_with_public_measures(frame), visible_chars=4) if mode == "public" else frame
     as_of = str(pd.Timestamp(frame["as_of"].dropna().iloc[0]).date()) if frame["as_of"].notna().any() else None
     metadata = {
         "as_of": as_of,

@@ -1,0 +1,201 @@
+"""End to end on the small synthetic province: train → log → register → load → evaluate."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from riskml.cli import app
+from riskml.tracking import load_risk_model, open_store, promote, train_and_register
+
+FAST_CONFIG = {
+    "feature_set": "default",
+    "label": "default",
+    "horizon_months": 12,
+    "training_set": {"as_of_start": "2020-01-01", "step_months": 6},
+    "model": {
+        "n_estimators": 40, "learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 40,
+        "early_stopping_rounds": 10, "n_jobs": 1,
+    },
+    "backtest": {"n_folds": 2, "test_period_months": 12},
+    "capacity": {"share": 0.05},
+    "seed": 3,
+}
+# an 18-character resident ID number, not the digits of a float's fractional part
+ID_NUMBER = re.compile(r"(?<![\d.])\d{17}[\dXx](?![\d.])")
+
+
+@pytest.fixture(scope="module")
+def fast_config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "training.yaml"
+    path.write_text(yaml.safe_dump(FAST_CONFIG), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(small_province_dir, fast_config, store_factory, tmp_path_factory):
+    uri = store_factory(tmp_path_factory.mktemp("train") / "store")
+    steps: list[str] = []
+    result = train_and_register(small_province_dir, config_path=fast_config, tracking_uri=uri, progress=steps.append)
+    return result, uri, steps
+
+
+def _flat(result) -> str:
+    """CLI output with line wrapping undone (rich wraps at the terminal width)."""
+    return " ".join(result.output.split())
+
+
+def test_train_registers_a_challenger_and_reports_the_backtest(trained):
+    result, uri, steps = trained
+    assert result.model_uri == "models:/riskml-recurrence@challenger"
+    assert result.version_uri == f"models:/riskml-recurrence/{result.version}"
+    assert set(result.aliases) == {"challenger", "champion"}  # the first version is also champion
+    assert list(result.table.index) == ["model", "rules", "persistence", "scorecard", "oracle"]
+    assert result.table.loc["oracle", "roc_auc"] > result.table.loc["persistence", "roc_auc"]
+    assert any("backtesting" in s for s in steps) and any("registering" in s for s in steps)
+    store = open_store(uri)
+    run = store.client.get_run(result.run_id)
+    m = run.data.metrics
+    # per-fold and pooled metrics for the model and every baseline
+    for scope in ("fold1", "fold2", "pooled"):
+        for method in ("model", "rules", "persistence", "scorecard", "oracle"):
+            assert f"{scope}.{method}.roc_auc" in m
+    assert m["pooled.model.roc_auc"] == pytest.approx(result.table.loc["model", "roc_auc"])
+    p, t = run.data.params, run.data.tags
+    assert p["config.model.num_leaves"] == "7" and p["feature_set"] == "default"
+    assert p["data_fingerprint"] == t["riskml.data_fingerprint"] != ""
+    assert t["riskml.catalog_version"] == p["catalog_version"]
+    assert t["riskml.kind"] == "training" and t["riskml.registered_version"] == result.version
+
+
+def test_registered_model_scores_like_the_trained_one_on_recomputed_features(trained, small_province):
+    from riskml.features import compute_features
+
+    result, uri, _ = trained
+    rm = load_risk_model(result.model_uri, tracking_uri=uri)
+    bundle, _truth = small_province
+    # features recomputed from the bundled feature-set definition, for every household as of a date
+    pairs = pd.DataFrame({"household_id": bundle.households["household_id"].to_numpy(), "as_of": pd.Timestamp("2024-01-01")})
+    X = compute_features(bundle, pairs, rm.feature_set, catalog=rm.catalog)
+    assert list(X.columns) == list(rm.input_schema)
+    np.testing.assert_array_equal(rm.predict_proba(X), result.model.predict_proba(X))
+    np.testing.assert_array_equal(rm.raw_score(X), result.model.predict_raw(X))
+    meta = rm.metadata
+    assert meta["feature_set"] == "default" and meta["horizon_months"] == 12
+    assert meta["as_of_first"] == "2020-01-01" and meta["as_of_last"] <= "2024-12-31"
+    assert meta["version"] == result.version and meta["run_id"] == result.run_id
+    assert rm.reference.psi(X).notna().all()
+
+
+def _run_texts(store, run_id, dest: Path) -> dict[str, str]:
+    """Every param, metric key, tag and text artifact of a run (and its logged model)."""
+    import mlflow.artifacts
+
+    run = store.client.get_run(run_id)
+    texts = {
+        "params": json.dumps(run.data.params, ensure_ascii=False),
+        "metrics": " ".join(run.data.metrics),
+        "tags": json.dumps(run.data.tags, ensure_ascii=False),
+    }
+    with store.active():
+        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, dst_path=str(dest / "run")))
+        model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/riskml-recurrence/{run.data.tags['riskml.registered_version']}", dst_path=str(dest / "model")))
+    for folder in (local, model_dir):
+        for f in folder.rglob("*"):
+            if f.is_file() and f.suffix != ".png":
+                texts[str(f.relative_to(folder.parent))] = f.read_text(encoding="utf-8", errors="replace")
+    return texts
+
+
+def test_run_holds_tables_plots_and_a_model_card_without_personal_data(trained, small_province, tmp_path):
+    result, uri, _ = trained
+    store = open_store(uri)
+    names = {a.path for a in store.client.list_artifacts(result.run_id)}
+    assert {"backtest", "plots", "config", "model_card.md", "model_card.json", "training_set.json"} <= names
+    plots = {a.path for a in store.client.list_artifacts(result.run_id, "plots")}
+    assert {f"plots/{p}.png" for p in ("roc", "precision_recall", "calibration", "shap_by_feature",
+                                       "shap_by_risk_type", "shap_beeswarm")} <= plots
+
+    card = result.card
+    assert "never an automatic label" in card["intended_use"]
+    assert card["data"]["households"] == 2500 and 0 < card["data"]["positive_rate"] < 0.2
+    assert {r["method"] for r in card["metrics"]} == {"model", "rules", "persistence", "scorecard", "oracle"}
+    assert card["subgroups"] and {"group", "level"} <= set(card["subgroups"][0])
+    assert card["limitations"] and card["model"]["version"] == result.version
+
+    texts = _run_texts(store, result.run_id, tmp_path)
+    assert "# Model card: riskml-recurrence v" in texts["run/model_card.md"]
+    bundle, _ = small_province
+    ids = set(bundle.households["household_id"].astype(str)) | set(bundle.members["member_id"].astype(str))
+    tokens = set()
+    for text in texts.values():
+        tokens.update(re.findall(r"[A-Za-z0-9_\-]+", text))
+        assert not ID_NUMBER.search(text)
+    assert not (tokens & ids), f"household/member ids in the run: {sorted(tokens & ids)[:5]}"
+    # no names: the bundle holds none of persons; village names are not logged either
+    blob = "\n".join(texts.values())
+    assert not any(v in blob for v in bundle.households["village_name"].dropna().astype(str).unique())
+
+
+def test_evaluate_cli_compares_the_registered_model_with_the_baselines(trained, small_province_dir, fast_config):
+    result, uri, _ = trained
+    out = CliRunner().invoke(
+        app, ["evaluate", "--data", str(small_province_dir), "--model", result.model_uri,
+              "--config", str(fast_config), "--tracking-uri", uri],
+    )
+    assert out.exit_code == 0, out.output
+    assert "Evaluation of models:/riskml-recurrence@challenger" in _flat(out)
+    assert "recall_at_capacity" in _flat(out) and "roc_auc" in _flat(out)
+    # the model was trained on these as-of dates: the overlap is reported
+    assert "training as-of range" in _flat(out)
+    store = open_store(uri)
+    runs = store.client.search_runs([store.experiment_id], "tags.`riskml.kind` = 'evaluation'")
+    assert len(runs) == 1 and runs[0].data.tags["riskml.model_version"] == result.version
+    for method in ("model", "rules", "persistence", "scorecard", "oracle"):
+        assert f"pooled.{method}.recall_at_capacity" in runs[0].data.metrics
+
+
+def test_evaluate_unknown_model_is_a_clear_cli_error(trained, small_province_dir):
+    _, uri, _ = trained
+    out = CliRunner().invoke(app, ["evaluate", "--data", str(small_province_dir), "--model",
+                                   "models:/riskml-recurrence@gold", "--tracking-uri", uri])
+    assert out.exit_code == 2
+    assert "has no alias @gold" in _flat(out) and "@champion" in _flat(out)
+
+
+@pytest.mark.slow
+def test_train_cli_then_promote_by_re_evaluation(trained, small_province_dir, fast_config, tmp_path):
+    result, uri, _ = trained
+    # a second configuration: different folds, so the logged backtests are not comparable
+    other = yaml.safe_load(fast_config.read_text())
+    other["backtest"]["n_folds"] = 1
+    other["seed"] = 11
+    cfg = tmp_path / "other.yaml"
+    cfg.write_text(yaml.safe_dump(other))
+    out = CliRunner().invoke(app, ["train", "--data", str(small_province_dir), "--config", str(cfg),
+                                   "--tracking-uri", uri])
+    assert out.exit_code == 0, out.output
+    assert "Model URI: models:/riskml-recurrence@challenger" in _flat(out)
+    assert "Backtest (pooled out-of-fold" in _flat(out)
+    new_version = str(int(result.version) + 1)
+    assert f"version {new_version}" in _flat(out)
+
+    d = promote(tracking_uri=uri)
+    assert not d.moved and "--data DIR" in d.reason
+    d = promote(tracking_uri=uri, data_dir=small_province_dir, config_path=fast_config)
+    assert d.basis.startswith("re-evaluation of both frozen models")
+    table = d.comparison.set_index("metric")
+    champ, chall = table.loc["recall_at_capacity", ["champion", "challenger"]]
+    pr_champ, pr_chall = table.loc["pr_auc", ["champion", "challenger"]]
+    assert np.isfinite([champ, chall, pr_champ, pr_chall]).all()
+    better = chall > champ + 1e-6 or (abs(chall - champ) <= 1e-6 and pr_chall > pr_champ + 1e-6)
+    assert d.moved == better
+    assert d.deciding_metric in ("recall_at_capacity", "pr_auc")
+    assert d.champion_after == (new_version if d.moved else result.version)
