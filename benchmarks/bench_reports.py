@@ -56,7 +56,9 @@ def run(scale: str, workdir: Path, *, mode: str = "public", lang: str = "zh") ->
     scores = write_scores(root / "scores.parquet", frame, mode="internal")
     t_gen = time.perf_counter() - t0
 
-    result = render_review_reports(scores, root / "out", level="village", lang=lang, mode=mode, formats="html,pdf")
+    result = render_review_reports(
+        scores, root / "out", level="village", lang=lang, mode=mode, formats="html,pdf"
+    )
     per = {k: [u["seconds"][k] for u in result.units] for k in ("charts", "html", "pdf")}
     per_report = [sum(u["seconds"].values()) for u in result.units]
     flagged = [u["counts"]["flagged"] for u in result.units]

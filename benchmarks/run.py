@@ -22,6 +22,7 @@ BENCHMARKS["training"] = "bench_training"  # riskml fit vs lightgbm.train alone 
 BENCHMARKS["explain"] = "bench_explain"  # tree_shap vs LightGBM pred_contrib on a roster (explain stage)
 BENCHMARKS["reports"] = "bench_reports"  # every village's review report, HTML + PDF: time per report (reports stage)
 BENCHMARKS["features"] = "bench_features"  # features build at scale (time, peak RSS) + riskml vs featuretools DFS (features stage)
+BENCHMARKS["scoring"] = "bench_scoring"  # riskml score at 20k/1M households: features+scores, reasons, explain-all throughput, peak RSS (scoring stage)
 BENCHMARKS["synth_validate"] = "bench_synth"  # riskml synth + riskml validate at 100k/1M households: time, peak RSS (synth stage)
 
 ROOT = Path(__file__).resolve().parent

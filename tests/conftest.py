@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 
 # ---- synth: the small seeded province every stage's tests share ----
-import pytest  # noqa: E402
-
 SMALL_PROVINCE_HOUSEHOLDS = 2500
 SMALL_PROVINCE_SEED = 7
 

@@ -67,7 +67,8 @@ class ReportsConfig(StrictModel):
         ..., min_length=1, description="CJK font families to look for, in order of preference."
     )
     public_show_score: bool = Field(
-        False, description="Show the calibrated score in public reports (tier and rank always show)."
+        False,
+        description="Show the calibrated score in public reports (tier and rank always show).",
     )
     masked_id_visible_chars: int = Field(4, ge=0, le=6)
     chart: ChartSettings
@@ -80,7 +81,9 @@ class ReportsConfig(StrictModel):
     ) -> dict[str, dict[str, str | list[str] | dict[str, str]]]:
         missing_langs = [lang for lang in LANGS if lang not in v]
         if missing_langs:
-            raise ValueError(f"text must define every language {list(LANGS)}; missing {missing_langs}")
+            raise ValueError(
+                f"text must define every language {list(LANGS)}; missing {missing_langs}"
+            )
         keys = {lang: set(v[lang]) for lang in LANGS}
         only_zh, only_en = keys["zh"] - keys["en"], keys["en"] - keys["zh"]
         if only_zh or only_en:

@@ -39,7 +39,9 @@ class TierCutoffs(StrictModel):
     @model_validator(mode="after")
     def _ordered(self) -> TierCutoffs:
         if self.medium > self.high:
-            raise ValueError(f"cutoffs.medium ({self.medium}) must not exceed cutoffs.high ({self.high})")
+            raise ValueError(
+                f"cutoffs.medium ({self.medium}) must not exceed cutoffs.high ({self.high})"
+            )
         return self
 
 
@@ -95,7 +97,8 @@ class SparkConfig(StrictModel):
     households_per_partition: int = Field(50_000, ge=1)
     min_partitions: int = Field(2, ge=1)
     driver_memory: str | None = Field(
-        "4g", description="spark.driver.memory when riskml starts the session (the bundle passes through the driver)"
+        "4g",
+        description="spark.driver.memory when riskml starts the session (the bundle passes through the driver)",
     )
 
 

@@ -44,7 +44,9 @@ def _check_keys(name: str, mapping: dict, expected: tuple[str, ...]) -> None:
     missing = sorted(set(expected) - set(mapping))
     extra = sorted(set(mapping) - set(expected))
     if missing or extra:
-        raise ValueError(f"{name} must have exactly the keys {list(expected)}; missing {missing}, unknown {extra}")
+        raise ValueError(
+            f"{name} must have exactly the keys {list(expected)}; missing {missing}, unknown {extra}"
+        )
 
 
 def _check_probability(name: str, value: float) -> None:
@@ -140,7 +142,9 @@ class League(StrictModel):
     def _codes(self) -> League:
         for b in self.banners:
             if not b.code.startswith(self.code):
-                raise ValueError(f"banner {b.code} {b.name} does not start with its league code {self.code}")
+                raise ValueError(
+                    f"banner {b.code} {b.name} does not start with its league code {self.code}"
+                )
         return self
 
 
@@ -208,10 +212,15 @@ class Households(StrictModel):
     @model_validator(mode="after")
     def _groups(self) -> Households:
         _check_keys("households.relocated_share", self.relocated_share, ("formerly_poor", "other"))
-        _check_keys("households.dibao_initial_share", self.dibao_initial_share, ("formerly_poor", "other"))
+        _check_keys(
+            "households.dibao_initial_share", self.dibao_initial_share, ("formerly_poor", "other")
+        )
         for year, shares in self.education_by_birth_year.items():
-            _check_keys(f"households.education_by_birth_year.{year}", shares,
-                        ("none", "primary", "junior", "senior", "college"))
+            _check_keys(
+                f"households.education_by_birth_year.{year}",
+                shares,
+                ("none", "primary", "junior", "senior", "college"),
+            )
         return self
 
 
@@ -286,6 +295,11 @@ class Health(StrictModel):
     accident_annual_working_age: float = Field(ge=0, le=1)
     accident_cost: LogNormal
     accident_disability_prob: float = Field(ge=0, le=1)
+    accident_disability_days: list[int]
+    health_aid_oop_mult: float = Field(ge=0, le=1)
+    serious_to_chronic_prob: float = Field(ge=0, le=1)
+    followup_bill_mult: float = Field(ge=0)
+    bill_days_after_stay: list[int]
 
     @model_validator(mode="after")
     def _grades(self) -> Health:
@@ -307,11 +321,30 @@ class Work(StrictModel):
     dropout_monthly: float = Field(ge=0, le=1)
     college_prob: float = Field(ge=0, le=1)
     college_tuition: LogNormal
+    migrant_max_age: int
+    move_out_ages: list[int]
+    dropout_ages: list[int]
+    dropout_below_ratio: float = Field(gt=0)
+    school_ages: dict[str, int]
+    college_leave_age: int
+    out_of_school_share: float = Field(ge=0, le=1)
+    education_wage_factor: dict[str, float]
+    wage_scale_elasticity: float
 
     @model_validator(mode="after")
     def _keys(self) -> Work:
         _check_keys("work.job_loss_monthly", self.job_loss_monthly, ("migrant", "local"))
         _pair(self.working_age, "work.working_age")
+        for name in ("move_out_ages", "dropout_ages"):
+            _pair(getattr(self, name), f"work.{name}")
+        _check_keys(
+            "work.school_ages", self.school_ages, ("primary", "junior", "senior", "college")
+        )
+        _check_keys(
+            "work.education_wage_factor",
+            self.education_wage_factor,
+            ("none", "primary", "junior", "senior", "college"),
+        )
         return self
 
 
@@ -340,12 +373,19 @@ class Shocks(StrictModel):
     local_severity: list[float]
     housing_damage_prob: dict[str, float]
     housing_damage_cost: LogNormal
+    livestock_loss_min_share: float = Field(ge=0, le=1)
+    crop_failure_max_share: float = Field(ge=0, le=1)
+    report_spread_days: int = Field(ge=1)
+    loss_report_days: dict[str, int]
 
     @model_validator(mode="after")
     def _kinds(self) -> Shocks:
         _check_keys("shocks.local_kinds", self.local_kinds, ("hail", "flood", "sandstorm"))
-        _check_keys("shocks.housing_damage_prob", self.housing_damage_prob,
-                    ("snow", "drought", "hail", "flood", "sandstorm"))
+        _check_keys(
+            "shocks.housing_damage_prob",
+            self.housing_damage_prob,
+            ("snow", "drought", "hail", "flood", "sandstorm"),
+        )
         for m in (*self.snow_months, *self.drought_months):
             if not 1 <= m <= 12:
                 raise ValueError(f"disaster months must be 1-12, got {m}")
@@ -394,6 +434,11 @@ class Hardship(StrictModel):
     formerly_poor_mult: float = Field(ge=0)
     relocated_mult: float = Field(ge=0)
     recovery_monthly: dict[str, float]
+    disaster_loss_reference: float = Field(gt=0)
+    elderly_age: int
+    industry_price_below: float = Field(gt=0)
+    industry_livestock_share: float = Field(ge=0, le=1)
+    initial_prevalence_cap: float = Field(ge=0, le=1)
     initial_prevalence_mult: float = Field(ge=0)
 
     @model_validator(mode="after")
@@ -436,6 +481,10 @@ class Background(StrictModel):
     industry_share_formerly_poor: float = Field(ge=0, le=1)
     employment_share_migrant_formerly_poor: float = Field(ge=0, le=1)
     education_share_formerly_poor_students: float = Field(ge=0, le=1)
+    industry_duration_days: list[int]
+    employment_duration_days: list[int]
+    education_duration_days: list[int]
+    education_start_window_days: int = Field(ge=1)
 
 
 class Assistance(StrictModel):
@@ -447,6 +496,10 @@ class Assistance(StrictModel):
     background: Background
     dibao_grant_monthly_low_income: float = Field(ge=0, le=1)
     dibao_end_monthly_high_income: float = Field(ge=0, le=1)
+    dibao_grant_below_ratio: float = Field(gt=0)
+    dibao_end_above_ratio: float = Field(gt=0)
+    dibao_end_days_after_elimination: list[int]
+    temporary_assistance_days: list[int]
     temporary_assistance_prob: float = Field(ge=0, le=1)
 
     @model_validator(mode="after")
@@ -491,7 +544,10 @@ class SynthConfig(StrictModel):
             ("income.growth_by_year", self.income.growth_by_year),
             ("income.cattle_price_index", self.income.cattle_price_index),
             ("income.pension_monthly_by_year", self.income.pension_monthly_by_year),
-            ("income.dibao_monthly_per_person_by_year", self.income.dibao_monthly_per_person_by_year),
+            (
+                "income.dibao_monthly_per_person_by_year",
+                self.income.dibao_monthly_per_person_by_year,
+            ),
         ):
             missing = [y for y in range(first, last + 1) if y not in table]
             if missing:

@@ -65,11 +65,11 @@ class ModelParams(StrictModel):
     early_stopping_metric: Literal["binary_logloss", "auc", "average_precision"] = "binary_logloss"
     validation_fraction: float = Field(0.15, gt=0, lt=1)
     calibration_fraction: float = Field(0.2, gt=0, lt=1)
-    purge_months: int = Field(
-        0,
+    purge_months: int | None = Field(
+        None,
         ge=0,
-        description="drop rows of an earlier slice whose as_of + purge_months passes the start of "
-        "the next slice (set to the label horizon for fully separated slices)",
+        description="drop training rows whose as_of + purge_months passes the start of the "
+        "early-stopping slice; None = the label horizon (no shared label window)",
     )
     n_jobs: int | None = Field(None, description="LightGBM threads; None = LightGBM's default")
 

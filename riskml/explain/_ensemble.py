@@ -297,13 +297,13 @@ def lightgbm_matrix(booster: Any, X: pd.DataFrame | np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TreeUnits:
-    """Each tree cut into units: subtrees of at most ``max_group_leaves`` leaves.
+    """Each tree's leaves cut into units of at most ``max_group_leaves`` leaves.
 
     A leaf's SHAP contributions depend only on the decisions along its root path, so a tree's
     values are the sum of its units' values, and a unit's values depend only on the decisions of
-    its subtree's internal nodes and their ancestors (``mask``). Fewer decisions mean far fewer
-    distinct patterns per unit than per tree on big trees. Units of a tree are contiguous, in
-    depth-first (left first) order.
+    its leaves' ancestors (``mask``). Fewer decisions mean far fewer distinct patterns per unit
+    than per tree on big trees. A unit is a subtree, or neighbouring small subtrees merged (in
+    depth-first order, so they share most ancestors); a tree's units are contiguous.
     """
 
     tree: np.ndarray  # (U,) tree of each unit
@@ -320,11 +320,26 @@ class TreeUnits:
         return int(self.tree.shape[0])
 
 
+def _leaves_below(node: int, ancestors: list[int], left: np.ndarray, right: np.ndarray) -> list[tuple[int, list[int]]]:
+    """Leaves under ``node`` (depth-first, left first), each with its list of ancestors."""
+    out: list[tuple[int, list[int]]] = []
+    stack = [(node, ancestors)]
+    while stack:
+        x, anc = stack.pop()
+        if x < 0:
+            out.append((~x, anc))
+            continue
+        path = [*anc, x]
+        stack.append((int(right[x]), path))
+        stack.append((int(left[x]), path))
+    return out
+
+
 def tree_units(ens: TreeEnsemble, max_group_leaves: int | None) -> TreeUnits:
-    """Cut every tree into units of at most ``max_group_leaves`` leaves (``None``: whole trees)."""
+    """Cut every tree into units of at most ``max_group_leaves`` leaves (``None``: whole trees),
+    as few and as even as possible."""
     width = ens.max_nodes
     words = ens.key_words
-    limit = max_group_leaves if max_group_leaves is not None else width + 1
     trees: list[int] = []
     masks: list[np.ndarray] = []
     node_ins: list[np.ndarray] = []
@@ -339,41 +354,35 @@ def tree_units(ens: TreeEnsemble, max_group_leaves: int | None) -> TreeUnits:
             last[t] = len(trees)
             continue
         left, right = ens.left_child[t], ens.right_child[t]
-        n_leaves = np.zeros(m, dtype=np.int64)
-
-        def count_leaves(node: int, left: np.ndarray = left, right: np.ndarray = right, n_leaves: np.ndarray = n_leaves) -> int:
-            if node < 0:
-                return 1
-            n_leaves[node] = count_leaves(int(left[node])) + count_leaves(int(right[node]))
-            return int(n_leaves[node])
-
-        count_leaves(0)
-        # depth-first, left first: a node with few enough leaves is one unit
+        limit = m + 1 if max_group_leaves is None else max_group_leaves
+        # subtrees of at most `limit` leaves, depth-first (left first), each with its ancestors
+        pieces: list[list[tuple[int, list[int]]]] = []
         stack: list[tuple[int, list[int]]] = [(0, [])]
         while stack:
             node, ancestors = stack.pop()
-            if node >= 0 and n_leaves[node] > limit:
-                stack.append((int(right[node]), [*ancestors, node]))
-                stack.append((int(left[node]), [*ancestors, node]))
-                continue
-            inside: list[int] = []
-            leaves: list[int] = []
-            walk = [node]
-            while walk:
-                x = walk.pop()
-                if x < 0:
-                    leaves.append(~x)
-                else:
-                    inside.append(x)
-                    walk += [int(left[x]), int(right[x])]
-            nodes = ancestors + inside
+            below = _leaves_below(node, ancestors, left, right)
+            if len(below) > limit:
+                path = [*ancestors, node]
+                stack.append((int(right[node]), path))
+                stack.append((int(left[node]), path))
+            else:
+                pieces.append(below)
+        # neighbouring small subtrees share most ancestors: merge them up to `limit` leaves
+        groups: list[list[tuple[int, list[int]]]] = []
+        for piece in pieces:
+            if groups and len(groups[-1]) + len(piece) <= limit:
+                groups[-1] = groups[-1] + piece
+            else:
+                groups.append(piece)
+        for group in groups:
+            nodes = sorted({x for _, ancestors in group for x in ancestors})
             mask = np.zeros(words, dtype=np.uint64)
             node_in = np.zeros(width, dtype=np.uint8)
             for x in nodes:
                 mask[x >> 6] |= np.uint64(1) << np.uint64(x & 63)
                 node_in[x] = 1
             leaf_in = np.zeros(width + 1, dtype=np.uint8)
-            leaf_in[leaves] = 1
+            leaf_in[[leaf for leaf, _ in group]] = 1
             trees.append(t)
             masks.append(mask)
             node_ins.append(node_in)

@@ -57,6 +57,23 @@ def _segment_ends(pair: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[pair[1:] != pair[:-1], True])
 
 
+def _window_sums(
+    sel: Selection, column: str, start: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum (missing = 0) and count of non-missing values of rows [lo, hi) of each pair, from the
+    per-household running sums (so a household's result never depends on other households)."""
+    cs, cn = sel.cumsum(column)
+    if len(cs) == 0:
+        zeros = np.zeros(len(lo))
+        return zeros, zeros
+    upper = np.maximum(hi - 1, 0)
+    lower = np.maximum(lo - 1, 0)
+    has_upper, has_lower = hi > start, lo > start
+    total = np.where(has_upper, cs[upper], 0.0) - np.where(has_lower, cs[lower], 0.0)
+    n = np.where(has_upper, cn[upper], 0.0) - np.where(has_lower, cn[lower], 0.0)
+    return total, n
+
+
 def _last_n(
     pair: np.ndarray, pos: np.ndarray, ordv: np.ndarray, order_kind: str, *, n_pairs: int, n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
@@ -66,6 +83,11 @@ def _last_n(
     within = np.arange(len(pair)) - first[pair]
     keep = within >= counts[pair] - n
     return pair[keep], pos[keep], ordv[keep], order_kind
+
+
+_GRID_CELLS_PER_PAIR = 4
+_GRID_MIN_CELLS = 4096
+"""Use the (household x date) histogram route while it has at most this many cells per pair."""
 
 
 class _Pairs:
@@ -88,15 +110,46 @@ class _Pairs:
             self.cache[k] = pair_keys(self.h, self.shifted(*months))
         return self.cache[k]
 
-    def shifted(self, *months: int) -> np.ndarray:
-        """Each as-of day moved by ``months[0]`` calendar months, then ``months[1]``, ...
-        (computed once per distinct as-of date)."""
-        if months not in self._shifted:
+    def unique_shifted(self, *months: int) -> np.ndarray:
+        """The distinct as-of days (sorted) moved by ``months[0]`` calendar months, then
+        ``months[1]``, ... (still non-decreasing: shifting keeps the order)."""
+        key = ("unique_shifted", months)
+        if key not in self.cache:
             u = self._unique_days
             for m in months:
                 u = shift_months(u, m)
-            self._shifted[months] = u[self._day_index]
+            self.cache[key] = u
+        return self.cache[key]
+
+    def shifted(self, *months: int) -> np.ndarray:
+        """Each pair's as-of day moved by ``months`` (see :meth:`unique_shifted`)."""
+        if months not in self._shifted:
+            self._shifted[months] = self.unique_shifted(*months)[self._day_index]
         return self._shifted[months]
+
+    def upto(self, sel: Selection, *months: int) -> np.ndarray:
+        """For each pair, the position just after its household's last ``sel`` row with time on or
+        before the shifted as-of day (what ``searchsorted`` of the pair key gives).
+
+        When the pairs are a dense grid of households x a few dates (training sets, scoring), the
+        positions come from a per-(household, date) histogram of the rows instead: one pass over
+        the rows plus a cumulative sum over dates, no binary search per pair. Both are exact
+        integer positions, so the two routes give identical results.
+        """
+        u = self.unique_shifted(*months)
+        if len(self.h) == 0:
+            return np.zeros(0, dtype=np.int64)
+        h_lo, h_hi = int(self.h.min()), int(self.h.max())
+        span, k = h_hi - h_lo + 1, len(u)
+        if span * k > _GRID_CELLS_PER_PAIR * len(self.h) + _GRID_MIN_CELLS:  # sparse: binary search per pair
+            return sel.upto_keys(self.keys(*months))
+        first = sel.household_start(np.array([h_lo, h_hi + 1], dtype=np.int64))
+        t = sel.t[first[0] : first[1]]
+        j = np.searchsorted(u, t, side="left")  # the first as-of date that sees the row
+        seen = j < k
+        cells = np.bincount((sel.h[first[0] : first[1]][seen] - h_lo) * k + j[seen], minlength=span * k)
+        counts = np.cumsum(cells.reshape(span, k), axis=1)
+        return sel.household_start(self.h) + counts[self.h - h_lo, self._day_index]
 
 
 class FeatureEngine:
@@ -158,8 +211,6 @@ class FeatureEngine:
         if len(h) == 0:
             empty = {f.name: np.zeros(0, dtype=np.int64) for f in fs.features}
             return self.to_frame(empty, fs.features, index=pairs.index)
-                {f.name: np.zeros(0) for f in fs.features}, fs.features, index=pairs.index
-            )
         if village_table is None and any(f.primitive == "context" for f in fs.required):
             from riskml.features._village import village_context
 
@@ -414,12 +465,8 @@ class FeatureEngine:
         cache = pairs.cache
         if key not in cache:
             start = sel.household_start(pairs.h)
-            hi = sel.upto_keys(pairs.keys(-f.lag_months))
-            lo = (
-                sel.upto_keys(pairs.keys(-f.lag_months, -f.window_months))
-                if f.window_months
-                else start
-            )
+            hi = pairs.upto(sel, -f.lag_months)
+            lo = pairs.upto(sel, -f.lag_months, -f.window_months) if f.window_months else start
             cache[key] = (start, lo, hi)
         return cache[key]
 
@@ -435,15 +482,12 @@ class FeatureEngine:
         if p == "exists" and fast:
             return (count > 0).astype(np.float64)
         if p in {"sum", "mean"} and fast:
-            cs, cn = sel.cumsum(f.column or "")
-
-            def prefix(arr: np.ndarray, i: np.ndarray) -> np.ndarray:
-                return np.where(i > start, arr[np.maximum(i - 1, 0)] if len(arr) else 0.0, 0.0)
-
-            total = prefix(cs, hi) - prefix(cs, lo)
+            key = ("window_sum", id(sel), f.column, f.lag_months, f.window_months)
+            if key not in pairs.cache:
+                pairs.cache[key] = _window_sums(sel, f.column or "", start, lo, hi)
+            total, n = pairs.cache[key]
             if p == "sum":
                 return total
-            n = prefix(cn, hi) - prefix(cn, lo)
             with np.errstate(divide="ignore", invalid="ignore"):
                 return np.where(n > 0, total / n, np.nan)
         if p in {"days_since", "months_since"} and fast:
@@ -586,7 +630,7 @@ class FeatureEngine:
         """
         sel = self.prepared.selection("monitoring", {}, None)
         lo = sel.household_start(h)
-        hi = sel.upto(h, d)
+        hi = _Pairs(h, d).upto(sel)
         pair, pos = _expand(lo, hi)
         elim = sel.values("eliminated_on")[pos]
         active = elim > d[pair]

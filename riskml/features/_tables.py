@@ -136,18 +136,18 @@ class TableArrays:
         col = TABLES[self.name].column(column)
         s = self.frame[column]
         if col.kind == "date":
-            out = dates_to_days(s)
+            out = dates_to_days(s).astype(np.int32)  # day numbers and sentinels fit in 32 bits
         elif col.kind == "category":
             vocab = list(col.vocab or ())
             if isinstance(s.dtype, pd.CategoricalDtype):
                 cat = s.cat if list(s.cat.categories) == vocab else s.cat.set_categories(vocab).cat
-                out = cat.codes.to_numpy().astype(np.int64)
+                out = cat.codes.to_numpy().astype(np.int32)
             else:
-                out = pd.Categorical(s.astype("object"), categories=vocab).codes.astype(np.int64)
+                out = pd.Categorical(s.astype("object"), categories=vocab).codes.astype(np.int32)
         elif col.kind in {"id", "string"}:
             out = pd.factorize(
                 s.astype("object") if s.dtype == "category" else s, use_na_sentinel=True
-            )[0].astype(np.int64)
+            )[0].astype(np.int32)
         elif col.kind == "bool":
             out = s.astype("boolean").astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
         elif s.dtype == np.float64:
@@ -179,6 +179,14 @@ class TableArrays:
         self._cache[key] = base
         return base
 
+    def sorted_rows(self, time_column: str | None = None) -> np.ndarray:
+        """All row numbers sorted by (household, time, row) — computed once per time column."""
+        key = f"__order__{time_column}"
+        if key not in self._cache:
+            t = self.time(time_column)
+            self._cache[key] = np.lexsort((np.arange(len(t)), t, self.h)).astype(np.int32)
+        return self._cache[key]
+
     def mask(self, filters: Mapping[str, tuple[Any, ...]]) -> np.ndarray:
         """Rows whose columns take one of the listed values, for every filtered column."""
         keep = np.ones(len(self), dtype=bool)
@@ -205,13 +213,13 @@ class Selection:
     def __init__(
         self, table: TableArrays, rows: np.ndarray, t: np.ndarray, n_households: int
     ) -> None:
-        order = np.lexsort((rows, t, table.h[rows]))
+        """``rows`` (with times ``t``) must already be sorted by (household, time, row)."""
         self.n_households = n_households
         self._starts: np.ndarray | None = None
         self.table = table
-        self.rows = rows[order]
-        self.h = table.h[self.rows]
-        self.t = t[order]
+        self.rows = rows.astype(np.int32, copy=False)
+        self.h = table.h[rows].astype(np.int32, copy=False)
+        self.t = t.astype(np.int32, copy=False)
         self.keys = pair_keys(self.h, self.t)
         self._cumsums: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -225,7 +233,7 @@ class Selection:
         """Position of each household's first row (where its rows would start)."""
         if self._starts is None:
             codes = np.arange(self.n_households + 1, dtype=np.int64)
-            self._starts = np.searchsorted(self.keys, codes << 32, side="left")
+            self._starts = np.searchsorted(self.keys, codes << 32, side="left").astype(np.int32)
         return self._starts[h]
 
     def upto(self, h: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -243,8 +251,8 @@ class Selection:
         if column not in self._cumsums:
             v = self.values(column)
             present = ~np.isnan(v)
-            frame = pd.DataFrame({"v": np.where(present, v, 0.0), "n": present.astype(np.float64)})
-            cs = frame.groupby(self.h, sort=False).cumsum()
+            frame = pd.DataFrame({"h": self.h, "v": np.where(present, v, 0.0), "n": present.astype(np.float64)})
+            cs = frame.groupby("h", sort=False)[["v", "n"]].cumsum()
             self._cumsums[column] = (cs["v"].to_numpy(), cs["n"].to_numpy())
         return self._cumsums[column]
 
@@ -305,12 +313,9 @@ class PreparedBundle:
                 )
                 frame = frame.loc[known]
                 codes = codes[known]
-            self.tables[name] = TableArrays(
-                name, frame.reset_index(drop=True), codes.astype(np.int64)
-            )
-        self.households = TableArrays(
-            "households", hh.reset_index(drop=True), np.arange(len(hh), dtype=np.int64)
-        )
+            # the frame is kept as given (no copy); columns are read by position
+            self.tables[name] = TableArrays(name, frame, codes.astype(np.int32))
+        self.households = TableArrays("households", hh, np.arange(len(hh), dtype=np.int64))
         self._thresholds = thresholds
         self._add_income_columns()
         self._selections: dict[Any, Selection] = {}
@@ -380,7 +385,8 @@ class PreparedBundle:
         sel = self._selections.get(key)
         if sel is None:
             t = self.tables[table]
-            rows = np.flatnonzero(t.mask(filters)).astype(np.int64)
+            order = t.sorted_rows(time_column)
+            rows = order[t.mask(filters)[order]]
             sel = Selection(t, rows, t.time(time_column)[rows], self.n_households)
             self._selections[key] = sel
         return sel

@@ -29,7 +29,7 @@ from riskml import __version__
 from riskml.config.features import LabelConfig, load_training_config
 from riskml.data._bundle import Bundle
 from riskml.features._catalog import Catalog, FeatureSet, load_catalog
-from riskml.features._engine import FeatureEngine
+from riskml.features._engine import FeatureEngine, _Pairs
 from riskml.features._tables import (
     dates_to_days,
     days_to_dates,
@@ -241,8 +241,8 @@ def _label_counts(
     """Identifications in (D, D + horizon] per pair: the only window the label looks at."""
     filters = {"category": tuple(categories)} if categories else {}
     sel = engine.prepared.selection("monitoring", filters, None)
-    end = shift_months(d, horizon)
-    return sel.upto(h, end) - sel.upto(h, d)
+    pairs = _Pairs(h, d)
+    return pairs.upto(sel, horizon) - pairs.upto(sel)
 
 
 def _income_label(
@@ -286,7 +286,7 @@ def _audit(engine: FeatureEngine, h: np.ndarray, d: np.ndarray, elderly_age: int
     sex = frame["head_sex"].astype("object").to_numpy()[h]
     by = hh.column("head_birth_year")[h]
     sel = engine.prepared.selection("events", {"event_type": ("disability",)}, None)
-    disability = (sel.upto(h, d) - sel.household_start(h)) > 0
+    disability = (_Pairs(h, d).upto(sel) - sel.household_start(h)) > 0
     female = pd.array(sex == "F", dtype="boolean")
     female[pd.isna(sex)] = pd.NA
     age = year_of(d) - by

@@ -144,8 +144,13 @@ def temporal_folds(
 
 
 def model_from_config(config: TrainingConfig) -> RecurrenceRiskModel:
-    """An unfitted :class:`RecurrenceRiskModel` with the config's parameters and seed."""
+    """An unfitted :class:`RecurrenceRiskModel` with the config's parameters and seed.
+
+    ``model.purge_months: null`` becomes the label horizon (``horizon_months``).
+    """
     params = config.model.model_dump()
+    if params["purge_months"] is None:
+        params["purge_months"] = config.horizon_months
     if isinstance(params.get("class_weight"), dict):
         params["class_weight"] = dict(params["class_weight"])
     return RecurrenceRiskModel(

@@ -75,11 +75,13 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         as-of dates (the number of dates whose row share is closest to the fraction, at least
         one), so with few as-of dates the shares are coarse.
     purge_months : int, default=0
-        With ``as_of``: drop rows of an earlier slice whose ``as_of + purge_months`` falls after
-        the first date of the next slice. Setting it to the label horizon keeps the outcome
-        window of every training row out of the early-stopping and calibration periods (a
-        household's later identification then cannot inform both); it costs that many months
-        of rows twice.
+        With ``as_of``: drop training rows whose ``as_of + purge_months`` falls after the first
+        date of the early-stopping (or calibration) slice. Set it to the label horizon: with
+        overlapping as-of dates one identification labels several rows of the same household,
+        and without the gap the booster can learn a household's outcome from its training rows
+        and "predict" it on the later slices, so early stopping keeps adding trees that do not
+        generalise and the calibrator learns overconfident probabilities. It costs
+        ``purge_months`` of training rows.
     protected_attributes : tuple of str
         ``fnmatch`` patterns (case-insensitive) of column names that may never be features;
         ``fit`` refuses a DataFrame holding a matching column.
@@ -523,8 +525,9 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         """0 = training, 1 = early stopping, 2 = calibration, -1 = purged.
 
         Slices are cut from the latest key backwards: calibration first, then early stopping.
-        With ``purge_months``, the keys (dates) whose ``date + purge_months`` passes the start of
-        the slice just cut are dropped before the next slice is cut.
+        With ``purge_months``, training keys (dates) whose ``date + purge_months`` passes the
+        start of the first later slice are dropped. The early-stopping and calibration slices
+        need no gap between them: the booster is fitted on neither.
         """
         uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
         n = len(key)
@@ -545,11 +548,11 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
             )  # keep >= 1 key for training
             slot_of_key[end - m : end] = label
             end -= m
-            if purge:
-                later = _months_later(uniq[:end], self.purge_months)
-                keep = int(np.searchsorted(later, uniq[end], side="right"))  # later is sorted
-                slot_of_key[keep:end] = -1
-                end = keep
+        if purge and end < len(uniq):
+            # only the booster's own rows must not share label windows with later slices
+            later = _months_later(uniq[:end], self.purge_months)
+            keep = int(np.searchsorted(later, uniq[end], side="right"))  # later is sorted
+            slot_of_key[keep:end] = -1
         needed = {label for _, label in wanted}
         present = set(np.unique(slot_of_key).tolist())
         if not needed <= present or 0 not in present:

@@ -42,5 +42,10 @@ def sensitive_measures(lang: str, config: ExplainConfig | None = None) -> set[st
     """Internal measures of sensitive risk types that no public wording uses."""
     config = config or load_explain_config()
     public = {m for w in config.risk_types.values() for m in w.public_measures(lang)}
-    internal = {m for w in config.risk_types.values() if w.sensitive for m in (w.measures_zh if lang == "zh" else w.measures_en)}
+    internal = {
+        m
+        for w in config.risk_types.values()
+        if w.sensitive
+        for m in (w.measures_zh if lang == "zh" else w.measures_en)
+    }
     return internal - public

@@ -68,7 +68,15 @@ ARTIFACT_LAYOUT: dict[str, str] = {
 }
 PERFORMANCE_PLOTS = ("roc", "precision_recall", "calibration")
 SHAP_PLOTS = ("shap_by_feature", "shap_by_risk_type", "shap_beeswarm")
-_DOWNLOAD = ("backtest", "evaluation", "plots", "shap", "model_card.json", "model_card.md", "training_set.json")
+_DOWNLOAD = (
+    "backtest",
+    "evaluation",
+    "plots",
+    "shap",
+    "model_card.json",
+    "model_card.md",
+    "training_set.json",
+)
 _TOP_DEPENDENCE = 6
 
 
@@ -116,12 +124,19 @@ def _fmt(value: Any) -> str:
 
 def _by_metric(table: pd.DataFrame | None, *, max_columns: int = 8) -> pd.DataFrame | None:
     """A wide backtest table (methods × many metrics) turned to metrics × methods, to fit a page."""
-    if table is None or table.empty or table.shape[1] <= max_columns or table.columns[0] != "method":
+    if (
+        table is None
+        or table.empty
+        or table.shape[1] <= max_columns
+        or table.columns[0] != "method"
+    ):
         return table
     return table.set_index("method").T.rename_axis("metric").reset_index()
 
 
-def _table(frame: pd.DataFrame | None, *, highlight: str | None = None, max_rows: int = 400) -> dict[str, Any] | None:
+def _table(
+    frame: pd.DataFrame | None, *, highlight: str | None = None, max_rows: int = 400
+) -> dict[str, Any] | None:
     """A frame as ``{"columns": [...], "rows": [[...], ...], "highlight": [bool]}`` for templates."""
     if frame is None or frame.empty:
         return None
@@ -140,11 +155,15 @@ def _table(frame: pd.DataFrame | None, *, highlight: str | None = None, max_rows
     }
 
 
-def _dependence_plots(sample: pd.DataFrame, out: OutputFolder, font: CJKFont, config: ReportsConfig) -> list[dict[str, str]]:
+def _dependence_plots(
+    sample: pd.DataFrame, out: OutputFolder, font: CJKFont, config: ReportsConfig
+) -> list[dict[str, str]]:
     """SHAP dependence plots of the top features (by mean |SHAP|) from a logged SHAP sample."""
     from riskml.reports._charts import chart_style, save_figure
 
-    shap_cols = [c for c in sample.columns if str(c).startswith("shap.") and str(c)[5:] in sample.columns]
+    shap_cols = [
+        c for c in sample.columns if str(c).startswith("shap.") and str(c)[5:] in sample.columns
+    ]
     if not shap_cols:
         return []
     strength = sample[shap_cols].abs().mean().sort_values(ascending=False)
@@ -163,10 +182,18 @@ def _dependence_plots(sample: pd.DataFrame, out: OutputFolder, font: CJKFont, co
             if isinstance(x.dtype, pd.CategoricalDtype) or x.dtype == object:
                 codes = x.astype("category")
                 xs = codes.cat.codes.to_numpy(dtype=float)
-                ax.set_xticks(range(len(codes.cat.categories)), [str(c) for c in codes.cat.categories], rotation=30)
+                ax.set_xticks(
+                    range(len(codes.cat.categories)),
+                    [str(c) for c in codes.cat.categories],
+                    rotation=30,
+                )
             else:
                 xs = pd.to_numeric(x, errors="coerce").to_numpy(dtype=float)
-            jitter = np.random.default_rng(0).uniform(-0.08, 0.08, len(xs)) if np.unique(xs[np.isfinite(xs)]).size < 12 else 0.0
+            jitter = (
+                np.random.default_rng(0).uniform(-0.08, 0.08, len(xs))
+                if np.unique(xs[np.isfinite(xs)]).size < 12
+                else 0.0
+            )
             ax.scatter(xs + jitter, y, s=5, alpha=0.5, color="#2f6f9f", linewidths=0)
             ax.axhline(0, color="grey", linewidth=0.8)
             ax.set(xlabel=feature, ylabel="SHAP (log-odds)")
@@ -176,7 +203,9 @@ def _dependence_plots(sample: pd.DataFrame, out: OutputFolder, font: CJKFont, co
     return plots
 
 
-def _fetch_run_artifacts(model: str, tracking_uri: str | None, dest: Path) -> tuple[Any, str, dict[str, str]]:
+def _fetch_run_artifacts(
+    model: str, tracking_uri: str | None, dest: Path
+) -> tuple[Any, str, dict[str, str]]:
     """Resolve ``model`` to its run and download the report-relevant artifacts into ``dest``."""
     from riskml.tracking import open_store
     from riskml.tracking._load import resolve_model_uri
@@ -186,7 +215,9 @@ def _fetch_run_artifacts(model: str, tracking_uri: str | None, dest: Path) -> tu
         resolved = resolve_model_uri(model, store)
         run_id = resolved.run_id
         if not run_id:
-            raise ReportInputError(f"Model {model!r} has no MLflow run to read its evaluation from.")
+            raise ReportInputError(
+                f"Model {model!r} has no MLflow run to read its evaluation from."
+            )
         client = store.client
         run = client.get_run(run_id)
         present = {a.path for a in client.list_artifacts(run_id)}
@@ -199,7 +230,12 @@ def _fetch_run_artifacts(model: str, tracking_uri: str | None, dest: Path) -> tu
         "model_uri": model,
         "model_name": run.data.tags.get("riskml.model_name", ""),
         "feature_set": " ".join(
-            x for x in (run.data.tags.get("riskml.feature_set", ""), run.data.tags.get("riskml.feature_set_version", "")) if x
+            x
+            for x in (
+                run.data.tags.get("riskml.feature_set", ""),
+                run.data.tags.get("riskml.feature_set_version", ""),
+            )
+            if x
         ),
         "tracking_uri": store.display_uri,
     }
@@ -253,12 +289,23 @@ def render_model_report(
     pdf = PdfWriter() if "pdf" in fmts else None
 
     with tempfile.TemporaryDirectory(prefix="riskml-model-report-") as tmp:
-        local = Path(model) if not str(model).startswith(("models:/", "runs:/")) and Path(model).is_dir() else None
+        local = (
+            Path(model)
+            if not str(model).startswith(("models:/", "runs:/")) and Path(model).is_dir()
+            else None
+        )
         store = None
         run_id: str | None = None
         if local is not None:
             src = local
-            info = {"run_id": "", "run_name": "", "model_uri": str(local), "model_name": "", "feature_set": "", "tracking_uri": ""}
+            info = {
+                "run_id": "",
+                "run_name": "",
+                "model_uri": str(local),
+                "model_name": "",
+                "feature_set": "",
+                "tracking_uri": "",
+            }
         else:
             src = Path(tmp)
             store, run_id, info = _fetch_run_artifacts(str(model), tracking_uri, src)
@@ -266,15 +313,25 @@ def render_model_report(
 
         card: dict[str, Any] = {}
         if (src / ARTIFACT_LAYOUT["model_card_json"]).is_file():
-            card = json.loads((src / ARTIFACT_LAYOUT["model_card_json"]).read_text(encoding="utf-8"))
-        card_md = (src / ARTIFACT_LAYOUT["model_card_md"]).read_text(encoding="utf-8") if (src / ARTIFACT_LAYOUT["model_card_md"]).is_file() else ""
+            card = json.loads(
+                (src / ARTIFACT_LAYOUT["model_card_json"]).read_text(encoding="utf-8")
+            )
+        card_md = (
+            (src / ARTIFACT_LAYOUT["model_card_md"]).read_text(encoding="utf-8")
+            if (src / ARTIFACT_LAYOUT["model_card_md"]).is_file()
+            else ""
+        )
         backtest = _read_csv(src / ARTIFACT_LAYOUT["backtest_table"])
         if backtest is None:
             backtest = _read_csv(src / ARTIFACT_LAYOUT["evaluation_table"])
         if backtest is None and card.get("metrics"):
             backtest = pd.DataFrame(card["metrics"])
         fairness = _read_csv(src / ARTIFACT_LAYOUT["fairness"])
-        if fairness is not None and "method" in fairness.columns and (fairness["method"] == "model").any():
+        if (
+            fairness is not None
+            and "method" in fairness.columns
+            and (fairness["method"] == "model").any()
+        ):
             fairness = fairness[fairness["method"] == "model"].drop(columns="method")
         if fairness is None and card.get("subgroups"):
             fairness = pd.DataFrame(card["subgroups"])
@@ -312,7 +369,13 @@ def render_model_report(
 
             perf = [p for p in (copy_plot(s) for s in PERFORMANCE_PLOTS) if p]
             shap_plots = [p for p in (copy_plot(s) for s in SHAP_PLOTS) if p]
-            dependence = [p for p in (copy_plot(s) for s in sorted(found_plots) if s.startswith("shap_dependence_")) if p]
+            dependence = [
+                p
+                for p in (
+                    copy_plot(s) for s in sorted(found_plots) if s.startswith("shap_dependence_")
+                )
+                if p
+            ]
             if not dependence and sample_path.is_file():
                 dependence = _dependence_plots(pd.read_parquet(sample_path), folder, font, config)
             ctx = {
@@ -324,11 +387,19 @@ def render_model_report(
                 "css_href": "static/report.css",
                 "meta": {
                     "as_of": " – ".join(
-                        str(x) for x in (card.get("training", {}).get("as_of_first"), card.get("training", {}).get("as_of_last")) if x
+                        str(x)
+                        for x in (
+                            card.get("training", {}).get("as_of_first"),
+                            card.get("training", {}).get("as_of_last"),
+                        )
+                        if x
                     ),
                     "model": title_model,
                     "feature_set": info["feature_set"]
-                    or " ".join(str(model_info.get("feature_set", {}).get(k) or "") for k in ("name", "version")).strip(),
+                    or " ".join(
+                        str(model_info.get("feature_set", {}).get(k) or "")
+                        for k in ("name", "version")
+                    ).strip(),
                     "source": f"{info['tracking_uri']} run {run_id}" if run_id else str(src),
                     "generated_at": now_text(),
                 },
@@ -337,12 +408,20 @@ def render_model_report(
                 "backtest": _table(_by_metric(backtest), highlight="model"),
                 "folds": _table(folds),
                 "fairness": _table(fairness),
-                "gaps": _table(gaps.sort_values("gap", ascending=False) if gaps is not None and "gap" in gaps else gaps),
+                "gaps": _table(
+                    gaps.sort_values("gap", ascending=False)
+                    if gaps is not None and "gap" in gaps
+                    else gaps
+                ),
                 "perf_plots": perf,
                 "shap_plots": shap_plots,
                 "dependence": dependence,
                 "card": card,
-                "card_model": {k: v for k, v in model_info.items() if k != "feature_set" and v not in (None, "")},
+                "card_model": {
+                    k: v
+                    for k, v in model_info.items()
+                    if k != "feature_set" and v not in (None, "")
+                },
                 "card_md": card_md if not card else "",
                 "pdf_href": "report.pdf" if pdf else None,
             }

@@ -113,9 +113,13 @@ class OutputFolder:
         """Refuse, before any work, a ``DIR`` that is a file or a folder of other files."""
         final = self.final
         if final.exists() and not final.is_dir():
-            raise ReportOutputError(f"Cannot write reports to {final}: it is a file. Give a folder path.")
+            raise ReportOutputError(
+                f"Cannot write reports to {final}: it is a file. Give a folder path."
+            )
         if final.is_symlink():
-            raise ReportOutputError(f"Cannot write reports to {final}: it is a symbolic link. Give a real folder.")
+            raise ReportOutputError(
+                f"Cannot write reports to {final}: it is a symbolic link. Give a real folder."
+            )
         if final.is_dir() and any(final.iterdir()) and not (final / MANIFEST_NAME).is_file():
             raise ReportOutputError(
                 f"Cannot write reports to {final}: the folder is not empty and does not hold an earlier "
@@ -129,11 +133,16 @@ class OutputFolder:
             parent.mkdir(parents=True, exist_ok=True)
             self.stage = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.partial-", dir=parent))
         except OSError as exc:
-            raise ReportOutputError(f"Cannot create a folder beside {self.final}: {exc}. Check the path and permissions.") from exc
+            raise ReportOutputError(
+                f"Cannot create a folder beside {self.final}: {exc}. Check the path and permissions."
+            ) from exc
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self.stage is not None and not self.committed:
             shutil.rmtree(self.stage, ignore_errors=True)
@@ -143,7 +152,9 @@ class OutputFolder:
         if self.stage is None:
             raise RuntimeError("OutputFolder.path() called outside its 'with' block")
         target = self.stage.joinpath(*parts)
-        if any(p in ("", ".", "..") or "/" in p or "\\" in p for p in parts) or not _inside(target, self.stage):
+        if any(p in ("", ".", "..") or "/" in p or "\\" in p for p in parts) or not _inside(
+            target, self.stage
+        ):
             raise ReportOutputError(
                 f"Refusing to write {'/'.join(parts)!r}: the path would leave the report folder {self.final}."
             )
@@ -175,4 +186,6 @@ class OutputFolder:
             for name in dirs + files:
                 p = Path(root) / name
                 if p.is_symlink() or not _inside(p, self.final):
-                    raise ReportOutputError(f"{p} resolves outside the report folder {self.final}; remove it.")
+                    raise ReportOutputError(
+                        f"{p} resolves outside the report folder {self.final}; remove it."
+                    )

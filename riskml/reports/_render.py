@@ -74,7 +74,9 @@ def check_public_html(
             f"The public report {where} would show an ID-like number ({len(match.group())} digits); "
             "nothing was written. Public reports show masked household ids only."
         )
-    ids = {str(i) for i in household_ids if i is not None and "*" not in str(i) and len(str(i)) >= 5}
+    ids = {
+        str(i) for i in household_ids if i is not None and "*" not in str(i) and len(str(i)) >= 5
+    }
     if ids:
         leaked = ids.intersection(_TOKENS.findall(html))
         if leaked:
@@ -136,7 +138,9 @@ def _pdf_job(job: tuple[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def write_pdfs(jobs: Sequence[tuple[Path, Path]], *, workers: int, writer: PdfWriter | None = None) -> list[float]:
+def write_pdfs(
+    jobs: Sequence[tuple[Path, Path]], *, workers: int, writer: PdfWriter | None = None
+) -> list[float]:
     """Render ``(html, pdf)`` pairs, in ``workers`` processes when there are enough of them.
 
     Returns the seconds each PDF took, in job order. WeasyPrint layout is CPU-bound Python, so
@@ -153,5 +157,7 @@ def write_pdfs(jobs: Sequence[tuple[Path, Path]], *, workers: int, writer: PdfWr
             seconds.append(time.perf_counter() - started)
         return seconds
     chunk = max(1, len(jobs) // (workers * 8))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         return list(pool.map(_pdf_job, [(str(h), str(p)) for h, p in jobs], chunksize=chunk))

@@ -20,7 +20,12 @@ import pandas as pd
 from riskml import __version__
 from riskml.config.reports import LANGS, LEVELS, MODES, ReportsConfig, load_reports_config
 from riskml.reports._fonts import CJKFont, find_cjk_font
-from riskml.reports._labels import measures_separator, public_measures, risk_type_labels, sensitive_measures
+from riskml.reports._labels import (
+    measures_separator,
+    public_measures,
+    risk_type_labels,
+    sensitive_measures,
+)
 from riskml.reports._output import OutputFolder, safe_filename, unique_stems
 from riskml.reports._render import (
     STATIC_CSS,
@@ -93,7 +98,9 @@ def _formats(value: str | Sequence[str] | None, default: Sequence[str]) -> tuple
         items = [str(p).strip().lower() for p in value]
     bad = [p for p in items if p not in ("html", "pdf")]
     if bad or not items:
-        raise ReportInputError(f"--format must be a comma-separated list of html and pdf, got {value!r}.")
+        raise ReportInputError(
+            f"--format must be a comma-separated list of html and pdf, got {value!r}."
+        )
     return tuple(dict.fromkeys(["html", *items]))  # PDFs are rendered from the HTML
 
 
@@ -127,7 +134,9 @@ def _counts(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             "not_eligible": (status == "not_eligible").to_numpy(),
             "rejected": (status == "rejected").to_numpy(),
             "flagged": flagged.to_numpy(),
-            "new_flags": (flagged & change.isin(["new_flag", "new_household"]).fillna(False)).to_numpy(),
+            "new_flags": (
+                flagged & change.isin(["new_flag", "new_household"]).fillna(False)
+            ).to_numpy(),
             "no_longer": (change == "no_longer_flagged").fillna(False).to_numpy(),
             **{code: (flagged & (tier == code).fillna(False)).to_numpy() for code in TIERS},
         },
@@ -177,7 +186,10 @@ def _prepare(sf: ScoreFile, level: str, lang: str, mode: str, config: ReportsCon
     prev_text = (previous_word + ": " + prev_tier.fillna("—")).astype("string")
     show_score = mode == "internal" or config.public_show_score
     if show_score:
-        prev_text = prev_text.where(df["previous_score"].isna(), prev_text + ", " + _pct(df["previous_score"]).astype("string"))
+        prev_text = prev_text.where(
+            df["previous_score"].isna(),
+            prev_text + ", " + _pct(df["previous_score"]).astype("string"),
+        )
     df["_change_detail"] = prev_text.where(change != "new_household", "").fillna("")
 
     flagged_mask = df["flagged"].fillna(False).astype(bool)
@@ -185,7 +197,12 @@ def _prepare(sf: ScoreFile, level: str, lang: str, mode: str, config: ReportsCon
     fl = df[flagged_mask].copy()
     if sort_rank is not None:
         fl["_rank"] = fl[sort_rank].astype("Float64")
-        fl = fl.sort_values(["_unit", "_rank", "score"], ascending=[True, True, False], na_position="last", kind="mergesort")
+        fl = fl.sort_values(
+            ["_unit", "_rank", "score"],
+            ascending=[True, True, False],
+            na_position="last",
+            kind="mergesort",
+        )
         missing_rank = fl["_rank"].isna()
         fl["_rank"] = fl["_rank"].astype(object).where(~missing_rank, None)
         if missing_rank.any():  # rank absent: position within the unit
@@ -216,7 +233,9 @@ def _prepare(sf: ScoreFile, level: str, lang: str, mode: str, config: ReportsCon
                 "_row": fl.index.to_numpy(),
                 "_unit": fl["_unit"].to_numpy(),
                 "k": k,
-                "type": fl[reason_column(k, "type")].astype("string").to_numpy() if sf.has_risk_types else pd.NA,
+                "type": fl[reason_column(k, "type")].astype("string").to_numpy()
+                if sf.has_risk_types
+                else pd.NA,
                 "contribution": fl[reason_column(k, "contribution")].to_numpy(dtype=float),
                 "text": fl[reason_column(k, text_field)].astype("string").to_numpy(),
                 "measures": measures_k(k),
@@ -231,7 +250,11 @@ def _prepare(sf: ScoreFile, level: str, lang: str, mode: str, config: ReportsCon
         long["color"] = long["type"].map(colors).fillna(config.chart.other_color).astype(object)
         long["text"] = long["text"].fillna(long["type_label"]).astype(object)
         unit_max = long.groupby("_unit")["contribution"].transform("max")
-        long["bar_pct"] = (100 * long["contribution"].clip(lower=0) / unit_max.where(unit_max > 0)).round(1).fillna(0.0)
+        long["bar_pct"] = (
+            (100 * long["contribution"].clip(lower=0) / unit_max.where(unit_max > 0))
+            .round(1)
+            .fillna(0.0)
+        )
         long = long.sort_values(["_row", "k"], kind="mergesort")
 
     # Reasons among flagged households: internal reports count official risk types; public ones
@@ -246,7 +269,9 @@ def _prepare(sf: ScoreFile, level: str, lang: str, mode: str, config: ReportsCon
             .agg(households=("_row", "size"), color=("color", "first"), type=("type", "first"))
             .reset_index()
             .rename(columns={key: "label"})
-            .sort_values(["_unit", "households", "label"], ascending=[True, False, True], kind="mergesort")
+            .sort_values(
+                ["_unit", "households", "label"], ascending=[True, False, True], kind="mergesort"
+            )
         )
         if not by_type:
             rbt["color"] = "#2f6f9f"
@@ -280,7 +305,9 @@ def _prepare(sf: ScoreFile, level: str, lang: str, mode: str, config: ReportsCon
     )
 
 
-def _household_records(fl: pd.DataFrame, reasons: list[dict[str, Any]], separator: str) -> list[dict[str, Any]]:
+def _household_records(
+    fl: pd.DataFrame, reasons: list[dict[str, Any]], separator: str
+) -> list[dict[str, Any]]:
     if fl.empty:
         return []
     by_row: dict[Any, list[dict[str, Any]]] = {}
@@ -297,7 +324,16 @@ def _household_records(fl: pd.DataFrame, reasons: list[dict[str, Any]], separato
             }
         )
     out = []
-    cols = ["_rank", "_id", "_village", "tier", "_score", "_change", "_change_label", "_change_detail"]
+    cols = [
+        "_rank",
+        "_id",
+        "_village",
+        "tier",
+        "_score",
+        "_change",
+        "_change_label",
+        "_change_detail",
+    ]
     for row, (rank, hid, village, tier, score, change, change_label, detail) in zip(
         fl.index, fl[cols].itertuples(index=False, name=None), strict=True
     ):
@@ -308,14 +344,20 @@ def _household_records(fl: pd.DataFrame, reasons: list[dict[str, Any]], separato
                 "id": hid,
                 "village": village,
                 "tier": None if pd.isna(tier) else tier,
-                "score": "" if score is None or (isinstance(score, float) and np.isnan(score)) else score,
+                "score": ""
+                if score is None or (isinstance(score, float) and np.isnan(score))
+                else score,
                 "change": change,
                 "change_label": change_label,
                 "change_detail": detail,
                 "reasons": rs,
                 "measures": list(
                     dict.fromkeys(
-                        m.strip() for r in rs if r["measure"] for m in r["measure"].split(separator) if m.strip()
+                        m.strip()
+                        for r in rs
+                        if r["measure"]
+                        for m in r["measure"].split(separator)
+                        if m.strip()
                     )
                 ),
             }
@@ -458,7 +500,19 @@ def render_review_reports(
         shutil.copyfile(STATIC_CSS, folder.path("static", "report.css"))
         for rec in prep.units.to_dict("records"):
             code, name, stem = str(rec["_unit"]), str(rec["name"]), str(rec["stem"])
-            counts = {k: int(rec[k]) for k in ("total", "scored", "not_eligible", "rejected", "flagged", "new_flags", "no_longer", *TIERS)}
+            counts = {
+                k: int(rec[k])
+                for k in (
+                    "total",
+                    "scored",
+                    "not_eligible",
+                    "rejected",
+                    "flagged",
+                    "new_flags",
+                    "no_longer",
+                    *TIERS,
+                )
+            }
             heading_tpl = str(t["unit_heading_code"] if name == code else t["unit_heading"])
             heading = heading_tpl.format(level=levels_t[level], name=name, code=code)
             fl = prep.flagged.get(code, pd.DataFrame())
@@ -483,11 +537,19 @@ def render_review_reports(
                 reasons_chart = "../charts/" + quote(path.name)
             note = ""
             if mode == "internal" and len(fl) and sf.has_risk_types:
-                contribution_chart_href, note = _contribution_chart(folder, stem, fl, font, config, type_labels, str(t["contribution_axis"]))
-                note = str(t["contribution_note"]).format(n=config.chart.max_households) if len(fl) > config.chart.max_households else ""
+                contribution_chart_href, note = _contribution_chart(
+                    folder, stem, fl, font, config, type_labels, str(t["contribution_axis"])
+                )
+                note = (
+                    str(t["contribution_note"]).format(n=config.chart.max_households)
+                    if len(fl) > config.chart.max_households
+                    else ""
+                )
             u1 = time.perf_counter()
             households = _household_records(fl, prep.reasons.get(code, []), separator)
-            nl = prep.no_longer.get(code, pd.DataFrame(columns=["_id", "_village", "tier", "_change_detail"]))
+            nl = prep.no_longer.get(
+                code, pd.DataFrame(columns=["_id", "_village", "tier", "_change_detail"])
+            )
             rej = prep.rejected.get(code) if mode == "internal" else None
             sub = prep.subunits.get(code)
             html_name = f"{stem}.html"
@@ -497,9 +559,13 @@ def render_review_reports(
                 "name": name,
                 "heading": heading,
                 "counts": counts,
-                "reasons_title": str(t["reasons_by_type_title"] if prep.by_type else t["reasons_public_title"]),
+                "reasons_title": str(
+                    t["reasons_by_type_title"] if prep.by_type else t["reasons_public_title"]
+                ),
                 "reasons_col": str(t["risk_type"] if prep.by_type else t["col_reasons"]),
-                "reasons_by_type": [] if rbt is None else rbt[["label", "households"]].to_dict("records"),
+                "reasons_by_type": []
+                if rbt is None
+                else rbt[["label", "households"]].to_dict("records"),
                 "reasons_chart": reasons_chart,
                 "contribution_chart": contribution_chart_href,
                 "contribution_note": note,
@@ -507,25 +573,39 @@ def render_review_reports(
                 "households": households,
                 "no_longer": [
                     {"id": i, "village": v, "tier": None if pd.isna(tr) else tr, "change_detail": d}
-                    for i, v, tr, d in nl[["_id", "_village", "tier", "_change_detail"]].itertuples(index=False, name=None)
+                    for i, v, tr, d in nl[["_id", "_village", "tier", "_change_detail"]].itertuples(
+                        index=False, name=None
+                    )
                 ],
                 "rejected": []
                 if rej is None
                 else [
                     {"id": i, "village": v, "detail": "" if pd.isna(d) else d}
-                    for i, v, d in rej[["_id", "_village", "status_detail"]].itertuples(index=False, name=None)
+                    for i, v, d in rej[["_id", "_village", "status_detail"]].itertuples(
+                        index=False, name=None
+                    )
                 ],
                 "subunits": [] if sub is None else sub.to_dict("records"),
                 "pdf_href": quote(pdf_name) if pdf_name else None,
             }
-            html = unit_tpl.render(**base_ctx, unit=unit_ctx, css_href="../static/report.css", index_href="../index.html")
+            html = unit_tpl.render(
+                **base_ctx,
+                unit=unit_ctx,
+                css_href="../static/report.css",
+                index_href="../index.html",
+            )
             if mode == "public":
                 rows = sf.frame.loc[sf.frame[_UNIT_COLUMN[level]].astype("string") == code]
                 check_public_html(
                     html,
                     where=f"for {levels_t[level]} {code}",
-                    household_ids=rows["household_id"].astype(str).tolist() if sf.mode == "internal" else (),
-                    sensitive_texts=[*_sensitive_texts(sf, rows), *sorted(sensitive_measures(lang))],
+                    household_ids=rows["household_id"].astype(str).tolist()
+                    if sf.mode == "internal"
+                    else (),
+                    sensitive_texts=[
+                        *_sensitive_texts(sf, rows),
+                        *sorted(sensitive_measures(lang)),
+                    ],
                 )
             html_path = folder.path("units", html_name)
             html_path.write_text(html, encoding="utf-8")
@@ -549,15 +629,26 @@ def render_review_reports(
         if pdf is not None:
             p0 = time.perf_counter()
             with_pdf = [u for u in unit_rows if u["pdf"]]
-            for u, secs in zip(with_pdf, write_pdfs(pdf_jobs, workers=n_workers, writer=pdf), strict=True):
+            for u, secs in zip(
+                with_pdf, write_pdfs(pdf_jobs, workers=n_workers, writer=pdf), strict=True
+            ):
                 u["seconds"]["pdf"] = round(secs, 4)
             timings["pdf"] = time.perf_counter() - p0
-        totals = {k: sum(u["counts"][k] for u in unit_rows) for k in ("total", "scored", "flagged", "new_flags", *TIERS)}
+        totals = {
+            k: sum(u["counts"][k] for u in unit_rows)
+            for k in ("total", "scored", "flagged", "new_flags", *TIERS)
+        }
         if totals["total"] != len(sf.frame):  # every household is in exactly one unit
             raise ReportInputError(
                 f"Internal error: units account for {totals['total']} households but the score file has {len(sf.frame)}."
             )
-        index_html = index_tpl.render(**base_ctx, units=unit_rows, totals=totals, level_name=levels_t[level], css_href="static/report.css")
+        index_html = index_tpl.render(
+            **base_ctx,
+            units=unit_rows,
+            totals=totals,
+            level_name=levels_t[level],
+            css_href="static/report.css",
+        )
         if mode == "public":
             check_public_html(index_html, where="index")
         folder.path("index.html").write_text(index_html, encoding="utf-8")  # the index last
@@ -570,7 +661,9 @@ def render_review_reports(
             "formats": list(fmts),
             "score_file": str(sf.path) if sf.path else None,
             "households": len(sf.frame),
-            "units": [{k: u[k] for k in ("code", "name", "html", "pdf", "counts")} for u in unit_rows],
+            "units": [
+                {k: u[k] for k in ("code", "name", "html", "pdf", "counts")} for u in unit_rows
+            ],
             "cjk_font": font.name,
         }
         out = folder.commit(manifest)
@@ -605,9 +698,20 @@ def _contribution_chart(
     from riskml.scoring._columns import MAX_REASONS, reason_column
 
     top = fl.head(config.chart.max_households)
-    contrib = np.column_stack([top[reason_column(k, "contribution")].to_numpy(dtype=float) for k in range(1, MAX_REASONS + 1)])
+    contrib = np.column_stack(
+        [
+            top[reason_column(k, "contribution")].to_numpy(dtype=float)
+            for k in range(1, MAX_REASONS + 1)
+        ]
+    )
     types = np.column_stack(
-        [top[reason_column(k, "type")].astype(object).where(top[reason_column(k, "type")].notna(), None).to_numpy() for k in range(1, MAX_REASONS + 1)]
+        [
+            top[reason_column(k, "type")]
+            .astype(object)
+            .where(top[reason_column(k, "type")].notna(), None)
+            .to_numpy()
+            for k in range(1, MAX_REASONS + 1)
+        ]
     )
     labels = [f"{r} · {str(i)[-6:]}" for r, i in zip(top["_rank"], top["_id"], strict=True)]
     path = folder.path("charts", f"{stem}.contributions.png")

@@ -54,7 +54,10 @@ class ScoreFile:
         if isinstance(model, Mapping):
             name, version = model.get("name") or model.get("uri"), model.get("version")
         else:
-            name, version = model or self.metadata.get("model_name"), self.metadata.get("model_version")
+            name, version = (
+                model or self.metadata.get("model_name"),
+                self.metadata.get("model_version"),
+            )
         return _name_version(name, version)
 
     def feature_set_text(self) -> str:
@@ -110,7 +113,9 @@ def load_score_file(path: str | Path) -> ScoreFile:
 
     path = Path(path)
     if not path.is_file():
-        raise ReportInputError(f"Score file {path} does not exist. Give the file written by 'riskml score'.")
+        raise ReportInputError(
+            f"Score file {path} does not exist. Give the file written by 'riskml score'."
+        )
     try:
         frame, metadata = read_scores(path)
     except (ValueError, OSError) as exc:
@@ -118,7 +123,9 @@ def load_score_file(path: str | Path) -> ScoreFile:
     return check_scores(frame, metadata, path=path)
 
 
-def check_scores(frame: pd.DataFrame, metadata: Mapping[str, Any] | None = None, *, path: Path | None = None) -> ScoreFile:
+def check_scores(
+    frame: pd.DataFrame, metadata: Mapping[str, Any] | None = None, *, path: Path | None = None
+) -> ScoreFile:
     """Check a score frame (as read by the scoring reader) and decide its mode."""
     cols = _scoring_columns()
     where = f"score file {path}" if path else "the score frame"
@@ -134,7 +141,9 @@ def check_scores(frame: pd.DataFrame, metadata: Mapping[str, Any] | None = None,
     has_internal = all(c in frame.columns for c in internal_only)
     declared = str(metadata.get("mode") or "").strip().lower()
     if declared not in ("", "internal", "public"):
-        raise ReportInputError(f"The {where} declares mode {declared!r}; expected 'internal' or 'public'.")
+        raise ReportInputError(
+            f"The {where} declares mode {declared!r}; expected 'internal' or 'public'."
+        )
     mode = declared or ("internal" if has_internal else "public")
     if mode == "internal" and not has_internal:
         raise ReportInputError(

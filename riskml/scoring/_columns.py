@@ -32,7 +32,14 @@ __all__ = [
 MAX_REASONS = 4
 
 STATUS_VALUES = ("scored", "not_eligible", "rejected")
-CHANGE_VALUES = ("new_flag", "no_longer_flagged", "score_up", "score_down", "unchanged", "new_household")
+CHANGE_VALUES = (
+    "new_flag",
+    "no_longer_flagged",
+    "score_up",
+    "score_down",
+    "unchanged",
+    "new_household",
+)
 
 BASE_COLUMNS: tuple[str, ...] = (
     "household_id",
@@ -87,7 +94,9 @@ def columns_for_mode(mode: str) -> tuple[str, ...]:
         return SCORE_COLUMNS
     if mode == "public":
         dropped = {
-            reason_column(k, f) for k in range(1, MAX_REASONS + 1) for f in INTERNAL_ONLY_REASON_FIELDS
+            reason_column(k, f)
+            for k in range(1, MAX_REASONS + 1)
+            for f in INTERNAL_ONLY_REASON_FIELDS
         }
         return tuple(c for c in SCORE_COLUMNS if c not in dropped)
     raise ValueError(f"mode must be 'internal' or 'public', got {mode!r}")

@@ -37,7 +37,9 @@ class BundleChunker:
 
     def __init__(self, bundle: Bundle, universe: pd.DataFrame, chunk_households: int) -> None:
         if chunk_households < 1:
-            raise ValueError(f"chunk_households must be a positive int. Got {chunk_households!r} instead.")
+            raise ValueError(
+                f"chunk_households must be a positive int. Got {chunk_households!r} instead."
+            )
         self.bundle = bundle
         self.universe = universe.reset_index(drop=True)
         self.size = int(chunk_households)
@@ -46,9 +48,15 @@ class BundleChunker:
         self._slices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, table in bundle.tables.items():
             self._slices[name] = self._split(index, table)
-        self._quarantine = self._split(index, bundle.quarantine) if "household_id" in bundle.quarantine else None
+        self._quarantine = (
+            self._split(index, bundle.quarantine) if "household_id" in bundle.quarantine else None
+        )
         self.orphan_rows = {
-            name: int((index.get_indexer(t["household_id"].astype("string").to_numpy(dtype=object)) < 0).sum())
+            name: int(
+                (
+                    index.get_indexer(t["household_id"].astype("string").to_numpy(dtype=object)) < 0
+                ).sum()
+            )
             for name, t in bundle.tables.items()
             if "household_id" in t.columns and name != "households"
         }
@@ -109,7 +117,9 @@ def split_result(result: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return core, reasons
 
 
-def _progress(total: int, description: str, console: Any) -> tuple[Callable[[int], None], Callable[[], None]]:
+def _progress(
+    total: int, description: str, console: Any
+) -> tuple[Callable[[int], None], Callable[[], None]]:
     """A rich progress bar on an interactive terminal, a plain line per chunk otherwise."""
     from rich.console import Console
 
@@ -170,8 +180,15 @@ def run_local(
     try:
         for part, uni in chunker:
             res: PartitionResult = score_partition(
-                part, as_of, model, context, config,
-                explain=explain, drift_fraction=drift_fraction, universe=uni, reason_mode=reason_mode,
+                part,
+                as_of,
+                model,
+                context,
+                config,
+                explain=explain,
+                drift_fraction=drift_fraction,
+                universe=uni,
+                reason_mode=reason_mode,
             )
             core, why = split_result(res.scores)
             cores.append(core)

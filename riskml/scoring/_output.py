@@ -55,8 +55,17 @@ def assemble_scores(
         for col in reasons.columns:
             if col == "household_id" or col not in out.columns:
                 continue
-            values = out[col].to_numpy(dtype=object if dtypes[col] != "float64" else float, na_value=None if dtypes[col] != "float64" else np.nan).copy()
-            values[rpos[keep]] = reasons[col].to_numpy(dtype=object if dtypes[col] != "float64" else float)[keep]
+            values = (
+                out[col]
+                .to_numpy(
+                    dtype=object if dtypes[col] != "float64" else float,
+                    na_value=None if dtypes[col] != "float64" else np.nan,
+                )
+                .copy()
+            )
+            values[rpos[keep]] = reasons[col].to_numpy(
+                dtype=object if dtypes[col] != "float64" else float
+            )[keep]
             out[col] = pd.Series(values, dtype=dtypes[col])
     return out[list(SCORE_COLUMNS)]
 

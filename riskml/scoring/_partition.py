@@ -37,7 +37,13 @@ __all__ = [
     "stable_sample_mask",
 ]
 
-IDENTITY_COLUMNS: tuple[str, ...] = ("household_id", "county_code", "township_code", "village_code", "village_name")
+IDENTITY_COLUMNS: tuple[str, ...] = (
+    "household_id",
+    "county_code",
+    "township_code",
+    "village_code",
+    "village_name",
+)
 PARTITION_COLUMNS: tuple[str, ...] = (
     *IDENTITY_COLUMNS,
     "status",
@@ -130,7 +136,16 @@ def household_universe(bundle: Bundle) -> pd.DataFrame:
     """
     hh = bundle.households
     ids = hh["household_id"].astype("string")
-    out = pd.DataFrame({c: (hh[c].astype("string") if c in hh.columns else pd.Series(pd.NA, index=hh.index, dtype="string")) for c in IDENTITY_COLUMNS})
+    out = pd.DataFrame(
+        {
+            c: (
+                hh[c].astype("string")
+                if c in hh.columns
+                else pd.Series(pd.NA, index=hh.index, dtype="string")
+            )
+            for c in IDENTITY_COLUMNS
+        }
+    )
     out["rejected_reason"] = pd.Series(pd.NA, index=hh.index, dtype="string")
     # the loader sets aside duplicate and id-less rows (they are in the quarantine); a bundle
     # built otherwise keeps its first row per household
@@ -141,15 +156,24 @@ def household_universe(bundle: Bundle) -> pd.DataFrame:
         only_q = q.loc[~q["household_id"].isin(out["household_id"].to_numpy())]
         if len(only_q):
             only_q = only_q.assign(
-                what=only_q["table"].fillna("?") + "." + only_q["column"].fillna("?") + ": " + only_q["reason"].fillna("?"),
+                what=only_q["table"].fillna("?")
+                + "."
+                + only_q["column"].fillna("?")
+                + ": "
+                + only_q["reason"].fillna("?"),
                 own_row=(only_q["table"] == "households").fillna(False),
             )
             # the households row's own problem explains the rest ("its household was set aside")
             has_own = only_q.groupby("household_id", sort=False)["own_row"].transform("any")
             only_q = only_q.loc[only_q["own_row"] | ~has_own]
-            reasons = only_q.groupby("household_id", sort=False)["what"].agg(lambda s: "; ".join(dict.fromkeys(s)))
+            reasons = only_q.groupby("household_id", sort=False)["what"].agg(
+                lambda s: "; ".join(dict.fromkeys(s))
+            )
             extra = pd.DataFrame(
-                {c: pd.Series(pd.NA, index=range(len(reasons)), dtype="string") for c in IDENTITY_COLUMNS}
+                {
+                    c: pd.Series(pd.NA, index=range(len(reasons)), dtype="string")
+                    for c in IDENTITY_COLUMNS
+                }
             )
             extra["household_id"] = pd.array(reasons.index.to_numpy(), dtype="string")
             extra["rejected_reason"] = pd.array(
@@ -167,10 +191,16 @@ def household_universe(bundle: Bundle) -> pd.DataFrame:
         for hid in unknown:
             orphans.setdefault(str(hid), []).append(name)
     if orphans:
-        extra = pd.DataFrame({c: pd.Series(pd.NA, index=range(len(orphans)), dtype="string") for c in IDENTITY_COLUMNS})
+        extra = pd.DataFrame(
+            {
+                c: pd.Series(pd.NA, index=range(len(orphans)), dtype="string")
+                for c in IDENTITY_COLUMNS
+            }
+        )
         extra["household_id"] = pd.array(list(orphans), dtype="string")
         extra["rejected_reason"] = pd.array(
-            [f"no row in the households table (rows in {', '.join(v)})" for v in orphans.values()], dtype="string"
+            [f"no row in the households table (rows in {', '.join(v)})" for v in orphans.values()],
+            dtype="string",
         )
         out = pd.concat([out, extra], ignore_index=True)
     for c in IDENTITY_COLUMNS:
@@ -183,7 +213,9 @@ def stable_sample_mask(household_id: pd.Series, fraction: float) -> np.ndarray:
     """A deterministic pseudo-random sample of households (same on every engine and run)."""
     if fraction >= 1:
         return np.ones(len(household_id), dtype=bool)
-    h = pd.util.hash_pandas_object(household_id.astype("string").fillna(""), index=False, hash_key=_SAMPLE_KEY)
+    h = pd.util.hash_pandas_object(
+        household_id.astype("string").fillna(""), index=False, hash_key=_SAMPLE_KEY
+    )
     return (h.to_numpy() % np.uint64(1_000_000)) < np.uint64(round(fraction * 1_000_000))
 
 
@@ -204,10 +236,22 @@ def _monitoring_detail(status: pd.DataFrame) -> pd.Series:
     identified = pd.to_datetime(status["identified_on"]).dt.strftime("%Y-%m-%d").fillna("?")
     category = status["category"].astype("string").fillna("?")
     zh = category.map(MONITORING_CATEGORY_ZH).fillna(category)
-    return ("监测对象（" + zh + "），" + identified + " 识别 / under monitoring since " + identified + " (" + category + ")").astype("string")
+    return (
+        "监测对象（"
+        + zh
+        + "），"
+        + identified
+        + " 识别 / under monitoring since "
+        + identified
+        + " ("
+        + category
+        + ")"
+    ).astype("string")
 
 
-def compute_features(bundle: Bundle, pairs: pd.DataFrame, model: Any, context: pd.DataFrame | None) -> pd.DataFrame:
+def compute_features(
+    bundle: Bundle, pairs: pd.DataFrame, model: Any, context: pd.DataFrame | None
+) -> pd.DataFrame:
     """The model's features for ``pairs`` (the feature stage, with the roster-wide village context)."""
     from riskml import features
 
@@ -217,7 +261,9 @@ def compute_features(bundle: Bundle, pairs: pd.DataFrame, model: Any, context: p
         hh = bundle.households
         mine = hh["household_id"].isin(pairs["household_id"].to_numpy(dtype=object))
         here = hh.loc[mine, "village_code"].astype("object").dropna().unique()
-        context = context.loc[context["village_code"].astype("object").isin(here)].reset_index(drop=True)
+        context = context.loc[context["village_code"].astype("object").isin(here)].reset_index(
+            drop=True
+        )
     return features.compute_features(bundle, pairs, model.feature_set, village_table=context)
 
 
@@ -247,7 +293,13 @@ def _unseen_categories(X: pd.DataFrame, model: Any) -> pd.Series:
         col = X[name].astype("object")
         bad = col.notna() & ~col.isin(list(known))
         if bad.any():
-            reasons[bad] = reasons[bad] + np.where(reasons[bad] == "", "", "; ") + name + "=" + col[bad].astype(str)
+            reasons[bad] = (
+                reasons[bad]
+                + np.where(reasons[bad] == "", "", "; ")
+                + name
+                + "="
+                + col[bad].astype(str)
+            )
     return reasons
 
 
@@ -258,7 +310,12 @@ def _missing_share(X: pd.DataFrame, names: list[str]) -> np.ndarray:
 
 
 def _explain(
-    model: Any, X_prepared: pd.DataFrame, X_raw: pd.DataFrame, config: ScoringConfig, mode: str, cache: dict[int, Any]
+    model: Any,
+    X_prepared: pd.DataFrame,
+    X_raw: pd.DataFrame,
+    config: ScoringConfig,
+    mode: str,
+    cache: dict[int, Any],
 ) -> pd.DataFrame:
     """Reason columns (``reason_{k}_{field}``) for the rows of ``X_prepared``.
 
@@ -378,7 +435,9 @@ def score_partition(
 
     # 2. features, checked against the model's signature
     t1 = time.perf_counter()
-    X = compute_features(bundle, pairs.iloc[np.flatnonzero(~monitored)].reset_index(drop=True), model, context)
+    X = compute_features(
+        bundle, pairs.iloc[np.flatnonzero(~monitored)].reset_index(drop=True), model, context
+    )
     timings["features"] = time.perf_counter() - t1
     check_signature(X, model)
     X = X.reset_index(drop=True)
@@ -399,7 +458,8 @@ def score_partition(
     if sparse_only.any():
         idx = eligible_idx[sparse_only]
         out.loc[idx, "status_detail"] = [
-            f"features missing: {round(s * len(feature_names))} of {len(feature_names)}" for s in share[sparse_only]
+            f"features missing: {round(s * len(feature_names))} of {len(feature_names)}"
+            for s in share[sparse_only]
         ]
     ok = ~(bad_unseen | too_sparse)
     ok_idx = eligible_idx[ok]

@@ -42,7 +42,14 @@ from riskml.scoring._writer import (
 
 log = logging.getLogger("riskml.scoring")
 
-__all__ = ["BundleScores", "ScoringRun", "drift_report", "parse_as_of", "score_bundle", "score_roster"]
+__all__ = [
+    "BundleScores",
+    "ScoringRun",
+    "drift_report",
+    "parse_as_of",
+    "score_bundle",
+    "score_roster",
+]
 
 Engine = Literal["local", "spark"]
 Mode = Literal["internal", "public"]
@@ -82,7 +89,9 @@ def parse_as_of(value: str | dt.date | pd.Timestamp) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
-        raise ScoringError(f"The as-of date must be YYYY-MM-DD (e.g. 2025-06-30). Got {value!r} instead.") from None
+        raise ScoringError(
+            f"The as-of date must be YYYY-MM-DD (e.g. 2025-06-30). Got {value!r} instead."
+        ) from None
 
 
 def _meta_date(meta: Mapping[str, Any], *keys: str) -> dt.date | None:
@@ -102,8 +111,14 @@ def _model_facts(model: Any, model_uri: str) -> dict[str, Any]:
     fs_def = getattr(model, "feature_set_definition", {}) or {}
     fs = getattr(model, "feature_set", None)
     fs_meta = meta.get("feature_set")
-    fs_name = fs_def.get("name") or getattr(fs, "name", None) or (fs_meta.get("name") if isinstance(fs_meta, Mapping) else fs_meta)
-    fs_version = fs_def.get("version") or getattr(fs, "version", None) or meta.get("feature_set_version")
+    fs_name = (
+        fs_def.get("name")
+        or getattr(fs, "name", None)
+        or (fs_meta.get("name") if isinstance(fs_meta, Mapping) else fs_meta)
+    )
+    fs_version = (
+        fs_def.get("version") or getattr(fs, "version", None) or meta.get("feature_set_version")
+    )
     first = _meta_date(meta, "as_of_first", "training_as_of_first", "train_as_of_first")
     last = _meta_date(meta, "as_of_last", "training_as_of_last", "train_as_of_last")
     return {
@@ -166,7 +181,9 @@ def _explain_selection(config: ScoringConfig) -> ExplainSelection:
     return ExplainSelection()  # capacity: flagged only known after ranking -> second pass
 
 
-def _preflight(bundle: Bundle, universe: pd.DataFrame, as_of: dt.date, model: Any, context: pd.DataFrame | None) -> None:
+def _preflight(
+    bundle: Bundle, universe: pd.DataFrame, as_of: dt.date, model: Any, context: pd.DataFrame | None
+) -> None:
     """Compute a few households' features on the driver and check the model's signature.
 
     Fails fast, before any Spark job or long loop, when the roster does not fit the model.
@@ -190,7 +207,11 @@ def drift_report(sample: pd.DataFrame, model: Any, psi_warn: float) -> dict[str,
     """PSI of every feature of the scored sample against the model's training reference."""
     reference = getattr(model, "reference", None)
     if reference is None or not hasattr(reference, "psi"):
-        return {"available": False, "reason": "the model carries no reference distribution", "warnings": []}
+        return {
+            "available": False,
+            "reason": "the model carries no reference distribution",
+            "warnings": [],
+        }
     if sample is None or len(sample) == 0:
         return {"available": False, "reason": "no scored households", "warnings": []}
     psi = reference.psi(sample)
@@ -249,15 +270,32 @@ def score_bundle(
     t1 = time.perf_counter()
     if engine == "local":
         out: EngineOutput = run_local(
-            bundle, universe, as_of, model, context, config,
-            explain=selection, drift_fraction=drift_fraction, console=console, reason_mode=mode,
+            bundle,
+            universe,
+            as_of,
+            model,
+            context,
+            config,
+            explain=selection,
+            drift_fraction=drift_fraction,
+            console=console,
+            reason_mode=mode,
         )
     elif engine == "spark":
         from riskml.scoring._spark import run_spark
 
         spark_run = run_spark(
-            bundle, universe, as_of, model, context, config,
-            explain=selection, drift_fraction=drift_fraction, spark_master=spark_master, spark=spark, console=console,
+            bundle,
+            universe,
+            as_of,
+            model,
+            context,
+            config,
+            explain=selection,
+            drift_fraction=drift_fraction,
+            spark_master=spark_master,
+            spark=spark,
+            console=console,
             reason_mode=mode,
         )
         out = spark_run.output
@@ -271,7 +309,9 @@ def score_bundle(
     explained = int(core["explained"].sum())
     # second pass: reasons for flagged households not explained in the first (capacity tiers)
     flagged = core["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    todo = core.loc[flagged & ~core["explained"].to_numpy(dtype=bool), "household_id"].astype("string")
+    todo = core.loc[flagged & ~core["explained"].to_numpy(dtype=bool), "household_id"].astype(
+        "string"
+    )
     if len(todo):
         t2 = time.perf_counter()
         ids = frozenset(todo.tolist())
@@ -280,8 +320,19 @@ def score_bundle(
             extra = spark_run.score(explain=again, drift_fraction=0.0, only_ids=ids)
         else:
             sub = universe.loc[universe["household_id"].isin(ids)]
-            extra = run_local(bundle, sub, as_of, model, context, config, explain=again, drift_fraction=0.0,
-                              description="explaining flagged", console=console, reason_mode=mode)
+            extra = run_local(
+                bundle,
+                sub,
+                as_of,
+                model,
+                context,
+                config,
+                explain=again,
+                drift_fraction=0.0,
+                description="explaining flagged",
+                console=console,
+                reason_mode=mode,
+            )
         reasons = pd.concat([reasons, extra.reasons], ignore_index=True)
         explained += int(extra.scores["explained"].sum())
         timings["explain_flagged"] = time.perf_counter() - t2
@@ -366,24 +417,31 @@ def score_roster(
         out = check_output_path(out)
         clean_stale_temps(out)
     if previous is not None and not Path(previous).is_file():
-        raise ScoringError(f"The previous score file {previous} does not exist; give the file of the last run.")
+        raise ScoringError(
+            f"The previous score file {previous} does not exist; give the file of the last run."
+        )
     cfg = config if isinstance(config, ScoringConfig) else load_scoring_config(config)
     if explain is not None:
         cfg = cfg.model_copy(update={"explain": cfg.explain.model_copy(update={"which": explain})})
     uri = model_uri or cfg.model_uri
 
+    load_timings: dict[str, float] = {}
     with _sigterm_as_interrupt():
+        t_load = time.perf_counter()
         if model is None:
             from riskml.tracking import load_risk_model
 
             model = load_risk_model(uri, tracking_uri=tracking_uri)
         facts = _model_facts(model, uri)
+        load_timings["load_model"] = time.perf_counter() - t_load
+        t_load = time.perf_counter()
         if isinstance(data, Bundle):
             bundle, data_path = data, None
         else:
             from riskml.data import load_bundle
 
             bundle, data_path = load_bundle(data, mapping=mapping), str(data)
+        load_timings["load_bundle"] = time.perf_counter() - t_load
         check_as_of(as_of_date, bundle, facts)
         if out is not None and output_format(out) == "xlsx":
             from riskml.scoring._writer import EXCEL_MAX_ROWS
@@ -396,16 +454,30 @@ def score_roster(
                 )
 
         result = score_bundle(
-            bundle, as_of_date, model, cfg, engine=engine, spark_master=spark_master, spark=spark, console=console,
+            bundle,
+            as_of_date,
+            model,
+            cfg,
+            engine=engine,
+            spark_master=spark_master,
+            spark=spark,
+            console=console,
             mode=mode,
         )
-        scores, universe, drift, timings = result.scores, result.universe, result.drift, result.timings
+        scores, universe, drift = result.scores, result.universe, result.drift
+        timings = {**load_timings, **result.timings}
         change_counts = None
         if previous is not None:
             prev, _meta = read_scores(previous)
-            scores, change_counts = compare_with_previous(scores, prev, cfg.change, previous_path=str(previous))
+            scores, change_counts = compare_with_previous(
+                scores, prev, cfg.change, previous_path=str(previous)
+            )
         counts = reconcile(scores, universe)
-        written = to_public(scores, visible_chars=cfg.output.public_id_visible_chars) if mode == "public" else scores
+        written = (
+            to_public(scores, visible_chars=cfg.output.public_id_visible_chars)
+            if mode == "public"
+            else scores
+        )
 
         run_info = {
             "as_of": as_of_date.isoformat(),
@@ -448,16 +520,35 @@ def score_roster(
         }
         metadata = {
             k: summary[k]
-            for k in ("as_of", "created_at", "riskml_version", "engine", "mode", "model", "feature_set", "bundle",
-                      "input_households", "status", "tiers", "flagged")
+            for k in (
+                "as_of",
+                "created_at",
+                "riskml_version",
+                "engine",
+                "mode",
+                "model",
+                "feature_set",
+                "bundle",
+                "input_households",
+                "status",
+                "tiers",
+                "flagged",
+            )
         }
         metadata["drift_warnings"] = (drift or {}).get("warnings", [])
         summary_path = None
         if out is not None:
+            t_write = time.perf_counter()
             write_scores(written, out, metadata=metadata)
+            summary["timings_seconds"]["write"] = round(time.perf_counter() - t_write, 3)
+            summary["timings_seconds"]["total"] = round(time.perf_counter() - started, 3)
             summary_path = write_json_atomic(summary, sidecar_path(out, "summary"))
     if not quiet:
         print_summary(summary, written, console=console)
-    return ScoringRun(scores=written, summary=summary, metadata=metadata, path=Path(out) if out else None,
-                      summary_path=summary_path)
-
+    return ScoringRun(
+        scores=written,
+        summary=summary,
+        metadata=metadata,
+        path=Path(out) if out else None,
+        summary_path=summary_path,
+    )

@@ -41,17 +41,27 @@ UNIVERSE_TABLE = "_universe"
 _PART = "_part"
 
 
-def get_spark_session(master: str | None = None, *, app_name: str = "riskml-score", driver_memory: str | None = None) -> Any:
+def get_spark_session(
+    master: str | None = None, *, app_name: str = "riskml-score", driver_memory: str | None = None
+) -> Any:
     """A Spark session (``local[2]`` unless ``master`` says otherwise).
 
-    The Python workers run this interpreter (``PYSPARK_PYTHON``), the UI is off, and the
-    session time zone is UTC so that dates cross the JVM unchanged. An active session is reused.
+    In local mode the Python workers run this interpreter (``PYSPARK_PYTHON``); on a cluster the
+    executors need riskml installed and ``PYSPARK_PYTHON`` pointing at that Python. The UI is
+    off, and the session time zone is UTC so that dates cross the JVM unchanged. An active
+    session is reused (its memory settings then stay as they are).
     """
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    master = master or "local[2]"
+    if master.startswith("local"):
+        # the workers must run this virtual environment's interpreter (riskml, pyarrow, lightgbm)
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    else:
+        # a cluster's executors have their own Python with riskml installed; respect the
+        # operator's PYSPARK_PYTHON, else assume the same path as here
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    master = master or "local[2]"
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
@@ -63,7 +73,9 @@ def get_spark_session(master: str | None = None, *, app_name: str = "riskml-scor
         .config("spark.ui.showConsoleProgress", "false")
     )
     if master.startswith("local"):
-        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        builder = builder.config("spark.driver.host", "127.0.0.1").config(
+            "spark.driver.bindAddress", "127.0.0.1"
+        )
     if driver_memory:
         builder = builder.config("spark.driver.memory", driver_memory)
     spark = builder.getOrCreate()
@@ -82,7 +94,7 @@ def frame_to_blob(frame: pd.DataFrame) -> bytes:
 
 def frame_from_blob(blob: bytes) -> pd.DataFrame:
     """Inverse of :func:`frame_to_blob`."""
-    return pickle.loads(blob)  # noqa: S301 - our own blobs, made by frame_to_blob in this job
+    return pickle.loads(blob)
 
 
 def _restore(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
@@ -112,7 +124,11 @@ def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for col in frame.columns:
         s = frame[col]
-        if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
+        if (
+            isinstance(s.dtype, pd.CategoricalDtype)
+            or pd.api.types.is_string_dtype(s.dtype)
+            or s.dtype == object
+        ):
             out[col] = s.astype(object).where(s.notna(), None)
         elif pd.api.types.is_datetime64_any_dtype(s.dtype):
             out[col] = s.astype("datetime64[us]")
@@ -231,27 +247,42 @@ def partition_scorer(
     """
 
     def score(pdf: pd.DataFrame) -> pd.DataFrame:
-        frames = {str(t): frame_from_blob(p) for t, p in zip(pdf["table"], pdf["payload"], strict=True)}
+        frames = {
+            str(t): frame_from_blob(p) for t, p in zip(pdf["table"], pdf["payload"], strict=True)
+        }
         tables: dict[str, pd.DataFrame] = {}
         for name, blob in templates.items():
             tables[name] = frames[name] if name in frames else frame_from_blob(blob)
         universe = tables.pop(UNIVERSE_TABLE)
         if only_ids is not None:
             universe = universe.loc[universe["household_id"].isin(only_ids)].reset_index(drop=True)
-            tables = {n: t.loc[t["household_id"].isin(only_ids)].reset_index(drop=True) for n, t in tables.items()}
+            tables = {
+                n: t.loc[t["household_id"].isin(only_ids)].reset_index(drop=True)
+                for n, t in tables.items()
+            }
         bundle = Bundle(tables=tables, extracted_on=extracted_on, province=province, source=source)
         model = _model_from(model_broadcast, model_key)
         context = frame_from_blob(context_blob) if context_blob is not None else None
         res = score_partition(
-            bundle, as_of, model, context, config,
-            explain=explain, drift_fraction=drift_fraction, universe=universe, reason_mode=reason_mode,
+            bundle,
+            as_of,
+            model,
+            context,
+            config,
+            explain=explain,
+            drift_fraction=drift_fraction,
+            universe=universe,
+            reason_mode=reason_mode,
         )
         out = res.scores.copy()
         out["drift_payload"] = pd.Series([None] * len(out), dtype=object)
         if len(res.drift_features) and len(out):
             out.iloc[0, out.columns.get_loc("drift_payload")] = frame_to_blob(res.drift_features)
         for col in out.columns:
-            if col not in ("drift_payload", "explained", "drift_sample") and out[col].dtype != "float64":
+            if (
+                col not in ("drift_payload", "explained", "drift_sample")
+                and out[col].dtype != "float64"
+            ):
                 out[col] = out[col].astype(object).where(out[col].notna(), None)
         return out
 
@@ -294,7 +325,9 @@ def run_spark(
     """
     started = time.perf_counter()
     spark = spark or get_spark_session(spark_master, driver_memory=config.spark.driver_memory)
-    n_parts = max(config.spark.min_partitions, -(-len(universe) // config.spark.households_per_partition))
+    n_parts = max(
+        config.spark.min_partitions, -(-len(universe) // config.spark.households_per_partition)
+    )
     spark.conf.set("spark.sql.shuffle.partitions", str(n_parts))
     tables: dict[str, pd.DataFrame] = dict(bundle.tables)
     tables[UNIVERSE_TABLE] = universe.reset_index(drop=True)
@@ -343,12 +376,24 @@ class SparkRun:
         self.broadcast = broadcast
         self.output: EngineOutput | None = None
 
-    def score(self, *, explain: ExplainSelection, drift_fraction: float, only_ids: frozenset[str] | None = None) -> EngineOutput:
-        fn = partition_scorer(**self.common, explain=explain, drift_fraction=drift_fraction, only_ids=only_ids)
+    def score(
+        self,
+        *,
+        explain: ExplainSelection,
+        drift_fraction: float,
+        only_ids: frozenset[str] | None = None,
+    ) -> EngineOutput:
+        fn = partition_scorer(
+            **self.common, explain=explain, drift_fraction=drift_fraction, only_ids=only_ids
+        )
         result = _collect(self.packed.groupBy(_PART).applyInPandas(fn, schema=_output_schema()))
         payloads = [p for p in result["drift_payload"] if p is not None]
         result = result.drop(columns=["drift_payload"])
-        drift = pd.concat([frame_from_blob(bytes(p)) for p in payloads], ignore_index=True) if payloads else pd.DataFrame()
+        drift = (
+            pd.concat([frame_from_blob(bytes(p)) for p in payloads], ignore_index=True)
+            if payloads
+            else pd.DataFrame()
+        )
         core, reasons = split_result(result)
         return EngineOutput(core, reasons, drift, {})
 
@@ -360,4 +405,3 @@ class SparkRun:
             self.packed.unpersist()
         with contextlib.suppress(Exception):
             self.broadcast.unpersist()
-

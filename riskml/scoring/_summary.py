@@ -38,10 +38,14 @@ def reconcile(scores: pd.DataFrame, universe: pd.DataFrame) -> dict[str, int]:
     status = scores["status"].astype("string")
     unknown = status[~status.isin(STATUS_VALUES)]
     if len(unknown):
-        problems.append(f"{len(unknown)} row(s) with an unknown status {sorted(unknown.fillna('<NA>').unique())[:3]}")
+        problems.append(
+            f"{len(unknown)} row(s) with an unknown status {sorted(unknown.fillna('<NA>').unique())[:3]}"
+        )
     counts = {s: int((status == s).sum()) for s in STATUS_VALUES}
     if sum(counts.values()) != len(expected):
-        problems.append(f"status counts {counts} add up to {sum(counts.values())}, not {len(expected)} input households")
+        problems.append(
+            f"status counts {counts} add up to {sum(counts.values())}, not {len(expected)} input households"
+        )
     if problems:
         raise ReconciliationError(
             "The scoring run does not reconcile with its input: " + "; ".join(problems) + ". "
@@ -79,10 +83,16 @@ def build_summary(
     tiers = scores.loc[scored, "tier"].astype("string").value_counts()
     detail = scores["status_detail"].astype("string").fillna("")
     rejected = detail[status == "rejected"].map(_reject_kind).value_counts()
-    not_eligible = scores.loc[status == "not_eligible", "status_detail"].astype("string").str.extract(r"\((\w+)\)\s*$")[0]
+    not_eligible = (
+        scores.loc[status == "not_eligible", "status_detail"]
+        .astype("string")
+        .str.extract(r"\((\w+)\)\s*$")[0]
+    )
     q_by_table: dict[str, int] = {}
     if quarantine is not None and len(quarantine) and "table" in quarantine.columns:
-        q_by_table = {str(k): int(v) for k, v in quarantine["table"].astype("string").value_counts().items()}
+        q_by_table = {
+            str(k): int(v) for k, v in quarantine["table"].astype("string").value_counts().items()
+        }
     summary: dict[str, Any] = {
         **dict(run),
         "input_households": int(input_households),
@@ -90,8 +100,12 @@ def build_summary(
         "reconciled": sum(counts.values()) == input_households,
         "tiers": {t: int(tiers.get(t, 0)) for t in ("high", "medium", "low")},
         "flagged": int(scores["flagged"].astype("boolean").fillna(False).sum()),
-        "with_reasons": int(scores.get("reason_1_public_zh", pd.Series(dtype="string")).notna().sum()),
-        "not_eligible_by_category": {str(k): int(v) for k, v in not_eligible.value_counts().items()},
+        "with_reasons": int(
+            scores.get("reason_1_public_zh", pd.Series(dtype="string")).notna().sum()
+        ),
+        "not_eligible_by_category": {
+            str(k): int(v) for k, v in not_eligible.value_counts().items()
+        },
         "rejected_by_reason": {str(k): int(v) for k, v in rejected.items()},
         "quarantined_rows_by_table": q_by_table,
         "change": dict(change) if change is not None else None,
@@ -101,7 +115,9 @@ def build_summary(
     return summary
 
 
-def print_summary(summary: Mapping[str, Any], scores: pd.DataFrame, *, console: Any = None, top: int = 10) -> None:
+def print_summary(
+    summary: Mapping[str, Any], scores: pd.DataFrame, *, console: Any = None, top: int = 10
+) -> None:
     """Print the run summary and the top flagged households with their reasons (rich)."""
     from rich.console import Console
     from rich.table import Table
@@ -127,9 +143,14 @@ def print_summary(summary: Mapping[str, Any], scores: pd.DataFrame, *, console: 
         f"(with at least one reason {summary['with_reasons']:,})"
     )
     if summary.get("rejected_by_reason"):
-        con.print("rejected: " + "; ".join(f"{k} {v:,}" for k, v in summary["rejected_by_reason"].items()))
+        con.print(
+            "rejected: " + "; ".join(f"{k} {v:,}" for k, v in summary["rejected_by_reason"].items())
+        )
     if summary.get("change"):
-        con.print("since the previous run: " + ", ".join(f"{k} {v:,}" for k, v in summary["change"].items()))
+        con.print(
+            "since the previous run: "
+            + ", ".join(f"{k} {v:,}" for k, v in summary["change"].items())
+        )
     drift = summary.get("drift") or {}
     if drift.get("warnings"):
         con.print(
@@ -140,22 +161,36 @@ def print_summary(summary: Mapping[str, Any], scores: pd.DataFrame, *, console: 
     if len(flagged) and top > 0:
         flagged = flagged.sort_values(["score", "household_id"], ascending=[False, True]).head(top)
         public = summary.get("mode") == "public"
-        text = "reason_{k}_public_zh" if public or "reason_1_zh" not in flagged.columns else "reason_{k}_zh"
+        text = (
+            "reason_{k}_public_zh"
+            if public or "reason_1_zh" not in flagged.columns
+            else "reason_{k}_zh"
+        )
         tt = Table(title=f"Top {len(flagged)} flagged households", show_lines=False)
         for col in ("household", "village", "score", "tier", "reasons"):
             tt.add_column(col)
         from riskml.scoring._output import mask_ids
 
-        masked = mask_ids(flagged["household_id"], 4) if not public else flagged["household_id"].astype("string")
+        masked = (
+            mask_ids(flagged["household_id"], 4)
+            if not public
+            else flagged["household_id"].astype("string")
+        )
         for (_, row), hid in zip(flagged.iterrows(), masked, strict=True):
             reasons = [row.get(text.format(k=k)) for k in range(1, 5)]
             reasons = [str(r) for r in reasons if isinstance(r, str) and r]
             tt.add_row(
                 str(hid),
-                str(row.get("village_name") if pd.notna(row.get("village_name")) else row.get("village_code")),
+                str(
+                    row.get("village_name")
+                    if pd.notna(row.get("village_name"))
+                    else row.get("village_code")
+                ),
                 f"{row['score']:.3f}",
                 str(row["tier"]),
                 "；".join(reasons) or "—",
             )
         con.print(tt)
-    con.print(f"→ {summary['output']['path']} ({summary['output']['rows']:,} rows) · summary {summary['output']['summary']}")
+    con.print(
+        f"→ {summary['output']['path']} ({summary['output']['rows']:,} rows) · summary {summary['output']['summary']}"
+    )

@@ -88,5 +88,7 @@ def assign_tiers(scores: pd.DataFrame, config: TierConfig) -> pd.DataFrame:
         tier = np.where(score < c.min_score, "low", tier)
     tier_series = pd.Series(pd.array(np.where(scored, tier, None), dtype="string"), index=out.index)
     out["tier"] = tier_series
-    out["flagged"] = pd.array(tier_series.isin(list(config.flagged)).to_numpy(dtype=bool) & scored, dtype="boolean")
+    out["flagged"] = pd.array(
+        tier_series.isin(list(config.flagged)).to_numpy(dtype=bool) & scored, dtype="boolean"
+    )
     return out

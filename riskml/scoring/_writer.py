@@ -96,9 +96,13 @@ def check_output_path(path: str | Path) -> Path:
     output_format(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ScoringOutputError(f"Cannot write {path}: the folder {folder} does not exist; create it first.")
+        raise ScoringOutputError(
+            f"Cannot write {path}: the folder {folder} does not exist; create it first."
+        )
     if path.is_dir():
-        raise ScoringOutputError(f"Cannot write {path}: it is a folder; give a file name such as {path / 'scores.parquet'}.")
+        raise ScoringOutputError(
+            f"Cannot write {path}: it is a folder; give a file name such as {path / 'scores.parquet'}."
+        )
     probe = _temp_for(path)
     try:
         with open(probe, "wb") as fh:
@@ -122,7 +126,9 @@ def clean_stale_temps(path: str | Path) -> list[Path]:
         return removed
     for candidate in folder.glob(f"{path.name}.tmp-*"):
         pid_text = candidate.name.rsplit("-", 1)[-1]
-        alive = pid_text.isdigit() and int(pid_text) != os.getpid() and psutil.pid_exists(int(pid_text))
+        alive = (
+            pid_text.isdigit() and int(pid_text) != os.getpid() and psutil.pid_exists(int(pid_text))
+        )
         if not alive:
             with contextlib.suppress(OSError):
                 candidate.unlink()
@@ -173,7 +179,9 @@ def write_json_atomic(payload: dict[str, Any], path: str | Path) -> Path:
     """Write ``payload`` as UTF-8 JSON atomically."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        tmp.write_text(
+            json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
     return path
 
 
@@ -189,7 +197,11 @@ def _to_display(frame: pd.DataFrame) -> pd.DataFrame:
         if col in VALUE_ZH:
             s = s.astype("string").map(VALUE_ZH[col], na_action="ignore").astype(object)
         elif col == "flagged":
-            s = s.astype("boolean").astype(object).map(lambda v: BOOL_ZH.get(v) if isinstance(v, bool | np.bool_) else None)
+            s = (
+                s.astype("boolean")
+                .astype(object)
+                .map(lambda v: BOOL_ZH.get(v) if isinstance(v, bool | np.bool_) else None)
+            )
         elif pd.api.types.is_datetime64_any_dtype(s):
             s = s.dt.strftime("%Y-%m-%d").astype(object)
         else:
@@ -282,7 +294,9 @@ def write_scores(frame: pd.DataFrame, path: str | Path, *, metadata: dict[str, A
     dtypes = score_dtypes()
     unknown = [c for c in frame.columns if c not in dtypes]
     if unknown:
-        raise ValueError(f"Cannot write column(s) {unknown} to a score file: they are not score-file columns.")
+        raise ValueError(
+            f"Cannot write column(s) {unknown} to a score file: they are not score-file columns."
+        )
     frame = frame.astype({c: dtypes[c] for c in frame.columns if str(frame[c].dtype) != dtypes[c]})
     if fmt != "parquet":
         write_json_atomic(metadata, sidecar_path(path, "meta"))
@@ -305,7 +319,9 @@ def _from_display(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     raw = raw.rename(columns=lambda c: back.get(str(c).strip(), str(c).strip()))
     unknown = [c for c in raw.columns if c not in SCORE_COLUMNS]
     if unknown:
-        raise ValueError(f"{path} has column(s) {unknown} that are not score-file columns; is it a riskml score file?")
+        raise ValueError(
+            f"{path} has column(s) {unknown} that are not score-file columns; is it a riskml score file?"
+        )
     dtypes = score_dtypes()
     out = {}
     for col in raw.columns:
@@ -358,5 +374,7 @@ def read_scores(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     if fmt == "csv":
         raw = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     else:
-        raw = pd.read_excel(path, sheet_name=DATA_SHEET, dtype=str, engine="openpyxl", keep_default_na=False)
+        raw = pd.read_excel(
+            path, sheet_name=DATA_SHEET, dtype=str, engine="openpyxl", keep_default_na=False
+        )
     return _from_display(raw, path), meta

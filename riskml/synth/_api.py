@@ -58,7 +58,11 @@ class SynthResult:
 
 
 def _check_args(n_households: int, seed: int) -> None:
-    if not isinstance(n_households, int | np.integer) or isinstance(n_households, bool) or n_households < 1:
+    if (
+        not isinstance(n_households, int | np.integer)
+        or isinstance(n_households, bool)
+        or n_households < 1
+    ):
         raise ValueError(f"n_households must be a positive int. Got {n_households!r} instead.")
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int. Got {seed!r} instead.")
@@ -78,6 +82,7 @@ def synthesize(
     *,
     config: SynthConfig | None = None,
     chunk_size: int | None = None,
+    workers: int = 1,
 ) -> Iterator[ProvinceChunk]:
     """Generate a synthetic province chunk by chunk (bounded memory).
 
@@ -96,6 +101,9 @@ def synthesize(
         Defaults to ``configs/synth.yaml``.
     chunk_size : int, optional
         Households simulated together (default ``config.default_chunk_size``).
+    workers : int
+        Processes simulating chunks in parallel (chunks are still yielded in order, and the
+        output does not change). Memory grows with ``workers + 1`` chunks in flight.
 
     Yields
     ------
@@ -112,13 +120,61 @@ def synthesize(
     config = config or load_synth_config()
     check_vocabulary(config)
     step = _chunk_households(chunk_size, config)
-    cal = Calendar.from_config(config)
-    geo = build_geography(config, int(n_households), world_rng(int(seed)), cal)
-    for first in range(0, int(n_households), step):
-        n = min(step, int(n_households) - first)
-        rec = simulate_chunk(config, cal, geo, int(seed), first, n)
-        tables, truth = chunk_tables(rec, geo, cal, config.household_id_prefix)
-        yield ProvinceChunk(first, n, tables, truth, cal.extracted_on, config.province)
+    if not isinstance(workers, int | np.integer) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers must be a positive int. Got {workers!r} instead.")
+    starts = [
+        (first, min(step, int(n_households) - first)) for first in range(0, int(n_households), step)
+    ]
+    if workers == 1 or len(starts) == 1:
+        for first, n in starts:
+            yield _make_chunk(config, int(n_households), int(seed), first, n)
+        return
+    yield from _parallel_chunks(config, int(n_households), int(seed), starts, int(workers))
+
+
+_WORLD: dict[tuple[int, int, str], tuple[Calendar, Geography]] = {}
+
+
+def _world(config: SynthConfig, n_households: int, seed: int) -> tuple[Calendar, Geography]:
+    """Calendar and map of a province, built once per process."""
+    key = (n_households, seed, config.model_dump_json())
+    if key not in _WORLD:
+        _WORLD.clear()
+        cal = Calendar.from_config(config)
+        _WORLD[key] = (cal, build_geography(config, n_households, world_rng(seed), cal))
+    return _WORLD[key]
+
+
+def _make_chunk(
+    config: SynthConfig, n_households: int, seed: int, first: int, n: int
+) -> ProvinceChunk:
+    cal, geo = _world(config, n_households, seed)
+    rec = simulate_chunk(config, cal, geo, seed, first, n)
+    tables, truth = chunk_tables(rec, geo, cal, config.household_id_prefix)
+    return ProvinceChunk(first, n, tables, truth, cal.extracted_on, config.province)
+
+
+def _parallel_chunks(
+    config: SynthConfig, n_households: int, seed: int, starts: list[tuple[int, int]], workers: int
+) -> Iterator[ProvinceChunk]:
+    """Simulate chunks in ``workers`` processes, yielding them in order (at most workers + 1 pending)."""
+    import multiprocessing as mp
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        pending: deque = deque()
+        todo = iter(starts)
+        for first, n in todo:
+            pending.append(pool.submit(_make_chunk, config, n_households, seed, first, n))
+            if len(pending) > workers:
+                break
+        while pending:
+            chunk = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(_make_chunk, config, n_households, seed, *nxt))
+            yield chunk
 
 
 def write_synthetic_province(
@@ -130,6 +186,7 @@ def write_synthetic_province(
     chunk_size: int | None = None,
     config: SynthConfig | None = None,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> SynthResult:
     """Write a synthetic province as a bundle in ``out_dir`` and its ground truth beside it.
 
@@ -149,6 +206,8 @@ def write_synthetic_province(
     config : SynthConfig, optional
     progress : callable, optional
         Called with the number of households finished after each chunk.
+    workers : int
+        Processes simulating chunks in parallel (same output; see :func:`synthesize`).
     """
     import time
 
@@ -159,13 +218,21 @@ def write_synthetic_province(
     started = time.perf_counter()
     cal = Calendar.from_config(config)
     writer = BundleWriter(
-        out_dir, format=format, extracted_on=cal.extracted_on, province=config.province,
-        truth_metadata={"riskml.synth.seed": str(seed), "riskml.synth.households": str(n_households),
-                        "riskml.synth.p_12m": "P(identified in month .. month+11 | state at month start)"},
+        out_dir,
+        format=format,
+        extracted_on=cal.extracted_on,
+        province=config.province,
+        truth_metadata={
+            "riskml.synth.seed": str(seed),
+            "riskml.synth.households": str(n_households),
+            "riskml.synth.p_12m": "P(identified in month .. month+11 | state at month start)",
+        },
     )
     done = 0
     try:
-        for chunk in synthesize(n_households, seed, config=config, chunk_size=chunk_size):
+        for chunk in synthesize(
+            n_households, seed, config=config, chunk_size=chunk_size, workers=workers
+        ):
             writer.write(chunk.tables, chunk.truth)
             done += chunk.n_households
             if progress is not None:
@@ -193,7 +260,9 @@ def _typed_frame(name: str, table: pa.Table) -> pd.DataFrame:
         if col.kind in ("id", "string"):
             out[col.name] = s.astype(pd.StringDtype("pyarrow"))
         elif col.kind == "category":
-            out[col.name] = pd.Categorical(s.astype(object).where(s.notna(), None), categories=list(col.vocab or ()))
+            out[col.name] = pd.Categorical(
+                s.astype(object).where(s.notna(), None), categories=list(col.vocab or ())
+            )
         elif col.kind == "int":
             out[col.name] = s.astype("Int64")
         elif col.kind == "money":
@@ -205,7 +274,9 @@ def _typed_frame(name: str, table: pa.Table) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def generate_province(n_households: int, seed: int, *, config: SynthConfig | None = None) -> tuple[Bundle, pd.DataFrame]:
+def generate_province(
+    n_households: int, seed: int, *, config: SynthConfig | None = None
+) -> tuple[Bundle, pd.DataFrame]:
     """A small synthetic province in memory: ``(Bundle, ground_truth)``.
 
     ``ground_truth`` is the long frame ``household_id, month, p_month, p_12m`` (float32) that
@@ -227,17 +298,25 @@ def generate_province(n_households: int, seed: int, *, config: SynthConfig | Non
         truths.append(chunk.truth)
         extracted_on, province = chunk.extracted_on, chunk.province
     tables = {
-        t: _typed_frame(t, pa.concat_tables(parts[t]) if parts[t] else arrow_schema(t).empty_table()) for t in TABLE_ORDER
+        t: _typed_frame(
+            t, pa.concat_tables(parts[t]) if parts[t] else arrow_schema(t).empty_table()
+        )
+        for t in TABLE_ORDER
     }
     truth = pa.concat_tables(truths) if truths else TRUTH_SCHEMA.empty_table()
     gt = truth.to_pandas(date_as_object=False)
     gt["household_id"] = gt["household_id"].astype(pd.StringDtype("pyarrow"))
     gt["month"] = pd.to_datetime(gt["month"]).astype("datetime64[ns]")
-    assert extracted_on is not None  # n_households >= 1 guarantees one chunk
-    return Bundle(tables=tables, extracted_on=extracted_on, province=province, source="synthetic"), gt
+    if extracted_on is None:  # unreachable: n_households >= 1 gives at least one chunk
+        raise RuntimeError("generate_province produced no chunk")
+    return Bundle(
+        tables=tables, extracted_on=extracted_on, province=province, source="synthetic"
+    ), gt
 
 
-def province_geography(n_households: int, seed: int, *, config: SynthConfig | None = None) -> Geography:
+def province_geography(
+    n_households: int, seed: int, *, config: SynthConfig | None = None
+) -> Geography:
     """The map (banners, townships, villages, disasters) a province of this size and seed uses."""
     config = config or load_synth_config()
     return build_geography(config, n_households, world_rng(seed), Calendar.from_config(config))

@@ -41,14 +41,24 @@ def _labels(bundle: Bundle, as_of: pd.Timestamp, horizon_months: int = 12) -> pd
     return frame
 
 
-def oracle_auc(bundle: Bundle, truth: pd.DataFrame, as_of_dates: list[str] | None = None) -> dict[str, float]:
+def oracle_auc(
+    bundle: Bundle, truth: pd.DataFrame, as_of_dates: list[str] | None = None
+) -> dict[str, float]:
     """AUC and base rate of the generator's ``p_12m`` against the realised default label."""
-    as_of_dates = as_of_dates or ["2020-01-01", "2021-01-01", "2022-01-01", "2023-01-01", "2024-01-01"]
+    as_of_dates = as_of_dates or [
+        "2020-01-01",
+        "2021-01-01",
+        "2022-01-01",
+        "2023-01-01",
+        "2024-01-01",
+    ]
     frames = [_labels(bundle, pd.Timestamp(d)) for d in as_of_dates]
     pairs = pd.concat(frames, ignore_index=True)
     t = truth[["household_id", "month", "p_12m"]].copy()
     t["household_id"] = t["household_id"].astype(str)
-    merged = pairs.merge(t, left_on=["household_id", "as_of"], right_on=["household_id", "month"], how="left")
+    merged = pairs.merge(
+        t, left_on=["household_id", "as_of"], right_on=["household_id", "month"], how="left"
+    )
     return {
         "oracle_auc": _auc(merged["p_12m"].to_numpy(), merged["label"].to_numpy()),
         "label_rate": float(merged["label"].mean()),
@@ -57,7 +67,9 @@ def oracle_auc(bundle: Bundle, truth: pd.DataFrame, as_of_dates: list[str] | Non
     }
 
 
-def calibration_statistics(bundle: Bundle, truth: pd.DataFrame | None = None, province: str | None = None) -> dict:
+def calibration_statistics(
+    bundle: Bundle, truth: pd.DataFrame | None = None, province: str | None = None
+) -> dict:
     """Per-year identification rates, risk and category mix, income against the threshold.
 
     Returns a JSON-friendly dict: ``new_identification_rate`` (households identified in the year /
@@ -73,7 +85,9 @@ def calibration_statistics(bundle: Bundle, truth: pd.DataFrame | None = None, pr
     thresholds = load_thresholds()
     inc = bundle.income
     net = (
-        inc[["wage_income", "business_income", "property_income", "transfer_income"]].fillna(0).sum(axis=1)
+        inc[["wage_income", "business_income", "property_income", "transfer_income"]]
+        .fillna(0)
+        .sum(axis=1)
         - inc["business_costs"].fillna(0)
     ) / inc["household_size"].astype(float)
     years = inc["year"].astype(int)
@@ -94,14 +108,29 @@ def calibration_statistics(bundle: Bundle, truth: pd.DataFrame | None = None, pr
         "identifications": len(mon),
         "new_identification_rate": {int(k): float(v) for k, v in rate.items()},
         "illness_share": round(float((risk1 == "illness").mean()), 4) if len(mon) else float("nan"),
-        "risk_1_share": {k: round(float(v), 4) for k, v in risk1.value_counts(normalize=True).items()},
-        "category_share": {k: round(float(v), 4) for k, v in mon["category"].astype(str).value_counts(normalize=True).items()},
-        "eliminated_share": round(float(mon["eliminated_on"].notna().mean()), 4) if len(mon) else float("nan"),
-        "natural_elimination_share": round(float((mon["elimination_method"].astype(str) == "natural").sum() / max(1, mon["eliminated_on"].notna().sum())), 4),
+        "risk_1_share": {
+            k: round(float(v), 4) for k, v in risk1.value_counts(normalize=True).items()
+        },
+        "category_share": {
+            k: round(float(v), 4)
+            for k, v in mon["category"].astype(str).value_counts(normalize=True).items()
+        },
+        "eliminated_share": round(float(mon["eliminated_on"].notna().mean()), 4)
+        if len(mon)
+        else float("nan"),
+        "natural_elimination_share": round(
+            float(
+                (mon["elimination_method"].astype(str) == "natural").sum()
+                / max(1, mon["eliminated_on"].notna().sum())
+            ),
+            4,
+        ),
         "reidentified_households": int((mon.groupby("household_id").size() > 1).sum()),
         "income": income,
         "events_per_household": round(len(bundle.events) / n, 2),
-        "event_types": {k: int(v) for k, v in bundle.events["event_type"].astype(str).value_counts().items()},
+        "event_types": {
+            k: int(v) for k, v in bundle.events["event_type"].astype(str).value_counts().items()
+        },
     }
     if truth is not None:
         out.update(oracle_auc(bundle, truth))

@@ -83,14 +83,20 @@ def _village_names(rng: np.random.Generator, gacha: np.ndarray, config: SynthCon
     return np.where(gacha, m1 + m2 + "嘎查", h1 + h2 + "村").astype(object)
 
 
-def build_geography(config: SynthConfig, n_households: int, rng: np.random.Generator, cal: Calendar) -> Geography:
+def build_geography(
+    config: SynthConfig, n_households: int, rng: np.random.Generator, cal: Calendar
+) -> Geography:
     """Draw the map of a province of ``n_households`` households."""
     geo = config.geography
     banners = [b for lg in geo.leagues for b in lg.banners]
     weights = np.array([b.weight for b in banners])
-    n_banners = int(np.clip(round(n_households / geo.households_per_banner), geo.min_banners, len(banners)))
+    n_banners = int(
+        np.clip(round(n_households / geo.households_per_banner), geo.min_banners, len(banners))
+    )
     n_banners = min(n_banners, n_households)
-    chosen = np.sort(rng.choice(len(banners), size=n_banners, replace=False, p=weights / weights.sum()))
+    chosen = np.sort(
+        rng.choice(len(banners), size=n_banners, replace=False, p=weights / weights.sum())
+    )
     sel = [banners[i] for i in chosen]
     hh_per_banner = _largest_remainder(n_households, weights[chosen])
 
@@ -127,7 +133,6 @@ def build_geography(config: SynthConfig, n_households: int, rng: np.random.Gener
         town_of_village = np.sort(rng.integers(0, nt, nv))
         town_of_village = np.unique(town_of_village, return_inverse=True)[1]  # no empty townships
         nt = int(town_of_village.max()) + 1
-        btype = BANNER_TYPES.index(b.type)
         gacha_share = geo.gacha_share[b.type]
         town_gacha = rng.random(nt) < gacha_share
         for t in range(nt):
@@ -141,14 +146,20 @@ def build_geography(config: SynthConfig, n_households: int, rng: np.random.Gener
             per_town_counter[t] += 1
             v_town.append(first_town + t)
             v_banner.append(i)
-            v_gacha.append(bool(rng.random() < (0.5 + 0.5 * gacha_share if town_gacha[t] else 0.5 * gacha_share)))
+            v_gacha.append(
+                bool(
+                    rng.random() < (0.5 + 0.5 * gacha_share if town_gacha[t] else 0.5 * gacha_share)
+                )
+            )
         v_sizes.extend(sizes.tolist())
-        _ = btype
 
     village_gacha = np.array(v_gacha, dtype=bool)
     names = _village_names(rng, village_gacha, config)
     bounds = np.concatenate([[0], np.cumsum(np.array(v_sizes, dtype=np.int64))])
-    diligence = np.exp(rng.normal(0.0, config.cadres.diligence_sd, len(v_codes)) - config.cadres.diligence_sd**2 / 2)
+    diligence = np.exp(
+        rng.normal(0.0, config.cadres.diligence_sd, len(v_codes))
+        - config.cadres.diligence_sd**2 / 2
+    )
     banner_type = np.array([BANNER_TYPES.index(b.type) for b in sel], dtype=np.int64)
 
     return Geography(
@@ -170,7 +181,9 @@ def build_geography(config: SynthConfig, n_households: int, rng: np.random.Gener
     )
 
 
-def _banner_disasters(config: SynthConfig, rng: np.random.Generator, cal: Calendar, banner_type: np.ndarray) -> DisasterSchedule:
+def _banner_disasters(
+    config: SynthConfig, rng: np.random.Generator, cal: Calendar, banner_type: np.ndarray
+) -> DisasterSchedule:
     """White disasters (snow) in winter and droughts in summer, each hitting a whole banner."""
     sh = config.shocks
     types = config.geography.banner_types
@@ -179,7 +192,10 @@ def _banner_disasters(config: SynthConfig, rng: np.random.Generator, cal: Calend
     rows: list[tuple[int, int, str, float, int]] = []
     years = np.unique(cal.year)
     for year in years:
-        for kind, probs, months in ((KIND_SNOW, snow_p, sh.snow_months), (KIND_DROUGHT, drought_p, sh.drought_months)):
+        for kind, probs, months in (
+            (KIND_SNOW, snow_p, sh.snow_months),
+            (KIND_DROUGHT, drought_p, sh.drought_months),
+        ):
             hit = rng.random(len(banner_type)) < probs
             month_pick = rng.integers(0, len(months), len(banner_type))
             severity = rng.beta(sh.disaster_severity.a, sh.disaster_severity.b, len(banner_type))
@@ -193,7 +209,9 @@ def _banner_disasters(config: SynthConfig, rng: np.random.Generator, cal: Calend
     return _schedule(rows)
 
 
-def _township_disasters(config: SynthConfig, rng: np.random.Generator, cal: Calendar, n_townships: int) -> DisasterSchedule:
+def _township_disasters(
+    config: SynthConfig, rng: np.random.Generator, cal: Calendar, n_townships: int
+) -> DisasterSchedule:
     """Hail, floods and sandstorms over single townships."""
     sh = config.shocks
     kinds = list(sh.local_kinds)
@@ -203,16 +221,33 @@ def _township_disasters(config: SynthConfig, rng: np.random.Generator, cal: Cale
     kind = np.array(kinds, dtype=object)[rng.choice(len(kinds), size=t_idx.size, p=kp / kp.sum())]
     severity = rng.uniform(sh.local_severity[0], sh.local_severity[1], t_idx.size)
     day = np.floor(rng.random(t_idx.size) * (cal.days_in_month[t_idx] - 6).clip(1)).astype(np.int64)
-    rows = list(zip(t_idx.tolist(), town.tolist(), kind.tolist(), severity.tolist(), day.tolist(), strict=True))
+    rows = list(
+        zip(
+            t_idx.tolist(),
+            town.tolist(),
+            kind.tolist(),
+            severity.tolist(),
+            day.tolist(),
+            strict=True,
+        )
+    )
     return _schedule(rows)
 
 
 def _schedule(rows: list[tuple[int, int, str, float, int]]) -> DisasterSchedule:
     if not rows:
         return DisasterSchedule(
-            np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0), np.zeros(0, np.int64)
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, object),
+            np.zeros(0),
+            np.zeros(0, np.int64),
         )
     t, a, k, s, d = zip(*rows, strict=True)
     return DisasterSchedule(
-        np.array(t, np.int64), np.array(a, np.int64), np.array(k, dtype=object), np.array(s), np.array(d, np.int64)
+        np.array(t, np.int64),
+        np.array(a, np.int64),
+        np.array(k, dtype=object),
+        np.array(s),
+        np.array(d, np.int64),
     )

@@ -61,7 +61,8 @@ DETAIL = {name: i for i, name in enumerate(DETAILS)}
 def check_vocabulary(config: SynthConfig) -> None:
     """Check the config's measure and event names against the data contract."""
     unknown_measures = sorted(
-        {m for ms in config.assistance.after_identification.values() for m in ms} - set(ASSISTANCE_MEASURES)
+        {m for ms in config.assistance.after_identification.values() for m in ms}
+        - set(ASSISTANCE_MEASURES)
         | (set(config.assistance.amount) ^ set(ASSISTANCE_MEASURES))
     )
     if unknown_measures:

@@ -25,7 +25,9 @@ STREAM_HOUSEHOLDS = 1
 
 def world_rng(seed: int) -> np.random.Generator:
     """The generator of province-wide draws (geography, disasters, village diligence)."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(STREAM_WORLD,))))
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(STREAM_WORLD,)))
+    )
 
 
 class BlockRNG:
@@ -45,7 +47,9 @@ class BlockRNG:
 
     def __init__(self, seed: int, first: int, n: int, block_size: int) -> None:
         if first % block_size:
-            raise ValueError(f"chunk start {first} is not a multiple of the block size {block_size}")
+            raise ValueError(
+                f"chunk start {first} is not a multiple of the block size {block_size}"
+            )
         starts = np.arange(0, n, block_size)
         self.bounds = np.append(starts, n)
         self.sizes = np.diff(self.bounds)
@@ -53,14 +57,22 @@ class BlockRNG:
         first_block = first // block_size
         self._gens = [
             np.random.Generator(
-                np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(STREAM_HOUSEHOLDS, first_block + i)))
+                np.random.PCG64(
+                    np.random.SeedSequence(seed, spawn_key=(STREAM_HOUSEHOLDS, first_block + i))
+                )
             )
             for i in range(len(starts))
         ]
 
     # -- full-shape draws: one value per household (times ``tail``) --------------------------
-    def _full(self, fn: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray], tail: tuple[int, ...]) -> np.ndarray:
-        return np.concatenate([fn(g, (int(s), *tail)) for g, s in zip(self._gens, self.sizes, strict=True)])
+    def _full(
+        self,
+        fn: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray],
+        tail: tuple[int, ...],
+    ) -> np.ndarray:
+        return np.concatenate(
+            [fn(g, (int(s), *tail)) for g, s in zip(self._gens, self.sizes, strict=True)]
+        )
 
     def random(self, *tail: int) -> np.ndarray:
         """Uniform ``[0, 1)`` of shape ``(n, *tail)``."""
@@ -72,11 +84,16 @@ class BlockRNG:
 
     def poisson(self, lam: np.ndarray) -> np.ndarray:
         """Poisson draws with a per-household mean ``lam`` (shape ``(n,)``)."""
-        parts = [g.poisson(lam[a:b]) for g, a, b in zip(self._gens, self.bounds[:-1], self.bounds[1:], strict=True)]
+        parts = [
+            g.poisson(lam[a:b])
+            for g, a, b in zip(self._gens, self.bounds[:-1], self.bounds[1:], strict=True)
+        ]
         return np.concatenate(parts)
 
     # -- draws for a subset of households (rows sorted ascending) ----------------------------
-    def _rows(self, rows: np.ndarray, fn: Callable[[np.random.Generator, int], np.ndarray]) -> np.ndarray:
+    def _rows(
+        self, rows: np.ndarray, fn: Callable[[np.random.Generator, int], np.ndarray]
+    ) -> np.ndarray:
         if rows.size == 0:
             return fn(self._gens[0], 0)
         counts = np.diff(np.searchsorted(rows, self.bounds))
@@ -91,7 +108,9 @@ class BlockRNG:
         """One standard normal per entry of ``rows`` (sorted ascending)."""
         return self._rows(rows, lambda g, c: g.standard_normal(c))
 
-    def integers_rows(self, rows: np.ndarray, low: int | np.ndarray, high: int | np.ndarray) -> np.ndarray:
+    def integers_rows(
+        self, rows: np.ndarray, low: int | np.ndarray, high: int | np.ndarray
+    ) -> np.ndarray:
         """Integers in ``[low, high)`` per entry of ``rows``; ``low``/``high`` may be per-entry arrays."""
         u = self.random_rows(rows)
         low_a = np.asarray(low, dtype=np.int64)

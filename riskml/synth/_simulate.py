@@ -20,13 +20,14 @@ from riskml.synth._params import (
     DETAIL,
     EV,
     MEASURE,
+    REL,
     Calendar,
     age_lookup,
     annual_to_monthly,
     day_number,
     logistic,
 )
-from riskml.synth._population import K, NEVER, Population, init_population
+from riskml.synth._population import K, Population, init_population
 from riskml.synth._rng import BlockRNG
 
 __all__ = ["ChunkRecords", "simulate_chunk"]
@@ -48,13 +49,28 @@ class _Log:
 
     def collect(self, names: tuple[str, ...], dtypes: dict[str, type]) -> dict[str, np.ndarray]:
         return {
-            k: (np.concatenate(self.parts[k]) if self.parts.get(k) else np.zeros(0, dtype=dtypes.get(k, np.int64)))
+            k: (
+                np.concatenate(self.parts[k])
+                if self.parts.get(k)
+                else np.zeros(0, dtype=dtypes.get(k, np.int64))
+            )
             for k in names
         }
 
 
 EVENT_FIELDS = ("row", "slot", "type", "day", "recorded", "amount", "detail")
-INCOME_FIELDS = ("row", "year", "recorded", "size", "wage", "business", "property", "transfer", "costs", "oop")
+INCOME_FIELDS = (
+    "row",
+    "year",
+    "recorded",
+    "size",
+    "wage",
+    "business",
+    "property",
+    "transfer",
+    "costs",
+    "oop",
+)
 MON_FIELDS = ("row", "episode", "day", "category", "risk1", "risk2", "risk3")
 ELIM_FIELDS = ("episode", "day", "natural")
 ASSIST_FIELDS = ("row", "measure", "start", "end", "episode", "end_offset", "amount")
@@ -96,7 +112,9 @@ class ChunkRecords:
 
 
 class _Sim:
-    def __init__(self, config: SynthConfig, cal: Calendar, geo: Geography, seed: int, first: int, n: int) -> None:
+    def __init__(
+        self, config: SynthConfig, cal: Calendar, geo: Geography, seed: int, first: int, n: int
+    ) -> None:
         self.cfg = config
         self.cal = cal
         self.geo = geo
@@ -136,12 +154,20 @@ class _Sim:
         local_sev = float(np.mean(sh.local_severity))
         # expected monthly disaster hit rate x loss share per household (for the expected onset)
         self.disaster_rate_loss = (
-            annual_to_monthly(snow)[self.pop.btype] * np.array(ex.snow.as_tuple())[self.pop.livelihood] * mean_sev
-            + annual_to_monthly(drought)[self.pop.btype] * np.array(ex.drought.as_tuple())[self.pop.livelihood] * mean_sev
-            + sh.local_disaster_monthly_per_township * np.array(ex.local.as_tuple())[self.pop.livelihood] * local_sev
+            annual_to_monthly(snow)[self.pop.btype]
+            * np.array(ex.snow.as_tuple())[self.pop.livelihood]
+            * mean_sev
+            + annual_to_monthly(drought)[self.pop.btype]
+            * np.array(ex.drought.as_tuple())[self.pop.livelihood]
+            * mean_sev
+            + sh.local_disaster_monthly_per_township
+            * np.array(ex.local.as_tuple())[self.pop.livelihood]
+            * local_sev
         )
         fi = cd.false_identification_cause
-        self.false_cause_cum = np.cumsum(np.array([fi.get(c, 0.0) for c in CAUSES]) / sum(fi.values()))
+        self.false_cause_cum = np.cumsum(
+            np.array([fi.get(c, 0.0) for c in CAUSES]) / sum(fi.values())
+        )
         # dynamic household state
         self.hardship = np.zeros(n, dtype=bool)
         self.cause = np.full(n, C["other"], dtype=np.int64)
@@ -160,17 +186,31 @@ class _Sim:
         self.fail_next = np.zeros(n)
         self.job_lost_year = np.zeros(n, dtype=bool)
         self.noise = np.ones(n)
-        self.acc = {k: np.zeros(n) for k in ("wage", "business", "costs", "property", "transfer", "oop")}
+        self.acc = {
+            k: np.zeros(n) for k in ("wage", "business", "costs", "property", "transfer", "oop")
+        }
         self._age_year = -1
         self._age_hz: tuple[np.ndarray, ...] = ()
-        self.diag = {"base": np.zeros(NC), "expected": np.zeros(NC), "realized": np.zeros(NC), "free_months": 0}
+        self.diag = {
+            "base": np.zeros(NC),
+            "expected": np.zeros(NC),
+            "realized": np.zeros(NC),
+            "free_months": 0,
+        }
         T = cal.n_months
         self.p_month = np.zeros((T, n), dtype=np.float32)
         self.p_12m = np.zeros((T, n), dtype=np.float32)
 
     # ---- helpers ---------------------------------------------------------------------------
-    def emit(self, etype: str, rows: np.ndarray, slots: np.ndarray | None, days: np.ndarray,
-             amount: np.ndarray | None = None, detail: np.ndarray | int | None = None) -> None:
+    def emit(
+        self,
+        etype: str,
+        rows: np.ndarray,
+        slots: np.ndarray | None,
+        days: np.ndarray,
+        amount: np.ndarray | None = None,
+        detail: np.ndarray | int | None = None,
+    ) -> None:
         """Record events; ``rows`` must be sorted ascending (per-block random draws)."""
         if rows.size == 0:
             return
@@ -183,14 +223,23 @@ class _Sim:
             day=days,
             recorded=days + delay,
             amount=np.full(rows.size, np.nan) if amount is None else amount,
-            detail=np.full(rows.size, -1) if detail is None else np.broadcast_to(detail, rows.shape),
+            detail=np.full(rows.size, -1)
+            if detail is None
+            else np.broadcast_to(detail, rows.shape),
         )
+
+    @staticmethod
+    def _span(pair: list[int]) -> tuple[int, int]:
+        """``[low, high]`` days (inclusive) as the half-open bounds ``integers_rows`` takes."""
+        return int(pair[0]), int(pair[1]) + 1
 
     def lognormal_rows(self, rows: np.ndarray, median: float, sd: float) -> np.ndarray:
         return median * np.exp(sd * self.rng.normal_rows(rows))
 
     def day_in_month(self, rows: np.ndarray, t: int) -> np.ndarray:
-        return self.cal.month_start[t] + self.rng.integers_rows(rows, 0, int(self.cal.days_in_month[t]))
+        return self.cal.month_start[t] + self.rng.integers_rows(
+            rows, 0, int(self.cal.days_in_month[t])
+        )
 
     # ---- history before the period ---------------------------------------------------------
     def history(self) -> None:
@@ -205,14 +254,26 @@ class _Sim:
         ):
             rows, slots = np.nonzero(mask)
             days = first + self.rng.integers_rows(rows, 0, last - first + 1)
-            det = (p.disability_initial[rows, slots] - 1 + DETAIL["1"]) if etype == "disability" else detail
+            det = (
+                (p.disability_initial[rows, slots] - 1 + DETAIL["1"])
+                if etype == "disability"
+                else detail
+            )
             self.emit(etype, rows, slots, days, detail=det)
         rows = np.flatnonzero(p.dibao_initial)
         days = first + self.rng.integers_rows(rows, 0, last - first + 1)
         self.emit("dibao_granted", rows, None, days)
-        self.asst.add(row=rows, measure=np.full(rows.size, MEASURE["dibao"]), start=days, end=np.full(rows.size, -1),
-                      episode=np.full(rows.size, -1), end_offset=np.zeros(rows.size, np.int64),
-                      amount=self.lognormal_rows(rows, self.cfg.assistance.amount["dibao"], self.cfg.assistance.amount_sd))
+        self.asst.add(
+            row=rows,
+            measure=np.full(rows.size, MEASURE["dibao"]),
+            start=days,
+            end=np.full(rows.size, -1),
+            episode=np.full(rows.size, -1),
+            end_offset=np.zeros(rows.size, np.int64),
+            amount=self.lognormal_rows(
+                rows, self.cfg.assistance.amount["dibao"], self.cfg.assistance.amount_sd
+            ),
+        )
         self._background_assistance()
 
     def _background_assistance(self) -> None:
@@ -222,7 +283,12 @@ class _Sim:
         rows = np.flatnonzero((p.pv_amount > 0) & (p.pv_start_day <= end_day))
         self._assist(rows, "pv_dividend", p.pv_start_day[rows], amount=p.pv_amount[rows])
         rows = np.flatnonzero((p.ecocomp_amount > 0) & (p.ecocomp_start_day <= end_day))
-        self._assist(rows, "ecological_compensation", p.ecocomp_start_day[rows], amount=p.ecocomp_amount[rows])
+        self._assist(
+            rows,
+            "ecological_compensation",
+            p.ecocomp_start_day[rows],
+            amount=p.ecocomp_amount[rows],
+        )
         rows = np.flatnonzero(p.relocated)
         if rows.size:
             jan1 = jan1_day(p.relocation_year[rows])
@@ -230,26 +296,61 @@ class _Sim:
         bg = a.background
         u = self.rng.random(3)
         rows = np.flatnonzero(p.formerly_poor & (u[:, 0] < bg.industry_share_formerly_poor))
-        self._assist(rows, "industry", cal.month_start[0] + self.rng.integers_rows(rows, 0, end_day - cal.month_start[0] + 1),
-                     duration=(120, 400))
+        self._assist(
+            rows,
+            "industry",
+            cal.month_start[0] + self.rng.integers_rows(rows, 0, end_day - cal.month_start[0] + 1),
+            duration=tuple(bg.industry_duration_days),
+        )
         has_migrant = p.migrant_initial.any(axis=1)
-        rows = np.flatnonzero(p.formerly_poor & has_migrant & (u[:, 1] < bg.employment_share_migrant_formerly_poor))
-        self._assist(rows, "employment", cal.month_start[0] + self.rng.integers_rows(rows, 0, end_day - cal.month_start[0] + 1),
-                     duration=(90, 365))
+        rows = np.flatnonzero(
+            p.formerly_poor & has_migrant & (u[:, 1] < bg.employment_share_migrant_formerly_poor)
+        )
+        self._assist(
+            rows,
+            "employment",
+            cal.month_start[0] + self.rng.integers_rows(rows, 0, end_day - cal.month_start[0] + 1),
+            duration=tuple(bg.employment_duration_days),
+        )
         has_student = (p.student | p.college).any(axis=1)
-        rows = np.flatnonzero(p.formerly_poor & has_student & (u[:, 2] < bg.education_share_formerly_poor_students))
-        self._assist(rows, "education", cal.month_start[0] + self.rng.integers_rows(rows, 0, 730), duration=(300, 1100))
+        rows = np.flatnonzero(
+            p.formerly_poor & has_student & (u[:, 2] < bg.education_share_formerly_poor_students)
+        )
+        self._assist(
+            rows,
+            "education",
+            cal.month_start[0] + self.rng.integers_rows(rows, 0, bg.education_start_window_days),
+            duration=tuple(bg.education_duration_days),
+        )
 
-    def _assist(self, rows: np.ndarray, measure: str, start: np.ndarray, *, amount: np.ndarray | None = None,
-                duration: tuple[int, int] | None = None) -> None:
+    def _assist(
+        self,
+        rows: np.ndarray,
+        measure: str,
+        start: np.ndarray,
+        *,
+        amount: np.ndarray | None = None,
+        duration: tuple[int, int] | None = None,
+    ) -> None:
         if rows.size == 0:
             return
         a = self.cfg.assistance
         if amount is None:
             amount = self.lognormal_rows(rows, a.amount[measure], a.amount_sd)
-        end = np.full(rows.size, -1, dtype=np.int64) if duration is None else start + self.rng.integers_rows(rows, *duration)
-        self.asst.add(row=rows, measure=np.full(rows.size, MEASURE[measure]), start=start, end=end,
-                      episode=np.full(rows.size, -1), end_offset=np.zeros(rows.size, np.int64), amount=amount)
+        end = (
+            np.full(rows.size, -1, dtype=np.int64)
+            if duration is None
+            else start + self.rng.integers_rows(rows, *duration)
+        )
+        self.asst.add(
+            row=rows,
+            measure=np.full(rows.size, MEASURE[measure]),
+            start=start,
+            end=end,
+            episode=np.full(rows.size, -1),
+            end_offset=np.zeros(rows.size, np.int64),
+            amount=amount,
+        )
 
     # ---- one month -------------------------------------------------------------------------
     def run(self) -> ChunkRecords:
@@ -299,15 +400,29 @@ class _Sim:
         business_pot = self.base[lv] * hh_scale * price * self.noise * labour
         costs = self.cost_ratio[lv] * self.base[lv] * hh_scale * labour
         business_now = business_pot * (1.0 - self.loss_y) * (1.0 - self.fail_y)
-        wage_month = ((present & p.migrant) * p.wage_monthly * (inc.migrant_months_per_year / 12.0) * growth).sum(axis=1) + (
-            (present & p.local_job).sum(axis=1) * inc.local_wage_monthly * inc.local_work_share_of_year * growth
-        ) + self.welfare_job * inc.public_welfare_job_monthly * growth
+        wage_month = (
+            (
+                (present & p.migrant)
+                * p.wage_monthly
+                * (inc.migrant_months_per_year / 12.0)
+                * growth
+            ).sum(axis=1)
+            + (
+                (present & p.local_job).sum(axis=1)
+                * inc.local_wage_monthly
+                * inc.local_work_share_of_year
+                * growth
+            )
+            + self.welfare_job * inc.public_welfare_job_monthly * growth
+        )
         day0 = int(cal.month_start[t])
         prop = p.land_rent * growth + p.collective + p.pv_amount * (p.pv_start_day <= day0)
         dibao_amount = p.dibao * inc.dibao_monthly_per_person_by_year[y] * 12.0 * size
         transfer = (
             old.sum(axis=1) * inc.pension_monthly_by_year[y] * 12.0
-            + p.eco_subsidy + p.farmland + dibao_amount
+            + p.eco_subsidy
+            + p.farmland
+            + dibao_amount
             + (present & (p.disability > 0)).sum(axis=1) * inc.disability_subsidy_annual
             + p.ecocomp_amount * (p.ecocomp_start_day <= day0)
         )
@@ -323,34 +438,60 @@ class _Sim:
         hz = np.zeros((12, self.n, K))
         if self._age_year != y:  # ages change once a year: look the age tables up once a year
             self._age_year = y
-            self._age_hz = (self.death(a0), self.serious(a0), self.hosp(a0), self.chronic_on(a0), self.disab_on(a0))
+            self._age_hz = (
+                self.death(a0),
+                self.serious(a0),
+                self.hosp(a0),
+                self.chronic_on(a0),
+                self.disab_on(a0),
+            )
         d_a, s_a, h_a, c_a, di_a = self._age_hz
-        hz[0] = d_a * np.where(serious_now, h.death_mult_serious, 1.0) * np.where(p.chronic, h.death_mult_chronic, 1.0)
+        hz[0] = (
+            d_a
+            * np.where(serious_now, h.death_mult_serious, 1.0)
+            * np.where(p.chronic, h.death_mult_chronic, 1.0)
+        )
         hz[0] *= (size > 1)[:, None]
         hz[1] = s_a * np.where(p.chronic, h.serious_mult_chronic, 1.0) * ~serious_now
         hz[2] = h_a
         hz[3] = c_a * ~p.chronic
         hz[4] = di_a * (p.disability == 0)
         hz[5] = self.accident * working_age
-        hz[6] = self.mig_start[lv][:, None] * (able & ~p.migrant & ~p.student & ~p.college & (age <= 50))
+        hz[6] = self.mig_start[lv][:, None] * (
+            able & ~p.migrant & ~p.student & ~p.college & (age <= w.migrant_max_age)
+        )
         hz[7] = w.migrant_end_monthly * p.migrant
         jl_mult = w.job_loss_2020_mult if y == 2020 else 1.0
-        hz[8] = w.job_loss_monthly["migrant"] * jl_mult * p.migrant + w.job_loss_monthly["local"] * p.local_job
-        hz[9] = np.array(w.local_job_start_monthly.as_tuple())[lv][:, None] * (able & ~p.migrant & ~p.local_job & ~p.student & ~p.college)
-        movable = ((p.relation == 2) | (p.relation == 4)) & (age >= 20) & (age <= 35)
+        hz[8] = (
+            w.job_loss_monthly["migrant"] * jl_mult * p.migrant
+            + w.job_loss_monthly["local"] * p.local_job
+        )
+        hz[9] = np.array(w.local_job_start_monthly.as_tuple())[lv][:, None] * (
+            able & ~p.migrant & ~p.local_job & ~p.student & ~p.college
+        )
+        movable = ((p.relation == REL["child"]) | (p.relation == REL["grandchild"])) & (
+            (age >= w.move_out_ages[0]) & (age <= w.move_out_ages[1])
+        )
         hz[10] = w.move_out_monthly * movable * (size > 2)[:, None]
-        hz[11] = w.dropout_monthly * (p.student & (age >= 13) & (age <= 17) & (R < 1.6)[:, None])
+        hz[11] = w.dropout_monthly * (
+            p.student
+            & (age >= w.dropout_ages[0])
+            & (age <= w.dropout_ages[1])
+            & (w.dropout_below_ratio > R)[:, None]
+        )
         hz *= present[None]
 
         # ---- hardship: base hazard, expected shock onsets --------------------------------
         hs = cfg.hardship
-        vmult = np.where(p.formerly_poor, hs.formerly_poor_mult, 1.0) * np.where(p.relocated, hs.relocated_mult, 1.0)
+        vmult = np.where(p.formerly_poor, hs.formerly_poor_mult, 1.0) * np.where(
+            p.relocated, hs.relocated_mult, 1.0
+        )
         fixed = _Fixed(
             vmult=vmult,
             chronic_n=chronic_n,
             disability_w=self.dis_grade_w[np.where(present, p.disability, 0)].sum(axis=1),
             no_able=n_able == 0,
-            all_old=(present & (age >= 65)).sum(axis=1) == size,
+            all_old=(present & (age >= hs.elderly_age)).sum(axis=1) == size,
             income_cause=self.income_cause(n_able, y),
             serious=hz[1].sum(axis=1),
             hosp=hz[2].sum(axis=1),
@@ -382,21 +523,34 @@ class _Sim:
         r_all = np.minimum(self.detect[None, :] * r_scale[:, None], cd.max_detection)
         r_new = (weights * r_all).sum(axis=1) / wsum
         b_new = (weights * self.recover[None, :]).sum(axis=1) / wsum
-        f = cd.false_identification_monthly * np.where(R < cd.edge_ratio, cd.false_identification_low_income_mult, 1.0)
+        f = cd.false_identification_monthly * np.where(
+            cd.edge_ratio > R, cd.false_identification_low_income_mult, 1.0
+        )
         no_labour_mult = np.where(n_able == 0, cd.no_labour_elimination_mult, 1.0)
         elim = self.eliminate[self.mon_cause] * no_labour_mult
 
         p_month, p_12m = twelve_month_probability(
-            t=t, monitoring_start=cal.monitoring_start, monitored=self.monitored,
-            months_monitored=t - self.mon_since, elimination=elim, min_months=cd.min_monitoring_months,
-            hardship=self.hardship, r_current=r_cur, b_current=self.recover[self.cause],
-            r_new=r_new, b_new=b_new, false_rate=f, onset=onset_path,
+            t=t,
+            monitoring_start=cal.monitoring_start,
+            monitored=self.monitored,
+            months_monitored=t - self.mon_since,
+            elimination=elim,
+            min_months=cd.min_monitoring_months,
+            hardship=self.hardship,
+            r_current=r_cur,
+            b_current=self.recover[self.cause],
+            r_new=r_new,
+            b_new=b_new,
+            false_rate=f,
+            onset=onset_path,
         )
         self.p_month[t] = p_month
         self.p_12m[t] = p_12m
 
         if t == 0:  # latent hardship already present when the period starts
-            init = np.minimum(hs.initial_prevalence_mult * onset_expected, 0.5)
+            init = np.minimum(
+                hs.initial_prevalence_mult * onset_expected, hs.initial_prevalence_cap
+            )
             u0 = self.rng.random()
             self.hardship = u0 < init
             self.cause = self.sample_cause(np.flatnonzero(self.hardship), weights, self.cause)
@@ -429,8 +583,17 @@ class _Sim:
 
         # ---- civil affairs: 低保 granted / ended on its own ------------------------------------
         a = cfg.assistance
-        grant = ~p.dibao & (R_no_dibao < 0.9) & (u[:, 4] < a.dibao_grant_monthly_low_income)
-        end = p.dibao & ~self.dibao_from_episode & (R_no_dibao > 1.6) & (u[:, 5] < a.dibao_end_monthly_high_income)
+        grant = (
+            ~p.dibao
+            & (R_no_dibao < a.dibao_grant_below_ratio)
+            & (u[:, 4] < a.dibao_grant_monthly_low_income)
+        )
+        end = (
+            p.dibao
+            & ~self.dibao_from_episode
+            & (R_no_dibao > a.dibao_end_above_ratio)
+            & (u[:, 5] < a.dibao_end_monthly_high_income)
+        )
         rows = np.flatnonzero(grant)
         if rows.size:
             days = self.day_in_month(rows, t)
@@ -453,8 +616,15 @@ class _Sim:
             self.close_year(t, y, present)
 
     # ---- pieces of a month ------------------------------------------------------------------
-    def hazards(self, R: np.ndarray, oop12: np.ndarray, hh_income: np.ndarray, fx: _Fixed, *,
-                with_costs: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def hazards(
+        self,
+        R: np.ndarray,
+        oop12: np.ndarray,
+        hh_income: np.ndarray,
+        fx: _Fixed,
+        *,
+        with_costs: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Monthly hardship-onset hazards by cause: ``(base, expected_shocks, g*v)``.
 
         ``base`` comes from the household's persistent state (income ratio ``R``, out-of-pocket
@@ -469,7 +639,9 @@ class _Sim:
         if with_costs:
             base[:, C["illness"]] += self.cost_hazard(oop12, hh_income, fx)
         base[:, C["disability"]] = fx.disability_w * gv
-        base[:, C["labor_shortage"]] = (hs.labour_shortage * fx.no_able + hs.elderly_only * fx.all_old) * gv
+        base[:, C["labor_shortage"]] = (
+            hs.labour_shortage * fx.no_able + hs.elderly_only * fx.all_old
+        ) * gv
         a_inc = hs.income.amplitude * logistic((hs.income.center - R) / hs.income.width) * fx.vmult
         base[np.arange(len(R)), fx.income_cause] += a_inc
 
@@ -478,27 +650,38 @@ class _Sim:
 
         expected = np.zeros((len(R), NC))
         expected[:, C["illness"]] = (
-            fx.serious * sg("serious_illness") + fx.hosp * sg("hospitalization") + fx.chronic_on * sg("chronic_onset")
+            fx.serious * sg("serious_illness")
+            + fx.hosp * sg("hospitalization")
+            + fx.chronic_on * sg("chronic_onset")
         )
         expected[:, C["disability"]] = fx.disab_on * sg("disability_onset")
         expected[:, C["accident"]] = fx.accident * sg("accident")
-        expected[:, C["disaster"]] = self.disaster_rate_loss / 0.3 * sg("disaster")
+        expected[:, C["disaster"]] = (
+            self.disaster_rate_loss / hs.disaster_loss_reference * sg("disaster")
+        )
         expected[:, C["unstable_employment"]] = fx.job_loss * sg("job_loss")
         expected[:, C["industry_failure"]] = fx.business_failure * sg("business_failure")
         expected[:, C["labor_shortage"]] += fx.able_death * sg("working_age_death")
         expected[:, C["education"]] = fx.dropout * sg("dropout")
         return base, expected, gv
 
-    def expected_oop(self, fx: _Fixed, present: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def expected_oop(
+        self, fx: _Fixed, present: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Expected monthly out-of-pocket costs besides new serious illness, the cost of a new
         serious illness, and the monthly cost of an ongoing one."""
         h = self.cfg.health
-        oop_mult = np.where(self.health_aid, 0.6, 1.0)
+        oop_mult = np.where(self.health_aid, self.cfg.health.health_aid_oop_mult, 1.0)
         share = float(np.mean(h.oop_share))
         serious_oop = h.serious_bill.median * np.exp(h.serious_bill.sd**2 / 2) * share * oop_mult
-        hosp_oop = h.hospitalization_bill.median * np.exp(h.hospitalization_bill.sd**2 / 2) * share * oop_mult
+        hosp_oop = (
+            h.hospitalization_bill.median
+            * np.exp(h.hospitalization_bill.sd**2 / 2)
+            * share
+            * oop_mult
+        )
         accident_oop = h.accident_cost.median * np.exp(h.accident_cost.sd**2 / 2) * share * oop_mult
-        ongoing_hosp = h.serious_monthly_hospitalization * 2 * hosp_oop
+        ongoing_hosp = h.serious_monthly_hospitalization * h.followup_bill_mult * hosp_oop
         mean_month = (
             fx.chronic_n * self.cfg.income.chronic_medication_monthly * oop_mult
             + fx.hosp * hosp_oop
@@ -507,8 +690,16 @@ class _Sim:
         )
         return mean_month, serious_oop, ongoing_hosp
 
-    def onset_path(self, t: int, R: np.ndarray, hh_income: np.ndarray, fx: _Fixed, hz: np.ndarray,
-                   present: np.ndarray, horizon: int = 12) -> np.ndarray:
+    def onset_path(
+        self,
+        t: int,
+        R: np.ndarray,
+        hh_income: np.ndarray,
+        fx: _Fixed,
+        hz: np.ndarray,
+        present: np.ndarray,
+        horizon: int = 12,
+    ) -> np.ndarray:
         """Expected onset probability for each of the next ``horizon`` months, ``(horizon, n)``.
 
         Projects from today's state only: the income ratio follows the configured income growth
@@ -522,7 +713,9 @@ class _Sim:
         cal, cfg = self.cal, self.cfg
         mean_month, serious_oop, ongoing_hosp = self.expected_oop(fx, present)
         order = (t + np.arange(horizon)) % 12
-        rolled = np.cumsum(self.oop_ring[order], axis=0) - self.oop_ring[order]  # costs gone by month k
+        rolled = (
+            np.cumsum(self.oop_ring[order], axis=0) - self.oop_ring[order]
+        )  # costs gone by month k
         y_now = int(cal.year[t])
         growth_now = cfg.income.growth_by_year[y_now]
         by_year: dict[int, np.ndarray] = {}
@@ -531,7 +724,11 @@ class _Sim:
             y_k = cal.year_of(t + k)
             if y_k not in by_year:
                 growth_k = cfg.income.growth_by_year.get(y_k, growth_now)
-                R_k = R * (growth_k / growth_now) * (cal.thresholds[y_now] / cal.thresholds.get(y_k, cal.thresholds[y_now]))
+                R_k = (
+                    R
+                    * (growth_k / growth_now)
+                    * (cal.thresholds[y_now] / cal.thresholds.get(y_k, cal.thresholds[y_now]))
+                )
                 by_year[y_k] = self.ratio_hazard(R_k, fx)
             a = by_year[y_k]
             oop0 = np.maximum(self.oop_12m - rolled[k], 0.0) + k * mean_month
@@ -548,8 +745,10 @@ class _Sim:
         """The part of the total onset hazard that depends on out-of-pocket medical costs."""
         hs = self.cfg.hardship
         mb = hs.medical_burden
-        return (mb.amplitude * logistic((oop12 / hh_income - mb.center) / mb.width)
-                + hs.rigid_medical_hazard * (oop12 > hs.rigid_medical_yuan)) * fx.vmult
+        return (
+            mb.amplitude * logistic((oop12 / hh_income - mb.center) / mb.width)
+            + hs.rigid_medical_hazard * (oop12 > hs.rigid_medical_yuan)
+        ) * fx.vmult
 
     def ratio_hazard(self, R: np.ndarray, fx: _Fixed) -> np.ndarray:
         """The part of the total onset hazard that depends on the income ratio (all but costs)."""
@@ -568,10 +767,18 @@ class _Sim:
     def income_cause(self, n_able: np.ndarray, y: int) -> np.ndarray:
         """What a low income is attributed to: the year's shocks first, then labour."""
         lv = self.pop.livelihood
-        cattle_down = (self.cfg.income.cattle_price_index[y] < 0.9) & (self.livestock[lv] >= 0.6)
+        cattle_down = (
+            self.cfg.income.cattle_price_index[y] < self.cfg.hardship.industry_price_below
+        ) & (self.livestock[lv] >= self.cfg.hardship.industry_livestock_share)
         return np.select(
             [self.loss_y > 0.15, self.fail_y > 0, cattle_down, self.job_lost_year, n_able == 0],
-            [C["disaster"], C["industry_failure"], C["industry_failure"], C["unstable_employment"], C["labor_shortage"]],
+            [
+                C["disaster"],
+                C["industry_failure"],
+                C["industry_failure"],
+                C["unstable_employment"],
+                C["labor_shortage"],
+            ],
             default=C["other"],
         )
 
@@ -595,7 +802,8 @@ class _Sim:
         false_cause = np.minimum(np.searchsorted(self.false_cause_cum, fu, side="right"), NC - 1)
         cause = np.where(true_h, self.cause[rows], false_cause)
         category = np.where(
-            p.formerly_poor[rows], CATEGORY["unstable_exited"],
+            p.formerly_poor[rows],
+            CATEGORY["unstable_exited"],
             np.where(R[rows] < cd.edge_ratio, CATEGORY["edge"], CATEGORY["sudden_hardship"]),
         )
         w = weights[rows].copy()
@@ -608,7 +816,15 @@ class _Sim:
         day = self.day_in_month(rows, t)
         episodes = self.episodes + np.arange(rows.size)
         self.episodes += rows.size
-        self.mon.add(row=rows, episode=episodes, day=day, category=category, risk1=cause, risk2=risk2, risk3=risk3)
+        self.mon.add(
+            row=rows,
+            episode=episodes,
+            day=day,
+            category=category,
+            risk1=cause,
+            risk2=risk2,
+            risk3=risk3,
+        )
         self.monitored[rows] = True
         self.mon_since[rows] = t
         self.mon_cause[rows] = cause
@@ -617,19 +833,30 @@ class _Sim:
 
         # assistance that starts *because* of the identification (a leakage trap downstream)
         a = cfg.assistance
-        prob = np.array([[a.after_identification[c].get(m, 0.0) for m in M_ORDER] for c in CAUSES])[cause]
+        prob = np.array([[a.after_identification[c].get(m, 0.0) for m in M_ORDER] for c in CAUSES])[
+            cause
+        ]
         nm = len(M_ORDER)
         rep = np.repeat(rows, nm)
-        take = (self.rng.random_rows(rep).reshape(rows.size, nm) < prob)
+        take = self.rng.random_rows(rep).reshape(rows.size, nm) < prob
         ri, mi = np.nonzero(take)
         if ri.size:
             arows = rows[ri]
             lo, hi = a.start_days_after_identification
             start = day[ri] + self.rng.integers_rows(arows, lo, hi + 1)
             e0, e1 = a.end_days_after_elimination
-            amounts = np.array([a.amount[m] for m in M_ORDER])[mi] * np.exp(a.amount_sd * self.rng.normal_rows(arows))
-            self.asst.add(row=arows, measure=mi, start=start, end=np.full(ri.size, -1), episode=episodes[ri],
-                          end_offset=self.rng.integers_rows(arows, e0, e1 + 1), amount=amounts)
+            amounts = np.array([a.amount[m] for m in M_ORDER])[mi] * np.exp(
+                a.amount_sd * self.rng.normal_rows(arows)
+            )
+            self.asst.add(
+                row=arows,
+                measure=mi,
+                start=start,
+                end=np.full(ri.size, -1),
+                episode=episodes[ri],
+                end_offset=self.rng.integers_rows(arows, e0, e1 + 1),
+                amount=amounts,
+            )
             is_dibao = mi == MEASURE["dibao"]
             new_dibao = arows[is_dibao & ~p.dibao[arows]]
             if new_dibao.size:
@@ -644,7 +871,9 @@ class _Sim:
         if sudden.size:
             give = sudden[self.rng.random_rows(sudden) < a.temporary_assistance_prob]
             if give.size:
-                days = day[np.searchsorted(rows, give)] + self.rng.integers_rows(give, 0, 30)
+                days = day[np.searchsorted(rows, give)] + self.rng.integers_rows(
+                    give, *self._span(a.temporary_assistance_days)
+                )
                 amount = self.lognormal_rows(give, a.amount["social_assistance"], a.amount_sd)
                 self.emit("temporary_assistance", give, None, days, amount=amount)
                 self.acc["transfer"][give] += amount
@@ -655,7 +884,15 @@ class _Sim:
         self.elim.add(episode=self.cur_episode[rows], day=day, natural=natural)
         ended = rows[self.dibao_from_episode[rows]]
         if ended.size:
-            self.emit("dibao_ended", ended, None, day[np.searchsorted(rows, ended)] + self.rng.integers_rows(ended, 0, 60))
+            self.emit(
+                "dibao_ended",
+                ended,
+                None,
+                day[np.searchsorted(rows, ended)]
+                + self.rng.integers_rows(
+                    ended, *self._span(self.cfg.assistance.dibao_end_days_after_elimination)
+                ),
+            )
             self.pop.dibao[ended] = False
         self.monitored[rows] = False
         self.hardship[rows] = False
@@ -664,9 +901,20 @@ class _Sim:
         self.dibao_from_episode[rows] = False
         self.cur_episode[rows] = -1
 
-    def member_events(self, t: int, y: int, moy: int, hz: np.ndarray, present: np.ndarray, age: np.ndarray,
-                      able: np.ndarray, size: np.ndarray, realized: np.ndarray, gv: np.ndarray,
-                      business_pot: np.ndarray) -> None:
+    def member_events(
+        self,
+        t: int,
+        y: int,
+        moy: int,
+        hz: np.ndarray,
+        present: np.ndarray,
+        age: np.ndarray,
+        able: np.ndarray,
+        size: np.ndarray,
+        realized: np.ndarray,
+        gv: np.ndarray,
+        business_pot: np.ndarray,
+    ) -> None:
         cfg, p, h, s = self.cfg, self.pop, self.cfg.health, self.s
         was_serious = p.serious_left > 0
         total = hz.sum(axis=0)
@@ -678,7 +926,7 @@ class _Sim:
             cum = np.cumsum(hz[:, rows, slots], axis=0)
             kind = np.minimum((u[rows, slots][None, :] >= cum).sum(axis=0), 11)
         oop = np.zeros(self.n)
-        oop_mult = np.where(self.health_aid, 0.6, 1.0)
+        oop_mult = np.where(self.health_aid, self.cfg.health.health_aid_oop_mult, 1.0)
         o0, o1 = h.oop_share
 
         def sel(k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -703,12 +951,18 @@ class _Sim:
             d = self.day_in_month(r, t)
             lo, hi = h.serious_duration_months
             p.serious_left[r, sl] = self.rng.integers_rows(r, lo, hi + 1)
-            p.chronic[r, sl] |= self.rng.random_rows(r) < 0.5
+            p.chronic[r, sl] |= self.rng.random_rows(r) < h.serious_to_chronic_prob
             bill = self.lognormal_rows(r, h.serious_bill.median, h.serious_bill.sd)
             out = bill * (o0 + (o1 - o0) * self.rng.random_rows(r)) * oop_mult[r]
             self.emit("serious_illness", r, sl, d)
             self.emit("hospitalization", r, sl, d, amount=bill)
-            self.emit("medical_bill", r, sl, d + self.rng.integers_rows(r, 3, 30), amount=out)
+            self.emit(
+                "medical_bill",
+                r,
+                sl,
+                d + self.rng.integers_rows(r, *self._span(h.bill_days_after_stay)),
+                amount=out,
+            )
             np.add.at(oop, r, out)
             add_shock(r, "illness", "serious_illness")
         # 2 ordinary hospital stay
@@ -718,7 +972,13 @@ class _Sim:
             bill = self.lognormal_rows(r, h.hospitalization_bill.median, h.hospitalization_bill.sd)
             out = bill * (o0 + (o1 - o0) * self.rng.random_rows(r)) * oop_mult[r]
             self.emit("hospitalization", r, sl, d, amount=bill)
-            self.emit("medical_bill", r, sl, d + self.rng.integers_rows(r, 3, 30), amount=out)
+            self.emit(
+                "medical_bill",
+                r,
+                sl,
+                d + self.rng.integers_rows(r, *self._span(h.bill_days_after_stay)),
+                amount=out,
+            )
             np.add.at(oop, r, out)
             add_shock(r, "illness", "hospitalization")
         # 3 chronic illness diagnosed
@@ -742,18 +1002,28 @@ class _Sim:
             self.emit("accident", r, sl, d, amount=cost)
             np.add.at(oop, r, cost * (o0 + (o1 - o0) * self.rng.random_rows(r)) * oop_mult[r])
             add_shock(r, "accident", "accident")
-            dis = (self.rng.random_rows(r) < h.accident_disability_prob) & (p.disability[r, sl] == 0)
+            dis = (self.rng.random_rows(r) < h.accident_disability_prob) & (
+                p.disability[r, sl] == 0
+            )
             if dis.any():
                 rr, ss = r[dis], sl[dis]
                 grade = self.draw_grade(rr, 2)
                 p.disability[rr, ss] = grade
-                self.emit("disability", rr, ss, d[dis] + self.rng.integers_rows(rr, 30, 120), detail=grade - 1 + DETAIL["1"])
+                self.emit(
+                    "disability",
+                    rr,
+                    ss,
+                    d[dis] + self.rng.integers_rows(rr, *self._span(h.accident_disability_days)),
+                    detail=grade - 1 + DETAIL["1"],
+                )
         # 6 migrant work starts, 7 ends, 8 job lost, 9 local job found
         r, sl = sel(6)
         if r.size:
             p.migrant[r, sl] = True
             p.local_job[r, sl] = False
-            self.emit("migrant_work_start", r, sl, self.day_in_month(r, t), detail=DETAIL["migrant"])
+            self.emit(
+                "migrant_work_start", r, sl, self.day_in_month(r, t), detail=DETAIL["migrant"]
+            )
         r, sl = sel(7)
         if r.size:
             p.migrant[r, sl] = False
@@ -762,7 +1032,13 @@ class _Sim:
         if r.size:
             was_migrant = p.migrant[r, sl]
             d = self.day_in_month(r, t)
-            self.emit("job_loss", r, sl, d, detail=np.where(was_migrant, DETAIL["migrant"], DETAIL["local"]))
+            self.emit(
+                "job_loss",
+                r,
+                sl,
+                d,
+                detail=np.where(was_migrant, DETAIL["migrant"], DETAIL["local"]),
+            )
             m = was_migrant
             if m.any():
                 self.emit("migrant_work_end", r[m], sl[m], d[m], detail=DETAIL["migrant"])
@@ -794,10 +1070,18 @@ class _Sim:
             rr, ss = r[again], sl[again]
             if rr.size:
                 d = self.day_in_month(rr, t)
-                bill = self.lognormal_rows(rr, h.hospitalization_bill.median * 2, h.hospitalization_bill.sd)
+                bill = self.lognormal_rows(
+                    rr, h.hospitalization_bill.median * 2, h.hospitalization_bill.sd
+                )
                 out = bill * (o0 + (o1 - o0) * self.rng.random_rows(rr)) * oop_mult[rr]
                 self.emit("hospitalization", rr, ss, d, amount=bill)
-                self.emit("medical_bill", rr, ss, d + self.rng.integers_rows(rr, 3, 30), amount=out)
+                self.emit(
+                    "medical_bill",
+                    rr,
+                    ss,
+                    d + self.rng.integers_rows(rr, *self._span(h.bill_days_after_stay)),
+                    amount=out,
+                )
                 np.add.at(oop, rr, out)
         p.serious_left = np.maximum(p.serious_left - 1, 0)
         # chronic medication, every month
@@ -811,7 +1095,7 @@ class _Sim:
         # school year starts in September
         if moy == 9:
             self.school_year(t, y, present, age, realized, gv)
-        p.college &= ~(present & (age >= 22))
+        p.college &= ~(present & (age >= cfg.work.college_leave_age))
 
         self.acc["oop"] += oop
         slot_ = t % 12
@@ -823,18 +1107,38 @@ class _Sim:
         grades = np.array([g for g in (1, 2, 3, 4) if g >= lowest])
         w = np.array([gw[g] for g in grades])
         cum = np.cumsum(w / w.sum())
-        return grades[np.minimum(np.searchsorted(cum, self.rng.random_rows(rows), side="right"), len(grades) - 1)]
+        return grades[
+            np.minimum(
+                np.searchsorted(cum, self.rng.random_rows(rows), side="right"), len(grades) - 1
+            )
+        ]
 
-    def school_year(self, t: int, y: int, present: np.ndarray, age: np.ndarray, realized: np.ndarray, gv: np.ndarray) -> None:
+    def school_year(
+        self,
+        t: int,
+        y: int,
+        present: np.ndarray,
+        age: np.ndarray,
+        realized: np.ndarray,
+        gv: np.ndarray,
+    ) -> None:
         p, w = self.pop, self.cfg.work
         day = int(self.cal.month_start[t])
-        for a, level in ((6, "primary"), (12, "junior"), (15, "senior")):
-            m = present & (age == a) & (p.student | (a == 6))
+        ages = w.school_ages
+        for level in ("primary", "junior", "senior"):
+            a = ages[level]
+            m = present & (age == a) & (p.student | (level == "primary"))
             r, sl = np.nonzero(m)
             if r.size:
                 p.student[r, sl] = True
-                self.emit("school_enrollment", r, sl, day + self.rng.integers_rows(r, 0, 10), detail=DETAIL[level])
-        m = present & (age == 18) & p.student
+                self.emit(
+                    "school_enrollment",
+                    r,
+                    sl,
+                    day + self.rng.integers_rows(r, 0, 10),
+                    detail=DETAIL[level],
+                )
+        m = present & (age == ages["college"]) & p.student
         r, sl = np.nonzero(m)
         if r.size:
             go = self.rng.random_rows(r) < w.college_prob
@@ -843,13 +1147,31 @@ class _Sim:
             if rr.size:
                 p.college[rr, ss] = True
                 tuition = self.lognormal_rows(rr, w.college_tuition.median, w.college_tuition.sd)
-                self.emit("school_enrollment", rr, ss, day + self.rng.integers_rows(rr, 0, 10), amount=tuition,
-                          detail=DETAIL["college"])
-                np.add.at(realized[:, C["education"]], rr, -np.log1p(-np.minimum(self.s["college"] * gv[rr], 0.99)))
+                self.emit(
+                    "school_enrollment",
+                    rr,
+                    ss,
+                    day + self.rng.integers_rows(rr, 0, 10),
+                    amount=tuition,
+                    detail=DETAIL["college"],
+                )
+                np.add.at(
+                    realized[:, C["education"]],
+                    rr,
+                    -np.log1p(-np.minimum(self.s["college"] * gv[rr], 0.99)),
+                )
 
-    def household_shocks(self, t: int, y: int, moy: int, lv: np.ndarray, business_pot: np.ndarray,
-                         realized: np.ndarray, gv: np.ndarray) -> None:
-        cfg, p, sh, s = self.cfg, self.pop, self.cfg.shocks, self.s
+    def household_shocks(
+        self,
+        t: int,
+        y: int,
+        moy: int,
+        lv: np.ndarray,
+        business_pot: np.ndarray,
+        realized: np.ndarray,
+        gv: np.ndarray,
+    ) -> None:
+        _cfg, p, sh, s = self.cfg, self.pop, self.cfg.shocks, self.s
         # business failure
         bf = np.array(sh.business_failure_monthly.as_tuple())[lv]
         u = self.rng.random(2)
@@ -859,18 +1181,58 @@ class _Sim:
             loss = lo + (hi - lo) * self.rng.random_rows(rows)
             self.fail_y[rows] = loss
             self.fail_next[rows] = loss * sh.business_failure_carry_next_year
-            self.emit("business_failure", rows, None, self.day_in_month(rows, t), amount=loss * business_pot[rows])
-            np.add.at(realized[:, C["industry_failure"]], rows, -np.log1p(-np.minimum(s["business_failure"] * gv[rows], 0.99)))
+            self.emit(
+                "business_failure",
+                rows,
+                None,
+                self.day_in_month(rows, t),
+                amount=loss * business_pot[rows],
+            )
+            np.add.at(
+                realized[:, C["industry_failure"]],
+                rows,
+                -np.log1p(-np.minimum(s["business_failure"] * gv[rows], 0.99)),
+            )
         # disasters over a banner or a township
-        for sched, area_of in ((self.geo.banner_disasters, p.banner), (self.geo.township_disasters, p.township)):
+        for sched, area_of in (
+            (self.geo.banner_disasters, p.banner),
+            (self.geo.township_disasters, p.township),
+        ):
             for i in sched.in_month(t):
-                self.disaster(t, moy, str(sched.kind[i]), float(sched.severity[i]), int(sched.day[i]),
-                              area_of == sched.area[i], lv, business_pot, realized, gv)
+                self.disaster(
+                    t,
+                    moy,
+                    str(sched.kind[i]),
+                    float(sched.severity[i]),
+                    int(sched.day[i]),
+                    area_of == sched.area[i],
+                    lv,
+                    business_pot,
+                    realized,
+                    gv,
+                )
 
-    def disaster(self, t: int, moy: int, kind: str, severity: float, day: int, in_area: np.ndarray, lv: np.ndarray,
-                 business_pot: np.ndarray, realized: np.ndarray, gv: np.ndarray) -> None:
+    def disaster(
+        self,
+        t: int,
+        moy: int,
+        kind: str,
+        severity: float,
+        day: int,
+        in_area: np.ndarray,
+        lv: np.ndarray,
+        business_pot: np.ndarray,
+        realized: np.ndarray,
+        gv: np.ndarray,
+    ) -> None:
         sh, s = self.cfg.shocks, self.s
-        ex = sh.exposure.snow if kind == "snow" else sh.exposure.drought if kind == "drought" else sh.exposure.local
+        ex = (
+            sh.exposure.snow
+            if kind == "snow"
+            else sh.exposure.drought
+            if kind == "drought"
+            else sh.exposure.local
+        )
         u = self.rng.random(3)  # drawn for every household: the same calls in every block
         z = self.rng.normal()
         hit = in_area & (u[:, 0] < np.array(ex.as_tuple())[lv])
@@ -884,25 +1246,56 @@ class _Sim:
         else:
             self.loss_y[rows] = 1 - (1 - self.loss_y[rows]) * (1 - loss)
         start = int(self.cal.month_start[t]) + day
-        days = start + np.floor(u[rows, 1] * 5).astype(np.int64)
+        days = start + np.floor(u[rows, 1] * sh.report_spread_days).astype(np.int64)
         value = loss * business_pot[rows]
         kind_code = DETAIL[kind]
         self.emit("natural_disaster", rows, None, days, amount=value, detail=kind_code)
         ls = self.livestock[lv[rows]]
-        livestock = ls >= 0.3
+        livestock = ls >= sh.livestock_loss_min_share
         if kind in ("snow", "drought", "sandstorm"):
             r = rows[livestock]
-            self.emit("livestock_loss", r, None, days[livestock] + 2, amount=value[livestock] * ls[livestock], detail=kind_code)
+            self.emit(
+                "livestock_loss",
+                r,
+                None,
+                days[livestock] + sh.loss_report_days["livestock_loss"],
+                amount=value[livestock] * ls[livestock],
+                detail=kind_code,
+            )
         if kind != "snow":
-            crops = ls < 0.9
+            crops = ls < sh.crop_failure_max_share
             r = rows[crops]
-            self.emit("crop_failure", r, None, days[crops] + 5, amount=value[crops] * (1 - ls[crops]), detail=kind_code)
+            self.emit(
+                "crop_failure",
+                r,
+                None,
+                days[crops] + sh.loss_report_days["crop_failure"],
+                amount=value[crops] * (1 - ls[crops]),
+                detail=kind_code,
+            )
         house = u[rows, 2] < sh.housing_damage_prob[kind]
         if house.any():
             r = rows[house]
-            self.emit("housing_damage", r, None, days[house] + 1,
-                      amount=self.lognormal_rows(r, sh.housing_damage_cost.median, sh.housing_damage_cost.sd), detail=kind_code)
-        np.add.at(realized[:, C["disaster"]], rows, -np.log1p(-np.minimum(s["disaster"] * loss / 0.3 * gv[rows], 0.99)))
+            self.emit(
+                "housing_damage",
+                r,
+                None,
+                days[house] + sh.loss_report_days["housing_damage"],
+                amount=self.lognormal_rows(
+                    r, sh.housing_damage_cost.median, sh.housing_damage_cost.sd
+                ),
+                detail=kind_code,
+            )
+        np.add.at(
+            realized[:, C["disaster"]],
+            rows,
+            -np.log1p(
+                -np.minimum(
+                    s["disaster"] * loss / self.cfg.hardship.disaster_loss_reference * gv[rows],
+                    0.99,
+                )
+            ),
+        )
 
     def close_year(self, t: int, y: int, present: np.ndarray) -> None:
         acc, p = self.acc, self.pop
@@ -912,16 +1305,32 @@ class _Sim:
         recorded = jan1 + self.rng.integers_rows(rows, lo, hi + 1)
         size = np.maximum(((p.join_m <= t) & (p.leave_m > t + 1)).sum(axis=1), 1)
         business = acc["business"] * (1 - self.loss_y) * (1 - self.fail_y)
-        self.inc.add(row=rows, year=np.full(self.n, y), recorded=recorded, size=size, wage=acc["wage"],
-                     business=business, property=acc["property"], transfer=acc["transfer"], costs=acc["costs"],
-                     oop=acc["oop"])
+        self.inc.add(
+            row=rows,
+            year=np.full(self.n, y),
+            recorded=recorded,
+            size=size,
+            wage=acc["wage"],
+            business=business,
+            property=acc["property"],
+            transfer=acc["transfer"],
+            costs=acc["costs"],
+            oop=acc["oop"],
+        )
 
 
 def jan1_day(years: np.ndarray) -> np.ndarray:
     """Day number of 1 January of each year."""
-    return (np.asarray(years, dtype=np.int64) - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+    return (
+        (np.asarray(years, dtype=np.int64) - 1970)
+        .astype("datetime64[Y]")
+        .astype("datetime64[D]")
+        .astype(np.int64)
+    )
 
 
-def simulate_chunk(config: SynthConfig, cal: Calendar, geo: Geography, seed: int, first: int, n: int) -> ChunkRecords:
+def simulate_chunk(
+    config: SynthConfig, cal: Calendar, geo: Geography, seed: int, first: int, n: int
+) -> ChunkRecords:
     """Simulate households ``[first, first + n)`` over the whole period."""
     return _Sim(config, cal, geo, seed, first, n).run()

@@ -78,7 +78,9 @@ def _table(name: str, cols: dict[str, pa.Array]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def chunk_tables(rec: ChunkRecords, geo: Geography, cal: Calendar, prefix: str) -> tuple[dict[str, pa.Table], pa.Table]:
+def chunk_tables(
+    rec: ChunkRecords, geo: Geography, cal: Calendar, prefix: str
+) -> tuple[dict[str, pa.Table], pa.Table]:
     """The six contract tables of one chunk, and its ground truth (long: household x month)."""
     p = rec.pop
     hid = household_ids(prefix, p.gidx)
@@ -95,7 +97,9 @@ def chunk_tables(rec: ChunkRecords, geo: Geography, cal: Calendar, prefix: str) 
             "village_name": pa.array(geo.village_name[p.village], pa.string()),
             "head_sex": pa.array(np.where(p.female[:, 0], "F", "M"), pa.string()),
             "head_birth_year": pa.array(p.birth_year[:, 0], pa.int64()),
-            "head_ethnicity": pa.array(np.asarray(geo.ethnicities, dtype=object)[p.ethnicity], pa.string()),
+            "head_ethnicity": pa.array(
+                np.asarray(geo.ethnicities, dtype=object)[p.ethnicity], pa.string()
+            ),
             "poverty_exit_year": pa.array(p.exit_year, pa.int64(), mask=p.exit_year <= 0),
             "relocated": pa.array(p.relocated, pa.bool_()),
             "livelihood": _strings(LIVELIHOOD_KEYS, p.livelihood),
@@ -105,7 +109,9 @@ def chunk_tables(rec: ChunkRecords, geo: Geography, cal: Calendar, prefix: str) 
     ever = p.ever_member(cal.n_months)
     ordinal = np.cumsum(ever, axis=1)
     rows, slots = np.nonzero(ever)
-    member_id = np.char.add(np.char.add(hid[rows], "M"), np.char.zfill(ordinal[rows, slots].astype(str), 2))
+    member_id = np.char.add(
+        np.char.add(hid[rows], "M"), np.char.zfill(ordinal[rows, slots].astype(str), 2)
+    )
     mid_table = np.full(ever.shape, "", dtype=member_id.dtype)
     mid_table[rows, slots] = member_id
     tables["members"] = _table(
@@ -118,7 +124,13 @@ def chunk_tables(rec: ChunkRecords, geo: Geography, cal: Calendar, prefix: str) 
             "relation": _strings(RELATIONS, p.relation[rows, slots]),
             "education": _strings(EDUCATION, p.education[rows, slots]),
             "joined_on": _dates(np.where(p.join_m[rows, slots] >= 0, p.join_day[rows, slots], -1)),
-            "left_on": _dates(np.where((p.leave_day[rows, slots] >= 0) & (p.leave_day[rows, slots] <= end), p.leave_day[rows, slots], -1)),
+            "left_on": _dates(
+                np.where(
+                    (p.leave_day[rows, slots] >= 0) & (p.leave_day[rows, slots] <= end),
+                    p.leave_day[rows, slots],
+                    -1,
+                )
+            ),
         },
     )
 
@@ -186,7 +198,9 @@ def chunk_tables(rec: ChunkRecords, geo: Geography, cal: Calendar, prefix: str) 
             "risk_2": _strings(RISK_TYPES, mon["risk2"][order]),
             "risk_3": _strings(RISK_TYPES, mon["risk3"][order]),
             "eliminated_on": _dates(np.where(eliminated, elim_day[ep_o], -1)),
-            "elimination_method": _strings(("assisted", "natural"), np.where(eliminated, elim_nat[ep_o].astype(np.int64), -1)),
+            "elimination_method": _strings(
+                ("assisted", "natural"), np.where(eliminated, elim_nat[ep_o].astype(np.int64), -1)
+            ),
         },
     )
 
@@ -212,7 +226,7 @@ def chunk_tables(rec: ChunkRecords, geo: Geography, cal: Calendar, prefix: str) 
     T = cal.n_months
     truth = pa.Table.from_arrays(
         [
-            pa.array(np.repeat(hid, T), pa.string()),
+            pa.array(hid, pa.string()).take(pa.array(np.repeat(np.arange(p.n, dtype=np.int32), T))),
             pa.array(np.tile(cal.month_start.astype(np.int32), p.n), pa.date32()),
             pa.array(np.ascontiguousarray(rec.p_month.T).ravel(), pa.float32()),
             pa.array(np.ascontiguousarray(rec.p_12m.T).ravel(), pa.float32()),

@@ -27,14 +27,21 @@ def find_ground_truth(bundle_dir: str | Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def read_ground_truth(truth_path: str | Path, household_ids: np.ndarray | list[str] | None = None) -> pd.DataFrame:
+def read_ground_truth(
+    truth_path: str | Path, household_ids: np.ndarray | list[str] | None = None
+) -> pd.DataFrame:
     """The truth as a long frame ``household_id, month, p_month, p_12m`` (optionally a subset)."""
     path = Path(truth_path)
     if not path.is_file():
-        raise FileNotFoundError(f"Ground-truth file {path} does not exist; generate it with `riskml synth`.")
+        raise FileNotFoundError(
+            f"Ground-truth file {path} does not exist; generate it with `riskml synth`."
+        )
     filters = None
     if household_ids is not None:
-        filters = pc.is_in(pc.field("household_id"), value_set=pa.array(np.unique(np.asarray(household_ids, dtype=str))))
+        filters = pc.is_in(
+            pc.field("household_id"),
+            value_set=pa.array(np.unique(np.asarray(household_ids, dtype=str))),
+        )
     table = pq.read_table(path, filters=filters)
     frame = table.to_pandas()
     frame["household_id"] = frame["household_id"].astype("string")
@@ -42,7 +49,9 @@ def read_ground_truth(truth_path: str | Path, household_ids: np.ndarray | list[s
     return frame
 
 
-def oracle_probability(truth_path: str | Path, pairs: pd.DataFrame, *, column: str = "p_12m") -> np.ndarray:
+def oracle_probability(
+    truth_path: str | Path, pairs: pd.DataFrame, *, column: str = "p_12m"
+) -> np.ndarray:
     """The generator's true probability for each ``(household_id, as_of)`` row of ``pairs``.
 
     ``as_of`` is mapped to the first day of its month; the value is the probability, given the
@@ -66,18 +75,28 @@ def oracle_probability(truth_path: str | Path, pairs: pd.DataFrame, *, column: s
     """
     missing = {"household_id", "as_of"} - set(pairs.columns)
     if missing:
-        raise ValueError(f"oracle_probability: pairs lacks columns {sorted(missing)}; it needs household_id and as_of.")
+        raise ValueError(
+            f"oracle_probability: pairs lacks columns {sorted(missing)}; it needs household_id and as_of."
+        )
     if column not in ("p_12m", "p_month"):
-        raise ValueError(f"oracle_probability: column must be 'p_12m' or 'p_month', got {column!r}.")
+        raise ValueError(
+            f"oracle_probability: column must be 'p_12m' or 'p_month', got {column!r}."
+        )
     if len(pairs) == 0:
         return np.zeros(0)
     as_of = pd.to_datetime(pairs["as_of"], errors="coerce")
     if as_of.isna().any():
         bad = int(np.flatnonzero(as_of.isna().to_numpy())[0])
-        raise ValueError(f"oracle_probability: as_of of row {bad} ({pairs['as_of'].iloc[bad]!r}) is not a date.")
+        raise ValueError(
+            f"oracle_probability: as_of of row {bad} ({pairs['as_of'].iloc[bad]!r}) is not a date."
+        )
     ids = pairs["household_id"].astype(str).to_numpy()
     truth = read_ground_truth(truth_path, ids)
-    key = pd.DataFrame({"household_id": ids, "month": as_of.dt.to_period("M").dt.to_timestamp().to_numpy()})
+    key = pd.DataFrame(
+        {"household_id": ids, "month": as_of.dt.to_period("M").dt.to_timestamp().to_numpy()}
+    )
     key["household_id"] = key["household_id"].astype("string")
-    merged = key.merge(truth[["household_id", "month", column]], on=["household_id", "month"], how="left")
+    merged = key.merge(
+        truth[["household_id", "month", column]], on=["household_id", "month"], how="left"
+    )
     return merged[column].to_numpy(dtype=np.float64)

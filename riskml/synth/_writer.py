@@ -10,6 +10,7 @@ exists; the streaming path stays here because a province does not fit in memory.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 from pathlib import Path
@@ -50,8 +51,16 @@ class BundleWriter:
         Also write the ground truth to :func:`truth_path_for` ``(out_dir)``.
     """
 
-    def __init__(self, out_dir: str | Path, *, format: Format, extracted_on: dt.date, province: str,
-                 truth: bool = True, truth_metadata: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        out_dir: str | Path,
+        *,
+        format: Format,
+        extracted_on: dt.date,
+        province: str,
+        truth: bool = True,
+        truth_metadata: dict[str, str] | None = None,
+    ) -> None:
         if format not in FORMATS:
             raise ValueError(f"Unknown bundle format {format!r}; use one of {list(FORMATS)}.")
         self.out_dir = Path(out_dir)
@@ -73,7 +82,9 @@ class BundleWriter:
         self._truth_writer: pq.ParquetWriter | None = None
         if self.truth_path is not None:
             self._truth_tmp = self.truth_path.with_name(self.truth_path.name + ".partial")
-            schema = TRUTH_SCHEMA.with_metadata({k.encode(): v.encode() for k, v in (truth_metadata or {}).items()})
+            schema = TRUTH_SCHEMA.with_metadata(
+                {k.encode(): v.encode() for k, v in (truth_metadata or {}).items()}
+            )
             self._truth_writer = pq.ParquetWriter(self._truth_tmp, schema, compression="zstd")
 
     @property
@@ -91,7 +102,9 @@ class BundleWriter:
             self._rows[name] += t.num_rows
             if self.format == "parquet":
                 if name not in self._parquet:
-                    self._parquet[name] = pq.ParquetWriter(self.path(name), arrow_schema(name), compression="zstd")
+                    self._parquet[name] = pq.ParquetWriter(
+                        self.path(name), arrow_schema(name), compression="zstd"
+                    )
                 self._parquet[name].write_table(t)
             elif self.format == "csv":
                 if name not in self._csv:
@@ -116,24 +129,30 @@ class BundleWriter:
             w.close()
         if self.format == "xlsx":
             self._write_xlsx()
-        if self._truth_writer is not None and self._truth_tmp is not None and self.truth_path is not None:
+        if (
+            self._truth_writer is not None
+            and self._truth_tmp is not None
+            and self.truth_path is not None
+        ):
             self._truth_writer.close()
             shutil.move(self._truth_tmp, self.truth_path)
-        meta = {"extracted_on": self.extracted_on.isoformat(), "province": self.province, "source": "synthetic"}
-        (self.out_dir / "bundle.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        meta = {
+            "extracted_on": self.extracted_on.isoformat(),
+            "province": self.province,
+            "source": "synthetic",
+        }
+        (self.out_dir / "bundle.yaml").write_text(
+            yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
 
     def abort(self) -> None:
         """Close open files after an error, leaving no half-written truth file."""
         for w in (*self._parquet.values(), *self._csv.values()):
-            try:
+            with contextlib.suppress(Exception):
                 w.close()
-            except Exception:  # noqa: BLE001 - best effort while already failing
-                pass
         if self._truth_writer is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._truth_writer.close()
-            except Exception:  # noqa: BLE001
-                pass
         if self._truth_tmp is not None and self._truth_tmp.exists():
             self._truth_tmp.unlink()
 

@@ -65,7 +65,8 @@ def _clean(value: Any) -> Any:
 def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
     if frame is None or len(frame) == 0:
         return []
-    flat = frame.reset_index() if not isinstance(frame.index, pd.RangeIndex) else frame
+    named = any(n is not None for n in frame.index.names)
+    flat = frame.reset_index() if named else frame.reset_index(drop=True)
     return [_clean(rec) for rec in flat.to_dict(orient="records")]
 
 
@@ -122,7 +123,10 @@ def build_model_card(
             "intended_use": INTENDED_USE,
             "not_intended_for": list(NOT_INTENDED),
             "training": dict(training),
-            "data": {**dict(data), "personal_data": "none (aggregates only; no ids, names or ID numbers)"},
+            "data": {
+                **dict(data),
+                "personal_data": "none (aggregates only; no ids, names or ID numbers)",
+            },
             "metrics": _records(metrics),
             "baselines": list(baselines),
             "subgroups": _records(subgroups),
@@ -141,7 +145,11 @@ def _md_table(records: Sequence[Mapping[str, Any]]) -> str:
         if v is None:
             return ""
         if isinstance(v, float):
+            if v.is_integer() and abs(v) >= 1000:
+                return f"{int(v):,}"
             return f"{v:.4g}"
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 1000:
+            return f"{v:,}"
         return str(v).replace("|", "\\|")
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

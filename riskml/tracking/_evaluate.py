@@ -86,7 +86,9 @@ def _capacity_groups(part: pd.DataFrame, config: Any) -> tuple[float | int, Any]
     return float(cap.share), part["as_of"]
 
 
-def _metrics(y: np.ndarray, prob: np.ndarray, rank: np.ndarray, capacity: float | int, groups: Any) -> dict[str, float]:
+def _metrics(
+    y: np.ndarray, prob: np.ndarray, rank: np.ndarray, capacity: float | int, groups: Any
+) -> dict[str, float]:
     from riskml.models import (
         brier,
         expected_calibration_error,
@@ -164,7 +166,13 @@ def evaluate_frozen(
         "rules": RuleBaseline(rules_cfg.rules, name="rules"),
         "persistence": RuleBaseline(rules_cfg.persistence, name="persistence"),
     }
-    methods = (*models, "rules", "persistence", "scorecard", *(("oracle",) if oracle is not None else ()))
+    methods = (
+        *models,
+        "rules",
+        "persistence",
+        "scorecard",
+        *(("oracle",) if oracle is not None else ()),
+    )
     features = list(ts.feature_names)
     records: list[dict[str, Any]] = []
     fold_rows: list[dict[str, Any]] = []
@@ -186,11 +194,19 @@ def evaluate_frozen(
             info.update(status="skipped", reason="no labelled as-of date in the test window")
             continue
         if len(y_tr) == 0 or y_tr.min() == y_tr.max():
-            info.update(status="skipped", reason="baselines cannot be fitted: no training rows or one class")
+            info.update(
+                status="skipped", reason="baselines cannot be fitted: no training rows or one class"
+            )
             continue
         say(f"evaluating fold {fold.index}: {int(fold.test.sum()):,} rows")
         test = data.loc[fold.test]
-        part = pd.DataFrame({"fold": str(fold.index), "label": y_all[fold.test], "as_of": as_of[fold.test].to_numpy()})
+        part = pd.DataFrame(
+            {
+                "fold": str(fold.index),
+                "label": y_all[fold.test],
+                "as_of": as_of[fold.test].to_numpy(),
+            }
+        )
         if "village_code" in test.columns:
             part["village_code"] = test["village_code"].to_numpy()
         for name, rm in models.items():
@@ -200,7 +216,9 @@ def evaluate_frozen(
             part[f"rank_{name}"] = raw
             first, last = rm.metadata.get("as_of_first"), rm.metadata.get("as_of_last")
             if first and last:
-                inside = (as_of[fold.test] >= pd.Timestamp(first)) & (as_of[fold.test] <= pd.Timestamp(last))
+                inside = (as_of[fold.test] >= pd.Timestamp(first)) & (
+                    as_of[fold.test] <= pd.Timestamp(last)
+                )
                 overlap[name] += int(inside.sum())
         train = data.loc[fold.train]
         for name, baseline in baselines.items():
@@ -217,7 +235,9 @@ def evaluate_frozen(
         parts.append(part)
     if not parts:
         reasons = "; ".join(f"fold {r['fold']}: {r['reason']}" for r in fold_rows) or "no folds"
-        raise ValueError(f"No evaluation fold could be scored ({reasons}). Give a longer as-of range.")
+        raise ValueError(
+            f"No evaluation fold could be scored ({reasons}). Give a longer as-of range."
+        )
     pred = pd.concat(parts, ignore_index=True)
     scopes = [(f, pred["fold"].to_numpy() == f) for f in pred["fold"].unique()]
     scopes.append(("pooled", np.ones(len(pred), dtype=bool)))
@@ -226,8 +246,17 @@ def evaluate_frozen(
         capacity, groups = _capacity_groups(sub, config)
         y = sub["label"].to_numpy(dtype=np.float64)
         for m in methods:
-            values = _metrics(y, sub[f"score_{m}"].to_numpy(float), sub[f"rank_{m}"].to_numpy(float), capacity, groups)
-            records += [{"fold": scope, "method": m, "metric": k, "value": float(v)} for k, v in values.items()]
+            values = _metrics(
+                y,
+                sub[f"score_{m}"].to_numpy(float),
+                sub[f"rank_{m}"].to_numpy(float),
+                capacity,
+                groups,
+            )
+            records += [
+                {"fold": scope, "method": m, "metric": k, "value": float(v)}
+                for k, v in values.items()
+            ]
     return EvaluationResult(
         metrics=pd.DataFrame.from_records(records, columns=["fold", "method", "metric", "value"]),
         folds=pd.DataFrame(fold_rows),
@@ -304,14 +333,22 @@ def _log_evaluation(store: Any, result: EvaluationResult, model: Any, model_uri:
     with (
         store.active(),
         tempfile.TemporaryDirectory(prefix="riskml-eval-") as tmp,
-        mlflow.start_run(experiment_id=store.experiment_id, run_name=f"evaluate {model_uri}", tags=tags) as run,
+        mlflow.start_run(
+            experiment_id=store.experiment_id, run_name=f"evaluate {model_uri}", tags=tags
+        ) as run,
     ):
         now = int(time.time() * 1000)
         items = [Metric(k, v, now, 0) for k, v in metrics.items()]
         for i in range(0, len(items), 1000):
             store.client.log_batch(run.info.run_id, metrics=items[i : i + 1000])
-        mlflow.log_params({"model_uri": model_uri, "rows": str(result.info.get("rows")),
-                           "capacity": result.capacity, **{f"overlap.{k}": str(v) for k, v in result.overlap.items()}})
+        mlflow.log_params(
+            {
+                "model_uri": model_uri,
+                "rows": str(result.info.get("rows")),
+                "capacity": result.capacity,
+                **{f"overlap.{k}": str(v) for k, v in result.overlap.items()},
+            }
+        )
         out = Path(tmp)
         result.table().to_csv(out / "evaluation_table.csv", index_label="method")
         result.metrics.to_csv(out / "evaluation_metrics.csv", index=False)

@@ -14,7 +14,12 @@ from riskml.tracking._store import TrackingError, TrackingStore, open_store
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
-__all__ = ["ModelNotFoundError", "load_risk_model", "registered_models_summary", "resolve_model_uri"]
+__all__ = [
+    "ModelNotFoundError",
+    "load_risk_model",
+    "registered_models_summary",
+    "resolve_model_uri",
+]
 
 _MODELS_ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
 _MODELS_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
@@ -54,7 +59,9 @@ def registered_models_summary(client: MlflowClient, *, limit: int = 20) -> str:
     return "Registered models: " + "; ".join(parts) + "."
 
 
-def _not_found(uri: str, store: TrackingStore, client: MlflowClient, what: str) -> ModelNotFoundError:
+def _not_found(
+    uri: str, store: TrackingStore, client: MlflowClient, what: str
+) -> ModelNotFoundError:
     return ModelNotFoundError(
         f"Model {uri} does not exist in the tracking store {store.display_uri}: {what}. "
         + registered_models_summary(client)
@@ -76,13 +83,17 @@ def resolve_model_uri(uri: str, store: TrackingStore) -> ResolvedModel:
             try:
                 mv = client.get_model_version_by_alias(name, alias)
             except MlflowException as exc:
-                raise _not_found(uri, store, client, f"model {name!r} has no alias @{alias}") from exc
+                raise _not_found(
+                    uri, store, client, f"model {name!r} has no alias @{alias}"
+                ) from exc
         elif m := _MODELS_VERSION.match(uri):
             name = m["name"]
             try:
                 mv = client.get_model_version(name, m["version"])
             except MlflowException as exc:
-                raise _not_found(uri, store, client, f"no version {m['version']} of {name!r}") from exc
+                raise _not_found(
+                    uri, store, client, f"no version {m['version']} of {name!r}"
+                ) from exc
         elif m := _MODELS_ID.match(uri):
             try:
                 lm = client.get_logged_model(m["model_id"])

@@ -114,8 +114,12 @@ def as_of_dates_for(
         "extracted_on": str(extracted.date()),
     }
     if start > requested_start:
-        log.info("as-of dates start %s (not %s): the bundle needs %d months of history first",
-                 start.date(), requested_start.date(), min_history_months)
+        log.info(
+            "as-of dates start %s (not %s): the bundle needs %d months of history first",
+            start.date(),
+            requested_start.date(),
+            min_history_months,
+        )
     return dates, info
 
 
@@ -148,7 +152,10 @@ def _oracle(data_dir: Path, training_set: Any, config: Any) -> tuple[np.ndarray 
     p = oracle_probability(truth, pairs)
     labelled = training_set.frame[config.label_column].notna().to_numpy()
     if np.isnan(p[labelled]).any():
-        return None, f"ground truth lacks {int(np.isnan(p[labelled]).sum())} labelled rows: no oracle"
+        return (
+            None,
+            f"ground truth lacks {int(np.isnan(p[labelled]).sum())} labelled rows: no oracle",
+        )
     return p, f"oracle from {truth.name}"
 
 
@@ -176,7 +183,11 @@ def load_inputs(
     catalog = load_catalog()
     fs = catalog.feature_set(feature_set or config.feature_set)
     dates, info = as_of_dates_for(
-        bundle, config, as_of_start=as_of_start, as_of_end=as_of_end, min_history_months=min_history_months
+        bundle,
+        config,
+        as_of_start=as_of_start,
+        as_of_end=as_of_end,
+        min_history_months=min_history_months,
     )
     say(
         f"building training set: {len(bundle.households):,} households × {len(dates)} as-of dates "
@@ -201,7 +212,11 @@ def load_inputs(
 def backtest_fingerprint(config: Any, folds: pd.DataFrame, data_fingerprint: str) -> str:
     """A short hash of what makes two backtests comparable: data, label, horizon, gap, capacity
     and the folds' test windows and row counts."""
-    cols = [c for c in ("fold", "test_start", "test_end", "test_rows", "test_positives") if c in folds.columns]
+    cols = [
+        c
+        for c in ("fold", "test_start", "test_end", "test_rows", "test_positives")
+        if c in folds.columns
+    ]
     spec = {
         "data": data_fingerprint,
         "label": config.label,

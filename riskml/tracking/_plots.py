@@ -58,13 +58,21 @@ def roc_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray], *, title: s
         fpr, tpr = _thin(fpr, tpr)
         ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, sc):.3f})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    ax.set(xlabel="False positive rate", ylabel="True positive rate", title=title, xlim=(0, 1), ylim=(0, 1))
+    ax.set(
+        xlabel="False positive rate",
+        ylabel="True positive rate",
+        title=title,
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def pr_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray], *, title: str = "Precision-recall"):
+def pr_figure(
+    y_true: np.ndarray, scores: Mapping[str, np.ndarray], *, title: str = "Precision-recall"
+):
     """Precision-recall curves (legend shows average precision); the base rate is dotted."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
@@ -80,7 +88,9 @@ def pr_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray], *, title: st
         recall, precision = _thin(recall, precision)
         ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(y, sc):.3f})")
     if base_rate is not None:
-        ax.axhline(base_rate, color="grey", linestyle=":", linewidth=1, label=f"base rate {base_rate:.3f}")
+        ax.axhline(
+            base_rate, color="grey", linestyle=":", linewidth=1, label=f"base rate {base_rate:.3f}"
+        )
     ax.set(xlabel="Recall", ylabel="Precision", title=title, xlim=(0, 1), ylim=(0, 1))
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
@@ -88,7 +98,11 @@ def pr_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray], *, title: st
 
 
 def calibration_figure(
-    y_true: np.ndarray, scores: Mapping[str, np.ndarray], *, n_bins: int = 10, title: str = "Calibration"
+    y_true: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    *,
+    n_bins: int = 10,
+    title: str = "Calibration",
 ):
     """Reliability curves (quantile bins) for scorers that output probabilities."""
     plt = _pyplot()
@@ -106,8 +120,16 @@ def calibration_figure(
         ax.plot(frame["s"], frame["y"], marker="o", markersize=3, label=name)
         top = max(top, float(frame[["s", "y"]].to_numpy().max()))
     top = min(1.0, max(top * 1.1, 0.05))
-    ax.plot([0, top], [0, top], color="grey", linestyle=":", linewidth=1, label="perfectly calibrated")
-    ax.set(xlabel="Mean predicted probability", ylabel="Observed positive rate", title=title, xlim=(0, top), ylim=(0, top))
+    ax.plot(
+        [0, top], [0, top], color="grey", linestyle=":", linewidth=1, label="perfectly calibrated"
+    )
+    ax.set(
+        xlabel="Mean predicted probability",
+        ylabel="Observed positive rate",
+        title=title,
+        xlim=(0, top),
+        ylim=(0, top),
+    )
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
@@ -180,10 +202,15 @@ def shap_summary_figures(
             colour = np.clip((x - lo) / (hi - lo), 0, 1) if hi > lo else np.full(len(v), 0.5)
             colour = np.where(np.isnan(colour), 0.5, colour)
         jitter = rng.uniform(-0.3, 0.3, len(v))
-        ax.scatter(v, row + jitter, c=colour, cmap="coolwarm", s=4, alpha=0.6, vmin=0, vmax=1, linewidths=0)
+        ax.scatter(
+            v, row + jitter, c=colour, cmap="coolwarm", s=4, alpha=0.6, vmin=0, vmax=1, linewidths=0
+        )
     ax.set_yticks(range(len(shown)), shown.index)
     ax.axvline(0, color="grey", linewidth=0.8)
-    ax.set(xlabel="SHAP value (log-odds); colour: feature value low (blue) to high (red)", title="SHAP summary")
+    ax.set(
+        xlabel="SHAP value (log-odds); colour: feature value low (blue) to high (red)",
+        title="SHAP summary",
+    )
     fig.tight_layout()
     figs["shap_beeswarm"] = fig
     return figs

@@ -109,7 +109,9 @@ def promote(
             ) from exc
     champion = alias_version(store, model_name, CHAMPION)
     challenger = alias_version(store, model_name, CHALLENGER)
-    empty = pd.DataFrame(columns=["metric", "champion", "challenger", "difference", "better", "primary"])
+    empty = pd.DataFrame(
+        columns=["metric", "champion", "challenger", "difference", "better", "primary"]
+    )
 
     def decision(
         moved: bool, reason: str, basis: str, table: pd.DataFrame = empty, metric: str | None = None
@@ -123,12 +125,21 @@ def promote(
                 model_name,
                 "riskml.last_promotion",
                 json.dumps(
-                    {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "moved": moved,
-                     "from": champion, "to": after, "challenger": challenger, "reason": reason, "basis": basis},
+                    {
+                        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                        "moved": moved,
+                        "from": champion,
+                        "to": after,
+                        "challenger": challenger,
+                        "reason": reason,
+                        "basis": basis,
+                    },
                     ensure_ascii=False,
                 )[:5000],
             )
-        return PromotionDecision(model_name, moved, reason, champion, challenger, after, basis, table, metric)
+        return PromotionDecision(
+            model_name, moved, reason, champion, challenger, after, basis, table, metric
+        )
 
     if challenger is None:
         return decision(False, "there is no challenger version", "none")
@@ -158,14 +169,27 @@ def promote(
         from riskml.tracking._pipeline import load_inputs
 
         models = {
-            "champion": load_risk_model(f"models:/{model_name}/{champion}", tracking_uri=store.tracking_uri),
-            "challenger": load_risk_model(f"models:/{model_name}/{challenger}", tracking_uri=store.tracking_uri),
+            "champion": load_risk_model(
+                f"models:/{model_name}/{champion}", tracking_uri=store.tracking_uri
+            ),
+            "challenger": load_risk_model(
+                f"models:/{model_name}/{challenger}", tracking_uri=store.tracking_uri
+            ),
         }
-        inputs = load_inputs(data_dir, config_path=config_path, mapping=mapping,
-                             min_history_months=min_history_months, progress=progress)
+        inputs = load_inputs(
+            data_dir,
+            config_path=config_path,
+            mapping=mapping,
+            min_history_months=min_history_months,
+            progress=progress,
+        )
         result = evaluate_frozen(models, inputs, progress=progress)
         comparison = compare_metrics(
-            result.pooled("champion"), result.pooled("challenger"), primary_metrics, tolerance=tolerance, extra=_SHOWN
+            result.pooled("champion"),
+            result.pooled("challenger"),
+            primary_metrics,
+            tolerance=tolerance,
+            extra=_SHOWN,
         )
         basis = f"re-evaluation of both frozen models on {Path(data_dir)} (data fingerprint {result.data_fingerprint})"
     else:
@@ -180,4 +204,6 @@ def promote(
             "on the same rows",
             "none",
         )
-    return decision(comparison.beats, comparison.reason, basis, comparison.table, comparison.deciding_metric)
+    return decision(
+        comparison.beats, comparison.reason, basis, comparison.table, comparison.deciding_metric
+    )

@@ -22,6 +22,8 @@ from riskml.tracking._riskmodel import OUTPUT_COLUMNS, RiskModel, coerce_frame
 __all__ = ["RiskPyfunc", "build_signature", "log_risk_pyfunc", "pip_requirements"]
 
 _ENTRY = Path(__file__).with_name("_pyfunc_entry.py")
+_CORE_REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn", "scipy", "pyyaml", "pydantic")
+"""What loading and scoring a riskml pyfunc needs when riskml's own metadata is unavailable."""
 
 
 class RiskPyfunc(mlflow.pyfunc.PythonModel):
@@ -36,7 +38,9 @@ class RiskPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self._risk_model = RiskModel.from_artifacts(context.artifacts)
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
         rm = self._risk_model
         X = coerce_frame(model_input, rm.input_schema, rm.categories)
         raw = rm.model.predict_raw(X)
@@ -60,8 +64,12 @@ def pip_requirements() -> list[str]:
     The pyfunc imports ``riskml`` (not on PyPI): install riskml itself where the model is
     served; these pins make the rest of the environment reproducible.
     """
+    try:
+        declared = importlib.metadata.requires("riskml") or []
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree, not installed
+        declared = list(_CORE_REQUIREMENTS)
     reqs: list[str] = []
-    for req in importlib.metadata.requires("riskml") or []:
+    for req in declared:
         if "extra ==" in req:
             continue
         name = re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0]
@@ -72,7 +80,9 @@ def pip_requirements() -> list[str]:
     return reqs
 
 
-def input_example(risk_model: RiskModel, reference_frame: pd.DataFrame | None) -> pd.DataFrame | None:
+def input_example(
+    risk_model: RiskModel, reference_frame: pd.DataFrame | None
+) -> pd.DataFrame | None:
     """A one-row, non-personal input example: per-feature medians / most frequent categories."""
     if reference_frame is None or len(reference_frame) == 0:
         return None

@@ -61,19 +61,11 @@ def register_version(
     -------
     (version, aliases)
     """
+    import mlflow
     from mlflow.exceptions import MlflowException
 
     client = store.client
     with store.active():
-        try:
-            client.get_registered_model(name)
-        except MlflowException:
-            try:
-                client.create_registered_model(name, description=_DESCRIPTION)
-            except MlflowException:
-                client.get_registered_model(name)  # created meanwhile; re-raise if truly absent
-        import mlflow
-
         try:
             mv = mlflow.register_model(model_uri, name, tags=dict(tags or {}))
         except MlflowException as exc:
@@ -82,6 +74,8 @@ def register_version(
                 f"{exc.message}"
             ) from exc
         version = str(mv.version)
+        if not client.get_registered_model(name).description:
+            client.update_registered_model(name, description=_DESCRIPTION)
         client.set_registered_model_alias(name, CHALLENGER, version)
         aliases = [CHALLENGER]
         if alias_version(store, name, CHAMPION) is None:
@@ -145,12 +139,26 @@ def compare_metrics(
         wins = (b > a) if higher else (b < a)
         verdict = "beats" if wins else "does not beat"
         decided = (wins, metric, f"challenger {verdict} champion on {metric} ({b:.4f} vs {a:.4f})")
-    table = pd.DataFrame(rows, columns=["metric", "champion", "challenger", "difference", "better", "primary"])
+    table = pd.DataFrame(
+        rows, columns=["metric", "champion", "challenger", "difference", "better", "primary"]
+    )
     if decided is None:
-        usable = [m for m in primary if not (math.isnan(float(champion.get(m, math.nan))) or math.isnan(float(challenger.get(m, math.nan))))]
+        usable = [
+            m
+            for m in primary
+            if not (
+                math.isnan(float(champion.get(m, math.nan)))
+                or math.isnan(float(challenger.get(m, math.nan)))
+            )
+        ]
         if not usable:
             return MetricComparison(
-                False, None, f"no primary metric ({', '.join(primary)}) is available for both models", table
+                False,
+                None,
+                f"no primary metric ({', '.join(primary)}) is available for both models",
+                table,
             )
-        return MetricComparison(False, None, "tie on every primary metric: the champion stays", table)
+        return MetricComparison(
+            False, None, "tie on every primary metric: the champion stays", table
+        )
     return MetricComparison(decided[0], decided[1], decided[2], table)

@@ -112,7 +112,9 @@ def check_frame(X: pd.DataFrame, schema: Mapping[str, str], *, where: str) -> No
                 bad = col[converted.isna() & col.notna()]
                 if bad.empty:
                     continue
-                mistyped.append(f"{name} (expected double, got non-numeric values such as {bad.iloc[0]!r})")
+                mistyped.append(
+                    f"{name} (expected double, got non-numeric values such as {bad.iloc[0]!r})"
+                )
             else:
                 mistyped.append(f"{name} (expected double, got {col.dtype})")
         elif not _is_categorical(col) and not col.isna().all():
@@ -148,7 +150,11 @@ def coerce_frame(
             continue
         values = col.astype("object").where(col.notna(), None)
         cats = categories.get(name)
-        out[name] = pd.Categorical(values, categories=list(cats)) if cats is not None else pd.Categorical(values)
+        out[name] = (
+            pd.Categorical(values, categories=list(cats))
+            if cats is not None
+            else pd.Categorical(values)
+        )
     return pd.DataFrame(out, index=X.index)
 
 
@@ -170,7 +176,9 @@ def _as_plain(obj: Any) -> Any:
     return obj
 
 
-def feature_set_definition(feature_set: Any, *, catalog_version: str | None = None) -> dict[str, Any]:
+def feature_set_definition(
+    feature_set: Any, *, catalog_version: str | None = None
+) -> dict[str, Any]:
     """A feature set as plain data: name, version, catalog version and its catalog entries."""
     features = [_as_plain(f) for f in feature_set.features]
     return {

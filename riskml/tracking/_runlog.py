@@ -66,11 +66,15 @@ def metric_key(*parts: str) -> str:
     return ".".join(_UNSAFE.sub("_", str(p)) for p in parts)
 
 
-def metrics_from_backtest(metrics: pd.DataFrame, table: pd.DataFrame | None = None) -> dict[str, float]:
+def metrics_from_backtest(
+    metrics: pd.DataFrame, table: pd.DataFrame | None = None
+) -> dict[str, float]:
     """Tidy backtest metrics (``fold, method, metric, value``) → ``fold{i}.{method}.{metric}``
     and ``pooled.{method}.{metric}``; plus the pooled table's comparison ratios. NaN is skipped."""
     out: dict[str, float] = {}
-    for fold, method, metric, value in metrics[["fold", "method", "metric", "value"]].itertuples(index=False):
+    for fold, method, metric, value in metrics[["fold", "method", "metric", "value"]].itertuples(
+        index=False
+    ):
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         scope = "pooled" if str(fold) == "pooled" else f"fold{fold}"

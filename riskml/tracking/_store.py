@@ -208,7 +208,9 @@ def _restore_env(saved: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
-def open_store(uri: str | None = None, *, experiment: str | None = DEFAULT_EXPERIMENT) -> TrackingStore:
+def open_store(
+    uri: str | None = None, *, experiment: str | None = DEFAULT_EXPERIMENT
+) -> TrackingStore:
     """Resolve, check and prepare the store; create the experiment if it does not exist.
 
     ``experiment=None`` opens the store read-only (for loading models): nothing is created
@@ -251,7 +253,9 @@ def open_store(uri: str | None = None, *, experiment: str | None = DEFAULT_EXPER
                 exp_id = exp.experiment_id if exp is not None else ""
             elif exp is None:
                 try:
-                    exp_id = client.create_experiment(experiment, artifact_location=artifact_location)
+                    exp_id = client.create_experiment(
+                        experiment, artifact_location=artifact_location
+                    )
                 except MlflowException:
                     # created meanwhile by another process
                     exp = client.get_experiment_by_name(experiment)

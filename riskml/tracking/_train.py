@@ -47,6 +47,19 @@ PRIMARY_METRICS = ("recall_at_capacity", "pr_auc")
 """Default order in which promotion compares champion and challenger (higher is better)."""
 
 _SHAP_ROWS = 2000
+_CARD_METRICS = (
+    "n",
+    "positives",
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "ece",
+    "recall_at_capacity",
+    "precision_at_capacity",
+    "lift_at_capacity",
+    "recall_at_capacity_vs_rules",
+    "auc_vs_oracle",
+)
 
 
 def _noop(_: str) -> None:
@@ -93,7 +106,9 @@ def feature_set_bundle(feature_set: Any, catalog: Any) -> dict[str, Any]:
     definition.update(
         {
             "description": getattr(feature_set, "description", ""),
-            "helpers": [f.model_dump(mode="json") for f in feature_set.required if f.name not in own],
+            "helpers": [
+                f.model_dump(mode="json") for f in feature_set.required if f.name not in own
+            ],
             "required_order": [f.name for f in feature_set.required],
             "catalog_declared_version": catalog.declared_version,
             "catalog_content_hash": catalog.content_hash,
@@ -104,7 +119,9 @@ def feature_set_bundle(feature_set: Any, catalog: Any) -> dict[str, Any]:
     return definition
 
 
-def _plots(out: Path, bt: Any, model: Any, X: pd.DataFrame, feature_set: Any, seed: int) -> list[str]:
+def _plots(
+    out: Path, bt: Any, model: Any, X: pd.DataFrame, feature_set: Any, seed: int
+) -> list[str]:
     """Write ROC, PR, calibration and SHAP figures as PNG into ``out``; return the file names."""
     import matplotlib.pyplot as plt
 
@@ -126,7 +143,9 @@ def _plots(out: Path, bt: Any, model: Any, X: pd.DataFrame, feature_set: Any, se
         "calibration": calibration_figure(y, probs, title="Calibration, pooled out-of-fold"),
     }
     if len(X):
-        sample = X.sample(n=min(_SHAP_ROWS, len(X)), random_state=seed) if len(X) > _SHAP_ROWS else X
+        sample = (
+            X.sample(n=min(_SHAP_ROWS, len(X)), random_state=seed) if len(X) > _SHAP_ROWS else X
+        )
         contrib = model.booster_.predict(model.encode(sample), pred_contrib=True)
         risk_types = {f.name: f.risk_type for f in feature_set.features}
         figs.update(shap_summary_figures(contrib, sample, list(X.columns), risk_types))
@@ -139,7 +158,13 @@ def _plots(out: Path, bt: Any, model: Any, X: pd.DataFrame, feature_set: Any, se
 
 
 def _card(
-    inputs: TrainingInputs, bt: Any, *, model_name: str, version: str | None, run_id: str, meta: Mapping[str, Any]
+    inputs: TrainingInputs,
+    bt: Any,
+    *,
+    model_name: str,
+    version: str | None,
+    run_id: str,
+    meta: Mapping[str, Any],
 ) -> dict[str, Any]:
     ts, config = inputs.training_set, inputs.config
     labelled = _labelled(ts, config)
@@ -155,12 +180,25 @@ def _card(
             )
     skipped = bt.folds[bt.folds["status"] != "ok"] if "status" in bt.folds else bt.folds.head(0)
     if len(skipped):
-        extra.append(f"{len(skipped)} backtest fold(s) were skipped: " + "; ".join(skipped["reason"].astype(str)))
+        extra.append(
+            f"{len(skipped)} backtest fold(s) were skipped: "
+            + "; ".join(skipped["reason"].astype(str))
+        )
     folds = [
         {k: str(v)[:10] if isinstance(v, pd.Timestamp) else v for k, v in rec.items()}
-        for rec in bt.folds[[c for c in ("fold", "test_start", "test_end", "test_rows", "test_positives", "status") if c in bt.folds]].to_dict(orient="records")
+        for rec in bt.folds[
+            [
+                c
+                for c in ("fold", "test_start", "test_end", "test_rows", "test_positives", "status")
+                if c in bt.folds
+            ]
+        ].to_dict(orient="records")
     ]
-    fairness = bt.fairness[bt.fairness["method"] == "model"].drop(columns="method") if len(bt.fairness) else None
+    fairness = (
+        bt.fairness[bt.fairness["method"] == "model"].drop(columns="method")
+        if len(bt.fairness)
+        else None
+    )
     return build_model_card(
         model_name=model_name,
         version=version,
@@ -193,7 +231,9 @@ def _card(
             "positive_rate": float(y.mean()) if len(y) else None,
             "data_fingerprint": meta["data_fingerprint"],
         },
-        metrics=table.reset_index().rename(columns={"index": "method"}),
+        metrics=table[[c for c in _CARD_METRICS if c in table.columns]]
+        .rename_axis("method")
+        .reset_index(),
         baselines=[m for m in bt.methods if m != "model"],
         subgroups=fairness,
         subgroup_gaps=bt.fairness_gaps("model") if len(bt.fairness) else None,
@@ -253,11 +293,18 @@ def log_risk_model(
     schema = input_schema_from_frame(X_reference, names)
     meta = {**dict(metadata), "input_schema": schema}
     paths = write_model_artifacts(
-        workdir, model=model, feature_set=feature_set_definition, reference=model.reference_, metadata=meta
+        workdir,
+        model=model,
+        feature_set=feature_set_definition,
+        reference=model.reference_,
+        metadata=meta,
     )
     risk_model = RiskModel.from_artifacts(paths)
     return log_risk_pyfunc(
-        artifacts=paths, input_schema=schema, example=input_example(risk_model, X_reference[names]), name=name
+        artifacts=paths,
+        input_schema=schema,
+        example=input_example(risk_model, X_reference[names]),
+        name=name,
     )
 
 
@@ -289,7 +336,9 @@ def log_training_run(
         "catalog_version": inputs.catalog.version,
         "horizon_months": int(config.horizon_months),
         "label": config.label,
-        "label_definition": label_def.get(config.label_column, label_def) if isinstance(label_def, Mapping) else label_def,
+        "label_definition": label_def.get(config.label_column, label_def)
+        if isinstance(label_def, Mapping)
+        else label_def,
         "as_of_first": str(pd.Timestamp(labelled["as_of"].min()).date()),
         "as_of_last": str(pd.Timestamp(labelled["as_of"].max()).date()),
         "n_as_of_dates": int(labelled["as_of"].nunique()),
@@ -364,17 +413,36 @@ def log_training_run(
             bt.folds.to_csv(report / "backtest" / "folds.csv", index=False)
             bt.fairness.to_csv(report / "backtest" / "fairness.csv", index=False)
             if len(bt.fairness):
-                bt.fairness_gaps("model").to_csv(report / "backtest" / "fairness_gaps.csv", index=False)
+                bt.fairness_gaps("model").to_csv(
+                    report / "backtest" / "fairness_gaps.csv", index=False
+                )
             (report / "config").mkdir()
             (report / "config" / "training.yaml").write_text(
-                yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False), encoding="utf-8"
+                yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False),
+                encoding="utf-8",
             )
             (report / "training_set.json").write_text(
                 json.dumps(
-                    {k: tmeta.get(k) for k in ("catalog_version", "feature_set", "feature_set_version", "data_fingerprint",
-                                               "extracted_on", "province", "households", "horizon_months", "as_of_dates",
-                                               "censored_as_of_dates", "label_definition", "counts")},
-                    ensure_ascii=False, indent=2, default=str,
+                    {
+                        k: tmeta.get(k)
+                        for k in (
+                            "catalog_version",
+                            "feature_set",
+                            "feature_set_version",
+                            "data_fingerprint",
+                            "extracted_on",
+                            "province",
+                            "households",
+                            "horizon_months",
+                            "as_of_dates",
+                            "censored_as_of_dates",
+                            "label_definition",
+                            "counts",
+                        )
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                    default=str,
                 ),
                 encoding="utf-8",
             )
@@ -394,11 +462,16 @@ def log_training_run(
                 store,
                 name=model_name,
                 model_uri=info.model_uri,
-                tags={k: v for k, v in tags.items() if k != "riskml.kind"} | {"riskml.run_id": run_id},
+                tags={k: v for k, v in tags.items() if k != "riskml.kind"}
+                | {"riskml.run_id": run_id},
             )
-            card = _card(inputs, bt, model_name=model_name, version=version, run_id=run_id, meta=meta)
+            card = _card(
+                inputs, bt, model_name=model_name, version=version, run_id=run_id, meta=meta
+            )
             (tmpdir / "card").mkdir()
-            (tmpdir / "card" / "model_card.md").write_text(render_model_card(card), encoding="utf-8")
+            (tmpdir / "card" / "model_card.md").write_text(
+                render_model_card(card), encoding="utf-8"
+            )
             (tmpdir / "card" / "model_card.json").write_text(
                 json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8"
             )

@@ -9,14 +9,20 @@ import pandas as pd
 import pytest
 
 from riskml.config.training import TrainingConfig
-from riskml.models import METHODS, backtest, fit_final_model, temporal_folds
+from riskml.models import METHODS, backtest, fit_final_model, model_from_config, temporal_folds
 
 
 def small_config(**overrides) -> TrainingConfig:
-    """A fast config: few trees, one thread, two yearly folds, 5 % capacity."""
+    """A fast config: few trees, one thread, no purge, two yearly folds, 5 % capacity."""
     data = {
         "training_set": {"as_of_start": "2019-01-01", "step_months": 3},
-        "model": {"n_estimators": 80, "learning_rate": 0.1, "min_child_samples": 40, "n_jobs": 1},
+        "model": {
+            "n_estimators": 80,
+            "learning_rate": 0.1,
+            "min_child_samples": 40,
+            "purge_months": 0,  # short simulated histories; the purge is tested on its own
+            "n_jobs": 1,
+        },
         "backtest": {"n_folds": 2, "test_period_months": 12},
         "capacity": {"share": 0.05},
         "fairness": {"min_group_size": 50, "min_positives": 5},
@@ -191,3 +197,19 @@ def test_income_label(bt_set):
         ]
         .to_numpy(dtype=np.int8),
     )
+
+
+def test_default_purge_is_the_horizon(make_training_set):
+    """model.purge_months null -> each fold's model drops training rows whose label window
+    reaches its early-stopping slice (purge = horizon_months)."""
+    cfg = small_config(model={"purge_months": None}, backtest={"n_folds": 1})
+    assert model_from_config(cfg).purge_months == 12
+    ts = make_training_set(600, 24, seed=2)
+    model = fit_final_model(ts, cfg)
+    s = model.training_summary_
+    assert s["purged_rows"] > 0
+    assert pd.Timestamp(s["training"]["as_of_last"]) + pd.DateOffset(months=12) <= pd.Timestamp(
+        s["early_stopping"]["as_of_first"]
+    )
+    result = backtest(ts, cfg)
+    assert (result.folds["status"] == "ok").all()

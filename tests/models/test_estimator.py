@@ -69,16 +69,19 @@ def test_without_as_of_row_order_is_time_order(training_set):
 
 
 def test_purge_months_drops_overlapping_label_windows(training_set):
-    """purge_months=12 -> no training row's as_of + 12 months passes the early-stopping start,
-    and no early-stopping row's passes the calibration start."""
+    """purge_months=12 -> no training row's as_of + 12 months passes the early-stopping start;
+    the early-stopping and calibration slices stay adjacent (the booster is fitted on neither);
+    the purged rows are exactly the dates between."""
     X, y, as_of = _xy(training_set)
     model = RecurrenceRiskModel(**{**FAST, "purge_months": 12}).fit(X, y, as_of=as_of)
     s = model.training_summary_
-    assert s["purged_rows"] > 0
     es_start = pd.Timestamp(s["early_stopping"]["as_of_first"])
-    cal_start = pd.Timestamp(s["calibration"]["as_of_first"])
     assert pd.Timestamp(s["training"]["as_of_last"]) + pd.DateOffset(months=12) <= es_start
-    assert pd.Timestamp(s["early_stopping"]["as_of_last"]) + pd.DateOffset(months=12) <= cal_start
+    purged_dates = as_of[(as_of > s["training"]["as_of_last"]) & (as_of < es_start)]
+    assert s["purged_rows"] == len(purged_dates) > 0
+    assert pd.Timestamp(s["early_stopping"]["as_of_last"]) + pd.DateOffset(
+        months=3
+    ) == pd.Timestamp(s["calibration"]["as_of_first"])
 
 
 def test_early_stopping_keeps_best_iteration(training_set):

@@ -17,7 +17,10 @@ def section(page: str, section_id: str) -> str:
 
 def household_cells(fragment: str) -> list[str]:
     """Household ids shown in a fragment, in page order (unescaped)."""
-    return [html_lib.unescape(x.strip()) for x in re.findall(r'<td class="hid">(.*?)</td>', fragment, flags=re.S)]
+    return [
+        html_lib.unescape(x.strip())
+        for x in re.findall(r'<td class="hid">(.*?)</td>', fragment, flags=re.S)
+    ]
 
 
 def ranks(fragment: str) -> list[int]:

@@ -43,7 +43,10 @@ __all__ = [
 _INTERNAL: dict[str, list[tuple[str, str]]] = {
     "illness": [
         ("患恶性肿瘤，住院3次", "Malignant tumour, 3 hospital stays"),
-        ("尿毒症长期透析，自付医疗费2.4万元", "Kidney failure on dialysis, 24,000 yuan out of pocket"),
+        (
+            "尿毒症长期透析，自付医疗费2.4万元",
+            "Kidney failure on dialysis, 24,000 yuan out of pocket",
+        ),
     ],
     "disability": [("户主二级肢体残疾", "Head of household has a grade-2 physical disability")],
     "disaster": [("白灾损失牲畜23头", "Lost 23 head of livestock in a snow disaster")],
@@ -52,7 +55,9 @@ _INTERNAL: dict[str, list[tuple[str, str]]] = {
     "industry_failure": [("肉牛养殖亏损3.1万元", "Beef cattle business lost 31,000 yuan")],
     "unstable_employment": [("外出务工中断6个月", "Migrant work interrupted for 6 months")],
     "education": [("两名子女在读高中、大学", "Two children in senior high school and college")],
-    "income": [("人均纯收入由9200元降至7100元", "Per-capita net income fell from 9,200 to 7,100 yuan")],
+    "income": [
+        ("人均纯收入由9200元降至7100元", "Per-capita net income fell from 9,200 to 7,100 yuan")
+    ],
     "other": [("其他困难，需入户核实", "Other difficulties, to be checked on a visit")],
 }
 
@@ -64,14 +69,19 @@ def _reason_table() -> dict[str, list[tuple[str, str, str, str, str, str]]]:
     table = {}
     for code, variants in _INTERNAL.items():
         w = cfg.risk_types[code]
-        measures = (cfg.measures_separator_zh.join(w.measures_zh), cfg.measures_separator_en.join(w.measures_en))
+        measures = (
+            cfg.measures_separator_zh.join(w.measures_zh),
+            cfg.measures_separator_en.join(w.measures_en),
+        )
         table[code] = [(zh, en, w.public_zh, w.public_en, *measures) for zh, en in variants]
     return table
 
 
 _REASONS = _reason_table()
 RISK_TYPE_CODES: tuple[str, ...] = tuple(_REASONS)
-SENSITIVE_TEXTS: tuple[str, ...] = tuple(t for entries in _INTERNAL.values() for e in entries for t in e)
+SENSITIVE_TEXTS: tuple[str, ...] = tuple(
+    t for entries in _INTERNAL.values() for e in entries for t in e
+)
 """Internal reason texts (diagnoses, disabilities): never in a public report."""
 
 
@@ -81,15 +91,43 @@ def sensitive_measures(lang: str) -> set[str]:
     cfg = load_explain_config()
     public = {m for w in cfg.risk_types.values() for m in w.public_measures(lang)}
     return {
-        m for w in cfg.risk_types.values() if w.sensitive for m in (w.measures_zh if lang == "zh" else w.measures_en)
+        m
+        for w in cfg.risk_types.values()
+        if w.sensitive
+        for m in (w.measures_zh if lang == "zh" else w.measures_en)
     } - public
+
 
 TRAVERSAL_VILLAGES: tuple[str, ...] = ("../x", "a/b")
 EMPTY_VILLAGE = "无预警村"
 SINGLE_COUNTY = "159999"
 
-_PREFIXES = ("红旗", "新发", "东升", "西营子", "南岗", "北沟", "前进", "后营", "太平", "长胜", "永安", "富民",
-             "团结", "光明", "和平", "兴隆", "乌兰", "巴彦", "查干", "宝力格", "哈达", "敖包", "白音", "阿拉坦")
+_PREFIXES = (
+    "红旗",
+    "新发",
+    "东升",
+    "西营子",
+    "南岗",
+    "北沟",
+    "前进",
+    "后营",
+    "太平",
+    "长胜",
+    "永安",
+    "富民",
+    "团结",
+    "光明",
+    "和平",
+    "兴隆",
+    "乌兰",
+    "巴彦",
+    "查干",
+    "宝力格",
+    "哈达",
+    "敖包",
+    "白音",
+    "阿拉坦",
+)
 _SUFFIXES = ("村", "嘎查", "屯", "村")
 
 
@@ -131,20 +169,36 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
         raise ValueError(f"n_households ({n}) must exceed n_villages ({nv})")
     names = _village_names(nv)
     if spec.edge_cases and nv >= 4:
-        names[-3], names[-2], names[-1] = TRAVERSAL_VILLAGES[0], TRAVERSAL_VILLAGES[1], EMPTY_VILLAGE
+        names[-3], names[-2], names[-1] = (
+            TRAVERSAL_VILLAGES[0],
+            TRAVERSAL_VILLAGES[1],
+            EMPTY_VILLAGE,
+        )
     v_idx = np.arange(nv)
     township = v_idx // spec.villages_per_township
     county = township // spec.townships_per_county
     county_code = np.array([f"15{1 + c:02d}{2 + c:02d}" for c in county])
-    township_code = np.array([f"{cc}{t % spec.townships_per_county + 1:03d}" for cc, t in zip(county_code, township, strict=True)])
-    village_code = np.array([f"{tc}{v % spec.villages_per_township + 1:03d}" for tc, v in zip(township_code, v_idx, strict=True)])
+    township_code = np.array(
+        [
+            f"{cc}{t % spec.townships_per_county + 1:03d}"
+            for cc, t in zip(county_code, township, strict=True)
+        ]
+    )
+    village_code = np.array(
+        [
+            f"{tc}{v % spec.villages_per_township + 1:03d}"
+            for tc, v in zip(township_code, v_idx, strict=True)
+        ]
+    )
 
     n_regular = n - 1 if spec.edge_cases else n
     hv = np.sort(rng.integers(0, nv, n_regular))
     hv[:nv] = np.arange(nv)  # every village has at least one household
     hv = np.sort(hv)
     serial = pd.Series(hv).groupby(hv).cumcount().to_numpy() + 1
-    household_id = np.char.add(village_code[hv].astype("U12"), np.char.zfill(serial.astype("U6"), 6))
+    household_id = np.char.add(
+        village_code[hv].astype("U12"), np.char.zfill(serial.astype("U6"), 6)
+    )
     frame = pd.DataFrame(
         {
             "household_id": household_id,
@@ -184,7 +238,9 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
     flagged = scored & (tier != "low")
     frame["status"] = status
     frame["status_detail"] = np.where(
-        status == "rejected", "缺少2024年收入记录", np.where(status == "not_eligible", "已纳入监测（边缘易致贫户）", None)
+        status == "rejected",
+        "缺少2024年收入记录",
+        np.where(status == "not_eligible", "已纳入监测（边缘易致贫户）", None),
     )
     frame["score"] = np.where(scored, score, np.nan)
     frame["raw_score"] = np.where(scored, raw, np.nan)
@@ -197,14 +253,17 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
     # Reasons for flagged households: 1..4 distinct risk types, contributions decreasing.
     n_types = len(RISK_TYPE_CODES)
     type_weights = np.array([8.0, 2, 2, 1, 2, 2, 2, 1, 2, 0.5])
-    order = np.argsort(-rng.random((n, n_types)) ** (1.0 / type_weights[:n_types]), axis=1)
+    order = np.argsort(-(rng.random((n, n_types)) ** (1.0 / type_weights[:n_types])), axis=1)
     n_reasons = np.where(flagged, rng.integers(1, MAX_REASONS + 1, n), 0)
     contrib = np.sort(rng.gamma(2.0, 0.35, (n, MAX_REASONS)), axis=1)[:, ::-1] + 0.05
     variant = rng.integers(0, 2, (n, MAX_REASONS))
     codes = np.array(RISK_TYPE_CODES, dtype=object)
     # lookup[j][type, variant] -> text j of that reason variant (vectorised text choice)
     lookup = [
-        np.array([[_REASONS[c][min(v, len(_REASONS[c]) - 1)][j] for v in range(2)] for c in codes], dtype=object)
+        np.array(
+            [[_REASONS[c][min(v, len(_REASONS[c]) - 1)][j] for v in range(2)] for c in codes],
+            dtype=object,
+        )
         for j in range(6)
     ]
     for k in range(1, MAX_REASONS + 1):
@@ -213,7 +272,9 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
         texts = [lookup[j][t_idx, variant[:, k - 1]] for j in range(6)]
         frame[reason_column(k, "type")] = np.where(has, codes[t_idx], None)
         frame[reason_column(k, "contribution")] = np.where(has, contrib[:, k - 1], np.nan)
-        for j, field in enumerate(("zh", "en", "public_zh", "public_en", "measures_zh", "measures_en")):
+        for j, field in enumerate(
+            ("zh", "en", "public_zh", "public_en", "measures_zh", "measures_en")
+        ):
             frame[reason_column(k, field)] = np.where(has, texts[j], None)
 
     # Change since the previous run, consistent with the flag.
@@ -231,7 +292,9 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
     frame.loc[new_hh, "change"] = "new_household"
     frame["previous_score"] = np.where(new_hh, np.nan, prev_score)
     frame["previous_tier"] = np.where(
-        new_hh, None, np.where(prev_score >= 0.20, "high", np.where(prev_score >= 0.08, "medium", "low"))
+        new_hh,
+        None,
+        np.where(prev_score >= 0.20, "high", np.where(prev_score >= 0.08, "medium", "low")),
     )
     dtypes = score_dtypes()
     out = pd.DataFrame({c: frame[c] for c in columns_for_mode("internal")})
@@ -245,7 +308,9 @@ def _with_public_measures(frame: pd.DataFrame) -> pd.DataFrame:
     for lang, sep in (("zh", cfg.measures_separator_zh), ("en", cfg.measures_separator_en)):
         table = {code: sep.join(w.public_measures(lang)) for code, w in cfg.risk_types.items()}
         for k in range(1, MAX_REASONS + 1):
-            out[reason_column(k, f"measures_{lang}")] = out[reason_column(k, "type")].map(table).astype("string")
+            out[reason_column(k, f"measures_{lang}")] = (
+                out[reason_column(k, "type")].map(table).astype("string")
+            )
     return out
 
 
@@ -266,11 +331,19 @@ def write_scores(
     """
     path = Path(path)
     out = to_public(_with_public_measures(frame), visible_chars=4) if mode == "public" else frame
-    as_of = str(pd.Timestamp(frame["as_of"].dropna().iloc[0]).date()) if frame["as_of"].notna().any() else None
+    as_of = (
+        str(pd.Timestamp(frame["as_of"].dropna().iloc[0]).date())
+        if frame["as_of"].notna().any()
+        else None
+    )
     metadata = {
         "as_of": as_of,
         "mode": mode,
-        "model": {"uri": f"models:/{model_name}/{model_version}", "name": model_name, "version": model_version},
+        "model": {
+            "uri": f"models:/{model_name}/{model_version}",
+            "name": model_name,
+            "version": model_version,
+        },
         "feature_set": {"name": feature_set, "version": feature_set_version},
     }
     return scoring_write_scores(out, path, metadata=metadata)

@@ -12,8 +12,12 @@ import pytest
 from riskml.reports import ReviewReportResult, render_review_reports
 from tests.reports._scores import ProvinceSpec, make_scores, write_scores
 
-SMALL = ProvinceSpec(n_households=260, n_villages=6, villages_per_township=3, townships_per_county=2, seed=11)
-TINY = ProvinceSpec(n_households=90, n_villages=4, villages_per_township=2, townships_per_county=2, seed=5)
+SMALL = ProvinceSpec(
+    n_households=260, n_villages=6, villages_per_township=3, townships_per_county=2, seed=11
+)
+TINY = ProvinceSpec(
+    n_households=90, n_villages=4, villages_per_township=2, townships_per_county=2, seed=5
+)
 
 
 def needs(tool: str) -> pytest.MarkDecorator:

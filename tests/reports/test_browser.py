@@ -18,7 +18,11 @@ from PIL import Image
 
 from riskml.reports import ReviewReportResult, find_cjk_font
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM = (
+    shutil.which("chromium")
+    or shutil.which("chromium-browser")
+    or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -30,7 +34,9 @@ pytestmark = [
 ]
 
 
-def screenshot(page: Path, png: Path, workdir: Path, *, env: dict[str, str] | None = None) -> np.ndarray:
+def screenshot(
+    page: Path, png: Path, workdir: Path, *, env: dict[str, str] | None = None
+) -> np.ndarray:
     """A 1200×1600 screenshot of ``page`` as a grey-level array."""
     profile = workdir / f"profile-{png.stem}"
     cmd = [
@@ -49,7 +55,9 @@ def screenshot(page: Path, png: Path, workdir: Path, *, env: dict[str, str] | No
         "--window-size=1200,1600",
         page.resolve().as_uri(),
     ]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120, env={**os.environ, **(env or {})})
+    subprocess.run(
+        cmd, check=True, capture_output=True, timeout=120, env={**os.environ, **(env or {})}
+    )
     assert png.is_file(), f"Chromium wrote no screenshot for {page}"
     return np.asarray(Image.open(png).convert("L"), dtype=int)
 
@@ -76,18 +84,27 @@ def public_zh(rendered) -> ReviewReportResult:
     return rendered("village", "zh", "public")
 
 
-def test_report_page_draws_chinese_with_a_cjk_font(public_zh: ReviewReportResult, tmp_path: Path) -> None:
+def test_report_page_draws_chinese_with_a_cjk_font(
+    public_zh: ReviewReportResult, tmp_path: Path
+) -> None:
     unit = next(u for u in public_zh.units if u["counts"]["flagged"] > 0)
     page = public_zh.out_dir / unit["html"]
     shot = screenshot(page, tmp_path / "normal.png", tmp_path)
     assert shot.shape == (1600, 1200)
     assert (shot < 128).mean() > 0.01, "the page looks blank"
 
-    blocked = screenshot(page, tmp_path / "no-cjk.png", tmp_path, env=fontconfig_without(find_cjk_font().path, tmp_path))
+    blocked = screenshot(
+        page,
+        tmp_path / "no-cjk.png",
+        tmp_path,
+        env=fontconfig_without(find_cjk_font().path, tmp_path),
+    )
     # the top band holds the Chinese title (防返贫监测风险提示名单) and unit heading
     band = slice(0, 90)
     dark = int((shot[band] < 110).sum())
-    assert dark > 1500, f"too few dark pixels in the title band ({dark}): was the Chinese title drawn?"
+    assert dark > 1500, (
+        f"too few dark pixels in the title band ({dark}): was the Chinese title drawn?"
+    )
     changed = int((np.abs(shot[band] - blocked[band]) > 80).sum())
     assert changed > 1000, (
         f"the title band barely changes ({changed} pixels) when the CJK font is hidden: "

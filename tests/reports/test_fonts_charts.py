@@ -21,11 +21,15 @@ def test_a_cjk_font_is_installed_and_found() -> None:
 
 
 def test_no_cjk_font_is_a_clear_error() -> None:
-    with pytest.raises(CJKFontNotFoundError, match=r"No CJK font found: install fonts-wqy-microhei"):
+    with pytest.raises(
+        CJKFontNotFoundError, match=r"No CJK font found: install fonts-wqy-microhei"
+    ):
         find_cjk_font(font_list=[])
 
 
-def test_no_cjk_font_stops_a_report_before_anything_is_written(internal_scores: Path, tmp_path: Path) -> None:
+def test_no_cjk_font_stops_a_report_before_anything_is_written(
+    internal_scores: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "reports"
     with pytest.raises(CJKFontNotFoundError, match="boxes"):
         render_review_reports(internal_scores, out, font_list=[])
@@ -72,11 +76,15 @@ def test_chinese_labels_differ_from_what_a_latin_only_font_would_draw(tmp_path: 
     from riskml.reports._fonts import CJKFont
 
     font = find_cjk_font()
-    good = reasons_by_type_chart(["因病因残因灾"], [3], tmp_path / "good.png", xlabel="户数", font=font)
+    good = reasons_by_type_chart(
+        ["因病因残因灾"], [3], tmp_path / "good.png", xlabel="户数", font=font
+    )
     dejavu = CJKFont(name="DejaVu Sans", path=font.path)  # a 'CJK' font that has no CJK glyphs
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the missing-glyph warnings are the point here
-        boxes = reasons_by_type_chart(["因病因残因灾"], [3], tmp_path / "boxes.png", xlabel="户数", font=dejavu)
+        boxes = reasons_by_type_chart(
+            ["因病因残因灾"], [3], tmp_path / "boxes.png", xlabel="户数", font=dejavu
+        )
     a = np.asarray(Image.open(good).convert("L"), dtype=int)
     b = np.asarray(Image.open(boxes).convert("L"), dtype=int)
     assert a.shape == b.shape

@@ -30,12 +30,19 @@ FEATURES = ("oop_medical_12m", "wage_income_share", "members_over_65")
 def _write_run_artifacts(root: Path, *, with_shap_sample: bool = True) -> Path:
     import matplotlib.pyplot as plt
 
-    from riskml.tracking._plots import calibration_figure, pr_figure, roc_figure, shap_summary_figures
+    from riskml.tracking._plots import (
+        calibration_figure,
+        pr_figure,
+        roc_figure,
+        shap_summary_figures,
+    )
 
     rng = np.random.default_rng(3)
     n = 600
     y = (rng.random(n) < 0.1).astype(float)
-    scores = {m: np.clip(y * rng.uniform(0.1, 0.6, n) + rng.uniform(0, 0.4, n), 0, 1) for m in METHODS}
+    scores = {
+        m: np.clip(y * rng.uniform(0.1, 0.6, n) + rng.uniform(0, 0.4, n), 0, 1) for m in METHODS
+    }
     (root / "backtest").mkdir(parents=True)
     (root / "plots").mkdir()
     table = pd.DataFrame(
@@ -49,29 +56,45 @@ def _write_run_artifacts(root: Path, *, with_shap_sample: bool = True) -> Path:
         index=pd.Index(METHODS, name="method"),
     )
     table.to_csv(root / "backtest" / "backtest_table.csv", index_label="method")
-    pd.DataFrame({"fold": [1, 2], "test_start": ["2023-06-30", "2024-06-30"], "status": ["ok", "ok"]}).to_csv(
-        root / "backtest" / "folds.csv", index=False
-    )
+    pd.DataFrame(
+        {"fold": [1, 2], "test_start": ["2023-06-30", "2024-06-30"], "status": ["ok", "ok"]}
+    ).to_csv(root / "backtest" / "folds.csv", index=False)
     fair = pd.DataFrame(
         [
             [m, g, lvl, 200, 20, 30, 0.5, 0.1, 0.3, 0.1, 0.1, 0.0]
             for m in ("model", "rules")
-            for g, lvls in (("head_ethnicity", ("汉族", "蒙古族")), ("livelihood", ("pastoral", "farming")))
+            for g, lvls in (
+                ("head_ethnicity", ("汉族", "蒙古族")),
+                ("livelihood", ("pastoral", "farming")),
+            )
             for lvl in lvls
         ],
         columns=list(FAIRNESS_COLUMNS),
     )
     fair.to_csv(root / "backtest" / "fairness.csv", index=False)
     pd.DataFrame(
-        [["model", "head_ethnicity", "recall", 0.07, "汉族", 0.53, "蒙古族", 0.46, 2]], columns=list(GAP_COLUMNS)
+        [["model", "head_ethnicity", "recall", 0.07, "汉族", 0.53, "蒙古族", 0.46, 2]],
+        columns=list(GAP_COLUMNS),
     ).to_csv(root / "backtest" / "fairness_gaps.csv", index=False)
     X = pd.DataFrame({f: rng.gamma(2.0, 1.0, n) for f in FEATURES})
-    contrib = np.column_stack([X[f].to_numpy() * w - w for f, w in zip(FEATURES, (0.5, -0.3, 0.2), strict=True)] + [np.full(n, -2.0)])
+    contrib = np.column_stack(
+        [X[f].to_numpy() * w - w for f, w in zip(FEATURES, (0.5, -0.3, 0.2), strict=True)]
+        + [np.full(n, -2.0)]
+    )
     figs = {
         "roc": roc_figure(y, scores),
         "precision_recall": pr_figure(y, scores),
         "calibration": calibration_figure(y, scores),
-        **shap_summary_figures(contrib, X, list(FEATURES), {"oop_medical_12m": "illness", "wage_income_share": "unstable_employment", "members_over_65": "labor_shortage"}),
+        **shap_summary_figures(
+            contrib,
+            X,
+            list(FEATURES),
+            {
+                "oop_medical_12m": "illness",
+                "wage_income_share": "unstable_employment",
+                "members_over_65": "labor_shortage",
+            },
+        ),
     }
     for name, fig in figs.items():
         fig.savefig(root / "plots" / f"{name}.png", dpi=60)
@@ -106,15 +129,22 @@ def mlflow_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     store = open_store(uri)
     arts = _write_run_artifacts(tmp_path / "arts")
     with store.active():
-        run = store.client.create_run(store.experiment_id, tags={"riskml.model_name": "riskml-recurrence", "riskml.kind": "training"})
+        run = store.client.create_run(
+            store.experiment_id,
+            tags={"riskml.model_name": "riskml-recurrence", "riskml.kind": "training"},
+        )
         store.client.log_artifacts(run.info.run_id, str(arts))
         store.client.set_terminated(run.info.run_id)
     return uri, run.info.run_id
 
 
-def test_model_report_from_an_mlflow_run_is_logged_back(mlflow_run: tuple[str, str], tmp_path: Path) -> None:
+def test_model_report_from_an_mlflow_run_is_logged_back(
+    mlflow_run: tuple[str, str], tmp_path: Path
+) -> None:
     uri, run_id = mlflow_run
-    result = render_model_report(f"runs:/{run_id}/model", tmp_path / "report", tracking_uri=uri, lang="en", formats="html")
+    result = render_model_report(
+        f"runs:/{run_id}/model", tmp_path / "report", tracking_uri=uri, lang="en", formats="html"
+    )
     assert all(result.sections.values()), result.sections
     page = read(result.index)
     backtest = section(page, "backtest")
@@ -135,7 +165,9 @@ def test_model_report_from_an_mlflow_run_is_logged_back(mlflow_run: tuple[str, s
     store = open_store(uri, experiment=None)
     with store.active():
         logged = {a.path for a in store.client.list_artifacts(run_id, REPORT_ARTIFACT_PATH)}
-    assert f"{REPORT_ARTIFACT_PATH}/index.html" in logged and f"{REPORT_ARTIFACT_PATH}/plots" in logged
+    assert (
+        f"{REPORT_ARTIFACT_PATH}/index.html" in logged and f"{REPORT_ARTIFACT_PATH}/plots" in logged
+    )
 
 
 def test_model_report_from_a_local_artifact_folder_in_chinese_with_pdf(tmp_path: Path) -> None:
@@ -161,10 +193,56 @@ def test_a_run_without_evaluation_artifacts_is_a_clear_error(tmp_path: Path) -> 
 def test_report_model_command(mlflow_run: tuple[str, str], tmp_path: Path) -> None:
     uri, run_id = mlflow_run
     res = CliRunner().invoke(
-        app, ["report-model", "--model", f"runs:/{run_id}/model", "--out", str(tmp_path / "r"), "--tracking-uri", uri, "--lang", "en"]
+        app,
+        [
+            "report-model",
+            "--model",
+            f"runs:/{run_id}/model",
+            "--out",
+            str(tmp_path / "r"),
+            "--tracking-uri",
+            uri,
+            "--lang",
+            "en",
+        ],
     )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "r" / "index.html").is_file()
     assert REPORT_ARTIFACT_PATH in res.output
-    res = CliRunner().invoke(app, ["report-model", "--model", "models:/nope@champion", "--out", str(tmp_path / "x"), "--tracking-uri", uri])
+    res = CliRunner().invoke(
+        app,
+        [
+            "report-model",
+            "--model",
+            "models:/nope@champion",
+            "--out",
+            str(tmp_path / "x"),
+            "--tracking-uri",
+            uri,
+        ],
+    )
     assert res.exit_code == 2 and "nope" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.slow
+def test_model_report_of_a_really_trained_model(small_province_dir: Path, tmp_path: Path) -> None:
+    """End to end: riskml.tracking trains and registers a model; its run's real artifacts make
+    the report, which is logged back to that run."""
+    from riskml.tracking import train_and_register
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    trained = train_and_register(small_province_dir, tracking_uri=uri)
+    result = render_model_report(
+        trained.model_uri, tmp_path / "report", tracking_uri=uri, lang="zh", formats="html,pdf"
+    )
+    assert result.run_id == trained.run_id
+    for key in ("backtest", "fairness", "performance_plots", "shap_summary", "model_card"):
+        assert result.sections[key], key
+    page = read(result.index)
+    for method in trained.table.index:
+        assert f">{method}</t" in section(page, "backtest")
+    assert (result.out_dir / "report.pdf").is_file()
+    store = open_store(uri, experiment=None)
+    with store.active():
+        logged = {a.path for a in store.client.list_artifacts(trained.run_id, REPORT_ARTIFACT_PATH)}
+    assert f"{REPORT_ARTIFACT_PATH}/index.html" in logged

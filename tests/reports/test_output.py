@@ -67,7 +67,9 @@ def test_interrupted_run_leaves_no_folder(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # the staging folder is gone too
 
 
-def test_interrupted_replacement_keeps_the_old_report(internal_scores: Path, tmp_path: Path) -> None:
+def test_interrupted_replacement_keeps_the_old_report(
+    internal_scores: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     first = render_review_reports(internal_scores, out, level="county", lang="zh", mode="public")
     before = sorted(p.relative_to(out) for p in out.rglob("*"))

@@ -47,7 +47,9 @@ def _expected_flagged(frame: pd.DataFrame, level: str, code: str) -> pd.DataFram
 @pytest.mark.parametrize("level", ["village", "township", "county"])
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("mode", ["public", "internal"])
-def test_report_content(rendered, score_frame: pd.DataFrame, level: str, lang: str, mode: str) -> None:
+def test_report_content(
+    rendered, score_frame: pd.DataFrame, level: str, lang: str, mode: str
+) -> None:
     result = rendered(level, lang, mode)
     t = load_reports_config().text[lang]
     frame = score_frame
@@ -59,7 +61,7 @@ def test_report_content(rendered, score_frame: pd.DataFrame, level: str, lang: s
     assert f'<html lang="{"zh-CN" if lang == "zh" else "en"}">' in index
     for u in result.units:
         assert (result.out_dir / u["html"]).is_file()
-        assert f'<td>{u["code"]}</td>' in index
+        assert f"<td>{u['code']}</td>" in index
     pages = _unit_pages(result)
     all_text = "\n".join(pages.values()) + index
 
@@ -113,8 +115,14 @@ def test_reasons_counted_by_official_type_internally_and_by_public_wording_publi
     rendered, score_frame: pd.DataFrame
 ) -> None:
     labels = {code: w.zh for code, w in load_explain_config().risk_types.items()}
-    internal = read(rendered("village", "zh", "internal").out_dir / rendered("village", "zh", "internal").units[0]["html"])
-    public = read(rendered("village", "zh", "public").out_dir / rendered("village", "zh", "public").units[0]["html"])
+    internal = read(
+        rendered("village", "zh", "internal").out_dir
+        / rendered("village", "zh", "internal").units[0]["html"]
+    )
+    public = read(
+        rendered("village", "zh", "public").out_dir
+        / rendered("village", "zh", "public").units[0]["html"]
+    )
     code = rendered("village", "zh", "internal").units[0]["code"]
     rows = score_frame[(score_frame["village_code"] == code) & score_frame["flagged"]]
     types = set()
@@ -137,7 +145,11 @@ def test_empty_village_and_single_household_county(rendered) -> None:
     assert 'id="no-flagged"' in page and "本次评估中本单位没有提示户" in page
     county = rendered("county", "en", "internal")
     single = [u for u in county.units if u["code"] == SINGLE_COUNTY]
-    assert len(single) == 1 and single[0]["counts"]["total"] == 1 and single[0]["counts"]["flagged"] == 1
+    assert (
+        len(single) == 1
+        and single[0]["counts"]["total"] == 1
+        and single[0]["counts"]["flagged"] == 1
+    )
     assert len(household_cells(section(read(county.out_dir / single[0]["html"]), "flagged"))) == 1
 
 
@@ -163,15 +175,21 @@ def test_markup_in_names_is_escaped(score_frame: pd.DataFrame, tmp_path: Path) -
     first = frame["village_code"] == frame["village_code"].iloc[0]
     frame.loc[first, "village_name"] = '<script>alert("x")</script>'
     path = write_scores(tmp_path / "s.parquet", frame)
-    result = render_review_reports(path, tmp_path / "out", level="village", lang="zh", mode="public")
+    result = render_review_reports(
+        path, tmp_path / "out", level="village", lang="zh", mode="public"
+    )
     unit = next(u for u in result.units if u["code"] == frame["village_code"].iloc[0])
     page = read(result.out_dir / unit["html"])
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<script>" not in read(result.index)
 
 
-def test_public_report_from_a_public_score_file(rendered, public_scores: Path, tmp_path: Path) -> None:
-    result = render_review_reports(public_scores, tmp_path / "pub", level="village", lang="zh", mode="public")
+def test_public_report_from_a_public_score_file(
+    rendered, public_scores: Path, tmp_path: Path
+) -> None:
+    result = render_review_reports(
+        public_scores, tmp_path / "pub", level="village", lang="zh", mode="public"
+    )
     from_internal = rendered("village", "zh", "public")
     assert [u["counts"] for u in result.units] == [u["counts"] for u in from_internal.units]
     for mine, theirs in zip(result.units, from_internal.units, strict=True):
@@ -192,27 +210,40 @@ def test_internal_report_from_a_public_file_is_refused(public_scores: Path, tmp_
 def test_csv_score_file_with_chinese_headers(score_frame: pd.DataFrame, tmp_path: Path) -> None:
     path = tmp_path / "scores.csv"
     scoring_write_scores(score_frame, path, metadata={"mode": "internal", "as_of": "2025-06-30"})
-    assert path.read_bytes()[:3] == b"\xef\xbb\xbf" and "户编号" in path.read_text(encoding="utf-8-sig")[:50]
-    result = render_review_reports(path, tmp_path / "out", level="township", lang="en", mode="internal")
+    assert (
+        path.read_bytes()[:3] == b"\xef\xbb\xbf"
+        and "户编号" in path.read_text(encoding="utf-8-sig")[:50]
+    )
+    result = render_review_reports(
+        path, tmp_path / "out", level="township", lang="en", mode="internal"
+    )
     assert sum(u["counts"]["flagged"] for u in result.units) == int(score_frame["flagged"].sum())
 
 
-def test_manifest_and_index_account_for_every_household(rendered, score_frame: pd.DataFrame) -> None:
+def test_manifest_and_index_account_for_every_household(
+    rendered, score_frame: pd.DataFrame
+) -> None:
     result = rendered("township", "zh", "public")
     manifest = json.loads((result.out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
     assert manifest["households"] == len(score_frame)
     assert sum(u["counts"]["total"] for u in manifest["units"]) == len(score_frame)
-    assert sum(u["counts"]["flagged"] for u in manifest["units"]) == int(score_frame["flagged"].sum())
+    assert sum(u["counts"]["flagged"] for u in manifest["units"]) == int(
+        score_frame["flagged"].sum()
+    )
     index = read(result.index)
     footer = index[index.index("<tfoot>") : index.index("</tfoot>")]
     assert f'<td class="num">{len(score_frame)}</td>' in footer
     assert f'<td class="num">{int(score_frame["flagged"].sum())}</td>' in footer
 
 
-def test_privacy_guard_stops_an_id_in_public_wording(score_frame: pd.DataFrame, tmp_path: Path) -> None:
+def test_privacy_guard_stops_an_id_in_public_wording(
+    score_frame: pd.DataFrame, tmp_path: Path
+) -> None:
     frame = score_frame.copy()
     victim = frame.index[frame["flagged"]][0]
-    frame.loc[victim, reason_column(1, "public_zh")] = "联系户主 " + frame.loc[victim, "household_id"]
+    frame.loc[victim, reason_column(1, "public_zh")] = (
+        "联系户主 " + frame.loc[victim, "household_id"]
+    )
     path = write_scores(tmp_path / "s.parquet", frame)
     with pytest.raises(ReportPrivacyError, match="ID-like number"):
         render_review_reports(path, tmp_path / "out", mode="public", lang="zh")
@@ -229,7 +260,9 @@ def test_bad_options_are_clear_errors(internal_scores: Path, tmp_path: Path) -> 
         render_review_reports(tmp_path / "missing.parquet", tmp_path / "a")
 
 
-def test_privacy_guard_stops_a_public_file_with_internal_measures(score_frame: pd.DataFrame, tmp_path: Path) -> None:
+def test_privacy_guard_stops_a_public_file_with_internal_measures(
+    score_frame: pd.DataFrame, tmp_path: Path
+) -> None:
     """A public score file that kept the internal measures (医疗救助 reveals illness) is refused."""
     from riskml.scoring import to_public
 

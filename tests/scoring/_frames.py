@@ -16,14 +16,18 @@ def score_frame(n: int = 6, seed: int = 0) -> pd.DataFrame:
     out["county_code"] = pd.array(["150421"] * n, dtype="string")
     out["township_code"] = pd.array(["150421100"] * n, dtype="string")
     out["village_code"] = pd.array([f"150421100{i % 2:03d}" for i in range(n)], dtype="string")
-    out["village_name"] = pd.array([["乌兰嘎查", "巴彦村"][i % 2] for i in range(n)], dtype="string")
+    out["village_name"] = pd.array(
+        [["乌兰嘎查", "巴彦村"][i % 2] for i in range(n)], dtype="string"
+    )
     out["as_of"] = pd.Series(pd.Timestamp("2025-06-30"), index=out.index).astype("datetime64[ns]")
     status = np.array(["scored"] * n, dtype=object)
     status[1] = "not_eligible"
     status[2] = "rejected"
     out["status"] = pd.array(status, dtype="string")
     detail = [None] * n
-    detail[1] = "监测对象（边缘易致贫户），2024-03-01 识别 / under monitoring since 2024-03-01 (edge)"
+    detail[1] = (
+        "监测对象（边缘易致贫户），2024-03-01 识别 / under monitoring since 2024-03-01 (edge)"
+    )
     detail[2] = "set aside by the loader: households.village_code: empty"
     out["status_detail"] = pd.array(detail, dtype="string")
     scored = status == "scored"
@@ -31,10 +35,17 @@ def score_frame(n: int = 6, seed: int = 0) -> pd.DataFrame:
     score[0] = 1 / 3  # a value whose decimal form needs all digits
     out["score"] = score
     out["raw_score"] = np.where(scored, np.log(score / (1 - score)), np.nan)
-    out["rank_village"] = pd.array([r if s else None for r, s in zip(range(1, n + 1), scored, strict=True)], dtype="Int64")
+    out["rank_village"] = pd.array(
+        [r if s else None for r, s in zip(range(1, n + 1), scored, strict=True)], dtype="Int64"
+    )
     out["rank_township"] = out["rank_village"]
-    out["tier"] = pd.array([("high" if v > 0.5 else "low") if s else None for v, s in zip(score, scored, strict=True)], dtype="string")
-    out["flagged"] = pd.array((out["tier"] == "high").fillna(False).to_numpy(dtype=bool), dtype="boolean")
+    out["tier"] = pd.array(
+        [("high" if v > 0.5 else "low") if s else None for v, s in zip(score, scored, strict=True)],
+        dtype="string",
+    )
+    out["flagged"] = pd.array(
+        (out["tier"] == "high").fillna(False).to_numpy(dtype=bool), dtype="boolean"
+    )
     flag = out["flagged"].to_numpy(dtype=bool)
     texts = {
         "type": "illness",
@@ -48,7 +59,9 @@ def score_frame(n: int = 6, seed: int = 0) -> pd.DataFrame:
     for field, text in texts.items():
         out[reason_column(1, field)] = pd.array(np.where(flag, text, None), dtype="string")
     out[reason_column(1, "contribution")] = np.where(flag, 0.8125, np.nan)
-    out["change"] = pd.array(["new_flag", "unchanged", "unchanged"] + ["score_up"] * (n - 3), dtype="string")
+    out["change"] = pd.array(
+        ["new_flag", "unchanged", "unchanged"] + ["score_up"] * (n - 3), dtype="string"
+    )
     out["previous_score"] = np.where(scored, 0.1, np.nan)
     out["previous_tier"] = pd.array(["low" if s else None for s in scored], dtype="string")
     return out[list(SCORE_COLUMNS)]

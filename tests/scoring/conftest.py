@@ -41,10 +41,16 @@ def _train_model(bundle: Any) -> tuple[Any, pd.DataFrame]:
     from riskml.features import build_training_set
     from riskml.models import RecurrenceRiskModel
 
-    ts = build_training_set(bundle, [pd.Timestamp(d) for d in TRAIN_AS_OF], 12, feature_set="default")
+    ts = build_training_set(
+        bundle, [pd.Timestamp(d) for d in TRAIN_AS_OF], 12, feature_set="default"
+    )
     X = ts.frame[ts.feature_names]
     model = RecurrenceRiskModel(
-        n_estimators=60, num_leaves=15, min_child_samples=40, learning_rate=0.1, early_stopping_rounds=None
+        n_estimators=60,
+        num_leaves=15,
+        min_child_samples=40,
+        learning_rate=0.1,
+        early_stopping_rounds=None,
     ).fit(X, ts.frame["label"].astype(int), as_of=ts.frame["as_of"])
     return model, ts.frame
 
@@ -55,7 +61,9 @@ def trained(province_bundle: Any) -> tuple[Any, pd.DataFrame]:
 
 
 @pytest.fixture(scope="session")
-def registered_model(trained: tuple[Any, pd.DataFrame], scoring_store: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+def registered_model(
+    trained: tuple[Any, pd.DataFrame], scoring_store: str, tmp_path_factory: pytest.TempPathFactory
+) -> str:
     """Log the model as riskml's pyfunc and register it (alias champion); return its URI."""
     import mlflow
 
@@ -100,7 +108,9 @@ def risk_model(registered_model: str, scoring_store: str) -> Any:
 def spark_session() -> Any:
     """One local Spark session for the whole test session (2 cores)."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Spark needs Java (java on PATH or JAVA_HOME); scripts/install-system-deps.sh installs it")
+        pytest.skip(
+            "Spark needs Java (java on PATH or JAVA_HOME); scripts/install-system-deps.sh installs it"
+        )
     from riskml.scoring._spark import get_spark_session
 
     spark = get_spark_session("local[2]", driver_memory="2g")
@@ -109,7 +119,9 @@ def spark_session() -> Any:
 
 
 @pytest.fixture(scope="session")
-def flawed_province_dir(small_province_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+def flawed_province_dir(
+    small_province_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, str]]:
     """A copy of the small province with the flaws real exports have.
 
     - one household's ``village_code`` is empty (the loader sets the household aside);
@@ -131,7 +143,11 @@ def flawed_province_dir(small_province_dir: Path, tmp_path_factory: pytest.TempP
     income = pd.read_parquet(out / "income.parquet")
     income.loc[7, "wage_income"] = -5.0
     income.to_parquet(out / "income.parquet", index=False)
-    return out, {"set_aside": set_aside, "orphan": "NOT-IN-REGISTRY-1", "bad_income": str(income.loc[7, "household_id"])}
+    return out, {
+        "set_aside": set_aside,
+        "orphan": "NOT-IN-REGISTRY-1",
+        "bad_income": str(income.loc[7, "household_id"]),
+    }
 
 
 @pytest.fixture(autouse=True)

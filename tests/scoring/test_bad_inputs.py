@@ -20,11 +20,21 @@ from .conftest import MODEL_NAME, SCORING_AS_OF, TRAIN_AS_OF
 
 def _subset(bundle: Bundle, ids: pd.Series) -> Bundle:
     keep = set(ids)
-    tables = {n: t.loc[t["household_id"].isin(keep)].reset_index(drop=True) for n, t in bundle.tables.items()}
-    return Bundle(tables=tables, extracted_on=bundle.extracted_on, province=bundle.province, source=bundle.source)
+    tables = {
+        n: t.loc[t["household_id"].isin(keep)].reset_index(drop=True)
+        for n, t in bundle.tables.items()
+    }
+    return Bundle(
+        tables=tables,
+        extracted_on=bundle.extracted_on,
+        province=bundle.province,
+        source=bundle.source,
+    )
 
 
-def test_county_the_model_never_saw(small_province_dir: Path, risk_model: Any, tmp_path: Path) -> None:
+def test_county_the_model_never_saw(
+    small_province_dir: Path, risk_model: Any, tmp_path: Path
+) -> None:
     """Input: a roster where 300 households sit in a county code that did not exist at training.
     Outcome: they are scored like everyone else. County is not a model feature and the village
     context is computed from the roster itself, so their scores equal those they get under their
@@ -37,8 +47,12 @@ def test_county_the_model_never_saw(small_province_dir: Path, risk_model: Any, t
     moved = hh.index[:300]
     hh.loc[moved, "county_code"] = "159999"
     hh.to_parquet(folder / "households.parquet", index=False)
-    run = score_roster(load_bundle(folder), SCORING_AS_OF, out=None, model=risk_model, quiet=True).scores
-    base = score_roster(load_bundle(small_province_dir), SCORING_AS_OF, out=None, model=risk_model, quiet=True).scores
+    run = score_roster(
+        load_bundle(folder), SCORING_AS_OF, out=None, model=risk_model, quiet=True
+    ).scores
+    base = score_roster(
+        load_bundle(small_province_dir), SCORING_AS_OF, out=None, model=risk_model, quiet=True
+    ).scores
     new = run["county_code"] == "159999"
     assert new.sum() == 300
     assert (run.loc[new, "status"] == base.loc[new, "status"]).all()
@@ -46,7 +60,9 @@ def test_county_the_model_never_saw(small_province_dir: Path, risk_model: Any, t
     np.testing.assert_array_equal(run["score"].to_numpy(), base["score"].to_numpy())
 
 
-def test_categorical_value_the_model_never_saw(province_bundle: Any, trained: Any, tmp_path: Path) -> None:
+def test_categorical_value_the_model_never_saw(
+    province_bundle: Any, trained: Any, tmp_path: Path
+) -> None:
     """Input: a model trained when no household had livelihood 'wage' (its category list lacks
     it), scoring a roster where some households do.
     Outcome: by default (``reject.unseen_categories: missing``) they are scored with livelihood
@@ -67,9 +83,18 @@ def test_categorical_value_the_model_never_saw(province_bundle: Any, trained: An
     )
     from riskml.tracking._riskmodel import input_schema_from_frame
 
-    meta = {"name": "narrow", "version": "1", "as_of_first": TRAIN_AS_OF[0], "input_schema": input_schema_from_frame(X, fs.names)}
+    meta = {
+        "name": "narrow",
+        "version": "1",
+        "as_of_first": TRAIN_AS_OF[0],
+        "input_schema": input_schema_from_frame(X, fs.names),
+    }
     paths = write_model_artifacts(
-        tmp_path / "model", model=narrow, feature_set=feature_set_bundle(fs, catalog), reference=narrow.reference_, metadata=meta
+        tmp_path / "model",
+        model=narrow,
+        feature_set=feature_set_bundle(fs, catalog),
+        reference=narrow.reference_,
+        metadata=meta,
     )
     model = RiskModel.from_artifacts(paths)
     wage = province_bundle.households["livelihood"] == "wage"
@@ -82,25 +107,45 @@ def test_categorical_value_the_model_never_saw(province_bundle: Any, trained: An
     assert wage_scored["status_detail"].str.contains("treated as missing: livelihood=wage").all()
 
     cfg = load_scoring_config()
-    cfg = cfg.model_copy(update={"reject": cfg.reject.model_copy(update={"unseen_categories": "reject"})})
-    rejected = score_roster(province_bundle, SCORING_AS_OF, out=None, model=model, config=cfg, quiet=True)
+    cfg = cfg.model_copy(
+        update={"reject": cfg.reject.model_copy(update={"unseen_categories": "reject"})}
+    )
+    rejected = score_roster(
+        province_bundle, SCORING_AS_OF, out=None, model=model, config=cfg, quiet=True
+    )
     r = rejected.scores.set_index("household_id").loc[wage_scored.index]
     assert (r["status"] == "rejected").all()
     assert r["status_detail"].str.startswith("not in the model's world").all()
-    assert rejected.summary["rejected_by_reason"]["value never seen in training"] == len(wage_scored)
+    assert rejected.summary["rejected_by_reason"]["value never seen in training"] == len(
+        wage_scored
+    )
     assert sum(rejected.summary["status"].values()) == rejected.summary["input_households"]
 
 
-def test_nonexistent_model_uri(small_province_dir: Path, registered_model: str, scoring_store: str, tmp_path: Path) -> None:
+def test_nonexistent_model_uri(
+    small_province_dir: Path, registered_model: str, scoring_store: str, tmp_path: Path
+) -> None:
     """Input: ``--model models:/no-such-model@champion``.
     Outcome: exit code 2, one line naming the URI and the store and listing the models that do
     exist (with their aliases); no file written."""
     from riskml.cli import app
 
-    result = CliRunner().invoke(app, [
-        "score", "--data", str(small_province_dir), "--as-of", SCORING_AS_OF, "--model", "models:/no-such-model@champion",
-        "--tracking-uri", scoring_store, "--out", str(tmp_path / "s.parquet"),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--data",
+            str(small_province_dir),
+            "--as-of",
+            SCORING_AS_OF,
+            "--model",
+            "models:/no-such-model@champion",
+            "--tracking-uri",
+            scoring_store,
+            "--out",
+            str(tmp_path / "s.parquet"),
+        ],
+    )
     text = " ".join(result.output.split())
     assert result.exit_code == 2
     assert "models:/no-such-model@champion does not exist" in text and MODEL_NAME in text
@@ -110,7 +155,10 @@ def test_nonexistent_model_uri(small_province_dir: Path, registered_model: str, 
 def test_as_of_before_the_training_data(province_bundle: Any, risk_model: Any) -> None:
     """Input: as-of 2021-06-30, before the model's first training as-of date.
     Outcome: ScoringError naming both dates; nothing scored."""
-    with pytest.raises(ScoringError, match=f"2021-06-30 is before the model's training data, which starts at as-of {TRAIN_AS_OF[0]}"):
+    with pytest.raises(
+        ScoringError,
+        match=f"2021-06-30 is before the model's training data, which starts at as-of {TRAIN_AS_OF[0]}",
+    ):
         score_roster(province_bundle, "2021-06-30", out=None, model=risk_model, quiet=True)
 
 
@@ -133,26 +181,45 @@ def test_unknown_output_extension_is_refused_before_any_work(tmp_path: Path, nam
     """Input: an output name whose extension is not .parquet/.pq/.csv/.xlsx.
     Outcome: ScoringOutputError listing the choices, raised before the bundle or the model is
     even looked at (the data folder here does not exist)."""
-    with pytest.raises(ScoringOutputError, match=r"is not one of \['\.csv', '\.parquet', '\.pq', '\.xlsx'\]"):
-        score_roster(tmp_path / "no-bundle", SCORING_AS_OF, out=tmp_path / name, model_uri="models:/x@champion")
+    with pytest.raises(
+        ScoringOutputError, match=r"is not one of \['\.csv', '\.parquet', '\.pq', '\.xlsx'\]"
+    ):
+        score_roster(
+            tmp_path / "no-bundle",
+            SCORING_AS_OF,
+            out=tmp_path / name,
+            model_uri="models:/x@champion",
+        )
 
 
-def test_roster_where_everyone_is_already_monitored(province_bundle: Any, risk_model: Any, tmp_path: Path) -> None:
+def test_roster_where_everyone_is_already_monitored(
+    province_bundle: Any, risk_model: Any, tmp_path: Path
+) -> None:
     """Input: a roster holding only households under monitoring on the as-of date.
     Outcome: a complete file where every household is not_eligible, no tiers, no flags, the
     drift check reported as unavailable (nothing scored) rather than failing."""
     from riskml.features import monitoring_status
 
     hh = province_bundle.households["household_id"]
-    status = monitoring_status(province_bundle, pd.DataFrame({"household_id": hh, "as_of": pd.Timestamp(SCORING_AS_OF)}))
+    status = monitoring_status(
+        province_bundle, pd.DataFrame({"household_id": hh, "as_of": pd.Timestamp(SCORING_AS_OF)})
+    )
     monitored = hh[status["under_monitoring"].to_numpy()]
-    run = score_roster(_subset(province_bundle, monitored), SCORING_AS_OF, out=tmp_path / "s.csv", model=risk_model, quiet=True)
+    run = score_roster(
+        _subset(province_bundle, monitored),
+        SCORING_AS_OF,
+        out=tmp_path / "s.csv",
+        model=risk_model,
+        quiet=True,
+    )
     assert run.summary["status"] == {"scored": 0, "not_eligible": len(monitored), "rejected": 0}
     assert run.summary["flagged"] == 0 and run.summary["drift"]["available"] is False
     assert len(pd.read_csv(tmp_path / "s.csv", encoding="utf-8-sig")) == len(monitored)
 
 
-def test_roster_lacking_an_optional_column(small_province_dir: Path, risk_model: Any, tmp_path: Path) -> None:
+def test_roster_lacking_an_optional_column(
+    small_province_dir: Path, risk_model: Any, tmp_path: Path
+) -> None:
     """Input: an export without the optional ``income.oop_medical`` column (out-of-pocket
     medical costs), which the model was trained with.
     Outcome: the loader supplies the column empty, households are scored, and the drift check

@@ -50,7 +50,9 @@ CURRENT = _frame(
 
 
 def test_each_kind_of_change_is_marked() -> None:
-    out, counts = compare_with_previous(CURRENT, PREVIOUS, ChangeConfig(big_move=0.05, tier_change_is_move=True))
+    out, counts = compare_with_previous(
+        CURRENT, PREVIOUS, ChangeConfig(big_move=0.05, tier_change_is_move=True)
+    )
     assert dict(zip(out["household_id"], out["change"], strict=True)) == {
         "a": "new_flag",
         "b": "no_longer_flagged",
@@ -69,18 +71,24 @@ def test_each_kind_of_change_is_marked() -> None:
 
 
 def test_tier_changes_can_be_ignored() -> None:
-    out, _ = compare_with_previous(CURRENT, PREVIOUS, ChangeConfig(big_move=0.05, tier_change_is_move=False))
+    out, _ = compare_with_previous(
+        CURRENT, PREVIOUS, ChangeConfig(big_move=0.05, tier_change_is_move=False)
+    )
     assert out.set_index("household_id").loc["g", "change"] == "unchanged"
 
 
 def test_big_move_threshold_comes_from_config() -> None:
-    out, _ = compare_with_previous(CURRENT, PREVIOUS, ChangeConfig(big_move=0.07, tier_change_is_move=False))
+    out, _ = compare_with_previous(
+        CURRENT, PREVIOUS, ChangeConfig(big_move=0.07, tier_change_is_move=False)
+    )
     changes = dict(zip(out["household_id"], out["change"], strict=True))
     assert changes["c"] == "unchanged" and changes["d"] == "unchanged"
 
 
 def test_public_previous_file_is_refused() -> None:
-    masked = PREVIOUS.assign(household_id=pd.array(["******" + i for i in PREVIOUS["household_id"]], dtype="string"))
+    masked = PREVIOUS.assign(
+        household_id=pd.array(["******" + i for i in PREVIOUS["household_id"]], dtype="string")
+    )
     with pytest.raises(ScoringChangeError, match="public-mode file"):
         compare_with_previous(CURRENT, masked, ChangeConfig())
 

@@ -29,8 +29,18 @@ def test_score_command_writes_the_file_and_prints_top_flagged(
 ) -> None:
     out = tmp_path / "scores.csv"
     result = _invoke(
-        "--data", str(small_province_dir), "--as-of", SCORING_AS_OF, "--model", registered_model,
-        "--tracking-uri", scoring_store, "--out", str(out), "--top", "5",
+        "--data",
+        str(small_province_dir),
+        "--as-of",
+        SCORING_AS_OF,
+        "--model",
+        registered_model,
+        "--tracking-uri",
+        scoring_store,
+        "--out",
+        str(out),
+        "--top",
+        "5",
     )
     assert result.exit_code == 0, result.output
     frame, meta = read_scores(out)
@@ -38,7 +48,11 @@ def test_score_command_writes_the_file_and_prints_top_flagged(
     assert meta["model"]["uri"] == registered_model and meta["model"]["version"] == "1"
     assert "Top 5 flagged households" in result.stdout
     # ids on the console are masked; the reasons are the file's own texts
-    top = frame.loc[frame["flagged"]].sort_values(["score", "household_id"], ascending=[False, True]).head(5)
+    top = (
+        frame.loc[frame["flagged"]]
+        .sort_values(["score", "household_id"], ascending=[False, True])
+        .head(5)
+    )
     for hid in top["household_id"]:
         assert hid not in result.stdout and hid[-4:] in result.stdout
     assert str(top["reason_1_zh"].dropna().iloc[0])[:6] in result.stdout
@@ -57,9 +71,19 @@ def test_score_command_writes_the_file_and_prints_top_flagged(
     ],
 )
 def test_refusals_are_clear_one_line_errors(
-    small_province_dir: Path, registered_model: str, scoring_store: str, tmp_path: Path, args: list[str], message: str
+    small_province_dir: Path,
+    registered_model: str,
+    scoring_store: str,
+    tmp_path: Path,
+    args: list[str],
+    message: str,
 ) -> None:
-    base = {"--data": str(small_province_dir), "--as-of": SCORING_AS_OF, "--model": registered_model, "--tracking-uri": scoring_store}
+    base = {
+        "--data": str(small_province_dir),
+        "--as-of": SCORING_AS_OF,
+        "--model": registered_model,
+        "--tracking-uri": scoring_store,
+    }
     given = [a.format(tmp=tmp_path) for a in args]
     for i in range(0, len(given), 2):
         base[given[i]] = given[i + 1]
@@ -71,10 +95,22 @@ def test_refusals_are_clear_one_line_errors(
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
-def _score_process(data: Path, model: str, store: str, out: Path, config: Path | None = None) -> subprocess.Popen[str]:
+def _score_process(
+    data: Path, model: str, store: str, out: Path, config: Path | None = None
+) -> subprocess.Popen[str]:
     cmd = [
-        str(Path(sys.executable).with_name("riskml")), "score", "--data", str(data), "--as-of", SCORING_AS_OF,
-        "--model", model, "--tracking-uri", store, "--out", str(out),
+        str(Path(sys.executable).with_name("riskml")),
+        "score",
+        "--data",
+        str(data),
+        "--as-of",
+        SCORING_AS_OF,
+        "--model",
+        model,
+        "--tracking-uri",
+        store,
+        "--out",
+        str(out),
     ]
     if config is not None:
         cmd += ["--config", str(config)]
@@ -87,7 +123,9 @@ def _small_chunks_config(tmp_path: Path) -> Path:
 
     text = (config_dir() / "scoring.yaml").read_text(encoding="utf-8")
     cfg = tmp_path / "scoring.yaml"
-    cfg.write_text(text.replace("chunk_households: 100000", "chunk_households: 250"), encoding="utf-8")
+    cfg.write_text(
+        text.replace("chunk_households: 100000", "chunk_households: 250"), encoding="utf-8"
+    )
     return cfg
 
 
@@ -115,7 +153,10 @@ def test_sigterm_midway_leaves_no_output_and_a_rerun_completes(
     assert rerun.returncode == 0, err
     frame, _ = read_scores(out)
     assert len(frame) == len(pd.read_parquet(small_province_dir / "households.parquet"))
-    assert sorted(p.name for p in out_dir.iterdir()) == ["scores.parquet", "scores.parquet.summary.json"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "scores.parquet",
+        "scores.parquet.summary.json",
+    ]
 
 
 @pytest.mark.slow

@@ -9,37 +9,57 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskml.scoring import BundleChunker, ReconciliationError, household_universe, mask_ids, reconcile, to_public
+from riskml.scoring import (
+    BundleChunker,
+    ReconciliationError,
+    household_universe,
+    mask_ids,
+    reconcile,
+    to_public,
+)
 from riskml.scoring._columns import SCORE_COLUMNS, columns_for_mode
 from riskml.scoring._output import assemble_scores
 
 from ._frames import score_frame
 
 
-def test_universe_adds_set_aside_and_orphan_households_with_the_loaders_reason(flawed_province_dir: Any) -> None:
+def test_universe_adds_set_aside_and_orphan_households_with_the_loaders_reason(
+    flawed_province_dir: Any,
+) -> None:
     from riskml.data import load_bundle
 
     folder, ids = flawed_province_dir
     bundle = load_bundle(folder)
     uni = household_universe(bundle).set_index("household_id")
     assert len(uni) == len(bundle.households) + 2 and uni.index.is_unique
-    assert uni.loc[ids["set_aside"], "rejected_reason"] == "set aside by the loader: households.village_code: required value missing"
+    assert (
+        uni.loc[ids["set_aside"], "rejected_reason"]
+        == "set aside by the loader: households.village_code: required value missing"
+    )
     assert "household_id not in households" in uni.loc[ids["orphan"], "rejected_reason"]
-    assert pd.isna(uni.loc[ids["bad_income"], "rejected_reason"])  # one bad row does not reject a household
+    assert pd.isna(
+        uni.loc[ids["bad_income"], "rejected_reason"]
+    )  # one bad row does not reject a household
     assert uni["rejected_reason"].notna().sum() == 2
 
 
-def test_universe_of_a_bundle_built_without_the_loader_counts_orphans_too(province_bundle: Any) -> None:
+def test_universe_of_a_bundle_built_without_the_loader_counts_orphans_too(
+    province_bundle: Any,
+) -> None:
     from riskml.data import Bundle
 
     members = province_bundle.members.copy()
     extra = members.iloc[:3].copy()
-    extra["household_id"] = pd.array(["GHOST-1", "GHOST-1", "GHOST-2"], dtype=members["household_id"].dtype)
+    extra["household_id"] = pd.array(
+        ["GHOST-1", "GHOST-1", "GHOST-2"], dtype=members["household_id"].dtype
+    )
     extra["member_id"] = pd.array(["g1", "g2", "g3"], dtype=members["member_id"].dtype)
     tables = dict(province_bundle.tables, members=pd.concat([members, extra], ignore_index=True))
     bundle = Bundle(tables=tables, extracted_on=province_bundle.extracted_on)
     uni = household_universe(bundle).set_index("household_id")
-    assert uni.loc["GHOST-1", "rejected_reason"] == "no row in the households table (rows in members)"
+    assert (
+        uni.loc["GHOST-1", "rejected_reason"] == "no row in the households table (rows in members)"
+    )
     assert len(uni) == len(province_bundle.households) + 2
 
 
@@ -68,8 +88,12 @@ def test_chunks_hold_every_row_once_with_its_household(province_bundle: Any, siz
 def test_assemble_puts_rows_in_roster_order_and_reasons_on_their_households() -> None:
     frame = score_frame(6)
     core = frame.drop(columns=[c for c in frame.columns if c.startswith("reason_")]).iloc[::-1]
-    reasons = frame.loc[frame["flagged"], ["household_id", *[c for c in frame.columns if c.startswith("reason_")]]]
-    out = assemble_scores(core, reasons.iloc[::-1], frame["household_id"], pd.Timestamp("2025-06-30").date())
+    reasons = frame.loc[
+        frame["flagged"], ["household_id", *[c for c in frame.columns if c.startswith("reason_")]]
+    ]
+    out = assemble_scores(
+        core, reasons.iloc[::-1], frame["household_id"], pd.Timestamp("2025-06-30").date()
+    )
     assert tuple(out.columns) == SCORE_COLUMNS
     pd.testing.assert_frame_equal(out, frame, check_exact=True)
 
@@ -80,7 +104,10 @@ def test_public_version_masks_ids_and_keeps_only_public_texts() -> None:
     assert tuple(pub.columns) == columns_for_mode("public")
     assert pub["household_id"].tolist() == ["******" + h[-4:] for h in frame["household_id"]]
     assert "reason_1_zh" not in pub and "reason_1_type" not in pub and "reason_1_public_zh" in pub
-    assert pub["status_detail"].tolist()[1:3] == ["已纳入监测 / already under monitoring", "数据有误，未评分 / data problem, not scored"]
+    assert pub["status_detail"].tolist()[1:3] == [
+        "已纳入监测 / already under monitoring",
+        "数据有误，未评分 / data problem, not scored",
+    ]
     np.testing.assert_array_equal(pub["score"].to_numpy(), frame["score"].to_numpy())
     assert mask_ids(pd.Series(["AB"]), 4).tolist() == ["******AB"]
     assert mask_ids(pd.Series(["ABCDEFGH"]), 0).tolist() == ["******"]

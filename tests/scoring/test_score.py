@@ -31,13 +31,26 @@ def _config(**tiers: Any) -> ScoringConfig:
 
 
 @pytest.fixture(scope="module")
-def flawed_run(flawed_province_dir: tuple[Path, dict[str, str]], risk_model: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def flawed_run(
+    flawed_province_dir: tuple[Path, dict[str, str]],
+    risk_model: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
     folder, _ = flawed_province_dir
     out = tmp_path_factory.mktemp("flawed-run") / "scores.parquet"
-    return score_roster(folder, SCORING_AS_OF, out=out, model=risk_model, model_uri="models:/test@champion", quiet=True)
+    return score_roster(
+        folder,
+        SCORING_AS_OF,
+        out=out,
+        model=risk_model,
+        model_uri="models:/test@champion",
+        quiet=True,
+    )
 
 
-def test_every_input_household_is_scored_not_eligible_or_rejected(flawed_run: Any, flawed_province_dir: Any) -> None:
+def test_every_input_household_is_scored_not_eligible_or_rejected(
+    flawed_run: Any, flawed_province_dir: Any
+) -> None:
     folder, ids = flawed_province_dir
     roster = pd.read_parquet(folder / "households.parquet")["household_id"]
     scores = flawed_run.scores.set_index("household_id")
@@ -58,19 +71,30 @@ def test_every_input_household_is_scored_not_eligible_or_rejected(flawed_run: An
     assert summary["quarantined_rows_by_table"]["income"] >= 1
 
 
-def test_not_eligible_households_are_listed_with_since_when_and_category(flawed_run: Any, province_bundle: Any) -> None:
+def test_not_eligible_households_are_listed_with_since_when_and_category(
+    flawed_run: Any, province_bundle: Any
+) -> None:
     from riskml.features import monitoring_status
 
     s = flawed_run.scores
     ne = s.loc[s["status"] == "not_eligible"]
-    pairs = pd.DataFrame({"household_id": ne["household_id"].to_numpy(), "as_of": pd.Timestamp(SCORING_AS_OF)})
+    pairs = pd.DataFrame(
+        {"household_id": ne["household_id"].to_numpy(), "as_of": pd.Timestamp(SCORING_AS_OF)}
+    )
     status = monitoring_status(province_bundle, pairs)
     assert status["under_monitoring"].all()
     first = ne.iloc[0]
     since = pd.Timestamp(status["identified_on"].iloc[0]).strftime("%Y-%m-%d")
-    assert since in first["status_detail"] and str(status["category"].iloc[0]) in first["status_detail"]
+    assert (
+        since in first["status_detail"]
+        and str(status["category"].iloc[0]) in first["status_detail"]
+    )
     assert ne["score"].isna().all() and ne["tier"].isna().all() and not ne["flagged"].any()
-    assert set(flawed_run.summary["not_eligible_by_category"]) <= {"edge", "unstable_exited", "sudden_hardship"}
+    assert set(flawed_run.summary["not_eligible_by_category"]) <= {
+        "edge",
+        "unstable_exited",
+        "sudden_hardship",
+    }
 
 
 def test_file_has_the_contract_columns_ranks_tiers_and_metadata(flawed_run: Any) -> None:
@@ -85,27 +109,42 @@ def test_file_has_the_contract_columns_ranks_tiers_and_metadata(flawed_run: Any)
         assert sorted(g["rank_village"].tolist()) == list(range(1, len(g) + 1))
         assert g.sort_values("rank_village")["score"].is_monotonic_decreasing
     cut = load_scoring_config().tiers
-    expected = np.where(scored["score"] >= cut.cutoffs.high, "high", np.where(scored["score"] >= cut.cutoffs.medium, "medium", "low"))
+    expected = np.where(
+        scored["score"] >= cut.cutoffs.high,
+        "high",
+        np.where(scored["score"] >= cut.cutoffs.medium, "medium", "low"),
+    )
     assert (scored["tier"].to_numpy() == expected).all()
     assert (scored["flagged"] == scored["tier"].isin(cut.flagged)).all()
     summary = json.loads(Path(str(flawed_run.path) + ".summary.json").read_text(encoding="utf-8"))
-    assert summary["tiers"] == {t: int((scored["tier"] == t).sum()) for t in ("high", "medium", "low")}
+    assert summary["tiers"] == {
+        t: int((scored["tier"] == t).sum()) for t in ("high", "medium", "low")
+    }
 
 
 def test_flagged_households_get_up_to_four_reasons_and_others_none(flawed_run: Any) -> None:
     s = flawed_run.scores
     flagged = s.loc[s["flagged"]]
     assert len(flagged) > 0
-    assert flagged["reason_1_public_zh"].notna().mean() > 0.8  # most flags have a positive risk group
-    assert s.loc[~s["flagged"], [c for c in s.columns if c.startswith("reason_")]].isna().all().all()
+    assert (
+        flagged["reason_1_public_zh"].notna().mean() > 0.8
+    )  # most flags have a positive risk group
+    assert (
+        s.loc[~s["flagged"], [c for c in s.columns if c.startswith("reason_")]].isna().all().all()
+    )
     with_reason = flagged.loc[flagged["reason_1_zh"].notna()]
     assert (with_reason["reason_1_contribution"] > 0).all()
     both = with_reason["reason_2_contribution"].notna()
-    assert (with_reason.loc[both, "reason_1_contribution"] >= with_reason.loc[both, "reason_2_contribution"]).all()
+    assert (
+        with_reason.loc[both, "reason_1_contribution"]
+        >= with_reason.loc[both, "reason_2_contribution"]
+    ).all()
     assert with_reason["reason_1_measures_zh"].notna().all()
 
 
-def test_reasons_reconcile_with_the_models_raw_score(flawed_run: Any, province_bundle: Any, risk_model: Any) -> None:
+def test_reasons_reconcile_with_the_models_raw_score(
+    flawed_run: Any, province_bundle: Any, risk_model: Any
+) -> None:
     """Recompute TreeSHAP for the flagged households: the file's reasons are the top groups of
     contributions that, with the base value, add up to the file's raw score."""
     from riskml.explain import reason_codes, reconcile, tree_shap
@@ -114,7 +153,9 @@ def test_reasons_reconcile_with_the_models_raw_score(flawed_run: Any, province_b
 
     s = flawed_run.scores
     flagged = s.loc[s["flagged"]].head(200)
-    pairs = pd.DataFrame({"household_id": flagged["household_id"].to_numpy(), "as_of": pd.Timestamp(SCORING_AS_OF)})
+    pairs = pd.DataFrame(
+        {"household_id": flagged["household_id"].to_numpy(), "as_of": pd.Timestamp(SCORING_AS_OF)}
+    )
     vt = village_context(province_bundle, [pd.Timestamp(SCORING_AS_OF)])
     X = compute_features(province_bundle, pairs, risk_model, vt)
     contrib = tree_shap(risk_model.booster, risk_model.model.encode(risk_model.prepare(X)))
@@ -124,13 +165,22 @@ def test_reasons_reconcile_with_the_models_raw_score(flawed_run: Any, province_b
         np.testing.assert_allclose(
             flagged[f"reason_{k}_contribution"].to_numpy(dtype=float, na_value=np.nan),
             reasons[f"reason_{k}_contribution"].to_numpy(dtype=float, na_value=np.nan),
-            rtol=0, atol=1e-12,
+            rtol=0,
+            atol=1e-12,
         )
 
 
-def test_capacity_tiers_flag_the_top_of_each_village_and_explain_them(province_bundle: Any, risk_model: Any) -> None:
-    cfg = _config(method="capacity", capacity={"high_per_village": 2, "medium_per_village": 1, "min_score": 0.0}, flagged=("high",))
-    run = score_roster(province_bundle, SCORING_AS_OF, out=None, model=risk_model, config=cfg, quiet=True)
+def test_capacity_tiers_flag_the_top_of_each_village_and_explain_them(
+    province_bundle: Any, risk_model: Any
+) -> None:
+    cfg = _config(
+        method="capacity",
+        capacity={"high_per_village": 2, "medium_per_village": 1, "min_score": 0.0},
+        flagged=("high",),
+    )
+    run = score_roster(
+        province_bundle, SCORING_AS_OF, out=None, model=risk_model, config=cfg, quiet=True
+    )
     s = run.scores
     scored = s.loc[s["status"] == "scored"]
     assert (scored.loc[scored["rank_village"] <= 2, "tier"] == "high").all()
@@ -143,15 +193,21 @@ def test_capacity_tiers_flag_the_top_of_each_village_and_explain_them(province_b
     assert s.loc[s["flagged"], "reason_1_public_zh"].notna().mean() > 0.8
 
 
-def test_explain_all_gives_reasons_to_every_scored_household(province_bundle: Any, risk_model: Any) -> None:
-    run = score_roster(province_bundle, SCORING_AS_OF, out=None, model=risk_model, explain="all", quiet=True)
+def test_explain_all_gives_reasons_to_every_scored_household(
+    province_bundle: Any, risk_model: Any
+) -> None:
+    run = score_roster(
+        province_bundle, SCORING_AS_OF, out=None, model=risk_model, explain="all", quiet=True
+    )
     s = run.scores
     assert run.summary["explained"] == run.summary["status"]["scored"]
     assert s.loc[~s["flagged"] & (s["status"] == "scored"), "reason_1_public_zh"].notna().any()
 
 
 @pytest.mark.parametrize("ext", [".csv", ".xlsx"])
-def test_csv_and_excel_outputs_carry_chinese_headers_and_metadata(province_bundle: Any, risk_model: Any, tmp_path: Path, ext: str) -> None:
+def test_csv_and_excel_outputs_carry_chinese_headers_and_metadata(
+    province_bundle: Any, risk_model: Any, tmp_path: Path, ext: str
+) -> None:
     out = tmp_path / f"scores{ext}"
     run = score_roster(province_bundle, SCORING_AS_OF, out=out, model=risk_model, quiet=True)
     if ext == ".csv":
@@ -159,7 +215,11 @@ def test_csv_and_excel_outputs_carry_chinese_headers_and_metadata(province_bundl
         plain = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
     else:
         plain = pd.read_excel(out, sheet_name="评分结果", dtype=str)
-    assert plain.columns[0] == "户编号" and "风险等级" in plain.columns and "建议帮扶措施1" in plain.columns
+    assert (
+        plain.columns[0] == "户编号"
+        and "风险等级" in plain.columns
+        and "建议帮扶措施1" in plain.columns
+    )
     assert len(plain) == run.summary["input_households"]
     meta = json.loads((tmp_path / f"scores{ext}.meta.json").read_text(encoding="utf-8"))
     assert meta["feature_set"]["version"] == run.metadata["feature_set"]["version"]
@@ -167,21 +227,35 @@ def test_csv_and_excel_outputs_carry_chinese_headers_and_metadata(province_bundl
     assert back["household_id"].tolist() == run.scores["household_id"].tolist()
 
 
-def test_public_mode_masks_ids_and_drops_internal_texts(province_bundle: Any, risk_model: Any, tmp_path: Path) -> None:
-    internal = score_roster(province_bundle, SCORING_AS_OF, out=None, model=risk_model, quiet=True).scores
+def test_public_mode_masks_ids_and_drops_internal_texts(
+    province_bundle: Any, risk_model: Any, tmp_path: Path
+) -> None:
+    internal = score_roster(
+        province_bundle, SCORING_AS_OF, out=None, model=risk_model, quiet=True
+    ).scores
     out = tmp_path / "public.csv"
-    run = score_roster(province_bundle, SCORING_AS_OF, out=out, model=risk_model, mode="public", quiet=True)
+    run = score_roster(
+        province_bundle, SCORING_AS_OF, out=out, model=risk_model, mode="public", quiet=True
+    )
     frame, meta = read_scores(out)
     assert meta["mode"] == "public"
     assert tuple(frame.columns) == columns_for_mode("public")
-    assert not any(c.endswith(("_zh", "_en", "_type")) and "public" not in c and "measures" not in c for c in frame.columns)
+    assert not any(
+        c.endswith(("_zh", "_en", "_type")) and "public" not in c and "measures" not in c
+        for c in frame.columns
+    )
     assert frame["household_id"].str.fullmatch(r"\*{6}.{4}").all()
     text = out.read_text(encoding="utf-8-sig")
     for hid in internal["household_id"].head(500):
         assert hid not in text
     for internal_text in internal["reason_1_zh"].dropna().unique()[:50]:
         assert internal_text not in text
-    assert not frame["status_detail"].dropna().str.contains(r"\d{4}-\d{2}-\d{2}|edge|unstable|sudden").any()
+    assert (
+        not frame["status_detail"]
+        .dropna()
+        .str.contains(r"\d{4}-\d{2}-\d{2}|edge|unstable|sudden")
+        .any()
+    )
     assert frame.loc[frame["flagged"].fillna(False), "reason_1_public_zh"].notna().any()
     # same scores as the internal run, only less detail
     np.testing.assert_array_equal(frame["score"].to_numpy(), internal["score"].to_numpy())
@@ -191,16 +265,27 @@ def test_public_mode_masks_ids_and_drops_internal_texts(province_bundle: Any, ri
 def test_change_since_previous_run(province_bundle: Any, risk_model: Any, tmp_path: Path) -> None:
     first = tmp_path / "2025-03.parquet"
     score_roster(province_bundle, "2025-03-31", out=first, model=risk_model, quiet=True)
-    run = score_roster(province_bundle, SCORING_AS_OF, out=tmp_path / "2025-06.parquet", model=risk_model, previous=first, quiet=True)
+    run = score_roster(
+        province_bundle,
+        SCORING_AS_OF,
+        out=tmp_path / "2025-06.parquet",
+        model=risk_model,
+        previous=first,
+        quiet=True,
+    )
     s = run.scores
     prev, _ = read_scores(first)
     assert s["change"].notna().all()
-    merged = s.merge(prev[["household_id", "flagged", "score"]], on="household_id", suffixes=("", "_prev"))
+    merged = s.merge(
+        prev[["household_id", "flagged", "score"]], on="household_id", suffixes=("", "_prev")
+    )
     new_flag = merged["flagged"] & ~merged["flagged_prev"].fillna(False)
     assert (merged.loc[new_flag, "change"] == "new_flag").all()
     dropped = ~merged["flagged"] & merged["flagged_prev"].fillna(False)
     assert (merged.loc[dropped, "change"] == "no_longer_flagged").all()
-    np.testing.assert_array_equal(merged["previous_score"].to_numpy(), merged["score_prev"].to_numpy())
+    np.testing.assert_array_equal(
+        merged["previous_score"].to_numpy(), merged["score_prev"].to_numpy()
+    )
     counts = run.summary["change"]
     assert sum(v for k, v in counts.items() if k != "left_roster") == len(s)
     assert counts["left_roster"] == 0
@@ -210,19 +295,28 @@ def test_drift_warning_names_the_shifted_features(province_bundle: Any, risk_mod
     from riskml.data import Bundle
 
     as_of = TRAIN_AS_OF[-1]  # a training as-of date: the roster looks like the reference
-    base = score_roster(province_bundle, as_of, out=None, model=risk_model, quiet=True).summary["drift"]
+    base = score_roster(province_bundle, as_of, out=None, model=risk_model, quiet=True).summary[
+        "drift"
+    ]
     shifted_income = province_bundle.income.copy()
     for col in ("wage_income", "business_income", "transfer_income"):
         shifted_income[col] = shifted_income[col] * 4
     tables = dict(province_bundle.tables, income=shifted_income)
-    shifted = Bundle(tables=tables, extracted_on=province_bundle.extracted_on, province=province_bundle.province, source=province_bundle.source)
+    shifted = Bundle(
+        tables=tables,
+        extracted_on=province_bundle.extracted_on,
+        province=province_bundle.province,
+        source=province_bundle.source,
+    )
     drift = score_roster(shifted, as_of, out=None, model=risk_model, quiet=True).summary["drift"]
     assert "pc_income_last" not in base["warnings"]
     assert "pc_income_last" in drift["warnings"]
     assert drift["psi"]["pc_income_last"] >= drift["psi_warn"] > base["psi"]["pc_income_last"]
 
 
-def test_signature_mismatch_is_refused_naming_the_columns(province_bundle: Any, risk_model: Any, tmp_path: Path) -> None:
+def test_signature_mismatch_is_refused_naming_the_columns(
+    province_bundle: Any, risk_model: Any, tmp_path: Path
+) -> None:
     from riskml.tracking._riskmodel import RiskModel
 
     schema = dict(risk_model.input_schema)
@@ -237,7 +331,9 @@ def test_signature_mismatch_is_refused_naming_the_columns(province_bundle: Any, 
     )
     other._feature_set = risk_model.feature_set
     out = tmp_path / "s.parquet"
-    with pytest.raises(SignatureMismatchError, match=r"household_assets_index.*pc_income_last") as err:
+    with pytest.raises(
+        SignatureMismatchError, match=r"household_assets_index.*pc_income_last"
+    ) as err:
         score_roster(province_bundle, SCORING_AS_OF, out=out, model=other, quiet=True)
     assert "does not match the signature" in str(err.value)
     assert list(tmp_path.iterdir()) == []

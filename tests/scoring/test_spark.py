@@ -16,22 +16,34 @@ from .conftest import SCORING_AS_OF
 pytestmark = pytest.mark.spark
 
 
-def test_hash_partitions_hold_whole_households_and_exact_dtypes(province_bundle: Any, spark_session: Any) -> None:
+def test_hash_partitions_hold_whole_households_and_exact_dtypes(
+    province_bundle: Any, spark_session: Any
+) -> None:
     n_parts = 3
-    for name in province_bundle.tables:
-        table = province_bundle.tables[name]
-        packed = (
+    packed = None
+    for name, table in province_bundle.tables.items():
+        blobs = (
             _to_spark(spark_session, table, n_parts)
             .groupBy(_PART)
-            .applyInPandas(_packer(name, table.iloc[:0]), schema=f"{_PART} int, table string, payload binary")
-            .toPandas()
+            .applyInPandas(
+                _packer(name, table.iloc[:0]), schema=f"{_PART} int, table string, payload binary"
+            )
         )
-        parts = {int(p): frame_from_blob(bytes(b)) for p, b in zip(packed[_PART], packed["payload"], strict=True)}
-        # every household in exactly one partition
-        seen: dict[str, int] = {}
+        packed = blobs if packed is None else packed.unionByName(blobs)
+    rows = packed.toPandas()
+    for name, table in province_bundle.tables.items():
+        mine = rows.loc[rows["table"] == name]
+        parts = {
+            int(p): frame_from_blob(bytes(b))
+            for p, b in zip(mine[_PART], mine["payload"], strict=True)
+        }
+        assert len(parts) == n_parts
+        seen: dict[str, int] = {}  # every household in exactly one partition
         for p, frame in parts.items():
             for hid in frame["household_id"].unique():
-                assert seen.setdefault(hid, p) == p, f"{name}: household {hid} split across partitions"
+                assert seen.setdefault(hid, p) == p, (
+                    f"{name}: household {hid} split across partitions"
+                )
         back = pd.concat(parts.values(), ignore_index=True)
         assert dict(back.dtypes) == dict(table.dtypes), name
         key = list(table.columns)
@@ -47,17 +59,31 @@ def test_local_and_spark_engines_give_identical_scores_and_reasons(
     from riskml.scoring import score_roster
 
     cfg = load_scoring_config()
-    cfg = cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"households_per_partition": 700})})
-    local = score_roster(province_bundle, SCORING_AS_OF, out=None, model=risk_model, config=cfg, quiet=True)
+    cfg = cfg.model_copy(
+        update={"spark": cfg.spark.model_copy(update={"households_per_partition": 700})}
+    )
+    local = score_roster(
+        province_bundle, SCORING_AS_OF, out=None, model=risk_model, config=cfg, quiet=True
+    )
     spark = score_roster(
-        province_bundle, SCORING_AS_OF, out=None, model=risk_model, config=cfg, engine="spark", spark=spark_session, quiet=True
+        province_bundle,
+        SCORING_AS_OF,
+        out=None,
+        model=risk_model,
+        config=cfg,
+        engine="spark",
+        spark=spark_session,
+        quiet=True,
     )
     a, b = local.scores, spark.scores
     assert a["household_id"].tolist() == b["household_id"].tolist()
     scored = (a["status"] == "scored").to_numpy()
     assert scored.sum() > 1000
     assert np.max(np.abs(a["score"].to_numpy()[scored] - b["score"].to_numpy()[scored])) <= 1e-12
-    assert np.max(np.abs(a["raw_score"].to_numpy()[scored] - b["raw_score"].to_numpy()[scored])) <= 1e-12
+    assert (
+        np.max(np.abs(a["raw_score"].to_numpy()[scored] - b["raw_score"].to_numpy()[scored]))
+        <= 1e-12
+    )
     assert a["flagged"].sum() > 0 and a["reason_1_zh"].notna().sum() > 0
     pd.testing.assert_frame_equal(a, b, check_exact=True)  # ranks, tiers, every reason text
     assert local.summary["status"] == spark.summary["status"]

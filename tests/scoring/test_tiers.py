@@ -18,13 +18,24 @@ def _roster() -> pd.DataFrame:
             "county_code": ["c"] * 8,
             "township_code": ["t1", "t1", "t1", "t1", "t2", "t2", "t2", "t2"],
             "village_code": ["v1", "v1", "v1", "v2", "v1", "v1", "v1", "v1"],
-            "status": ["scored", "scored", "scored", "scored", "scored", "not_eligible", "scored", "scored"],
+            "status": [
+                "scored",
+                "scored",
+                "scored",
+                "scored",
+                "scored",
+                "not_eligible",
+                "scored",
+                "scored",
+            ],
             "score": [0.30, 0.50, 0.30, 0.90, 0.05, np.nan, 0.25, 0.12],
         }
     )
 
 
-def _config(method: str, flagged: tuple[str, ...] = ("high", "medium"), **capacity: float) -> TierConfig:
+def _config(
+    method: str, flagged: tuple[str, ...] = ("high", "medium"), **capacity: float
+) -> TierConfig:
     cap = {"high_per_village": 1, "medium_per_village": 1, "min_score": 0.0} | capacity
     return TierConfig(
         method=method,
@@ -72,7 +83,16 @@ def test_rank_is_a_permutation_per_group_on_a_random_roster() -> None:
 
 def test_tiers_by_cutoffs() -> None:
     out = assign_tiers(_roster(), _config("cutoffs"))
-    assert out["tier"].tolist() == ["medium", "high", "medium", "high", "low", pd.NA, "medium", "low"]
+    assert out["tier"].tolist() == [
+        "medium",
+        "high",
+        "medium",
+        "high",
+        "low",
+        pd.NA,
+        "medium",
+        "low",
+    ]
     assert out["flagged"].tolist() == [True, True, True, True, False, False, True, False]
 
 

@@ -17,7 +17,12 @@ from riskml.scoring._writer import check_output_path, clean_stale_temps, output_
 
 from ._frames import score_frame
 
-META = {"model": {"name": "riskml-recurrence", "version": "3"}, "feature_set": {"name": "default", "version": "2025.1+abc"}, "mode": "internal", "as_of": "2025-06-30"}
+META = {
+    "model": {"name": "riskml-recurrence", "version": "3"},
+    "feature_set": {"name": "default", "version": "2025.1+abc"},
+    "mode": "internal",
+    "as_of": "2025-06-30",
+}
 
 
 @pytest.mark.parametrize("ext", [".parquet", ".csv", ".xlsx"])
@@ -25,7 +30,9 @@ def test_every_format_round_trips_exactly(tmp_path: Path, ext: str) -> None:
     frame = score_frame(8)
     path = write_scores(frame, tmp_path / f"scores{ext}", metadata=META)
     back, meta = read_scores(path)
-    if ext == ".xlsx":  # Excel cells hold a double printed to 17 digits: equal to the last bit or so
+    if (
+        ext == ".xlsx"
+    ):  # Excel cells hold a double printed to 17 digits: equal to the last bit or so
         pd.testing.assert_frame_equal(back, frame, check_exact=False, rtol=1e-15, atol=0)
     else:
         pd.testing.assert_frame_equal(back, frame, check_exact=True)
@@ -50,13 +57,22 @@ def test_csv_has_bom_chinese_headers_and_labels_and_opens_with_pandas(tmp_path: 
     assert raw.startswith(b"\xef\xbb\xbf")
     plain = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
     assert list(plain.columns) == [HEADER_ZH[c] for c in frame.columns]
-    assert plain.columns[:6].tolist() == ["户编号", "旗县代码", "苏木乡镇代码", "嘎查村代码", "嘎查村名称", "评估日期"]
+    assert plain.columns[:6].tolist() == [
+        "户编号",
+        "旗县代码",
+        "苏木乡镇代码",
+        "嘎查村代码",
+        "嘎查村名称",
+        "评估日期",
+    ]
     assert "风险原因1" in plain.columns and "建议帮扶措施1" in plain.columns
     assert plain["状态"].tolist()[:3] == ["已评分", "已纳入监测", "数据有误未评分"]
     assert set(plain["是否预警"]) <= {"是", "否"}
     assert plain["评估日期"].iloc[0] == "2025-06-30"
     assert plain["户编号"].iloc[0] == "150421100000000"  # ids stay text, leading digits intact
-    assert json.loads((tmp_path / "s.csv.meta.json").read_text(encoding="utf-8"))["mode"] == "internal"
+    assert (
+        json.loads((tmp_path / "s.csv.meta.json").read_text(encoding="utf-8"))["mode"] == "internal"
+    )
 
 
 def test_xlsx_has_chinese_headers_and_an_explanation_sheet(tmp_path: Path) -> None:
@@ -132,7 +148,9 @@ def test_file_size_limit_midway_is_a_clear_error_and_leaves_nothing(tmp_path: Pa
             print("ERROR:", exc)
         """
     )
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert "ERROR: Cannot write" in res.stdout, res.stderr
     assert "big.csv" in res.stdout and "file-size limit" in res.stdout
     assert not (tmp_path / "big.csv").exists()
@@ -141,7 +159,9 @@ def test_file_size_limit_midway_is_a_clear_error_and_leaves_nothing(tmp_path: Pa
 
 def test_stale_temps_of_dead_processes_are_cleaned(tmp_path: Path) -> None:
     out = tmp_path / "s.parquet"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     stale = tmp_path / f"s.parquet.tmp-{dead.stdout.strip()}"
     stale.write_bytes(b"partial")
     alive = tmp_path / f"s.parquet.tmp-{os.getppid()}"  # a live process's temp is left alone

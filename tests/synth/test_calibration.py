@@ -48,8 +48,14 @@ def _point_in_time_features(bundle: Bundle, as_of: pd.Timestamp) -> pd.DataFrame
     f["livelihood"] = hh.loc[ids, "livelihood"].cat.codes.to_numpy()
     inc = bundle.income[bundle.income["recorded_on"] <= as_of].sort_values(["household_id", "year"])
     thr = inc["year"].map(lambda y: load_thresholds().threshold(int(y)))
-    net = inc[["wage_income", "business_income", "property_income", "transfer_income"]].sum(axis=1) - inc["business_costs"]
-    inc = inc.assign(ratio=net / inc["household_size"] / thr, transfer_share=inc["transfer_income"] / net.clip(lower=1))
+    net = (
+        inc[["wage_income", "business_income", "property_income", "transfer_income"]].sum(axis=1)
+        - inc["business_costs"]
+    )
+    inc = inc.assign(
+        ratio=net / inc["household_size"] / thr,
+        transfer_share=inc["transfer_income"] / net.clip(lower=1),
+    )
     last = inc.groupby("household_id").tail(1).set_index("household_id")
     prev = inc.groupby("household_id").nth(-2).set_index("household_id")
     for col in ("ratio", "transfer_share", "oop_medical", "household_size"):
@@ -57,8 +63,18 @@ def _point_in_time_features(bundle: Bundle, as_of: pd.Timestamp) -> pd.DataFrame
     f["ratio_prev"] = ids.map(prev["ratio"]).astype(float).to_numpy()
     ev = bundle.events[bundle.events["recorded_on"] <= as_of]
     recent = ev[ev["event_date"] > as_of - pd.DateOffset(months=12)]
-    counts = recent.groupby(["household_id", "event_type"], observed=True).size().unstack(fill_value=0)
-    for kind in ("serious_illness", "hospitalization", "job_loss", "natural_disaster", "business_failure", "death", "accident"):
+    counts = (
+        recent.groupby(["household_id", "event_type"], observed=True).size().unstack(fill_value=0)
+    )
+    for kind in (
+        "serious_illness",
+        "hospitalization",
+        "job_loss",
+        "natural_disaster",
+        "business_failure",
+        "death",
+        "accident",
+    ):
         f[f"n12_{kind}"] = ids.map(counts[kind]).fillna(0).to_numpy() if kind in counts else 0.0
     ever = ev.groupby(["household_id", "event_type"], observed=True).size().unstack(fill_value=0)
     for kind in ("chronic_illness", "disability", "dibao_granted"):
@@ -66,12 +82,23 @@ def _point_in_time_features(bundle: Bundle, as_of: pd.Timestamp) -> pd.DataFrame
     bills = recent[recent["event_type"] == "medical_bill"].groupby("household_id")["amount"].sum()
     f["bills_12m"] = ids.map(bills).fillna(0).to_numpy()
     mem = bundle.members
-    present = mem[(mem["joined_on"].isna() | (mem["joined_on"] <= as_of)) & (mem["left_on"].isna() | (mem["left_on"] > as_of))]
+    present = mem[
+        (mem["joined_on"].isna() | (mem["joined_on"] <= as_of))
+        & (mem["left_on"].isna() | (mem["left_on"] > as_of))
+    ]
     age = as_of.year - present["birth_year"].astype(float)
-    g = present.assign(old=age >= 65, young=age < 16, work=(age >= 18) & (age < 60)).groupby("household_id")[["old", "young", "work"]].sum()
+    g = (
+        present.assign(old=age >= 65, young=age < 16, work=(age >= 18) & (age < 60))
+        .groupby("household_id")[["old", "young", "work"]]
+        .sum()
+    )
     for col in ("old", "young", "work"):
         f[f"members_{col}"] = ids.map(g[col]).fillna(0).to_numpy()
-    past = bundle.monitoring[bundle.monitoring["identified_on"] <= as_of].groupby("household_id").size()
+    past = (
+        bundle.monitoring[bundle.monitoring["identified_on"] <= as_of]
+        .groupby("household_id")
+        .size()
+    )
     f["past_identifications"] = ids.map(past).fillna(0).to_numpy()
     return f
 
@@ -81,7 +108,10 @@ def test_mid_size_province_meets_the_targets():
     bundle, truth = generate_province(30_000, 11)
     stats = calibration_statistics(bundle, truth)
     for year in range(2020, 2026):
-        assert 0.01 <= stats["new_identification_rate"][year] <= 0.03, (year, stats["new_identification_rate"])
+        assert 0.01 <= stats["new_identification_rate"][year] <= 0.03, (
+            year,
+            stats["new_identification_rate"],
+        )
     assert 0.5 <= stats["illness_share"] <= 0.8
     for year, inc in stats["income"].items():
         assert 2.0 <= inc["median_ratio"] <= 3.2, (year, inc)
@@ -93,11 +123,30 @@ def test_mid_size_province_meets_the_targets():
     # identification is predictable from the bundle's history, but noisy
     import lightgbm as lgb
 
-    train = pd.concat([_point_in_time_features(bundle, d) for d in pd.date_range("2019-07-01", "2022-07-01", freq="6MS")])
-    test = pd.concat([_point_in_time_features(bundle, d) for d in pd.date_range("2023-07-01", "2024-10-01", freq="3MS")])
+    train = pd.concat(
+        [
+            _point_in_time_features(bundle, d)
+            for d in pd.date_range("2019-07-01", "2022-07-01", freq="6MS")
+        ]
+    )
+    test = pd.concat(
+        [
+            _point_in_time_features(bundle, d)
+            for d in pd.date_range("2023-07-01", "2024-10-01", freq="3MS")
+        ]
+    )
     cols = [c for c in train.columns if c not in ("household_id", "label")]
-    model = lgb.LGBMClassifier(n_estimators=250, learning_rate=0.03, num_leaves=15, min_child_samples=100,
-                               subsample=0.8, subsample_freq=1, colsample_bytree=0.8, verbose=-1, random_state=0)
+    model = lgb.LGBMClassifier(
+        n_estimators=250,
+        learning_rate=0.03,
+        num_leaves=15,
+        min_child_samples=100,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        verbose=-1,
+        random_state=0,
+    )
     model.fit(train[cols], train["label"])
     auc = _auc(model.predict_proba(test[cols])[:, 1], test["label"].to_numpy())
     assert 0.72 <= auc <= 0.9, auc

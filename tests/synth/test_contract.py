@@ -31,13 +31,17 @@ def test_required_columns_are_filled_and_vocabularies_respected(bundle):
                 values = set(frame[col.name].dropna().astype(str))
                 assert values <= set(col.vocab), f"{name}.{col.name}: {values - set(col.vocab)}"
             if col.nonnegative:
-                assert (frame[col.name].dropna() >= 0).all(), f"{name}.{col.name} has negative amounts"
+                assert (frame[col.name].dropna() >= 0).all(), (
+                    f"{name}.{col.name} has negative amounts"
+                )
 
 
 def test_keys_are_unique(bundle):
     for name, schema in TABLES.items():
         if schema.key:
-            assert not bundle[name].duplicated(list(schema.key)).any(), f"{name} key {schema.key} not unique"
+            assert not bundle[name].duplicated(list(schema.key)).any(), (
+                f"{name} key {schema.key} not unique"
+            )
 
 
 def test_referential_integrity(bundle):
@@ -61,7 +65,9 @@ def test_nothing_is_dated_after_extraction_and_dates_are_ordered(bundle):
         frame = bundle[name]
         for col in schema.columns:
             if col.kind == "date":
-                assert (frame[col.name].dropna() <= end).all(), f"{name}.{col.name} after {end.date()}"
+                assert (frame[col.name].dropna() <= end).all(), (
+                    f"{name}.{col.name} after {end.date()}"
+                )
         for early, late in schema.date_columns_order:
             both = frame[[early, late]].dropna()
             assert (both[early] <= both[late]).all(), f"{name}: {early} after {late}"
@@ -93,7 +99,9 @@ def test_codes_and_ids(bundle):
 
 
 def test_monitoring_rules(bundle):
-    mon = bundle.monitoring.merge(bundle.households[["household_id", "poverty_exit_year"]], on="household_id")
+    mon = bundle.monitoring.merge(
+        bundle.households[["household_id", "poverty_exit_year"]], on="household_id"
+    )
     formerly_poor = mon["poverty_exit_year"].notna()
     assert ((mon["category"] == "unstable_exited") == formerly_poor).all()
     done = mon.dropna(subset=["eliminated_on"])
@@ -118,10 +126,14 @@ def test_members_life_events_match_the_registry(bundle):
     m = bundle.members.set_index("member_id")
     births = bundle.events[bundle.events["event_type"] == "birth"]
     assert len(births) > 0
-    assert (m.loc[births["member_id"], "joined_on"].to_numpy() == births["event_date"].to_numpy()).all()
+    assert (
+        m.loc[births["member_id"], "joined_on"].to_numpy() == births["event_date"].to_numpy()
+    ).all()
     deaths = bundle.events[bundle.events["event_type"] == "death"]
     assert len(deaths) > 0
-    assert (m.loc[deaths["member_id"], "left_on"].to_numpy() == deaths["event_date"].to_numpy()).all()
+    assert (
+        m.loc[deaths["member_id"], "left_on"].to_numpy() == deaths["event_date"].to_numpy()
+    ).all()
     age = bundle.extracted_on.year - bundle.members["birth_year"]
     assert age.between(0, 110).all()
     assert bundle.income["household_size"].min() >= 1
@@ -139,7 +151,9 @@ def test_written_bundle_loads_cleanly_and_truth_stays_outside(small_province_dir
     assert loaded.extracted_on == small_province[0].extracted_on
     for name in TABLES:
         pd.testing.assert_frame_equal(
-            loaded[name].reset_index(drop=True), small_province[0][name].reset_index(drop=True), check_categorical=False
+            loaded[name].reset_index(drop=True),
+            small_province[0][name].reset_index(drop=True),
+            check_categorical=False,
         )
     # and nothing of the truth leaked into the bundle's tables
     for name in TABLES:

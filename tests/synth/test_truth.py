@@ -19,7 +19,11 @@ def test_truth_covers_every_household_and_month(small_province, truth):
     months = pd.date_range("2019-01-01", pd.Timestamp(bundle.extracted_on), freq="MS")
     assert len(truth) == len(bundle.households) * len(months)
     assert set(truth["household_id"]) == set(bundle.households["household_id"])
-    assert (truth.groupby("household_id")["month"].apply(lambda m: (m.to_numpy() == months.to_numpy()).all())).all()
+    assert (
+        truth.groupby("household_id")["month"].apply(
+            lambda m: (m.to_numpy() == months.to_numpy()).all()
+        )
+    ).all()
     assert truth["p_month"].dtype == np.float32 and truth["p_12m"].dtype == np.float32
     for col in ("p_month", "p_12m"):
         assert truth[col].between(0, 1).all()
@@ -32,7 +36,9 @@ def test_truth_is_zero_in_a_month_when_already_monitored(small_province, truth):
     inside = row["identified_on"].to_period("M").to_timestamp() + pd.DateOffset(months=2)
     t = truth[(truth["household_id"] == row["household_id"]) & (truth["month"] == inside)]
     assert float(t["p_month"].iloc[0]) == 0.0
-    assert 0.0 <= float(t["p_12m"].iloc[0]) <= 1.0  # still a value: re-identification after elimination
+    assert (
+        0.0 <= float(t["p_12m"].iloc[0]) <= 1.0
+    )  # still a value: re-identification after elimination
 
 
 def test_truth_mean_matches_realised_identifications(small_province, truth):
@@ -51,8 +57,11 @@ def test_oracle_probability_looks_up_month_starts(small_province_dir, truth):
     sample = truth.sample(50, random_state=1)
     pairs = pd.DataFrame(
         {
-            "household_id": list(sample["household_id"]) + ["HH9999999999"],
-            "as_of": list(sample["month"] + pd.to_timedelta(np.arange(50) % 27, unit="D")) + [pd.Timestamp("2021-03-05")],
+            "household_id": [*list(sample["household_id"]), "HH9999999999"],
+            "as_of": [
+                *list(sample["month"] + pd.to_timedelta(np.arange(50) % 27, unit="D")),
+                pd.Timestamp("2021-03-05"),
+            ],
         }
     )
     got = oracle_probability(path, pairs)
@@ -77,8 +86,13 @@ def test_oracle_errors_are_explained(small_province_dir, tmp_path):
     path = find_ground_truth(small_province_dir)
     with pytest.raises(ValueError, match=r"lacks columns \['as_of'\]"):
         oracle_probability(path, pd.DataFrame({"household_id": ["HH0000000001"]}))
-    with pytest.raises(ValueError, match="as_of of row 0 .* is not a date"):
-        oracle_probability(path, pd.DataFrame({"household_id": ["HH0000000001"], "as_of": ["soon"]}))
+    with pytest.raises(ValueError, match=r"as_of of row 0 .* is not a date"):
+        oracle_probability(
+            path, pd.DataFrame({"household_id": ["HH0000000001"], "as_of": ["soon"]})
+        )
     with pytest.raises(FileNotFoundError, match="riskml synth"):
-        oracle_probability(tmp_path / "none.truth.parquet", pd.DataFrame({"household_id": ["x"], "as_of": ["2020-01-01"]}))
+        oracle_probability(
+            tmp_path / "none.truth.parquet",
+            pd.DataFrame({"household_id": ["x"], "as_of": ["2020-01-01"]}),
+        )
     assert find_ground_truth(tmp_path / "nothing") is None

@@ -17,14 +17,22 @@ def bundle(small_province):
 def test_banners_have_their_own_livelihood_and_ethnic_mix(bundle):
     hh = bundle.households
     assert hh["county_code"].nunique() >= 3
-    assert set(hh["livelihood"].astype(str)) == {"farming", "pastoral", "agro_pastoral", "wage", "mixed"}
+    assert set(hh["livelihood"].astype(str)) == {
+        "farming",
+        "pastoral",
+        "agro_pastoral",
+        "wage",
+        "mixed",
+    }
     mix = pd.crosstab(hh["county_code"], hh["livelihood"], normalize="index")
     assert (mix.max() - mix.min()).max() > 0.2  # banners differ
     assert {"汉族", "蒙古族"} <= set(hh["head_ethnicity"])
     formerly_poor = hh["poverty_exit_year"].notna().mean()
     assert 0.25 <= formerly_poor <= 0.45
     assert hh["poverty_exit_year"].dropna().between(2014, 2020).all()
-    assert hh["relocated"].any() and hh.loc[hh["relocated"], "poverty_exit_year"].notna().mean() > 0.5
+    assert (
+        hh["relocated"].any() and hh.loc[hh["relocated"], "poverty_exit_year"].notna().mean() > 0.5
+    )
 
 
 def test_banner_disasters_hit_many_households_of_one_banner_at_once(bundle):
@@ -33,7 +41,9 @@ def test_banner_disasters_hit_many_households_of_one_banner_at_once(bundle):
     assert len(dis) > 0
     dis = dis.merge(bundle.households[["household_id", "county_code"]], on="household_id")
     size = bundle.households.groupby("county_code").size()
-    hit = dis.groupby(["county_code", dis["event_date"].dt.to_period("M")])["household_id"].nunique()
+    hit = dis.groupby(["county_code", dis["event_date"].dt.to_period("M")])[
+        "household_id"
+    ].nunique()
     share = hit / size.reindex(hit.index.get_level_values(0)).to_numpy()
     assert share.max() > 0.3  # a banner-wide disaster, not scattered incidents
     # snow comes in winter, drought in summer
@@ -70,7 +80,9 @@ def test_illness_and_disability_persist_and_cost_money(bundle):
     sick = set(zip(serious["household_id"], serious["event_date"].dt.year, strict=True))
     inc = bundle.income
     flag = [(h, y) in sick for h, y in zip(inc["household_id"], inc["year"], strict=True)]
-    assert inc.loc[flag, "oop_medical"].median() > 3 * inc.loc[~np.array(flag), "oop_medical"].median()
+    assert (
+        inc.loc[flag, "oop_medical"].median() > 3 * inc.loc[~np.array(flag), "oop_medical"].median()
+    )
 
 
 def test_assistance_follows_identification_and_some_does_not(bundle):
@@ -91,7 +103,14 @@ def test_assistance_follows_identification_and_some_does_not(bundle):
 def test_members_age_are_born_and_die(bundle):
     ev = bundle.events
     counts = ev["event_type"].value_counts()
-    for kind in ("birth", "death", "school_enrollment", "migrant_work_start", "job_loss", "accident"):
+    for kind in (
+        "birth",
+        "death",
+        "school_enrollment",
+        "migrant_work_start",
+        "job_loss",
+        "accident",
+    ):
         assert counts.get(kind, 0) > 0, kind
     m = bundle.members
     assert {"head", "spouse", "child", "parent", "grandchild"} <= set(m["relation"].astype(str))

@@ -89,14 +89,18 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
         "1",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + _SERVER_START_TIMEOUT_S
     try:
         while True:
             if proc.poll() is not None:
                 log.flush()
-                pytest.fail(f"mlflow server exited with {proc.returncode}:\n{(root / 'server.log').read_text()[-3000:]}")
+                pytest.fail(
+                    f"mlflow server exited with {proc.returncode}:\n{(root / 'server.log').read_text()[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(url + "/health", timeout=1) as resp:
                     if resp.status == 200:
@@ -104,7 +108,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not answer on {url} within {_SERVER_START_TIMEOUT_S:.0f} s")
+                pytest.fail(
+                    f"mlflow server did not answer on {url} within {_SERVER_START_TIMEOUT_S:.0f} s"
+                )
             time.sleep(0.3)
         yield url
     finally:
@@ -180,8 +186,13 @@ def make_tiny_model(seed: int = 0, n: int = 3000, n_estimators: int = 30) -> Tin
     y = (rng.random(n) < 1 / (1 + np.exp(-logit.to_numpy()))).astype(int)
     as_of = np.repeat(pd.date_range("2021-01-01", periods=6, freq="QS").to_numpy(), n // 6 + 1)[:n]
     model = RecurrenceRiskModel(
-        n_estimators=n_estimators, learning_rate=0.1, num_leaves=7, min_child_samples=20,
-        early_stopping_rounds=10, n_jobs=1, random_state=seed,
+        n_estimators=n_estimators,
+        learning_rate=0.1,
+        num_leaves=7,
+        min_child_samples=20,
+        early_stopping_rounds=10,
+        n_jobs=1,
+        random_state=seed,
     ).fit(X, y, as_of=as_of)
     meta = {
         "name": "tiny",
@@ -216,7 +227,10 @@ def log_and_register(
 
     from riskml.tracking import log_risk_model, register_version
 
-    with store.active(), mlflow.start_run(experiment_id=store.experiment_id, tags=tags or {}) as run:
+    with (
+        store.active(),
+        mlflow.start_run(experiment_id=store.experiment_id, tags=tags or {}) as run,
+    ):
         if metrics:
             mlflow.log_metrics(metrics)
         info = log_risk_model(

@@ -27,8 +27,12 @@ def test_registered_model_predicts_exactly_like_the_in_memory_model(logged, tiny
     store, run_id, version, _ = logged
     expected = tiny.model.predict_proba(tiny.X)[:, 1]
     expected_raw = tiny.model.predict_raw(tiny.X)
-    for uri in ("models:/tiny-model@challenger", "models:/tiny-model@champion", f"models:/tiny-model/{version}",
-                f"runs:/{run_id}/model"):
+    for uri in (
+        "models:/tiny-model@challenger",
+        "models:/tiny-model@champion",
+        f"models:/tiny-model/{version}",
+        f"runs:/{run_id}/model",
+    ):
         rm = load_risk_model(uri, tracking_uri=store.tracking_uri)
         assert isinstance(rm, RiskModel)
         np.testing.assert_array_equal(rm.predict_proba(tiny.X)[:, 1], expected)
@@ -55,13 +59,26 @@ def test_metadata_schema_reference_and_feature_set_come_back(logged, tiny):
     store, run_id, version, _ = logged
     rm = load_risk_model("models:/tiny-model@champion", tracking_uri=store.tracking_uri)
     m = rm.metadata
-    assert (m["name"], m["version"], m["alias"], m["run_id"]) == ("tiny-model", version, "champion", run_id)
-    assert (m["as_of_first"], m["as_of_last"], m["horizon_months"]) == ("2021-01-01", "2022-04-01", 12)
+    assert (m["name"], m["version"], m["alias"], m["run_id"]) == (
+        "tiny-model",
+        version,
+        "champion",
+        run_id,
+    )
+    assert (m["as_of_first"], m["as_of_last"], m["horizon_months"]) == (
+        "2021-01-01",
+        "2022-04-01",
+        12,
+    )
     assert m["feature_set"] == "tiny" and m["feature_set_version"] == "tiny-test-1"
     # ints that can be missing are double; the categorical feature is a string
     assert rm.input_schema == {
-        "household_size": "double", "dependency_ratio": "double", "head_age": "double",
-        "livelihood": "string", "oop_medical_12m": "double", "pc_income_last": "double",
+        "household_size": "double",
+        "dependency_ratio": "double",
+        "head_age": "double",
+        "livelihood": "string",
+        "oop_medical_12m": "double",
+        "pc_income_last": "double",
     }
     # the reference distribution (drift) is the model's own, frozen at training
     assert rm.reference.to_dict() == tiny.model.reference_.to_dict()
@@ -70,7 +87,9 @@ def test_metadata_schema_reference_and_feature_set_come_back(logged, tiny):
     fs = rm.feature_set
     assert fs.names == list(tiny.X.columns)
     assert fs.version == "tiny-test-1"
-    assert {"children_under_16", "elderly_members", "working_age_members"} <= {f.name for f in fs.required}
+    assert {"children_under_16", "elderly_members", "working_age_members"} <= {
+        f.name for f in fs.required
+    }
     assert rm.catalog.feature_set("tiny") is fs
     assert rm.catalog.version == m["catalog_version"]
     from riskml.features import load_catalog
@@ -88,7 +107,10 @@ def test_signature_refuses_missing_and_mistyped_columns(logged, tiny):
         rm.predict_proba(tiny.X.drop(columns="pc_income_last"))
     bad = tiny.X.assign(head_age=tiny.X["head_age"].astype(object))
     bad.loc[3, "head_age"] = "sixty"
-    with pytest.raises(SchemaMismatchError, match=r"head_age \(expected double, got non-numeric values such as 'sixty'\)"):
+    with pytest.raises(
+        SchemaMismatchError,
+        match=r"head_age \(expected double, got non-numeric values such as 'sixty'\)",
+    ):
         rm.raw_score(bad)
     with pytest.raises(SchemaMismatchError, match="livelihood"):
         rm.check_input(tiny.X.assign(livelihood=np.arange(len(tiny.X), dtype=float)))
@@ -109,7 +131,9 @@ def test_unseen_category_is_scored_as_missing_like_the_model(logged, tiny):
     store, *_ = logged
     rm = load_risk_model("models:/tiny-model@challenger", tracking_uri=store.tracking_uri)
     X = tiny.X.head(50).assign(livelihood=pd.Series(["fishing"] * 50, dtype=object))
-    missing = tiny.X.head(50).assign(livelihood=pd.Categorical([None] * 50, categories=rm.categories["livelihood"]))
+    missing = tiny.X.head(50).assign(
+        livelihood=pd.Categorical([None] * 50, categories=rm.categories["livelihood"])
+    )
     np.testing.assert_array_equal(rm.raw_score(X), tiny.model.predict_raw(missing))
 
 
@@ -118,7 +142,9 @@ def test_local_model_folder_loads_without_a_store(logged, tiny, tmp_path):
 
     store, *_ = logged
     with store.active():
-        local = mlflow.artifacts.download_artifacts("models:/tiny-model@challenger", dst_path=str(tmp_path / "dl"))
+        local = mlflow.artifacts.download_artifacts(
+            "models:/tiny-model@challenger", dst_path=str(tmp_path / "dl")
+        )
     rm = load_risk_model(local)
     np.testing.assert_array_equal(rm.predict_proba(tiny.X), tiny.model.predict_proba(tiny.X))
     assert rm.metadata["model_uri"] == local

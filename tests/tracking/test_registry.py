@@ -29,11 +29,17 @@ def _version(store, name, alias):
 
 def _bt(fp, recall, pr_auc, brier=0.03):
     tags = {"riskml.backtest_fingerprint": fp, "riskml.data_fingerprint": "d" + fp}
-    metrics = {"pooled.model.recall_at_capacity": recall, "pooled.model.pr_auc": pr_auc, "pooled.model.brier": brier}
+    metrics = {
+        "pooled.model.recall_at_capacity": recall,
+        "pooled.model.pr_auc": pr_auc,
+        "pooled.model.brier": brier,
+    }
     return {"tags": tags, "metrics": metrics}
 
 
-def test_new_versions_are_challengers_and_the_first_is_also_champion(tracking_uri, tiny, logger, tmp_path):
+def test_new_versions_are_challengers_and_the_first_is_also_champion(
+    tracking_uri, tiny, logger, tmp_path
+):
     store = open_store(tracking_uri)
     _, v1, _ = logger(store, tiny, name="m", workdir=tmp_path / "a")
     assert (_version(store, "m", "champion"), _version(store, "m", "challenger")) == (v1, v1)
@@ -41,15 +47,21 @@ def test_new_versions_are_challengers_and_the_first_is_also_champion(tracking_ur
     assert (_version(store, "m", "champion"), _version(store, "m", "challenger")) == (v1, v2)
     rm = load_risk_model("models:/m@challenger", tracking_uri=tracking_uri)
     assert rm.metadata["version"] == v2 and set(rm.metadata["aliases"]) == {"challenger"}
-    with pytest.raises(ModelNotFoundError, match=r"has no alias @best.*m \(@challenger→v2, @champion→v1\)"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"has no alias @best.*m \(@challenger→v2, @champion→v1\)"
+    ):
         load_risk_model("models:/m@best", tracking_uri=tracking_uri)
-    with pytest.raises(ModelNotFoundError, match=r"no registered model named 'other'.*Registered models: m "):
+    with pytest.raises(
+        ModelNotFoundError, match=r"no registered model named 'other'.*Registered models: m "
+    ):
         load_risk_model("models:/other@champion", tracking_uri=tracking_uri)
     with pytest.raises(ModelNotFoundError, match=r"no version 9 of 'm'"):
         load_risk_model("models:/m/9", tracking_uri=tracking_uri)
 
 
-def test_promote_moves_champion_only_when_the_challenger_beats_it(tracking_uri, tiny, logger, tmp_path):
+def test_promote_moves_champion_only_when_the_challenger_beats_it(
+    tracking_uri, tiny, logger, tmp_path
+):
     store = open_store(tracking_uri)
     _, v1, _ = logger(store, tiny, name="m", workdir=tmp_path / "1", **_bt("same", 0.30, 0.10))
     # worse on recall at capacity (even though better on PR-AUC): stays

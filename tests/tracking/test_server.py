@@ -10,7 +10,9 @@ from riskml.tracking import load_risk_model, open_store, promote
 pytestmark = pytest.mark.mlflow_server
 
 
-def test_log_register_load_and_promote_through_a_server(mlflow_server, tiny, logger, tmp_path, monkeypatch):
+def test_log_register_load_and_promote_through_a_server(
+    mlflow_server, tiny, logger, tmp_path, monkeypatch
+):
     store = open_store(mlflow_server)
     assert store.tracking_uri == mlflow_server
     run_id, version, _ = logger(store, tiny, name="served", workdir=tmp_path / "a")

@@ -26,7 +26,10 @@ def test_explicit_uri_beats_environment_beats_default(monkeypatch, tmp_path):
     assert resolve_tracking(None) == ("http://tracking.example:5000",) * 2
     assert resolve_tracking("sqlite:////tmp/x.db") == ("sqlite:////tmp/x.db",) * 2
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", "sqlite:////tmp/registry.db")
-    assert resolve_tracking("sqlite:////tmp/x.db") == ("sqlite:////tmp/x.db", "sqlite:////tmp/registry.db")
+    assert resolve_tracking("sqlite:////tmp/x.db") == (
+        "sqlite:////tmp/x.db",
+        "sqlite:////tmp/registry.db",
+    )
 
 
 def test_default_store_lives_in_the_repository_models_folder(monkeypatch):
@@ -78,5 +81,8 @@ def test_nonexistent_model_uri_lists_what_exists(tracking_uri):
         load_risk_model("models:/riskml-recurrence@champion", tracking_uri=tracking_uri)
     with pytest.raises(ModelNotFoundError, match="'riskml-recurrence' is neither a model URI"):
         load_risk_model("riskml-recurrence", tracking_uri=tracking_uri)
-    with pytest.raises(ModelNotFoundError, match=r"Cannot read model URI 's3://bucket/nothing'. Use models:/NAME@ALIAS"):
+    with pytest.raises(
+        ModelNotFoundError,
+        match=r"Cannot read model URI 's3://bucket/nothing'. Use models:/NAME@ALIAS",
+    ):
         load_risk_model("s3://bucket/nothing", tracking_uri=tracking_uri)

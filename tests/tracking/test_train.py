@@ -21,8 +21,12 @@ FAST_CONFIG = {
     "horizon_months": 12,
     "training_set": {"as_of_start": "2020-01-01", "step_months": 6},
     "model": {
-        "n_estimators": 40, "learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 40,
-        "early_stopping_rounds": 10, "n_jobs": 1,
+        "n_estimators": 40,
+        "learning_rate": 0.1,
+        "num_leaves": 7,
+        "min_child_samples": 40,
+        "early_stopping_rounds": 10,
+        "n_jobs": 1,
     },
     "backtest": {"n_folds": 2, "test_period_months": 12},
     "capacity": {"share": 0.05},
@@ -43,7 +47,9 @@ def fast_config(tmp_path_factory) -> Path:
 def trained(small_province_dir, fast_config, store_factory, tmp_path_factory):
     uri = store_factory(tmp_path_factory.mktemp("train") / "store")
     steps: list[str] = []
-    result = train_and_register(small_province_dir, config_path=fast_config, tracking_uri=uri, progress=steps.append)
+    result = train_and_register(
+        small_province_dir, config_path=fast_config, tracking_uri=uri, progress=steps.append
+    )
     return result, uri, steps
 
 
@@ -75,14 +81,21 @@ def test_train_registers_a_challenger_and_reports_the_backtest(trained):
     assert t["riskml.kind"] == "training" and t["riskml.registered_version"] == result.version
 
 
-def test_registered_model_scores_like_the_trained_one_on_recomputed_features(trained, small_province):
+def test_registered_model_scores_like_the_trained_one_on_recomputed_features(
+    trained, small_province
+):
     from riskml.features import compute_features
 
     result, uri, _ = trained
     rm = load_risk_model(result.model_uri, tracking_uri=uri)
     bundle, _truth = small_province
     # features recomputed from the bundled feature-set definition, for every household as of a date
-    pairs = pd.DataFrame({"household_id": bundle.households["household_id"].to_numpy(), "as_of": pd.Timestamp("2024-01-01")})
+    pairs = pd.DataFrame(
+        {
+            "household_id": bundle.households["household_id"].to_numpy(),
+            "as_of": pd.Timestamp("2024-01-01"),
+        }
+    )
     X = compute_features(bundle, pairs, rm.feature_set, catalog=rm.catalog)
     assert list(X.columns) == list(rm.input_schema)
     np.testing.assert_array_equal(rm.predict_proba(X), result.model.predict_proba(X))
@@ -106,34 +119,67 @@ def _run_texts(store, run_id, dest: Path) -> dict[str, str]:
     }
     with store.active():
         local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, dst_path=str(dest / "run")))
-        model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/riskml-recurrence/{run.data.tags['riskml.registered_version']}", dst_path=str(dest / "model")))
+        model_dir = Path(
+            mlflow.artifacts.download_artifacts(
+                f"models:/riskml-recurrence/{run.data.tags['riskml.registered_version']}",
+                dst_path=str(dest / "model"),
+            )
+        )
     for folder in (local, model_dir):
         for f in folder.rglob("*"):
             if f.is_file() and f.suffix != ".png":
-                texts[str(f.relative_to(folder.parent))] = f.read_text(encoding="utf-8", errors="replace")
+                texts[str(f.relative_to(folder.parent))] = f.read_text(
+                    encoding="utf-8", errors="replace"
+                )
     return texts
 
 
-def test_run_holds_tables_plots_and_a_model_card_without_personal_data(trained, small_province, tmp_path):
+def test_run_holds_tables_plots_and_a_model_card_without_personal_data(
+    trained, small_province, tmp_path
+):
     result, uri, _ = trained
     store = open_store(uri)
     names = {a.path for a in store.client.list_artifacts(result.run_id)}
-    assert {"backtest", "plots", "config", "model_card.md", "model_card.json", "training_set.json"} <= names
+    assert {
+        "backtest",
+        "plots",
+        "config",
+        "model_card.md",
+        "model_card.json",
+        "training_set.json",
+    } <= names
     plots = {a.path for a in store.client.list_artifacts(result.run_id, "plots")}
-    assert {f"plots/{p}.png" for p in ("roc", "precision_recall", "calibration", "shap_by_feature",
-                                       "shap_by_risk_type", "shap_beeswarm")} <= plots
+    assert {
+        f"plots/{p}.png"
+        for p in (
+            "roc",
+            "precision_recall",
+            "calibration",
+            "shap_by_feature",
+            "shap_by_risk_type",
+            "shap_beeswarm",
+        )
+    } <= plots
 
     card = result.card
     assert "never an automatic label" in card["intended_use"]
     assert card["data"]["households"] == 2500 and 0 < card["data"]["positive_rate"] < 0.2
-    assert {r["method"] for r in card["metrics"]} == {"model", "rules", "persistence", "scorecard", "oracle"}
+    assert {r["method"] for r in card["metrics"]} == {
+        "model",
+        "rules",
+        "persistence",
+        "scorecard",
+        "oracle",
+    }
     assert card["subgroups"] and {"group", "level"} <= set(card["subgroups"][0])
     assert card["limitations"] and card["model"]["version"] == result.version
 
     texts = _run_texts(store, result.run_id, tmp_path)
     assert "# Model card: riskml-recurrence v" in texts["run/model_card.md"]
     bundle, _ = small_province
-    ids = set(bundle.households["household_id"].astype(str)) | set(bundle.members["member_id"].astype(str))
+    ids = set(bundle.households["household_id"].astype(str)) | set(
+        bundle.members["member_id"].astype(str)
+    )
     tokens = set()
     for text in texts.values():
         tokens.update(re.findall(r"[A-Za-z0-9_\-]+", text))
@@ -141,14 +187,28 @@ def test_run_holds_tables_plots_and_a_model_card_without_personal_data(trained, 
     assert not (tokens & ids), f"household/member ids in the run: {sorted(tokens & ids)[:5]}"
     # no names: the bundle holds none of persons; village names are not logged either
     blob = "\n".join(texts.values())
-    assert not any(v in blob for v in bundle.households["village_name"].dropna().astype(str).unique())
+    assert not any(
+        v in blob for v in bundle.households["village_name"].dropna().astype(str).unique()
+    )
 
 
-def test_evaluate_cli_compares_the_registered_model_with_the_baselines(trained, small_province_dir, fast_config):
+def test_evaluate_cli_compares_the_registered_model_with_the_baselines(
+    trained, small_province_dir, fast_config
+):
     result, uri, _ = trained
     out = CliRunner().invoke(
-        app, ["evaluate", "--data", str(small_province_dir), "--model", result.model_uri,
-              "--config", str(fast_config), "--tracking-uri", uri],
+        app,
+        [
+            "evaluate",
+            "--data",
+            str(small_province_dir),
+            "--model",
+            result.model_uri,
+            "--config",
+            str(fast_config),
+            "--tracking-uri",
+            uri,
+        ],
     )
     assert out.exit_code == 0, out.output
     assert "Evaluation of models:/riskml-recurrence@challenger" in _flat(out)
@@ -164,14 +224,26 @@ def test_evaluate_cli_compares_the_registered_model_with_the_baselines(trained, 
 
 def test_evaluate_unknown_model_is_a_clear_cli_error(trained, small_province_dir):
     _, uri, _ = trained
-    out = CliRunner().invoke(app, ["evaluate", "--data", str(small_province_dir), "--model",
-                                   "models:/riskml-recurrence@gold", "--tracking-uri", uri])
+    out = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--data",
+            str(small_province_dir),
+            "--model",
+            "models:/riskml-recurrence@gold",
+            "--tracking-uri",
+            uri,
+        ],
+    )
     assert out.exit_code == 2
     assert "has no alias @gold" in _flat(out) and "@champion" in _flat(out)
 
 
 @pytest.mark.slow
-def test_train_cli_then_promote_by_re_evaluation(trained, small_province_dir, fast_config, tmp_path):
+def test_train_cli_then_promote_by_re_evaluation(
+    trained, small_province_dir, fast_config, tmp_path
+):
     result, uri, _ = trained
     # a second configuration: different folds, so the logged backtests are not comparable
     other = yaml.safe_load(fast_config.read_text())
@@ -179,8 +251,10 @@ def test_train_cli_then_promote_by_re_evaluation(trained, small_province_dir, fa
     other["seed"] = 11
     cfg = tmp_path / "other.yaml"
     cfg.write_text(yaml.safe_dump(other))
-    out = CliRunner().invoke(app, ["train", "--data", str(small_province_dir), "--config", str(cfg),
-                                   "--tracking-uri", uri])
+    out = CliRunner().invoke(
+        app,
+        ["train", "--data", str(small_province_dir), "--config", str(cfg), "--tracking-uri", uri],
+    )
     assert out.exit_code == 0, out.output
     assert "Model URI: models:/riskml-recurrence@challenger" in _flat(out)
     assert "Backtest (pooled out-of-fold" in _flat(out)
