@@ -30,10 +30,13 @@ class RiskTypeWording(StrictModel):
     )
     public_zh: str = Field(min_length=1, description="Public wording (no personal details).")
     public_en: str = Field(min_length=1)
-    measures_zh: list[str] = Field(min_length=1, description="Suggested assistance measures (internal).")
+    measures_zh: list[str] = Field(
+        min_length=1, description="Suggested assistance measures (internal)."
+    )
     measures_en: list[str] = Field(min_length=1)
     public_measures_zh: list[str] | None = Field(
-        None, description="Measures shown in public mode; default: the internal measures (not allowed for sensitive types)."
+        None,
+        description="Measures shown in public mode; default: the internal measures (not allowed for sensitive types).",
     )
     public_measures_en: list[str] | None = None
 
@@ -48,7 +51,9 @@ class RiskTypeWording(StrictModel):
             raise ValueError("give both public_measures_zh and public_measures_en, or neither")
         if self.public_measures_zh is not None and self.public_measures_en is not None:
             if len(self.public_measures_zh) != len(self.public_measures_en):
-                raise ValueError("public_measures_zh and public_measures_en must have the same length")
+                raise ValueError(
+                    "public_measures_zh and public_measures_en must have the same length"
+                )
         elif self.sensitive:
             raise ValueError(
                 "a sensitive risk type needs its own public_measures_zh/public_measures_en "
@@ -59,8 +64,12 @@ class RiskTypeWording(StrictModel):
     def public_measures(self, lang: str) -> list[str]:
         """Measures shown in public mode, in ``lang`` (``zh`` or ``en``)."""
         if lang == "zh":
-            return list(self.public_measures_zh if self.public_measures_zh is not None else self.measures_zh)
-        return list(self.public_measures_en if self.public_measures_en is not None else self.measures_en)
+            return list(
+                self.public_measures_zh if self.public_measures_zh is not None else self.measures_zh
+            )
+        return list(
+            self.public_measures_en if self.public_measures_en is not None else self.measures_en
+        )
 
 
 class ExplainConfig(StrictModel):

@@ -79,7 +79,7 @@ class TrainingSetConfig(StrictModel):
     audit: AuditConfig = AuditConfig()
     feature_set: str = "default"
     chunk_households: int = Field(
-        100_000, gt=0, description="Households processed at once (bounds memory)."
+        25_000, gt=0, description="Households processed at once (bounds memory)."
     )
 
 

@@ -143,10 +143,13 @@ class FairnessSettings(StrictModel):
     """Subgroup audit: which groups are compared and how small a group may be to be ranked."""
 
     min_group_size: int = Field(
-        100, ge=1, description="levels with fewer rows are reported, not ranked"
+        200, ge=1, description="levels with fewer rows are reported, not ranked"
     )
     min_positives: int = Field(
-        10, ge=1, description="levels with fewer positives get no recall gap"
+        30,
+        ge=1,
+        description="levels with fewer positives (negatives) get no recall (FPR) gap: with 30 "
+        "positives a recall still has a standard error near 0.09",
     )
 
 

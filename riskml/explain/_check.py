@@ -26,7 +26,10 @@ class ShapCheck:
 
     @property
     def ok(self) -> bool:
-        return max(self.shap_vs_pred_contrib, self.tree_shap_vs_pred_contrib, self.tree_shap_vs_shap) <= self.atol
+        return (
+            max(self.shap_vs_pred_contrib, self.tree_shap_vs_pred_contrib, self.tree_shap_vs_shap)
+            <= self.atol
+        )
 
 
 def _import_shap() -> Any:
@@ -62,7 +65,9 @@ def check_against_shap(
     ours = tree_shap(booster, X)
     explanation = shap.TreeExplainer(booster)(X)  # the call API: no deprecated list output
     values = np.asarray(explanation.values, dtype=np.float64)
-    base = np.broadcast_to(np.asarray(explanation.base_values, dtype=np.float64), (values.shape[0],))
+    base = np.broadcast_to(
+        np.asarray(explanation.base_values, dtype=np.float64), (values.shape[0],)
+    )
     from_shap = np.column_stack([values, base])
     if from_shap.shape != pred_contrib.shape:
         raise ValueError(

@@ -25,7 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["KZERO_THRESHOLD", "TreeEnsemble", "TreeUnits", "lightgbm_matrix", "parse_booster", "tree_range", "tree_units"]
+__all__ = [
+    "KZERO_THRESHOLD",
+    "TreeEnsemble",
+    "TreeUnits",
+    "lightgbm_matrix",
+    "parse_booster",
+    "tree_range",
+    "tree_units",
+]
 
 #: LightGBM's ``kZeroThreshold`` (``1e-35f``, a C++ float): values this close to zero are zero.
 KZERO_THRESHOLD = float(np.float32(1e-35))
@@ -214,7 +222,9 @@ def parse_booster(booster: Any, trees: range | None = None) -> TreeEnsemble:
             elif node["decision_type"] == "<=":
                 threshold[i, j] = float(node["threshold"])
             else:  # pragma: no cover - LightGBM has no other decision type
-                raise ValueError(f"tree {t} node {j}: unknown decision type {node['decision_type']!r}.")
+                raise ValueError(
+                    f"tree {t} node {j}: unknown decision type {node['decision_type']!r}."
+                )
         feature_sets.append(sorted(feats))
 
     k = max([1, *(len(f) for f in feature_sets)])
@@ -263,7 +273,26 @@ def lightgbm_matrix(booster: Any, X: pd.DataFrame | np.ndarray) -> np.ndarray:
                 f"({booster.feature_name()[:5]}...). Select the model's feature columns, in order."
             )
         data = X.copy(deep=False)
-        cat_cols = [c for c, dt in zip(data.columns, data.dtypes, strict=True) if isinstance(dt, pd.CategoricalDtype)]
+        bad = [
+            c
+            for c, dt in zip(data.columns, data.dtypes, strict=True)
+            if not (
+                isinstance(dt, pd.CategoricalDtype)
+                or pd.api.types.is_numeric_dtype(dt)
+                or pd.api.types.is_bool_dtype(dt)
+            )
+        ]
+        if bad:
+            raise ValueError(
+                f"X column(s) {bad[:5]} are neither numeric, boolean nor categorical "
+                f"(dtypes {[str(data[c].dtype) for c in bad[:5]]}); LightGBM cannot use them. "
+                "Pass the model's feature frame (float64 or category columns)."
+            )
+        cat_cols = [
+            c
+            for c, dt in zip(data.columns, data.dtypes, strict=True)
+            if isinstance(dt, pd.CategoricalDtype)
+        ]
         pandas_categorical = booster.pandas_categorical
         if cat_cols:
             if pandas_categorical is None or len(pandas_categorical) != len(cat_cols):
@@ -320,7 +349,9 @@ class TreeUnits:
         return int(self.tree.shape[0])
 
 
-def _leaves_below(node: int, ancestors: list[int], left: np.ndarray, right: np.ndarray) -> list[tuple[int, list[int]]]:
+def _leaves_below(
+    node: int, ancestors: list[int], left: np.ndarray, right: np.ndarray
+) -> list[tuple[int, list[int]]]:
     """Leaves under ``node`` (depth-first, left first), each with its list of ancestors."""
     out: list[tuple[int, list[int]]] = []
     stack = [(node, ancestors)]

@@ -24,7 +24,7 @@ _EMPTY = -1
 
 
 @njit(cache=True, inline="always")
-def _goes_left(fval, mtype, dleft, thr, is_cat, cstart, clen, cat_words, kzero):  # type: ignore[no-untyped-def]
+def _goes_left(fval, mtype, dleft, thr, is_cat, cstart, clen, cat_words, kzero):
     if is_cat:
         # CategoricalDecision: NaN, negative and out-of-int-range values go right.
         if np.isnan(fval) or fval >= 2147483648.0 or fval <= -2147483649.0:
@@ -48,7 +48,7 @@ def _goes_left(fval, mtype, dleft, thr, is_cat, cstart, clen, cat_words, kzero):
 
 
 @njit(cache=True, inline="always")
-def _mix(x):  # type: ignore[no-untyped-def]
+def _mix(x):
     # splitmix64 finaliser
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -56,8 +56,21 @@ def _mix(x):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _tree_keys(xt, t, m, split_feature, threshold, missing_type, default_left, categorical,  # type: ignore[no-untyped-def]
-               cat_start, cat_len, cat_words, kzero, keys):
+def _tree_keys(
+    xt,
+    t,
+    m,
+    split_feature,
+    threshold,
+    missing_type,
+    default_left,
+    categorical,
+    cat_start,
+    cat_len,
+    cat_words,
+    kzero,
+    keys,
+):
     """``keys[w, r]``: bit ``j`` of row ``r`` is set when the row goes left at node ``j``.
 
     One pass over the rows per node, each a branch-light loop over a contiguous feature column.
@@ -81,7 +94,7 @@ def _tree_keys(xt, t, m, split_feature, threshold, missing_type, default_left, c
         dleft = default_left[t, j] == 1
         if mt == 0:
             # NaN is read as 0.0
-            nan_left = 0.0 <= thr
+            nan_left = thr >= 0.0
             for r in range(n):
                 v = col[r]
                 if (v <= thr) or (nan_left and v != v):
@@ -107,7 +120,9 @@ def _tree_keys(xt, t, m, split_feature, threshold, missing_type, default_left, c
 
 
 @njit(cache=True, inline="always")
-def _lookup_insert(key, u, n_words, tab_offset, tab_capacity, tab_keys, tab_pid, count, pat_keys, pat_offset):  # type: ignore[no-untyped-def]
+def _lookup_insert(
+    key, u, n_words, tab_offset, tab_capacity, tab_keys, tab_pid, count, pat_keys, pat_offset
+):
     """Pattern id of ``key`` in unit ``u``'s table; a new key gets the next id; -1 if full."""
     cap = tab_capacity[u]
     mask = np.uint64(cap - 1)
@@ -140,7 +155,7 @@ def _lookup_insert(key, u, n_words, tab_offset, tab_capacity, tab_keys, tab_pid,
 
 
 @njit(cache=True, parallel=True)
-def assign_patterns(  # type: ignore[no-untyped-def]
+def assign_patterns(
     xt,  # (F, n) float64, feature-major
     n_nodes,
     split_feature,
@@ -172,8 +187,21 @@ def assign_patterns(  # type: ignore[no-untyped-def]
         if resume[t] >= n:
             continue
         keys = np.empty((n_words, n), dtype=np.uint64)
-        _tree_keys(xt, t, n_nodes[t], split_feature, threshold, missing_type, default_left,
-                   categorical, cat_start, cat_len, cat_words, kzero, keys)
+        _tree_keys(
+            xt,
+            t,
+            n_nodes[t],
+            split_feature,
+            threshold,
+            missing_type,
+            default_left,
+            categorical,
+            cat_start,
+            cat_len,
+            cat_words,
+            kzero,
+            keys,
+        )
         key = np.empty(n_words, dtype=np.uint64)
         r = resume[t]
         while r < n:
@@ -181,8 +209,18 @@ def assign_patterns(  # type: ignore[no-untyped-def]
             for u in range(unit_first[t], unit_last[t]):
                 for w in range(n_words):
                     key[w] = keys[w, r] & unit_mask[u, w]
-                p = _lookup_insert(key, u, n_words, tab_offset, tab_capacity, tab_keys, tab_pid, count,
-                                   pat_keys, pat_offset)
+                p = _lookup_insert(
+                    key,
+                    u,
+                    n_words,
+                    tab_offset,
+                    tab_capacity,
+                    tab_keys,
+                    tab_pid,
+                    count,
+                    pat_keys,
+                    pat_offset,
+                )
                 if p == _EMPTY:
                     full = True
                     break
@@ -194,7 +232,7 @@ def assign_patterns(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def grow_table(old_keys, old_pid, old_cap, new_cap, n_words):  # type: ignore[no-untyped-def]
+def grow_table(old_keys, old_pid, old_cap, new_cap, n_words):
     """Rehash one unit's slots into a table of ``new_cap`` slots (pattern ids unchanged)."""
     keys = np.zeros((new_cap, n_words), dtype=np.uint64)
     pids = np.full(new_cap, _EMPTY, dtype=np.int32)
@@ -216,7 +254,7 @@ def grow_table(old_keys, old_pid, old_cap, new_cap, n_words):  # type: ignore[no
 
 
 @njit(cache=True, parallel=True)
-def scatter_patterns(pid, pat_offset, phi, tree_cols, n_cols, out):  # type: ignore[no-untyped-def]
+def scatter_patterns(pid, pat_offset, phi, tree_cols, n_cols, out):
     """``out[r, tree_cols[u, k]] += phi[pat_offset[u] + pid[u, r], k]``, units in order.
 
     Rows are taken in blocks and units in order within a block, so one unit's pattern values stay
@@ -239,8 +277,21 @@ def scatter_patterns(pid, pat_offset, phi, tree_cols, n_cols, out):  # type: ign
 
 
 @njit(cache=True, parallel=True)
-def leaf_index(xt, n_nodes, split_feature, threshold, missing_type, default_left, categorical,  # type: ignore[no-untyped-def]
-               cat_start, cat_len, cat_words, kzero, left_child, right_child):
+def leaf_index(
+    xt,
+    n_nodes,
+    split_feature,
+    threshold,
+    missing_type,
+    default_left,
+    categorical,
+    cat_start,
+    cat_len,
+    cat_words,
+    kzero,
+    left_child,
+    right_child,
+):
     """The leaf of every row in every tree, from the same decisions (``pred_leaf`` equivalent)."""
     n_trees = n_nodes.shape[0]
     n = xt.shape[1]
@@ -252,8 +303,17 @@ def leaf_index(xt, n_nodes, split_feature, threshold, missing_type, default_left
             node = 0
             while node >= 0:
                 fval = xt[split_feature[t, node], r]
-                if _goes_left(fval, missing_type[t, node], default_left[t, node], threshold[t, node],
-                              categorical[t, node], cat_start[t, node], cat_len[t, node], cat_words, kzero):
+                if _goes_left(
+                    fval,
+                    missing_type[t, node],
+                    default_left[t, node],
+                    threshold[t, node],
+                    categorical[t, node],
+                    cat_start[t, node],
+                    cat_len[t, node],
+                    cat_words,
+                    kzero,
+                ):
                     node = left_child[t, node]
                 else:
                     node = right_child[t, node]
@@ -269,7 +329,7 @@ def leaf_index(xt, n_nodes, split_feature, threshold, missing_type, default_left
 
 
 @njit(cache=True, inline="always")
-def _extend_path(pf, pz, po, pw, off, d, zero, one, feature):  # type: ignore[no-untyped-def]
+def _extend_path(pf, pz, po, pw, off, d, zero, one, feature):
     pf[off + d] = feature
     pz[off + d] = zero
     po[off + d] = one
@@ -280,7 +340,7 @@ def _extend_path(pf, pz, po, pw, off, d, zero, one, feature):  # type: ignore[no
 
 
 @njit(cache=True, inline="always")
-def _unwind_path(pf, pz, po, pw, off, d, path_index):  # type: ignore[no-untyped-def]
+def _unwind_path(pf, pz, po, pw, off, d, path_index):
     one = po[off + path_index]
     zero = pz[off + path_index]
     next_one = pw[off + d]
@@ -298,7 +358,7 @@ def _unwind_path(pf, pz, po, pw, off, d, path_index):  # type: ignore[no-untyped
 
 
 @njit(cache=True, inline="always")
-def _unwound_path_sum(pz, po, pw, off, d, path_index):  # type: ignore[no-untyped-def]
+def _unwound_path_sum(pz, po, pw, off, d, path_index):
     one = po[off + path_index]
     zero = pz[off + path_index]
     next_one = pw[off + d]
@@ -314,9 +374,29 @@ def _unwound_path_sum(pz, po, pw, off, d, path_index):  # type: ignore[no-untype
 
 
 @njit(cache=True)
-def _tree_shap_one(t, key, left_child, right_child, split_feature, internal_count, leaf_count,  # type: ignore[no-untyped-def]
-                   leaf_value, node_in, leaf_in, phi, pf, pz, po, pw, s_node, s_depth, s_off, s_zero,
-                   s_one, s_feat):
+def _tree_shap_one(
+    t,
+    key,
+    left_child,
+    right_child,
+    split_feature,
+    internal_count,
+    leaf_count,
+    leaf_value,
+    node_in,
+    leaf_in,
+    phi,
+    pf,
+    pz,
+    po,
+    pw,
+    s_node,
+    s_depth,
+    s_off,
+    s_zero,
+    s_one,
+    s_feat,
+):
     """Add tree ``t``'s SHAP values for the decision pattern ``key`` into ``phi`` (by feature),
     from the leaves with ``leaf_in`` set only (the recursion skips nodes without ``node_in``)."""
     sp = 0
@@ -391,9 +471,27 @@ def _tree_shap_one(t, key, left_child, right_child, split_feature, internal_coun
 
 
 @njit(cache=True, parallel=True)
-def pattern_shap(units, first, last, unit_tree, node_in, leaf_in, pat_keys, pat_offset, n_features,  # type: ignore[no-untyped-def]
-                 left_child, right_child, split_feature, internal_count, leaf_count, leaf_value,
-                 max_depth, unit_cols, n_cols, phi_store):
+def pattern_shap(
+    units,
+    first,
+    last,
+    unit_tree,
+    node_in,
+    leaf_in,
+    pat_keys,
+    pat_offset,
+    n_features,
+    left_child,
+    right_child,
+    split_feature,
+    internal_count,
+    leaf_count,
+    leaf_value,
+    max_depth,
+    unit_cols,
+    n_cols,
+    phi_store,
+):
     """SHAP values of patterns ``first[i]..last[i]-1`` of unit ``units[i]`` into ``phi_store``
     (row = pattern slot, column k = the unit's k-th feature)."""
     for i in prange(units.shape[0]):
@@ -416,9 +514,29 @@ def pattern_shap(units, first, last, unit_tree, node_in, leaf_in, pat_keys, pat_
         k_u = n_cols[u]
         for p in range(first[i], last[i]):
             slot = pat_offset[u] + p
-            _tree_shap_one(t, pat_keys[slot], left_child, right_child, split_feature, internal_count,
-                           leaf_count, leaf_value, node_in[u], leaf_in[u], phi, pf, pz, po, pw, s_node,
-                           s_depth, s_off, s_zero, s_one, s_feat)
+            _tree_shap_one(
+                t,
+                pat_keys[slot],
+                left_child,
+                right_child,
+                split_feature,
+                internal_count,
+                leaf_count,
+                leaf_value,
+                node_in[u],
+                leaf_in[u],
+                phi,
+                pf,
+                pz,
+                po,
+                pw,
+                s_node,
+                s_depth,
+                s_off,
+                s_zero,
+                s_one,
+                s_feat,
+            )
             for k in range(k_u):
                 c = unit_cols[u, k]
                 phi_store[slot, k] = phi[c]

@@ -87,7 +87,9 @@ def reason_columns(max_reasons: int, mode: Mode = "internal") -> list[str]:
 
 def _check_mode(mode: str) -> None:
     if mode not in ("internal", "public"):
-        raise ValueError(f"The 'mode' parameter of reason_codes must be 'internal' or 'public'. Got {mode!r} instead.")
+        raise ValueError(
+            f"The 'mode' parameter of reason_codes must be 'internal' or 'public'. Got {mode!r} instead."
+        )
 
 
 def _resolve_config(config: ExplainConfig | str | Path | None) -> ExplainConfig:
@@ -104,7 +106,9 @@ def _as_features(features: Any) -> list[Any]:
 
 def _risk_types(features: Sequence[Any], cfg: ExplainConfig) -> list[str]:
     types = [getattr(f, "risk_type", None) or cfg.fallback_risk_type for f in features]
-    unknown = sorted({(t, f.name) for t, f in zip(types, features, strict=True) if t not in cfg.risk_types})
+    unknown = sorted(
+        {(t, f.name) for t, f in zip(types, features, strict=True) if t not in cfg.risk_types}
+    )
     if unknown:
         listed = ", ".join(f"{name} ({t})" for t, name in unknown[:10])
         raise ValueError(
@@ -132,7 +136,11 @@ def _template_fields(feature: Any, lang: Lang) -> list[str]:
         return list(dict.fromkeys(fields(lang)))
     template = feature.reason_zh if lang == "zh" else feature.reason_en
     names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    return list(dict.fromkeys(feature.name if f == "value" else f.split(".")[0].split("[")[0] for f in names))
+    return list(
+        dict.fromkeys(
+            feature.name if f == "value" else f.split(".")[0].split("[")[0] for f in names
+        )
+    )
 
 
 def _render(feature: Any, values: pd.DataFrame, rows: np.ndarray, lang: Lang) -> np.ndarray:
@@ -141,7 +149,9 @@ def _render(feature: Any, values: pd.DataFrame, rows: np.ndarray, lang: Lang) ->
     sub = values.iloc[rows]
     fields = [c for c in _template_fields(feature, lang) if c in sub.columns]
     if fields:
-        key = sub[fields].groupby(fields, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+        key = (
+            sub[fields].groupby(fields, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+        )
     else:
         key = np.zeros(len(rows), dtype=np.int64)
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
@@ -200,12 +210,20 @@ def reason_codes(
     _check_mode(mode)
     cfg = _resolve_config(config)
     max_reasons = cfg.max_reasons if max_reasons is None else max_reasons
-    if not isinstance(max_reasons, int | np.integer) or isinstance(max_reasons, bool) or max_reasons < 1:
-        raise ValueError(f"The 'max_reasons' parameter of reason_codes must be a positive int. Got {max_reasons!r} instead.")
+    if (
+        not isinstance(max_reasons, int | np.integer)
+        or isinstance(max_reasons, bool)
+        or max_reasons < 1
+    ):
+        raise ValueError(
+            f"The 'max_reasons' parameter of reason_codes must be a positive int. Got {max_reasons!r} instead."
+        )
     max_reasons = int(max_reasons)
     floor = cfg.min_contribution if min_contribution is None else float(min_contribution)
     if not np.isfinite(floor) or floor < 0:
-        raise ValueError(f"The 'min_contribution' parameter of reason_codes must be >= 0 (log-odds). Got {min_contribution!r} instead.")
+        raise ValueError(
+            f"The 'min_contribution' parameter of reason_codes must be >= 0 (log-odds). Got {min_contribution!r} instead."
+        )
 
     feats = _as_features(features)
     n_features = len(feats)
@@ -214,7 +232,9 @@ def reason_codes(
     names = [f.name for f in feats]
     if feature_values is None:
         if mode == "internal":
-            raise ValueError("reason_codes needs feature_values in internal mode (the reasons quote them).")
+            raise ValueError(
+                "reason_codes needs feature_values in internal mode (the reasons quote them)."
+            )
         index: pd.Index = pd.RangeIndex(n)
     else:
         if len(feature_values) != n:
@@ -232,7 +252,9 @@ def reason_codes(
 
     types = _risk_types(feats, cfg)
     groups = [t for t in cfg.risk_types if t in set(types)]  # config order: deterministic ties
-    cols_of = {g: np.array([j for j, t in enumerate(types) if t == g], dtype=np.int64) for g in groups}
+    cols_of = {
+        g: np.array([j for j, t in enumerate(types) if t == g], dtype=np.int64) for g in groups
+    }
     phi = contrib[:, :n_features]
     base = contrib[:, n_features]
 
@@ -265,13 +287,19 @@ def reason_codes(
     for k in range(max_reasons):
         p = f"reason_{k + 1}_"
         in_range = k < slots
-        contribution = np.where(valid[:, k], chosen[:, k], np.nan) if in_range else np.full(n, np.nan)
+        contribution = (
+            np.where(valid[:, k], chosen[:, k], np.nan) if in_range else np.full(n, np.nan)
+        )
         if mode == "internal":
             out[p + "type"] = per_group(groups, k)
             out[p + "type_zh"] = per_group([w.zh for w in wording], k)
             out[p + "type_en"] = per_group([w.en for w in wording], k)
             out[p + "contribution"] = contribution
-            feat_idx = np.take_along_axis(top_feature, order[:, k : k + 1], axis=1)[:, 0] if in_range else None
+            feat_idx = (
+                np.take_along_axis(top_feature, order[:, k : k + 1], axis=1)[:, 0]
+                if in_range
+                else None
+            )
             feature_col = np.full(n, None, dtype=object)
             texts = {lang: np.full(n, None, dtype=object) for lang in _LANGS}
             if in_range and feature_values is not None:
@@ -293,8 +321,12 @@ def reason_codes(
             out[p + "contribution"] = contribution
             out[p + "public_zh"] = per_group([w.public_zh for w in wording], k)
             out[p + "public_en"] = per_group([w.public_en for w in wording], k)
-            out[p + "measures_zh"] = per_group([sep["zh"].join(w.public_measures("zh")) for w in wording], k)
-            out[p + "measures_en"] = per_group([sep["en"].join(w.public_measures("en")) for w in wording], k)
+            out[p + "measures_zh"] = per_group(
+                [sep["zh"].join(w.public_measures("zh")) for w in wording], k
+            )
+            out[p + "measures_en"] = per_group(
+                [sep["en"].join(w.public_measures("en")) for w in wording], k
+            )
 
     out["other_contribution"] = phi.sum(axis=1) - shown
     out["base_value"] = base
@@ -330,13 +362,17 @@ def reconcile(
         )
     needed = {"reason_count", "other_contribution", "base_value"}
     if needed - set(reasons.columns):
-        raise ValueError(f"reasons lacks column(s) {sorted(needed - set(reasons.columns))}; pass reason_codes' output.")
+        raise ValueError(
+            f"reasons lacks column(s) {sorted(needed - set(reasons.columns))}; pass reason_codes' output."
+        )
     contribution_cols = sorted(
         (c for c in reasons.columns if c.startswith("reason_") and c.endswith("_contribution")),
         key=lambda c: int(c.split("_")[1]),
     )
     shown = reasons[contribution_cols].to_numpy(dtype=np.float64, na_value=np.nan)
-    total = np.nan_to_num(shown, nan=0.0).sum(axis=1) + reasons["other_contribution"].to_numpy(np.float64)
+    total = np.nan_to_num(shown, nan=0.0).sum(axis=1) + reasons["other_contribution"].to_numpy(
+        np.float64
+    )
     total = total + reasons["base_value"].to_numpy(np.float64)
     target = contrib.sum(axis=1)
     residual = total - target
@@ -346,7 +382,9 @@ def reconcile(
         if bad.any():
             rows = np.flatnonzero(bad)
             labels = [str(reasons.index[r]) for r in rows[:5]]
-            problems.append(f"{what}: {bad.sum()} household(s), first {labels}, max |difference| {np.abs(values[bad]).max():.3g}")
+            problems.append(
+                f"{what}: {bad.sum()} household(s), first {labels}, max |difference| {np.abs(values[bad]).max():.3g}"
+            )
 
     report("reasons + other + base != SHAP row sum", ~(np.abs(residual) <= atol), residual)
     base_diff = reasons["base_value"].to_numpy(np.float64) - contrib[:, -1]
@@ -357,11 +395,17 @@ def reconcile(
     if raw_score is not None:
         raw = np.asarray(raw_score, dtype=np.float64).reshape(-1)
         if raw.shape[0] != contrib.shape[0]:
-            raise ValueError(f"raw_score has {raw.shape[0]} values for {contrib.shape[0]} households.")
+            raise ValueError(
+                f"raw_score has {raw.shape[0]} values for {contrib.shape[0]} households."
+            )
         raw_diff = total - raw
         report("reasons + other + base != raw score", ~(np.abs(raw_diff) <= atol), raw_diff)
     if problems:
-        raise ValueError("Reason codes do not reconcile with the score (atol " + f"{atol:g}):\n  - " + "\n  - ".join(problems))
+        raise ValueError(
+            "Reason codes do not reconcile with the score (atol "
+            + f"{atol:g}):\n  - "
+            + "\n  - ".join(problems)
+        )
     return pd.Series(residual, index=reasons.index, name="residual")
 
 
@@ -436,11 +480,21 @@ def global_importance(
                 }
             )
     by_type = pd.DataFrame(
-        rows, columns=["risk_type", "risk_type_zh", "risk_type_en", "n_features", "mean_abs_shap", "mean_shap"]
+        rows,
+        columns=[
+            "risk_type",
+            "risk_type_zh",
+            "risk_type_en",
+            "n_features",
+            "mean_abs_shap",
+            "mean_shap",
+        ],
     )
     group_total = by_type["mean_abs_shap"].sum()
     by_type["share"] = by_type["mean_abs_shap"] / group_total if group_total > 0 else 0.0
-    by_type = by_type.sort_values("mean_abs_shap", ascending=False, kind="stable", ignore_index=True)
+    by_type = by_type.sort_values(
+        "mean_abs_shap", ascending=False, kind="stable", ignore_index=True
+    )
     for c in ("risk_type", "risk_type_zh", "risk_type_en"):
         by_type[c] = by_type[c].astype("string")
     return GlobalImportance(by_feature=by_feature, by_risk_type=by_type)

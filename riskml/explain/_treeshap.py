@@ -14,6 +14,12 @@ a few thousand distinct decision vectors across a whole roster, so:
 3. add each row's patterns' values over the trees; the base value is the sum of the trees'
    expected values (LightGBM's ``Tree::ExpectedValue``), added in tree order.
 
+Bigger trees (31 leaves and up) see many more distinct decision vectors. A leaf's contributions
+depend only on the decisions along its own root path, so each tree is cut into *units* of at
+most ``max_group_leaves`` leaves (subtrees, neighbouring small ones merged); a unit's values
+depend only on its leaves' ancestors' decisions, and the steps above run per unit. On household
+features, cutting 31-leaf trees into units of 8 leaves cut the TreeSHAP evaluations about 9-fold.
+
 A tree's values for a pattern are computed with LightGBM's operations in LightGBM's order; only
 the sum over trees is associated differently (per tree first), so the result equals
 ``booster.predict(X, pred_contrib=True)`` to about 1e-15.
@@ -40,7 +46,8 @@ from riskml.explain._ensemble import (
 
 __all__ = ["TreeShapExplainer", "TreeShapStats", "tree_shap"]
 
-_INITIAL_CAPACITY = 1024  # hash slots per tree (half of them usable before growing)
+_INITIAL_CAPACITY = 1024  # hash slots per unit (half of them usable before growing)
+_CHUNK_ID_BYTES = 128 * 2**20
 
 
 @dataclass
@@ -76,9 +83,9 @@ class TreeShapExplainer:
         Which trees, with ``booster.predict``'s meaning (``num_iteration=None`` uses
         ``best_iteration`` when there is one).
     chunk_rows : int, default 32768
-        Rows processed at a time (memory: about ``chunk_rows * (n_units * 4 + n_features * 24)``
-        bytes).
-    max_group_leaves : int or None, default 16
+        Rows processed at a time (at most; fewer when the model has many units, so that the
+        chunk's pattern ids stay under about 128 MiB).
+    max_group_leaves : int or None, default 8
         Trees with more leaves are cut into units (subtrees) of at most this many leaves, each
         with its own pattern table: a unit depends on fewer decisions than its tree, so it has
         far fewer distinct patterns. ``None`` keeps whole trees.
@@ -100,17 +107,23 @@ class TreeShapExplainer:
         start_iteration: int = 0,
         num_iteration: int | None = None,
         chunk_rows: int = 32768,
-        max_group_leaves: int | None = 16,
+        max_group_leaves: int | None = 8,
         max_cache_bytes: int = 512 * 2**20,
     ) -> None:
         if not isinstance(chunk_rows, int) or isinstance(chunk_rows, bool) or chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive int. Got {chunk_rows!r} instead.")
-        if max_group_leaves is not None and (not isinstance(max_group_leaves, int) or max_group_leaves < 1):
-            raise ValueError(f"max_group_leaves must be a positive int or None. Got {max_group_leaves!r} instead.")
+        if max_group_leaves is not None and (
+            not isinstance(max_group_leaves, int) or max_group_leaves < 1
+        ):
+            raise ValueError(
+                f"max_group_leaves must be a positive int or None. Got {max_group_leaves!r} instead."
+            )
         self.booster = booster
         self.chunk_rows = chunk_rows
         self.max_cache_bytes = max_cache_bytes
-        self.ensemble: TreeEnsemble = parse_booster(booster, tree_range(booster, start_iteration, num_iteration))
+        self.ensemble: TreeEnsemble = parse_booster(
+            booster, tree_range(booster, start_iteration, num_iteration)
+        )
         self.units: TreeUnits = tree_units(self.ensemble, max_group_leaves)
         # a tree's base value (expected value, column F) is the same for every row: added once
         self._tree_base = self.ensemble.expected_values()
@@ -141,7 +154,12 @@ class TreeShapExplainer:
 
         old_cap = self._capacity.copy()
         old_tab_offset, old_pat_offset = self._tab_offset, self._pat_offset
-        old_keys, old_pid, old_pat_keys, old_phi = self._tab_keys, self._tab_pid, self._pat_keys, self._phi
+        old_keys, old_pid, old_pat_keys, old_phi = (
+            self._tab_keys,
+            self._tab_pid,
+            self._pat_keys,
+            self._phi,
+        )
         new_cap = self._capacity.copy()
         new_cap[units] *= 4
         self._capacity = new_cap
@@ -152,7 +170,9 @@ class TreeShapExplainer:
             oc, nc = int(old_cap[u]), int(new_cap[u])
             os_, ns = int(old_tab_offset[u]), int(self._tab_offset[u])
             if u in grow:
-                keys, pids = grow_table(old_keys[os_ : os_ + oc], old_pid[os_ : os_ + oc], oc, nc, words)
+                keys, pids = grow_table(
+                    old_keys[os_ : os_ + oc], old_pid[os_ : os_ + oc], oc, nc, words
+                )
                 self._tab_keys[ns : ns + nc] = keys
                 self._tab_pid[ns : ns + nc] = pids
             else:
@@ -165,7 +185,9 @@ class TreeShapExplainer:
 
     def cache_bytes(self) -> int:
         """Memory held by the pattern tables."""
-        return int(self._tab_keys.nbytes + self._tab_pid.nbytes + self._pat_keys.nbytes + self._phi.nbytes)
+        return int(
+            self._tab_keys.nbytes + self._tab_pid.nbytes + self._pat_keys.nbytes + self._phi.nbytes
+        )
 
     def patterns_per_unit(self) -> np.ndarray:
         """Distinct decision patterns seen per unit since the last cache reset."""
@@ -173,7 +195,9 @@ class TreeShapExplainer:
 
     def patterns_per_tree(self) -> np.ndarray:
         """Distinct patterns per tree since the last cache reset, summed over the tree's units."""
-        return np.bincount(self.units.tree, weights=self._count, minlength=self.ensemble.n_trees).astype(np.int64)
+        return np.bincount(
+            self.units.tree, weights=self._count, minlength=self.ensemble.n_trees
+        ).astype(np.int64)
 
     # ---- work --------------------------------------------------------------------------------
     def shap_values(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -186,8 +210,10 @@ class TreeShapExplainer:
         self.stats.seconds["convert"] += time.perf_counter() - started
         n = mat.shape[0]
         out = np.zeros((n, self.ensemble.n_features + 1), dtype=np.float64)
-        for lo in range(0, n, self.chunk_rows):
-            hi = min(n, lo + self.chunk_rows)
+        # the per-chunk pattern-id matrix holds 4 bytes per unit and row: keep it under ~128 MiB
+        step = min(self.chunk_rows, max(1024, _CHUNK_ID_BYTES // (4 * max(1, self.units.n_units))))
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
             self._explain_chunk(mat[lo:hi], out[lo:hi])
         if n:
             out[:, -1] = self.expected_value()
@@ -281,7 +307,7 @@ def tree_shap(
     chunk_rows: int = 32768,
     start_iteration: int = 0,
     num_iteration: int | None = None,
-    max_group_leaves: int | None = 16,
+    max_group_leaves: int | None = 8,
 ) -> np.ndarray:
     """Exact TreeSHAP values, identical to ``booster.predict(X, pred_contrib=True)``, much faster.
 
@@ -295,7 +321,7 @@ def tree_shap(
         Rows processed at a time; patterns found in one chunk are reused in the next.
     start_iteration, num_iteration : int, optional
         As in ``booster.predict``.
-    max_group_leaves : int or None, default 16
+    max_group_leaves : int or None, default 8
         Trees with more leaves are explained as subtrees of at most this many leaves (see
         :class:`TreeShapExplainer`); the values are the same.
 

@@ -69,8 +69,9 @@ def _window_sums(
     upper = np.maximum(hi - 1, 0)
     lower = np.maximum(lo - 1, 0)
     has_upper, has_lower = hi > start, lo > start
-    total = np.where(has_upper, cs[upper], 0.0) - np.where(has_lower, cs[lower], 0.0)
-    n = np.where(has_upper, cn[upper], 0.0) - np.where(has_lower, cn[lower], 0.0)
+    with np.errstate(all="ignore"):  # inf - inf on absurd amounts gives NaN, not a warning
+        total = np.where(has_upper, cs[upper], 0.0) - np.where(has_lower, cs[lower], 0.0)
+        n = np.where(has_upper, cn[upper], 0.0) - np.where(has_lower, cn[lower], 0.0)
     return total, n
 
 
@@ -267,7 +268,7 @@ class FeatureEngine:
                 f"The 'pairs' frame given to {caller} lacks column(s) {missing}; it needs household_id and as_of."
             )
         try:
-            as_of = pd.to_datetime(pairs["as_of"])
+            as_of = pairs["as_of"] if pairs["as_of"].dtype.kind == "M" else pd.to_datetime(pairs["as_of"])
         except (ValueError, TypeError) as exc:
             raise ValueError(
                 f"pairs.as_of given to {caller} holds values that are not dates: {exc}"
@@ -332,7 +333,7 @@ class FeatureEngine:
     ) -> np.ndarray:
         p = f.primitive
         if p == "ratio":
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 num = np.sum([done[n] for n in f.numerator], axis=0)
                 den = np.sum([done[n] for n in f.denominator], axis=0)
                 return np.where(den > 0, num / den, np.nan)
@@ -481,14 +482,15 @@ class FeatureEngine:
             return count
         if p == "exists" and fast:
             return (count > 0).astype(np.float64)
-        if p in {"sum", "mean"} and fast:
+        if p in {"sum", "mean"} and fast and f.window_months is None:
+            # "so far": per-household running sums; windowed sums reduce the expanded rows instead
             key = ("window_sum", id(sel), f.column, f.lag_months, f.window_months)
             if key not in pairs.cache:
                 pairs.cache[key] = _window_sums(sel, f.column or "", start, lo, hi)
             total, n = pairs.cache[key]
             if p == "sum":
                 return total
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 return np.where(n > 0, total / n, np.nan)
         if p in {"days_since", "months_since"} and fast:
             has = hi > lo
@@ -572,14 +574,14 @@ class FeatureEngine:
             num = np.bincount(pair, weights=np.nan_to_num(vals, nan=0.0), minlength=n_pairs)
             den_rows = np.sum([np.nan_to_num(sel.values(c)[pos], nan=0.0) for c in f.of], axis=0)
             den = np.bincount(pair, weights=den_rows, minlength=n_pairs)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 return np.where((counts > 0) & (den > 0), num / den, np.nan)
         if p == "pct_change":
             out = np.full(n_pairs, np.nan)
             ends = _segment_ends(pair)
             ends = ends[counts[pair[ends]] >= 2]
             last, prev = vals[ends], vals[ends - 1]
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 out[pair[ends]] = np.where(prev != 0, (last - prev) / np.abs(prev), np.nan)
             return out
         # the rest skip missing values
@@ -588,7 +590,7 @@ class FeatureEngine:
         n = np.bincount(pair, minlength=n_pairs).astype(np.float64)
         if p == "mean":
             s = np.bincount(pair, weights=vals, minlength=n_pairs)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 return np.where(n > 0, s / n, np.nan)
         if p in {"max", "min"}:
             out = np.full(n_pairs, np.nan)
@@ -598,7 +600,7 @@ class FeatureEngine:
                 out[pair[starts]] = ufunc.reduceat(vals, starts)
             return out
         if p == "std":
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 mean = np.bincount(pair, weights=vals, minlength=n_pairs) / n
                 ss = np.bincount(pair, weights=(vals - mean[pair]) ** 2, minlength=n_pairs)
                 return np.where(n >= 2, np.sqrt(ss / (n - 1)), np.nan)
@@ -611,7 +613,7 @@ class FeatureEngine:
                 x = ordv
             sx = np.bincount(pair, weights=x, minlength=n_pairs)
             sy = np.bincount(pair, weights=vals, minlength=n_pairs)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 mx, my = sx / n, sy / n
                 dx = x - mx[pair]
                 sxx = np.bincount(pair, weights=dx * dx, minlength=n_pairs)

@@ -184,7 +184,8 @@ class TableArrays:
         key = f"__order__{time_column}"
         if key not in self._cache:
             t = self.time(time_column)
-            self._cache[key] = np.lexsort((np.arange(len(t)), t, self.h)).astype(np.int32)
+            # a stable sort of the (household, time) key keeps the row order within ties
+            self._cache[key] = np.argsort(pair_keys(self.h, t), kind="stable").astype(np.int32)
         return self._cache[key]
 
     def mask(self, filters: Mapping[str, tuple[Any, ...]]) -> np.ndarray:
@@ -361,7 +362,7 @@ class PreparedBundle:
         costs = np.nan_to_num(inc.column("business_costs"), nan=0.0)
         net = gross - costs
         size = inc.column("household_size")
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             pc = np.where(size >= 1, net / size, np.nan)
             threshold = self.threshold_for_years(inc.column("year"))
             largest = np.where(np.isnan(stacked), -np.inf, stacked).max(axis=0, initial=-np.inf)

@@ -155,7 +155,7 @@ def village_context(
                 known_ratio & (np.nan_to_num(v["pc_ratio"]) < settings.near_threshold_multiple)
             ).astype(np.float64),
         )
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         n = sums["households"]
         frame = pd.DataFrame(
             {

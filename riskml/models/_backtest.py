@@ -249,8 +249,8 @@ class BacktestResult:
     folds: pd.DataFrame
     capacity: str
     methods: tuple[str, ...]
-    min_group_size: int = 100
-    min_positives: int = 10
+    min_group_size: int = 200
+    min_positives: int = 30
     info: dict[str, Any] = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
@@ -339,6 +339,8 @@ class BacktestResult:
 
 
 def _fmt(v: Any) -> str:
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return f"{int(v):,}"
     if isinstance(v, (float, np.floating)):
         if np.isnan(v):
             return ""

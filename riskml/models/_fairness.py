@@ -113,7 +113,7 @@ def fairness_table(
 
 
 def fairness_gaps(
-    table: pd.DataFrame, *, min_group_size: int = 100, min_positives: int = 10
+    table: pd.DataFrame, *, min_group_size: int = 200, min_positives: int = 30
 ) -> pd.DataFrame:
     """The largest gap between levels of each audit group, per method and metric.
 

@@ -191,6 +191,6 @@ def print_summary(
                 "；".join(reasons) or "—",
             )
         con.print(tt)
-    con.print(
-        f"→ {summary['output']['path']} ({summary['output']['rows']:,} rows) · summary {summary['output']['summary']}"
-    )
+    output = summary.get("output") or {}
+    if output.get("path"):
+        con.print(f"→ {output['path']} ({output['rows']:,} rows) · summary {output['summary']}")

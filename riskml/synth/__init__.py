@@ -19,14 +19,17 @@ from riskml.synth._api import (
     synthesize,
     write_synthetic_province,
 )
+from riskml.synth._calibration import calibration_statistics, oracle_auc
 from riskml.synth._truth import find_ground_truth, oracle_probability, read_ground_truth
 from riskml.synth._writer import truth_path_for
 
 __all__ = [
     "ProvinceChunk",
     "SynthResult",
+    "calibration_statistics",
     "find_ground_truth",
     "generate_province",
+    "oracle_auc",
     "oracle_probability",
     "province_geography",
     "read_ground_truth",

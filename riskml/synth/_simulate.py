@@ -435,7 +435,7 @@ class _Sim:
         h, w = cfg.health, cfg.work
         a0 = np.maximum(age, 0)
         serious_now = p.serious_left > 0
-        hz = np.zeros((12, self.n, K))
+        hz = np.zeros((12, self.n, K), dtype=np.float32)
         if self._age_year != y:  # ages change once a year: look the age tables up once a year
             self._age_year = y
             self._age_hz = (

@@ -40,7 +40,7 @@ _STANDARD_LIMITATIONS = (
     "Point-in-time features use only what was recorded on or before each as-of date; data that "
     "arrives late in the real system (income verified months after the year) is treated as unknown "
     "until it was recorded.",
-    "Subgroup metrics on small groups are noisy; gaps listed below are descriptive, not tests.",
+    "Subgroup metrics on small groups are noisy; gaps listed above are descriptive, not tests.",
     "Rules, thresholds and label definitions change (routine monitoring from 2026): re-train and "
     "re-validate after such changes, and watch drift (PSI) on every scoring run.",
     "Ethnicity is used only for the fairness audit, never as a feature.",

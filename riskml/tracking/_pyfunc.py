@@ -22,7 +22,16 @@ from riskml.tracking._riskmodel import OUTPUT_COLUMNS, RiskModel, coerce_frame
 __all__ = ["RiskPyfunc", "build_signature", "log_risk_pyfunc", "pip_requirements"]
 
 _ENTRY = Path(__file__).with_name("_pyfunc_entry.py")
-_CORE_REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn", "scipy", "pyyaml", "pydantic")
+_CORE_REQUIREMENTS = (
+    "mlflow",
+    "lightgbm",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+    "pyyaml",
+    "pydantic",
+)
 """What loading and scoring a riskml pyfunc needs when riskml's own metadata is unavailable."""
 
 

@@ -3,6 +3,8 @@ small LightGBM models trained on them (real boosters, no mocks)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -90,12 +92,12 @@ def household_booster(household_data: tuple[pd.DataFrame, np.ndarray, pd.DataFra
 
 
 @pytest.fixture(scope="session")
-def make_frame():  # type: ignore[no-untyped-def]
+def make_frame() -> Callable[[int, int], tuple[pd.DataFrame, np.ndarray]]:
     """``make_frame(n, seed) -> (X, y)``: a household-like frame (see ``household_frame``)."""
     return household_frame
 
 
 @pytest.fixture(scope="session")
-def make_booster():  # type: ignore[no-untyped-def]
+def make_booster() -> Callable[..., lgb.Booster]:
     """``make_booster(X, y, rounds, **params) -> lightgbm.Booster``."""
     return train

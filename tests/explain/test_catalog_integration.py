@@ -3,6 +3,8 @@ tree_shap -> reason codes with the real catalog templates and ``configs/explain.
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -20,7 +22,7 @@ AS_OF = ["2022-06-30", "2023-06-30", "2024-06-30"]
 
 
 @pytest.fixture(scope="module")
-def explained(small_province):  # type: ignore[no-untyped-def]
+def explained(small_province: Any) -> tuple[Any, ...]:
     from riskml.features import build_training_set, load_catalog
 
     bundle, _ = small_province
@@ -39,7 +41,7 @@ def explained(small_province):  # type: ignore[no-untyped-def]
     return X, booster, explainer, contrib, feature_set
 
 
-def test_exact_on_engine_features(explained):  # type: ignore[no-untyped-def]
+def test_exact_on_engine_features(explained: tuple[Any, ...]) -> None:
     X, booster, explainer, contrib, feature_set = explained
     assert list(X.columns) == feature_set.names
     assert np.abs(contrib - booster.predict(X, pred_contrib=True)).max() <= 1e-9
@@ -48,7 +50,7 @@ def test_exact_on_engine_features(explained):  # type: ignore[no-untyped-def]
     assert np.median(patterns) < 0.25 * len(X)
 
 
-def test_reasons_with_the_real_catalog(explained):  # type: ignore[no-untyped-def]
+def test_reasons_with_the_real_catalog(explained: tuple[Any, ...]) -> None:
     X, booster, _, contrib, feature_set = explained
     raw = booster.predict(X, raw_score=True)
     internal = reason_codes(contrib, X, feature_set, min_contribution=0.05)
@@ -75,7 +77,7 @@ def test_reasons_with_the_real_catalog(explained):  # type: ignore[no-untyped-de
     assert not any(name in cell for cell in cells for name in feature_set.names)
 
 
-def test_global_importance_by_risk_type(explained):  # type: ignore[no-untyped-def]
+def test_global_importance_by_risk_type(explained: tuple[Any, ...]) -> None:
     _, _, _, contrib, feature_set = explained
     gi = global_importance(contrib, feature_set)
     assert len(gi.by_feature) == len(feature_set)

@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskml.explain import TreeShapExplainer, check_against_shap, tree_shap
-from riskml.explain import _treeshap
+from riskml.explain import TreeShapExplainer, _treeshap, check_against_shap, tree_shap
 from riskml.explain._ensemble import lightgbm_matrix
 
 ATOL = 1e-9
@@ -49,7 +48,9 @@ def test_model_really_splits_on_categories_nan_and_zero(household_booster):
 def test_leaf_index_equals_pred_leaf(household_booster, household_data):
     _, _, X_new = household_data
     explainer = TreeShapExplainer(household_booster)
-    np.testing.assert_array_equal(explainer.leaf_index(X_new), household_booster.predict(X_new, pred_leaf=True))
+    np.testing.assert_array_equal(
+        explainer.leaf_index(X_new), household_booster.predict(X_new, pred_leaf=True)
+    )
 
 
 @pytest.mark.parametrize(
@@ -67,7 +68,9 @@ def test_missing_value_handling(params, make_frame, make_booster):
     booster = make_booster(X, y, rounds=60, **params)
     ours = tree_shap(booster, X_new)
     assert max_diff(ours, booster.predict(X_new, pred_contrib=True)) <= ATOL
-    np.testing.assert_array_equal(TreeShapExplainer(booster).leaf_index(X_new), booster.predict(X_new, pred_leaf=True))
+    np.testing.assert_array_equal(
+        TreeShapExplainer(booster).leaf_index(X_new), booster.predict(X_new, pred_leaf=True)
+    )
 
 
 def test_values_exactly_at_thresholds_and_tiny_values(household_booster, household_data):
@@ -82,15 +85,21 @@ def test_values_exactly_at_thresholds_and_tiny_values(household_booster, househo
         node = stack.pop()
         if "split_index" in node:
             if node["decision_type"] == "<=":
-                thresholds.setdefault(names[node["split_feature"]], set()).add(float(node["threshold"]))
+                thresholds.setdefault(names[node["split_feature"]], set()).add(
+                    float(node["threshold"])
+                )
             stack += [node["left_child"], node["right_child"]]
     base = X_new.iloc[: len(X_new) // 2].reset_index(drop=True)
     rng = np.random.default_rng(0)
     frames = []
     for name, values in thresholds.items():
         vals = np.array(sorted(values))
-        probe = np.concatenate([vals, np.nextafter(vals, np.inf), np.nextafter(vals, -np.inf), [1e-36, -1e-36, 1e-30]])
-        rows = base.sample(len(probe), replace=True, random_state=int(rng.integers(1 << 30))).reset_index(drop=True)
+        probe = np.concatenate(
+            [vals, np.nextafter(vals, np.inf), np.nextafter(vals, -np.inf), [1e-36, -1e-36, 1e-30]]
+        )
+        rows = base.sample(
+            len(probe), replace=True, random_state=int(rng.integers(1 << 30))
+        ).reset_index(drop=True)
         rows[name] = probe
         frames.append(rows)
     X_probe = pd.concat(frames, ignore_index=True)
@@ -121,7 +130,12 @@ def test_numpy_input_with_odd_category_codes(household_booster, household_data):
     assert max_diff(ours, household_booster.predict(mat, pred_contrib=True)) <= ATOL
     # integer matrices are read as float32 by LightGBM, as here
     ints = np.nan_to_num(mat[:200]).astype(np.int64)
-    assert max_diff(tree_shap(household_booster, ints), household_booster.predict(ints, pred_contrib=True)) <= ATOL
+    assert (
+        max_diff(
+            tree_shap(household_booster, ints), household_booster.predict(ints, pred_contrib=True)
+        )
+        <= ATOL
+    )
 
 
 def test_float32_and_integer_columns(make_frame, make_booster):
@@ -176,7 +190,13 @@ def test_iterations_follow_predict(make_frame, make_booster):
     X, y = make_frame(3000, seed=9)
     X_valid, y_valid = make_frame(1500, seed=10)
     booster = lgb.train(
-        {"objective": "binary", "num_leaves": 15, "learning_rate": 0.3, "verbose": -1, "num_threads": 2},
+        {
+            "objective": "binary",
+            "num_leaves": 15,
+            "learning_rate": 0.3,
+            "verbose": -1,
+            "num_threads": 2,
+        },
         lgb.Dataset(X, y),
         num_boost_round=300,
         valid_sets=[lgb.Dataset(X_valid, y_valid)],
@@ -194,7 +214,10 @@ def test_iterations_follow_predict(make_frame, make_booster):
 
 def test_regression_objective(make_frame, make_booster):
     X, _ = make_frame(2000, seed=12)
-    target = np.nan_to_num(X["pc_income"].to_numpy(), nan=5000.0) / 1000 + X["n_hospitalizations"].to_numpy()
+    target = (
+        np.nan_to_num(X["pc_income"].to_numpy(), nan=5000.0) / 1000
+        + X["n_hospitalizations"].to_numpy()
+    )
     booster = make_booster(X, target, rounds=30, objective="regression")
     assert max_diff(tree_shap(booster, X), booster.predict(X, pred_contrib=True)) <= ATOL
 
@@ -215,7 +238,9 @@ def test_empty_input(household_booster, household_data):
 
 def test_wrong_columns_is_a_clear_error(household_booster, household_data):
     _, _, X_new = household_data
-    with pytest.raises(ValueError, match=r"X has 9 columns but the model was trained on 10 features"):
+    with pytest.raises(
+        ValueError, match=r"X has 9 columns but the model was trained on 10 features"
+    ):
         tree_shap(household_booster, X_new.drop(columns=["dibao"]))
     with pytest.raises(ValueError, match="chunk_rows must be a positive int"):
         tree_shap(household_booster, X_new, chunk_rows=0)
@@ -238,3 +263,36 @@ def test_multiclass_and_linear_trees_are_refused(make_frame):
     )
     with pytest.raises(ValueError, match="linear_tree=True"):
         tree_shap(linear, X)
+
+
+def test_units_give_the_same_values_as_whole_trees(make_frame, make_booster):
+    """Cutting trees into units of at most k leaves changes the work, never the values."""
+    X, y = make_frame(3000, seed=14)
+    booster = make_booster(X, y, rounds=25, num_leaves=31, min_data_in_leaf=10)
+    X_new, _ = make_frame(1500, seed=15)
+    ref = booster.predict(X_new, pred_contrib=True)
+    evaluations = {}
+    for group in (None, 16, 8, 3, 1):
+        explainer = TreeShapExplainer(booster, max_group_leaves=group)
+        assert max_diff(explainer.shap_values(X_new), ref) <= ATOL
+        units = explainer.units
+        # every leaf of every tree belongs to exactly one unit of at most `group` leaves
+        n_trees = explainer.ensemble.n_trees
+        leaves_per_tree = np.bincount(
+            units.tree, weights=units.leaf_in.sum(axis=1), minlength=n_trees
+        )
+        split = explainer.ensemble.n_nodes > 0
+        np.testing.assert_array_equal(leaves_per_tree[split], explainer.ensemble.n_nodes[split] + 1)
+        if group is not None:
+            assert units.leaf_in.sum(axis=1).max() <= group
+        evaluations[group] = explainer.stats.pattern_evaluations
+    assert evaluations[8] < evaluations[None]
+
+
+def test_object_columns_are_a_clear_error(household_booster, household_data):
+    X = household_data[2].iloc[:10].copy()
+    X["county"] = X["county"].astype(str)
+    with pytest.raises(
+        ValueError, match=r"\['county'\] are neither numeric, boolean nor categorical"
+    ):
+        tree_shap(household_booster, X)

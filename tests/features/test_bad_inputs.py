@@ -200,3 +200,18 @@ def test_schedule_end_before_start_and_month_ends() -> None:
         as_of_schedule("2022-01-01", "2021-01-01", "3M")
     dates = as_of_schedule("2021-03-31", "2022-03-31", "3M")
     assert [d.strftime("%m-%d") for d in dates] == ["03-31", "06-30", "09-30", "12-31", "03-31"]
+
+
+def test_extreme_amounts_give_values_not_warnings(make_bundle: Any, make_household: Any) -> None:
+    """A denormal net income and astronomically large bills -> finite/NaN/inf features, no
+    RuntimeWarning (pytest turns warnings into errors)."""
+    b = make_bundle(
+        [make_household("H1")],
+        income=[dict(household_id="H1", year=2022, recorded_on="2023-02-01", household_size=1, wage_income=2.2e-308, oop_medical=1e308)],
+        events=[
+            dict(household_id="H1", event_date="2023-01-01", event_type="medical_bill", amount=1e308),
+            dict(household_id="H1", event_date="2023-02-01", event_type="medical_bill", amount=1e308),
+        ],
+    )
+    out = compute_features(b, pd.DataFrame({"household_id": ["H1"], "as_of": ["2023-06-30"]}), "default")
+    assert out.loc[0, "oop_medical_12m"] == float("inf")

@@ -66,20 +66,17 @@ def _future_rows(draw: Any, bundle: Bundle, as_of: pd.Timestamp) -> dict[str, li
     income = []
     taken = set(zip(bundle.income["household_id"], bundle.income["year"], strict=True))
     for _ in range(draw(st.integers(0, 3))):
-        h, year = draw(hid), draw(st.integers(2015, 2025))
-        if (h, year) in taken:
-            continue
-        taken.add((h, year))
-        income.append(
-            dict(
-                household_id=h,
-                year=year,
-                recorded_on=draw(after),
-                household_size=draw(st.integers(1, 6)),
-                wage_income=draw(st.floats(0, 5e4)),
-                oop_medical=draw(st.floats(0, 5e4)),
-            )
+        row = dict(
+            household_id=draw(hid),
+            year=draw(st.integers(2015, 2025)),
+            recorded_on=draw(after),
+            household_size=draw(st.integers(1, 6)),
+            wage_income=draw(st.floats(0, 5e4)),
+            oop_medical=draw(st.floats(0, 5e4)),
         )
+        if (row["household_id"], row["year"]) not in taken:  # one row per household-year
+            taken.add((row["household_id"], row["year"]))
+            income.append(row)
     monitoring = []
     for _ in range(draw(st.integers(0, 2))):
         ident = draw(after)
