@@ -68,7 +68,9 @@ _MEASURE = textwrap.dedent(
 
 def _measured(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``cmd`` under a small wrapper process: wall time, CPU time and peak RSS of ``cmd`` alone."""
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, env=env, check=True
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if result["returncode"] != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{result['stderr']}")
@@ -82,14 +84,42 @@ def _province(workdir: Path, households: int) -> Path:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     print(f"   writing a {households:,}-household province with riskml synth -> {out}", flush=True)
-    cmd = [sys.executable, "-m", "riskml.cli", "synth", "--households", str(households), "--seed", str(SEED), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "riskml.cli",
+        "synth",
+        "--households",
+        str(households),
+        "--seed",
+        str(SEED),
+        "--out",
+        str(out),
+    ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return out
 
 
 def _training_set_at_scale(bundle_dir: Path, workdir: Path, households: int) -> dict[str, Any]:
     out = workdir / "features" / f"training_{households}.parquet"
-    cmd = [sys.executable, "-m", "riskml.cli", "features", "build", "--data", str(bundle_dir), "--start", START, "--end", END, "--every", EVERY, "--out", str(out), "--include-censored"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "riskml.cli",
+        "features",
+        "build",
+        "--data",
+        str(bundle_dir),
+        "--start",
+        START,
+        "--end",
+        END,
+        "--every",
+        EVERY,
+        "--out",
+        str(out),
+        "--include-censored",
+    ]
     print(f"   riskml features build on {households:,} households x 14 dates", flush=True)
     m = _measured(cmd)
     import pyarrow.parquet as pq
@@ -107,7 +137,9 @@ def _training_set_at_scale(bundle_dir: Path, workdir: Path, households: int) -> 
         "rows_per_second": round(meta.num_rows / m["wall_seconds"]),
         "goal_seconds": GOAL_SECONDS if households >= 1_000_000 else None,
         "goal_peak_gib": GOAL_PEAK_GIB if households >= 1_000_000 else None,
-        "meets_goals": (m["wall_seconds"] <= GOAL_SECONDS and peak_gib <= GOAL_PEAK_GIB) if households >= 1_000_000 else None,
+        "meets_goals": (m["wall_seconds"] <= GOAL_SECONDS and peak_gib <= GOAL_PEAK_GIB)
+        if households >= 1_000_000
+        else None,
         "cli_output": m["stdout"].strip()[-400:],
     }
 
@@ -119,20 +151,54 @@ def _comparison_catalog(folder: Path) -> Path:
     """A catalog of the 49 comparable features (declared like any riskml catalog)."""
     import yaml
 
-    base = {"unit": "x", "risk_type": "other", "label_zh": "x", "label_en": "x", "reason_zh": "", "reason_en": "", "description": "benchmark"}
+    base = {
+        "unit": "x",
+        "risk_type": "other",
+        "label_zh": "x",
+        "label_en": "x",
+        "reason_zh": "",
+        "reason_en": "",
+        "description": "benchmark",
+    }
     features: list[dict[str, Any]] = []
     for label, filters in [("all", {}), *[(t, {"event_type": [t]}) for t in EVENT_TYPES]]:
         for agg in AGGREGATES:
-            f = {**base, "name": f"{agg}_{label}", "table": "events", "primitive": agg, "window_months": 12, "filters": filters}
+            f = {
+                **base,
+                "name": f"{agg}_{label}",
+                "table": "events",
+                "primitive": agg,
+                "window_months": 12,
+                "filters": filters,
+            }
             if agg != "count":
                 f["column"] = "amount"
             features.append(f)
-    features.append({**base, "name": "count_income", "table": "income", "primitive": "count", "window_months": 12})
+    features.append(
+        {
+            **base,
+            "name": "count_income",
+            "table": "income",
+            "primitive": "count",
+            "window_months": 12,
+        }
+    )
     for col in INCOME_COLUMNS:
         for agg in AGGREGATES[1:]:
-            features.append({**base, "name": f"{agg}_{col}", "table": "income", "primitive": agg, "column": col, "window_months": 12})
+            features.append(
+                {
+                    **base,
+                    "name": f"{agg}_{col}",
+                    "table": "income",
+                    "primitive": agg,
+                    "column": col,
+                    "window_months": 12,
+                }
+            )
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "catalog.yaml").write_text(yaml.safe_dump({"version": "bench", "features": features}), encoding="utf-8")
+    (folder / "catalog.yaml").write_text(
+        yaml.safe_dump({"version": "bench", "features": features}), encoding="utf-8"
+    )
     sets = {"feature_sets": {"compare": {"features": [f["name"] for f in features]}}}
     (folder / "feature_sets.yaml").write_text(yaml.safe_dump(sets), encoding="utf-8")
     return folder
@@ -167,14 +233,14 @@ _RISKML_SIDE = textwrap.dedent(
     pairs.astype({"household_id": str}).to_parquet(export / "pairs.parquet", index=False)
     catalog = load_catalog(catalog_dir)
     fs = catalog.feature_set("compare")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     engine = FeatureEngine(bundle, catalog=catalog)
     X = engine.compute(pairs, fs)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     X.insert(0, "household_id", pairs["household_id"].astype(str))
     X.insert(1, "as_of", pairs["as_of"])
     X.to_parquet(export / "riskml_features.parquet", index=False)
-    print(json.dumps({"seconds": seconds, "rows": len(X), "features": len(fs.features)}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rows": len(X), "features": len(fs.features)}))
     """
 )
 
@@ -195,7 +261,7 @@ _FEATURETOOLS_SIDE = textwrap.dedent(
     events.insert(0, "event_id", range(len(events)))
     income.insert(0, "income_id", range(len(income)))
     cutoff = pairs.rename(columns={"as_of": "time"})
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     es = ft.EntitySet("bundle")
     es.add_dataframe(dataframe_name="households", dataframe=households, index="household_id")
     es.add_dataframe(dataframe_name="events", dataframe=events, index="event_id", time_index="recorded_on",
@@ -209,11 +275,11 @@ _FEATURETOOLS_SIDE = textwrap.dedent(
                       where_primitives=["count", "sum", "mean", "max"], trans_primitives=[], max_depth=1,
                       cutoff_time=cutoff, training_window="365 days", include_cutoff_time=True,
                       cutoff_time_in_index=True, verbose=False)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     fm = fm.reset_index()
     fm.columns = [str(c) for c in fm.columns]
     fm.to_parquet(export / "featuretools_features.parquet", index=False)
-    print(json.dumps({"seconds": seconds, "rows": len(fm), "features": len(defs)}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rows": len(fm), "features": len(defs)}))
     """
 )
 
@@ -225,9 +291,15 @@ def _ft_python(workdir: Path) -> Path:
     if not python.exists():
         print(f"   creating {venv} with {' '.join(FT_REQUIREMENTS)}", flush=True)
         subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
-    check = subprocess.run([str(python), "-c", "import featuretools, pyarrow; print(featuretools.__version__)"], capture_output=True, text=True)
+    check = subprocess.run(
+        [str(python), "-c", "import featuretools, pyarrow; print(featuretools.__version__)"],
+        capture_output=True,
+        text=True,
+    )
     if check.returncode != 0 or check.stdout.strip() != "1.31.0":
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *FT_REQUIREMENTS], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", *FT_REQUIREMENTS], check=True
+        )
     return python
 
 
@@ -240,7 +312,11 @@ def _agreement(export: Path) -> dict[str, Any]:
     theirs = pd.read_parquet(export / "featuretools_features.parquet")
     theirs = theirs.rename(columns={"time": "as_of"})
     merged = ours.merge(theirs, on=["household_id", "as_of"], how="inner", suffixes=("", "_ft"))
-    pairs = {"count_all": "COUNT(events)", "sum_all": "SUM(events.amount)", "count_income": "COUNT(income)"}
+    pairs = {
+        "count_all": "COUNT(events)",
+        "sum_all": "SUM(events.amount)",
+        "count_income": "COUNT(income)",
+    }
     for t in EVENT_TYPES:
         pairs[f"count_{t}"] = f"COUNT(events WHERE event_type = {t})"
         pairs[f"sum_{t}"] = f"SUM(events.amount WHERE event_type = {t})"
@@ -270,18 +346,42 @@ def _compare_with_featuretools(bundle_dir: Path, workdir: Path, households: int)
     catalog = _comparison_catalog(folder / "catalog")
     export = folder / "export"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    print(f"   riskml on the comparison subset ({households:,} households x 14 dates, 49 features)", flush=True)
+    print(
+        f"   riskml on the comparison subset ({households:,} households x 14 dates, 49 features)",
+        flush=True,
+    )
     ours = subprocess.run(
-        [sys.executable, "-c", _RISKML_SIDE, str(bundle_dir), str(catalog), str(export), str(households), START, END, EVERY],
-        capture_output=True, text=True, check=True, env=env,
+        [
+            sys.executable,
+            "-c",
+            _RISKML_SIDE,
+            str(bundle_dir),
+            str(catalog),
+            str(export),
+            str(households),
+            START,
+            END,
+            EVERY,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     ours_result = json.loads(ours.stdout.strip().splitlines()[-1])
     python = _ft_python(workdir)
     print("   featuretools DFS with cutoff times on the same subset", flush=True)
     started = time.perf_counter()
-    theirs = subprocess.run([str(python), "-c", _FEATURETOOLS_SIDE, str(export), ",".join(EVENT_TYPES)], capture_output=True, text=True, env=env)
+    theirs = subprocess.run(
+        [str(python), "-c", _FEATURETOOLS_SIDE, str(export), ",".join(EVENT_TYPES)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if theirs.returncode != 0:
-        raise RuntimeError(f"featuretools side failed after {time.perf_counter() - started:.0f} s:\n{theirs.stderr[-3000:]}")
+        raise RuntimeError(
+            f"featuretools side failed after {time.perf_counter() - started:.0f} s:\n{theirs.stderr[-3000:]}"
+        )
     ft_result = json.loads(theirs.stdout.strip().splitlines()[-1])
     return {
         "households": households,
@@ -291,6 +391,9 @@ def _compare_with_featuretools(bundle_dir: Path, workdir: Path, households: int)
         "riskml_seconds": round(ours_result["seconds"], 3),
         "featuretools_seconds": round(ft_result["seconds"], 3),
         "speed_ratio": round(ft_result["seconds"] / ours_result["seconds"], 1),
+        "riskml_cpu_seconds": round(ours_result["cpu_seconds"], 3),
+        "featuretools_cpu_seconds": round(ft_result["cpu_seconds"], 3),
+        "cpu_ratio": round(ft_result["cpu_seconds"] / ours_result["cpu_seconds"], 1),
         "goal_ratio": GOAL_RATIO,
         "meets_goal": ft_result["seconds"] / ours_result["seconds"] >= GOAL_RATIO,
         "agreement": _agreement(export),
@@ -306,9 +409,19 @@ def run(scale: str, workdir: Path) -> dict[str, Any]:
     bundle_dir = _province(workdir, cfg["households"])
     return {
         "training_set": _training_set_at_scale(bundle_dir, workdir, cfg["households"]),
-        "featuretools_comparison": _compare_with_featuretools(bundle_dir, workdir, cfg["compare_households"]),
+        "featuretools_comparison": _compare_with_featuretools(
+            bundle_dir, workdir, cfg["compare_households"]
+        ),
     }
 
 
 if __name__ == "__main__":  # pragma: no cover - python -m benchmarks.bench_features [small|full]
-    print(json.dumps(run(sys.argv[1] if len(sys.argv) > 1 else "small", Path(__file__).resolve().parent / "work"), indent=2))
+    print(
+        json.dumps(
+            run(
+                sys.argv[1] if len(sys.argv) > 1 else "small",
+                Path(__file__).resolve().parent / "work",
+            ),
+            indent=2,
+        )
+    )

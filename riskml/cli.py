@@ -435,6 +435,24 @@ def synth_command(
     console.print(f"ground truth {result.truth_path}")
     console.print(f"extracted_on {result.extracted_on}; {result.n_households:,} households in {result.seconds:.1f} s")
 
+# ---- demo: riskml demo (make demo) ----
+@app.command("demo")
+def demo_command(
+    households: int = typer.Option(20_000, "--households", min=100, help="Households in the synthetic province."),
+    seed: int = typer.Option(7, "--seed", min=0, help="Random seed."),
+    out: str = typer.Option("data/demo", "--out", help="Bundle folder; results go to <out>-out/."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default models/mlflow.db)."),
+    formats: str = typer.Option("html,pdf", "--formats", help="Report formats: html, pdf or html,pdf."),
+) -> None:
+    """The main job end to end: synthesise, validate, train, score, report."""
+    from riskml.demo import run_demo
+
+    try:
+        run_demo(out, households=households, seed=seed, tracking_uri=tracking_uri, report_formats=formats, console=console)
+    except KeyboardInterrupt:
+        fail("interrupted.", code=130)
+
+
 # ---- end of stage commands ----
 
 

@@ -142,13 +142,17 @@ class _Pairs:
             return np.zeros(0, dtype=np.int64)
         h_lo, h_hi = int(self.h.min()), int(self.h.max())
         span, k = h_hi - h_lo + 1, len(u)
-        if span * k > _GRID_CELLS_PER_PAIR * len(self.h) + _GRID_MIN_CELLS:  # sparse: binary search per pair
+        if (
+            span * k > _GRID_CELLS_PER_PAIR * len(self.h) + _GRID_MIN_CELLS
+        ):  # sparse: binary search per pair
             return sel.upto_keys(self.keys(*months))
         first = sel.household_start(np.array([h_lo, h_hi + 1], dtype=np.int64))
         t = sel.t[first[0] : first[1]]
         j = np.searchsorted(u, t, side="left")  # the first as-of date that sees the row
         seen = j < k
-        cells = np.bincount((sel.h[first[0] : first[1]][seen] - h_lo) * k + j[seen], minlength=span * k)
+        cells = np.bincount(
+            (sel.h[first[0] : first[1]][seen] - h_lo) * k + j[seen], minlength=span * k
+        )
         counts = np.cumsum(cells.reshape(span, k), axis=1)
         return sel.household_start(self.h) + counts[self.h - h_lo, self._day_index]
 
@@ -222,23 +226,31 @@ class FeatureEngine:
         return self.to_frame(values, fs.features, index=pairs.index)
 
     def to_frame(
-        self, values: dict[str, np.ndarray], features: Sequence[Feature], index: Any = None
+        self,
+        values: dict[str, np.ndarray],
+        features: Sequence[Feature],
+        index: Any = None,
+        *,
+        consume: bool = False,
     ) -> pd.DataFrame:
         """Raw arrays (category codes for categorical features) to the output frame.
 
         The float features are written into one column-major block that becomes the frame's
         single float64 block without another copy; categorical columns are inserted in place.
+        ``consume`` drops each array from ``values`` once copied (lower peak memory).
         """
         n = len(index) if index is not None else (len(next(iter(values.values()))) if values else 0)
         floats = [f for f in features if f.dtype != "category"]
         block = np.empty((n, len(floats)), dtype=np.float64, order="F")
         for j, f in enumerate(floats):
-            block[:, j] = values[f.name]
+            block[:, j] = values.pop(f.name) if consume else values[f.name]
         frame = pd.DataFrame(block, columns=[f.name for f in floats], index=index, copy=False)
         for loc, f in enumerate(features):
             if f.dtype == "category":
                 codes = values[f.name].astype(np.int64)
-                frame.insert(loc, f.name, pd.Categorical.from_codes(codes, categories=list(_vocab(f))))
+                frame.insert(
+                    loc, f.name, pd.Categorical.from_codes(codes, categories=list(_vocab(f)))
+                )
         return frame
 
     def output_columns(
@@ -268,7 +280,11 @@ class FeatureEngine:
                 f"The 'pairs' frame given to {caller} lacks column(s) {missing}; it needs household_id and as_of."
             )
         try:
-            as_of = pairs["as_of"] if pairs["as_of"].dtype.kind == "M" else pd.to_datetime(pairs["as_of"])
+            as_of = (
+                pairs["as_of"]
+                if pairs["as_of"].dtype.kind == "M"
+                else pd.to_datetime(pairs["as_of"])
+            )
         except (ValueError, TypeError) as exc:
             raise ValueError(
                 f"pairs.as_of given to {caller} holds values that are not dates: {exc}"

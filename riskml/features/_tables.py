@@ -252,7 +252,9 @@ class Selection:
         if column not in self._cumsums:
             v = self.values(column)
             present = ~np.isnan(v)
-            frame = pd.DataFrame({"h": self.h, "v": np.where(present, v, 0.0), "n": present.astype(np.float64)})
+            frame = pd.DataFrame(
+                {"h": self.h, "v": np.where(present, v, 0.0), "n": present.astype(np.float64)}
+            )
             cs = frame.groupby("h", sort=False)[["v", "n"]].cumsum()
             self._cumsums[column] = (cs["v"].to_numpy(), cs["n"].to_numpy())
         return self._cumsums[column]

@@ -431,14 +431,21 @@ def _chunks(plan: _Plan) -> Iterator[pd.DataFrame]:
         positive = _label_counts(engine, h, d, plan.horizon, plan.label_cfg.categories) > 0
         label = pd.array(positive.astype(np.int8), dtype="Int8")
         label[censored] = pd.NA
-        frame = engine.to_frame(values, plan.fs.features, index=pd.RangeIndex(len(h)))  # floats: no copy
+        frame = engine.to_frame(values, plan.fs.features, index=pd.RangeIndex(len(h)), consume=True)
         del values
-        frame.insert(0, "household_id", pd.array(engine.prepared.household_index.to_numpy()[h], dtype="string"))
+        frame.insert(
+            0,
+            "household_id",
+            pd.array(engine.prepared.household_index.to_numpy()[h], dtype="string"),
+        )
         frame.insert(1, "as_of", days_to_dates(d))
         rest: dict[str, Any] = {
             "label": label,
             "label_income": _income_label(engine, h, d, plan.label_cfg),
-            **{c: pd.array(hh[c].astype("object").to_numpy()[h], dtype="string") for c in CONTEXT_COLUMNS},
+            **{
+                c: pd.array(hh[c].astype("object").to_numpy()[h], dtype="string")
+                for c in CONTEXT_COLUMNS
+            },
             **_audit(engine, h, d, plan.elderly_age),
         }
         for name, column in rest.items():
@@ -447,6 +454,23 @@ def _chunks(plan: _Plan) -> Iterator[pd.DataFrame]:
         plan.counts["positives"] += int(positive[~censored].sum())
         plan.counts["censored_rows_kept"] += int(censored.sum())
         yield frame
+
+
+def _release_unused_memory() -> None:
+    """Hand memory freed by loading (Arrow's pool, the C heap) back to the system before the
+    long build, so that a large roster's peak stays near what is live."""
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:  # glibc only; elsewhere a no-op
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _metadata(plan: _Plan, bundle: Bundle) -> dict[str, Any]:
@@ -581,6 +605,7 @@ def write_training_set(
         catalog,
         "write_training_set",
     )
+    _release_unused_memory()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")

@@ -207,8 +207,7 @@ def _fetch_run_artifacts(
     model: str, tracking_uri: str | None, dest: Path
 ) -> tuple[Any, str, dict[str, str]]:
     """Resolve ``model`` to its run and download the report-relevant artifacts into ``dest``."""
-    from riskml.tracking import open_store
-    from riskml.tracking._load import resolve_model_uri
+    from riskml.tracking import open_store, resolve_model_uri
 
     store = open_store(tracking_uri, experiment=None)
     with store.active():

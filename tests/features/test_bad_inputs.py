@@ -207,11 +207,26 @@ def test_extreme_amounts_give_values_not_warnings(make_bundle: Any, make_househo
     RuntimeWarning (pytest turns warnings into errors)."""
     b = make_bundle(
         [make_household("H1")],
-        income=[dict(household_id="H1", year=2022, recorded_on="2023-02-01", household_size=1, wage_income=2.2e-308, oop_medical=1e308)],
+        income=[
+            dict(
+                household_id="H1",
+                year=2022,
+                recorded_on="2023-02-01",
+                household_size=1,
+                wage_income=2.2e-308,
+                oop_medical=1e308,
+            )
+        ],
         events=[
-            dict(household_id="H1", event_date="2023-01-01", event_type="medical_bill", amount=1e308),
-            dict(household_id="H1", event_date="2023-02-01", event_type="medical_bill", amount=1e308),
+            dict(
+                household_id="H1", event_date="2023-01-01", event_type="medical_bill", amount=1e308
+            ),
+            dict(
+                household_id="H1", event_date="2023-02-01", event_type="medical_bill", amount=1e308
+            ),
         ],
     )
-    out = compute_features(b, pd.DataFrame({"household_id": ["H1"], "as_of": ["2023-06-30"]}), "default")
+    out = compute_features(
+        b, pd.DataFrame({"household_id": ["H1"], "as_of": ["2023-06-30"]}), "default"
+    )
     assert out.loc[0, "oop_medical_12m"] == float("inf")

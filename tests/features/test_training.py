@@ -341,14 +341,19 @@ def test_small_province_training_set(small_province: Any) -> None:
     assert not eligible["under_monitoring"].any()
 
 
-def test_grid_and_binary_search_routes_agree(make_random_bundle: Any, catalog: Any, monkeypatch: Any) -> None:
+def test_grid_and_binary_search_routes_agree(
+    make_random_bundle: Any, catalog: Any, monkeypatch: Any
+) -> None:
     """Dense (household x date) pairs use a histogram of rows, sparse ones a binary search per
     pair: forcing either route gives identical features."""
     from riskml.features import _engine
 
     bundle = make_random_bundle(21, n_households=8, n_events=90)
     dates = as_of_schedule("2020-03-31", "2024-12-31", "3M")
-    pairs = pd.DataFrame([(h, d) for h in bundle.households["household_id"] for d in dates], columns=["household_id", "as_of"])
+    pairs = pd.DataFrame(
+        [(h, d) for h in bundle.households["household_id"] for d in dates],
+        columns=["household_id", "as_of"],
+    )
     fs = catalog.feature_set("default")
     village = village_context(bundle, dates)
     grid = compute_features(bundle, pairs, fs, village_table=village)
