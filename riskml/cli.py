@@ -445,12 +445,19 @@ def demo_command(
     formats: str = typer.Option("html,pdf", "--formats", help="Report formats: html, pdf or html,pdf."),
 ) -> None:
     """The main job end to end: synthesise, validate, train, score, report."""
+    from mlflow.exceptions import MlflowException
+    from rich.markup import escape
+
     from riskml.demo import run_demo
 
     try:
         run_demo(out, households=households, seed=seed, tracking_uri=tracking_uri, report_formats=formats, console=console)
     except KeyboardInterrupt:
         fail("interrupted.", code=130)
+    except (ValueError, RuntimeError, OSError, LookupError, MlflowException) as exc:
+        # every stage's errors (BundleError, ConfigError, TrackingError, ScoringError,
+        # ReportInputError, CJKFontNotFoundError, ...) subclass one of these and name the fix
+        fail(escape(str(exc)))
 
 
 # ---- end of stage commands ----

@@ -10,20 +10,77 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.rule import Rule
+from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DemoResult", "run_demo"]
+
+_BACKTEST_COLUMNS = (
+    ("roc_auc", "ROC-AUC"),
+    ("pr_auc", "PR-AUC"),
+    ("brier", "Brier"),
+    ("recall_at_capacity", "recall@cap"),
+    ("precision_at_capacity", "precision@cap"),
+    ("recall_at_capacity_vs_rules", "recall vs rules"),
+)
 
 
 @dataclass
 class DemoResult:
+    """What :func:`run_demo` wrote.
+
+    Attributes
+    ----------
+    bundle_dir
+        The synthetic bundle (its ground truth is ``<bundle_dir>.truth.parquet``).
+    model_uri
+        The registered version that scored the roster (``models:/NAME/VERSION``).
+    scores_path
+        The internal score file (Parquet), one row per household of the roster.
+    reports_dir, reports_index
+        The public village reports and their ``index.html``.
+    backtest_table
+        Pooled out-of-fold metrics, methods as rows (``TrainResult.table``).
+    summary
+        The scoring run's summary (also written beside the score file).
+    seconds
+        Wall-clock seconds per step.
+    """
+
     bundle_dir: Path
     model_uri: str
     scores_path: Path
     reports_dir: Path
+    reports_index: Path
+    backtest_table: pd.DataFrame
+    summary: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _backtest_table(table: pd.DataFrame, capacity: str) -> Table:
+    """The pooled backtest comparison, methods as rows (the full report is in the MLflow run)."""
+    shown = [(c, label) for c, label in _BACKTEST_COLUMNS if c in table.columns]
+    n = int(table["n"].iloc[0]) if "n" in table.columns and len(table) else 0
+    positives = (
+        int(table["positives"].iloc[0]) if "positives" in table.columns and len(table) else 0
+    )
+    out = Table(
+        title=f"Backtest, pooled out-of-fold: {n:,} rows, {positives:,} positives; capacity {capacity}",
+        title_justify="left",
+    )
+    out.add_column("method", no_wrap=True)
+    for _, label in shown:
+        out.add_column(label, justify="right")
+    for method, row in table.iterrows():
+        out.add_row(str(method), *(f"{row[c]:.3f}" for c, _ in shown))
+    return out
 
 
 def run_demo(
@@ -39,29 +96,51 @@ def run_demo(
     """Run the whole flow on a synthetic province written to ``out_dir``.
 
     Outputs: the bundle in ``out_dir`` (ground truth beside it), the model in the MLflow store
-    (``tracking_uri``, default ``models/mlflow.db``), scores in ``<out_dir>-out/scores.parquet``
-    and public village reports in ``<out_dir>-out/reports/``.
+    (``tracking_uri``, default ``MLFLOW_TRACKING_URI`` or ``models/mlflow.db``) registered as
+    ``model_name``, scores in ``<out_dir>-out/scores.parquet`` and public village reports in
+    ``<out_dir>-out/reports/``. Rerunning replaces the bundle, scores and reports and registers
+    a new model version.
+
+    Raises
+    ------
+    ValueError, RuntimeError, OSError
+        From the step that failed (bad arguments, a province too small to backtest, an
+        unwritable folder, ...), with that step's message. Report formats and the CJK font
+        the reports need are checked before anything is written.
+
+    Examples
+    --------
+    >>> result = run_demo("/tmp/demo", households=3000, report_formats="html")  # doctest: +SKIP
+    >>> result.scores_path  # doctest: +SKIP
+    PosixPath('/tmp/demo-out/scores.parquet')
     """
     from riskml.data import check_bundle, render_summary
-    from riskml.reports import render_review_reports
+    from riskml.reports import find_cjk_font, render_review_reports
     from riskml.scoring import print_summary, score_roster
     from riskml.synth import write_synthetic_province
     from riskml.tracking import train_and_register
+
+    # fail fast on what would otherwise only fail at the last step, after the training
+    formats = [p.strip().lower() for p in str(report_formats).split(",") if p.strip()]
+    if not formats or any(p not in ("html", "pdf") for p in formats):
+        raise ValueError(
+            f"report_formats must be html, pdf or html,pdf. Got {report_formats!r} instead."
+        )
+    find_cjk_font()  # CJKFontNotFoundError names the fonts to install
 
     con = console or Console()
     seconds: dict[str, float] = {}
     out_dir = Path(out_dir)
     results_dir = out_dir.parent / f"{out_dir.name}-out"
-    results_dir.mkdir(parents=True, exist_ok=True)
 
     def step(title: str) -> float:
-        con.print(Rule(f"[bold]{title}"))
+        con.print(Rule(f"[bold]{escape(title)}"))
         return time.perf_counter()
 
     t = step(f"1/5 synthesise {households:,} households (seed {seed})")
     synth = write_synthetic_province(out_dir, households, seed)
     seconds["synth"] = time.perf_counter() - t
-    con.print(f"bundle {synth.bundle_dir}; ground truth {synth.truth_path}")
+    con.print(f"bundle {synth.bundle_dir}; ground truth {synth.truth_path}", markup=False)
 
     t = step("2/5 validate the bundle against the data contract")
     checked = check_bundle(out_dir)
@@ -71,13 +150,33 @@ def run_demo(
 
     t = step("3/5 train: training set, temporal backtest vs today's rules, MLflow registry")
     trained = train_and_register(
-        out_dir, tracking_uri=tracking_uri, model_name=model_name, progress=lambda m: con.print(f"  {m}")
+        out_dir,
+        tracking_uri=tracking_uri,
+        model_name=model_name,
+        progress=lambda m: con.print(f"  {m}", markup=False, highlight=False),
     )
     seconds["train"] = time.perf_counter() - t
-    con.print(trained.markdown)
-    con.print(f"registered {trained.version_uri} (aliases: {', '.join(trained.aliases)})")
+    bt = trained.backtest
+    con.print(_backtest_table(trained.table, bt.capacity if bt is not None else "?"))
+    if bt is not None and "status" in bt.folds.columns:
+        skipped = bt.folds[bt.folds["status"] != "ok"]
+        for _, fold in skipped.iterrows():
+            con.print(f"  fold {fold['fold']} skipped: {fold['reason']}", markup=False)
+    if {"model", "rules"} <= set(trained.table.index):
+        m = trained.table.loc["model", "recall_at_capacity"]
+        r = trained.table.loc["rules", "recall_at_capacity"]
+        verdict = "beats" if m > r else "does NOT beat"
+        con.print(
+            f"At cadre capacity the model {verdict} today's rules (recall {m:.3f} vs {r:.3f})."
+        )
+    con.print(
+        f"registered {trained.version_uri} (aliases: {', '.join(trained.aliases)}); full backtest "
+        f"report: artifact backtest/backtest.md of run {trained.run_id} in {trained.tracking_uri}",
+        markup=False,
+    )
 
     t = step(f"4/5 score the roster as of {checked.bundle.extracted_on}")
+    results_dir.mkdir(parents=True, exist_ok=True)
     scores_path = results_dir / "scores.parquet"
     run = score_roster(
         out_dir,
@@ -93,19 +192,31 @@ def run_demo(
 
     t = step("5/5 review-meeting reports (public mode, Chinese, one per village)")
     reports = render_review_reports(
-        scores_path, results_dir / "reports", level="village", lang="zh", mode="public", formats=report_formats
+        scores_path,
+        results_dir / "reports",
+        level="village",
+        lang="zh",
+        mode="public",
+        formats=",".join(formats),
     )
     seconds["reports"] = time.perf_counter() - t
-    con.print(f"{len(reports.units)} village reports; open {reports.index}")
+    con.print(f"{len(reports.units)} village reports; open {reports.index}", markup=False)
 
     con.print(Rule("[bold]done"))
+    seconds["total"] = sum(seconds.values())
     for name, value in seconds.items():
         con.print(f"  {name:<9} {value:7.1f} s")
-    con.print(f"scores  {scores_path}\nreports {reports.index}\nmodel   {trained.version_uri}")
+    con.print(
+        f"scores  {scores_path}\nreports {reports.index}\nmodel   {trained.version_uri}",
+        markup=False,
+    )
     return DemoResult(
         bundle_dir=Path(synth.bundle_dir),
         model_uri=trained.version_uri,
         scores_path=scores_path,
         reports_dir=Path(reports.out_dir),
+        reports_index=Path(reports.index),
+        backtest_table=trained.table,
+        summary=run.summary,
         seconds=seconds,
     )

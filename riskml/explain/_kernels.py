@@ -154,6 +154,92 @@ def _lookup_insert(
         slot = (slot + np.uint64(1)) & mask
 
 
+@njit(cache=True)
+def _assign_unit_one_word(
+    keys,
+    mask,
+    u,
+    n,
+    r,
+    tab_offset,
+    tab_capacity,
+    tab_keys,
+    tab_pid,
+    count,
+    pat_keys,
+    pat_offset,
+    pid_u,
+):
+    """Rows ``r..n-1`` of unit ``u`` with one-word keys; returns the first row not done."""
+    cap = tab_capacity[u]
+    hmask = np.uint64(cap - 1)
+    off = tab_offset[u]
+    limit = cap // 2
+    seed = np.uint64(0x9E3779B97F4A7C15)
+    while r < n:
+        key = keys[r] & mask
+        slot = _mix(seed ^ key) & hmask
+        while True:
+            s = off + np.int64(slot)
+            q = tab_pid[s]
+            if q == _EMPTY:
+                if count[u] >= limit:
+                    return r  # full: grow, then resume here
+                q = np.int32(count[u])
+                tab_pid[s] = q
+                tab_keys[s, 0] = key
+                pat_keys[pat_offset[u] + q, 0] = key
+                count[u] += 1
+                break
+            if tab_keys[s, 0] == key:
+                break
+            slot = (slot + np.uint64(1)) & hmask
+        pid_u[r] = q
+        r += 1
+    return r
+
+
+@njit(cache=True)
+def _assign_unit_words(
+    keys,
+    mask,
+    u,
+    n,
+    r,
+    n_words,
+    tab_offset,
+    tab_capacity,
+    tab_keys,
+    tab_pid,
+    count,
+    pat_keys,
+    pat_offset,
+    pid_u,
+):
+    """As :func:`_assign_unit_one_word` for keys of several 64-bit words."""
+    key = np.empty(n_words, dtype=np.uint64)
+    while r < n:
+        for w in range(n_words):
+            key[w] = keys[w, r] & mask[w]
+        p = _lookup_insert(
+            key,
+            u,
+            n_words,
+            tab_offset,
+            tab_capacity,
+            tab_keys,
+            tab_pid,
+            count,
+            pat_keys,
+            pat_offset,
+        )
+        if p == _EMPTY:
+            return r
+        pid_u[r] = p
+        r += 1
+    return r
+
+
 @njit(cache=True, parallel=True)
 def assign_patterns(
     xt,  # (F, n) float64, feature-major
@@ -168,6 +254,7 @@ def assign_patterns(
     cat_words,
     kzero,
     n_words,
+    unit_tree,  # (U,) tree of each unit
     unit_first,  # (T,) first unit of each tree (a tree's units are contiguous)
     unit_last,  # (T,) one past its last unit
     unit_mask,  # (U, n_words) uint64 the decisions a unit depends on
@@ -178,57 +265,31 @@ def assign_patterns(
     count,  # (U,) int64 patterns known per unit (updated)
     pat_keys,  # (P, n_words) uint64 decision key of each pattern (pattern slots)
     pat_offset,  # (U,) int64 start of each unit's pattern slots
-    resume,  # (T,) int64 first row still to do per tree (updated; n when done)
+    resume,  # (U,) int64 first row still to do per unit (updated; n when done)
     pid,  # (U, n) int32 output pattern id per unit and row
 ):
     n_trees = n_nodes.shape[0]
     n = xt.shape[1]
     for t in prange(n_trees):
-        if resume[t] >= n:
+        todo = False
+        for u in range(unit_first[t], unit_last[t]):
+            if resume[u] < n:
+                todo = True
+        if not todo:
             continue
         keys = np.empty((n_words, n), dtype=np.uint64)
-        _tree_keys(
-            xt,
-            t,
-            n_nodes[t],
-            split_feature,
-            threshold,
-            missing_type,
-            default_left,
-            categorical,
-            cat_start,
-            cat_len,
-            cat_words,
-            kzero,
-            keys,
-        )
-        key = np.empty(n_words, dtype=np.uint64)
-        r = resume[t]
-        while r < n:
-            full = False
-            for u in range(unit_first[t], unit_last[t]):
-                for w in range(n_words):
-                    key[w] = keys[w, r] & unit_mask[u, w]
-                p = _lookup_insert(
-                    key,
-                    u,
-                    n_words,
-                    tab_offset,
-                    tab_capacity,
-                    tab_keys,
-                    tab_pid,
-                    count,
-                    pat_keys,
-                    pat_offset,
-                )
-                if p == _EMPTY:
-                    full = True
-                    break
-                pid[u, r] = p
-            if full:
-                break
-            r += 1
-        resume[t] = r
+        _tree_keys(xt, t, n_nodes[t], split_feature, threshold, missing_type, default_left, categorical,
+                   cat_start, cat_len, cat_words, kzero, keys)  # fmt: skip
+        # unit by unit over all rows: one unit's table stays in cache
+        for u in range(unit_first[t], unit_last[t]):
+            if n_words == 1:
+                resume[u] = _assign_unit_one_word(keys[0], unit_mask[u, 0], u, n, resume[u], tab_offset,
+                                                  tab_capacity, tab_keys, tab_pid, count, pat_keys,
+                                                  pat_offset, pid[u])  # fmt: skip
+            else:
+                resume[u] = _assign_unit_words(keys, unit_mask[u], u, n, resume[u], n_words, tab_offset,
+                                               tab_capacity, tab_keys, tab_pid, count, pat_keys,
+                                               pat_offset, pid[u])  # fmt: skip
 
 
 @njit(cache=True)
@@ -254,26 +315,31 @@ def grow_table(old_keys, old_pid, old_cap, new_cap, n_words):
 
 
 @njit(cache=True, parallel=True)
-def scatter_patterns(pid, pat_offset, phi, tree_cols, n_cols, out):
-    """``out[r, tree_cols[u, k]] += phi[pat_offset[u] + pid[u, r], k]``, units in order.
+def scatter_patterns(pid, pat_offset, phi, unit_cols, n_cols, out):
+    """``out[r, unit_cols[u, k]] = sum over units u (in order) of phi[pat_offset[u] + pid[u, r], k]``.
 
-    Rows are taken in blocks and units in order within a block, so one unit's pattern values stay
-    in cache while the block's rows use them; each row still adds its units in order.
+    Rows go in blocks; a block's sums build up in a small column-major buffer while one unit's
+    pattern values stay in cache; each entry still adds its units in unit order.
     """
-    n_trees = pid.shape[0]
+    n_units = pid.shape[0]
     n = pid.shape[1]
-    block = 512
+    n_out = out.shape[1]
+    block = 128
     n_blocks = (n + block - 1) // block
     for b in prange(n_blocks):
         lo = b * block
-        hi = min(n, lo + block)
-        for t in range(n_trees):
-            po = pat_offset[t]
-            k_t = n_cols[t]
-            for r in range(lo, hi):
-                base = po + pid[t, r]
-                for k in range(k_t):
-                    out[r, tree_cols[t, k]] += phi[base, k]
+        m = min(n, lo + block) - lo
+        acc = np.zeros((n_out, block), dtype=np.float64)
+        for u in range(n_units):
+            po = pat_offset[u]
+            ids = pid[u, lo : lo + m]
+            for k in range(n_cols[u]):
+                row = acc[unit_cols[u, k]]
+                for r in range(m):
+                    row[r] += phi[po + ids[r], k]
+        for r in range(m):
+            for c in range(n_out):
+                out[lo + r, c] += acc[c, r]
 
 
 @njit(cache=True, parallel=True)

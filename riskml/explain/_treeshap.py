@@ -250,18 +250,19 @@ class TreeShapExplainer:
         ens, units = self.ensemble, self.units
         n = xt.shape[1]
         pid = np.empty((units.n_units, n), dtype=np.int32)
-        resume = np.zeros(ens.n_trees, dtype=np.int64)
+        resume = np.zeros(units.n_units, dtype=np.int64)
         while True:
             assign_patterns(
                 xt, ens.n_nodes, ens.split_feature, ens.threshold, ens.missing_type,
                 ens.default_left, ens.categorical, ens.cat_start, ens.cat_len, ens.cat_words,
-                KZERO_THRESHOLD, ens.key_words, units.first, units.last, units.mask,
+                KZERO_THRESHOLD, ens.key_words, units.tree, units.first, units.last, units.mask,
                 self._tab_offset, self._capacity, self._tab_keys, self._tab_pid, self._count,
                 self._pat_keys, self._pat_offset, resume, pid,
             )  # fmt: skip
-            if (resume >= n).all():
+            unfinished = np.flatnonzero(resume < n)
+            if unfinished.size == 0:
                 return pid
-            self._grow(np.flatnonzero(self._count >= self._capacity // 2))
+            self._grow(unfinished)
 
     def _explain_chunk(self, mat: np.ndarray, out: np.ndarray) -> None:
         from riskml.explain._kernels import scatter_patterns

@@ -153,8 +153,15 @@ class _Pairs:
         cells = np.bincount(
             (sel.h[first[0] : first[1]][seen] - h_lo) * k + j[seen], minlength=span * k
         )
-        counts = np.cumsum(cells.reshape(span, k), axis=1)
-        return sel.household_start(self.h) + counts[self.h - h_lo, self._day_index]
+        counts = np.cumsum(cells.reshape(span, k), axis=1).ravel()
+        if (
+            "cell",
+            k,
+        ) not in self.cache:  # each pair's (household, date) cell, shared by selections
+            self.cache[("cell", k)] = (self.h - h_lo) * k + self._day_index
+        if ("start", id(sel)) not in self.cache:
+            self.cache[("start", id(sel))] = sel.household_start(self.h)
+        return self.cache[("start", id(sel))] + counts[self.cache[("cell", k)]]
 
 
 class FeatureEngine:

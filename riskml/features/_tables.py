@@ -145,9 +145,11 @@ class TableArrays:
             else:
                 out = pd.Categorical(s.astype("object"), categories=vocab).codes.astype(np.int32)
         elif col.kind in {"id", "string"}:
-            out = pd.factorize(
+            codes, uniques = pd.factorize(
                 s.astype("object") if s.dtype == "category" else s, use_na_sentinel=True
-            )[0].astype(np.int32)
+            )
+            out = codes.astype(np.int32)
+            self._cache[f"__uniques__{column}"] = np.asarray(uniques, dtype=object)
         elif col.kind == "bool":
             out = s.astype("boolean").astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
         elif s.dtype == np.float64:
@@ -160,6 +162,14 @@ class TableArrays:
             )
         self._cache[column] = out
         return out
+
+    def strings(self, column: str, rows: np.ndarray) -> Any:
+        """A string/id column's values at ``rows`` as a pandas ``string`` array (factorized once,
+        so a chunk costs only its own rows)."""
+        codes = self.column(column)[rows]
+        uniques = self._cache[f"__uniques__{column}"]
+        values = np.where(codes >= 0, uniques[np.maximum(codes, 0)] if len(uniques) else None, None)
+        return pd.array(values, dtype="string")
 
     def time(self, time_column: str | None = None) -> np.ndarray:
         """Row times in days for the point-in-time rule: the table's time column (events: recorded_on,
@@ -197,12 +207,12 @@ class TableArrays:
                 wanted = [list(col.vocab or ()).index(v) for v in values]
                 keep &= np.isin(self.column(column), wanted)
             elif col is not None and col.kind in {"id", "string"}:
-                keep &= (
-                    self.frame[column]
-                    .astype("object")
-                    .isin([str(v) for v in values])
-                    .to_numpy(dtype=bool)
+                codes = self.column(column)  # factorized once; compare the distinct values only
+                uniques = self._cache[f"__uniques__{column}"]
+                wanted_codes = np.flatnonzero(
+                    np.isin(uniques.astype(str), [str(v) for v in values])
                 )
+                keep &= np.isin(codes, wanted_codes)
             else:
                 keep &= np.isin(self.column(column), np.asarray(values, dtype=np.float64))
         return keep
@@ -323,6 +333,7 @@ class PreparedBundle:
         self._add_income_columns()
         self._selections: dict[Any, Selection] = {}
         self._intervals: dict[Any, Intervals] = {}
+        self._income_index: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- thresholds and derived income columns -------------------------------------------------
     @cached_property
@@ -379,6 +390,22 @@ class PreparedBundle:
                 max_source_share=max_share,
                 oop_to_net_income=np.where(net > 0, oop / net, np.nan),
             )
+
+    def income_year_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row, key) of the income table sorted by ``pair_keys(household, year)``, one row per
+        household-year (should a year appear twice, the later-recorded row wins). Built once."""
+        if self._income_index is None:
+            inc = self.tables["income"]
+            years = inc.column("year")
+            rows = np.flatnonzero(np.isfinite(years))
+            recorded = inc.column("recorded_on")[rows]
+            rows = rows[np.lexsort((recorded, years[rows], inc.h[rows]))]
+            keys = pair_keys(inc.h[rows], years[rows].astype(np.int64))
+            if len(keys):
+                last = np.r_[keys[1:] != keys[:-1], True]
+                rows, keys = rows[last], keys[last]
+            self._income_index = (rows, keys)
+        return self._income_index
 
     # -- selections ---------------------------------------------------------------------------
     def selection(

@@ -156,10 +156,15 @@ def _column_digest_parts(s: pd.Series) -> list[bytes | memoryview]:
         present = s.notna().to_numpy()
         values = s.to_numpy(dtype=np.float64, na_value=0.0)
         return [np.packbits(present).data, np.ascontiguousarray(values).data]
-    # strings and ids: UTF-8 bytes plus lengths and the missing mask, via Arrow (no Python objects)
-    arr = pa.chunked_array([pa.array(s.astype("string"), type=pa.large_string())]).combine_chunks()
-    if isinstance(arr, pa.ChunkedArray):  # pragma: no cover - combine_chunks of one chunk
-        arr = arr.chunk(0)
+    # strings and ids: UTF-8 bytes plus lengths and the missing mask, via Arrow (no Python objects
+    # for Arrow-backed columns)
+    values = s.array
+    if hasattr(values, "__arrow_array__"):
+        converted = values.__arrow_array__()
+    else:
+        converted = pa.array(s.astype("object"), type=pa.large_string(), from_pandas=True)
+    chunked = converted if isinstance(converted, pa.ChunkedArray) else pa.chunked_array([converted])
+    arr = chunked.cast(pa.large_string()).combine_chunks()
     present = np.asarray(arr.is_valid())
     filled = arr.fill_null("")
     buffers = filled.buffers()
@@ -251,16 +256,7 @@ def _income_label(
     inc = engine.prepared.tables["income"]
     if not cfg.income.enabled:
         return pd.array([pd.NA] * len(h), dtype="Int8")
-    years = inc.column("year")
-    ok = np.isfinite(years)
-    rows = np.flatnonzero(ok)
-    # one row per (household, year); should a year appear twice, the later-recorded one wins
-    recorded = inc.column("recorded_on")[rows]
-    rows = rows[np.lexsort((recorded, years[rows], inc.h[rows]))]
-    keys = pair_keys(inc.h[rows], years[rows].astype(np.int64))
-    if len(keys):
-        last = np.r_[keys[1:] != keys[:-1], True]
-        rows, keys = rows[last], keys[last]
+    rows, keys = engine.prepared.income_year_index()
     target = year_of(d) + cfg.income.target_year_offset
     pos = np.searchsorted(keys, pair_keys(h, target))
     pos_c = np.minimum(pos, max(len(keys) - 1, 0))
@@ -282,29 +278,24 @@ def _income_label(
 
 def _audit(engine: FeatureEngine, h: np.ndarray, d: np.ndarray, elderly_age: int) -> dict[str, Any]:
     hh = engine.prepared.households
-    frame = hh.frame
-    sex = frame["head_sex"].astype("object").to_numpy()[h]
+    sex = hh.column("head_sex")[h]  # codes over the contract vocabulary (-1 = unknown)
     by = hh.column("head_birth_year")[h]
     sel = engine.prepared.selection("events", {"event_type": ("disability",)}, None)
     disability = (_Pairs(h, d).upto(sel) - sel.household_start(h)) > 0
-    female = pd.array(sex == "F", dtype="boolean")
-    female[pd.isna(sex)] = pd.NA
+    female = pd.array(sex == _vocab("households", "head_sex").index("F"), dtype="boolean")
+    female[sex < 0] = pd.NA
     age = year_of(d) - by
     elderly = pd.array(age >= elderly_age, dtype="boolean")
     elderly[~np.isfinite(by)] = pd.NA
     return {
-        "audit_county": pd.array(
-            frame["county_code"].astype("object").to_numpy()[h], dtype="string"
-        ),
+        "audit_county": hh.strings("county_code", h),
         "audit_livelihood": pd.Categorical.from_codes(
             hh.column("livelihood")[h], categories=_vocab("households", "livelihood")
         ),
         "audit_head_sex": pd.Categorical.from_codes(
             hh.column("head_sex")[h], categories=_vocab("households", "head_sex")
         ),
-        "audit_head_ethnicity": pd.array(
-            frame["head_ethnicity"].astype("object").to_numpy()[h], dtype="string"
-        ),
+        "audit_head_ethnicity": hh.strings("head_ethnicity", h),
         "audit_disability_in_household": pd.array(disability, dtype="boolean"),
         "audit_female_headed": female,
         "audit_elderly_headed": elderly,
@@ -413,7 +404,7 @@ def _chunks(plan: _Plan) -> Iterator[pd.DataFrame]:
     n_h, n_d = engine.prepared.n_households, len(plan.dates)
     extracted = int(dates_to_days(pd.Series([pd.Timestamp(engine.bundle.extracted_on)]))[0])
     date_censored = shift_months(plan.dates, plan.horizon) > extracted
-    hh = engine.prepared.households.frame
+    hh = engine.prepared.households
     for start in range(0, n_h, plan.chunk):
         codes = np.arange(start, min(start + plan.chunk, n_h), dtype=np.int64)
         h = np.repeat(codes, n_d)
@@ -442,10 +433,7 @@ def _chunks(plan: _Plan) -> Iterator[pd.DataFrame]:
         rest: dict[str, Any] = {
             "label": label,
             "label_income": _income_label(engine, h, d, plan.label_cfg),
-            **{
-                c: pd.array(hh[c].astype("object").to_numpy()[h], dtype="string")
-                for c in CONTEXT_COLUMNS
-            },
+            **{c: hh.strings(c, h) for c in CONTEXT_COLUMNS},
             **_audit(engine, h, d, plan.elderly_age),
         }
         for name, column in rest.items():

@@ -304,40 +304,42 @@ def score_bundle(
     timings["score"] = time.perf_counter() - t1
     timings.update({f"partition_{k}": v for k, v in out.timings.items()})
 
-    core = assign_tiers(out.scores, config.tiers)
-    reasons = out.reasons
-    explained = int(core["explained"].sum())
-    # second pass: reasons for flagged households not explained in the first (capacity tiers)
-    flagged = core["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    todo = core.loc[flagged & ~core["explained"].to_numpy(dtype=bool), "household_id"].astype(
-        "string"
-    )
-    if len(todo):
-        t2 = time.perf_counter()
-        ids = frozenset(todo.tolist())
-        again = ExplainSelection(ids=ids)
+    try:
+        core = assign_tiers(out.scores, config.tiers)
+        reasons = out.reasons
+        explained = int(core["explained"].sum())
+        # second pass: reasons for flagged households not explained in the first (capacity tiers)
+        flagged = core["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        todo = core.loc[flagged & ~core["explained"].to_numpy(dtype=bool), "household_id"].astype(
+            "string"
+        )
+        if len(todo):
+            t2 = time.perf_counter()
+            ids = frozenset(todo.tolist())
+            again = ExplainSelection(ids=ids)
+            if spark_run is not None:
+                extra = spark_run.score(explain=again, drift_fraction=0.0, only_ids=ids)
+            else:
+                sub = universe.loc[universe["household_id"].isin(ids)]
+                extra = run_local(
+                    bundle,
+                    sub,
+                    as_of,
+                    model,
+                    context,
+                    config,
+                    explain=again,
+                    drift_fraction=0.0,
+                    description="explaining flagged",
+                    console=console,
+                    reason_mode=mode,
+                )
+            reasons = pd.concat([reasons, extra.reasons], ignore_index=True)
+            explained += int(extra.scores["explained"].sum())
+            timings["explain_flagged"] = time.perf_counter() - t2
+    finally:
         if spark_run is not None:
-            extra = spark_run.score(explain=again, drift_fraction=0.0, only_ids=ids)
-        else:
-            sub = universe.loc[universe["household_id"].isin(ids)]
-            extra = run_local(
-                bundle,
-                sub,
-                as_of,
-                model,
-                context,
-                config,
-                explain=again,
-                drift_fraction=0.0,
-                description="explaining flagged",
-                console=console,
-                reason_mode=mode,
-            )
-        reasons = pd.concat([reasons, extra.reasons], ignore_index=True)
-        explained += int(extra.scores["explained"].sum())
-        timings["explain_flagged"] = time.perf_counter() - t2
-    if spark_run is not None:
-        spark_run.close()
+            spark_run.close()
     scores = assemble_scores(core, reasons, universe["household_id"], as_of)
     drift = drift_report(out.drift_features, model, config.drift.psi_warn)
     if drift.get("warnings"):

@@ -211,9 +211,18 @@ class _Sim:
         amount: np.ndarray | None = None,
         detail: np.ndarray | int | None = None,
     ) -> None:
-        """Record events; ``rows`` must be sorted ascending (per-block random draws)."""
+        """Record events; ``rows`` must be sorted ascending (per-block random draws).
+
+        A member's event is dated within the member's time in the household (not before a
+        birth or marriage earlier in the month, not after a death or departure).
+        """
         if rows.size == 0:
             return
+        if slots is not None:
+            joined = self.pop.join_day[rows, slots]
+            left = self.pop.leave_day[rows, slots]
+            days = np.maximum(days, joined)
+            days = np.where((left >= 0) & (etype != "medical_bill"), np.minimum(days, left), days)
         lo, hi = self.cfg.recording_delay_days[etype]
         delay = self.rng.integers_rows(rows, lo, hi + 1)
         self.ev.add(
@@ -940,7 +949,8 @@ class _Sim:
         # 0 death
         r, sl = sel(0)
         if r.size:
-            d = self.day_in_month(r, t)
+            # not before a birth or marriage earlier this month
+            d = np.maximum(self.day_in_month(r, t), p.join_day[r, sl])
             self.emit("death", r, sl, d)
             add_shock(r[able[r, sl]], "labor_shortage", "working_age_death")
             p.leave_m[r, sl] = t + 1
@@ -1053,7 +1063,7 @@ class _Sim:
         r, sl = sel(10)
         if r.size:
             p.leave_m[r, sl] = t + 1
-            p.leave_day[r, sl] = self.day_in_month(r, t)
+            p.leave_day[r, sl] = np.maximum(self.day_in_month(r, t), p.join_day[r, sl])
             p.migrant[r, sl] = False
             p.local_job[r, sl] = False
         # 11 a pupil drops out of school
