@@ -27,7 +27,7 @@ _BACKTEST_COLUMNS = (
     ("pr_auc", "PR-AUC"),
     ("brier", "Brier"),
     ("recall_at_capacity", "recall@cap"),
-    ("precision_at_capacity", "precision@cap"),
+    ("precision_at_capacity", "prec@cap"),
     ("recall_at_capacity_vs_rules", "recall vs rules"),
 )
 
@@ -124,7 +124,7 @@ def run_demo(
     formats = [p.strip().lower() for p in str(report_formats).split(",") if p.strip()]
     if not formats or any(p not in ("html", "pdf") for p in formats):
         raise ValueError(
-            f"report_formats must be html, pdf or html,pdf. Got {report_formats!r} instead."
+            f"Report formats (report_formats, --formats) must be html, pdf or html,pdf. Got {report_formats!r} instead."
         )
     find_cjk_font()  # CJKFontNotFoundError names the fonts to install
 

@@ -83,7 +83,7 @@ def test_demo_accounts_for_every_household(tmp_path: Path, _no_ambient_store: Pa
 
 
 def test_demo_refuses_an_unknown_report_format_before_doing_any_work(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="report_formats must be html, pdf or html,pdf"):
+    with pytest.raises(ValueError, match=r"--formats\) must be html, pdf or html,pdf"):
         run_demo(tmp_path / "demo", households=200, report_formats="html,docx")
     assert not (tmp_path / "demo").exists()
 
@@ -93,6 +93,6 @@ def test_demo_command_prints_the_error_without_a_traceback(tmp_path: Path) -> No
         app, ["demo", "--out", str(tmp_path / "demo"), "--formats", "word", "--households", "200"]
     )
     assert result.exit_code == 2
-    assert "report_formats must be html, pdf or html,pdf" in " ".join(result.output.split())
+    assert "--formats) must be html, pdf or html,pdf" in " ".join(result.output.split())
     assert "Traceback" not in result.output
     assert not (tmp_path / "demo").exists()

@@ -18,7 +18,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["assign_patterns", "grow_table", "leaf_index", "pattern_shap", "scatter_patterns"]
+__all__ = [
+    "grow_tables",
+    "leaf_index",
+    "pattern_shap",
+    "scatter_patterns",
+    "tree_pattern_values",
+    "tree_patterns",
+    "unit_patterns",
+]
 
 _EMPTY = -1
 
@@ -154,94 +162,8 @@ def _lookup_insert(
         slot = (slot + np.uint64(1)) & mask
 
 
-@njit(cache=True)
-def _assign_unit_one_word(
-    keys,
-    mask,
-    u,
-    n,
-    r,
-    tab_offset,
-    tab_capacity,
-    tab_keys,
-    tab_pid,
-    count,
-    pat_keys,
-    pat_offset,
-    pid_u,
-):
-    """Rows ``r..n-1`` of unit ``u`` with one-word keys; returns the first row not done."""
-    cap = tab_capacity[u]
-    hmask = np.uint64(cap - 1)
-    off = tab_offset[u]
-    limit = cap // 2
-    seed = np.uint64(0x9E3779B97F4A7C15)
-    while r < n:
-        key = keys[r] & mask
-        slot = _mix(seed ^ key) & hmask
-        while True:
-            s = off + np.int64(slot)
-            q = tab_pid[s]
-            if q == _EMPTY:
-                if count[u] >= limit:
-                    return r  # full: grow, then resume here
-                q = np.int32(count[u])
-                tab_pid[s] = q
-                tab_keys[s, 0] = key
-                pat_keys[pat_offset[u] + q, 0] = key
-                count[u] += 1
-                break
-            if tab_keys[s, 0] == key:
-                break
-            slot = (slot + np.uint64(1)) & hmask
-        pid_u[r] = q
-        r += 1
-    return r
-
-
-@njit(cache=True)
-def _assign_unit_words(
-    keys,
-    mask,
-    u,
-    n,
-    r,
-    n_words,
-    tab_offset,
-    tab_capacity,
-    tab_keys,
-    tab_pid,
-    count,
-    pat_keys,
-    pat_offset,
-    pid_u,
-):
-    """As :func:`_assign_unit_one_word` for keys of several 64-bit words."""
-    key = np.empty(n_words, dtype=np.uint64)
-    while r < n:
-        for w in range(n_words):
-            key[w] = keys[w, r] & mask[w]
-        p = _lookup_insert(
-            key,
-            u,
-            n_words,
-            tab_offset,
-            tab_capacity,
-            tab_keys,
-            tab_pid,
-            count,
-            pat_keys,
-            pat_offset,
-        )
-        if p == _EMPTY:
-            return r
-        pid_u[r] = p
-        r += 1
-    return r
-
-
 @njit(cache=True, parallel=True)
-def assign_patterns(
+def tree_patterns(
     xt,  # (F, n) float64, feature-major
     n_nodes,
     split_feature,
@@ -254,10 +176,78 @@ def assign_patterns(
     cat_words,
     kzero,
     n_words,
-    unit_tree,  # (U,) tree of each unit
-    unit_first,  # (T,) first unit of each tree (a tree's units are contiguous)
-    unit_last,  # (T,) one past its last unit
-    unit_mask,  # (U, n_words) uint64 the decisions a unit depends on
+    tpid,  # (T, n) int32 out: each row's pattern id in each tree (this chunk's numbering)
+    tkey,  # (T, n, n_words) uint64 out: the decision key of each of a tree's patterns
+    tcount,  # (T,) int64 out: patterns per tree in this chunk
+):
+    """Decide every node of every tree for every row and number the distinct decision vectors of
+    each tree (a scratch open-addressing table per tree)."""
+    n_trees = n_nodes.shape[0]
+    n = xt.shape[1]
+    cap = 16
+    while cap < 2 * n:
+        cap *= 2
+    hmask = np.uint64(cap - 1)
+    seed = np.uint64(0x9E3779B97F4A7C15)
+    for t in prange(n_trees):
+        keys = np.empty((n_words, n), dtype=np.uint64)
+        _tree_keys(xt, t, n_nodes[t], split_feature, threshold, missing_type, default_left, categorical,
+                   cat_start, cat_len, cat_words, kzero, keys)  # fmt: skip
+        table = np.full(cap, _EMPTY, dtype=np.int32)
+        count = 0
+        if n_words == 1:
+            k0 = keys[0]
+            for r in range(n):
+                key = k0[r]
+                slot = _mix(seed ^ key) & hmask
+                while True:
+                    q = table[slot]
+                    if q == _EMPTY:
+                        q = np.int32(count)
+                        table[slot] = q
+                        tkey[t, q, 0] = key
+                        count += 1
+                        break
+                    if tkey[t, q, 0] == key:
+                        break
+                    slot = (slot + np.uint64(1)) & hmask
+                tpid[t, r] = q
+        else:
+            for r in range(n):
+                h = seed
+                for w in range(n_words):
+                    h = _mix(h ^ keys[w, r])
+                slot = h & hmask
+                while True:
+                    q = table[slot]
+                    if q == _EMPTY:
+                        q = np.int32(count)
+                        table[slot] = q
+                        for w in range(n_words):
+                            tkey[t, q, w] = keys[w, r]
+                        count += 1
+                        break
+                    same = True
+                    for w in range(n_words):
+                        if tkey[t, q, w] != keys[w, r]:
+                            same = False
+                            break
+                    if same:
+                        break
+                    slot = (slot + np.uint64(1)) & hmask
+                tpid[t, r] = q
+        tcount[t] = count
+
+
+@njit(cache=True, parallel=True)
+def unit_patterns(
+    tkey,  # (T, n, n_words) uint64: the chunk's tree patterns
+    tcount,  # (T,) int64
+    toff,  # (T,) int64 offset of each tree's patterns in the chunk's flat numbering
+    n_words,
+    unit_tree,  # (U,)
+    unit_first,  # (T,)
+    unit_mask,  # (U, n_words)
     tab_offset,  # (U,) int64 start of each unit's slots
     tab_capacity,  # (U,) int64 power of two
     tab_keys,  # (S, n_words) uint64
@@ -265,53 +255,79 @@ def assign_patterns(
     count,  # (U,) int64 patterns known per unit (updated)
     pat_keys,  # (P, n_words) uint64 decision key of each pattern (pattern slots)
     pat_offset,  # (U,) int64 start of each unit's pattern slots
-    resume,  # (U,) int64 first row still to do per unit (updated; n when done)
-    pid,  # (U, n) int32 output pattern id per unit and row
+    resume,  # (U,) int64 first tree pattern still to do per unit (updated)
+    upid,  # (max units per tree, sum tcount) int32 out: unit pattern of each tree pattern
 ):
-    n_trees = n_nodes.shape[0]
-    n = xt.shape[1]
-    for t in prange(n_trees):
-        todo = False
-        for u in range(unit_first[t], unit_last[t]):
-            if resume[u] < n:
-                todo = True
-        if not todo:
-            continue
-        keys = np.empty((n_words, n), dtype=np.uint64)
-        _tree_keys(xt, t, n_nodes[t], split_feature, threshold, missing_type, default_left, categorical,
-                   cat_start, cat_len, cat_words, kzero, keys)  # fmt: skip
-        # unit by unit over all rows: one unit's table stays in cache
-        for u in range(unit_first[t], unit_last[t]):
-            if n_words == 1:
-                resume[u] = _assign_unit_one_word(keys[0], unit_mask[u, 0], u, n, resume[u], tab_offset,
-                                                  tab_capacity, tab_keys, tab_pid, count, pat_keys,
-                                                  pat_offset, pid[u])  # fmt: skip
-            else:
-                resume[u] = _assign_unit_words(keys, unit_mask[u], u, n, resume[u], n_words, tab_offset,
-                                               tab_capacity, tab_keys, tab_pid, count, pat_keys,
-                                               pat_offset, pid[u])  # fmt: skip
+    """For each unit, the unit pattern of each of its tree's patterns in this chunk (the unit's
+    persistent table; a new key gets the next id)."""
+    n_units = unit_tree.shape[0]
+    for u in prange(n_units):
+        t = unit_tree[u]
+        j = u - unit_first[t]
+        key = np.empty(n_words, dtype=np.uint64)
+        q = resume[u]
+        while q < tcount[t]:
+            for w in range(n_words):
+                key[w] = tkey[t, q, w] & unit_mask[u, w]
+            p = _lookup_insert(key, u, n_words, tab_offset, tab_capacity, tab_keys, tab_pid, count,
+                               pat_keys, pat_offset)  # fmt: skip
+            if p == _EMPTY:
+                break  # full: grow, then resume here
+            upid[j, toff[t] + q] = p
+            q += 1
+        resume[u] = q
+
+
+@njit(cache=True, parallel=True)
+def tree_pattern_values(
+    first_tree,
+    tcount,
+    toff,
+    unit_first,
+    unit_last,
+    upid,
+    pat_offset,
+    phi,
+    unit_n_cols,
+    unit_to_tree_col,
+    tphi,
+):
+    """``tphi[toff[i] + q]``: the SHAP values of tree ``first_tree + i``'s chunk pattern ``q``, the
+    sum of its units' pattern values (in unit order), by the tree's feature columns. ``toff`` is
+    relative to ``tphi``; ``upid`` columns are at ``toff[i] + q + toff_base`` (see caller)."""
+    for i in prange(tcount.shape[0]):
+        t = first_tree + i
+        for q in range(tcount[i]):
+            row = toff[i] + q
+            for u in range(unit_first[t], unit_last[t]):
+                base = pat_offset[u] + upid[u - unit_first[t], row]
+                for k in range(unit_n_cols[u]):
+                    tphi[row, unit_to_tree_col[u, k]] += phi[base, k]
 
 
 @njit(cache=True)
-def grow_table(old_keys, old_pid, old_cap, new_cap, n_words):
-    """Rehash one unit's slots into a table of ``new_cap`` slots (pattern ids unchanged)."""
-    keys = np.zeros((new_cap, n_words), dtype=np.uint64)
-    pids = np.full(new_cap, _EMPTY, dtype=np.int32)
-    mask = np.uint64(new_cap - 1)
-    for s in range(old_cap):
-        p = old_pid[s]
-        if p == _EMPTY:
-            continue
-        h = np.uint64(0x9E3779B97F4A7C15)
-        for w in range(n_words):
-            h = _mix(h ^ old_keys[s, w])
-        slot = h & mask
-        while pids[slot] != _EMPTY:
-            slot = (slot + np.uint64(1)) & mask
-        pids[slot] = p
-        for w in range(n_words):
-            keys[slot, w] = old_keys[s, w]
-    return keys, pids
+def grow_tables(
+    units, old_offset, old_cap, old_keys, old_pid, new_offset, new_cap, new_keys, new_pid
+):
+    """Rehash the slots of ``units`` into their new, bigger tables (pattern ids unchanged)."""
+    n_words = old_keys.shape[1]
+    for i in range(units.shape[0]):
+        u = units[i]
+        mask = np.uint64(new_cap[u] - 1)
+        base = new_offset[u]
+        for s in range(old_offset[u], old_offset[u] + old_cap[u]):
+            p = old_pid[s]
+            if p == _EMPTY:
+                continue
+            h = np.uint64(0x9E3779B97F4A7C15)
+            for w in range(n_words):
+                h = _mix(h ^ old_keys[s, w])
+            slot = h & mask
+            while new_pid[base + np.int64(slot)] != _EMPTY:
+                slot = (slot + np.uint64(1)) & mask
+            new_pid[base + np.int64(slot)] = p
+            for w in range(n_words):
+                new_keys[base + np.int64(slot), w] = old_keys[s, w]
 
 
 @njit(cache=True, parallel=True)

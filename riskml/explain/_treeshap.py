@@ -46,8 +46,9 @@ from riskml.explain._ensemble import (
 
 __all__ = ["TreeShapExplainer", "TreeShapStats", "tree_shap"]
 
-_INITIAL_CAPACITY = 1024  # hash slots per unit (half of them usable before growing)
-_CHUNK_ID_BYTES = 128 * 2**20
+_INITIAL_CAPACITY = 256  # hash slots per unit (half of them usable before growing)
+_CHUNK_BYTES = 256 * 2**20  # per-chunk pattern ids and keys (worst case)
+_VALUES_BYTES = 128 * 2**20  # per-batch tree-pattern values
 
 
 @dataclass
@@ -56,7 +57,8 @@ class TreeShapStats:
 
     rows: int = 0
     chunks: int = 0
-    pattern_evaluations: int = 0  # (tree, pattern) pairs whose SHAP values were computed
+    pattern_evaluations: int = 0  # (unit, pattern) pairs whose SHAP values were computed
+    tree_patterns: int = 0  # distinct (tree, decision vector) pairs, summed over chunks
     cache_resets: int = 0
     seconds: dict[str, float] = field(
         default_factory=lambda: {"convert": 0.0, "assign": 0.0, "evaluate": 0.0, "scatter": 0.0}
@@ -67,9 +69,20 @@ class TreeShapStats:
             "rows": self.rows,
             "chunks": self.chunks,
             "pattern_evaluations": self.pattern_evaluations,
+            "tree_patterns": self.tree_patterns,
             "cache_resets": self.cache_resets,
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
         }
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(start, start + length)`` for each pair, vectorised."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    shift = np.asarray(starts, dtype=np.int64) - (np.cumsum(lengths) - lengths)
+    return np.repeat(shift, lengths) + np.arange(total, dtype=np.int64)
 
 
 class TreeShapExplainer:
@@ -82,9 +95,9 @@ class TreeShapExplainer:
     start_iteration, num_iteration : int, optional
         Which trees, with ``booster.predict``'s meaning (``num_iteration=None`` uses
         ``best_iteration`` when there is one).
-    chunk_rows : int, default 32768
-        Rows processed at a time (at most; fewer when the model has many units, so that the
-        chunk's pattern ids stay under about 128 MiB).
+    chunk_rows : int, default 16384
+        Rows processed at a time (at most; fewer for big models, so that a chunk's pattern ids
+        and keys stay under about 256 MiB even when every row is a new pattern).
     max_group_leaves : int or None, default 8
         Trees with more leaves are cut into units (subtrees) of at most this many leaves, each
         with its own pattern table: a unit depends on fewer decisions than its tree, so it has
@@ -106,7 +119,7 @@ class TreeShapExplainer:
         *,
         start_iteration: int = 0,
         num_iteration: int | None = None,
-        chunk_rows: int = 32768,
+        chunk_rows: int = 16384,
         max_group_leaves: int | None = 8,
         max_cache_bytes: int = 512 * 2**20,
     ) -> None:
@@ -125,6 +138,18 @@ class TreeShapExplainer:
             booster, tree_range(booster, start_iteration, num_iteration)
         )
         self.units: TreeUnits = tree_units(self.ensemble, max_group_leaves)
+        ens, units = self.ensemble, self.units
+        self._unit_to_tree_col = np.full(units.cols.shape, -1, dtype=np.int32)
+        for u in range(units.n_units):
+            position = {
+                int(f): j
+                for j, f in enumerate(
+                    ens.tree_features[units.tree[u], : ens.n_tree_features[units.tree[u]]]
+                )
+            }
+            for k in range(int(units.n_cols[u])):
+                self._unit_to_tree_col[u, k] = position[int(units.cols[u, k])]
+        self._units_per_tree = int(max(1, (units.last - units.first).max(initial=1)))
         # a tree's base value (expected value, column F) is the same for every row: added once
         self._tree_base = self.ensemble.expected_values()
         self.stats = TreeShapStats()
@@ -150,38 +175,34 @@ class TreeShapExplainer:
         self._phi = np.zeros((total_patterns, self.units.cols.shape[1]), dtype=np.float64)
 
     def _grow(self, units: np.ndarray) -> None:
-        from riskml.explain._kernels import grow_table
+        """Give ``units`` four times the slots; every other unit's slots and all patterns move."""
+        from riskml.explain._kernels import grow_tables
 
-        old_cap = self._capacity.copy()
-        old_tab_offset, old_pat_offset = self._tab_offset, self._pat_offset
+        old_cap, old_tab_offset, old_pat_offset = self._capacity, self._tab_offset, self._pat_offset
         old_keys, old_pid, old_pat_keys, old_phi = (
             self._tab_keys,
             self._tab_pid,
             self._pat_keys,
             self._phi,
         )
-        new_cap = self._capacity.copy()
+        new_cap = old_cap.copy()
         new_cap[units] *= 4
         self._capacity = new_cap
         self._allocate(new_cap)
-        grow = set(int(u) for u in units)
-        words = self.ensemble.key_words
-        for u in range(self.units.n_units):
-            oc, nc = int(old_cap[u]), int(new_cap[u])
-            os_, ns = int(old_tab_offset[u]), int(self._tab_offset[u])
-            if u in grow:
-                keys, pids = grow_table(
-                    old_keys[os_ : os_ + oc], old_pid[os_ : os_ + oc], oc, nc, words
-                )
-                self._tab_keys[ns : ns + nc] = keys
-                self._tab_pid[ns : ns + nc] = pids
-            else:
-                self._tab_keys[ns : ns + nc] = old_keys[os_ : os_ + oc]
-                self._tab_pid[ns : ns + nc] = old_pid[os_ : os_ + oc]
-            c = int(self._count[u])
-            op, np_ = int(old_pat_offset[u]), int(self._pat_offset[u])
-            self._pat_keys[np_ : np_ + c] = old_pat_keys[op : op + c]
-            self._phi[np_ : np_ + c] = old_phi[op : op + c]
+        keep = np.ones(new_cap.shape[0], dtype=bool)
+        keep[units] = False
+        src = _ranges(old_tab_offset[keep], old_cap[keep])
+        dst = _ranges(self._tab_offset[keep], old_cap[keep])
+        self._tab_keys[dst] = old_keys[src]
+        self._tab_pid[dst] = old_pid[src]
+        grow_tables(
+            np.asarray(units, dtype=np.int64), old_tab_offset, old_cap, old_keys, old_pid,
+            self._tab_offset, new_cap, self._tab_keys, self._tab_pid,
+        )  # fmt: skip
+        src = _ranges(old_pat_offset, self._count)
+        dst = _ranges(self._pat_offset, self._count)
+        self._pat_keys[dst] = old_pat_keys[src]
+        self._phi[dst] = old_phi[src]
 
     def cache_bytes(self) -> int:
         """Memory held by the pattern tables."""
@@ -210,8 +231,11 @@ class TreeShapExplainer:
         self.stats.seconds["convert"] += time.perf_counter() - started
         n = mat.shape[0]
         out = np.zeros((n, self.ensemble.n_features + 1), dtype=np.float64)
-        # the per-chunk pattern-id matrix holds 4 bytes per unit and row: keep it under ~128 MiB
-        step = min(self.chunk_rows, max(1024, _CHUNK_ID_BYTES // (4 * max(1, self.units.n_units))))
+        # per row of a chunk, at worst: tree pattern ids (4 B) and keys (8 B a word) per tree, and
+        # unit pattern ids (4 B per unit) per tree pattern
+        ens = self.ensemble
+        per_row = ens.n_trees * (4 + 8 * ens.key_words + 4 * self._units_per_tree)
+        step = min(self.chunk_rows, max(1024, _CHUNK_BYTES // max(1, per_row)))
         for lo in range(0, n, step):
             hi = min(n, lo + step)
             self._explain_chunk(mat[lo:hi], out[lo:hi])
@@ -229,8 +253,12 @@ class TreeShapExplainer:
 
     def pattern_ids(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Each row's pattern id per unit, shape ``(n_units, n)`` (ids are per unit)."""
-        mat = lightgbm_matrix(self.booster, X)
-        return self._assign(np.ascontiguousarray(mat.T))
+        xt = np.ascontiguousarray(lightgbm_matrix(self.booster, X).T)
+        tpid, toff, upid = self._assign(xt)
+        units = self.units
+        local = np.arange(units.n_units) - units.first[units.tree]
+        rows = toff[units.tree][:, None] + tpid[units.tree]
+        return upid[local[:, None], rows]
 
     def leaf_index(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Leaf of every row in every tree from riskml's decisions; equals ``pred_leaf=True``."""
@@ -244,40 +272,71 @@ class TreeShapExplainer:
             ens.left_child, ens.right_child,
         )  # fmt: skip
 
-    def _assign(self, xt: np.ndarray) -> np.ndarray:
-        from riskml.explain._kernels import assign_patterns
+    def _assign(self, xt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tree patterns of a chunk (``tpid``, ``toff``) and their units' patterns (``upid``)."""
+        from riskml.explain._kernels import tree_patterns, unit_patterns
 
         ens, units = self.ensemble, self.units
         n = xt.shape[1]
-        pid = np.empty((units.n_units, n), dtype=np.int32)
+        words = ens.key_words
+        tpid = np.empty((ens.n_trees, n), dtype=np.int32)
+        tkey = np.empty((ens.n_trees, n, words), dtype=np.uint64)
+        tcount = np.zeros(ens.n_trees, dtype=np.int64)
+        tree_patterns(
+            xt, ens.n_nodes, ens.split_feature, ens.threshold, ens.missing_type, ens.default_left,
+            ens.categorical, ens.cat_start, ens.cat_len, ens.cat_words, KZERO_THRESHOLD, words,
+            tpid, tkey, tcount,
+        )  # fmt: skip
+        toff = np.concatenate([[0], np.cumsum(tcount)[:-1]]).astype(np.int64)
+        upid = np.zeros((self._units_per_tree, int(tcount.sum())), dtype=np.int32)
         resume = np.zeros(units.n_units, dtype=np.int64)
         while True:
-            assign_patterns(
-                xt, ens.n_nodes, ens.split_feature, ens.threshold, ens.missing_type,
-                ens.default_left, ens.categorical, ens.cat_start, ens.cat_len, ens.cat_words,
-                KZERO_THRESHOLD, ens.key_words, units.tree, units.first, units.last, units.mask,
-                self._tab_offset, self._capacity, self._tab_keys, self._tab_pid, self._count,
-                self._pat_keys, self._pat_offset, resume, pid,
+            unit_patterns(
+                tkey, tcount, toff, words, units.tree, units.first, units.mask, self._tab_offset,
+                self._capacity, self._tab_keys, self._tab_pid, self._count, self._pat_keys,
+                self._pat_offset, resume, upid,
             )  # fmt: skip
-            unfinished = np.flatnonzero(resume < n)
+            unfinished = np.flatnonzero(resume < tcount[units.tree])
             if unfinished.size == 0:
-                return pid
+                break
             self._grow(unfinished)
+        self.stats.tree_patterns += int(tcount.sum())
+        return tpid, toff, upid
 
     def _explain_chunk(self, mat: np.ndarray, out: np.ndarray) -> None:
-        from riskml.explain._kernels import scatter_patterns
+        from riskml.explain._kernels import scatter_patterns, tree_pattern_values
 
+        ens, units = self.ensemble, self.units
         if self.cache_bytes() > self.max_cache_bytes:
             self.reset_cache()
             self.stats.cache_resets += 1
         t0 = time.perf_counter()
         xt = np.ascontiguousarray(mat.T)
         before = self._count.copy()
-        pid = self._assign(xt)
+        tpid, toff, upid = self._assign(xt)
         t1 = time.perf_counter()
         self._evaluate_new_patterns(before)
         t2 = time.perf_counter()
-        scatter_patterns(pid, self._pat_offset, self._phi, self.units.cols, self.units.n_cols, out)
+        # tree-pattern values, a batch of trees at a time (bounded memory), then scattered
+        tcount = np.diff(np.append(toff, upid.shape[1]))
+        width = max(1, ens.tree_features.shape[1])
+        per_batch = max(1, _VALUES_BYTES // (8 * width))
+        a = 0
+        while a < ens.n_trees:
+            b = a + 1
+            while b < ens.n_trees and toff[b] + tcount[b] - toff[a] <= per_batch:
+                b += 1
+            row0 = int(toff[a])
+            rows = int(toff[b - 1] + tcount[b - 1]) - row0
+            tphi = np.zeros((rows, width), dtype=np.float64)
+            tree_pattern_values(
+                a, tcount[a:b], toff[a:b] - row0, units.first, units.last, upid[:, row0 : row0 + rows],
+                self._pat_offset, self._phi, units.n_cols, self._unit_to_tree_col, tphi,
+            )  # fmt: skip
+            scatter_patterns(
+                tpid[a:b], toff[a:b] - row0, tphi, ens.tree_features[a:b], ens.n_tree_features[a:b], out
+            )  # fmt: skip
+            a = b
         t3 = time.perf_counter()
         self.stats.chunks += 1
         self.stats.seconds["assign"] += t1 - t0
@@ -305,7 +364,7 @@ def tree_shap(
     booster: Any,
     X: pd.DataFrame | np.ndarray,
     *,
-    chunk_rows: int = 32768,
+    chunk_rows: int = 16384,
     start_iteration: int = 0,
     num_iteration: int | None = None,
     max_group_leaves: int | None = 8,
@@ -318,7 +377,7 @@ def tree_shap(
         Single-output model (binary or regression) without linear trees.
     X : DataFrame or ndarray
         The model's feature columns, in training order (as for ``booster.predict``).
-    chunk_rows : int, default 32768
+    chunk_rows : int, default 16384
         Rows processed at a time; patterns found in one chunk are reused in the next.
     start_iteration, num_iteration : int, optional
         As in ``booster.predict``.

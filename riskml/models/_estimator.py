@@ -492,7 +492,9 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
             self.calibrator_: Calibrator = fit_calibrator(self.calibration, raw, y_cal)
         else:
             self.calibrator_ = fit_calibrator(None, np.zeros(0), np.zeros(0))
-        self.reference_ = ReferenceDistribution.fit(self._reference_frame(X, M, train_rows))
+        self.reference_ = ReferenceDistribution.fit(
+            self._reference_frame(X, M, self._reference_rows(dates, n))
+        )
         self.training_summary_ = self._summary(slot, y_enc, dates, n)
         return self
 
@@ -592,6 +594,19 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                 "LightGBM cannot store; rename the columns."
             )
         return [str(n) for n in names]
+
+    @staticmethod
+    def _reference_rows(dates: np.ndarray | None, n: int) -> np.ndarray:
+        """Rows of the drift reference: the latest as-of date seen in ``fit``.
+
+        A monthly roster is one snapshot at one as-of date, so it is compared with one
+        snapshot: pooling every training date would mix years in which history features were
+        still missing and "months since" features sat elsewhere, and PSI would warn on every
+        run. Without dates, every row is the reference.
+        """
+        if dates is None:
+            return np.ones(n, dtype=bool)
+        return dates == dates.max()
 
     def _reference_frame(self, X: Any, M: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame) and getattr(self, "feature_names_in_", None) is not None:

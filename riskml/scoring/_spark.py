@@ -1,12 +1,17 @@
 """The Spark engine: the same :func:`score_partition` over hash partitions of the roster.
 
-Every table of the bundle (and the roster's household universe) becomes a Spark DataFrame with a
-partition number ``pmod(hash(household_id), n)``, so all rows of a household land in the same
-partition. Each table's rows of a partition are packed into one Parquet blob (which keeps the
-contract's pandas dtypes exactly), the blobs of all tables are grouped by partition, and one
-``applyInPandas`` call per partition rebuilds a :class:`~riskml.data.Bundle` and runs the very
-function the local engine runs. The model is broadcast once (its pickled bytes); the village
-context table, computed over the whole roster on the driver, travels with the function.
+Every household gets a partition number from a stable hash of its ``household_id``
+(:func:`partition_of`); every table of the bundle (and the roster's household universe) is split
+by that number, so all rows of a household land in the same partition. Each table's rows of a
+partition travel as one blob (a pickled frame: the contract's pandas dtypes survive exactly) in a
+Spark DataFrame ``(_part, table, payload)``, repartitioned by ``_part``; one ``applyInPandas``
+call per partition rebuilds a :class:`~riskml.data.Bundle` and runs the very function the local
+engine runs. The model is broadcast once (its pickled bytes); the village context table,
+computed over the whole roster on the driver, travels with the function.
+
+The bundle is read and validated on the driver (``load_bundle``: the same quarantine and
+household universe as the local engine), so the blobs are cut there: one cheap pass, and only one
+Python stage on the executors instead of a shuffle per table.
 
 Ranks and tiers are assigned on the driver from the collected score columns (one small row per
 household), with the same code as the local engine, so both engines give identical files.
@@ -21,6 +26,7 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from riskml.config.scoring import ScoringConfig
@@ -30,15 +36,19 @@ from riskml.scoring._partition import PARTITION_COLUMNS, ExplainSelection, score
 
 __all__ = [
     "UNIVERSE_TABLE",
+    "SparkRun",
     "frame_from_blob",
     "frame_to_blob",
     "get_spark_session",
+    "pack_partitions",
+    "partition_of",
     "partition_scorer",
     "run_spark",
 ]
 
 UNIVERSE_TABLE = "_universe"
 _PART = "_part"
+_PART_KEY = "riskml-partition"  # 16 characters: pandas' hash key
 
 
 def get_spark_session(
@@ -97,85 +107,41 @@ def frame_from_blob(blob: bytes) -> pd.DataFrame:
     return pickle.loads(blob)
 
 
-def _restore(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
-    """Give ``frame`` (as it comes out of Spark) the dtypes of ``template`` (the driver's table)."""
-    out = {}
-    for col in template.columns:
-        s = frame[col] if col in frame.columns else pd.Series([None] * len(frame))
-        dtype = template[col].dtype
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            s = pd.to_datetime(s)
-            if getattr(s.dt, "tz", None) is not None:
-                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-            s = s.astype(dtype)
-        elif isinstance(dtype, pd.CategoricalDtype):
-            s = pd.Categorical(s.astype(object).where(s.notna(), None), dtype=dtype)
-        elif pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-            s = s.astype(object).where(s.notna(), None)
-            s = pd.array(s.to_numpy(), dtype=dtype)
-        else:
-            s = s.astype(dtype)
-        out[col] = s
-    return pd.DataFrame(out)
+def partition_of(household_id: pd.Series, n_parts: int) -> np.ndarray:
+    """Each household's partition, ``0 .. n_parts - 1``: a stable hash of its id.
+
+    The same id always lands in the same partition (whatever the row order, on every run).
+    """
+    if n_parts < 1:
+        raise ValueError(f"n_parts must be a positive int. Got {n_parts!r} instead.")
+    h = pd.util.hash_pandas_object(
+        household_id.astype("string").fillna(""), index=False, hash_key=_PART_KEY
+    )
+    return (h.to_numpy() % np.uint64(n_parts)).astype(np.int64)
 
 
-def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """Plain numpy / object columns Spark's Arrow conversion accepts for any contract dtype."""
-    out = {}
-    for col in frame.columns:
-        s = frame[col]
-        if (
-            isinstance(s.dtype, pd.CategoricalDtype)
-            or pd.api.types.is_string_dtype(s.dtype)
-            or s.dtype == object
-        ):
-            out[col] = s.astype(object).where(s.notna(), None)
-        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-            out[col] = s.astype("datetime64[us]")
-        elif pd.api.types.is_integer_dtype(s.dtype) and s.dtype.kind in "iu" and not s.isna().any():
-            out[col] = s.astype("int64")
-        elif pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-            out[col] = s.astype(object).where(s.notna(), None)
-        else:
-            out[col] = s.astype("float64")
-    return pd.DataFrame(out)
+def pack_partitions(
+    tables: dict[str, pd.DataFrame], universe: pd.DataFrame, n_parts: int
+) -> pd.DataFrame:
+    """``(_part, table, payload)`` rows: each table's rows of each partition as one blob.
 
-
-def _spark_schema(frame: pd.DataFrame) -> Any:
-    from pyspark.sql import types as T
-
-    fields = []
-    for col in frame.columns:
-        dtype = frame[col].dtype
-        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
-            t: Any = T.StringType()
-        elif pd.api.types.is_datetime64_any_dtype(dtype):
-            t = T.TimestampType()
-        elif pd.api.types.is_bool_dtype(dtype):
-            t = T.BooleanType()
-        elif pd.api.types.is_integer_dtype(dtype):
-            t = T.LongType()
-        else:
-            t = T.DoubleType()
-        fields.append(T.StructField(col, t, True))
-    return T.StructType(fields)
-
-
-def _to_spark(spark: Any, frame: pd.DataFrame, n_parts: int) -> Any:
-    """A pandas table as a Spark DataFrame with its hash partition number."""
-    from pyspark.sql import functions as F
-
-    df = spark.createDataFrame(_spark_ready(frame), schema=_spark_schema(frame))
-    return df.withColumn(_PART, F.expr(f"pmod(hash(household_id), {int(n_parts)})"))
-
-
-def _packer(table: str, template: pd.DataFrame) -> Any:
-    def pack(pdf: pd.DataFrame) -> pd.DataFrame:
-        part = int(pdf[_PART].iloc[0])
-        frame = _restore(pdf.drop(columns=[_PART]), template)
-        return pd.DataFrame({_PART: [part], "table": [table], "payload": [frame_to_blob(frame)]})
-
-    return pack
+    ``universe`` (the households to score, :func:`household_universe`) decides the partitions;
+    rows of a table whose household is not in it are left out. Empty (partition, table) pairs
+    get no row; the scorer then uses an empty frame of that table.
+    """
+    ids = pd.Index(universe["household_id"].astype("string").to_numpy(dtype=object))
+    part = partition_of(universe["household_id"], n_parts)
+    rows: list[tuple[int, str, bytes]] = []
+    for name, table in tables.items():
+        pos = ids.get_indexer(table["household_id"].astype("string").to_numpy(dtype=object))
+        p = np.where(pos >= 0, part[np.maximum(pos, 0)], -1)
+        order = np.argsort(p, kind="stable")
+        bounds = np.searchsorted(p[order], np.arange(n_parts + 1), side="left")
+        for k in range(n_parts):
+            lo, hi = int(bounds[k]), int(bounds[k + 1])
+            if hi > lo:
+                rows.append((k, name, frame_to_blob(table.iloc[order[lo:hi]])))
+    return pd.DataFrame(rows, columns=[_PART, "table", "payload"])
 
 
 _MODEL_CACHE: dict[str, Any] = {}
@@ -184,10 +150,24 @@ _MODEL_CACHE: dict[str, Any] = {}
 def _model_from(broadcast: Any, key: str) -> Any:
     model = _MODEL_CACHE.get(key)
     if model is None:
-        model = pickle.loads(broadcast.value)
+        model = pickle.loads(broadcast.value)  # our own broadcast of the driver's model
+        _one_thread_per_task(model)
         _MODEL_CACHE.clear()
         _MODEL_CACHE[key] = model
     return model
+
+
+def _one_thread_per_task(model: Any) -> None:
+    """Spark runs one task per core: LightGBM and numba threads on top only oversubscribe."""
+    import contextlib
+
+    estimator = getattr(model, "model", None)
+    if estimator is not None and hasattr(estimator, "n_jobs"):
+        estimator.n_jobs = 1
+    with contextlib.suppress(ImportError, ValueError):
+        import numba
+
+        numba.set_num_threads(1)
 
 
 def _output_template() -> pd.DataFrame:
@@ -321,7 +301,7 @@ def run_spark(
     """Score ``universe``'s households on Spark; see :func:`score_partition`.
 
     Returns a :class:`SparkRun` whose ``output`` is the engine output and which can rerun the
-    scoring for a subset of households (``explain_ids``) on the same prepared partitions.
+    scoring for a subset of households (``only_ids``) on the same prepared partitions.
     """
     started = time.perf_counter()
     spark = spark or get_spark_session(spark_master, driver_memory=config.spark.driver_memory)
@@ -332,18 +312,13 @@ def run_spark(
     tables: dict[str, pd.DataFrame] = dict(bundle.tables)
     tables[UNIVERSE_TABLE] = universe.reset_index(drop=True)
     templates = {name: frame_to_blob(t.iloc[:0]) for name, t in tables.items()}
-    packed = None
-    for name, table in tables.items():
-        if len(table) == 0:
-            continue
-        sdf = _to_spark(spark, table, n_parts)
-        blobs = sdf.groupBy(_PART).applyInPandas(
-            _packer(name, table.iloc[:0]), schema=f"{_PART} int, table string, payload binary"
-        )
-        packed = blobs if packed is None else packed.unionByName(blobs)
-    if packed is None:
-        raise ValueError("The bundle holds no households to score.")
-    packed = packed.repartition(n_parts, _PART).cache()
+    blobs = pack_partitions(tables, universe, n_parts)
+    packed = (
+        spark.createDataFrame(blobs, schema=f"{_PART} int, table string, payload binary")
+        .repartition(n_parts, _PART)
+        .cache()
+    )
+    del blobs
     model_bytes = pickle.dumps(model)
     model_key = f"{id(model)}-{len(model_bytes)}-{time.time_ns()}"
     broadcast = spark.sparkContext.broadcast(model_bytes)

@@ -214,16 +214,19 @@ def test_protected_list_is_configurable(training_set):
 
 
 def test_reference_distribution_attached(training_set):
-    """The fitted model carries PSI bins of its training slice: ~0 on the same rows, large on
-    shifted incomes."""
+    """The fitted model carries PSI bins of its latest as-of date (one snapshot, like a roster):
+    ~0 on those rows, large on shifted incomes."""
     X, y, as_of = _xy(training_set)
     model = RecurrenceRiskModel(**FAST).fit(X, y, as_of=as_of)
-    first_rows = X.iloc[: model.training_summary_["training"]["rows"]]
-    assert model.reference_.n_rows == model.training_summary_["training"]["rows"]
-    shifted = X.assign(pc_income_to_threshold_last=X["pc_income_to_threshold_last"] * 0.5)
+    dates = pd.to_datetime(pd.Series(as_of)).to_numpy()
+    latest = X[dates == dates.max()]
+    assert model.reference_.n_rows == len(latest) < len(X)
+    shifted = latest.assign(
+        pc_income_to_threshold_last=latest["pc_income_to_threshold_last"] * 0.5
+    )
     assert model.reference_.psi(shifted)["pc_income_to_threshold_last"] > 0.25
     assert model.reference_.psi(shifted)["household_size"] < 0.05
-    assert model.reference_.psi(first_rows).max() < 0.05
+    assert model.reference_.psi(latest).max() < 0.05
 
 
 def test_lightgbm_params_reproduce_booster(training_set):

@@ -209,7 +209,7 @@ def test_spark_engine_gives_the_local_answer_whatever_the_partitioning(
                 engine="spark",
                 spark=spark_session,
                 quiet=True,
-            )  # fmt: skip
+            )
         )
     for run in runs:
         pd.testing.assert_frame_equal(run.scores, local, check_exact=True)
