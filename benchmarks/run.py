@@ -19,7 +19,7 @@ from pathlib import Path
 # name -> module under benchmarks/ (each stage registers its own here)
 BENCHMARKS: dict[str, str] = {}
 BENCHMARKS["training"] = "bench_training"  # riskml fit vs lightgbm.train alone (models stage)
-BENCHMARKS["explain"] = "bench_explain"  # tree_shap vs LightGBM pred_contrib on a roster (explain stage)
+BENCHMARKS["explain"] = "bench_explain"  # tree_shap vs pred_contrib on a roster (explain stage)
 BENCHMARKS["reports"] = "bench_reports"  # every village's review report, HTML + PDF: time per report (reports stage)
 BENCHMARKS["features"] = "bench_features"  # features build at scale (time, peak RSS) + riskml vs featuretools DFS (features stage)
 BENCHMARKS["scoring"] = "bench_scoring"  # riskml score at 20k/1M households: features+scores, reasons, explain-all throughput, peak RSS (scoring stage)

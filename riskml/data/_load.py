@@ -355,10 +355,20 @@ def _latest_date(tables: Iterable[WorkTable], today: dt.date) -> dt.date | None:
 
 
 def write_quarantine(quarantine: pd.DataFrame, path: str | Path) -> Path:
-    """Write quarantine records as UTF-8 CSV with a BOM (so Excel shows the Chinese right)."""
+    """Write quarantine records as UTF-8 CSV with a BOM (so Excel shows the Chinese right).
+
+    Written to ``<path>.partial`` and renamed into place, so a full disk or a killed run never
+    leaves a truncated file that looks complete.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    quarantine.to_csv(path, index=False, encoding="utf-8-sig")
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        quarantine.to_csv(tmp, index=False, encoding="utf-8-sig")
+        tmp.replace(path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 

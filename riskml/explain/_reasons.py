@@ -100,8 +100,23 @@ def _resolve_config(config: ExplainConfig | str | Path | None) -> ExplainConfig:
     return load_explain_config(config)
 
 
-def _as_features(features: Any) -> list[Any]:
-    return list(getattr(features, "features", features))
+def _as_features(features: Any, names: Sequence[str] | None = None) -> list[Any]:
+    """A feature list from a list, a ``FeatureSet`` (``.features``) or a whole ``Catalog``
+    (``.features`` maps names to features: picked by ``names``, the feature-value columns)."""
+    inner = getattr(features, "features", features)
+    if isinstance(inner, Mapping):
+        if names is None:
+            raise ValueError(
+                "Given a whole catalog, reason_codes needs feature_values to know the model's "
+                "features; pass the model's feature set (catalog.feature_set(name)) instead."
+            )
+        missing = [n for n in names if n not in inner]
+        if missing:
+            raise ValueError(
+                f"Feature(s) {missing[:10]} are not in the catalog; pass the model's feature set."
+            )
+        return [inner[n] for n in names]
+    return list(inner)
 
 
 def _risk_types(features: Sequence[Any], cfg: ExplainConfig) -> list[str]:
@@ -179,9 +194,10 @@ def reason_codes(
     feature_values : DataFrame or None
         The households' feature values (rows aligned with ``contrib``); the internal reason texts
         quote them. May be ``None`` in public mode, which never quotes values.
-    features : sequence of catalog features (or a ``FeatureSet``)
+    features : sequence of catalog features, a ``FeatureSet`` or a ``Catalog``
         The model's features, in ``contrib``'s column order; each has ``name``, ``risk_type``,
-        reason templates and ``render_reason(row, lang)`` (:class:`ReasonFeature`).
+        reason templates and ``render_reason(row, lang)`` (:class:`ReasonFeature`). A whole
+        catalog is narrowed to ``feature_values``' columns (which must then be the model's).
     max_reasons : int, optional
         At most this many reasons (default ``configs/explain.yaml`` ``max_reasons``, 4).
     mode : {"internal", "public"}
@@ -225,7 +241,9 @@ def reason_codes(
             f"The 'min_contribution' parameter of reason_codes must be >= 0 (log-odds). Got {min_contribution!r} instead."
         )
 
-    feats = _as_features(features)
+    feats = _as_features(
+        features, None if feature_values is None else [str(c) for c in feature_values.columns]
+    )
     n_features = len(feats)
     contrib = _check_contrib(contrib, n_features)
     n = contrib.shape[0]

@@ -7,18 +7,25 @@ the row would take. Rows with the same decision vector in a tree get the same va
 On household features (counts that are mostly zero, flags, ratios) a tree sees a few hundred to
 a few thousand distinct decision vectors across a whole roster, so:
 
-1. decide every node of every tree for every row (exactly as LightGBM, compiled) and find each
-   row's pattern id per tree in a per-tree hash table that persists across chunks;
-2. for the patterns not seen before, run the tree's path-dependent TreeSHAP once, driven by the
-   pattern's decisions (a line-by-line transcription of LightGBM's ``Tree::TreeSHAP``);
-3. add each row's patterns' values over the trees; the base value is the sum of the trees'
-   expected values (LightGBM's ``Tree::ExpectedValue``), added in tree order.
+Bigger trees (31 leaves and up) see many more distinct decision vectors. But a leaf's
+contributions depend only on the decisions along its own root path, so each tree is also cut into
+*units* of at most ``max_group_leaves`` leaves (subtrees, neighbouring small ones merged): a
+unit's values depend only on its leaves' ancestors' decisions, so a unit has far fewer distinct
+patterns than its tree. Per chunk of rows:
 
-Bigger trees (31 leaves and up) see many more distinct decision vectors. A leaf's contributions
-depend only on the decisions along its own root path, so each tree is cut into *units* of at
-most ``max_group_leaves`` leaves (subtrees, neighbouring small ones merged); a unit's values
-depend only on its leaves' ancestors' decisions, and the steps above run per unit. On household
-features, cutting 31-leaf trees into units of 8 leaves cut the TreeSHAP evaluations about 9-fold.
+1. decide every node of every tree for every row, exactly as LightGBM does (compiled, one pass
+   per node over a feature column), and number each tree's distinct decision vectors in the chunk;
+2. for each such tree pattern, find its units' patterns in per-unit hash tables that persist
+   across chunks and calls; a unit pattern not seen before gets path-dependent TreeSHAP once,
+   driven by its decisions (a line-by-line transcription of LightGBM's ``Tree::TreeSHAP``, the
+   recursion restricted to the unit's leaves);
+3. a tree pattern's values are the sum of its units' values; each row adds its tree patterns'
+   values in tree order; the base value is the sum of the trees' expected values (LightGBM's
+   ``Tree::ExpectedValue``), added in tree order.
+
+Per row the work is one hash lookup and a few additions per tree; TreeSHAP itself runs once per
+distinct unit pattern (on the benchmark's 50,000 household rows, 300 trees x 15 leaves: about
+80,000 unit-pattern evaluations instead of 15 million tree-row evaluations).
 
 A tree's values for a pattern are computed with LightGBM's operations in LightGBM's order; only
 the sum over trees is associated differently (per tree first), so the result equals

@@ -4,21 +4,25 @@ Unit names come from data (a village may be called ``../x`` or ``a/b``), so ever
 sanitised, every path is checked to resolve inside the output before it is written, and the
 finished folder is checked once more.
 
-Atomicity: everything is written into a staging folder ``.<DIR>.partial-XXXX`` beside ``DIR``
-(same file system), the index last; at the end the staging folder is renamed to ``DIR``. A run
-killed before that leaves only the hidden staging folder, never a ``DIR`` whose index looks
-complete. Replacing an earlier report folder takes two renames (old ``DIR`` aside, staging to
+Atomicity: everything is written into a staging folder ``.<DIR>.partial-<pid>-XXXX`` beside
+``DIR`` (same file system), the index last; at the end the staging folder is renamed to ``DIR``.
+A run killed before that leaves only the hidden staging folder, never a ``DIR`` whose index looks
+complete; SIGTERM unwinds like Ctrl-C (the staging folder is removed), and the next run removes
+staging folders whose process is gone (SIGKILL). Replacing an earlier report folder takes two renames (old ``DIR`` aside, staging to
 ``DIR``); only a kill between those two leaves ``DIR`` missing (with the new reports complete in
 the staging folder and the old ones in ``.<DIR>.old-XXXX``).
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 import unicodedata
 from pathlib import Path
 from types import TracebackType
@@ -82,6 +86,28 @@ def unique_stems(stems: list[str]) -> list[str]:
     return out
 
 
+def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _remove_stale_stages(parent: Path, name: str) -> None:
+    """Remove staging folders ``.<name>.partial-<pid>-XXXX`` left by killed runs (dead pids)."""
+    for stage in parent.glob(f".{glob.escape(name)}.partial-*"):
+        pid = stage.name[len(f".{name}.partial-") :].split("-", 1)[0]
+        if stage.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True)
+
+
 def _inside(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())
@@ -108,6 +134,7 @@ class OutputFolder:
         self.final = Path(out_dir).expanduser().absolute()
         self.stage: Path | None = None
         self.committed = False
+        self._previous_sigterm: Any = None
 
     def check(self) -> None:
         """Refuse, before any work, a ``DIR`` that is a file or a folder of other files."""
@@ -131,11 +158,18 @@ class OutputFolder:
         parent = self.final.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            self.stage = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.partial-", dir=parent))
+            _remove_stale_stages(parent, self.final.name)
+            self.stage = Path(
+                tempfile.mkdtemp(prefix=f".{self.final.name}.partial-{os.getpid()}-", dir=parent)
+            )
         except OSError as exc:
             raise ReportOutputError(
                 f"Cannot create a folder beside {self.final}: {exc}. Check the path and permissions."
             ) from exc
+        # SIGTERM (what schedulers send) unwinds like Ctrl-C, so the staging folder is removed
+        self._previous_sigterm = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
         return self
 
     def __exit__(
@@ -144,8 +178,17 @@ class OutputFolder:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
         if self.stage is not None and not self.committed:
             shutil.rmtree(self.stage, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, ReportOutputError):
+            # a full disk or a vanished folder midway: say where, not a traceback
+            raise ReportOutputError(
+                f"Cannot write the reports to {self.final}: {exc.strerror or exc}. Nothing was "
+                "written; free some disk space or choose another --out folder, then run again."
+            ) from exc
 
     def path(self, *parts: str) -> Path:
         """The staging path for ``parts`` (relative), after checking it stays inside."""

@@ -185,6 +185,18 @@ def render_review_reports(
             "'riskml score --mode internal'."
         )
     t_read = time.perf_counter()
+    # rejected households without a code at this level (set aside by the loader) belong to no
+    # unit: the index counts them instead of refusing the whole roster
+    unit_code = sf.frame[UNIT_COLUMN[level]].astype("string").str.strip()
+    unplaced_mask = (unit_code.isna() | (unit_code == "")).to_numpy(dtype=bool)
+    n_unplaced = int(unplaced_mask.sum())
+    if n_unplaced:
+        sf = ScoreFile(
+            frame=sf.frame.loc[~unplaced_mask].reset_index(drop=True),
+            mode=sf.mode,
+            metadata=sf.metadata,
+            path=sf.path,
+        )
     prep = prepare_units(sf, level, lang, mode, config)
     t_prep = time.perf_counter()
 
@@ -369,6 +381,7 @@ def render_review_reports(
             **base_ctx,
             units=unit_rows,
             totals=totals,
+            unplaced=n_unplaced,
             level_name=levels_t[level],
             css_href="static/report.css",
         )
@@ -383,7 +396,8 @@ def render_review_reports(
             "mode": mode,
             "formats": list(fmts),
             "score_file": str(sf.path) if sf.path else None,
-            "households": len(sf.frame),
+            "households": len(sf.frame) + n_unplaced,
+            "unplaced_households": n_unplaced,
             "units": [
                 {k: u[k] for k in ("code", "name", "html", "pdf", "counts")} for u in unit_rows
             ],

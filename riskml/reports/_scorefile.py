@@ -165,8 +165,13 @@ def check_scores(
                 f"The {where} has unknown {col} value(s) {sorted(s[bad].unique().tolist())[:5]} "
                 f"(rows {_first_rows(bad)}); allowed: {list(allowed)}."
             )
+    # households the loader set aside (no usable household row) are rejected without unit codes:
+    # reports count them as unplaced instead of refusing the whole roster
+    rejected = frame["status"].astype("string") == "rejected"
     for col in ("household_id", "county_code", "township_code", "village_code", "status"):
         bad = frame[col].isna() | (frame[col].astype("string").str.strip() == "")
+        if col.endswith("_code"):
+            bad = bad & ~rejected.fillna(False)
         if bad.any():
             raise ReportInputError(
                 f"The {where} has {int(bad.sum())} row(s) with an empty {col} (rows {_first_rows(bad)}); "

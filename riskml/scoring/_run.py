@@ -346,7 +346,8 @@ def score_bundle(
         log.warning(
             "Feature drift against the training reference (PSI >= %s): %s",
             config.drift.psi_warn,
-            ", ".join(f"{f} ({drift['psi'][f]:.2f})" for f in drift["warnings"]),
+            ", ".join(f"{f} ({drift['psi'][f]:.2f})" for f in drift["warnings"][:8])
+            + (f" and {len(drift['warnings']) - 8} more" if len(drift["warnings"]) > 8 else ""),
         )
     return BundleScores(scores, universe, drift, timings, explained, out.drift_features)
 

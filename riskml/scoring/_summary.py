@@ -118,7 +118,11 @@ def build_summary(
 def print_summary(
     summary: Mapping[str, Any], scores: pd.DataFrame, *, console: Any = None, top: int = 10
 ) -> None:
-    """Print the run summary and the top flagged households with their reasons (rich)."""
+    """Print the run summary and the top flagged households with their reasons (rich).
+
+    Household ids are masked and the reasons are the public (village-meeting) wording, whatever
+    the mode: console output ends up in logs, which must hold neither ids nor health details.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -153,19 +157,19 @@ def print_summary(
         )
     drift = summary.get("drift") or {}
     if drift.get("warnings"):
+        shown = drift["warnings"][:8]
+        more = len(drift["warnings"]) - len(shown)
         con.print(
             f"[bold yellow]drift warning:[/] PSI ≥ {drift['psi_warn']} for "
-            + ", ".join(f"{f} ({drift['psi'][f]:.2f})" for f in drift["warnings"])
+            + ", ".join(f"{f} ({drift['psi'][f]:.2f})" for f in shown)
+            + (f" and {more} more (see the summary JSON)" if more else "")
         )
     flagged = scores.loc[scores["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
     if len(flagged) and top > 0:
         flagged = flagged.sort_values(["score", "household_id"], ascending=[False, True]).head(top)
         public = summary.get("mode") == "public"
-        text = (
-            "reason_{k}_public_zh"
-            if public or "reason_1_zh" not in flagged.columns
-            else "reason_{k}_zh"
-        )
+        # the console is a log: meeting-safe wording only, never health details
+        text = "reason_{k}_public_zh"
         tt = Table(title=f"Top {len(flagged)} flagged households", show_lines=False)
         for col in ("household", "village", "score", "tier", "reasons"):
             tt.add_column(col)

@@ -72,6 +72,11 @@ def test_reasons_with_the_real_catalog(explained: tuple[Any, ...]) -> None:
         allowed |= {cfg.measures_separator_en.join(w.public_measures("en"))}
     cells = set(public.select_dtypes(exclude="number").stack().dropna().astype(str))
     assert cells and cells <= allowed  # nothing but configured public wording
+    # a whole catalog works too (narrowed to the frame's columns)
+    from riskml.features import load_catalog
+
+    via_catalog = reason_codes(contrib, X, load_catalog(), min_contribution=0.05)
+    pd.testing.assert_frame_equal(via_catalog, internal)
     sensitive = [f.name for f in feature_set.features if f.sensitive]
     assert sensitive  # the catalog marks health features
     assert not any(name in cell for cell in cells for name in feature_set.names)

@@ -41,7 +41,7 @@ def test_the_whole_job_runs_on_a_messy_county_export(full_run: FullRun) -> None:
 
 
 def test_logs_and_console_output_hold_no_personal_data(full_run: FullRun) -> None:
-    """Every log record (riskml, MLflow, root) and everything the commands printed: no ids, ID
+    """Every log record (riskml, MLflow, root) and everything the commands printed → no ids, ID
     numbers, names, phone numbers or diagnoses (the console shows masked ids only)."""
     logs = full_run.log_file.read_text(encoding="utf-8")
     findings = scan_text(logs, "log records", full_run.canaries)
@@ -236,6 +236,7 @@ def test_a_tampered_model_folder_cannot_import_foreign_code(
 
 
 def test_id_pattern_catches_id_numbers_not_floats() -> None:
-    """The scanner's own check: an 18-digit ID number (with X) matches; a float's digits do not."""
+    """The scanner's own check: an 18-digit ID number ending in X, and a float's 18 digits → the
+    first matches, the second does not."""
     assert ID_NUMBER.search("户主 15232219610906040X 住院")
     assert not ID_NUMBER.search("0.123456789012345678 and 1.5e17 and ******040X")

@@ -56,7 +56,9 @@ def test_score_command_writes_the_file_and_prints_top_flagged(
     flat = "".join(result.stdout.split())  # rich may still wrap long cells
     for hid in top["household_id"]:
         assert hid not in flat and hid[-4:] in flat
-    assert "".join(str(top["reason_1_zh"].dropna().iloc[0]).split())[:6] in flat
+    assert "".join(str(top["reason_1_public_zh"].dropna().iloc[0]).split())[:6] in flat
+    for detail in top["reason_1_zh"].dropna():  # internal texts (health details) stay in the file
+        assert "".join(str(detail).split()) not in flat
     assert (tmp_path / "scores.csv.summary.json").is_file()
 
 

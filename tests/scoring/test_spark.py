@@ -9,57 +9,47 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskml.scoring._spark import _PART, _packer, _to_spark, frame_from_blob
+from riskml.scoring import household_universe
+from riskml.scoring._spark import _PART, frame_from_blob, pack_partitions, partition_of
 
 from .conftest import SCORING_AS_OF
 
-pytestmark = pytest.mark.spark
 
-
-@pytest.mark.slow  # ~30 s on a busy 2-core machine; the engine test below covers the same path end to end
-def test_hash_partitions_hold_whole_households_and_exact_dtypes(
-    province_bundle: Any, spark_session: Any
-) -> None:
-    n_parts = 2
-    names = (
-        "households",
-        "income",
-        "events",
-    )  # every contract dtype: ids, vocab, Int64, bool, dates, money
-    packed = None
-    for name in names:
-        table = province_bundle.tables[name]
-        blobs = (
-            _to_spark(spark_session, table, n_parts)
-            .groupBy(_PART)
-            .applyInPandas(
-                _packer(name, table.iloc[:0]), schema=f"{_PART} int, table string, payload binary"
-            )
-        )
-        packed = blobs if packed is None else packed.unionByName(blobs)
-    rows = packed.toPandas()
-    for name in names:
-        table = province_bundle.tables[name]
-        mine = rows.loc[rows["table"] == name]
+def test_partitions_hold_whole_households_and_exact_dtypes(province_bundle: Any) -> None:
+    """What the Spark engine ships: every row once, every household whole, dtypes exact."""
+    uni = household_universe(province_bundle)
+    n_parts = 3
+    packed = pack_partitions(province_bundle.tables, uni, n_parts)
+    part_of = dict(
+        zip(uni["household_id"], partition_of(uni["household_id"], n_parts), strict=True)
+    )
+    assert set(part_of.values()) == {0, 1, 2}
+    for name, table in province_bundle.tables.items():
+        mine = packed.loc[packed["table"] == name]
         parts = {
-            int(p): frame_from_blob(bytes(b))
-            for p, b in zip(mine[_PART], mine["payload"], strict=True)
+            int(p): frame_from_blob(b) for p, b in zip(mine[_PART], mine["payload"], strict=True)
         }
-        assert len(parts) == n_parts
-        seen: dict[str, int] = {}  # every household in exactly one partition
         for p, frame in parts.items():
-            for hid in frame["household_id"].unique():
-                assert seen.setdefault(hid, p) == p, (
-                    f"{name}: household {hid} split across partitions"
-                )
+            assert {part_of[h] for h in frame["household_id"]} == {p}, name
         back = pd.concat(parts.values(), ignore_index=True)
         assert dict(back.dtypes) == dict(table.dtypes), name
         key = list(table.columns)
-        ordered = back.sort_values(key, kind="stable").reset_index(drop=True)
-        expected = table.sort_values(key, kind="stable").reset_index(drop=True)
-        pd.testing.assert_frame_equal(ordered, expected, check_exact=True)
+        pd.testing.assert_frame_equal(
+            back.sort_values(key, kind="stable").reset_index(drop=True),
+            table.sort_values(key, kind="stable").reset_index(drop=True),
+            check_exact=True,
+        )
 
 
+def test_partition_of_a_household_does_not_depend_on_row_order(province_bundle: Any) -> None:
+    ids = province_bundle.households["household_id"]
+    shuffled = ids.sample(frac=1.0, random_state=3)
+    a = dict(zip(ids, partition_of(ids, 7), strict=True))
+    b = dict(zip(shuffled, partition_of(shuffled, 7), strict=True))
+    assert a == b
+
+
+@pytest.mark.spark
 def test_local_and_spark_engines_give_identical_scores_and_reasons(
     province_bundle: Any, risk_model: Any, spark_session: Any
 ) -> None:
