@@ -74,7 +74,9 @@ def score_command(
     except KeyboardInterrupt:
         fail("interrupted; no score file was written (a rerun starts afresh).", code=130)
     except (ScoringError, ScoringOutputError, ConfigError, FileNotFoundError, LookupError, RuntimeError, ValueError) as exc:
-        fail(str(exc))
+        from rich.markup import escape
+
+        fail(escape(str(exc)))
     print_summary(run.summary, run.scores, console=console, top=top)
 
 # ---- data: riskml validate ----
@@ -240,6 +242,12 @@ def features_build_command(
         )
     except (BundleError, ConfigError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(escape(str(exc)))
+        return
+    except OSError as exc:  # full disk, read-only or vanished folder while streaming the file
+        fail(escape(
+            f"Cannot write the training set {out}: {exc.strerror or exc}. Nothing was written; free "
+            "some disk space or choose a writable --out folder, then run again."
+        ))
         return
     c = meta["counts"]
     console.print(

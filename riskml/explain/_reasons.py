@@ -134,6 +134,20 @@ def _risk_types(features: Sequence[Any], cfg: ExplainConfig) -> list[str]:
     return types
 
 
+def _row_sums(a: np.ndarray) -> np.ndarray:
+    """Row sums added column by column, left to right.
+
+    ``a.sum(axis=1)`` lets numpy pick the summation order from the array's shape, so one
+    household's sum could differ in the last bit between a batch of one row and a batch of
+    many (scoring explains chunk by chunk). Adding whole columns in order gives every row the
+    same result whatever the batch.
+    """
+    out = np.zeros(a.shape[0], dtype=np.float64)
+    for j in range(a.shape[1]):
+        out += a[:, j]
+    return out
+
+
 def _check_contrib(contrib: np.ndarray, n_features: int, what: str = "contrib") -> np.ndarray:
     contrib = np.asarray(contrib, dtype=np.float64)
     if contrib.ndim != 2 or contrib.shape[1] != n_features + 1:
@@ -282,7 +296,7 @@ def reason_codes(
     for g, name in enumerate(groups):
         cols = cols_of[name]
         block = phi[:, cols]
-        group_sum[:, g] = block.sum(axis=1)
+        group_sum[:, g] = _row_sums(block)
         top_feature[:, g] = cols[np.argmax(block, axis=1)] if n else cols[:0]
 
     eligible = (group_sum > 0) & (group_sum >= floor)
@@ -291,7 +305,7 @@ def reason_codes(
     order = np.argsort(-score, axis=1, kind="stable")[:, :slots]
     chosen = np.take_along_axis(score, order, axis=1)
     valid = np.isfinite(chosen)
-    shown = np.where(valid, chosen, 0.0).sum(axis=1)
+    shown = _row_sums(np.where(valid, chosen, 0.0))
 
     out: dict[str, Any] = {"reason_count": valid.sum(axis=1).astype(np.int64)}
     wording = [cfg.risk_types[g] for g in groups]
@@ -346,9 +360,9 @@ def reason_codes(
                 [sep["en"].join(w.public_measures("en")) for w in wording], k
             )
 
-    out["other_contribution"] = phi.sum(axis=1) - shown
+    out["other_contribution"] = _row_sums(phi) - shown
     out["base_value"] = base
-    out["raw_score"] = contrib.sum(axis=1)
+    out["raw_score"] = _row_sums(contrib)
     frame = pd.DataFrame(out, index=index)
     return frame[reason_columns(max_reasons, mode)]
 

@@ -465,8 +465,8 @@ def _metadata(plan: _Plan, bundle: Bundle) -> dict[str, Any]:
     extracted = int(dates_to_days(pd.Series([pd.Timestamp(bundle.extracted_on)]))[0])
     censored = shift_months(plan.dates, plan.horizon) > extracted
     return {
+        # no creation time: the same bundle, dates and config must give byte-identical files
         "riskml_version": __version__,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "catalog_version": plan.catalog.version,
         "feature_set": plan.fs.name,
         "feature_set_version": plan.fs.version,

@@ -315,7 +315,7 @@ def _explain(
     X_raw: pd.DataFrame,
     config: ScoringConfig,
     mode: str,
-    cache: dict[int, Any],
+    cache: dict[str, Any],
 ) -> pd.DataFrame:
     """Reason columns (``reason_{k}_{field}``) for the rows of ``X_prepared``.
 
@@ -324,12 +324,13 @@ def _explain(
     """
     from riskml import explain
 
-    key = id(model.booster)
-    explainer = cache.get(key)
-    if explainer is None:
-        explainer = explain.TreeShapExplainer(model.booster)
+    booster = model.booster
+    # keep the booster itself, not its id(): an id can be reused once a model is garbage-collected
+    if cache.get("booster") is not booster:
         cache.clear()
-        cache[key] = explainer
+        cache["booster"] = booster
+        cache["explainer"] = explain.TreeShapExplainer(booster)
+    explainer = cache["explainer"]
     matrix = model.encode(X_raw) if hasattr(model, "encode") else model.model.encode(X_prepared)
     contrib = explainer.shap_values(matrix)
     return explain.reason_codes(
@@ -341,7 +342,7 @@ def _explain(
     )
 
 
-_EXPLAINERS: dict[int, Any] = {}
+_EXPLAINERS: dict[str, Any] = {}
 
 
 def score_partition(

@@ -298,8 +298,6 @@ def write_scores(frame: pd.DataFrame, path: str | Path, *, metadata: dict[str, A
             f"Cannot write column(s) {unknown} to a score file: they are not score-file columns."
         )
     frame = frame.astype({c: dtypes[c] for c in frame.columns if str(frame[c].dtype) != dtypes[c]})
-    if fmt != "parquet":
-        write_json_atomic(metadata, sidecar_path(path, "meta"))
     with atomic_path(path) as tmp:
         if fmt == "parquet":
             _write_parquet(frame, tmp, metadata)
@@ -307,6 +305,9 @@ def write_scores(frame: pd.DataFrame, path: str | Path, *, metadata: dict[str, A
             _write_csv(frame, tmp)
         else:
             _write_xlsx(frame, tmp, metadata)
+        # the sidecar only once the data is fully written (a failed write leaves neither)
+        if fmt != "parquet":
+            write_json_atomic(metadata, sidecar_path(path, "meta"))
     return path
 
 
