@@ -35,8 +35,8 @@ bench: venv sysdeps
 	$(PY) -m benchmarks.run
 
 lint: venv
-	$(VENV)/bin/ruff check riskml tests benchmarks
-	$(VENV)/bin/ruff format --check riskml tests benchmarks
+	$(VENV)/bin/ruff check riskml tests benchmarks scripts
+	$(VENV)/bin/ruff format --check riskml tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache data/demo data/demo.truth.parquet

@@ -20,10 +20,18 @@ from pathlib import Path
 BENCHMARKS: dict[str, str] = {}
 BENCHMARKS["training"] = "bench_training"  # riskml fit vs lightgbm.train alone (models stage)
 BENCHMARKS["explain"] = "bench_explain"  # tree_shap vs pred_contrib on a roster (explain stage)
-BENCHMARKS["reports"] = "bench_reports"  # every village's review report, HTML + PDF: time per report (reports stage)
-BENCHMARKS["features"] = "bench_features"  # features build at scale (time, peak RSS) + riskml vs featuretools DFS (features stage)
-BENCHMARKS["scoring"] = "bench_scoring"  # riskml score at 20k/1M households: features+scores, reasons, explain-all throughput, peak RSS (scoring stage)
-BENCHMARKS["synth_validate"] = "bench_synth"  # riskml synth + riskml validate at 100k/1M households: time, peak RSS (synth stage)
+BENCHMARKS["reports"] = (
+    "bench_reports"  # every village's review report, HTML + PDF: time per report (reports stage)
+)
+BENCHMARKS["features"] = (
+    "bench_features"  # features build at scale (time, peak RSS) + riskml vs featuretools DFS (features stage)
+)
+BENCHMARKS["scoring"] = (
+    "bench_scoring"  # riskml score at 20k/1M households: features+scores, reasons, explain-all throughput, peak RSS (scoring stage)
+)
+BENCHMARKS["synth_validate"] = (
+    "bench_synth"  # riskml synth + riskml validate at 100k/1M households: time, peak RSS (synth stage)
+)
 
 ROOT = Path(__file__).resolve().parent
 
@@ -42,7 +50,9 @@ def _machine() -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", default=None, help="benchmark names to run")
-    parser.add_argument("--scale", choices=["small", "full"], default=os.environ.get("BENCH_SCALE", "full"))
+    parser.add_argument(
+        "--scale", choices=["small", "full"], default=os.environ.get("BENCH_SCALE", "full")
+    )
     args = parser.parse_args(argv)
     names = args.only or list(BENCHMARKS)
     unknown = sorted(set(names) - set(BENCHMARKS))
@@ -66,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             "result": result,
         }
         out = results_dir / f"{name}.json"
-        out.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        out.write_text(
+            json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
         print(json.dumps(payload["result"], indent=2, ensure_ascii=False, default=str), flush=True)
         print(f"-> {out}", flush=True)
     return 0

@@ -38,21 +38,48 @@ def version() -> None:
 
 # ---- stage commands (keep each block self-contained; add new ones above the end marker) ----
 
+
 # ---- scoring: riskml score ----
 @app.command("score")
 def score_command(
-    data: str = typer.Option(..., "--data", help="Bundle folder (history tables up to the extraction date)."),
+    data: str = typer.Option(
+        ..., "--data", help="Bundle folder (history tables up to the extraction date)."
+    ),
     as_of: str = typer.Option(..., "--as-of", help="Scoring date, YYYY-MM-DD."),
-    out: str = typer.Option(..., "--out", help="Score file: .parquet, .csv (UTF-8 with BOM, Chinese headers) or .xlsx."),
-    model: str | None = typer.Option(None, "--model", help="Model URI, e.g. models:/riskml-recurrence@champion (default: configs/scoring.yaml)."),
+    out: str = typer.Option(
+        ..., "--out", help="Score file: .parquet, .csv (UTF-8 with BOM, Chinese headers) or .xlsx."
+    ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Model URI, e.g. models:/riskml-recurrence@champion (default: configs/scoring.yaml).",
+    ),
     engine: str = typer.Option("local", "--engine", help="local (streaming chunks) or spark."),
-    spark_master: str | None = typer.Option(None, "--spark-master", help="Spark master URL (default local[2])."),
-    mode: str = typer.Option("internal", "--mode", help="internal (full detail) or public (masked ids, no health details)."),
-    explain: str | None = typer.Option(None, "--explain", help="flagged or all (default: configs/scoring.yaml)."),
-    previous: str | None = typer.Option(None, "--previous", help="The previous run's internal score file, to mark changes."),
-    config: str | None = typer.Option(None, "--config", help="Scoring config YAML (default configs/scoring.yaml)."),
-    mapping: str | None = typer.Option(None, "--mapping", help="Mapping file for a bundle in a source system's layout."),
-    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db)."),
+    spark_master: str | None = typer.Option(
+        None, "--spark-master", help="Spark master URL (default local[2])."
+    ),
+    mode: str = typer.Option(
+        "internal",
+        "--mode",
+        help="internal (full detail) or public (masked ids, no health details).",
+    ),
+    explain: str | None = typer.Option(
+        None, "--explain", help="flagged or all (default: configs/scoring.yaml)."
+    ),
+    previous: str | None = typer.Option(
+        None, "--previous", help="The previous run's internal score file, to mark changes."
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="Scoring config YAML (default configs/scoring.yaml)."
+    ),
+    mapping: str | None = typer.Option(
+        None, "--mapping", help="Mapping file for a bundle in a source system's layout."
+    ),
+    tracking_uri: str | None = typer.Option(
+        None,
+        "--tracking-uri",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
+    ),
     top: int = typer.Option(10, "--top", help="Flagged households to print with their reasons."),
 ) -> None:
     """Score every household of a roster as of a date: risk, rank, tier, reasons, run summary."""
@@ -67,30 +94,56 @@ def score_command(
         fail(f"--explain must be 'flagged' or 'all', got {explain!r}.")
     try:
         run = score_roster(
-            data, as_of, out=out, model_uri=model, config=config, engine=engine,  # type: ignore[arg-type]
-            spark_master=spark_master, mode=mode, explain=explain, previous=previous,  # type: ignore[arg-type]
-            tracking_uri=tracking_uri, mapping=mapping, console=err_console, quiet=True,
+            data,
+            as_of,
+            out=out,
+            model_uri=model,
+            config=config,
+            engine=engine,  # type: ignore[arg-type]
+            spark_master=spark_master,
+            mode=mode,
+            explain=explain,
+            previous=previous,  # type: ignore[arg-type]
+            tracking_uri=tracking_uri,
+            mapping=mapping,
+            console=err_console,
+            quiet=True,
         )
     except KeyboardInterrupt:
         fail("interrupted; no score file was written (a rerun starts afresh).", code=130)
-    except (ScoringError, ScoringOutputError, ConfigError, FileNotFoundError, LookupError, RuntimeError, ValueError) as exc:
+    except (
+        ScoringError,
+        ScoringOutputError,
+        ConfigError,
+        FileNotFoundError,
+        LookupError,
+        RuntimeError,
+        ValueError,
+    ) as exc:
         from rich.markup import escape
 
         fail(escape(str(exc)))
     print_summary(run.summary, run.scores, console=console, top=top)
 
+
 # ---- data: riskml validate ----
 @app.command("validate")
 def validate_command(
-    directory: str = typer.Argument(..., help="Bundle folder, or a source export described by --mapping."),
+    directory: str = typer.Argument(
+        ..., help="Bundle folder, or a source export described by --mapping."
+    ),
     mapping: str | None = typer.Option(
-        None, "--mapping", help="Mapping file, or a name under configs/mappings/ (e.g. national_export)."
+        None,
+        "--mapping",
+        help="Mapping file, or a name under configs/mappings/ (e.g. national_export).",
     ),
     encoding: str | None = typer.Option(
         None, "--encoding", help="CSV encoding of every file (utf-8, gb18030/gbk); default: detect."
     ),
     quarantine: str | None = typer.Option(
-        None, "--quarantine", help="CSV for quarantined rows (default: <DIR>.quarantine.csv beside DIR)."
+        None,
+        "--quarantine",
+        help="CSV for quarantined rows (default: <DIR>.quarantine.csv beside DIR).",
     ),
     extracted_on: str | None = typer.Option(
         None, "--extracted-on", help="Extraction date YYYY-MM-DD (overrides bundle.yaml)."
@@ -104,7 +157,11 @@ def validate_command(
 
     try:
         result = check_bundle(
-            directory, mapping=mapping, encoding=encoding, quarantine_path=quarantine, extracted_on=extracted_on
+            directory,
+            mapping=mapping,
+            encoding=encoding,
+            quarantine_path=quarantine,
+            extracted_on=extracted_on,
         )
     except (BundleError, ConfigError) as exc:
         fail(escape(str(exc)), code=1)
@@ -123,13 +180,33 @@ def validate_command(
 # ---- reports: riskml report, riskml report-model ----
 @app.command("report")
 def report_command(
-    scores: str = typer.Option(..., "--scores", help="Score file written by 'riskml score' (.parquet, .csv or .xlsx)."),
-    out: str = typer.Option(..., "--out", help="Report folder (new, empty, or an earlier riskml report folder to replace)."),
-    level: str | None = typer.Option(None, "--level", help="village, township or county: one report per unit (default: configs/reports.yaml)."),
-    lang: str | None = typer.Option(None, "--lang", help="zh or en (default: configs/reports.yaml)."),
-    mode: str | None = typer.Option(None, "--mode", help="public (review meeting: masked ids, no health details) or internal (staff)."),
-    fmt: str | None = typer.Option(None, "--format", help="html, pdf or html,pdf (PDF: A4, printable)."),
-    workers: int | None = typer.Option(None, "--workers", help="Processes rendering PDFs (default: one per core, at most 4)."),
+    scores: str = typer.Option(
+        ..., "--scores", help="Score file written by 'riskml score' (.parquet, .csv or .xlsx)."
+    ),
+    out: str = typer.Option(
+        ...,
+        "--out",
+        help="Report folder (new, empty, or an earlier riskml report folder to replace).",
+    ),
+    level: str | None = typer.Option(
+        None,
+        "--level",
+        help="village, township or county: one report per unit (default: configs/reports.yaml).",
+    ),
+    lang: str | None = typer.Option(
+        None, "--lang", help="zh or en (default: configs/reports.yaml)."
+    ),
+    mode: str | None = typer.Option(
+        None,
+        "--mode",
+        help="public (review meeting: masked ids, no health details) or internal (staff).",
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", help="html, pdf or html,pdf (PDF: A4, printable)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Processes rendering PDFs (default: one per core, at most 4)."
+    ),
 ) -> None:
     """Review-meeting reports (民主评议): one per village/township/county, plus an index page."""
     from rich.markup import escape
@@ -144,11 +221,20 @@ def report_command(
     )
 
     try:
-        result = render_review_reports(scores, out, level=level, lang=lang, mode=mode, formats=fmt, workers=workers)
+        result = render_review_reports(
+            scores, out, level=level, lang=lang, mode=mode, formats=fmt, workers=workers
+        )
     except KeyboardInterrupt:
         fail("interrupted; no report folder was written (a rerun starts afresh).", code=130)
         return
-    except (CJKFontNotFoundError, ReportInputError, ReportOutputError, ReportPrivacyError, ConfigError, RuntimeError) as exc:
+    except (
+        CJKFontNotFoundError,
+        ReportInputError,
+        ReportOutputError,
+        ReportPrivacyError,
+        ConfigError,
+        RuntimeError,
+    ) as exc:
         fail(escape(str(exc)))
         return
     flagged = sum(u["counts"]["flagged"] for u in result.units)
@@ -161,12 +247,28 @@ def report_command(
 
 @app.command("report-model")
 def report_model_command(
-    model: str = typer.Option(..., "--model", help="Model URI (models:/NAME@champion, models:/NAME/3, runs:/RUN_ID/model) or a folder of run artifacts."),
-    out: str = typer.Option(..., "--out", help="Report folder (new, empty, or an earlier riskml report folder to replace)."),
-    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db)."),
-    lang: str | None = typer.Option(None, "--lang", help="zh or en (default: configs/reports.yaml)."),
+    model: str = typer.Option(
+        ...,
+        "--model",
+        help="Model URI (models:/NAME@champion, models:/NAME/3, runs:/RUN_ID/model) or a folder of run artifacts.",
+    ),
+    out: str = typer.Option(
+        ...,
+        "--out",
+        help="Report folder (new, empty, or an earlier riskml report folder to replace).",
+    ),
+    tracking_uri: str | None = typer.Option(
+        None,
+        "--tracking-uri",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
+    ),
+    lang: str | None = typer.Option(
+        None, "--lang", help="zh or en (default: configs/reports.yaml)."
+    ),
     fmt: str | None = typer.Option(None, "--format", help="html, pdf or html,pdf."),
-    no_log: bool = typer.Option(False, "--no-log", help="Do not log the report back to the MLflow run."),
+    no_log: bool = typer.Option(
+        False, "--no-log", help="Do not log the report back to the MLflow run."
+    ),
 ) -> None:
     """Model evaluation report (backtest vs baselines, ROC/PR/calibration, SHAP, fairness, card)."""
     from rich.markup import escape
@@ -181,11 +283,20 @@ def report_model_command(
     from riskml.tracking import TrackingError
 
     try:
-        result = render_model_report(model, out, tracking_uri=tracking_uri, lang=lang, formats=fmt, log_to_run=not no_log)
+        result = render_model_report(
+            model, out, tracking_uri=tracking_uri, lang=lang, formats=fmt, log_to_run=not no_log
+        )
     except KeyboardInterrupt:
         fail("interrupted; no report folder was written.", code=130)
         return
-    except (CJKFontNotFoundError, ReportInputError, ReportOutputError, TrackingError, ConfigError, RuntimeError) as exc:
+    except (
+        CJKFontNotFoundError,
+        ReportInputError,
+        ReportOutputError,
+        TrackingError,
+        ConfigError,
+        RuntimeError,
+    ) as exc:
         fail(escape(str(exc)))
         return
     missing = [k for k, ok in result.sections.items() if not ok]
@@ -203,17 +314,33 @@ app.add_typer(features_app, name="features")
 
 @features_app.command("build")
 def features_build_command(
-    data: str = typer.Option(..., "--data", help="Bundle folder (or a source export with --mapping)."),
+    data: str = typer.Option(
+        ..., "--data", help="Bundle folder (or a source export with --mapping)."
+    ),
     start: str = typer.Option(..., "--start", help="First as-of date, YYYY-MM-DD."),
     end: str = typer.Option(..., "--end", help="Last as-of date (inclusive), YYYY-MM-DD."),
-    every: str = typer.Option("3M", "--every", help="Step between as-of dates: 3M, 1M, 1Y, 2W, 30D."),
+    every: str = typer.Option(
+        "3M", "--every", help="Step between as-of dates: 3M, 1M, 1Y, 2W, 30D."
+    ),
     out: str = typer.Option(..., "--out", help="Training-set Parquet file to write."),
-    horizon: int | None = typer.Option(None, "--horizon", help="Label horizon in months (default: configs/labels.yaml)."),
-    feature_set: str | None = typer.Option(None, "--feature-set", help="Catalog feature set (default: configs/labels.yaml)."),
-    include_censored: bool = typer.Option(False, "--include-censored", help="Keep as-of dates whose horizon is still open (label NA)."),
-    chunk_households: int | None = typer.Option(None, "--chunk-households", help="Households per chunk (bounds memory)."),
-    labels: str | None = typer.Option(None, "--labels", help="Label config YAML (default configs/labels.yaml)."),
-    mapping: str | None = typer.Option(None, "--mapping", help="Mapping file for a bundle in a source system's layout."),
+    horizon: int | None = typer.Option(
+        None, "--horizon", help="Label horizon in months (default: configs/labels.yaml)."
+    ),
+    feature_set: str | None = typer.Option(
+        None, "--feature-set", help="Catalog feature set (default: configs/labels.yaml)."
+    ),
+    include_censored: bool = typer.Option(
+        False, "--include-censored", help="Keep as-of dates whose horizon is still open (label NA)."
+    ),
+    chunk_households: int | None = typer.Option(
+        None, "--chunk-households", help="Households per chunk (bounds memory)."
+    ),
+    labels: str | None = typer.Option(
+        None, "--labels", help="Label config YAML (default configs/labels.yaml)."
+    ),
+    mapping: str | None = typer.Option(
+        None, "--mapping", help="Mapping file for a bundle in a source system's layout."
+    ),
 ) -> None:
     """Build a labelled training set: one row per eligible (household, as-of date), streamed to Parquet."""
     import time
@@ -244,10 +371,12 @@ def features_build_command(
         fail(escape(str(exc)))
         return
     except OSError as exc:  # full disk, read-only or vanished folder while streaming the file
-        fail(escape(
-            f"Cannot write the training set {out}: {exc.strerror or exc}. Nothing was written; free "
-            "some disk space or choose a writable --out folder, then run again."
-        ))
+        fail(
+            escape(
+                f"Cannot write the training set {out}: {exc.strerror or exc}. Nothing was written; free "
+                "some disk space or choose a writable --out folder, then run again."
+            )
+        )
         return
     c = meta["counts"]
     console.print(
@@ -262,7 +391,9 @@ def features_build_command(
 
 @features_app.command("check")
 def features_check_command(
-    catalog: str | None = typer.Option(None, "--catalog", help="Catalog folder or file (default features/)."),
+    catalog: str | None = typer.Option(
+        None, "--catalog", help="Catalog folder or file (default features/)."
+    ),
 ) -> None:
     """Validate the feature catalog and list its feature sets."""
     from rich.markup import escape
@@ -276,7 +407,9 @@ def features_check_command(
         return
     console.print(f"catalog {cat.version}: {len(cat.features)} features", highlight=False)
     for name, fs in cat.feature_sets.items():
-        console.print(f"  {name}: {len(fs.features)} features, version {fs.version}", highlight=False)
+        console.print(
+            f"  {name}: {len(fs.features)} features, version {fs.version}", highlight=False
+        )
 
 
 # ---- tracking: riskml train, riskml evaluate, riskml promote ----
@@ -287,7 +420,15 @@ def _tracking_errors() -> tuple[type[BaseException], ...]:
     from riskml.data import BundleError
     from riskml.tracking import TrackingError
 
-    return (TrackingError, MlflowException, ConfigError, BundleError, FileNotFoundError, LookupError, ValueError)
+    return (
+        TrackingError,
+        MlflowException,
+        ConfigError,
+        BundleError,
+        FileNotFoundError,
+        LookupError,
+        ValueError,
+    )
 
 
 def _print_frame(frame, title: str, *, first: str = "method") -> None:  # type: ignore[no-untyped-def]
@@ -299,7 +440,9 @@ def _print_frame(frame, title: str, *, first: str = "method") -> None:  # type: 
         table.add_column(str(col), justify="right")
     for idx, row in frame.iterrows():
         cells = [
-            (f"{int(v):,}" if v.is_integer() and abs(v) >= 1 else f"{v:.4g}") if isinstance(v, float) else str(v)
+            (f"{int(v):,}" if v.is_integer() and abs(v) >= 1 else f"{v:.4g}")
+            if isinstance(v, float)
+            else str(v)
             for v in row
         ]
         table.add_row(str(idx), *cells)
@@ -307,20 +450,44 @@ def _print_frame(frame, title: str, *, first: str = "method") -> None:  # type: 
 
 
 _SHOWN_METRICS = (
-    "n", "positives", "roc_auc", "pr_auc", "brier", "ece",
-    "recall_at_capacity", "precision_at_capacity", "lift_at_capacity", "recall_at_capacity_vs_rules",
+    "n",
+    "positives",
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "ece",
+    "recall_at_capacity",
+    "precision_at_capacity",
+    "lift_at_capacity",
+    "recall_at_capacity_vs_rules",
 )
 
 
 @app.command("train")
 def train_command(
-    data: str = typer.Option(..., "--data", help="History bundle folder (synthetic ground truth beside it adds the oracle)."),
-    config: str | None = typer.Option(None, "--config", help="Training config YAML (default configs/training.yaml)."),
-    mapping: str | None = typer.Option(None, "--mapping", help="Mapping file for a bundle in a source system's layout."),
-    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db)."),
+    data: str = typer.Option(
+        ...,
+        "--data",
+        help="History bundle folder (synthetic ground truth beside it adds the oracle).",
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="Training config YAML (default configs/training.yaml)."
+    ),
+    mapping: str | None = typer.Option(
+        None, "--mapping", help="Mapping file for a bundle in a source system's layout."
+    ),
+    tracking_uri: str | None = typer.Option(
+        None,
+        "--tracking-uri",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
+    ),
     name: str = typer.Option("riskml-recurrence", "--name", help="Registered model name."),
-    as_of_start: str | None = typer.Option(None, "--as-of-start", help="First as-of date YYYY-MM-DD (default: from the config)."),
-    as_of_end: str | None = typer.Option(None, "--as-of-end", help="Last as-of date (default: latest with a closed label window)."),
+    as_of_start: str | None = typer.Option(
+        None, "--as-of-start", help="First as-of date YYYY-MM-DD (default: from the config)."
+    ),
+    as_of_end: str | None = typer.Option(
+        None, "--as-of-end", help="Last as-of date (default: latest with a closed label window)."
+    ),
 ) -> None:
     """Build the training set, backtest, fit, log to MLflow and register (alias challenger)."""
     from rich.markup import escape
@@ -330,15 +497,27 @@ def train_command(
     try:
         with console.status("training…") as status:
             result = train_and_register(
-                data, config_path=config, mapping=mapping, tracking_uri=tracking_uri, model_name=name,
-                as_of_start=as_of_start, as_of_end=as_of_end,
-                progress=lambda msg: (status.update(escape(msg)), console.print(f"· {escape(msg)}", highlight=False)),
+                data,
+                config_path=config,
+                mapping=mapping,
+                tracking_uri=tracking_uri,
+                model_name=name,
+                as_of_start=as_of_start,
+                as_of_end=as_of_end,
+                progress=lambda msg: (
+                    status.update(escape(msg)),
+                    console.print(f"· {escape(msg)}", highlight=False),
+                ),
             )
     except _tracking_errors() as exc:
         fail(escape(str(exc)))
         return
     table = result.table[[c for c in _SHOWN_METRICS if c in result.table.columns]]
-    _print_frame(table.T, f"Backtest (pooled out-of-fold, capacity {result.backtest.capacity})", first="metric")
+    _print_frame(
+        table.T,
+        f"Backtest (pooled out-of-fold, capacity {result.backtest.capacity})",
+        first="metric",
+    )
     console.print(
         f"Registered {escape(result.name)} version {result.version} (aliases: {', '.join(result.aliases)}); "
         f"run {result.run_id} in {escape(result.tracking_uri)}\n"
@@ -350,10 +529,22 @@ def train_command(
 @app.command("evaluate")
 def evaluate_command(
     data: str = typer.Option(..., "--data", help="History bundle folder to evaluate on."),
-    model: str = typer.Option(..., "--model", help="Model URI, e.g. models:/riskml-recurrence@champion."),
-    config: str | None = typer.Option(None, "--config", help="Training config YAML (folds, capacity; default configs/training.yaml)."),
-    mapping: str | None = typer.Option(None, "--mapping", help="Mapping file for a bundle in a source system's layout."),
-    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db)."),
+    model: str = typer.Option(
+        ..., "--model", help="Model URI, e.g. models:/riskml-recurrence@champion."
+    ),
+    config: str | None = typer.Option(
+        None,
+        "--config",
+        help="Training config YAML (folds, capacity; default configs/training.yaml).",
+    ),
+    mapping: str | None = typer.Option(
+        None, "--mapping", help="Mapping file for a bundle in a source system's layout."
+    ),
+    tracking_uri: str | None = typer.Option(
+        None,
+        "--tracking-uri",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
+    ),
 ) -> None:
     """Score a bundle's backtest rows with a registered model and compare with the baselines."""
     from rich.markup import escape
@@ -363,18 +554,27 @@ def evaluate_command(
     try:
         with console.status("evaluating…") as status:
             result = evaluate(
-                data, model, config_path=config, mapping=mapping, tracking_uri=tracking_uri,
+                data,
+                model,
+                config_path=config,
+                mapping=mapping,
+                tracking_uri=tracking_uri,
                 progress=lambda msg: status.update(escape(msg)),
             )
     except _tracking_errors() as exc:
         fail(escape(str(exc)))
         return
-    _print_frame(result.table().T, f"Evaluation of {escape(model)} (capacity {result.capacity})", first="metric")
+    _print_frame(
+        result.table().T,
+        f"Evaluation of {escape(model)} (capacity {result.capacity})",
+        first="metric",
+    )
     overlap = result.overlap.get("model", 0)
     if overlap:
         console.print(
             f"[yellow]note:[/] {overlap:,} of {result.info['rows']:,} evaluated rows fall inside the model's "
-            "training as-of range: its metrics there are optimistic.", highlight=False,
+            "training as-of range: its metrics there are optimistic.",
+            highlight=False,
         )
     console.print(f"Logged as evaluation run {result.run_id}.", highlight=False)
 
@@ -382,9 +582,19 @@ def evaluate_command(
 @app.command("promote")
 def promote_command(
     name: str = typer.Option("riskml-recurrence", "--name", help="Registered model name."),
-    data: str | None = typer.Option(None, "--data", help="Bundle to re-evaluate both versions on when their logged backtests differ."),
-    config: str | None = typer.Option(None, "--config", help="Training config YAML (for --data; default configs/training.yaml)."),
-    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db)."),
+    data: str | None = typer.Option(
+        None,
+        "--data",
+        help="Bundle to re-evaluate both versions on when their logged backtests differ.",
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="Training config YAML (for --data; default configs/training.yaml)."
+    ),
+    tracking_uri: str | None = typer.Option(
+        None,
+        "--tracking-uri",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
+    ),
 ) -> None:
     """Move alias champion to the challenger only if it beats the champion on the same backtest."""
     from rich.markup import escape
@@ -404,16 +614,42 @@ def promote_command(
 # ---- synth: riskml synth ----
 @app.command("synth")
 def synth_command(
-    households: int = typer.Option(..., "--households", min=1, help="Number of households in the province."),
-    seed: int = typer.Option(..., "--seed", min=0, help="Random seed (same seed and size = identical files)."),
-    out: str = typer.Option(..., "--out", help="Bundle folder to write; the ground truth goes beside it (<out>.truth.parquet)."),
-    format: str = typer.Option("parquet", "--format", help="parquet, csv or xlsx (xlsx only for small provinces)."),
-    chunk_size: int | None = typer.Option(None, "--chunk-size", min=1, help="Households per chunk (bounds memory; default configs/synth.yaml)."),
-    config: str | None = typer.Option(None, "--config", help="Generator config YAML (default configs/synth.yaml)."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes simulating chunks in parallel (same output)."),
+    households: int = typer.Option(
+        ..., "--households", min=1, help="Number of households in the province."
+    ),
+    seed: int = typer.Option(
+        ..., "--seed", min=0, help="Random seed (same seed and size = identical files)."
+    ),
+    out: str = typer.Option(
+        ...,
+        "--out",
+        help="Bundle folder to write; the ground truth goes beside it (<out>.truth.parquet).",
+    ),
+    format: str = typer.Option(
+        "parquet", "--format", help="parquet, csv or xlsx (xlsx only for small provinces)."
+    ),
+    chunk_size: int | None = typer.Option(
+        None,
+        "--chunk-size",
+        min=1,
+        help="Households per chunk (bounds memory; default configs/synth.yaml).",
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="Generator config YAML (default configs/synth.yaml)."
+    ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Processes simulating chunks in parallel (same output)."
+    ),
 ) -> None:
     """Write a synthetic Inner-Mongolia-like province as a history bundle, with its ground truth beside it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from riskml.config import ConfigError
     from riskml.config.synth import load_synth_config
@@ -425,32 +661,56 @@ def synth_command(
         cfg = load_synth_config(config)
     except ConfigError as exc:
         fail(str(exc))
-    columns = (TextColumn("[bold]synth[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("households"),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]synth[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("households"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err_console, transient=False) as bar:
         task = bar.add_task("synth", total=households)
         try:
             result = write_synthetic_province(
-                out, households, seed, format=format, chunk_size=chunk_size, config=cfg,  # type: ignore[arg-type]
-                progress=lambda done: bar.update(task, completed=done), workers=workers,
+                out,
+                households,
+                seed,
+                format=format,
+                chunk_size=chunk_size,
+                config=cfg,  # type: ignore[arg-type]
+                progress=lambda done: bar.update(task, completed=done),
+                workers=workers,
             )
         except KeyboardInterrupt:
-            fail("interrupted; the bundle folder is incomplete and no ground truth was written.", code=130)
+            fail(
+                "interrupted; the bundle folder is incomplete and no ground truth was written.",
+                code=130,
+            )
         except (ValueError, OSError) as exc:
             fail(str(exc))
     rows = ", ".join(f"{name} {n:,}" for name, n in result.rows.items())
     console.print(f"bundle       {result.bundle_dir}  ({format}; {rows})")
     console.print(f"ground truth {result.truth_path}")
-    console.print(f"extracted_on {result.extracted_on}; {result.n_households:,} households in {result.seconds:.1f} s")
+    console.print(
+        f"extracted_on {result.extracted_on}; {result.n_households:,} households in {result.seconds:.1f} s"
+    )
+
 
 # ---- demo: riskml demo (make demo) ----
 @app.command("demo")
 def demo_command(
-    households: int = typer.Option(20_000, "--households", min=100, help="Households in the synthetic province."),
+    households: int = typer.Option(
+        20_000, "--households", min=100, help="Households in the synthetic province."
+    ),
     seed: int = typer.Option(7, "--seed", min=0, help="Random seed."),
     out: str = typer.Option("data/demo", "--out", help="Bundle folder; results go to <out>-out/."),
-    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default models/mlflow.db)."),
-    formats: str = typer.Option("html,pdf", "--formats", help="Report formats: html, pdf or html,pdf."),
+    tracking_uri: str | None = typer.Option(
+        None, "--tracking-uri", help="MLflow tracking URI (default models/mlflow.db)."
+    ),
+    formats: str = typer.Option(
+        "html,pdf", "--formats", help="Report formats: html, pdf or html,pdf."
+    ),
 ) -> None:
     """The main job end to end: synthesise, validate, train, score, report."""
     from mlflow.exceptions import MlflowException
@@ -459,7 +719,14 @@ def demo_command(
     from riskml.demo import run_demo
 
     try:
-        run_demo(out, households=households, seed=seed, tracking_uri=tracking_uri, report_formats=formats, console=console)
+        run_demo(
+            out,
+            households=households,
+            seed=seed,
+            tracking_uri=tracking_uri,
+            report_formats=formats,
+            console=console,
+        )
     except KeyboardInterrupt:
         fail("interrupted.", code=130)
     except (ValueError, RuntimeError, OSError, LookupError, MlflowException) as exc:

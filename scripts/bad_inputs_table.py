@@ -158,7 +158,9 @@ def render() -> str:
         "",
         "Cross-stage checks in `tests/reliability/` (the whole job on a messy county export with",
         "planted personal data: `tests/reliability/_canary.py`). Tests marked `slow` or `spark` run",
-        "with `make test-all`.",
+        "with `make test-all`. Scoring's own interrupted-run tests (SIGTERM midway, SIGKILL while",
+        "writing, a file-size limit) are in `tests/scoring/test_cli.py` and",
+        "`tests/scoring/test_writer.py`; report paths built from data in `tests/reports/test_output.py`.",
         "",
     ]
     for title, file in RELIABILITY:

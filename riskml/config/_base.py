@@ -60,14 +60,18 @@ def read_yaml(path: str | Path) -> Any:
     """Read a YAML file safely (no arbitrary Python objects), with a clear error."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"Config file {path} does not exist. Give the path of an existing YAML file.")
+        raise ConfigError(
+            f"Config file {path} does not exist. Give the path of an existing YAML file."
+        )
     try:
         with path.open(encoding="utf-8") as fh:
             return yaml.safe_load(fh)
     except yaml.YAMLError as exc:
         raise ConfigError(f"Config file {path} is not valid YAML: {exc}") from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"Config file {path} is not UTF-8 text: {exc}. Save it as UTF-8.") from exc
+        raise ConfigError(
+            f"Config file {path} is not UTF-8 text: {exc}. Save it as UTF-8."
+        ) from exc
 
 
 def _format_validation_error(path: Path, exc: ValidationError) -> str:
@@ -88,7 +92,9 @@ def load_config(path: str | Path, model: type[M]) -> M:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"Config file {path} must hold a mapping at the top level, got {type(data).__name__}.")
+        raise ConfigError(
+            f"Config file {path} must hold a mapping at the top level, got {type(data).__name__}."
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -63,7 +63,9 @@ class ThresholdConfig(StrictModel):
             f"configured years are {first}-{last}. Add the year to configs/thresholds.yaml."
         )
 
-    def thresholds_for_years(self, years: list[int] | range, province: str | None = None) -> dict[int, float]:
+    def thresholds_for_years(
+        self, years: list[int] | range, province: str | None = None
+    ) -> dict[int, float]:
         return {int(y): self.threshold(int(y), province) for y in years}
 
 

@@ -32,7 +32,9 @@ class Bundle:
     province: str | None = None
     source: str | None = None
     quarantine: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame({c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS})
+        default_factory=lambda: pd.DataFrame(
+            {c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS}
+        )
     )
     load_report: dict[str, Any] = field(default_factory=dict)
     """What loading did besides quarantine (files and encodings read, ids normalised, codes

@@ -221,9 +221,7 @@ def test_reference_distribution_attached(training_set):
     dates = pd.to_datetime(pd.Series(as_of)).to_numpy()
     latest = X[dates == dates.max()]
     assert model.reference_.n_rows == len(latest) < len(X)
-    shifted = latest.assign(
-        pc_income_to_threshold_last=latest["pc_income_to_threshold_last"] * 0.5
-    )
+    shifted = latest.assign(pc_income_to_threshold_last=latest["pc_income_to_threshold_last"] * 0.5)
     assert model.reference_.psi(shifted)["pc_income_to_threshold_last"] > 0.25
     assert model.reference_.psi(shifted)["household_size"] < 0.05
     assert model.reference_.psi(latest).max() < 0.05

@@ -167,7 +167,8 @@ _OUTPUT_NAME = {
 def test_full_disk_is_a_clear_error_and_leaves_no_partial_output(
     writer: str, full_run: FullRun, full_disk: Path, tmp_path: Path
 ) -> None:
-    """Output folder on a 32 KiB disk that fills up midway → exit 1/2 with one message naming the
+    """Each writer (validate's quarantine file, features build, score, report) with its output
+    folder on a 32 KiB disk that fills up midway → exit 1/2 with one message naming the
     output path and 'No space left', no traceback, and nothing left in the folder (no truncated
     file, no temp file)."""
     args = _writer_args(writer, full_run, full_disk, tmp_path)
@@ -180,7 +181,8 @@ def test_full_disk_is_a_clear_error_and_leaves_no_partial_output(
 def test_read_only_output_folder_is_a_clear_error(
     writer: str, full_run: FullRun, read_only: Path, tmp_path: Path
 ) -> None:
-    """Output folder that cannot be written (read-only file system, or no permission) → exit 1/2
+    """Each writer (validate's quarantine file, features build, score, report) with an output
+    folder that cannot be written (read-only file system, or no permission) → exit 1/2
     with one message naming the path and saying it is read-only / permission denied, no
     traceback, no output anywhere."""
     args = _writer_args(writer, full_run, read_only, tmp_path)
@@ -297,23 +299,38 @@ def test_features_build_killed_midway_leaves_no_training_set_and_a_rerun_complet
     assert [p.name for p in tmp_path.iterdir()] == ["training.parquet"]
 
 
+@pytest.mark.parametrize("command", ["score", "train", "evaluate", "report-model", "promote"])
 def test_unreachable_mlflow_server_is_a_clear_error_naming_the_uri(
-    full_run: FullRun, tmp_path: Path
+    command: str, full_run: FullRun, fast_training_config: Path, tmp_path: Path
 ) -> None:
-    """`riskml score --tracking-uri http://127.0.0.1:<closed port>` → exit 2 within seconds, one
-    message naming the URI, nothing written (tracking tests cover the library call; this is the
-    command a cadre's operator runs)."""
+    """Every command that talks to MLflow (score, train, evaluate, report-model, promote) with
+    --tracking-uri http://127.0.0.1:<closed port> → exit 2 within seconds, one message naming the
+    URI, no traceback, nothing written (tracking tests cover the library call)."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     uri = f"http://127.0.0.1:{port}"
+    model, data = full_run.model_uri, str(full_run.data)
+    args = {
+        "score": [
+            "--data",
+            data,
+            "--as-of",
+            SCORING_AS_OF,
+            "--model",
+            model,
+            "--out",
+            str(tmp_path / "s.parquet"),
+        ],
+        "train": ["--data", data, "--config", str(fast_training_config)],
+        "evaluate": ["--data", data, "--model", model, "--config", str(fast_training_config)],
+        "report-model": ["--model", model, "--out", str(tmp_path / "r")],
+        "promote": ["--name", "riskml-canary"],
+    }[command]
     started = time.monotonic()
-    result = invoke(
-        "score", "--data", str(full_run.data), "--as-of", SCORING_AS_OF, "--model",
-        full_run.model_uri, "--tracking-uri", uri, "--out", str(tmp_path / "s.parquet"),
-    )  # fmt: skip
+    result = invoke(command, *args, "--tracking-uri", uri)
     text = flat(result.output)
     assert result.exit_code == 2, (text, result.exception)
     assert uri in text and "Traceback" not in text
