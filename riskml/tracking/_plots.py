@@ -15,6 +15,7 @@ __all__ = [
     "calibration_figure",
     "pr_figure",
     "roc_figure",
+    "shap_dependence_figures",
     "shap_summary_figures",
 ]
 
@@ -213,4 +214,51 @@ def shap_summary_figures(
     )
     fig.tight_layout()
     figs["shap_beeswarm"] = fig
+    return figs
+
+
+def shap_dependence_figures(
+    contrib: np.ndarray, X: pd.DataFrame, feature_names: Sequence[str], *, top: int = 4
+) -> dict[str, object]:
+    """SHAP dependence plots (value vs SHAP) for the ``top`` features by mean |SHAP|.
+
+    Returns ``{"shap_dependence_<feature>": fig}``; categorical features are drawn by level.
+    Only feature values and SHAP values of a row sample appear, never ids.
+    """
+    plt = _pyplot()
+    names = list(feature_names)
+    values = np.asarray(contrib)[:, : len(names)]
+    order = np.argsort(-np.abs(values).mean(axis=0), kind="stable")[:top]
+    figs: dict[str, object] = {}
+    for i in order:
+        name = names[int(i)]
+        col = X[name]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object:
+            levels = pd.Categorical(col.astype("object"))
+            codes = levels.codes.astype(float)
+            codes[codes < 0] = np.nan
+            xs = codes
+            ax.set_xticks(range(len(levels.categories)), [str(c) for c in levels.categories])
+        else:
+            xs = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+        finite = np.isfinite(xs)
+        jitter = (
+            np.random.default_rng(0).uniform(-0.08, 0.08, len(xs))
+            if np.unique(xs[finite]).size < 12
+            else np.zeros(len(xs))
+        )
+        ax.scatter(
+            xs[finite] + jitter[finite], values[finite, int(i)], s=5, alpha=0.5, linewidths=0
+        )
+        ax.axhline(0, color="grey", linewidth=0.8)
+        missing = int((~finite).sum())
+        ax.set(
+            xlabel=name,
+            ylabel="SHAP (log-odds)",
+            title=f"SHAP dependence: {name}"
+            + (f" ({missing} missing not shown)" if missing else ""),
+        )
+        fig.tight_layout()
+        figs[f"shap_dependence_{name}"] = fig
     return figs

@@ -129,6 +129,7 @@ def _plots(
         calibration_figure,
         pr_figure,
         roc_figure,
+        shap_dependence_figures,
         shap_summary_figures,
     )
 
@@ -149,6 +150,7 @@ def _plots(
         contrib = model.booster_.predict(model.encode(sample), pred_contrib=True)
         risk_types = {f.name: f.risk_type for f in feature_set.features}
         figs.update(shap_summary_figures(contrib, sample, list(X.columns), risk_types))
+        figs.update(shap_dependence_figures(contrib, sample, list(X.columns)))
     names = []
     for name, fig in figs.items():
         fig.savefig(out / f"{name}.png", dpi=110)

@@ -160,6 +160,13 @@ def test_run_holds_tables_plots_and_a_model_card_without_personal_data(
             "shap_beeswarm",
         )
     } <= plots
+    dependence = sorted(p for p in plots if p.startswith("plots/shap_dependence_"))
+    assert len(dependence) == 4  # the top features by mean |SHAP|
+    assert all(
+        p.removeprefix("plots/shap_dependence_").removesuffix(".png")
+        in result.model.feature_names_in_
+        for p in dependence
+    )
 
     card = result.card
     assert "never an automatic label" in card["intended_use"]
