@@ -79,12 +79,73 @@ class SigmoidCalibrator:
 Calibrator = IdentityCalibrator | IsotonicCalibrator | SigmoidCalibrator
 
 
-def _fit_isotonic(raw: np.ndarray, y: np.ndarray) -> IsotonicCalibrator:
+MIN_ISOTONIC_BLOCK = 50
+"""Fewest calibration rows behind one isotonic level. Plain isotonic regression puts a level on
+a handful of rows at the top of the score range (often all positives: a "100 %" risk), which
+no cadre should read; adjacent levels are pooled until each rests on this many rows."""
+
+
+def _pooled_blocks(raw: np.ndarray, fitted: np.ndarray, y: np.ndarray, min_rows: int):
+    """Isotonic levels as blocks (first/last raw score, rows, positives), small ones pooled.
+
+    Pooling two adjacent levels of a non-decreasing step function gives a level between them,
+    so the result stays non-decreasing.
+    """
+    order = np.argsort(raw, kind="stable")
+    r, f, t = raw[order], fitted[order], y[order].astype(float)
+    starts = np.flatnonzero(np.r_[True, np.diff(f) != 0])
+    ends = np.r_[starts[1:], len(r)]
+    blocks = [
+        [r[a], r[b - 1], float(b - a), float(t[a:b].sum())]
+        for a, b in zip(starts, ends, strict=True)
+    ]
+    while len(blocks) > 1:
+        sizes = [b[2] for b in blocks]
+        i = int(np.argmin(sizes))
+        if sizes[i] >= min_rows:
+            break
+        if i == 0:
+            j = 1
+        elif i == len(blocks) - 1:
+            j = i - 1
+        else:  # pool with the neighbour whose level is closer
+            mean = blocks[i][3] / blocks[i][2]
+            left = abs(blocks[i - 1][3] / blocks[i - 1][2] - mean)
+            right = abs(blocks[i + 1][3] / blocks[i + 1][2] - mean)
+            j = i - 1 if left <= right else i + 1
+        a, b = sorted((i, j))
+        blocks[a] = [
+            blocks[a][0],
+            blocks[b][1],
+            blocks[a][2] + blocks[b][2],
+            blocks[a][3] + blocks[b][3],
+        ]
+        del blocks[b]
+    return blocks
+
+
+def _fit_isotonic(
+    raw: np.ndarray, y: np.ndarray, *, min_block: int | None = None
+) -> IsotonicCalibrator:
+    """Isotonic calibration whose levels each rest on at least ``min_block`` rows.
+
+    Default: ``MIN_ISOTONIC_BLOCK``, or 1 % of the rows when that is smaller (tiny slices).
+    """
+    if min_block is None:
+        min_block = min(MIN_ISOTONIC_BLOCK, max(1, len(raw) // 100))
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0, increasing=True)
     iso.fit(raw, y)
-    return IsotonicCalibrator(
-        x=tuple(float(v) for v in iso.X_thresholds_), y=tuple(float(v) for v in iso.y_thresholds_)
-    )
+    blocks = _pooled_blocks(np.asarray(raw, float), iso.predict(raw), np.asarray(y), min_block)
+    xs: list[float] = []
+    ys: list[float] = []
+    for lo, hi, n, pos in blocks:
+        level = pos / n
+        xs.append(float(lo))
+        ys.append(level)
+        if hi > lo:
+            xs.append(float(hi))
+            ys.append(level)
+    return IsotonicCalibrator(x=tuple(xs), y=tuple(ys))
 
 
 def _fit_sigmoid(raw: np.ndarray, y: np.ndarray) -> SigmoidCalibrator:

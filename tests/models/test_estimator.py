@@ -18,6 +18,7 @@ from riskml.models import (
     calibrator_from_dict,
     fit_calibrator,
 )
+from riskml.models._calibration import MIN_ISOTONIC_BLOCK, _fit_isotonic
 
 FAST = {
     "n_estimators": 60,
@@ -171,18 +172,37 @@ def test_calibration_improves_brier_on_held_out_dates(training_set):
     assert raw_model.predict_proba(X_te)[:, 1].mean() > 3 * rate  # the weighting really did distort
 
 
-def test_isotonic_calibrator_matches_sklearn():
-    """The stored knots reproduce IsotonicRegression(out_of_bounds='clip').predict exactly."""
+def test_isotonic_calibrator_matches_sklearn_when_levels_are_large():
+    """With a minimum block of 1 row the stored knots reproduce
+    IsotonicRegression(out_of_bounds='clip').predict exactly."""
     rng = np.random.default_rng(0)
     raw = rng.normal(-3, 1.5, 5000)
     y = (rng.random(5000) < 1 / (1 + np.exp(-raw))).astype(float)
-    cal = fit_calibrator("isotonic", raw, y)
+    cal = _fit_isotonic(raw, y, min_block=1)
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw, y)
     grid = np.linspace(-12, 6, 2001)
     np.testing.assert_allclose(cal.predict(grid), iso.predict(grid), atol=1e-12)
     again = calibrator_from_dict(json.loads(json.dumps(cal.to_dict())))
     assert isinstance(again, IsotonicCalibrator)
     np.testing.assert_array_equal(again.predict(grid), cal.predict(grid))
+
+
+def test_isotonic_levels_rest_on_enough_rows():
+    """Rare positives: plain isotonic puts a 100 % level on the few top rows; riskml pools
+    levels until each rests on >= MIN_ISOTONIC_BLOCK rows, stays monotone, and keeps the mean."""
+    rng = np.random.default_rng(1)
+    raw = np.r_[rng.normal(-4, 1.2, 20000), np.full(5, 8.0)]  # a few extreme scores ...
+    y = np.r_[(rng.random(20000) < 1 / (1 + np.exp(-raw[:20000]))), np.ones(5)].astype(float)
+    plain = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw, y)
+    assert plain.predict(raw).max() == 1.0
+    cal = fit_calibrator("isotonic", raw, y)
+    p = cal.predict(raw)
+    assert p.max() < 0.9
+    order = np.argsort(raw)
+    assert np.all(np.diff(p[order]) >= -1e-15)
+    assert abs(p.mean() - y.mean()) < 1e-9
+    _, counts = np.unique(p, return_counts=True)
+    assert counts.min() >= MIN_ISOTONIC_BLOCK
 
 
 def test_sigmoid_calibrator_recovers_platt_parameters():
