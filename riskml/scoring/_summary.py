@@ -166,7 +166,8 @@ def print_summary(
         )
     flagged = scores.loc[scores["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
     if len(flagged) and top > 0:
-        flagged = flagged.sort_values(["score", "household_id"], ascending=[False, True]).head(top)
+        keys = [c for c in ("score", "raw_score") if c in flagged.columns] + ["household_id"]
+        flagged = flagged.sort_values(keys, ascending=[False] * (len(keys) - 1) + [True]).head(top)
         public = summary.get("mode") == "public"
         # the console is a log: meeting-safe wording only, never health details
         text = "reason_{k}_public_zh"

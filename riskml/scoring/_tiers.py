@@ -16,7 +16,8 @@ TOWNSHIP_KEYS: tuple[str, ...] = ("county_code", "township_code")
 def rank_within(scores: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
     """Rank of each scored household within its group (1 = highest risk).
 
-    Ties in ``score`` are broken by ``household_id`` so the ranking is a deterministic
+    Ties in ``score`` are broken by ``raw_score`` (when present: calibrated probabilities tie on
+    isotonic plateaus) and then by ``household_id``, so the ranking is a deterministic
     permutation (the same on every engine). Households whose ``status`` is not ``scored`` get
     ``<NA>``. Codes are ranked within their parents (``keys``), so a village code reused in two
     townships is two villages.
@@ -47,8 +48,14 @@ def rank_within(scores: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
     group = sub.groupby(list(keys), sort=False, dropna=False, observed=True).ngroup().to_numpy()
     ids = sub["household_id"].astype("string").fillna("").to_numpy(dtype=object)
     score = sub["score"].to_numpy(dtype=float)
-    # lexsort: last key is primary -> group, then descending score, then household id
-    order = np.lexsort((ids, -score, group))
+    # calibrated probabilities tie on isotonic plateaus; the raw score still separates them
+    raw = (
+        sub["raw_score"].to_numpy(dtype=float, na_value=np.nan)
+        if "raw_score" in sub
+        else np.zeros(len(sub))
+    )
+    # lexsort: last key is primary -> group, then descending score, raw score, household id
+    order = np.lexsort((ids, -raw, -score, group))
     sorted_group = group[order]
     starts = np.r_[True, sorted_group[1:] != sorted_group[:-1]]
     position = np.arange(len(order))

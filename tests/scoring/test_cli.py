@@ -50,7 +50,7 @@ def test_score_command_writes_the_file_and_prints_top_flagged(
     # ids on the console are masked; the reasons are the file's own texts
     top = (
         frame.loc[frame["flagged"]]
-        .sort_values(["score", "household_id"], ascending=[False, True])
+        .sort_values(["score", "raw_score", "household_id"], ascending=[False, False, True])
         .head(5)
     )
     flat = "".join(result.stdout.split())  # rich may still wrap long cells

@@ -55,6 +55,14 @@ def test_rank_within_village_breaks_ties_by_household_id_and_skips_unscored() ->
     assert str(ranks.dtype) == "Int64"
 
 
+def test_rank_within_village_breaks_probability_ties_by_raw_score_first() -> None:
+    """Isotonic plateaus tie calibrated probabilities; the raw score still orders them."""
+    df = _roster().assign(raw_score=[-1.0, 0.0, -0.5, 1.0, -3.0, np.nan, -1.2, -2.0])
+    ranks = rank_within(df, ("county_code", "township_code", "village_code"))
+    # t1/v1: h2 1st; h1 and h3 tie at 0.30 but h3's raw score is higher -> h3 2nd, h1 3rd
+    assert ranks.tolist()[:3] == [3, 1, 2]
+
+
 def test_rank_within_township_spans_villages() -> None:
     ranks = rank_within(_roster(), ("county_code", "township_code"))
     assert ranks.tolist() == [3, 2, 4, 1, 3, pd.NA, 1, 2]
