@@ -5,7 +5,7 @@ from riskml.data._check import CheckResult, check_bundle, default_quarantine_pat
 from riskml.data._errors import BundleError
 from riskml.data._load import empty_frame, load_bundle, write_quarantine
 from riskml.data._mapping import check_mapping, load_mapping
-from riskml.data._schema import TABLE_ORDER, TABLES, Column, TableSchema
+from riskml.data._schema import RISK_TYPES, TABLE_ORDER, TABLES, Column, TableSchema
 from riskml.data._summary import render_summary, summarize_bundle
 from riskml.data._validate import QUARANTINE_FRAME_COLUMNS
 from riskml.data._write import EXCEL_MAX_ROWS, write_bundle
@@ -14,6 +14,7 @@ __all__ = [
     "EXCEL_MAX_ROWS",
     "QUARANTINE_COLUMNS",
     "QUARANTINE_FRAME_COLUMNS",
+    "RISK_TYPES",
     "TABLES",
     "TABLE_ORDER",
     "Bundle",
