@@ -68,15 +68,22 @@ REASON_FIELDS_INTERNAL: tuple[str, ...] = (
     "public_en",
 )
 REASON_FIELDS_PUBLIC: tuple[str, ...] = ("contribution", "public_zh", "public_en")
-HOUSEHOLD_FIELDS_INTERNAL: tuple[str, ...] = (
+HOUSEHOLD_FIELDS_PUBLIC: tuple[str, ...] = (
     "context_zh",
     "context_en",
+    "public_measures_zh",
+    "public_measures_en",
+    "public_measures_in_place_zh",
+    "public_measures_in_place_en",
+)
+HOUSEHOLD_FIELDS_INTERNAL: tuple[str, ...] = (
+    *HOUSEHOLD_FIELDS_PUBLIC[:2],
     "measures_zh",
     "measures_en",
     "measures_in_place_zh",
     "measures_in_place_en",
+    *HOUSEHOLD_FIELDS_PUBLIC[2:],
 )
-HOUSEHOLD_FIELDS_PUBLIC = HOUSEHOLD_FIELDS_INTERNAL
 
 
 @runtime_checkable
@@ -526,11 +533,13 @@ def reason_codes(
     context = _village_context(feats, phi, chosen, household, floor, cfg, renderer, n)
     for lang in _LANGS:
         out[f"context_{lang}"] = pd.array(context[lang], dtype="string")
-    measures = _measures(
-        feats, groups, reason_types, reason_features, chosen_sum, valid, cfg, public, in_place, n
-    )
-    for key, values in measures.items():
-        out[key] = pd.array(values, dtype="string")
+    for register in (False, True) if not public else (True,):
+        measures = _measures(
+            feats, groups, reason_types, reason_features, chosen_sum, valid, cfg, register, in_place, n
+        )
+        prefix = "public_" if register else ""
+        for key, values in measures.items():
+            out[prefix + key] = pd.array(values, dtype="string")
 
     out["other_contribution"] = _row_sums(phi) - shown
     out["base_value"] = base

@@ -210,8 +210,13 @@ def statement_mask(
             with np.errstate(invalid="ignore"):
                 if op == "in":
                     hit = np.isin(values, np.asarray(list(level), dtype=values.dtype))
-                elif values.dtype == object:
+                elif values.dtype == object and op in ("eq", "ne") and isinstance(level, str):
                     hit = _compare_object(values, op, level)
+                elif values.dtype == object:
+                    numeric = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
+                        dtype=np.float64, na_value=np.nan
+                    )
+                    hit = _compare(numeric, op, float(level))
                 else:
                     hit = _compare(values, op, float(level))
             ok &= hit & ~missing
