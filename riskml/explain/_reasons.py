@@ -337,8 +337,10 @@ def _join_facts(columns: list[np.ndarray], sep: str) -> np.ndarray:
         seen: list[str] = []
         for col in columns:
             t = col[i]
-            if t and t not in seen:
-                seen.append(t)
+            if not t or any(t in s for s in seen):
+                continue  # the same fact (or a fuller wording of it) is already stated
+            seen = [s for s in seen if s not in t]
+            seen.append(t)
         out[i] = sep.join(seen) if seen else None
     return out
 

@@ -121,7 +121,14 @@ def _model_facts(model: Any, model_uri: str) -> dict[str, Any]:
     )
     first = _meta_date(meta, "as_of_first", "training_as_of_first", "train_as_of_first")
     last = _meta_date(meta, "as_of_last", "training_as_of_last", "train_as_of_last")
+    coverage: dict[str, list[str]] = {}
+    if fs is not None:
+        from riskml.explain import risk_type_coverage
+
+        cov = risk_type_coverage(fs.features)
+        coverage = {"visible": list(cov.visible), "invisible": list(cov.invisible)}
     return {
+        "risk_types": coverage,
         "model": {
             "uri": meta.get("model_uri") or model_uri,
             "name": meta.get("name"),
