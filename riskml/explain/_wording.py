@@ -33,8 +33,10 @@ _ONE_PLURAL = re.compile(
     r"losses|failures|accidents|disasters|babies|households|returns|grants|payments|measures)\b"
 )
 _MANY_SINGULAR = re.compile(
-    r"(?<![\d.,])(?:[2-9]|\d{2,}) (?:[a-z-]+ )?(" + _PLURAL_NOUNS + r")\b(?!s)"
+    r"(?<![\d.,])(?:[2-9]|\d{2,}) (?:[a-z-]+ )?(" + _PLURAL_NOUNS + r")\b(?!s)(?! [a-z-]+s\b)"
 )
+"""A count above one before a singular noun, unless the noun is an attribute of a plural noun
+that follows ("2 household members")."""
 
 
 def _clauses(text: str, lang: str) -> list[str]:

@@ -65,7 +65,7 @@ def test_reasons_with_the_real_catalog(explained: tuple[Any, ...]) -> None:
     assert internal["reason_count"].max() >= 2
     texts = internal.filter(regex=r"^reason_\d_(zh|en)$").stack().dropna().astype(str)
     assert len(texts) > 0
-    assert not texts.str.contains(r"[{}]|未知|unknown|nan").any()  # every field was filled
+    assert not texts.str.contains(r"[{}]|未知|unknown|\bnan\b").any()  # every field was filled
     assert texts.str.contains(r"\d{4} 年").any()  # facts name the year of the data ...
     assert texts.str.contains(r"截至 20\d\d 年 \d{1,2} 月").any()  # ... and the scoring month
     # every filled reason slot has its text: a reason is always a stated fact
