@@ -546,6 +546,7 @@ def score_roster(
             )
         }
         metadata["drift_warnings"] = (drift or {}).get("warnings", [])
+        metadata["risk_types"] = facts.get("risk_types", {})
         summary_path = None
         if out is not None:
             t_write = time.perf_counter()
