@@ -172,6 +172,20 @@ def _risk_types(features: Sequence[Any], cfg: ExplainConfig) -> list[str]:
             f"Configured: {sorted(cfg.risk_types)}. Fix the feature's risk_type in the catalog: "
             "it must be the official type its facts evidence."
         )
+    bad_measures = sorted(
+        {
+            (f.name, m)
+            for f in features
+            for m in (getattr(f, "measures", ()) or ())
+            if m not in cfg.measures
+        }
+    )
+    if bad_measures:
+        listed = ", ".join(f"{name} ({m})" for name, m in bad_measures[:10])
+        raise ValueError(
+            f"Feature measures not configured in configs/explain.yaml 'measures': {listed}. "
+            f"Configured: {sorted(cfg.measures)}. Fix the feature's 'measures' in the catalog."
+        )
     return types
 
 
@@ -234,9 +248,7 @@ def risk_type_coverage(
 # statements
 
 
-def _statement_frame(
-    feature_values: pd.DataFrame, as_of: Any, n: int
-) -> tuple[pd.DataFrame, bool]:
+def _statement_frame(feature_values: pd.DataFrame, as_of: Any, n: int) -> tuple[pd.DataFrame, bool]:
     """The values statements read: the features and facts, plus the as-of fields."""
     frame = feature_values.reset_index(drop=True)
     if as_of is None:
@@ -313,7 +325,11 @@ class _Renderer:
             texts = np.array(
                 [
                     render_template(
-                        template, f.name, dict(zip(fields, (v[i] for v in values), strict=True)), lang, f.levels
+                        template,
+                        f.name,
+                        dict(zip(fields, (v[i] for v in values), strict=True)),
+                        lang,
+                        f.levels,
                     )
                     for i in first
                 ],
@@ -459,9 +475,7 @@ def reason_codes(
 
     groups = [t for t in cfg.risk_types if t in set(np.asarray(types)[household])]
     cols_of = {
-        g: np.array(
-            [j for j, t in enumerate(types) if t == g and household[j]], dtype=np.int64
-        )
+        g: np.array([j for j, t in enumerate(types) if t == g and household[j]], dtype=np.int64)
         for g in groups
     }
     n_groups = len(groups)
@@ -518,8 +532,12 @@ def reason_codes(
         if mode == "internal":
             wording = [cfg.risk_types[g] for g in groups]
             out[p + "type"] = _pick([*groups], reason_types[:, k] if in_range else None, n)
-            out[p + "type_zh"] = _pick([w.zh for w in wording], reason_types[:, k] if in_range else None, n)
-            out[p + "type_en"] = _pick([w.en for w in wording], reason_types[:, k] if in_range else None, n)
+            out[p + "type_zh"] = _pick(
+                [w.zh for w in wording], reason_types[:, k] if in_range else None, n
+            )
+            out[p + "type_en"] = _pick(
+                [w.en for w in wording], reason_types[:, k] if in_range else None, n
+            )
             out[p + "contribution"] = contribution
             out[p + "feature"] = pd.array(
                 np.where(top >= 0, np.array([*names, None], dtype=object)[top], None),
@@ -537,7 +555,16 @@ def reason_codes(
         out[f"context_{lang}"] = pd.array(context[lang], dtype="string")
     for register in (False, True) if not public else (True,):
         measures = _measures(
-            feats, groups, reason_types, reason_features, chosen_sum, valid, cfg, register, in_place, n
+            feats,
+            groups,
+            reason_types,
+            reason_features,
+            chosen_sum,
+            valid,
+            cfg,
+            register,
+            in_place,
+            n,
         )
         prefix = "public_" if register else ""
         for key, values in measures.items():
@@ -572,7 +599,9 @@ def _village_context(
     cols = np.flatnonzero(~household)
     if cfg.max_context == 0 or len(cols) == 0 or n == 0:
         return out
-    block = np.where((chosen[:, cols] >= 0) & (phi[:, cols] >= max(floor, 1e-12)), phi[:, cols], -np.inf)
+    block = np.where(
+        (chosen[:, cols] >= 0) & (phi[:, cols] >= max(floor, 1e-12)), phi[:, cols], -np.inf
+    )
     rank = np.argsort(-block, axis=1, kind="stable")[:, : cfg.max_context]
     picked = cols[rank]
     ok = np.isfinite(np.take_along_axis(block, rank, axis=1))
@@ -638,8 +667,7 @@ def _measures(
                     if m not in already:
                         already.append(m)
                 elif (
-                    len(proposed) < cfg.max_measures
-                    and weights[m] >= cfg.measure_min_share * top_w
+                    len(proposed) < cfg.max_measures and weights[m] >= cfg.measure_min_share * top_w
                 ):
                     proposed.append(m)
             cache[key] = (

@@ -29,21 +29,29 @@ def assistance_in_place(bundle: Bundle, pairs: pd.DataFrame) -> list[frozenset[s
 
     a = bundle.assistance
     if len(a):
-        a = a.loc[a["household_id"].isin(ids), ["household_id", "measure", "start_date", "end_date"]]
+        a = a.loc[
+            a["household_id"].isin(ids), ["household_id", "measure", "start_date", "end_date"]
+        ]
         m = rows.merge(a.astype({"household_id": "object"}), on="household_id", how="inner")
-        live = (m["start_date"] <= m["as_of"]) & (m["end_date"].isna() | (m["end_date"] > m["as_of"]))
-        for r, code in zip(m.loc[live, "row"], m.loc[live, "measure"].astype("object"), strict=True):
+        live = (m["start_date"] <= m["as_of"]) & (
+            m["end_date"].isna() | (m["end_date"] > m["as_of"])
+        )
+        for r, code in zip(
+            m.loc[live, "row"], m.loc[live, "measure"].astype("object"), strict=True
+        ):
             out[int(r)].add(str(code))
 
     e = bundle.events
     if len(e):
         e = e.loc[
             e["household_id"].isin(ids) & e["event_type"].isin(["dibao_granted", "dibao_ended"]),
-            ["household_id", "event_type", "recorded_on"],
+            ["household_id", "event_type", "event_date", "recorded_on"],
         ]
         if len(e):
+            # the contract: recorded_on defaults to event_date (as the feature engine reads it)
+            e = e.assign(known=e["recorded_on"].fillna(e["event_date"]))
             m = rows.merge(e.astype({"household_id": "object"}), on="household_id", how="inner")
-            m = m.loc[m["recorded_on"] <= m["as_of"]].sort_values(["row", "recorded_on"], kind="stable")
+            m = m.loc[m["known"] <= m["as_of"]].sort_values(["row", "known"], kind="stable")
             last = m.groupby("row", sort=False)["event_type"].last().astype("object")
             for r in last.index[last == "dibao_granted"]:
                 out[int(r)].add("dibao")

@@ -736,7 +736,9 @@ def _check_templates(f: Feature, features: Mapping[str, Feature]) -> list[str]:
     sensitive features, village features stated as village context."""
     errs: list[str] = []
     if f.fact and f.statements:
-        errs.append(f"feature '{f.name}': a fact field (fact: true) makes no statements of its own.")
+        errs.append(
+            f"feature '{f.name}': a fact field (fact: true) makes no statements of its own."
+        )
     for i, st in enumerate(f.statements):
         where = f"feature '{f.name}' statements[{i}]"
         for name in st.when:

@@ -182,14 +182,20 @@ def render_template(
         value = row.get(name) if hasattr(row, "get") else None
         if _missing(value):
             return None
-        parts.append(format_field(value, spec or "", lang, levels if name == feature_name else None))
+        parts.append(
+            format_field(value, spec or "", lang, levels if name == feature_name else None)
+        )
     return "".join(parts)
 
 
 def _as_array(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(values as float or object, missing mask)."""
     missing = col.isna().to_numpy(dtype=bool)
-    if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+    if (
+        isinstance(col.dtype, pd.CategoricalDtype)
+        or col.dtype == object
+        or pd.api.types.is_string_dtype(col.dtype)
+    ):
         return col.astype("object").to_numpy(), missing
     return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan), missing
 
@@ -224,6 +230,8 @@ def statement_mask(
         if name in AS_OF_FIELDS:
             if not has_as_of:
                 return np.zeros(n, dtype=bool)
+            if name in frame.columns:  # one scoring date per row: a row without one is not stated
+                ok &= frame[name].notna().to_numpy(dtype=bool)
             continue
         if name not in frame.columns:
             return np.zeros(n, dtype=bool)

@@ -461,7 +461,9 @@ def _contribution_chart(
     )
     # shares of each household's stated reasons (log-odds are never shown as numbers)
     totals = np.nansum(np.clip(contrib, 0, None), axis=1, keepdims=True)
-    contrib = np.where(totals > 0, np.clip(contrib, 0, None) / np.where(totals > 0, totals, 1), np.nan)
+    contrib = np.where(
+        totals > 0, np.clip(contrib, 0, None) / np.where(totals > 0, totals, 1), np.nan
+    )
     types = np.column_stack(
         [
             top[reason_column(k, "type")]

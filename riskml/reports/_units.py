@@ -277,9 +277,7 @@ def household_records(
         measures,
         in_place,
         context,
-    ) in zip(
-        fl.index, fl[cols].itertuples(index=False, name=None), strict=True
-    ):
+    ) in zip(fl.index, fl[cols].itertuples(index=False, name=None), strict=True):
         rs = by_row.get(row, [])
         out.append(
             {

@@ -21,9 +21,9 @@ from riskml.explain import (
     reason_codes,
     reason_columns,
     reconcile,
+    risk_type_coverage,
     tree_shap,
 )
-from riskml.explain._reasons import risk_type_coverage
 from riskml.features._statements import Statement
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "explain.yaml"
@@ -221,7 +221,12 @@ def test_a_feature_whose_condition_fails_is_not_stated_and_goes_to_other() -> No
     assert second["reason_1_contribution"] == pytest.approx(0.3)
     assert second["reason_1_zh"] == "慢性病成员2人"
     assert second["other_contribution"] == pytest.approx(0.6 + 0.5 + 0.9)
-    texts = " ".join(reasons.filter(regex=r"^reason_\d_(zh|en|public_zh|public_en)$").stack().dropna().astype(str))
+    texts = " ".join(
+        reasons.filter(regex=r"^reason_\d_(zh|en|public_zh|public_en)$")
+        .stack()
+        .dropna()
+        .astype(str)
+    )
     assert "未知" not in texts and "unknown" not in texts and "nan" not in texts
     residual = reconcile(contrib, reasons, raw_score=contrib.sum(axis=1))
     assert np.abs(residual).max() <= 1e-12
@@ -297,12 +302,6 @@ def test_statements_that_name_the_period_need_the_scoring_date() -> None:
     reconcile(contrib_matrix(rows), per_row)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reported, not fixed here): with per-row as_of, a household whose date is NaT "
-    "still has a statement quoting {as_of_zh} hold (statement_mask skips the per-row check of "
-    "the as-of fields): a reason with a contribution, a type and measures but no text",
-)
 def test_a_household_without_a_scoring_date_has_no_period_statement() -> None:
     rows = [{"disaster_amount": 0.6}] * 2
     per_row = reason_codes(
@@ -464,12 +463,6 @@ def test_measures_follow_the_config(tmp_path: Path) -> None:
     assert only_education.loc[0, "measures_en"] == "grants"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reported, not fixed here): a catalog feature naming a measure key that is not "
-    "in configs/explain.yaml is silently dropped (riskml/explain/_reasons.py _measures); the "
-    "reason then suggests no measure at all, not even its risk type's",
-)
 def test_a_feature_naming_an_unknown_measure_is_a_clear_error() -> None:
     typo = StandInFeature(
         "income_change",

@@ -42,8 +42,16 @@ def _edge_values(clause: dict[str, Any]) -> list[Any]:
         return list(clause["in"])
     if "eq" in clause:
         return [clause["eq"]]
-    lo = max([clause[k] for k in ("ge",) if k in clause] + [clause[k] + 0.5 for k in ("gt",) if k in clause], default=None)
-    hi = min([clause[k] for k in ("le",) if k in clause] + [clause[k] - 0.5 for k in ("lt",) if k in clause], default=None)
+    lo = max(
+        [clause[k] for k in ("ge",) if k in clause]
+        + [clause[k] + 0.5 for k in ("gt",) if k in clause],
+        default=None,
+    )
+    hi = min(
+        [clause[k] for k in ("le",) if k in clause]
+        + [clause[k] - 0.5 for k in ("lt",) if k in clause],
+        default=None,
+    )
     if lo is not None and hi is not None:
         return [lo, hi, (lo + hi) / 2]
     if lo is not None:
@@ -55,11 +63,7 @@ def _edge_values(clause: dict[str, Any]) -> list[Any]:
 
 def _cases() -> list[tuple[str, int]]:
     catalog = load_catalog()
-    return [
-        (f.name, k)
-        for f in catalog.features.values()
-        for k in range(len(f.statements))
-    ]
+    return [(f.name, k) for f in catalog.features.values() for k in range(len(f.statements))]
 
 
 @pytest.mark.parametrize(("name", "k"), _cases())

@@ -110,12 +110,6 @@ def test_an_empty_bundle_has_nothing_in_place(make_bundle: Any, make_household: 
     assert assistance_in_place(empty, _pairs(("H1", "2025-06-30"))) == [frozenset()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reported, not fixed here): assistance_in_place ignores dibao events whose "
-    "recorded_on is missing; the data contract says recorded_on defaults to event_date, as the "
-    "feature engine (on_dibao) does",
-)
 def test_dibao_event_without_recorded_on_counts_from_its_event_date(
     make_bundle: Any, make_household: Any
 ) -> None:
