@@ -24,8 +24,8 @@ from riskml.explain._reasons import (
     reconcile,
     risk_type_coverage,
 )
-from riskml.explain._wording import wording_problems
 from riskml.explain._treeshap import TreeShapExplainer, TreeShapStats, tree_shap
+from riskml.explain._wording import wording_problems
 
 __all__ = [
     "GlobalImportance",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import string
 from collections.abc import Mapping
@@ -25,13 +24,6 @@ from pydantic import Field, ValidationError
 
 from riskml.config._base import ConfigError, StrictModel, catalog_dir, read_yaml
 from riskml.data._schema import TABLES
-from riskml.features._statements import (
-    AS_OF_FIELDS,
-    Statement,
-    as_of_values,
-    first_statement,
-    render_template,
-)
 from riskml.features._primitives import (
     DERIVED_COLUMNS,
     FEATURE_RISK_TYPES,
@@ -41,6 +33,13 @@ from riskml.features._primitives import (
     RESERVED_NAMES,
     VILLAGE_CONTEXT_COLUMNS,
     VILLAGE_TABLE,
+)
+from riskml.features._statements import (
+    AS_OF_FIELDS,
+    Statement,
+    as_of_values,
+    first_statement,
+    render_template,
 )
 
 __all__ = [
