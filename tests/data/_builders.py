@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from riskml.data import TABLES, Bundle
+from riskml.data import ALL_TABLES, Bundle
 
 EXTRACTED_ON = dt.date(2025, 12, 31)
 HH = [f"15050000000000{i:04d}" for i in (1, 2, 3, 4)]
@@ -171,7 +171,7 @@ def write_text_bundle(
 
 def _typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     out = {}
-    for col in TABLES[table].columns:
+    for col in ALL_TABLES[table].columns:
         text = (
             frame[col.name].replace("", None)
             if col.name in frame
