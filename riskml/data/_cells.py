@@ -7,7 +7,8 @@ spreadsheet riskml writes for people (score CSV/Excel, registration workbooks, q
 passes its text cells through :func:`neutralise_cell`, as OWASP recommends
 (https://owasp.org/www-community/attacks/CSV_Injection): a text that starts with ``=``, ``+``,
 ``-``, ``@``, a tab or a carriage return gets a leading single quote ``'``, so the spreadsheet
-shows it as text.
+shows it as text. A text that is just a number (``-1``, ``+2.5``, ``-3e5``) is left alone: it
+cannot run anything, and a quarantined ``-1`` should read as ``-1``.
 
 The rule is reversible. A text that already starts with ``'`` gets one more quote too, so in a
 cell written by riskml **every** leading quote means "one quote was added": :func:`restore_cell`
@@ -21,6 +22,7 @@ Excel cells are nevertheless stored as text cells, never as formulas.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -38,22 +40,24 @@ __all__ = [
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make Excel/WPS read a cell as a formula (OWASP)."""
 NEUTRALISING_QUOTE = "'"
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def neutralise_cell(value: Any) -> Any:
-    """``value`` with a leading ``'`` if it is text starting with a formula trigger or a quote.
+    """``value`` with a leading ``'`` if it is text starting with a formula trigger or a quote
+    (plain numbers such as ``-1`` excepted).
 
     Examples
     --------
     >>> neutralise_cell('=HYPERLINK("http://x","点我")')
     '\\'=HYPERLINK("http://x","点我")'
-    >>> neutralise_cell("嘎查11"), neutralise_cell(-3.5)
-    ('嘎查11', -3.5)
+    >>> neutralise_cell("嘎查11"), neutralise_cell("-3.5"), neutralise_cell("-2+3")
+    ('嘎查11', '-3.5', "'-2+3")
     """
-    if (
-        isinstance(value, str)
-        and value
-        and (value[0] in FORMULA_TRIGGERS or value[0] == NEUTRALISING_QUOTE)
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] == NEUTRALISING_QUOTE or (
+        value[0] in FORMULA_TRIGGERS and not _PLAIN_NUMBER.fullmatch(value)
     ):
         return NEUTRALISING_QUOTE + value
     return value

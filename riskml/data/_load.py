@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from riskml.config.mapping import BundleMapping, TableMapping, scalar_text
 from riskml.data._bundle import Bundle
+from riskml.data._cells import neutralise_frame
 from riskml.data._convert import StructuralError, convert_column, one_array
 from riskml.data._errors import BundleError, describe_rows
 from riskml.data._manifest import read_manifest
@@ -367,6 +368,9 @@ def _latest_date(tables: Iterable[WorkTable], today: dt.date) -> dt.date | None:
 def write_quarantine(quarantine: pd.DataFrame, path: str | Path) -> Path:
     """Write quarantine records as UTF-8 CSV with a BOM (so Excel shows the Chinese right).
 
+    Text cells are neutralised against formula injection (:func:`riskml.data.neutralise_cell`):
+    the ``value`` column holds source cells as they were.
+
     Written to ``<path>.partial`` and renamed into place, so a full disk or a killed run never
     leaves a truncated file that looks complete.
     """
@@ -374,7 +378,7 @@ def write_quarantine(quarantine: pd.DataFrame, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     try:
-        quarantine.to_csv(tmp, index=False, encoding="utf-8-sig")
+        neutralise_frame(quarantine).to_csv(tmp, index=False, encoding="utf-8-sig")
         tmp.replace(path)
     finally:
         if tmp.exists():

@@ -732,15 +732,13 @@ def import_reviews(
     ).reset_index(drop=True)
     result.quarantined = quarantine
     if len(quarantine):
-        from riskml.data._cells import neutralise_frame
-
         resolved = folder.resolve()
         qpath = (
             Path(quarantine_path)
             if quarantine_path
             else resolved.parent / f"{resolved.name}.reviews-quarantine.csv"
         )
-        result.quarantine_path = write_quarantine(neutralise_frame(quarantine), qpath)
+        result.quarantine_path = write_quarantine(quarantine, qpath)
     good = found.loc[~bad, ["household_id", "reviewed_on", "outcome", "risk_type", "note"]]
 
     existing_path = _reviews_file(folder)
