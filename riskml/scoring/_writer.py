@@ -29,7 +29,14 @@ import numpy as np
 import pandas as pd
 
 from riskml.data._cells import excel_row, neutralise_cell, restore_cell
-from riskml.scoring._columns import BOOL_ZH, HEADER_ZH, SCORE_COLUMNS, VALUE_ZH, score_dtypes
+from riskml.scoring._columns import (
+    BOOL_COLUMNS,
+    BOOL_ZH,
+    HEADER_ZH,
+    SCORE_COLUMNS,
+    VALUE_ZH,
+    score_dtypes,
+)
 
 __all__ = [
     "EXCEL_MAX_ROWS",
@@ -204,7 +211,7 @@ def _to_display(frame: pd.DataFrame) -> pd.DataFrame:
         s = frame[col]
         if col in VALUE_ZH:
             s = s.astype("string").map(VALUE_ZH[col], na_action="ignore").astype(object)
-        elif col == "flagged":
+        elif col in BOOL_COLUMNS:
             s = (
                 s.astype("boolean")
                 .astype(object)
@@ -342,7 +349,7 @@ def _from_display(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
         if col in VALUE_ZH:
             inv = {v: k for k, v in VALUE_ZH[col].items()}
             s = s.map(lambda v, inv=inv: inv.get(v, v) if v is not None else None)
-        if col == "flagged":
+        if col in BOOL_COLUMNS:
             inv_b = {v: k for k, v in BOOL_ZH.items()}
             s = s.map(lambda v, inv_b=inv_b: inv_b.get(v, v) if v is not None else None)
         dtype = dtypes[col]
