@@ -7,6 +7,9 @@ The bundle (``tests/data/_builders.py``): four households, extracted 2025-12-31,
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +20,8 @@ from riskml.data import Bundle
 from riskml.scoring._columns import EVENT_TYPE_ZH, empty_scores
 from riskml.scoring._followup import add_followup_columns, apply_quiet_period, followup_counts
 from tests.data._builders import HH, typed_bundle
+
+from .conftest import SCORING_AS_OF
 
 AS_OF = dt.date(2025, 6, 30)
 
@@ -216,3 +221,68 @@ def test_event_names_cover_the_contract() -> None:
 
     assert set(EVENT_TYPE_ZH) == set(EVENT_TYPES)
     assert set(DEFAULT_ADVERSE_EVENT_TYPES) <= set(EVENT_TYPES)
+
+
+# ---------------------------------------------------------------------------- the loop, end to end
+
+
+def test_review_loop_on_the_province(
+    small_province_dir: Any, risk_model: Any, tmp_path: Path
+) -> None:
+    """score → fill a registration workbook as cadres would → import twice → score next month
+    with --previous: reviewed-not-at-risk households are flagged only with a stated reason."""
+    import openpyxl
+
+    from riskml.data import CONCLUSIONS_ZH, REGISTRATION_COLUMNS, import_reviews
+    from riskml.scoring import read_scores, score_roster
+
+    folder = tmp_path / "bundle"
+    shutil.copytree(small_province_dir, folder)
+    first = score_roster(
+        folder, SCORING_AS_OF, out=tmp_path / "m1.csv", model=risk_model, quiet=True
+    )
+    listed = first.scores.loc[first.scores["flagged"].fillna(False)].head(12)
+    assert len(listed) == 12
+    zh = list(CONCLUSIONS_ZH)
+    conclusions = [zh[1]] * 6 + [zh[0]] * 3 + [None] * 3  # 暂不纳入 ×6, 纳入监测对象 ×3, blank ×3
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(list(REGISTRATION_COLUMNS))
+    for (_, r), c in zip(listed.iterrows(), conclusions, strict=True):
+        fixed = [r["household_id"], r["village_name"], None, "高", int(r["rank_village"]), "", ""]
+        cadre = [dt.datetime(2025, 7, 8) if c else None, "核实人", c, "因病" if c else None, None]
+        ws.append([*fixed, *cadre])
+    wb.save(tmp_path / "登记表.xlsx")
+    once = import_reviews([tmp_path / "登记表.xlsx"], folder)
+    twice = import_reviews([tmp_path / "登记表.xlsx"], folder)
+    assert (once.added, once.no_conclusion, twice.added, twice.already_recorded) == (9, 3, 0, 9)
+
+    second = score_roster(
+        folder,
+        "2025-07-31",
+        out=tmp_path / "m2.csv",
+        model=risk_model,
+        previous=tmp_path / "m1.csv",
+        quiet=True,
+    )
+    s = second.scores.set_index("household_id")
+    reviewed = listed["household_id"].tolist()
+    outcome = s.loc[reviewed, "last_review_outcome"]
+    assert _list(outcome) == ["not_at_risk"] * 6 + ["identified"] * 3 + [None] * 3
+    fine = s.loc[reviewed[:6]]
+    # flagged again only with a reason; otherwise held back (or no longer flagged by the model)
+    assert set(_list(fine.loc[fine["flagged"].fillna(False), "review_hold"])) <= {"flagged_again"}
+    held = fine.loc[fine["review_hold"] == "held_back"]
+    assert len(held) >= 1 and not held["flagged"].any()
+    assert held["status_detail"].str.contains("2025-07-08 核实结论为暂不纳入").all()
+    assert second.summary["followup"]["held_back"] == len(held)
+    assert second.summary["followup"]["last_review_not_at_risk"] == 6
+    # held-back households that were flagged last month are reported as no longer flagged
+    assert set(held["change"]) == {"no_longer_flagged"}
+    # the CSV reads back with every new column
+    back, _ = read_scores(tmp_path / "m2.csv")
+    pd.testing.assert_frame_equal(back, second.scores, check_exact=False, rtol=1e-15)
+    assert back["village_seq"].notna().all()
+    assert (
+        not back.groupby("village_code")["village_seq"].apply(lambda v: v.duplicated().any()).any()
+    )
