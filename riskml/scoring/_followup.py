@@ -219,20 +219,25 @@ def apply_quiet_period(
             }
         )
         part = part.loc[part["r"].to_numpy() > since.reindex(part["h"]).to_numpy()]
-        for h, grp in part.sort_values(["h", "d", "t"], kind="stable").groupby("h", sort=False):
+        for h, grp in part.sort_values(["h", "r", "d", "t"], kind="stable").groupby(
+            "h", sort=False
+        ):
             items = [
-                (t, pd.Timestamp(d).date().isoformat())
-                for t, d in zip(grp["t"], grp["d"], strict=True)
+                (t, pd.Timestamp(d).date().isoformat(), pd.Timestamp(r).date().isoformat())
+                for t, d, r in zip(grp["t"], grp["d"], grp["r"], strict=True)
             ]
             shown = items[:3]
-            more = f" 等 {len(items)} 条" if len(items) > 3 else ""
+            more_zh = f"等 {len(items)} 条" if len(items) > 3 else ""
+            more_en = f" and {len(items) - 3} more" if len(items) > 3 else ""
             why_zh[h].append(
-                "新增" + "、".join(f"{EVENT_TYPE_ZH.get(t, t)}（{d}）" for t, d in shown) + more
+                "新录入"
+                + "、".join(f"{EVENT_TYPE_ZH.get(t, t)}（{d} 发生，{r} 录入）" for t, d, r in shown)
+                + more_zh
             )
             why_en[h].append(
-                "new "
-                + ", ".join(f"{t} ({d})" for t, d in shown)
-                + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+                "recorded since: "
+                + ", ".join(f"{t} (occurred {d}, recorded {r})" for t, d, r in shown)
+                + more_en
             )
 
     # income below the line recorded after the review

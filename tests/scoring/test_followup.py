@@ -152,9 +152,9 @@ def test_quiet_period_holds_back_and_flags_again() -> None:
     assert held.startswith("核实后暂缓预警：2025-03-01 核实结论为暂不纳入，2025-09-01 前")
     assert "held back: reviewed as not at risk on 2025-03-01" in held
     assert again.startswith(
-        f"核实后再次预警：2025-03-01 核实结论为暂不纳入，此后新增{EVENT_TYPE_ZH['hospitalization']}（2025-04-05）"
+        f"核实后再次预警：2025-03-01 核实结论为暂不纳入，此后新录入{EVENT_TYPE_ZH['hospitalization']}（2025-04-05 发生，2025-04-10 录入）"
     )
-    assert "new hospitalization (2025-04-05)" in again
+    assert "recorded since: hospitalization (occurred 2025-04-05, recorded 2025-04-10)" in again
     assert pd.isna(out["status_detail"].iloc[1])
     summary = followup_counts(out, counts)
     assert summary["held_back"] == 1 and summary["last_review_not_at_risk"] == 3
@@ -286,3 +286,19 @@ def test_review_loop_on_the_province(
     assert (
         not back.groupby("village_code")["village_seq"].apply(lambda v: v.duplicated().any()).any()
     )
+
+
+def test_public_mode_keeps_the_village_number_and_drops_names() -> None:
+    from riskml.scoring._columns import columns_for_mode
+    from riskml.scoring._output import to_public
+
+    b = _bundle([(HH[2], "2025-03-01", "not_at_risk")])
+    scores, _ = apply_quiet_period(
+        add_followup_columns(_scores(b), b, AS_OF), b, AS_OF, ReviewConfig()
+    )
+    pub = to_public(scores, visible_chars=4)
+    assert "head_name" not in pub.columns and "group_name" not in pub.columns
+    assert tuple(pub.columns) == columns_for_mode("public")
+    assert pub["village_seq"].tolist() == [1, 2, 1, 1]
+    assert pub["status_detail"].iloc[2] == "近期已核实，暂缓预警 / reviewed recently, held back"
+    assert "2025-03-01" not in " ".join(pub["status_detail"].dropna())
