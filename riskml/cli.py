@@ -735,6 +735,42 @@ def demo_command(
         fail(escape(str(exc)))
 
 
+# ---- reviews: riskml reviews import ----
+reviews_app = typer.Typer(
+    help="Review outcomes (核实结论) back into the bundle.", no_args_is_help=True
+)
+app.add_typer(reviews_app, name="reviews")
+
+
+@reviews_app.command("import")
+def reviews_import_command(
+    files: list[str] = typer.Argument(  # noqa: B008
+        ..., help="Filled 核实登记表 files: .xlsx, or .csv saved from Excel/WPS (UTF-8 or GBK)."
+    ),
+    data: str = typer.Option(..., "--data", help="The bundle folder the reviews belong to."),
+    mapping: str | None = typer.Option(
+        None, "--mapping", help="Mapping file, when the bundle is a source export."
+    ),
+    quarantine: str | None = typer.Option(
+        None,
+        "--quarantine",
+        help="CSV for quarantined rows (default: <DATA>.reviews-quarantine.csv beside DATA).",
+    ),
+) -> None:
+    """Read filled registration workbooks and merge their reviews into the bundle's reviews table."""
+    from rich.markup import escape
+
+    from riskml.config import ConfigError
+    from riskml.data import BundleError, import_reviews
+
+    try:
+        result = import_reviews(files, data, mapping=mapping, quarantine_path=quarantine)
+    except (BundleError, ConfigError, OSError) as exc:
+        fail(escape(str(exc)))
+    for line in result.lines():
+        console.print(escape(line), highlight=False)
+
+
 # ---- end of stage commands ----
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "ExplainConfig",
     "OutputConfig",
     "RejectConfig",
+    "ReviewConfig",
     "ScoringConfig",
     "SparkConfig",
     "TierCapacity",
@@ -102,6 +103,53 @@ class SparkConfig(StrictModel):
     )
 
 
+DEFAULT_ADVERSE_EVENT_TYPES: tuple[str, ...] = (
+    "hospitalization",
+    "serious_illness",
+    "chronic_illness",
+    "disability",
+    "death",
+    "medical_bill",
+    "school_dropout",
+    "job_loss",
+    "migrant_work_end",
+    "natural_disaster",
+    "livestock_loss",
+    "crop_failure",
+    "accident",
+    "housing_damage",
+    "business_failure",
+    "dibao_ended",
+)
+
+
+class ReviewConfig(StrictModel):
+    """How review outcomes (the bundle's ``reviews`` table) act on the list."""
+
+    review_quiet_months: int = Field(
+        6,
+        ge=0,
+        le=36,
+        description="a household reviewed as not at risk is not flagged again for this many "
+        "months, unless an adverse record arrived since its review or its tier rose (0 = off)",
+    )
+    adverse_event_types: tuple[str, ...] = Field(
+        DEFAULT_ADVERSE_EVENT_TYPES,
+        description="event types (contract vocabulary) that end the quiet period when recorded "
+        "after the review",
+    )
+    income_below_line_is_adverse: bool = Field(
+        True,
+        description="an income row recorded after the review whose per-capita net income is "
+        "below that year's monitoring line also ends the quiet period",
+    )
+
+    @field_validator("adverse_event_types")
+    @classmethod
+    def _unique(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v))
+
+
 class ScoringConfig(StrictModel):
     """``configs/scoring.yaml``: how a roster is scored, tiered, explained and compared."""
 
@@ -114,6 +162,7 @@ class ScoringConfig(StrictModel):
     reject: RejectConfig = RejectConfig()
     output: OutputConfig = OutputConfig()
     spark: SparkConfig = SparkConfig()
+    reviews: ReviewConfig = ReviewConfig()
 
 
 @lru_cache(maxsize=8)

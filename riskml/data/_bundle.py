@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from riskml.data._schema import TABLE_ORDER
+from riskml.data._schema import OPTIONAL_TABLES, TABLE_ORDER
 
 __all__ = ["QUARANTINE_COLUMNS", "Bundle"]
 
@@ -68,5 +68,15 @@ class Bundle:
     def monitoring(self) -> pd.DataFrame:
         return self.tables["monitoring"]
 
+    @property
+    def reviews(self) -> pd.DataFrame:
+        """The optional ``reviews`` table; an empty typed frame when the bundle has none."""
+        frame = self.tables.get("reviews")
+        if frame is not None:
+            return frame
+        from riskml.data._load import empty_frame
+
+        return empty_frame(OPTIONAL_TABLES["reviews"])
+
     def table_names(self) -> tuple[str, ...]:
-        return tuple(t for t in TABLE_ORDER if t in self.tables)
+        return tuple(t for t in (*TABLE_ORDER, *OPTIONAL_TABLES) if t in self.tables)

@@ -15,12 +15,20 @@ import pyarrow.compute as pc
 
 from riskml.config.mapping import BundleMapping, TableMapping, scalar_text
 from riskml.data._bundle import Bundle
+from riskml.data._cells import neutralise_frame
 from riskml.data._convert import StructuralError, convert_column, one_array
 from riskml.data._errors import BundleError, describe_rows
 from riskml.data._manifest import read_manifest
 from riskml.data._mapping import check_mapping, close_matches, load_mapping, map_table
 from riskml.data._read import SUPPORTED_SUFFIXES, locate_table_file, read_table_file
-from riskml.data._schema import TABLE_ORDER, TABLES, Column, TableSchema
+from riskml.data._schema import (
+    ALL_TABLES,
+    OPTIONAL_TABLES,
+    TABLE_ORDER,
+    TABLES,
+    Column,
+    TableSchema,
+)
 from riskml.data._validate import Validator, WorkTable, null_where
 
 __all__ = ["empty_frame", "load_bundle", "to_series", "write_quarantine"]
@@ -183,6 +191,9 @@ def _read_table(
     spec = mapping.table(name)
     path = locate_table_file(folder, name, spec.file)
     if path is None:
+        if name in OPTIONAL_TABLES:
+            report["files"][name] = {"file": None, "note": "optional table, no file"}
+            return None
         if name in mapping.missing_tables:
             report["files"][name] = {"file": None, "note": "declared missing by the mapping"}
             return None
@@ -357,6 +368,9 @@ def _latest_date(tables: Iterable[WorkTable], today: dt.date) -> dt.date | None:
 def write_quarantine(quarantine: pd.DataFrame, path: str | Path) -> Path:
     """Write quarantine records as UTF-8 CSV with a BOM (so Excel shows the Chinese right).
 
+    Text cells are neutralised against formula injection (:func:`riskml.data.neutralise_cell`):
+    the ``value`` column holds source cells as they were.
+
     Written to ``<path>.partial`` and renamed into place, so a full disk or a killed run never
     leaves a truncated file that looks complete.
     """
@@ -364,7 +378,7 @@ def write_quarantine(quarantine: pd.DataFrame, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     try:
-        quarantine.to_csv(tmp, index=False, encoding="utf-8-sig")
+        neutralise_frame(quarantine).to_csv(tmp, index=False, encoding="utf-8-sig")
         tmp.replace(path)
     finally:
         if tmp.exists():
@@ -475,6 +489,14 @@ def load_bundle(
             problems.extend(exc.problems)
             continue
         work[name] = table if table is not None else _empty_work(TABLES[name])
+    for name in OPTIONAL_TABLES:
+        try:
+            optional = _read_table(folder, ALL_TABLES[name], the_mapping, encoding, report)
+        except BundleError as exc:
+            problems.extend(exc.problems)
+            continue
+        if optional is not None:
+            work[name] = optional
     if len(no_file) == len(TABLE_ORDER):
         files = sorted(p.name for p in folder.iterdir() if p.is_file())
         raise BundleError(
@@ -494,7 +516,9 @@ def load_bundle(
         report["extracted_on_from"] = "bundle.yaml"
     else:
         today = dt.date.today()
-        limit = _latest_date(work.values(), today) or today
+        # the history tables date the extract; reviews are recorded by riskml's users afterwards
+        history = [t for n, t in work.items() if n not in OPTIONAL_TABLES]
+        limit = _latest_date(history, today) or today
         report["extracted_on_from"] = "latest date in the bundle (no bundle.yaml)"
 
     validator = Validator(the_mapping.validation, limit)
@@ -505,7 +529,7 @@ def load_bundle(
     validator.value_rules(households, households=True)
     if validator.errors:
         raise BundleError(validator.errors)
-    for name in TABLE_ORDER[1:]:
+    for name in [n for n in work if n != "households"]:
         t = work[name]
         if t.n == 0:
             continue

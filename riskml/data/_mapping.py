@@ -29,7 +29,7 @@ from riskml.config.mapping import load_mapping as _load_mapping_file
 from riskml.data._convert import factorize, one_array
 from riskml.data._errors import BundleError
 from riskml.data._read import RawTable
-from riskml.data._schema import TABLES
+from riskml.data._schema import ALL_TABLES, OPTIONAL_TABLES
 
 __all__ = ["MappedTable", "check_mapping", "close_matches", "load_mapping", "map_table"]
 
@@ -47,7 +47,7 @@ def _did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str:
 
 
 def _table_problems(name: str, spec: TableMapping) -> list[str]:
-    schema = TABLES[name]
+    schema = ALL_TABLES[name]
     names = schema.column_names
     where = f"tables.{name}"
     problems: list[str] = []
@@ -135,10 +135,10 @@ def _table_problems(name: str, spec: TableMapping) -> list[str]:
 
 def check_mapping(mapping: BundleMapping, origin: str = "mapping") -> BundleMapping:
     """Check ``mapping`` against the data contract; raise ``ConfigError`` listing every problem."""
-    known = tuple(TABLES)
+    known = tuple(ALL_TABLES)
     problems: list[str] = []
     for name in mapping.tables:
-        if name not in TABLES:
+        if name not in ALL_TABLES:
             problems.append(
                 f"tables.{name}: {name!r} is not a contract table{_did_you_mean(name, known)} "
                 f"(tables: {', '.join(known)})"
@@ -146,9 +146,14 @@ def check_mapping(mapping: BundleMapping, origin: str = "mapping") -> BundleMapp
         else:
             problems.extend(_table_problems(name, mapping.tables[name]))
     for name in mapping.missing_tables:
-        if name not in TABLES:
+        if name not in ALL_TABLES:
             problems.append(
                 f"missing_tables: {name!r} is not a contract table{_did_you_mean(name, known)}"
+            )
+        elif name in OPTIONAL_TABLES:
+            problems.append(
+                f"missing_tables: {name!r} is an optional table; leave it out (a bundle without "
+                "its file simply has none)"
             )
     if "households" in mapping.missing_tables:
         problems.append("missing_tables: 'households' cannot be missing; every bundle needs it")
@@ -223,7 +228,7 @@ def map_table(raw: RawTable, spec: TableMapping) -> MappedTable:
     has both ``household_id`` and a column the mapping renames to ``household_id``).
     """
     name = raw.table
-    schema = TABLES[name]
+    schema = ALL_TABLES[name]
     source_names = list(raw.data.column_names)
     n = raw.data.num_rows
     columns: dict[str, pa.Array] = {}

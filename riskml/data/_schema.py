@@ -22,10 +22,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "ALL_TABLES",
     "ASSISTANCE_MEASURES",
     "DISASTER_KINDS",
     "EVENT_TYPES",
     "MONITORING_CATEGORIES",
+    "OPTIONAL_TABLES",
+    "REVIEW_OUTCOMES",
     "RISK_TYPES",
     "TABLES",
     "TABLE_ORDER",
@@ -90,6 +93,9 @@ RISK_TYPES = (
     "other",
 )
 ELIMINATION_METHODS = ("assisted", "natural")
+REVIEW_OUTCOMES = ("identified", "not_at_risk", "already_monitored", "unreachable")
+"""Outcomes of a household review (入户核实 / 民主评议): made a monitoring object (纳入监测对象),
+found not at risk (暂不纳入), already a monitoring object (已是监测对象), not reachable (无法核实)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,8 @@ HOUSEHOLDS = TableSchema(
         Column("township_code", "id", required=True, description="苏木乡镇"),
         Column("village_code", "id", required=True, description="嘎查村"),
         Column("village_name", "string"),
+        Column("group_name", "string", description="村民小组; internal-mode output only"),
+        Column("head_name", "string", description="户主姓名; internal-mode output only"),
         Column("head_sex", "category", vocab=SEXES),
         Column("head_birth_year", "int", min_value=1900),
         Column("head_ethnicity", "string", description="fairness audits only, never a feature"),
@@ -232,7 +240,25 @@ MONITORING = TableSchema(
     date_columns_order=(("identified_on", "eliminated_on"),),
 )
 
+REVIEWS = TableSchema(
+    name="reviews",
+    columns=(
+        Column("household_id", "id", required=True),
+        Column("reviewed_on", "date", required=True, description="核实日期"),
+        Column("outcome", "category", required=True, vocab=REVIEW_OUTCOMES, description="核实结论"),
+        Column("risk_type", "category", vocab=RISK_TYPES, description="风险类型"),
+        Column("note", "string", description="备注"),
+    ),
+    key=("household_id", "reviewed_on", "outcome"),
+    time_column="reviewed_on",
+)
+
 TABLES: dict[str, TableSchema] = {
     t.name: t for t in (HOUSEHOLDS, MEMBERS, INCOME, EVENTS, ASSISTANCE, MONITORING)
 }
+"""The history tables every bundle has (a file each, or declared missing by a mapping)."""
 TABLE_ORDER: tuple[str, ...] = tuple(TABLES)
+OPTIONAL_TABLES: dict[str, TableSchema] = {REVIEWS.name: REVIEWS}
+"""Tables a bundle may hold: no file means an empty table. ``reviews`` records what cadres
+decided about listed households (``riskml reviews import``); it is never a feature source."""
+ALL_TABLES: dict[str, TableSchema] = {**TABLES, **OPTIONAL_TABLES}

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from riskml.data._bundle import Bundle
-from riskml.data._schema import TABLES
+from riskml.data._schema import ALL_TABLES
 
 __all__ = ["render_summary", "summarize_bundle"]
 
@@ -18,7 +18,7 @@ def _iso(value: Any) -> str | None:
 
 def _date_range(frame: pd.DataFrame, table: str) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     lows, highs = [], []
-    for col in TABLES[table].columns:
+    for col in ALL_TABLES[table].columns:
         if col.kind == "date" and col.name in frame.columns and len(frame):
             values = frame[col.name]
             lows.append(values.min())

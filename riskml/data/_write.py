@@ -13,10 +13,11 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from riskml.data._bundle import Bundle
+from riskml.data._cells import excel_row
 from riskml.data._errors import BundleError
 from riskml.data._load import empty_frame
 from riskml.data._manifest import BundleManifest, write_manifest
-from riskml.data._schema import TABLE_ORDER, TABLES, Column, TableSchema
+from riskml.data._schema import ALL_TABLES, OPTIONAL_TABLES, TABLE_ORDER, Column, TableSchema
 
 __all__ = ["EXCEL_MAX_ROWS", "write_bundle"]
 
@@ -106,7 +107,7 @@ def _write_xlsx(table: pa.Table, path: Path, sheet: str) -> None:
     ws.append(table.column_names)
     columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
     for row in zip(*columns, strict=True):
-        ws.append([_cell(v) for v in row])
+        ws.append(excel_row(ws, [_cell(v) for v in row]))  # text stays text, never a formula
     wb.save(path)
 
 
@@ -153,7 +154,7 @@ def write_bundle(
             p.name
             for p in out.iterdir()
             if p.is_file()
-            and p.stem in TABLES
+            and p.stem in ALL_TABLES
             and p.suffix.lower() in _FORMATS.values()
             and p.suffix.lower() != suffix
         ]
@@ -164,6 +165,8 @@ def write_bundle(
                 "or remove those files."
             )
     frames = {name: bundle.tables.get(name) for name in TABLE_ORDER}
+    # optional tables are written only when the bundle holds them
+    frames.update({n: bundle.tables[n] for n in OPTIONAL_TABLES if n in bundle.tables})
     if format == "xlsx":
         too_big = {
             n: len(f) for n, f in frames.items() if f is not None and len(f) > EXCEL_MAX_ROWS
@@ -175,7 +178,7 @@ def write_bundle(
             )
     tables = {
         name: _frame_to_arrow(
-            frame if frame is not None else empty_frame(TABLES[name]), TABLES[name]
+            frame if frame is not None else empty_frame(ALL_TABLES[name]), ALL_TABLES[name]
         )
         for name, frame in frames.items()
     }

@@ -16,6 +16,7 @@ from riskml.features._catalog import (
     load_catalog,
 )
 from riskml.features._engine import FeatureEngine, compute_features, monitoring_status
+from riskml.features._income import income_against_threshold
 from riskml.features._primitives import FEATURE_RISK_TYPES, PRIMITIVES, VILLAGE_CONTEXT_COLUMNS
 from riskml.features._training import (
     AUDIT_COLUMNS,
@@ -45,6 +46,7 @@ __all__ = [
     "build_training_set",
     "compute_features",
     "data_fingerprint",
+    "income_against_threshold",
     "load_catalog",
     "monitoring_status",
     "village_context",

@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import pandas as pd
 
+from riskml.data import OUTCOME_ZH
+
 __all__ = [
     "BASE_COLUMNS",
+    "BOOL_COLUMNS",
     "BOOL_ZH",
     "CHANGE_COLUMNS",
     "CHANGE_VALUES",
+    "EVENT_TYPE_ZH",
     "EXPLANATION_COLUMNS",
+    "FOLLOWUP_COLUMNS",
     "HEADER_ZH",
+    "INCOME_COLUMNS",
     "INTERNAL_ONLY_COLUMNS",
     "INTERNAL_ONLY_REASON_FIELDS",
     "MAX_REASONS",
     "MONITORING_CATEGORY_ZH",
+    "PLACE_COLUMNS",
     "REASON_FIELDS",
+    "REVIEW_COLUMNS",
+    "REVIEW_HOLD_VALUES",
     "SCORE_COLUMNS",
     "STATUS_VALUES",
     "VALUE_ZH",
@@ -43,12 +52,35 @@ CHANGE_VALUES = (
     "new_household",
 )
 
+REVIEW_HOLD_VALUES = ("held_back", "flagged_again")
+
+PLACE_COLUMNS: tuple[str, ...] = ("village_seq", "group_name", "head_name")
+"""After ``village_name``: the household's number within its village (1, 2, … by
+``household_id``; unique per village, so meeting mode can say 村内编号 12), its 村民小组 and the
+head's name (both internal mode only)."""
+_NAME_COLUMNS: tuple[str, ...] = ("group_name", "head_name")
+"""Names: never in public output, logs or MLflow."""
+REVIEW_COLUMNS: tuple[str, ...] = ("review_hold", "last_review_on", "last_review_outcome")
+"""After ``flagged``: the household's last review on or before ``as_of`` (``reviews`` table) and,
+for a household reviewed as not at risk within ``reviews.review_quiet_months``, whether it was
+held back (``flagged`` false) or flagged again (``status_detail`` says why)."""
+INCOME_COLUMNS: tuple[str, ...] = (
+    "income_below_threshold",
+    "income_year",
+    "pc_income",
+    "threshold",
+)
+"""The latest verified per-capita net income known on ``as_of`` (income rows recorded on or before
+it, latest year), that year's monitoring line of the province, and whether it is below it."""
+FOLLOWUP_COLUMNS: tuple[str, ...] = PLACE_COLUMNS + REVIEW_COLUMNS + INCOME_COLUMNS
+
 BASE_COLUMNS: tuple[str, ...] = (
     "household_id",
     "county_code",
     "township_code",
     "village_code",
     "village_name",
+    *PLACE_COLUMNS,
     "as_of",
     "status",
     "status_detail",
@@ -58,6 +90,8 @@ BASE_COLUMNS: tuple[str, ...] = (
     "rank_township",
     "tier",
     "flagged",
+    *REVIEW_COLUMNS,
+    *INCOME_COLUMNS,
 )
 
 REASON_FIELDS: tuple[str, ...] = (
@@ -94,12 +128,14 @@ measures weighted by the reasons and the assistance already in place (已享受�
 register and in the public one (no measure that would reveal a sensitive risk type)."""
 
 INTERNAL_ONLY_COLUMNS: tuple[str, ...] = (
+    *_NAME_COLUMNS,
     "measures_zh",
     "measures_en",
     "measures_in_place_zh",
     "measures_in_place_en",
 )
-"""Household-level columns dropped in ``public`` mode (internal measures can reveal illness)."""
+"""Household-level columns dropped in ``public`` mode: names (never in public output, logs or
+MLflow) and the internal measures (they can reveal illness)."""
 
 CHANGE_COLUMNS: tuple[str, ...] = ("change", "previous_score", "previous_tier")
 
@@ -140,6 +176,9 @@ def score_dtypes() -> dict[str, str]:
         "township_code": "string",
         "village_code": "string",
         "village_name": "string",
+        "village_seq": "Int64",
+        "group_name": "string",
+        "head_name": "string",
         "as_of": "datetime64[ns]",
         "status": "string",
         "status_detail": "string",
@@ -149,6 +188,13 @@ def score_dtypes() -> dict[str, str]:
         "rank_township": "Int64",
         "tier": "string",
         "flagged": "boolean",
+        "review_hold": "string",
+        "last_review_on": "datetime64[ns]",
+        "last_review_outcome": "string",
+        "income_below_threshold": "boolean",
+        "income_year": "Int64",
+        "pc_income": "float64",
+        "threshold": "float64",
         "change": "string",
         "previous_score": "float64",
         "previous_tier": "string",
@@ -173,6 +219,9 @@ HEADER_ZH: dict[str, str] = {
     "township_code": "苏木乡镇代码",
     "village_code": "嘎查村代码",
     "village_name": "嘎查村名称",
+    "village_seq": "村内编号",
+    "group_name": "村民小组",
+    "head_name": "户主姓名",
     "as_of": "评估日期",
     "status": "状态",
     "status_detail": "状态说明",
@@ -182,6 +231,13 @@ HEADER_ZH: dict[str, str] = {
     "rank_township": "乡镇内排名",
     "tier": "风险等级",
     "flagged": "是否预警",
+    "review_hold": "核实后预警处理",
+    "last_review_on": "最近核实日期",
+    "last_review_outcome": "最近核实结论",
+    "income_below_threshold": "收入低于监测线",
+    "income_year": "收入年份",
+    "pc_income": "人均纯收入",
+    "threshold": "当年监测线",
     "change": "较上次变化",
     "previous_score": "上次风险概率",
     "previous_tier": "上次风险等级",
@@ -222,10 +278,39 @@ VALUE_ZH: dict[str, dict[str, str]] = {
         "unchanged": "无明显变化",
         "new_household": "新增农户",
     },
+    "review_hold": {"held_back": "核实后暂缓预警", "flagged_again": "核实后再次预警"},
+    "last_review_outcome": dict(OUTCOME_ZH),
 }
 """Value labels used in CSV/Excel (Parquet keeps the codes); read back by ``read_scores``."""
 
 BOOL_ZH = {True: "是", False: "否"}
+BOOL_COLUMNS: tuple[str, ...] = ("flagged", "income_below_threshold")
+"""Boolean columns, written 是/否 in CSV/Excel."""
+
+EVENT_TYPE_ZH: dict[str, str] = {
+    "hospitalization": "住院",
+    "serious_illness": "患大病",
+    "chronic_illness": "慢性病",
+    "disability": "残疾",
+    "death": "死亡",
+    "birth": "出生",
+    "medical_bill": "医疗费用",
+    "school_enrollment": "入学",
+    "school_dropout": "辍学",
+    "job_loss": "失业",
+    "migrant_work_start": "外出务工",
+    "migrant_work_end": "务工返乡",
+    "natural_disaster": "自然灾害",
+    "livestock_loss": "牲畜损失",
+    "crop_failure": "农作物绝收",
+    "accident": "意外事故",
+    "housing_damage": "房屋损毁",
+    "business_failure": "经营失败",
+    "dibao_granted": "纳入低保",
+    "dibao_ended": "退出低保",
+    "temporary_assistance": "临时救助",
+}
+"""Chinese names of the contract's event types (for ``status_detail``)."""
 
 MONITORING_CATEGORY_ZH: dict[str, str] = {
     "unstable_exited": "脱贫不稳定户",

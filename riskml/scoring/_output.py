@@ -15,6 +15,10 @@ PUBLIC_DETAIL = {
     "not_eligible": "已纳入监测 / already under monitoring",
     "rejected": "数据有误，未评分 / data problem, not scored",
 }
+PUBLIC_REVIEW_DETAIL = {
+    "held_back": "近期已核实，暂缓预警 / reviewed recently, held back",
+    "flagged_again": "近期已核实，有新情况再次预警 / reviewed recently, flagged again on new records",
+}
 
 
 def mask_ids(ids: pd.Series, visible: int) -> pd.Series:
@@ -76,7 +80,9 @@ def to_public(scores: pd.DataFrame, *, visible_chars: int) -> pd.DataFrame:
     Household ids keep only their last ``visible_chars`` characters; the internal reason texts
     and risk types (``reason_k_type``, ``reason_k_zh``, ``reason_k_en``) are dropped; the
     status detail (which can name a monitoring category or a data problem) becomes a generic
-    phrase. The public reason texts and suggested measures stay.
+    phrase. The public reason texts and suggested measures stay; the head's name and the group
+    (``INTERNAL_ONLY_COLUMNS``) are dropped; ``village_seq`` (村内编号) stays, so a meeting can
+    name a household uniquely within its village while the internal list holds the key.
     """
     out = scores.copy()
     out["household_id"] = mask_ids(out["household_id"], visible_chars)
@@ -84,5 +90,9 @@ def to_public(scores: pd.DataFrame, *, visible_chars: int) -> pd.DataFrame:
     detail = pd.Series(pd.NA, index=out.index, dtype="string")
     for s, text in PUBLIC_DETAIL.items():
         detail[status == s] = text
+    if "review_hold" in out.columns:
+        hold = out["review_hold"].astype("string")
+        for s, text in PUBLIC_REVIEW_DETAIL.items():
+            detail[(hold == s).fillna(False)] = text
     out["status_detail"] = detail
     return out[list(columns_for_mode("public"))]

@@ -19,6 +19,7 @@ from riskml import __version__
 from riskml.config.scoring import ScoringConfig, load_scoring_config
 from riskml.data import Bundle
 from riskml.scoring._change import compare_with_previous
+from riskml.scoring._followup import add_followup_columns, apply_quiet_period, followup_counts
 from riskml.scoring._local import EngineOutput, run_local
 from riskml.scoring._output import assemble_scores, to_public
 from riskml.scoring._partition import (
@@ -348,6 +349,9 @@ def score_bundle(
         if spark_run is not None:
             spark_run.close()
     scores = assemble_scores(core, reasons, universe["household_id"], as_of)
+    t3 = time.perf_counter()
+    scores = add_followup_columns(scores, bundle, as_of)
+    timings["followup"] = time.perf_counter() - t3
     drift = drift_report(out.drift_features, model, config.drift.psi_warn)
     if drift.get("warnings"):
         log.warning(
@@ -477,8 +481,10 @@ def score_roster(
         scores, universe, drift = result.scores, result.universe, result.drift
         timings = {**load_timings, **result.timings}
         change_counts = None
-        if previous is not None:
-            prev, _meta = read_scores(previous)
+        prev = read_scores(previous)[0] if previous is not None else None
+        # reviewed as not at risk recently: held back unless something new (before 'change')
+        scores, hold_counts = apply_quiet_period(scores, bundle, as_of_date, cfg.reviews, prev)
+        if prev is not None:
             scores, change_counts = compare_with_previous(
                 scores, prev, cfg.change, previous_path=str(previous)
             )
@@ -522,6 +528,7 @@ def score_roster(
             quarantine=bundle.quarantine,
             timings=timings,
         )
+        summary["followup"] = followup_counts(scores, hold_counts)
         summary["output"] = {
             "path": str(out) if out is not None else None,
             "format": output_format(out) if out is not None else None,

@@ -155,6 +155,21 @@ def print_summary(
             "since the previous run: "
             + ", ".join(f"{k} {v:,}" for k, v in summary["change"].items())
         )
+    follow = summary.get("followup") or {}
+    if follow.get("with_review"):
+        con.print(
+            f"reviews: {follow['with_review']:,} households with a review on or before as-of "
+            f"(not at risk {follow.get('last_review_not_at_risk', 0):,}, identified "
+            f"{follow.get('last_review_identified', 0):,}); held back in the quiet period "
+            f"{follow.get('held_back', 0):,}, flagged again on new records "
+            f"{follow.get('flagged_again', 0):,}"
+        )
+    if follow.get("income_below_threshold_not_monitored"):
+        con.print(
+            f"income below the monitoring line (not monitoring objects): "
+            f"{follow['income_below_threshold_not_monitored']:,}, of which not flagged "
+            f"{follow.get('income_below_threshold_not_flagged', 0):,} — check them directly"
+        )
     drift = summary.get("drift") or {}
     if drift.get("warnings"):
         shown = drift["warnings"][:8]

@@ -4,6 +4,13 @@ Parquet keeps the English column names and carries the run's metadata in its sch
 (key ``riskml``). CSV (UTF-8 with BOM, so Excel and WPS open it) and Excel use Chinese headers
 and value labels; their metadata goes to a sidecar ``<out>.meta.json`` (and, for Excel, a
 ``说明`` sheet).
+
+CSV and Excel are opened by people in Excel/WPS, and their text comes from exports riskml does
+not control: every text cell passes through :func:`riskml.data.neutralise_cell` (a leading ``'``
+before ``=``, ``+``, ``-``, ``@``, tab, carriage return, or ``'`` itself) and Excel text cells are
+stored as text, never as formulas. :func:`read_scores` removes exactly one leading ``'`` from
+every text cell of a CSV/Excel score file, which gives back the original text (Parquet is not
+touched: it is not opened in a spreadsheet).
 """
 
 from __future__ import annotations
@@ -21,7 +28,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskml.scoring._columns import BOOL_ZH, HEADER_ZH, SCORE_COLUMNS, VALUE_ZH, score_dtypes
+from riskml.data._cells import excel_row, neutralise_cell, restore_cell
+from riskml.scoring._columns import (
+    BOOL_COLUMNS,
+    BOOL_ZH,
+    HEADER_ZH,
+    SCORE_COLUMNS,
+    VALUE_ZH,
+    score_dtypes,
+)
 
 __all__ = [
     "EXCEL_MAX_ROWS",
@@ -196,7 +211,7 @@ def _to_display(frame: pd.DataFrame) -> pd.DataFrame:
         s = frame[col]
         if col in VALUE_ZH:
             s = s.astype("string").map(VALUE_ZH[col], na_action="ignore").astype(object)
-        elif col == "flagged":
+        elif col in BOOL_COLUMNS:
             s = (
                 s.astype("boolean")
                 .astype(object)
@@ -206,7 +221,10 @@ def _to_display(frame: pd.DataFrame) -> pd.DataFrame:
             s = s.dt.strftime("%Y-%m-%d").astype(object)
         else:
             s = s.astype(object)
-        out[col] = s.where(pd.notna(s), None)
+        s = s.where(pd.notna(s), None)
+        if s.dtype == object:  # text cells: neutralise formula triggers (OWASP)
+            s = s.map(neutralise_cell)
+        out[col] = s
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -250,11 +268,11 @@ def _write_xlsx(frame: pd.DataFrame, tmp: Path, metadata: dict[str, Any]) -> Non
     for start in range(0, len(frame), _WRITE_ROWS):
         part = _to_display(frame.iloc[start : start + _WRITE_ROWS])
         for row in part.itertuples(index=False, name=None):
-            ws.append(list(row))
+            ws.append(excel_row(ws, list(row)))
     info = wb.create_sheet(INFO_SHEET)
     info.append(["项目", "内容"])
     for key, value in _flatten(metadata).items():
-        info.append([key, value])
+        info.append(excel_row(info, [neutralise_cell(key), neutralise_cell(value)]))
     wb.save(tmp)
 
 
@@ -327,11 +345,11 @@ def _from_display(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     out = {}
     for col in raw.columns:
         s = raw[col].astype(object).where(raw[col].notna(), None)
-        s = s.map(lambda v: None if isinstance(v, str) and v == "" else v)
+        s = s.map(lambda v: None if isinstance(v, str) and v == "" else restore_cell(v))
         if col in VALUE_ZH:
             inv = {v: k for k, v in VALUE_ZH[col].items()}
             s = s.map(lambda v, inv=inv: inv.get(v, v) if v is not None else None)
-        if col == "flagged":
+        if col in BOOL_COLUMNS:
             inv_b = {v: k for k, v in BOOL_ZH.items()}
             s = s.map(lambda v, inv_b=inv_b: inv_b.get(v, v) if v is not None else None)
         dtype = dtypes[col]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from riskml.data import neutralise_frame
 from riskml.tracking._card import build_model_card, render_model_card
 from riskml.tracking._pipeline import (
     DEFAULT_MIN_HISTORY_MONTHS,
@@ -413,9 +414,10 @@ def log_training_run(
             table.to_csv(report / "backtest" / "backtest_table.csv", index_label="method")
             bt.metrics.to_csv(report / "backtest" / "backtest_metrics.csv", index=False)
             bt.folds.to_csv(report / "backtest" / "folds.csv", index=False)
-            bt.fairness.to_csv(report / "backtest" / "fairness.csv", index=False)
+            # audit levels are bundle text (ethnicity, places): neutralise formula triggers
+            neutralise_frame(bt.fairness).to_csv(report / "backtest" / "fairness.csv", index=False)
             if len(bt.fairness):
-                bt.fairness_gaps("model").to_csv(
+                neutralise_frame(bt.fairness_gaps("model")).to_csv(
                     report / "backtest" / "fairness_gaps.csv", index=False
                 )
             (report / "config").mkdir()

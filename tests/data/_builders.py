@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
 
-from riskml.data import TABLES, Bundle
+from riskml.data import ALL_TABLES, Bundle
 
 EXTRACTED_ON = dt.date(2025, 12, 31)
 HH = [f"15050000000000{i:04d}" for i in (1, 2, 3, 4)]
@@ -171,7 +172,7 @@ def write_text_bundle(
 
 def _typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     out = {}
-    for col in TABLES[table].columns:
+    for col in ALL_TABLES[table].columns:
         text = (
             frame[col.name].replace("", None)
             if col.name in frame
@@ -274,3 +275,47 @@ def scaled_text_tables(n: int, seed: int = 0) -> dict[str, pd.DataFrame]:
         "assistance": assistance,
         "monitoring": monitoring,
     }
+
+
+# ---------------------------------------------------------------- filled registration workbooks
+
+
+def sheet_row(
+    hid: str, date: Any, conclusion: str | None, risk: str | None = None, note: str | None = None
+) -> list[Any]:
+    """One 核实登记表 row as a cadre fills it (the columns of ``REGISTRATION_COLUMNS``)."""
+    return [
+        hid,
+        "嘎查11",
+        "一组",
+        "高",
+        1,
+        "因病住院",
+        "健康帮扶",
+        date,
+        "张三",
+        conclusion,
+        risk,
+        note,
+    ]
+
+
+def registration_workbook(
+    path: Path, rows: list[list[Any]], *, title: bool = True, sheet: str = "嘎查11"
+) -> Path:
+    """A filled registration workbook: a title line, the header, ``rows``, and a 说明 sheet."""
+    import openpyxl
+
+    from riskml.data import REGISTRATION_COLUMNS
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet
+    if title:
+        ws.append(["某某苏木 核实登记表"])
+    ws.append(list(REGISTRATION_COLUMNS))
+    for r in rows:
+        ws.append(r)
+    wb.create_sheet("说明").append(["填写说明"])
+    wb.save(path)
+    return path

@@ -648,3 +648,219 @@ def test_parquet_column_of_unsupported_type(tmp_path: Path) -> None:
         match=r"income\.year \(income\.parquet\): 'year' is stored as list<.*Fix",
     ):
         load_bundle(tmp_path)
+
+
+# ---------------------------------------------------------------- reviews: the table and the import
+
+_TODAY = __import__("datetime").date(2026, 3, 1)
+
+
+def _import_error(tmp_path: Path, rows: list[list[object]], **kwargs: object) -> str:
+    from riskml.data import ReviewImportError, import_reviews
+
+    from ._builders import registration_workbook
+
+    folder = write_text_bundle(tmp_path / "bundle")
+    wb = registration_workbook(tmp_path / "登记表.xlsx", rows)
+    with pytest.raises(ReviewImportError) as info:
+        import_reviews([wb], folder, today=_TODAY, **kwargs)
+    assert not (folder / "reviews.csv").exists()  # nothing written
+    return str(info.value)
+
+
+def test_reviews_file_with_unknown_outcome(tmp_path: Path) -> None:
+    """reviews.csv with outcome 'maybe' → error naming reviews.outcome, the value and the allowed outcomes."""
+    t = text_tables()
+    t["reviews"] = pd.DataFrame(
+        {"household_id": [HH[2]], "reviewed_on": ["2025-07-15"], "outcome": ["maybe"]}
+    )
+    msg = _error(tmp_path / "b", t)
+    assert "reviews.outcome" in msg and "'maybe'" in msg and "not_at_risk" in msg
+
+
+def test_reviews_file_row_of_unknown_household(tmp_path: Path) -> None:
+    """a reviews row for a household not in households → quarantined ('household_id not in households')."""
+    t = text_tables()
+    t["reviews"] = pd.DataFrame(
+        {
+            "household_id": [HH[2], "999"],
+            "reviewed_on": ["2025-07-15", "2025-07-16"],
+            "outcome": ["not_at_risk", "identified"],
+        }
+    )
+    bundle = load_text(tmp_path / "b", t)
+    assert bundle.reviews["household_id"].tolist() == [HH[2]]
+    assert quarantined(bundle, "reviews")["reason"].tolist() == ["household_id not in households"]
+
+
+def test_review_import_conclusion_outside_the_dropdown(tmp_path: Path) -> None:
+    """a 核实登记表 row whose 核实结论 is '同意' → error naming file, sheet, row, column '核实结论' and the four allowed values; nothing written."""
+    from ._builders import sheet_row
+
+    msg = _import_error(tmp_path, [sheet_row(HH[2], "2025-07-15", "同意")])
+    assert "登记表.xlsx, sheet '嘎查11', row 3, column '核实结论': '同意'" in msg
+    assert "纳入监测对象 / 暂不纳入 / 已是监测对象 / 无法核实" in msg
+
+
+def test_review_import_unknown_risk_type(tmp_path: Path) -> None:
+    """a 核实登记表 row whose 风险类型 is '因穷' → error naming row and column '风险类型' and the official types."""
+    from ._builders import sheet_row
+
+    msg = _import_error(tmp_path, [sheet_row(HH[2], "2025-07-15", "暂不纳入", "因穷")])
+    assert "row 3, column '风险类型': '因穷'" in msg and "因自然灾害" in msg
+
+
+def test_review_import_bad_or_missing_date(tmp_path: Path) -> None:
+    """核实日期 '2025-13-45', or empty with a conclusion → error naming row and column '核实日期' for each."""
+    from ._builders import sheet_row
+
+    msg = _import_error(
+        tmp_path,
+        [sheet_row(HH[2], "2025-13-45", "暂不纳入"), sheet_row(HH[3], None, "暂不纳入")],
+    )
+    assert "row 3, column '核实日期': '2025-13-45' is not a date" in msg
+    assert "row 4, column '核实日期': a review (暂不纳入) without a date" in msg
+
+
+def test_review_import_date_in_the_future(tmp_path: Path) -> None:
+    """核实日期 after today → error ('is in the future'), naming row and column."""
+    from ._builders import sheet_row
+
+    msg = _import_error(tmp_path, [sheet_row(HH[2], "2027-01-01", "暂不纳入")])
+    assert "row 3, column '核实日期': 2027-01-01 is in the future (today is 2026-03-01)" in msg
+
+
+def test_review_import_unknown_household_and_late_review(tmp_path: Path) -> None:
+    """a review of a household not in the bundle, and one dated after the extraction date → both quarantined with the reason (file, sheet, row) beside the bundle; the good review imported."""
+    from riskml.data import import_reviews
+
+    from ._builders import registration_workbook, sheet_row
+
+    folder = write_text_bundle(tmp_path / "bundle")
+    wb = registration_workbook(
+        tmp_path / "登记表.xlsx",
+        [
+            sheet_row(HH[2], "2025-07-15", "暂不纳入"),
+            sheet_row("150500000000009999", "2025-08-03", "无法核实"),
+            sheet_row(HH[3], "2026-01-10", "纳入监测对象"),
+        ],
+    )
+    result = import_reviews([wb], folder, today=_TODAY)
+    assert result.added == 1
+    q = pd.read_csv(result.quarantine_path, dtype=str, encoding="utf-8-sig")
+    assert q["row"].tolist() == ["4", "5"]
+    assert q["reason"].str.startswith("household_id not in").tolist() == [True, False]
+    assert "after the bundle's extraction date (2025-12-31)" in q["reason"].iloc[1]
+
+
+def test_review_import_empty_conclusion(tmp_path: Path) -> None:
+    """a 核实登记表 row with a date and a note but no 核实结论 → not a review: skipped, counted in the summary with a hint."""
+    from riskml.data import import_reviews
+
+    from ._builders import registration_workbook, sheet_row
+
+    folder = write_text_bundle(tmp_path / "bundle")
+    wb = registration_workbook(
+        tmp_path / "a.xlsx", [sheet_row(HH[2], "2025-07-15", None, None, "再去")]
+    )
+    result = import_reviews([wb], folder, today=_TODAY)
+    assert (result.added, result.no_conclusion, result.no_conclusion_but_filled) == (0, 1, 1)
+    assert "fill in 核实结论" in " ".join(result.lines())
+
+
+def test_review_import_macro_workbook(tmp_path: Path) -> None:
+    """a .xlsm workbook, or an .xlsx holding xl/vbaProject.bin → refused, saying to save as plain .xlsx."""
+    import zipfile
+
+    from riskml.data import ReviewImportError, import_reviews
+
+    from ._builders import registration_workbook, sheet_row
+
+    folder = write_text_bundle(tmp_path / "bundle")
+    good = registration_workbook(tmp_path / "ok.xlsx", [sheet_row(HH[2], "2025-07-15", "暂不纳入")])
+    xlsm = tmp_path / "宏.xlsm"
+    xlsm.write_bytes(good.read_bytes())
+    with pytest.raises(ReviewImportError, match=r"macro-enabled workbook is refused.*\*\.xlsx"):
+        import_reviews([xlsm], folder, today=_TODAY)
+    disguised = tmp_path / "disguised.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(disguised, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item))
+        dst.writestr("xl/vbaProject.bin", b"\0" * 16)
+    with pytest.raises(ReviewImportError, match="holds macros"):
+        import_reviews([disguised], folder, today=_TODAY)
+
+
+def test_review_import_oversized_file_or_too_many_rows(tmp_path: Path) -> None:
+    """a file above the size limit, or a sheet with more rows than the limit → refused with the limit named."""
+    from riskml.data import ReviewImportError, import_reviews
+
+    from ._builders import registration_workbook, sheet_row
+
+    folder = write_text_bundle(tmp_path / "bundle")
+    wb = registration_workbook(tmp_path / "a.xlsx", [sheet_row(HH[2], None, None)] * 6)
+    with pytest.raises(ReviewImportError, match="larger than a registration workbook"):
+        import_reviews([wb], folder, today=_TODAY, max_bytes=100)
+    with pytest.raises(ReviewImportError, match="more than 5 data rows"):
+        import_reviews([wb], folder, today=_TODAY, max_rows=5)
+
+
+def test_review_import_not_a_registration_workbook(tmp_path: Path) -> None:
+    """an .xlsx without the 户编号 / 核实结论 header, or a .docx → error saying what file is expected."""
+    from riskml.data import ReviewImportError, import_reviews
+
+    folder = write_text_bundle(tmp_path / "bundle")
+    other = tmp_path / "other.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["户号", "结论"])
+    wb.save(other)
+    with pytest.raises(ReviewImportError, match="no sheet with the 核实登记表 header"):
+        import_reviews([other], folder, today=_TODAY)
+    doc = tmp_path / "a.docx"
+    doc.write_bytes(b"PK")
+    with pytest.raises(ReviewImportError, match="unknown kind of file"):
+        import_reviews([doc], folder, today=_TODAY)
+
+
+def test_review_import_formula_cells(tmp_path: Path) -> None:
+    """formula cells in a filled workbook (=HYPERLINK in 备注, =IF in 核实结论) → never evaluated: only cached values are read (none here, so empty)."""
+    from riskml.data import import_reviews
+
+    from ._builders import registration_workbook, sheet_row
+
+    folder = write_text_bundle(tmp_path / "bundle")
+    wb = registration_workbook(
+        tmp_path / "f.xlsx",
+        [
+            sheet_row(HH[2], "2025-07-15", "暂不纳入", None, '=HYPERLINK("http://x","点我")'),
+            sheet_row(HH[3], "2025-07-15", '=IF(1,"纳入监测对象","")'),
+        ],
+    )
+    result = import_reviews([wb], folder, today=_TODAY)
+    assert (result.added, result.no_conclusion) == (1, 1)
+    assert load_bundle(folder).reviews["note"].isna().all()
+
+
+def test_formula_text_in_the_quarantine_csv(tmp_path: Path) -> None:
+    """a quarantined cell holding '=HYPERLINK(...)' → written to the quarantine CSV as text with a leading quote (OWASP), a plain '-1' left as is."""
+    from riskml.data import write_quarantine
+
+    t = text_tables()
+    t["income"].loc[1, "business_income"] = '=HYPERLINK("http://x","点我")'
+    t["income"].loc[0, "wage_income"] = "-1"
+    bundle = load_text(tmp_path / "b", t)
+    path = write_quarantine(bundle.quarantine, tmp_path / "q.csv")
+    q = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    assert q["value"].tolist() == ["-1", '\'=HYPERLINK("http://x","点我")']
+
+
+def test_formula_text_in_an_xlsx_bundle(tmp_path: Path) -> None:
+    """a village named '=1+1' written with write_bundle(format='xlsx') → stored as a text cell, read back as '=1+1' (not a formula, not empty)."""
+    from riskml.data import write_bundle
+
+    t = text_tables()
+    t["households"].loc[0, "village_name"] = "=1+1"
+    out = write_bundle(load_text(tmp_path / "b", t), tmp_path / "x", format="xlsx")
+    cell = openpyxl.load_workbook(out / "households.xlsx")["households"]["E2"]
+    assert (cell.value, cell.data_type) == ("=1+1", "s")
+    assert load_bundle(out).households["village_name"].iloc[0] == "=1+1"

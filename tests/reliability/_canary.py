@@ -3,7 +3,8 @@
 ``write_canary_export`` takes whole villages of the synthetic province and turns them into what
 a county really sends: CSV files in GB18030, 18-digit resident ID numbers (身份证号) as household
 and member ids, extra columns holding the head's name, phone number and ID number, diagnoses in
-``events.detail``, and a few broken rows (an orphan event, a negative income, a household with
+``events.detail``, the contract's optional ``head_name`` and ``group_name`` (村民小组) columns
+(which riskml may show in internal outputs only), and a few broken rows (an orphan event, a negative income, a household with
 no village code). Every planted personal value is returned in :class:`Canaries` so a test can
 look for it in everything riskml writes.
 """
@@ -50,6 +51,7 @@ class Canaries:
     household_ids: frozenset[str]
     member_ids: frozenset[str]
     names: frozenset[str]
+    groups: frozenset[str]
     phones: frozenset[str]
     diagnoses: frozenset[str]
     village_names: frozenset[str]
@@ -164,7 +166,10 @@ def write_canary_export(bundle: Bundle, out: Path, *, seed: int = 0) -> Canaries
         f"1{p}{d:09d}"
         for p, d in zip(rng.choice(list("3456789"), n), rng.integers(0, 10**9, n), strict=True)
     ]
+    groups = [f"敖包{k}社" for k in rng.integers(1, 10, n)]
     text.insert(1, "户主姓名", names)
+    text["head_name"] = names  # the contract's optional columns: internal outputs only
+    text["group_name"] = groups
     text["联系电话"] = phones
     text["身份证号"] = [head_id.get(h, "") for h in text["household_id"]]
     set_aside = text.loc[7, "household_id"]
@@ -177,6 +182,7 @@ def write_canary_export(bundle: Bundle, out: Path, *, seed: int = 0) -> Canaries
         household_ids=frozenset(new_hh),
         member_ids=frozenset(m_map.values()),
         names=frozenset(names),
+        groups=frozenset(groups),
         phones=frozenset(phones),
         diagnoses=frozenset(DIAGNOSES),
         village_names=frozenset(hh["village_name"].dropna().astype(str)),
@@ -204,10 +210,12 @@ class Finding:
 def scan_text(
     text: str, where: str, canaries: Canaries, *, ids_allowed: bool = False
 ) -> list[Finding]:
-    """Planted names, phone numbers and diagnoses; and, unless allowed, ids and ID numbers."""
+    """Planted names, groups (村民小组), phone numbers and diagnoses; and, unless allowed, ids and
+    ID numbers."""
     found: list[Finding] = []
     for kind, values in (
         ("name", canaries.names),
+        ("group", canaries.groups),
         ("phone", canaries.phones),
         ("diagnosis", canaries.diagnoses),
     ):

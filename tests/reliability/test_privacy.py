@@ -7,8 +7,10 @@ line, MLflow param/metric/tag/artifact (the SQLite database itself and the artif
 public score file and public report is read back and searched.
 
 Where planted values may appear: household ids in internal outputs (training set, internal
-score file, quarantine file) — they are the operator's own keys. Nowhere else; names, phone
-numbers and diagnoses nowhere at all.
+score file, quarantine file) — they are the operator's own keys; the head's name and the group
+(村民小组, the contract's optional ``head_name`` / ``group_name``) in the internal score file's
+own ``head_name`` / ``group_name`` columns. Nowhere else; phone numbers and diagnoses nowhere at
+all.
 """
 
 from __future__ import annotations
@@ -82,13 +84,17 @@ def test_mlflow_params_metrics_tags_and_artifacts_hold_no_personal_data(full_run
 
 def test_public_score_file_and_public_reports_hold_no_personal_data(full_run: FullRun) -> None:
     """Public score file (+ its .meta.json / .summary.json) and the public village reports → no
-    ids, ID numbers, names, phones or diagnoses; ids appear masked (******1234)."""
+    ids, ID numbers, names, groups (村民小组), phones or diagnoses; ids appear masked (******1234)
+    and households are numbered within their village (村内编号)."""
     paths = sorted(full_run.public_scores.parent.glob(full_run.public_scores.name + "*"))
     assert len(paths) >= 2, paths  # the file and its summary
     findings, n = scan_paths([*paths, full_run.public_reports], full_run.canaries)
     assert not findings, _report(findings)
     public = pd.read_csv(full_run.public_scores, encoding="utf-8-sig", dtype=str)
     assert len(public) > 900 and public.iloc[:, 0].str.fullmatch(r"\*{6}\w{4}").all()
+    # no name or group columns; the village-local number that replaces them is there
+    assert "户主姓名" not in public.columns and "村民小组" not in public.columns
+    assert public["村内编号"].notna().sum() > 900
     pages = [file_text(p) or "" for p in full_run.public_reports.rglob("*.html")]
     assert n > 3 and any(re.search(r"\*{6}\w{4}", p) for p in pages)
 
@@ -100,18 +106,33 @@ def test_model_report_holds_no_personal_data(full_run: FullRun) -> None:
 
 
 def test_internal_outputs_hold_ids_but_no_names_phones_or_diagnoses(full_run: FullRun) -> None:
-    """Training set, internal score file, quarantine file → household ids allowed (internal keys);
-    names, phone numbers and diagnoses never (the loader ignores the extra columns, features use
-    event types and amounts, never free-text details)."""
+    """Training set, internal score file (its summary and metadata), quarantine file → household
+    ids allowed (internal keys); names and groups only in the internal score file's head_name /
+    group_name columns; phone numbers and diagnoses never (the loader ignores the extra columns,
+    features use event types and amounts, never free-text details or names)."""
     internal = [
         full_run.training_set,
-        *full_run.scores.parent.glob(full_run.scores.name + "*"),
+        *[
+            p
+            for p in full_run.scores.parent.glob(full_run.scores.name + "*")
+            if p != full_run.scores
+        ],
         full_run.quarantine,
     ]
     findings, n = scan_paths(internal, full_run.canaries, ids_allowed=True)
-    assert n >= 4 and not findings, _report(findings)
+    assert n >= 3 and not findings, _report(findings)
     scores = pd.read_parquet(full_run.scores)
     assert set(scores["household_id"]) & full_run.canaries.household_ids  # not vacuous
+    # names and groups: in their own internal-only columns, nowhere else in the file
+    c = full_run.canaries
+    assert set(scores["head_name"].dropna()) <= c.names and scores["head_name"].notna().sum() > 900
+    assert set(scores["group_name"].dropna()) <= c.groups and scores["group_name"].notna().any()
+    rest = scores.drop(columns=["head_name", "group_name"])
+    text = "\n".join(rest[col].dropna().astype(str).str.cat(sep="\n") for col in rest.columns)
+    findings = scan_text(
+        text, "internal score file outside head_name/group_name", c, ids_allowed=True
+    )
+    assert not findings, _report(findings)
 
 
 def test_every_household_of_the_export_is_accounted_for(full_run: FullRun) -> None:

@@ -268,6 +268,28 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
     frame["rank_village"] = s.groupby(frame["village_code"]).rank(ascending=False, method="first")
     frame["rank_township"] = s.groupby(frame["township_code"]).rank(ascending=False, method="first")
 
+    # The review loop's columns: a village-local number, 村民小组 and head names (internal only),
+    # the last review, and the latest verified income against that year's line.
+    frame["village_seq"] = (
+        pd.Series(frame["household_id"]).groupby(frame["village_code"]).rank(method="first")
+    ).astype("Int64")
+    frame["group_name"] = np.where(
+        rng.random(n) < 0.7, "第" + pd.Series(rng.integers(1, 6, n)).astype(str) + "组", None
+    )
+    frame["head_name"] = np.where(rng.random(n) < 0.7, "王某某", None)
+    reviewed = scored & (rng.random(n) < 0.05)
+    frame["last_review_on"] = pd.Series(
+        pd.Timestamp(spec.as_of) - pd.Timedelta(days=40), index=range(n)
+    ).where(reviewed)
+    frame["last_review_outcome"] = np.where(reviewed, "not_at_risk", None)
+    frame["review_hold"] = None
+    frame["income_year"] = np.where(scored, pd.Timestamp(spec.as_of).year - 1, None)
+    frame["pc_income"] = np.where(scored, rng.lognormal(9.4, 0.5, n), np.nan)
+    frame["threshold"] = np.where(scored, 8000.0, np.nan)
+    frame["income_below_threshold"] = np.where(
+        scored, frame["pc_income"] < frame["threshold"], None
+    )
+
     # Reasons for flagged households: 1..4 distinct risk types, contributions decreasing.
     n_types = len(RISK_TYPE_CODES)
     type_weights = np.array([8.0, 2, 2, 1, 2, 2, 2, 1, 2, 0.5])

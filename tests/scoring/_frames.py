@@ -75,4 +75,27 @@ def score_frame(n: int = 6, seed: int = 0) -> pd.DataFrame:
     )
     out["previous_score"] = np.where(scored, 0.1, np.nan)
     out["previous_tier"] = pd.array(["low" if s else None for s in scored], dtype="string")
+    # the review loop and the below-line route
+    out["village_seq"] = pd.array([i // 2 + 1 for i in range(n)], dtype="Int64")
+    out["group_name"] = pd.array([["一组", None][i % 2] for i in range(n)], dtype="string")
+    out["head_name"] = pd.array([f"户主{i}" for i in range(n)], dtype="string")
+    out["review_hold"] = pd.array(
+        [None, None, None, "held_back", "flagged_again"][:n] + [None] * max(0, n - 5),
+        dtype="string",
+    )
+    out["last_review_on"] = pd.to_datetime(
+        (["2025-03-01", None, None, "2025-05-20", "2025-05-21"] + [None] * n)[:n]
+    ).astype("datetime64[ns]")
+    out["last_review_outcome"] = pd.array(
+        (["identified", None, None, "not_at_risk", "not_at_risk"] + [None] * n)[:n],
+        dtype="string",
+    )
+    out["income_year"] = pd.array([2024 if i % 3 else None for i in range(n)], dtype="Int64")
+    known = np.array([i % 3 != 0 for i in range(n)])
+    out["pc_income"] = np.where(known, 4184.25 + 1000 * np.arange(n), np.nan)
+    out["threshold"] = np.where(known, 8000.0, np.nan)
+    out["income_below_threshold"] = pd.array(
+        [bool(p < 8000) if k else None for p, k in zip(out["pc_income"], known, strict=True)],
+        dtype="boolean",
+    )
     return out[list(SCORE_COLUMNS)]

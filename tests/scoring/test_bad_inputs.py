@@ -13,8 +13,16 @@ from typer.testing import CliRunner
 
 from riskml.config.scoring import load_scoring_config
 from riskml.data import Bundle
-from riskml.scoring import ScoringError, ScoringOutputError, score_roster
+from riskml.scoring import (
+    HEADER_ZH,
+    ScoringError,
+    ScoringOutputError,
+    read_scores,
+    score_roster,
+    write_scores,
+)
 
+from ._frames import score_frame
 from .conftest import MODEL_NAME, SCORING_AS_OF, TRAIN_AS_OF
 
 
@@ -234,3 +242,49 @@ def test_roster_lacking_an_optional_column(
     assert run.summary["status"]["scored"] > 0
     warned = run.summary["drift"]["warnings"]
     assert "oop_medical_last_year" in warned
+
+
+INJECTIONS = [
+    '=HYPERLINK("http://example.invalid","点我")',
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "+1+2",
+    "-2+3",
+    "\t=1+1",
+    "\r=1+1",
+    "'already quoted",
+    "#N/A",
+]
+
+
+@pytest.mark.parametrize("ext", [".csv", ".xlsx"])
+def test_text_that_looks_like_a_formula_is_neutralised_and_read_back(
+    tmp_path: Path, ext: str
+) -> None:
+    """village names / status text such as '=HYPERLINK(...)', '@SUM(1+1)*cmd|...', '-2+3', tab or CR first → score CSV/xlsx cells hold them as text with a leading quote (OWASP), xlsx cells typed text; read_scores gives the original text back."""
+    frame = score_frame(len(INJECTIONS))
+    frame["village_name"] = pd.array(INJECTIONS, dtype="string")
+    frame.loc[0, "status_detail"] = "=1+1"
+    path = write_scores(frame, tmp_path / f"s{ext}", metadata={"mode": "internal", "note": "=2+2"})
+    if ext == ".csv":
+        cells = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        names = cells[HEADER_ZH["village_name"]].tolist()
+        detail = cells[HEADER_ZH["status_detail"]].iloc[0]
+    else:
+        import openpyxl
+
+        wb = openpyxl.load_workbook(path)  # not data_only: formulas would show as '=...'
+        ws = wb["评分结果"]
+        col = [c.value for c in ws[1]].index(HEADER_ZH["village_name"]) + 1
+        cells_x = [ws.cell(row=r, column=col) for r in range(2, len(INJECTIONS) + 2)]
+        assert all(c.data_type == "s" for c in cells_x)  # text, never a formula or an error
+        names = [c.value for c in cells_x]
+        detail = ws.cell(row=2, column=[c.value for c in ws[1]].index("状态说明") + 1).value
+        info = [c.value for row in wb["说明"].iter_rows() for c in row]
+        assert "'=2+2" in info
+    # XML (inside .xlsx) turns a carriage return into a line feed; the quote is still there
+    expected = [v.replace("\r", "\n") if ext == ".xlsx" else v for v in INJECTIONS]
+    assert names == ["'" + v for v in expected[:-1]] + ["#N/A"]
+    assert detail == "'=1+1"
+    back, _ = read_scores(path)
+    assert back["village_name"].tolist() == expected
+    assert back.loc[0, "status_detail"] == "=1+1"

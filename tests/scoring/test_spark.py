@@ -54,17 +54,40 @@ def test_local_and_spark_engines_give_identical_scores_and_reasons(
     province_bundle: Any, risk_model: Any, spark_session: Any
 ) -> None:
     from riskml.config.scoring import load_scoring_config
+    from riskml.data import Bundle
     from riskml.scoring import score_roster
 
     cfg = load_scoring_config()
     cfg = cfg.model_copy(
         update={"spark": cfg.spark.model_copy(update={"households_per_partition": 700})}
     )
-    local = score_roster(
-        province_bundle, SCORING_AS_OF, out=None, model=risk_model, config=cfg, quiet=True
+    # reviews of 60 households (not at risk two months ago): the review columns and the quiet
+    # period must come out the same on both engines
+    ids = province_bundle.households["household_id"].iloc[:60]
+    empty = province_bundle.reviews
+    reviews = pd.DataFrame(
+        {
+            "household_id": pd.array(ids.to_numpy(), dtype="string"),
+            "reviewed_on": pd.Series(pd.Timestamp("2025-04-30"), index=range(60)).astype(
+                "datetime64[ns]"
+            ),
+            "outcome": pd.Categorical(
+                ["not_at_risk"] * 60, categories=empty["outcome"].cat.categories
+            ),
+            "risk_type": pd.Categorical([None] * 60, categories=empty["risk_type"].cat.categories),
+            "note": pd.array([None] * 60, dtype="string"),
+        }
     )
+    bundle = Bundle(
+        tables={**province_bundle.tables, "reviews": reviews},
+        extracted_on=province_bundle.extracted_on,
+        province=province_bundle.province,
+        source=province_bundle.source,
+        quarantine=province_bundle.quarantine,
+    )
+    local = score_roster(bundle, SCORING_AS_OF, out=None, model=risk_model, config=cfg, quiet=True)
     spark = score_roster(
-        province_bundle,
+        bundle,
         SCORING_AS_OF,
         out=None,
         model=risk_model,
@@ -83,6 +106,10 @@ def test_local_and_spark_engines_give_identical_scores_and_reasons(
         <= 1e-12
     )
     assert a["flagged"].sum() > 0 and a["reason_1_zh"].notna().sum() > 0
+    assert (a["last_review_outcome"] == "not_at_risk").sum() == 60
+    assert a["income_below_threshold"].fillna(False).sum() > 0
+    assert a["village_seq"].notna().sum() > 2000
     pd.testing.assert_frame_equal(a, b, check_exact=True)  # ranks, tiers, every reason text
+    assert local.summary["followup"] == spark.summary["followup"]
     assert local.summary["status"] == spark.summary["status"]
     assert local.summary["drift"]["psi"] == spark.summary["drift"]["psi"]

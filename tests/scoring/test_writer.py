@@ -57,12 +57,15 @@ def test_csv_has_bom_chinese_headers_and_labels_and_opens_with_pandas(tmp_path: 
     assert raw.startswith(b"\xef\xbb\xbf")
     plain = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
     assert list(plain.columns) == [HEADER_ZH[c] for c in frame.columns]
-    assert plain.columns[:6].tolist() == [
+    assert plain.columns[:9].tolist() == [
         "户编号",
         "旗县代码",
         "苏木乡镇代码",
         "嘎查村代码",
         "嘎查村名称",
+        "村内编号",
+        "村民小组",
+        "户主姓名",
         "评估日期",
     ]
     for header in (

@@ -1,0 +1,332 @@
+"""The review loop on the score file: places people can use, last reviews, the below-line route.
+
+Computed on the driver from the whole bundle, after tiers, with the same code for both engines
+(so the Spark and local score files are identical):
+
+- :func:`add_followup_columns` fills :data:`~riskml.scoring._columns.FOLLOWUP_COLUMNS` except
+  ``review_hold``: ``village_seq`` (1, 2, … within each village by ``household_id``),
+  ``group_name`` / ``head_name`` (internal mode only), the last review on or before ``as_of``
+  (``last_review_on``, ``last_review_outcome``) and the latest verified income known on
+  ``as_of`` against that year's monitoring line (``income_year``, ``pc_income``, ``threshold``,
+  ``income_below_threshold``).
+- :func:`apply_quiet_period` holds back households reviewed as not at risk within
+  ``reviews.review_quiet_months`` of ``as_of`` unless an adverse record arrived since the review
+  or the tier rose since the previous run; ``review_hold`` and ``status_detail`` say which and
+  why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskml.config.scoring import TIER_ORDER, ReviewConfig
+from riskml.data import Bundle
+from riskml.data._schema import EVENT_TYPES
+from riskml.scoring._columns import EVENT_TYPE_ZH, score_dtypes
+
+__all__ = ["OUTCOME_PRIORITY", "add_followup_columns", "apply_quiet_period", "followup_counts"]
+
+OUTCOME_PRIORITY: tuple[str, ...] = (
+    "identified",
+    "already_monitored",
+    "not_at_risk",
+    "unreachable",
+)
+"""When one household has several reviews on its latest review date, the first of these wins."""
+_TIER_ZH = {"high": "高", "medium": "中", "low": "低"}
+
+
+def _last_reviews(bundle: Bundle, as_of: dt.date) -> pd.DataFrame:
+    r = bundle.reviews
+    if len(r) == 0:
+        return pd.DataFrame(columns=["last_review_on", "last_review_outcome"])
+    r = r.loc[r["household_id"].notna() & r["reviewed_on"].notna() & r["outcome"].notna()]
+    r = r.loc[r["reviewed_on"] <= pd.Timestamp(as_of)]
+    prio = {o: i for i, o in enumerate(OUTCOME_PRIORITY)}
+    frame = pd.DataFrame(
+        {
+            "household_id": r["household_id"].astype("string").to_numpy(dtype=object),
+            "last_review_on": r["reviewed_on"].to_numpy(),
+            "last_review_outcome": r["outcome"].astype(str).to_numpy(dtype=object),
+        }
+    )
+    frame["_p"] = frame["last_review_outcome"].map(prio)
+    frame = frame.sort_values(
+        ["household_id", "last_review_on", "_p"], ascending=[True, False, True], kind="stable"
+    )
+    return frame.drop_duplicates("household_id").set_index("household_id")[
+        ["last_review_on", "last_review_outcome"]
+    ]
+
+
+def _latest_income(income: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    inc = income.loc[
+        income["year"].notna()
+        & income["recorded_on"].notna()
+        & (income["recorded_on"] <= pd.Timestamp(as_of))
+    ]
+    inc = inc.sort_values(["household_id", "year", "recorded_on"], kind="stable")
+    last = inc.drop_duplicates("household_id", keep="last").set_index("household_id")
+    return last[["year", "pc_income", "threshold"]]
+
+
+def add_followup_columns(
+    scores: pd.DataFrame, bundle: Bundle, as_of: dt.date, *, thresholds: Any = None
+) -> pd.DataFrame:
+    """``scores`` (one row per household) with the place, last-review and income columns filled.
+
+    ``review_hold`` is left empty (see :func:`apply_quiet_period`).
+    """
+    from riskml.features import income_against_threshold
+
+    out = scores.copy()
+    dtypes = score_dtypes()
+    ids = out["household_id"].astype("string")
+    id_obj = ids.to_numpy(dtype=object)
+
+    # village_seq: 1, 2, ... by household_id within each village (unique per village)
+    village = out["village_code"].astype("string")
+    placed = village.notna() & ids.notna()
+    order = pd.DataFrame({"v": village[placed], "h": ids[placed]}).sort_values(
+        ["v", "h"], kind="stable"
+    )
+    seq = order.groupby("v", sort=False).cumcount() + 1
+    out["village_seq"] = pd.array(
+        pd.Series(seq, index=order.index).reindex(out.index), dtype="Int64"
+    )
+
+    # internal-only names from the households table
+    hh = bundle.households
+    hh = hh.loc[~hh["household_id"].duplicated()].set_index(
+        hh["household_id"]
+        .loc[~hh["household_id"].duplicated()]
+        .astype("string")
+        .to_numpy(dtype=object)
+    )
+    for col in ("group_name", "head_name"):
+        values = hh[col] if col in hh.columns else pd.Series(pd.NA, index=hh.index)
+        out[col] = pd.array(values.reindex(id_obj).to_numpy(dtype=object), dtype="string")
+
+    # last review on or before as_of
+    last = _last_reviews(bundle, as_of).reindex(id_obj)
+    out["last_review_on"] = pd.to_datetime(last["last_review_on"].to_numpy()).astype(
+        "datetime64[ns]"
+    )
+    out["last_review_outcome"] = pd.array(
+        last["last_review_outcome"].to_numpy(dtype=object), dtype="string"
+    )
+    out["review_hold"] = pd.array([None] * len(out), dtype="string")
+
+    # the latest verified income known on as_of against that year's line
+    latest = _latest_income(income_against_threshold(bundle, thresholds=thresholds), as_of).reindex(
+        id_obj
+    )
+    pc = latest["pc_income"].to_numpy(dtype=float, na_value=np.nan)
+    line = latest["threshold"].to_numpy(dtype=float, na_value=np.nan)
+    known = ~np.isnan(pc) & ~np.isnan(line)
+    out["income_year"] = pd.array(latest["year"].to_numpy(dtype=object), dtype="Int64")
+    out["pc_income"] = pc
+    out["threshold"] = line
+    out["income_below_threshold"] = pd.array(np.where(known, pc < line, False), dtype="boolean")
+    out.loc[~known, "income_below_threshold"] = pd.NA
+    for col in ("village_seq", "group_name", "head_name", "last_review_on", "last_review_outcome"):
+        out[col] = out[col].astype(dtypes[col])
+    return out
+
+
+def _money(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def apply_quiet_period(
+    scores: pd.DataFrame,
+    bundle: Bundle,
+    as_of: dt.date,
+    config: ReviewConfig,
+    previous: pd.DataFrame | None = None,
+    *,
+    thresholds: Any = None,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Hold back flagged households recently reviewed as not at risk, unless something is new.
+
+    A household is *held back* (``flagged`` false, ``review_hold`` = ``held_back``) when it is
+    scored and flagged, its last review on or before ``as_of`` found it ``not_at_risk``, ``as_of``
+    is less than ``config.review_quiet_months`` after that review, and none of these happened:
+
+    - an event of a type in ``config.adverse_event_types`` recorded after the review (and on or
+      before ``as_of``);
+    - (with ``config.income_below_line_is_adverse``) an income row recorded after the review
+      whose per-capita net income is below that year's monitoring line;
+    - its tier is higher than in ``previous`` (the previous run's score file, when given).
+
+    Otherwise it stays flagged with ``review_hold`` = ``flagged_again``. ``status_detail`` says
+    which, with the review date and what is new, in Chinese and English. The tier, score and rank
+    are not changed. Returns the frame and counts ``held_back`` / ``flagged_again``.
+    """
+    unknown = sorted(set(config.adverse_event_types) - set(EVENT_TYPES))
+    if unknown:
+        from riskml.scoring._partition import ScoringError
+
+        raise ScoringError(
+            f"reviews.adverse_event_types in the scoring config lists {unknown}, which are not "
+            f"contract event types ({', '.join(EVENT_TYPES)}). Fix the config."
+        )
+    out = scores.copy()
+    counts = {"held_back": 0, "flagged_again": 0}
+    months = config.review_quiet_months
+    if months <= 0 or len(out) == 0:
+        return out, counts
+    as_of_ts = pd.Timestamp(as_of)
+    reviewed = pd.to_datetime(out["last_review_on"])
+    flagged = out["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    recent = (reviewed + pd.DateOffset(months=months)) > as_of_ts
+    cand = (
+        flagged
+        & (out["status"].astype("string") == "scored").fillna(False).to_numpy(dtype=bool)
+        & (out["last_review_outcome"].astype("string") == "not_at_risk")
+        .fillna(False)
+        .to_numpy(dtype=bool)
+        & recent.fillna(False).to_numpy(dtype=bool)
+    )
+    if not cand.any():
+        return out, counts
+    idx = np.flatnonzero(cand)
+    cand_ids = out["household_id"].astype("string").to_numpy(dtype=object)[idx]
+    since = pd.Series(reviewed.to_numpy()[idx], index=cand_ids)
+    why_zh: dict[str, list[str]] = {h: [] for h in cand_ids}
+    why_en: dict[str, list[str]] = {h: [] for h in cand_ids}
+
+    # adverse events recorded after the review
+    ev = bundle.events
+    if len(ev) and config.adverse_event_types:
+        ev_ids = ev["household_id"].astype("string")
+        recorded = ev["recorded_on"].fillna(ev["event_date"])
+        sel = (
+            ev_ids.isin(cand_ids).fillna(False)
+            & ev["event_type"].astype(str).isin(config.adverse_event_types)
+            & (recorded <= as_of_ts)
+        )
+        part = pd.DataFrame(
+            {
+                "h": ev_ids[sel].to_numpy(dtype=object),
+                "t": ev.loc[sel, "event_type"].astype(str).to_numpy(dtype=object),
+                "d": ev.loc[sel, "event_date"].to_numpy(),
+                "r": recorded[sel].to_numpy(),
+            }
+        )
+        part = part.loc[part["r"].to_numpy() > since.reindex(part["h"]).to_numpy()]
+        for h, grp in part.sort_values(["h", "r", "d", "t"], kind="stable").groupby(
+            "h", sort=False
+        ):
+            items = [
+                (t, pd.Timestamp(d).date().isoformat(), pd.Timestamp(r).date().isoformat())
+                for t, d, r in zip(grp["t"], grp["d"], grp["r"], strict=True)
+            ]
+            shown = items[:3]
+            more_zh = f"等 {len(items)} 条" if len(items) > 3 else ""
+            more_en = f" and {len(items) - 3} more" if len(items) > 3 else ""
+            why_zh[h].append(
+                "新录入"
+                + "、".join(f"{EVENT_TYPE_ZH.get(t, t)}（{d} 发生，{r} 录入）" for t, d, r in shown)
+                + more_zh
+            )
+            why_en[h].append(
+                "recorded since: "
+                + ", ".join(f"{t} (occurred {d}, recorded {r})" for t, d, r in shown)
+                + more_en
+            )
+
+    # income below the line recorded after the review
+    if config.income_below_line_is_adverse:
+        from riskml.features import income_against_threshold
+
+        inc = income_against_threshold(bundle, thresholds=thresholds)
+        inc = inc.loc[
+            inc["household_id"].isin(cand_ids).fillna(False)
+            & (inc["recorded_on"] <= as_of_ts)
+            & (inc["pc_income"] < inc["threshold"]).fillna(False)
+        ]
+        inc = inc.loc[
+            inc["recorded_on"].to_numpy()
+            > since.reindex(inc["household_id"].to_numpy(dtype=object)).to_numpy()
+        ]
+        for h, grp in inc.sort_values(["household_id", "year"]).groupby("household_id", sort=False):
+            r = grp.iloc[-1]
+            why_zh[h].append(
+                f"新录入 {int(r['year'])} 年人均纯收入 {_money(r['pc_income'])} 元，低于当年监测线 "
+                f"{_money(r['threshold'])} 元"
+            )
+            why_en[h].append(
+                f"new income record: {int(r['year'])} per-capita net income "
+                f"{_money(r['pc_income'])} yuan, below that year's line of "
+                f"{_money(r['threshold'])} yuan"
+            )
+
+    # tier rose since the previous run
+    if previous is not None and "tier" in previous.columns:
+        prev_tier = pd.Series(
+            previous["tier"].astype("string").to_numpy(dtype=object),
+            index=previous["household_id"].astype("string").to_numpy(dtype=object),
+        )
+        prev_tier = prev_tier[~prev_tier.index.duplicated()]
+        rank = {t: i for i, t in enumerate(TIER_ORDER)}
+        cur = out["tier"].astype("string").to_numpy(dtype=object)[idx]
+        before = prev_tier.reindex(cand_ids).to_numpy(dtype=object)
+        for h, c, b in zip(cand_ids, cur, before, strict=True):
+            if isinstance(b, str) and isinstance(c, str) and rank.get(c, -1) > rank.get(b, 99):
+                why_zh[h].append(f"风险等级由{_TIER_ZH.get(b, b)}升为{_TIER_ZH.get(c, c)}")
+                why_en[h].append(f"tier rose from {b} to {c}")
+
+    hold = np.array([not why_zh[h] for h in cand_ids], dtype=bool)
+    detail = out["status_detail"].astype("string").to_numpy(dtype=object).copy()
+    review_hold = out["review_hold"].astype("string").to_numpy(dtype=object).copy()
+    flag_values = out["flagged"].astype("boolean").to_numpy(dtype=object).copy()
+    for j, h, held in zip(idx, cand_ids, hold, strict=True):
+        d = pd.Timestamp(since[h]).date()
+        until = (pd.Timestamp(d) + pd.DateOffset(months=months)).date()
+        if held:
+            text = (
+                f"核实后暂缓预警：{d.isoformat()} 核实结论为暂不纳入，{until.isoformat()} 前无新的不利记录"
+                f"不再预警 / held back: reviewed as not at risk on {d.isoformat()}; not flagged "
+                f"again before {until.isoformat()} unless something adverse is recorded"
+            )
+            review_hold[j] = "held_back"
+            flag_values[j] = False
+        else:
+            text = (
+                f"核实后再次预警：{d.isoformat()} 核实结论为暂不纳入，此后"
+                + "；".join(why_zh[h])
+                + f" / flagged again although reviewed as not at risk on {d.isoformat()}: "
+                + "; ".join(why_en[h])
+            )
+            review_hold[j] = "flagged_again"
+        prior = detail[j]
+        detail[j] = text if prior is None or prior is pd.NA else f"{prior}; {text}"
+    out["status_detail"] = pd.array([None if v is pd.NA else v for v in detail], dtype="string")
+    out["review_hold"] = pd.array([None if v is pd.NA else v for v in review_hold], dtype="string")
+    out["flagged"] = pd.array([None if v is pd.NA else v for v in flag_values], dtype="boolean")
+    counts["held_back"] = int(hold.sum())
+    counts["flagged_again"] = int((~hold).sum())
+    return out, counts
+
+
+def followup_counts(scores: pd.DataFrame, hold: dict[str, int] | None = None) -> dict[str, int]:
+    """Run-summary counts of the review loop and the below-line route (no household ids)."""
+    status = scores["status"].astype("string")
+    flagged = scores["flagged"].astype("boolean").fillna(False)
+    below = scores["income_below_threshold"].astype("boolean").fillna(False)
+    eligible = status != "not_eligible"
+    outcome = scores["last_review_outcome"].astype("string")
+    out = {
+        "with_review": int(outcome.notna().sum()),
+        **{f"last_review_{o}": int((outcome == o).sum()) for o in OUTCOME_PRIORITY},
+        "income_below_threshold": int(below.sum()),
+        "income_below_threshold_not_monitored": int((below & eligible.fillna(True)).sum()),
+        "income_below_threshold_not_flagged": int((below & eligible.fillna(True) & ~flagged).sum()),
+    }
+    out.update(hold or {"held_back": 0, "flagged_again": 0})
+    return out
