@@ -590,11 +590,11 @@ def promote_command(
     config: str | None = typer.Option(
         None, "--config", help="Training config YAML (for --data; default configs/training.yaml)."
     ),
-    metric: list[str] | None = typer.Option(
+    metric: str | None = typer.Option(
         None,
         "--metric",
-        help="Backtest metric that decides (repeat for tie-breakers, in order); default "
-        "recall_at_capacity, then pr_auc. E.g. pr_auc, roc_auc, brier (lower is better).",
+        help="Backtest metric that decides, or several comma-separated (later ones break ties); "
+        "default recall_at_capacity,pr_auc. E.g. pr_auc, roc_auc, brier (lower is better).",
     ),
     min_improvement: float | None = typer.Option(
         None,
@@ -628,7 +628,7 @@ def promote_command(
             tracking_uri=tracking_uri,
             data_dir=data,
             config_path=config,
-            metrics=metric or None,
+            metrics=[m for m in metric.split(",") if m.strip()] if metric else None,
             min_improvement=min_improvement,
         )
     except (*_tracking_errors(), ValueError) as exc:

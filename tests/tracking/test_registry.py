@@ -154,9 +154,11 @@ def test_promote_needs_a_real_improvement_and_exits_3_when_it_keeps_the_champion
     result = CliRunner().invoke(app, [*args, "--metric", "brier", "--min-improvement", "0"])
     assert result.exit_code == 3 and _version(store, "m", "champion") == "1"
 
-    result = CliRunner().invoke(app, [*args, "--metric", "pr_auc", "--min-improvement", "0.005"])
+    result = CliRunner().invoke(
+        app, [*args, "--metric", "recall_at_capacity,pr_auc", "--min-improvement", "0.005"]
+    )
     assert result.exit_code == 0, result.output
-    assert "beats champion on pr_auc (0.1080 vs 0.1000)" in _flat(result)
+    assert "beats champion on recall_at_capacity (0.3130 vs 0.3000)" in _flat(result)
     assert _version(store, "m", "champion") == "2"
 
 
