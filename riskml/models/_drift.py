@@ -419,14 +419,20 @@ class SeasonalReference:
         )  # min keeps the first of equals: the latest
 
     def compare(
-        self, X: pd.DataFrame, as_of: Any = None, *, psi_warn: float = PSI_WARN
+        self,
+        X: pd.DataFrame,
+        as_of: Any = None,
+        *,
+        psi_warn: float = PSI_WARN,
+        rate_ratio_warn: float = RATE_RATIO_WARN,
     ) -> dict[str, Any]:
         """PSI of ``X`` (a roster's features as of ``as_of``) against the same-season snapshot.
 
         Features shown to age are compared after taking the time elapsed since the snapshot
         off; features whose aging could not be measured are left out of the warnings (their
         PSI is still reported). Returns ``psi`` (all features, largest first), ``warnings``
-        (PSI >= ``psi_warn``, largest first), ``reference`` (snapshot date, elapsed months),
+        (PSI >= ``psi_warn``, largest first; then rare events whose rate moved by
+        ``rate_ratio_warn`` or more, in ``event_rates``), ``reference`` (snapshot date, elapsed months),
         ``aged`` (feature -> amount taken off) and ``left_out`` (feature -> reason).
         """
         if len(X) == 0:
@@ -454,7 +460,7 @@ class SeasonalReference:
         rates = snap.event_rates(X)
         # a rate change counts when it is large relative (x1.5 or /1.5) and not a handful of rows
         expected = rates["reference"] * rates["rows"]
-        moved = (rates["ratio"] >= RATE_RATIO_WARN) | (rates["ratio"] <= 1 / RATE_RATIO_WARN)
+        moved = (rates["ratio"] >= rate_ratio_warn) | (rates["ratio"] <= 1 / rate_ratio_warn)
         rate_alarm = rates.loc[
             moved & (expected >= RATE_MIN_ROWS) & ~rates["feature"].isin(list(alarm.index))
         ]

@@ -210,7 +210,11 @@ def _preflight(
 
 
 def drift_report(
-    sample: pd.DataFrame, model: Any, psi_warn: float, as_of: dt.date | None = None
+    sample: pd.DataFrame,
+    model: Any,
+    psi_warn: float,
+    as_of: dt.date | None = None,
+    rate_ratio_warn: float = 1.5,
 ) -> dict[str, Any]:
     """PSI of every feature of the scored sample against the model's training reference.
 
@@ -230,7 +234,7 @@ def drift_report(
     if sample is None or len(sample) == 0:
         return {"available": False, "reason": "no scored households", "warnings": []}
     if hasattr(reference, "compare"):
-        found = reference.compare(sample, as_of, psi_warn=psi_warn)
+        found = reference.compare(sample, as_of, psi_warn=psi_warn, rate_ratio_warn=rate_ratio_warn)
         return {
             "available": True,
             "psi_warn": psi_warn,
@@ -364,7 +368,9 @@ def score_bundle(
         if spark_run is not None:
             spark_run.close()
     scores = assemble_scores(core, reasons, universe["household_id"], as_of)
-    drift = drift_report(out.drift_features, model, config.drift.psi_warn, as_of)
+    drift = drift_report(
+        out.drift_features, model, config.drift.psi_warn, as_of, config.drift.rate_ratio_warn
+    )
     if drift.get("warnings"):
         log.warning(
             "Feature drift (%s): %s",
