@@ -590,25 +590,54 @@ def promote_command(
     config: str | None = typer.Option(
         None, "--config", help="Training config YAML (for --data; default configs/training.yaml)."
     ),
+    metric: str | None = typer.Option(
+        None,
+        "--metric",
+        help="Backtest metric that decides, or several comma-separated (later ones break ties); "
+        "default recall_at_capacity,pr_auc. E.g. pr_auc, roc_auc, brier (lower is better).",
+    ),
+    min_improvement: float | None = typer.Option(
+        None,
+        "--min-improvement",
+        min=0.0,
+        max=0.999,
+        help="How much better (absolute, in the metric's units) the challenger must be; smaller "
+        "differences are ties, and a tie keeps the champion. [default: 0.02]",
+    ),
     tracking_uri: str | None = typer.Option(
         None,
         "--tracking-uri",
         help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
     ),
 ) -> None:
-    """Move alias champion to the challenger only if it beats the champion on the same backtest."""
+    """Move alias champion to the challenger only if it beats the champion on the same backtest.
+
+    Exit codes: 0 = promoted (champion moved to the challenger), 3 = kept (champion not moved;
+    the reason is printed), 2 = error.
+    """
     from rich.markup import escape
 
     from riskml.tracking import promote
+    from riskml.tracking._promote import DEFAULT_MIN_IMPROVEMENT
 
+    if min_improvement is None:
+        min_improvement = DEFAULT_MIN_IMPROVEMENT
     try:
-        decision = promote(name, tracking_uri=tracking_uri, data_dir=data, config_path=config)
-    except _tracking_errors() as exc:
+        decision = promote(
+            name,
+            tracking_uri=tracking_uri,
+            data_dir=data,
+            config_path=config,
+            metrics=[m for m in metric.split(",") if m.strip()] if metric else None,
+            min_improvement=min_improvement,
+        )
+    except (*_tracking_errors(), ValueError) as exc:
         fail(escape(str(exc)))
         return
     if len(decision.comparison):
         _print_frame(decision.comparison.set_index("metric"), "Champion vs challenger")
     console.print(escape(decision.summary()), highlight=False)
+    raise typer.Exit(decision.exit_code)
 
 
 # ---- synth: riskml synth ----

@@ -82,6 +82,12 @@ class ChangeConfig(StrictModel):
 
 class DriftConfig(StrictModel):
     psi_warn: float = Field(0.25, gt=0)
+    rate_ratio_warn: float = Field(
+        1.5,
+        gt=1,
+        description="a rare event (non-zero for at most 20 % of households) warns when its rate "
+        "is this many times the reference's, or 1/this of it",
+    )
     sample_households: int = Field(200_000, ge=1000)
 
 

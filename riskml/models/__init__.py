@@ -9,7 +9,8 @@ Public API (see ``docs/architecture.md``):
 - :func:`fit_final_model`, :func:`model_from_config`, :func:`temporal_folds`.
 - Metrics: :func:`roc_auc`, :func:`pr_auc`, :func:`brier`, :func:`expected_calibration_error`,
   :func:`recall_precision_at_capacity`, :func:`select_at_capacity`, :func:`lift`.
-- :class:`ReferenceDistribution` — frozen bins for PSI drift checks.
+- :class:`ReferenceDistribution` — frozen bins for PSI drift checks;
+  :class:`SeasonalReference` — one per season, aging features compared after the elapsed time.
 - Baselines: :class:`RuleBaseline`, :class:`ScorecardBaseline`.
 """
 
@@ -31,7 +32,7 @@ from riskml.models._calibration import (
     calibrator_from_dict,
     fit_calibrator,
 )
-from riskml.models._drift import PSI_WARN, ReferenceDistribution
+from riskml.models._drift import PSI_WARN, ReferenceDistribution, SeasonalReference
 from riskml.models._estimator import ProtectedAttributeError, RecurrenceRiskModel
 from riskml.models._fairness import fairness_gaps, fairness_table
 from riskml.models._metrics import (
@@ -58,6 +59,7 @@ __all__ = [
     "ReferenceDistribution",
     "RuleBaseline",
     "ScorecardBaseline",
+    "SeasonalReference",
     "SigmoidCalibrator",
     "TrainingSetLike",
     "backtest",

@@ -24,6 +24,7 @@ from riskml.tracking._pipeline import (
     backtest_fingerprint,
     load_inputs,
 )
+from riskml.tracking._reference import training_reference
 from riskml.tracking._registry import CHALLENGER, register_version
 from riskml.tracking._riskmodel import (
     RiskModel,
@@ -269,6 +270,7 @@ def log_risk_model(
     metadata: Mapping[str, Any],
     workdir: Path,
     name: str = "model",
+    reference: Any = None,
 ) -> Any:
     """Log a fitted ``RecurrenceRiskModel`` as the riskml pyfunc into the active MLflow run.
 
@@ -285,6 +287,9 @@ def log_risk_model(
         Feature set, horizon, as-of range, data fingerprint, label definition, ...
     workdir
         An empty scratch folder for the artifact files.
+    reference
+        The drift reference to bundle (see :func:`riskml.tracking._reference.training_reference`);
+        default the model's own ``reference_``.
 
     Returns
     -------
@@ -299,7 +304,7 @@ def log_risk_model(
         workdir,
         model=model,
         feature_set=feature_set_definition,
-        reference=model.reference_,
+        reference=reference if reference is not None else model.reference_,
         metadata=meta,
     )
     risk_model = RiskModel.from_artifacts(paths)
@@ -460,6 +465,12 @@ def log_training_run(
                 X_reference=X,
                 metadata=meta,
                 workdir=tmpdir / "bundle",
+                reference=training_reference(
+                    inputs.bundle,
+                    inputs.feature_set,
+                    catalog=inputs.catalog,
+                    horizon_months=config.horizon_months,
+                ),
             )
             say(f"registering as a new version of '{model_name}'")
             version, aliases = register_version(
