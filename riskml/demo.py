@@ -117,7 +117,7 @@ def run_demo(
     from riskml.data import check_bundle, render_summary
     from riskml.reports import find_cjk_font, render_review_reports
     from riskml.scoring import print_summary, score_roster
-    from riskml.synth import write_synthetic_province
+    from riskml.synth import GroundTruthOracle, write_synthetic_province
     from riskml.tracking import train_and_register
 
     # fail fast on what would otherwise only fail at the last step, after the training
@@ -153,6 +153,7 @@ def run_demo(
         out_dir,
         tracking_uri=tracking_uri,
         model_name=model_name,
+        oracle=GroundTruthOracle(synth.truth_path),
         progress=lambda m: con.print(f"  {m}", markup=False, highlight=False),
     )
     seconds["train"] = time.perf_counter() - t

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from riskml import __version__
+from riskml.config import ConfigError
 from riskml.config.features import LabelConfig, load_training_config
 from riskml.data._bundle import Bundle
 from riskml.features._catalog import Catalog, FeatureSet, load_catalog
@@ -308,6 +309,17 @@ def _vocab(table: str, column: str) -> list[str]:
     return list(TABLES[table].column(column).vocab or ())
 
 
+def _check_label_categories(label_cfg: LabelConfig) -> None:
+    """Label categories must be monitoring categories of the data contract."""
+    known = _vocab("monitoring", "category")
+    bad = [c for c in label_cfg.categories or () if c not in known]
+    if bad:
+        raise ConfigError(
+            f"label.categories: unknown monitoring categories {bad}; use {known} "
+            "(configs/labels.yaml or the LabelConfig given)."
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # building
 
@@ -357,6 +369,7 @@ def _plan(
         raise TypeError(
             f"The 'label_config' parameter of {caller} must be a LabelConfig. Got {type(label_config).__name__} instead."
         )
+    _check_label_categories(label_config or cfg.label)
     dates = _check_dates(as_of_dates, caller, bundle.extracted_on)
     catalog = catalog or load_catalog()
     fs = feature_set if isinstance(feature_set, FeatureSet) else catalog.feature_set(feature_set)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from riskml.tracking._pipeline import (
     DEFAULT_MIN_HISTORY_MONTHS,
+    Oracle,
     Progress,
     TrainingInputs,
     load_inputs,
@@ -280,12 +281,13 @@ def evaluate(
     min_history_months: int = DEFAULT_MIN_HISTORY_MONTHS,
     log_run: bool = True,
     progress: Progress | None = None,
+    oracle: Oracle | None = None,
 ) -> EvaluationResult:
     """Evaluate a registered model on a bundle against the baselines, and log it as a run.
 
     The model is frozen: its scores on the bundle's backtest test rows are compared with the
-    department rules, persistence and a scorecard fitted per fold (and the oracle when the
-    bundle has synthetic ground truth). The run is tagged ``riskml.kind=evaluation``.
+    department rules, persistence and a scorecard fitted per fold (and the ``oracle``
+    when one is given, e.g. ``riskml.synth.GroundTruthOracle``). The run is tagged ``riskml.kind=evaluation``.
 
     Examples
     --------
@@ -306,6 +308,7 @@ def evaluate(
         as_of_end=as_of_end,
         min_history_months=min_history_months,
         progress=say,
+        oracle=oracle,
     )
     result = evaluate_frozen({"model": model}, inputs, progress=say)
     if log_run:

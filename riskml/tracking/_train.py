@@ -18,6 +18,7 @@ import yaml
 from riskml.tracking._card import build_model_card, render_model_card
 from riskml.tracking._pipeline import (
     DEFAULT_MIN_HISTORY_MONTHS,
+    Oracle,
     Progress,
     TrainingInputs,
     backtest_fingerprint,
@@ -512,14 +513,14 @@ def train_and_register(
     min_history_months: int = DEFAULT_MIN_HISTORY_MONTHS,
     experiment: str = DEFAULT_EXPERIMENT,
     progress: Progress | None = None,
+    oracle: Oracle | None = None,
 ) -> TrainResult:
     """Build the training set, backtest, fit the final model, log everything and register it.
 
     Parameters
     ----------
     data_dir
-        The history bundle folder. Synthetic ground truth beside it (``<dir>.truth.parquet``)
-        adds the oracle to the backtest.
+        The history bundle folder.
     config_path
         Training config (default ``configs/training.yaml``).
     tracking_uri
@@ -535,6 +536,9 @@ def train_and_register(
         MLflow experiment name.
     progress
         Called with a short message at each step.
+    oracle
+        True probabilities known outside the data (``riskml.synth.GroundTruthOracle`` for a
+        synthetic province): adds the ``oracle`` row, the ceiling, to the backtest.
 
     Returns
     -------
@@ -561,6 +565,7 @@ def train_and_register(
         as_of_end=as_of_end,
         min_history_months=min_history_months,
         progress=say,
+        oracle=oracle,
     )
     timings["inputs_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
