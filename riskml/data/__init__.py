@@ -8,9 +8,10 @@ from riskml.data._mapping import check_mapping, load_mapping
 from riskml.data._schema import TABLE_ORDER, TABLES, Column, TableSchema
 from riskml.data._summary import render_summary, summarize_bundle
 from riskml.data._validate import QUARANTINE_FRAME_COLUMNS
-from riskml.data._write import EXCEL_MAX_ROWS, write_bundle
+from riskml.data._write import ARROW_TYPES, EXCEL_MAX_ROWS, write_bundle
 
 __all__ = [
+    "ARROW_TYPES",
     "EXCEL_MAX_ROWS",
     "QUARANTINE_COLUMNS",
     "QUARANTINE_FRAME_COLUMNS",

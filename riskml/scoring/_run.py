@@ -450,9 +450,9 @@ def score_roster(
             from riskml.scoring._writer import EXCEL_MAX_ROWS
 
             n_hh = bundle.households["household_id"].nunique()
-            if n_hh + 1 > EXCEL_MAX_ROWS:
+            if n_hh > EXCEL_MAX_ROWS:
                 raise ScoringError(
-                    f"The roster has {n_hh:,} households; an Excel sheet holds at most {EXCEL_MAX_ROWS - 1:,}. "
+                    f"The roster has {n_hh:,} households; an Excel sheet holds at most {EXCEL_MAX_ROWS:,}. "
                     "Write .parquet or .csv instead."
                 )
 

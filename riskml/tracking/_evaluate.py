@@ -32,19 +32,6 @@ from riskml.tracking._runlog import metric_key
 
 __all__ = ["EvaluationResult", "evaluate", "evaluate_frozen"]
 
-_METRICS = (
-    "n",
-    "positives",
-    "base_rate",
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "ece",
-    "recall_at_capacity",
-    "precision_at_capacity",
-    "lift_at_capacity",
-)
-
 
 def _noop(_: str) -> None:
     return None
@@ -67,10 +54,12 @@ class EvaluationResult:
 
     def table(self) -> pd.DataFrame:
         """Pooled metrics: methods as rows, metrics as columns."""
+        from riskml.models import METRIC_ORDER  # in functions: `import riskml.tracking` stays cheap
+
         pooled = self.metrics[self.metrics["fold"] == "pooled"]
         wide = pooled.pivot(index="method", columns="metric", values="value")
         wide = wide.reindex(index=[m for m in self.methods if m in wide.index])
-        wide = wide[[m for m in _METRICS if m in wide.columns]]
+        wide = wide[[m for m in METRIC_ORDER if m in wide.columns]]
         wide.columns.name = None
         return wide
 

@@ -48,19 +48,6 @@ PRIMARY_METRICS = ("recall_at_capacity", "pr_auc")
 """Default order in which promotion compares champion and challenger (higher is better)."""
 
 _SHAP_ROWS = 2000
-_CARD_METRICS = (
-    "n",
-    "positives",
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "ece",
-    "recall_at_capacity",
-    "precision_at_capacity",
-    "lift_at_capacity",
-    "recall_at_capacity_vs_rules",
-    "auc_vs_oracle",
-)
 
 
 def _noop(_: str) -> None:
@@ -169,6 +156,8 @@ def _card(
     run_id: str,
     meta: Mapping[str, Any],
 ) -> dict[str, Any]:
+    from riskml.models import SUMMARY_METRICS  # in functions: `import riskml.tracking` stays cheap
+
     ts, config = inputs.training_set, inputs.config
     labelled = _labelled(ts, config)
     y = labelled[config.label_column].to_numpy(dtype=float)
@@ -234,7 +223,7 @@ def _card(
             "positive_rate": float(y.mean()) if len(y) else None,
             "data_fingerprint": meta["data_fingerprint"],
         },
-        metrics=table[[c for c in _CARD_METRICS if c in table.columns]]
+        metrics=table[[c for c in SUMMARY_METRICS if c in table.columns]]
         .rename_axis("method")
         .reset_index(),
         baselines=[m for m in bt.methods if m != "model"],

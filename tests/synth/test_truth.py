@@ -113,5 +113,7 @@ def test_ground_truth_oracle_is_the_oracle_probability_of_its_file(small_provinc
 
 
 def test_ground_truth_oracle_of_a_missing_file_names_the_fix(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"none\.truth\.parquet does not exist.*riskml synth"):
+    with pytest.raises(
+        FileNotFoundError, match=r"none\.truth\.parquet does not exist.*riskml synth"
+    ):
         GroundTruthOracle(tmp_path / "none.truth.parquet")

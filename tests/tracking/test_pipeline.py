@@ -10,7 +10,6 @@ from riskml.synth import GroundTruthOracle, find_ground_truth
 from riskml.tracking import load_inputs
 
 
-
 def test_training_never_looks_for_ground_truth_beside_the_bundle(small_province_dir, tmp_path):
     """The synthetic truth sits beside the bundle, yet without an oracle argument none is used."""
     assert find_ground_truth(small_province_dir) is not None
