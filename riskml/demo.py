@@ -20,7 +20,11 @@ from rich.table import Table
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoError", "DemoResult", "run_demo"]
+
+
+class DemoError(ValueError):
+    """The demo cannot run as asked (e.g. an unknown report format); nothing was written."""
 
 _BACKTEST_COLUMNS = (
     ("roc_auc", "ROC-AUC"),
@@ -123,7 +127,7 @@ def run_demo(
     # fail fast on what would otherwise only fail at the last step, after the training
     formats = [p.strip().lower() for p in str(report_formats).split(",") if p.strip()]
     if not formats or any(p not in ("html", "pdf") for p in formats):
-        raise ValueError(
+        raise DemoError(
             f"Report formats (report_formats, --formats) must be html, pdf or html,pdf. Got {report_formats!r} instead."
         )
     find_cjk_font()  # CJKFontNotFoundError names the fonts to install

@@ -20,21 +20,24 @@ from riskml.synth._api import (
     write_synthetic_province,
 )
 from riskml.synth._calibration import calibration_statistics, oracle_auc
+from riskml.synth._progress import household_progress
 from riskml.synth._truth import (
     GroundTruthOracle,
     find_ground_truth,
     oracle_probability,
     read_ground_truth,
 )
-from riskml.synth._writer import truth_path_for
+from riskml.synth._writer import SynthError, truth_path_for
 
 __all__ = [
     "GroundTruthOracle",
     "ProvinceChunk",
+    "SynthError",
     "SynthResult",
     "calibration_statistics",
     "find_ground_truth",
     "generate_province",
+    "household_progress",
     "oracle_auc",
     "oracle_probability",
     "province_geography",

@@ -26,9 +26,15 @@ from riskml.data import EXCEL_MAX_ROWS
 from riskml.data._schema import TABLE_ORDER
 from riskml.synth._tables import TRUTH_SCHEMA, arrow_schema
 
-__all__ = ["EXCEL_MAX_ROWS", "FORMATS", "BundleWriter", "truth_path_for"]
+__all__ = ["EXCEL_MAX_ROWS", "FORMATS", "BundleWriter", "SynthError", "truth_path_for"]
 
 FORMATS = ("parquet", "csv", "xlsx")
+
+
+class SynthError(ValueError):
+    """The province cannot be written as asked (e.g. too many rows for xlsx); the message says
+    what to change."""
+
 
 Format = Literal["parquet", "csv", "xlsx"]
 
@@ -112,7 +118,7 @@ class BundleWriter:
                 self._csv[name].write_table(t)
             else:
                 if self._rows[name] > EXCEL_MAX_ROWS:
-                    raise ValueError(
+                    raise SynthError(
                         f"Table '{name}' has {self._rows[name]:,} rows so far, more than an Excel sheet holds "
                         f"({EXCEL_MAX_ROWS:,} data rows). Write this province with format='parquet' or 'csv', "
                         "or generate fewer households for xlsx."

@@ -29,6 +29,7 @@ from riskml.tracking._store import (
     default_models_dir,
     open_store,
     resolve_tracking,
+    user_error_types,
 )
 from riskml.tracking._train import (
     DEFAULT_MODEL_NAME,
@@ -71,4 +72,5 @@ __all__ = [
     "resolve_model_uri",
     "resolve_tracking",
     "train_and_register",
+    "user_error_types",
 ]
