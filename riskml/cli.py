@@ -213,9 +213,11 @@ class BundleFormat(enum.StrEnum):
 def _oracle(truth: str | None) -> Any:
     if truth is None:
         return None
+    from pathlib import Path
+
     from riskml.synth import GroundTruthOracle
 
-    return GroundTruthOracle(truth)
+    return GroundTruthOracle(Path(truth))
 
 
 @app.command()
@@ -600,6 +602,11 @@ def train_command(
 
     oracle = _oracle(truth)
     with console.status("training…") as status:
+
+        def say(message: str) -> None:
+            status.update(escape(message))
+            console.print(f"· {escape(message)}", highlight=False)
+
         result = train_and_register(
             data,
             config_path=config,
@@ -608,10 +615,7 @@ def train_command(
             model_name=name,
             as_of_start=as_of_start,
             as_of_end=as_of_end,
-            progress=lambda msg: (
-                status.update(escape(msg)),
-                console.print(f"· {escape(msg)}", highlight=False),
-            ),
+            progress=say,
             oracle=oracle,
         )
     table = result.table[[c for c in SUMMARY_METRICS if c in result.table.columns]]
@@ -802,4 +806,4 @@ def main() -> None:  # pragma: no cover - entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -157,7 +157,7 @@ def run_demo(
         out_dir,
         tracking_uri=tracking_uri,
         model_name=model_name,
-        oracle=GroundTruthOracle(synth.truth_path),
+        oracle=GroundTruthOracle(synth.truth_path) if synth.truth_path else None,
         progress=lambda m: con.print(f"  {m}", markup=False, highlight=False),
     )
     seconds["train"] = time.perf_counter() - t
