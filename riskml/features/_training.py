@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from riskml import __version__
+from riskml._memory import release_unused_memory
 from riskml.config import ConfigError
 from riskml.config.features import LabelConfig, load_training_config
 from riskml.data._bundle import Bundle
@@ -464,23 +465,6 @@ def _chunks(plan: _Plan) -> Iterator[pd.DataFrame]:
         yield frame
 
 
-def _release_unused_memory() -> None:
-    """Hand memory freed by loading (Arrow's pool, the C heap) back to the system before the
-    long build, so that a large roster's peak stays near what is live."""
-    import gc
-
-    import pyarrow as pa
-
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    try:  # glibc only; elsewhere a no-op
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _metadata(plan: _Plan, bundle: Bundle) -> dict[str, Any]:
     extracted = int(dates_to_days(pd.Series([pd.Timestamp(bundle.extracted_on)]))[0])
     censored = shift_months(plan.dates, plan.horizon) > extracted
@@ -613,7 +597,7 @@ def write_training_set(
         catalog,
         "write_training_set",
     )
-    _release_unused_memory()
+    release_unused_memory()  # the loading peak must not last the whole build
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
