@@ -26,6 +26,7 @@ __all__ = ["DemoError", "DemoResult", "run_demo"]
 class DemoError(ValueError):
     """The demo cannot run as asked (e.g. an unknown report format); nothing was written."""
 
+
 _BACKTEST_COLUMNS = (
     ("roc_auc", "ROC-AUC"),
     ("pr_auc", "PR-AUC"),
