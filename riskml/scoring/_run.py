@@ -28,7 +28,7 @@ from riskml.scoring._partition import (
     household_universe,
 )
 from riskml.scoring._partition import compute_features as _features
-from riskml.scoring._summary import build_summary, print_summary, reconcile
+from riskml.scoring._summary import build_summary, print_summary, reconcile_households
 from riskml.scoring._tiers import assign_tiers
 from riskml.scoring._writer import (
     check_output_path,
@@ -475,7 +475,7 @@ def score_roster(
             scores, change_counts = compare_with_previous(
                 scores, prev, cfg.change, previous_path=str(previous)
             )
-        counts = reconcile(scores, universe)
+        counts = reconcile_households(scores, universe)
         written = (
             to_public(scores, visible_chars=cfg.output.public_id_visible_chars)
             if mode == "public"
