@@ -17,6 +17,12 @@ from rich.markup import escape
 from rich.rule import Rule
 from rich.table import Table
 
+from riskml.data import check_bundle, render_summary
+from riskml.reports import find_cjk_font, render_review_reports
+from riskml.scoring import print_summary, score_roster
+from riskml.synth import GroundTruthOracle, write_synthetic_province
+from riskml.tracking import train_and_register
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -119,12 +125,6 @@ def run_demo(
     >>> result.scores_path  # doctest: +SKIP
     PosixPath('/tmp/demo-out/scores.parquet')
     """
-    from riskml.data import check_bundle, render_summary
-    from riskml.reports import find_cjk_font, render_review_reports
-    from riskml.scoring import print_summary, score_roster
-    from riskml.synth import GroundTruthOracle, write_synthetic_province
-    from riskml.tracking import train_and_register
-
     # fail fast on what would otherwise only fail at the last step, after the training
     formats = [p.strip().lower() for p in str(report_formats).split(",") if p.strip()]
     if not formats or any(p not in ("html", "pdf") for p in formats):

@@ -29,6 +29,7 @@ from riskml import __version__
 from riskml._memory import release_unused_memory
 from riskml.config import ConfigError
 from riskml.config.features import LabelConfig, load_training_config
+from riskml.data import TABLES
 from riskml.data._bundle import Bundle
 from riskml.features._catalog import Catalog, FeatureSet, load_catalog
 from riskml.features._engine import FeatureEngine, _Pairs
@@ -39,6 +40,7 @@ from riskml.features._tables import (
     shift_months,
     year_of,
 )
+from riskml.features._village import village_context
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -312,8 +314,6 @@ def _audit(engine: FeatureEngine, h: np.ndarray, d: np.ndarray, elderly_age: int
 
 
 def _vocab(table: str, column: str) -> list[str]:
-    from riskml.data._schema import TABLES
-
     return list(TABLES[table].column(column).vocab or ())
 
 
@@ -394,8 +394,6 @@ def _plan(
     engine = FeatureEngine(bundle, catalog=catalog)
     village = None
     if any(f.primitive == "context" for f in fs.required):
-        from riskml.features._village import village_context
-
         village = village_context(bundle, days_to_dates(dates), settings=fs.village, engine=engine)
     counts = {
         "household_dates": 0,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from riskml.tracking._riskmodel import SchemaMismatchError
+
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
@@ -58,9 +60,7 @@ def user_error_types() -> tuple[type[Exception], ...]:
     (``SchemaMismatchError``) and MLflow's own ``MlflowException`` (a store or registry refusing
     a request).
     """
-    from mlflow.exceptions import MlflowException
-
-    from riskml.tracking._riskmodel import SchemaMismatchError
+    from mlflow.exceptions import MlflowException  # mlflow only inside functions (see __init__)
 
     return (TrackingError, SchemaMismatchError, MlflowException)
 
