@@ -748,7 +748,8 @@ def synth_command(
 ) -> None:
     """Write a synthetic Inner-Mongolia-like province as a history bundle, with its ground truth beside it."""
     from riskml.config.synth import load_synth_config
-    from riskml.synth import household_progress, write_synthetic_province
+    from riskml.progress import household_progress
+    from riskml.synth import write_synthetic_province
 
     cfg = load_synth_config(config)
     with household_progress(err_console, households) as progress:

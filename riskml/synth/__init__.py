@@ -20,7 +20,6 @@ from riskml.synth._api import (
     write_synthetic_province,
 )
 from riskml.synth._calibration import calibration_statistics, oracle_auc
-from riskml.synth._progress import household_progress
 from riskml.synth._truth import (
     GroundTruthOracle,
     find_ground_truth,
@@ -37,7 +36,6 @@ __all__ = [
     "calibration_statistics",
     "find_ground_truth",
     "generate_province",
-    "household_progress",
     "oracle_auc",
     "oracle_probability",
     "province_geography",
