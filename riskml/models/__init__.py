@@ -36,6 +36,8 @@ from riskml.models._drift import PSI_WARN, ReferenceDistribution, SeasonalRefere
 from riskml.models._estimator import ProtectedAttributeError, RecurrenceRiskModel
 from riskml.models._fairness import fairness_gaps, fairness_table
 from riskml.models._metrics import (
+    METRIC_ORDER,
+    SUMMARY_METRICS,
     CapacityResult,
     brier,
     expected_calibration_error,
@@ -48,7 +50,9 @@ from riskml.models._metrics import (
 
 __all__ = [
     "METHODS",
+    "METRIC_ORDER",
     "PSI_WARN",
+    "SUMMARY_METRICS",
     "BacktestResult",
     "CapacityResult",
     "Fold",

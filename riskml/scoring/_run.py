@@ -34,7 +34,7 @@ from riskml.scoring._summary import (
     drift_against,
     drift_item,
     print_summary,
-    reconcile,
+    reconcile_households,
 )
 from riskml.scoring._tiers import assign_tiers
 from riskml.scoring._writer import (
@@ -490,9 +490,9 @@ def score_roster(
             from riskml.scoring._writer import EXCEL_MAX_ROWS
 
             n_hh = bundle.households["household_id"].nunique()
-            if n_hh + 1 > EXCEL_MAX_ROWS:
+            if n_hh > EXCEL_MAX_ROWS:
                 raise ScoringError(
-                    f"The roster has {n_hh:,} households; an Excel sheet holds at most {EXCEL_MAX_ROWS - 1:,}. "
+                    f"The roster has {n_hh:,} households; an Excel sheet holds at most {EXCEL_MAX_ROWS:,}. "
                     "Write .parquet or .csv instead."
                 )
 
@@ -517,7 +517,7 @@ def score_roster(
             scores, change_counts = compare_with_previous(
                 scores, prev, cfg.change, previous_path=str(previous)
             )
-        counts = reconcile(scores, universe)
+        counts = reconcile_households(scores, universe)
         written = (
             to_public(scores, visible_chars=cfg.output.public_id_visible_chars)
             if mode == "public"

@@ -9,14 +9,14 @@ import pandas as pd
 
 from riskml.scoring._columns import STATUS_VALUES
 
-__all__ = ["ReconciliationError", "build_summary", "print_summary", "reconcile"]
+__all__ = ["ReconciliationError", "build_summary", "print_summary", "reconcile_households"]
 
 
 class ReconciliationError(RuntimeError):
     """The score file does not account for every input household (a bug: please report it)."""
 
 
-def reconcile(scores: pd.DataFrame, universe: pd.DataFrame) -> dict[str, int]:
+def reconcile_households(scores: pd.DataFrame, universe: pd.DataFrame) -> dict[str, int]:
     """Check that every input household appears exactly once with a known status.
 
     Returns counts per status. Raises :class:`ReconciliationError` (never an ``assert``) naming

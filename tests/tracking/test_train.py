@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from riskml.cli import app
+from riskml.synth import GroundTruthOracle, truth_path_for
 from riskml.tracking import load_risk_model, open_store, promote, train_and_register
 
 FAST_CONFIG = {
@@ -48,7 +49,11 @@ def trained(small_province_dir, fast_config, store_factory, tmp_path_factory):
     uri = store_factory(tmp_path_factory.mktemp("train") / "store")
     steps: list[str] = []
     result = train_and_register(
-        small_province_dir, config_path=fast_config, tracking_uri=uri, progress=steps.append
+        small_province_dir,
+        config_path=fast_config,
+        tracking_uri=uri,
+        progress=steps.append,
+        oracle=GroundTruthOracle(truth_path_for(small_province_dir)),
     )
     return result, uri, steps
 
@@ -215,6 +220,8 @@ def test_evaluate_cli_compares_the_registered_model_with_the_baselines(
             str(fast_config),
             "--tracking-uri",
             uri,
+            "--truth",
+            str(truth_path_for(small_province_dir)),
         ],
     )
     assert out.exit_code == 0, out.output
