@@ -725,7 +725,7 @@ def promote_command(
             metrics=[m for m in metric.split(",") if m.strip()] if metric else None,
             min_improvement=min_improvement,
         )
-    except (*_tracking_errors(), ValueError) as exc:
+    except ValueError as exc:  # a metric neither version logged, a bad option value
         fail(escape(str(exc)))
         return
     if len(decision.comparison):

@@ -540,7 +540,7 @@ def reason_codes(
             )
             out[p + "contribution"] = contribution
             out[p + "feature"] = pd.array(
-                np.where(top >= 0, np.array([*names, None], dtype=object)[top], None),
+                np.array([*names, None], dtype=object)[np.where(top >= 0, top, len(names))],
                 dtype="string",
             )
             out[p + "zh"] = pd.array(texts[("zh", False)], dtype="string")
@@ -595,7 +595,7 @@ def _village_context(
     n: int,
 ) -> dict[str, np.ndarray]:
     """Per household: the village-level facts that raised its risk, stated as village context."""
-    out = {lang: np.full(n, None, dtype=object) for lang in _LANGS}
+    out: dict[str, np.ndarray] = {lang: np.full(n, None, dtype=object) for lang in _LANGS}
     cols = np.flatnonzero(~household)
     if cfg.max_context == 0 or len(cols) == 0 or n == 0:
         return out

@@ -116,11 +116,12 @@ class Statement(StrictModel):
     def fields(self, feature_name: str) -> list[str]:
         """Every field the statement reads: its condition's and all four templates'."""
         names = [feature_name if n == "value" else n for n in self.when]
-        for lang in ("zh", "en"):
+        langs: tuple[Lang, Lang] = ("zh", "en")
+        for lang in langs:
             for public in (False, True):
                 names += [
                     feature_name if f == "value" else f
-                    for f in template_fields(self.text(lang, public))  # type: ignore[arg-type]
+                    for f in template_fields(self.text(lang, public))
                 ]
         return list(dict.fromkeys(names))
 
