@@ -1,9 +1,9 @@
 """Reason codes: ``configs/explain.yaml``.
 
 How SHAP contributions become reasons a village cadre can read: how many reasons, the floor a
-risk type's summed contribution must clear, each risk type's display name, its public wording
-(what may be read out at a village meeting: never a diagnosis or a sensitive value) and the
-assistance measures it suggests.
+risk type's summed contribution must clear, the official risk types' wording, and the
+assistance measures (official names) each type suggests. When a feature may be *stated* and
+what it says is the catalog's business (``features/catalog.yaml`` ``statements``).
 """
 
 from __future__ import annotations
@@ -15,61 +15,58 @@ from pydantic import Field, field_validator, model_validator
 
 from riskml.config._base import StrictModel, config_dir, load_config
 
-__all__ = ["ExplainConfig", "RiskTypeWording", "load_explain_config"]
+__all__ = ["ExplainConfig", "MeasureWording", "RiskTypeWording", "load_explain_config"]
+
+
+class MeasureWording(StrictModel):
+    """One assistance measure by its official name."""
+
+    zh: str = Field(min_length=1, description="Official name, e.g. 公益性岗位.")
+    en: str = Field(min_length=1)
+    covers: list[str] = Field(
+        default_factory=list,
+        description="Assistance-table measure codes (and 'dibao') meaning it is already in place.",
+    )
+    in_place_zh: str | None = Field(None, description="Default: 已享受<zh>.")
+    in_place_en: str | None = Field(None, description="Default: already receives <en>.")
+
+    def label(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def in_place(self, lang: str) -> str:
+        if lang == "zh":
+            return self.in_place_zh or f"已享受{self.zh}"
+        return self.in_place_en or f"already receives {self.en}"
 
 
 class RiskTypeWording(StrictModel):
-    """Display name, public wording and suggested measures of one risk type."""
+    """Official wording and suggested measures of one risk type."""
 
-    zh: str = Field(min_length=1, description="Display name, e.g. 因病.")
+    zh: str = Field(min_length=1, description="Official name, e.g. 因病.")
     en: str = Field(min_length=1, description="Display name, e.g. illness.")
     sensitive: bool = Field(
         False,
-        description="The risk type itself is sensitive personal information (health: PIPL Art. 28). "
-        "Its public wording and public measures must not reveal it.",
+        description="The risk type itself is sensitive personal information (health: PIPL Art. 28): "
+        "never named in meeting (public) mode, and its internal measures are not shown there.",
     )
-    public_zh: str = Field(min_length=1, description="Public wording (no personal details).")
-    public_en: str = Field(min_length=1)
-    measures_zh: list[str] = Field(
-        min_length=1, description="Suggested assistance measures (internal)."
-    )
-    measures_en: list[str] = Field(min_length=1)
-    public_measures_zh: list[str] | None = Field(
+    measures: list[str] = Field(min_length=1, description="Keys of 'measures' (internal).")
+    public_measures: list[str] | None = Field(
         None,
-        description="Measures shown in public mode; default: the internal measures (not allowed for sensitive types).",
+        description="Measures shown in public mode; default: the internal ones (required for sensitive types).",
     )
-    public_measures_en: list[str] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> RiskTypeWording:
-        if len(self.measures_zh) != len(self.measures_en):
+        if self.sensitive and self.public_measures is None:
             raise ValueError(
-                f"measures_zh has {len(self.measures_zh)} entries but measures_en has {len(self.measures_en)}; "
-                "give each measure in both languages"
-            )
-        if (self.public_measures_zh is None) != (self.public_measures_en is None):
-            raise ValueError("give both public_measures_zh and public_measures_en, or neither")
-        if self.public_measures_zh is not None and self.public_measures_en is not None:
-            if len(self.public_measures_zh) != len(self.public_measures_en):
-                raise ValueError(
-                    "public_measures_zh and public_measures_en must have the same length"
-                )
-        elif self.sensitive:
-            raise ValueError(
-                "a sensitive risk type needs its own public_measures_zh/public_measures_en "
-                "(its internal measures would reveal it)"
+                "a sensitive risk type needs its own public_measures (its internal measures would reveal it)"
             )
         return self
 
-    def public_measures(self, lang: str) -> list[str]:
-        """Measures shown in public mode, in ``lang`` (``zh`` or ``en``)."""
-        if lang == "zh":
-            return list(
-                self.public_measures_zh if self.public_measures_zh is not None else self.measures_zh
-            )
-        return list(
-            self.public_measures_en if self.public_measures_en is not None else self.measures_en
-        )
+    def measures_for(self, public: bool) -> list[str]:
+        if public and self.public_measures is not None:
+            return list(self.public_measures)
+        return list(self.measures)
 
 
 class ExplainConfig(StrictModel):
@@ -81,10 +78,22 @@ class ExplainConfig(StrictModel):
         ge=0,
         description="Floor (log-odds) a risk type's summed SHAP contribution must reach to be a reason.",
     )
-    fallback_risk_type: str = Field("other", description="Risk type of features that name none.")
+    max_measures: int = Field(3, ge=1, le=10, description="Suggested measures per household.")
+    max_context: int = Field(1, ge=0, le=5, description="Village-context statements per household.")
+    measure_min_share: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="A measure is proposed only when its weight (the contributions of the reasons "
+        "suggesting it) reaches this share of the top measure's weight.",
+    )
+    max_facts_per_reason: int = Field(2, ge=1, le=5)
     measures_separator_zh: str = "、"
     measures_separator_en: str = "; "
+    facts_separator_zh: str = "；"
+    facts_separator_en: str = "; "
     risk_types: dict[str, RiskTypeWording]
+    measures: dict[str, MeasureWording]
 
     @field_validator("risk_types")
     @classmethod
@@ -94,11 +103,14 @@ class ExplainConfig(StrictModel):
         return v
 
     @model_validator(mode="after")
-    def _fallback_known(self) -> ExplainConfig:
-        if self.fallback_risk_type not in self.risk_types:
-            raise ValueError(
-                f"fallback_risk_type '{self.fallback_risk_type}' is not among risk_types {sorted(self.risk_types)}"
-            )
+    def _measures_known(self) -> ExplainConfig:
+        for code, rt in self.risk_types.items():
+            for m in [*rt.measures, *(rt.public_measures or [])]:
+                if m not in self.measures:
+                    raise ValueError(
+                        f"risk_types.{code} names measure '{m}', which is not under 'measures' "
+                        f"({sorted(self.measures)})"
+                    )
         return self
 
 

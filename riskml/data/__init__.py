@@ -30,6 +30,7 @@ from riskml.data._schema import (
     ALL_TABLES,
     OPTIONAL_TABLES,
     REVIEW_OUTCOMES,
+    RISK_TYPES,
     TABLE_ORDER,
     TABLES,
     Column,

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskml.config.explain import load_explain_config
 from riskml.data._cells import restore_cell
 from riskml.data._errors import BundleError
 from riskml.data._schema import OPTIONAL_TABLES, REVIEW_OUTCOMES, RISK_TYPES
@@ -102,17 +103,12 @@ OUTCOME_ZH: dict[str, str] = {v: k for k, v in CONCLUSIONS_ZH.items()}
 """``reviews.outcome`` -> its 核实结论 label."""
 
 RISK_TYPES_ZH: dict[str, str] = {
-    "因病": "illness",
-    "因学": "education",
-    "因残": "disability",
-    "因自然灾害": "disaster",
-    "因意外事故": "accident",
-    "因产业项目失败": "industry_failure",
-    "因务工就业不稳": "unstable_employment",
-    "缺劳动力": "labor_shortage",
-    "其他": "other",
+    wording.zh: code
+    for code, wording in load_explain_config().risk_types.items()
+    if code in RISK_TYPES
 }
-"""The official risk types of the 风险类型 drop-down, in order -> the contract's risk-type codes."""
+"""The official risk types of the 风险类型 drop-down, in order -> the contract's risk-type codes
+(their one source: ``configs/explain.yaml``)."""
 RISK_TYPE_ZH: dict[str, str] = {v: k for k, v in RISK_TYPES_ZH.items()}
 """Contract risk-type code -> its official name."""
 _RISK_ALIASES: dict[str, str] = {

@@ -4,9 +4,11 @@ suggested measures.
 * :func:`tree_shap` — exact path-dependent TreeSHAP of a LightGBM booster, identical to
   ``booster.predict(X, pred_contrib=True)``, computed once per distinct decision pattern per tree
   (:class:`TreeShapExplainer` keeps the pattern tables across calls).
-* :func:`reason_codes` — up to four reasons per household, SHAP summed by the catalog's risk
-  type, internal texts from the catalog's templates or public wording from
-  ``configs/explain.yaml``; :func:`reconcile` checks they add up to the score.
+* :func:`reason_codes` — up to four reasons per household: facts about the household (the
+  catalog's statements, stated only when their condition holds), SHAP summed by the official
+  risk type the fact evidences, in internal and public registers; village context apart;
+  measures weighted and net of assistance in place. :func:`reconcile` checks they add up.
+* :func:`risk_type_coverage` — which official risk types a model's reasons can and cannot state.
 * :func:`global_importance` — mean |SHAP| per feature and per risk type.
 * :func:`check_against_shap` — cross-check with ``shap.TreeExplainer`` and ``pred_contrib``.
 """
@@ -15,16 +17,20 @@ from riskml.explain._check import ShapCheck, check_against_shap
 from riskml.explain._reasons import (
     GlobalImportance,
     ReasonFeature,
+    RiskTypeCoverage,
     global_importance,
     reason_codes,
     reason_columns,
     reconcile,
+    risk_type_coverage,
 )
 from riskml.explain._treeshap import TreeShapExplainer, TreeShapStats, tree_shap
+from riskml.explain._wording import wording_problems
 
 __all__ = [
     "GlobalImportance",
     "ReasonFeature",
+    "RiskTypeCoverage",
     "ShapCheck",
     "TreeShapExplainer",
     "TreeShapStats",
@@ -33,5 +39,7 @@ __all__ = [
     "reason_codes",
     "reason_columns",
     "reconcile",
+    "risk_type_coverage",
     "tree_shap",
+    "wording_problems",
 ]

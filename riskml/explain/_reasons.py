@@ -1,23 +1,29 @@
-"""From SHAP contributions to reasons a village cadre can read.
+"""From SHAP contributions to reasons a village cadre can read out.
 
-A household's SHAP contributions (log-odds, one per feature) are summed by the catalog's
-``risk_type``, so five medical features make one 因病 reason. The risk-raising groups whose sum
-reaches a floor become reasons, largest first, at most four. Each reason carries:
+A reason is a **fact about the household**, filed under the official risk type that fact
+evidences (docs/reasons.md):
 
-* internal mode — the risk type, its summed contribution, the group's top feature, that
-  feature's catalog template filled with the household's own values (``render_reason``), the
-  public wording and the suggested assistance measures;
-* public mode — only the summed contribution, the risk type's public wording and its public
-  measures from ``configs/explain.yaml``: no feature value, no feature name, no risk type code,
-  never anything marked sensitive.
+1. Each catalog feature declares *statements*: conditions on the household's own values under
+   which the feature may be stated, with internal and public wording
+   (``features/catalog.yaml``, ``riskml/features/_statements.py``). A feature whose condition
+   fails for a household is not stated for it, however large its SHAP contribution: that
+   contribution goes to "other factors". Neutral structure (household size, livelihood, years
+   since exit) has no statements.
+2. The contributions of a household's *stated* features that push its risk up are summed by
+   risk type; the types whose sum reaches ``min_contribution`` become reasons, largest first, at
+   most ``max_reasons``. A reason quotes its type's top stated facts (internal wording) and the
+   same facts in the public register (no diagnosis, no amounts of health spending).
+3. Village-level features are never household reasons: when stated they appear apart, as
+   village context ("本村…"); their contributions stay in "other factors".
+4. Suggested measures: at most ``max_measures`` per household, weighted by the contributions of
+   the reasons suggesting them, net of assistance already in place ("已享受低保").
 
-Contributions are never shown as probability percentages; the reason contributions plus
-``other_contribution`` plus ``base_value`` add up to the model's raw score (:func:`reconcile`).
+The reason contributions plus ``other_contribution`` plus ``base_value`` add up to the model's
+raw score (:func:`reconcile`). Contributions are log-odds, for ranking and bars, never shown raw.
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,19 +33,57 @@ import numpy as np
 import pandas as pd
 
 from riskml.config.explain import ExplainConfig, load_explain_config
+from riskml.data import RISK_TYPES
+from riskml.features._statements import (
+    AS_OF_FIELDS,
+    as_of_values,
+    first_statement,
+    render_template,
+)
 
 __all__ = [
     "GlobalImportance",
     "ReasonFeature",
+    "RiskTypeCoverage",
     "global_importance",
     "reason_codes",
     "reason_columns",
     "reconcile",
+    "risk_type_coverage",
 ]
 
 Lang = Literal["zh", "en"]
 Mode = Literal["internal", "public"]
 _LANGS: tuple[Lang, Lang] = ("zh", "en")
+
+REASON_FIELDS_INTERNAL: tuple[str, ...] = (
+    "type",
+    "type_zh",
+    "type_en",
+    "contribution",
+    "feature",
+    "zh",
+    "en",
+    "public_zh",
+    "public_en",
+)
+REASON_FIELDS_PUBLIC: tuple[str, ...] = ("contribution", "public_zh", "public_en")
+HOUSEHOLD_FIELDS_PUBLIC: tuple[str, ...] = (
+    "context_zh",
+    "context_en",
+    "public_measures_zh",
+    "public_measures_en",
+    "public_measures_in_place_zh",
+    "public_measures_in_place_en",
+)
+HOUSEHOLD_FIELDS_INTERNAL: tuple[str, ...] = (
+    *HOUSEHOLD_FIELDS_PUBLIC[:2],
+    "measures_zh",
+    "measures_en",
+    "measures_in_place_zh",
+    "measures_in_place_en",
+    *HOUSEHOLD_FIELDS_PUBLIC[2:],
+)
 
 
 @runtime_checkable
@@ -50,39 +94,26 @@ class ReasonFeature(Protocol):
     risk_type: str
     label_zh: str
     label_en: str
-    reason_zh: str
-    reason_en: str
     unit: str
     sensitive: bool
     dtype: str
+    statements: tuple[Any, ...]
+    measures: tuple[str, ...]
+    levels: dict[str, dict[str, str]] | None
 
-    def render_reason(self, row: Mapping[str, Any], lang: Lang = "zh") -> str:
-        """The reason template filled with one household's values."""
-        ...
+    @property
+    def scope(self) -> str: ...
 
 
 def reason_columns(max_reasons: int, mode: Mode = "internal") -> list[str]:
     """The columns :func:`reason_codes` returns, in order."""
     _check_mode(mode)
-    per_reason_internal = [
-        "type",
-        "type_zh",
-        "type_en",
-        "contribution",
-        "feature",
-        "zh",
-        "en",
-        "public_zh",
-        "public_en",
-        "measures_zh",
-        "measures_en",
-    ]
-    per_reason_public = ["contribution", "public_zh", "public_en", "measures_zh", "measures_en"]
-    per_reason = per_reason_internal if mode == "internal" else per_reason_public
+    per_reason = REASON_FIELDS_INTERNAL if mode == "internal" else REASON_FIELDS_PUBLIC
     cols = ["reason_count"]
     for k in range(1, max_reasons + 1):
         cols += [f"reason_{k}_{c}" for c in per_reason]
-    return [*cols, "other_contribution", "base_value", "raw_score"]
+    household = HOUSEHOLD_FIELDS_INTERNAL if mode == "internal" else HOUSEHOLD_FIELDS_PUBLIC
+    return [*cols, *household, "other_contribution", "base_value", "raw_score"]
 
 
 def _check_mode(mode: str) -> None:
@@ -93,11 +124,21 @@ def _check_mode(mode: str) -> None:
 
 
 def _resolve_config(config: ExplainConfig | str | Path | None) -> ExplainConfig:
-    if config is None:
-        return load_explain_config()
-    if isinstance(config, ExplainConfig):
-        return config
-    return load_explain_config(config)
+    cfg = (
+        load_explain_config()
+        if config is None
+        else config
+        if isinstance(config, ExplainConfig)
+        else load_explain_config(config)
+    )
+    if set(cfg.risk_types) != set(RISK_TYPES):
+        raise ValueError(
+            "configs/explain.yaml risk_types must be exactly the data contract's risk-type codes "
+            f"{list(RISK_TYPES)} (riskml.data.RISK_TYPES); missing "
+            f"{sorted(set(RISK_TYPES) - set(cfg.risk_types))}, unknown "
+            f"{sorted(set(cfg.risk_types) - set(RISK_TYPES))}."
+        )
+    return cfg
 
 
 def _as_features(features: Any, names: Sequence[str] | None = None) -> list[Any]:
@@ -115,12 +156,12 @@ def _as_features(features: Any, names: Sequence[str] | None = None) -> list[Any]
             raise ValueError(
                 f"Feature(s) {missing[:10]} are not in the catalog; pass the model's feature set."
             )
-        return [inner[n] for n in names]
+        return [inner[n] for n in names if not getattr(inner[n], "fact", False)]
     return list(inner)
 
 
 def _risk_types(features: Sequence[Any], cfg: ExplainConfig) -> list[str]:
-    types = [getattr(f, "risk_type", None) or cfg.fallback_risk_type for f in features]
+    types = [getattr(f, "risk_type", None) or "other" for f in features]
     unknown = sorted(
         {(t, f.name) for t, f in zip(types, features, strict=True) if t not in cfg.risk_types}
     )
@@ -128,8 +169,22 @@ def _risk_types(features: Sequence[Any], cfg: ExplainConfig) -> list[str]:
         listed = ", ".join(f"{name} ({t})" for t, name in unknown[:10])
         raise ValueError(
             f"Feature risk types not configured in configs/explain.yaml: {listed}. "
-            f"Configured: {sorted(cfg.risk_types)}. Add the risk type under 'risk_types' or fix the "
-            "feature's risk_type in the catalog."
+            f"Configured: {sorted(cfg.risk_types)}. Fix the feature's risk_type in the catalog: "
+            "it must be the official type its facts evidence."
+        )
+    bad_measures = sorted(
+        {
+            (f.name, m)
+            for f in features
+            for m in (getattr(f, "measures", ()) or ())
+            if m not in cfg.measures
+        }
+    )
+    if bad_measures:
+        listed = ", ".join(f"{name} ({m})" for name, m in bad_measures[:10])
+        raise ValueError(
+            f"Feature measures not configured in configs/explain.yaml 'measures': {listed}. "
+            f"Configured: {sorted(cfg.measures)}. Fix the feature's 'measures' in the catalog."
         )
     return types
 
@@ -159,83 +214,213 @@ def _check_contrib(contrib: np.ndarray, n_features: int, what: str = "contrib") 
     return contrib
 
 
-def _template_fields(feature: Any, lang: Lang) -> list[str]:
-    fields = getattr(feature, "template_fields", None)
-    if callable(fields):
-        return list(dict.fromkeys(fields(lang)))
-    template = feature.reason_zh if lang == "zh" else feature.reason_en
-    names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    return list(
-        dict.fromkeys(
-            feature.name if f == "value" else f.split(".")[0].split("[")[0] for f in names
-        )
-    )
+@dataclass(frozen=True)
+class RiskTypeCoverage:
+    """Which official risk types a model's reasons can state, and which they cannot."""
+
+    visible: tuple[str, ...]
+    invisible: tuple[str, ...]
+
+    def names(self, which: str, lang: Lang, config: ExplainConfig | None = None) -> list[str]:
+        cfg = config or load_explain_config()
+        codes = self.visible if which == "visible" else self.invisible
+        return [cfg.risk_types[c].zh if lang == "zh" else cfg.risk_types[c].en for c in codes]
 
 
-def _render(feature: Any, values: pd.DataFrame, rows: np.ndarray, lang: Lang) -> np.ndarray:
-    """``feature.render_reason`` for ``rows``, called once per distinct combination of the values
-    its template uses (not once per household)."""
-    sub = values.iloc[rows]
-    fields = [c for c in _template_fields(feature, lang) if c in sub.columns]
-    if fields:
-        key = (
-            sub[fields].groupby(fields, dropna=False, sort=False, observed=True).ngroup().to_numpy()
-        )
-    else:
-        key = np.zeros(len(rows), dtype=np.int64)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    records = sub.iloc[first].to_dict("records")
-    rendered = np.array([feature.render_reason(rec, lang) for rec in records], dtype=object)
-    return rendered[inverse]
+def risk_type_coverage(
+    features: Iterable[Any], *, config: ExplainConfig | str | Path | None = None
+) -> RiskTypeCoverage:
+    """The risk types at least one household feature can be stated under (``visible``) and the
+    official types none can (``invisible``): what a report must say the list cannot see."""
+    cfg = _resolve_config(config)
+    feats = _as_features(features)
+    seen = {
+        f.risk_type
+        for f in feats
+        if getattr(f, "statements", ()) and getattr(f, "scope", "household") == "household"
+    }
+    visible = tuple(t for t in cfg.risk_types if t in seen and t != "other")
+    invisible = tuple(t for t in cfg.risk_types if t not in seen and t != "other")
+    return RiskTypeCoverage(visible=visible, invisible=invisible)
+
+
+# ---------------------------------------------------------------------------------------------
+# statements
+
+
+def _statement_frame(feature_values: pd.DataFrame, as_of: Any, n: int) -> tuple[pd.DataFrame, bool]:
+    """The values statements read: the features and facts, plus the as-of fields."""
+    frame = feature_values.reset_index(drop=True)
+    if as_of is None:
+        return frame, False
+    if np.ndim(as_of) == 0:
+        extra = as_of_values(as_of)
+        if extra is None:
+            return frame, False
+        frame = frame.assign(**{k: pd.Series([v] * n, dtype=object) for k, v in extra.items()})
+        return frame, True
+    days = pd.to_datetime(pd.Series(np.asarray(as_of)).reset_index(drop=True))
+    labels = {k: [] for k in AS_OF_FIELDS}  # type: dict[str, list[Any]]
+    for d in days:
+        vals = as_of_values(d) if not pd.isna(d) else None
+        for k in AS_OF_FIELDS:
+            labels[k].append(None if vals is None else vals[k])
+    return frame.assign(**{k: pd.Series(v, dtype=object) for k, v in labels.items()}), True
+
+
+def _chosen_statements(feats: Sequence[Any], frame: pd.DataFrame, has_as_of: bool) -> np.ndarray:
+    """(n, n_features) index of the first statement that holds for each household, or -1."""
+    n = len(frame)
+    chosen = np.full((n, len(feats)), -1, dtype=np.int64)
+    for j, f in enumerate(feats):
+        statements = getattr(f, "statements", ())
+        if statements and n:
+            chosen[:, j] = first_statement(statements, f.name, frame, has_as_of=has_as_of)
+    return chosen
+
+
+class _Renderer:
+    """Fills statements for many households, once per distinct combination of quoted values."""
+
+    def __init__(self, feats: Sequence[Any], frame: pd.DataFrame, chosen: np.ndarray) -> None:
+        self.feats = feats
+        self.frame = frame
+        self.chosen = chosen
+        self._columns: dict[str, np.ndarray] = {}
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in self._columns:
+            col = self.frame[name]
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                self._columns[name] = col.astype("object").to_numpy()
+            else:
+                self._columns[name] = col.to_numpy(dtype=object, na_value=None)
+        return self._columns[name]
+
+    def render(self, j: int, rows: np.ndarray, lang: Lang, public: bool) -> np.ndarray:
+        f = self.feats[j]
+        out = np.full(len(rows), None, dtype=object)
+        for s in np.unique(self.chosen[rows, j]):
+            if s < 0:
+                continue
+            mask = self.chosen[rows, j] == s
+            sub_rows = rows[mask]
+            template = f.statements[s].text(lang, public)
+            fields = list(
+                dict.fromkeys(
+                    f.name if x == "value" else x
+                    for x in _template_names(template)
+                    if (f.name if x == "value" else x) in self.frame.columns
+                )
+            )
+            values = [self.column(c)[sub_rows] for c in fields]
+            if fields:
+                key_arr = pd.factorize(values[0], use_na_sentinel=False)[0].astype(np.int64)
+                for v in values[1:]:
+                    c = pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64)
+                    key_arr = pd.factorize(key_arr * (int(c.max()) + 1) + c)[0].astype(np.int64)
+            else:
+                key_arr = np.zeros(len(sub_rows), dtype=np.int64)
+            _, first, inverse = np.unique(key_arr, return_index=True, return_inverse=True)
+            texts = np.array(
+                [
+                    render_template(
+                        template,
+                        f.name,
+                        dict(zip(fields, (v[i] for v in values), strict=True)),
+                        lang,
+                        f.levels,
+                    )
+                    for i in first
+                ],
+                dtype=object,
+            )
+            out[mask] = texts[inverse.reshape(-1)]
+        return out
+
+
+def _template_names(template: str) -> list[str]:
+    import string
+
+    return [x for _, x, _, _ in string.Formatter().parse(template) if x is not None]
+
+
+def _join_facts(columns: list[np.ndarray], sep: str) -> np.ndarray:
+    """Per row: the non-empty texts of ``columns``, duplicates dropped, joined by ``sep``."""
+    n = len(columns[0]) if columns else 0
+    out = np.full(n, None, dtype=object)
+    for i in range(n):
+        seen: list[str] = []
+        for col in columns:
+            t = col[i]
+            if not t or any(t in s for s in seen):
+                continue  # the same fact (or a fuller wording of it) is already stated
+            seen = [s for s in seen if s not in t]
+            seen.append(t)
+        out[i] = sep.join(seen) if seen else None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# reason codes
 
 
 def reason_codes(
     contrib: np.ndarray,
-    feature_values: pd.DataFrame | None,
+    feature_values: pd.DataFrame,
     features: Iterable[Any],
     *,
     max_reasons: int | None = None,
     mode: Mode = "internal",
     min_contribution: float | None = None,
     config: ExplainConfig | str | Path | None = None,
+    as_of: Any = None,
+    in_place: Sequence[Iterable[str] | None] | None = None,
 ) -> pd.DataFrame:
-    """Reasons per household from SHAP contributions, grouped by risk type.
+    """Reasons per household from SHAP contributions: facts about the household, by risk type.
 
     Parameters
     ----------
     contrib : ndarray of shape (n, n_features + 1)
         SHAP values in log-odds, base value last (:func:`riskml.explain.tree_shap`).
-    feature_values : DataFrame or None
-        The households' feature values (rows aligned with ``contrib``); the internal reason texts
-        quote them. May be ``None`` in public mode, which never quotes values.
+    feature_values : DataFrame
+        The households' feature values (rows aligned with ``contrib``), plus the feature set's
+        fact fields (``compute_features(..., facts=True)``): statements are checked against and
+        quote them, in both modes.
     features : sequence of catalog features, a ``FeatureSet`` or a ``Catalog``
-        The model's features, in ``contrib``'s column order; each has ``name``, ``risk_type``,
-        reason templates and ``render_reason(row, lang)`` (:class:`ReasonFeature`). A whole
-        catalog is narrowed to ``feature_values``' columns (which must then be the model's).
+        The model's features, in ``contrib``'s column order. A whole catalog is narrowed to
+        ``feature_values``' feature columns.
     max_reasons : int, optional
         At most this many reasons (default ``configs/explain.yaml`` ``max_reasons``, 4).
     mode : {"internal", "public"}
-        ``"public"`` returns only public wording and public measures: no feature values, feature
-        names, risk-type codes or internal texts (for village meetings and public notices).
+        ``"public"`` returns only the public register of each fact and public measures: no risk
+        type, no feature name, no diagnosis, no health amounts (for village meetings).
     min_contribution : float, optional
         Floor (log-odds) a risk type's summed contribution must reach (default from config).
     config : ExplainConfig or path, optional
         The reason-code configuration (default ``configs/explain.yaml``).
+    as_of : date or array of dates, optional
+        The scoring date(s) (one, or one per row): statements that name the period
+        ("截至 2024 年 6 月的近12个月…") need it and are not stated without it.
+    in_place : sequence of sets of str, optional
+        Per household, the assistance already in place at ``as_of`` (assistance-table measure
+        codes, and ``dibao``): measures covering them are reported as in place, not proposed.
 
     Returns
     -------
     DataFrame
         One row per household (``feature_values``' index), columns :func:`reason_columns`.
-        Empty reason slots hold NA. ``other_contribution`` is everything not shown as a reason
-        (negative groups, groups under the floor or beyond ``max_reasons``), so that
+        Empty slots hold NA. ``other_contribution`` is everything not shown as a reason
+        (features not stated for the household, village context, negative contributions,
+        types under the floor or beyond ``max_reasons``), so that
         ``sum(reason contributions) + other_contribution + base_value == raw_score``.
 
     Examples
     --------
-    >>> contrib = tree_shap(booster, X)                                     # doctest: +SKIP
-    >>> reasons = reason_codes(contrib, X, catalog.feature_set("default"))  # doctest: +SKIP
-    >>> reasons.loc[0, "reason_1_zh"]                                       # doctest: +SKIP
-    '近12个月住院3次，合规自付医疗费用24,500元'
+    >>> contrib = tree_shap(booster, X)                                       # doctest: +SKIP
+    >>> reasons = reason_codes(contrib, X, feature_set, as_of="2024-06-30")   # doctest: +SKIP
+    >>> reasons.loc[0, "reason_1_zh"]                                         # doctest: +SKIP
+    '近12个月有家庭成员住院 2 次'
     """
     _check_mode(mode)
     cfg = _resolve_config(config)
@@ -254,117 +439,248 @@ def reason_codes(
         raise ValueError(
             f"The 'min_contribution' parameter of reason_codes must be >= 0 (log-odds). Got {min_contribution!r} instead."
         )
-
-    feats = _as_features(
-        features, None if feature_values is None else [str(c) for c in feature_values.columns]
-    )
+    if feature_values is None:
+        raise ValueError(
+            "reason_codes needs feature_values (with the fact fields) in both modes: a reason is "
+            "stated only when the household's own values satisfy its condition."
+        )
+    feats = _as_features(features, [str(c) for c in feature_values.columns])
     n_features = len(feats)
     contrib = _check_contrib(contrib, n_features)
     n = contrib.shape[0]
     names = [f.name for f in feats]
-    if feature_values is None:
-        if mode == "internal":
-            raise ValueError(
-                "reason_codes needs feature_values in internal mode (the reasons quote them)."
-            )
-        index: pd.Index = pd.RangeIndex(n)
-    else:
-        if len(feature_values) != n:
-            raise ValueError(
-                f"feature_values has {len(feature_values)} rows but contrib has {n}; pass the frame the "
-                "SHAP values were computed on, row for row."
-            )
-        missing = [c for c in names if c not in feature_values.columns]
-        if missing and mode == "internal":
-            raise ValueError(
-                f"feature_values lacks the model's feature column(s) {missing[:10]}; pass the frame the "
-                "SHAP values were computed on."
-            )
-        index = feature_values.index
+    if len(feature_values) != n:
+        raise ValueError(
+            f"feature_values has {len(feature_values)} rows but contrib has {n}; pass the frame the "
+            "SHAP values were computed on, row for row."
+        )
+    missing = [c for c in names if c not in feature_values.columns]
+    if missing:
+        raise ValueError(
+            f"feature_values lacks the model's feature column(s) {missing[:10]}; pass the frame the "
+            "SHAP values were computed on (with facts=True)."
+        )
+    if in_place is not None and len(in_place) != n:
+        raise ValueError(f"in_place has {len(in_place)} entries for {n} households.")
+    index = feature_values.index
+    public = mode == "public"
 
+    frame, has_as_of = _statement_frame(feature_values, as_of, n)
+    chosen = _chosen_statements(feats, frame, has_as_of)
     types = _risk_types(feats, cfg)
-    groups = [t for t in cfg.risk_types if t in set(types)]  # config order: deterministic ties
-    cols_of = {
-        g: np.array([j for j, t in enumerate(types) if t == g], dtype=np.int64) for g in groups
-    }
     phi = contrib[:, :n_features]
     base = contrib[:, n_features]
+    household = np.array([getattr(f, "scope", "household") == "household" for f in feats])
+    stated = (chosen >= 0) & (phi > 0) & household[None, :]
 
+    groups = [t for t in cfg.risk_types if t in set(np.asarray(types)[household])]
+    cols_of = {
+        g: np.array([j for j, t in enumerate(types) if t == g and household[j]], dtype=np.int64)
+        for g in groups
+    }
     n_groups = len(groups)
-    group_sum = np.empty((n, n_groups), dtype=np.float64)
-    top_feature = np.empty((n, n_groups), dtype=np.int64)
+    group_sum = np.zeros((n, n_groups), dtype=np.float64)
     for g, name in enumerate(groups):
         cols = cols_of[name]
-        block = phi[:, cols]
-        group_sum[:, g] = _row_sums(block)
-        top_feature[:, g] = cols[np.argmax(block, axis=1)] if n else cols[:0]
-
+        group_sum[:, g] = _row_sums(np.where(stated[:, cols], phi[:, cols], 0.0))
     eligible = (group_sum > 0) & (group_sum >= floor)
     score = np.where(eligible, group_sum, -np.inf)
     slots = min(max_reasons, n_groups)
     order = np.argsort(-score, axis=1, kind="stable")[:, :slots]
-    chosen = np.take_along_axis(score, order, axis=1)
-    valid = np.isfinite(chosen)
-    shown = _row_sums(np.where(valid, chosen, 0.0))
+    chosen_sum = np.take_along_axis(score, order, axis=1)
+    valid = np.isfinite(chosen_sum)
+    shown = _row_sums(np.where(valid, chosen_sum, 0.0))
 
+    renderer = _Renderer(feats, frame, chosen)
+    n_facts = cfg.max_facts_per_reason
+    sep = {"zh": cfg.facts_separator_zh, "en": cfg.facts_separator_en}
     out: dict[str, Any] = {"reason_count": valid.sum(axis=1).astype(np.int64)}
-    wording = [cfg.risk_types[g] for g in groups]
-    sep = {"zh": cfg.measures_separator_zh, "en": cfg.measures_separator_en}
-
-    def per_group(values: list[str], k: int) -> pd.arrays.StringArray:
-        arr = np.array([*values, None], dtype=object)  # last entry: empty slot
-        pick = np.where(valid[:, k], order[:, k], n_groups) if k < slots else np.full(n, n_groups)
-        return pd.array(arr[pick], dtype="string")
-
+    reason_types = np.full((n, max_reasons), -1, dtype=np.int64)
+    reason_features: list[np.ndarray] = []  # per slot: top stated feature per row (-1 = none)
     for k in range(max_reasons):
         p = f"reason_{k + 1}_"
         in_range = k < slots
         contribution = (
-            np.where(valid[:, k], chosen[:, k], np.nan) if in_range else np.full(n, np.nan)
+            np.where(valid[:, k], chosen_sum[:, k], np.nan) if in_range else np.full(n, np.nan)
         )
+        texts = {
+            (lang, pub): np.full(n, None, dtype=object) for lang in _LANGS for pub in (False, True)
+        }
+        top = np.full(n, -1, dtype=np.int64)
+        if in_range:
+            g_of_row = np.where(valid[:, k], order[:, k], -1)
+            reason_types[:, k] = g_of_row
+            for g in np.unique(g_of_row[g_of_row >= 0]):
+                rows = np.flatnonzero(g_of_row == g)
+                cols = cols_of[groups[g]]
+                block = np.where(stated[np.ix_(rows, cols)], phi[np.ix_(rows, cols)], -np.inf)
+                rank = np.argsort(-block, axis=1, kind="stable")[:, :n_facts]
+                picked = cols[rank]  # (rows, n_facts) feature indices
+                ok = np.isfinite(np.take_along_axis(block, rank, axis=1))
+                top[rows] = np.where(ok[:, 0], picked[:, 0], -1)
+                for lang in _LANGS:
+                    for pub in (False, True):
+                        parts: list[np.ndarray] = []
+                        for r in range(picked.shape[1]):
+                            col = np.full(len(rows), None, dtype=object)
+                            for j in np.unique(picked[ok[:, r], r]):
+                                sel = np.flatnonzero(ok[:, r] & (picked[:, r] == j))
+                                col[sel] = renderer.render(int(j), rows[sel], lang, pub)
+                            parts.append(col)
+                        texts[(lang, pub)][rows] = _join_facts(parts, sep[lang])
+        reason_features.append(top)
         if mode == "internal":
-            out[p + "type"] = per_group(groups, k)
-            out[p + "type_zh"] = per_group([w.zh for w in wording], k)
-            out[p + "type_en"] = per_group([w.en for w in wording], k)
-            out[p + "contribution"] = contribution
-            feat_idx = (
-                np.take_along_axis(top_feature, order[:, k : k + 1], axis=1)[:, 0]
-                if in_range
-                else None
+            wording = [cfg.risk_types[g] for g in groups]
+            out[p + "type"] = _pick([*groups], reason_types[:, k] if in_range else None, n)
+            out[p + "type_zh"] = _pick(
+                [w.zh for w in wording], reason_types[:, k] if in_range else None, n
             )
-            feature_col = np.full(n, None, dtype=object)
-            texts = {lang: np.full(n, None, dtype=object) for lang in _LANGS}
-            if in_range and feature_values is not None:
-                rows_k = np.flatnonzero(valid[:, k])
-                fk = feat_idx[rows_k] if feat_idx is not None else rows_k[:0]
-                for j in np.unique(fk):
-                    rows = rows_k[fk == j]
-                    feature_col[rows] = names[j]
-                    for lang in _LANGS:
-                        texts[lang][rows] = _render(feats[j], feature_values, rows, lang)
-            out[p + "feature"] = pd.array(feature_col, dtype="string")
-            out[p + "zh"] = pd.array(texts["zh"], dtype="string")
-            out[p + "en"] = pd.array(texts["en"], dtype="string")
-            out[p + "public_zh"] = per_group([w.public_zh for w in wording], k)
-            out[p + "public_en"] = per_group([w.public_en for w in wording], k)
-            out[p + "measures_zh"] = per_group([sep["zh"].join(w.measures_zh) for w in wording], k)
-            out[p + "measures_en"] = per_group([sep["en"].join(w.measures_en) for w in wording], k)
+            out[p + "type_en"] = _pick(
+                [w.en for w in wording], reason_types[:, k] if in_range else None, n
+            )
+            out[p + "contribution"] = contribution
+            out[p + "feature"] = pd.array(
+                np.where(top >= 0, np.array([*names, None], dtype=object)[top], None),
+                dtype="string",
+            )
+            out[p + "zh"] = pd.array(texts[("zh", False)], dtype="string")
+            out[p + "en"] = pd.array(texts[("en", False)], dtype="string")
         else:
             out[p + "contribution"] = contribution
-            out[p + "public_zh"] = per_group([w.public_zh for w in wording], k)
-            out[p + "public_en"] = per_group([w.public_en for w in wording], k)
-            out[p + "measures_zh"] = per_group(
-                [sep["zh"].join(w.public_measures("zh")) for w in wording], k
-            )
-            out[p + "measures_en"] = per_group(
-                [sep["en"].join(w.public_measures("en")) for w in wording], k
-            )
+        out[p + "public_zh"] = pd.array(texts[("zh", True)], dtype="string")
+        out[p + "public_en"] = pd.array(texts[("en", True)], dtype="string")
+
+    context = _village_context(feats, phi, chosen, household, floor, cfg, renderer, n)
+    for lang in _LANGS:
+        out[f"context_{lang}"] = pd.array(context[lang], dtype="string")
+    for register in (False, True) if not public else (True,):
+        measures = _measures(
+            feats,
+            groups,
+            reason_types,
+            reason_features,
+            chosen_sum,
+            valid,
+            cfg,
+            register,
+            in_place,
+            n,
+        )
+        prefix = "public_" if register else ""
+        for key, values in measures.items():
+            out[prefix + key] = pd.array(values, dtype="string")
 
     out["other_contribution"] = _row_sums(phi) - shown
     out["base_value"] = base
     out["raw_score"] = _row_sums(contrib)
-    frame = pd.DataFrame(out, index=index)
-    return frame[reason_columns(max_reasons, mode)]
+    result = pd.DataFrame(out, index=index)
+    return result[reason_columns(max_reasons, mode)]
+
+
+def _pick(values: list[str], idx: np.ndarray | None, n: int) -> pd.arrays.StringArray:
+    if idx is None:
+        return pd.array(np.full(n, None, dtype=object), dtype="string")
+    arr = np.array([*values, None], dtype=object)
+    return pd.array(arr[np.where(idx >= 0, idx, len(values))], dtype="string")
+
+
+def _village_context(
+    feats: Sequence[Any],
+    phi: np.ndarray,
+    chosen: np.ndarray,
+    household: np.ndarray,
+    floor: float,
+    cfg: ExplainConfig,
+    renderer: _Renderer,
+    n: int,
+) -> dict[str, np.ndarray]:
+    """Per household: the village-level facts that raised its risk, stated as village context."""
+    out = {lang: np.full(n, None, dtype=object) for lang in _LANGS}
+    cols = np.flatnonzero(~household)
+    if cfg.max_context == 0 or len(cols) == 0 or n == 0:
+        return out
+    block = np.where(
+        (chosen[:, cols] >= 0) & (phi[:, cols] >= max(floor, 1e-12)), phi[:, cols], -np.inf
+    )
+    rank = np.argsort(-block, axis=1, kind="stable")[:, : cfg.max_context]
+    picked = cols[rank]
+    ok = np.isfinite(np.take_along_axis(block, rank, axis=1))
+    sep = {"zh": cfg.facts_separator_zh, "en": cfg.facts_separator_en}
+    for lang in _LANGS:
+        parts = []
+        for r in range(picked.shape[1]):
+            col = np.full(n, None, dtype=object)
+            for j in np.unique(picked[ok[:, r], r]):
+                sel = np.flatnonzero(ok[:, r] & (picked[:, r] == j))
+                col[sel] = renderer.render(int(j), sel, lang, False)
+            parts.append(col)
+        out[lang] = _join_facts(parts, sep[lang])
+    return out
+
+
+def _measures(
+    feats: Sequence[Any],
+    groups: list[str],
+    reason_types: np.ndarray,
+    reason_features: list[np.ndarray],
+    chosen_sum: np.ndarray,
+    valid: np.ndarray,
+    cfg: ExplainConfig,
+    public: bool,
+    in_place: Sequence[Iterable[str] | None] | None,
+    n: int,
+) -> dict[str, np.ndarray]:
+    """At most ``max_measures`` measures per household, weighted by the contributions of the
+    reasons suggesting them, net of assistance in place (reported as "已享受…" instead)."""
+    keys = ("measures_zh", "measures_en", "measures_in_place_zh", "measures_in_place_en")
+    out = {k: np.full(n, None, dtype=object) for k in keys}
+    slots = valid.shape[1]
+    cache: dict[tuple[Any, ...], tuple[str | None, ...]] = {}
+    for i in range(n):
+        weights: dict[str, float] = {}
+        for k in range(slots):
+            if not valid[i, k]:
+                continue
+            g = groups[int(reason_types[i, k])]
+            rt = cfg.risk_types[g]
+            j = int(reason_features[k][i])
+            own = tuple(getattr(feats[j], "measures", ()) or ()) if j >= 0 else ()
+            if own and not (public and rt.sensitive):
+                names = [m for m in own if m in cfg.measures]
+            else:
+                names = rt.measures_for(public)
+            w = float(chosen_sum[i, k])
+            for pos, m in enumerate(names):
+                weights[m] = weights.get(m, 0.0) + w * (1.0 - 0.01 * pos)
+        if not weights:
+            continue
+        have = frozenset(in_place[i] or ()) if in_place is not None else frozenset()
+        ranked = sorted(weights, key=lambda m: -weights[m])
+        top_w = weights[ranked[0]]
+        key = (tuple(ranked), tuple(round(weights[m] / top_w, 6) for m in ranked), have)
+        if key not in cache:
+            proposed: list[str] = []
+            already: list[str] = []
+            for m in ranked:
+                spec = cfg.measures[m]
+                if set(spec.covers) & have:
+                    if m not in already:
+                        already.append(m)
+                elif (
+                    len(proposed) < cfg.max_measures and weights[m] >= cfg.measure_min_share * top_w
+                ):
+                    proposed.append(m)
+            cache[key] = (
+                cfg.measures_separator_zh.join(cfg.measures[m].zh for m in proposed) or None,
+                cfg.measures_separator_en.join(cfg.measures[m].en for m in proposed) or None,
+                cfg.measures_separator_zh.join(cfg.measures[m].in_place("zh") for m in already)
+                or None,
+                cfg.measures_separator_en.join(cfg.measures[m].in_place("en") for m in already)
+                or None,
+            )
+        for key_name, value in zip(keys, cache[key], strict=True):
+            out[key_name][i] = value
+    return out
 
 
 def reconcile(

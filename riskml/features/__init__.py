@@ -7,6 +7,7 @@
 - :func:`build_training_set` / :func:`write_training_set` assemble labelled training sets.
 """
 
+from riskml.features._assistance import assistance_in_place
 from riskml.features._catalog import (
     Catalog,
     CatalogError,
@@ -41,6 +42,7 @@ __all__ = [
     "FeatureSet",
     "TrainingSet",
     "as_of_schedule",
+    "assistance_in_place",
     "build_training_set",
     "compute_features",
     "data_fingerprint",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import string
 from collections.abc import Mapping
@@ -34,6 +33,13 @@ from riskml.features._primitives import (
     RESERVED_NAMES,
     VILLAGE_CONTEXT_COLUMNS,
     VILLAGE_TABLE,
+)
+from riskml.features._statements import (
+    AS_OF_FIELDS,
+    Statement,
+    as_of_values,
+    first_statement,
+    render_template,
 )
 
 __all__ = [
@@ -97,11 +103,22 @@ class Feature(StrictModel):
     unit: str
     dtype: Literal["float", "category"] = "float"
     risk_type: str
+    """The official risk type (contract code) this feature's statements evidence."""
     sensitive: bool = False
     label_zh: str
     label_en: str
-    reason_zh: str
-    reason_en: str
+    statements: tuple[Statement, ...] = ()
+    """When the feature may be stated as a reason, and the wording (``_statements.py``).
+    Empty: neutral structure, never stated on its own."""
+    fact: bool = False
+    """A fact field for statements only (e.g. the income year): computed with the set, never a
+    model input."""
+    measures: tuple[str, ...] = ()
+    """Measures this feature's statements suggest (keys of configs/explain.yaml ``measures``);
+    default: the risk type's."""
+    reason_zh: str = ""
+    reason_en: str = ""
+    """Superseded by ``statements``; accepted (and ignored) so older model bundles still load."""
     description: str
     levels: dict[str, dict[str, str]] | None = None
     """For categorical features: each category's display label, ``{value: {zh: .., en: ..}}``."""
@@ -111,83 +128,70 @@ class Feature(StrictModel):
         """Other features this feature is computed from (``ratio`` only)."""
         return self.numerator + self.denominator
 
+    @property
+    def scope(self) -> Literal["household", "village"]:
+        """``village`` for village-context features: stated only as village context, never as a
+        fact about the household."""
+        return "village" if self.table == VILLAGE_TABLE else "household"
+
+    def statement_fields(self) -> list[str]:
+        """Every field this feature's statements read (conditions and templates, both registers)."""
+        names: list[str] = []
+        for st in self.statements:
+            names += st.fields(self.name)
+        return list(dict.fromkeys(names))
+
     def template_fields(self, lang: Lang) -> list[str]:
-        """Feature names a reason template refers to (``value`` is this feature itself)."""
-        template = self.reason_zh if lang == "zh" else self.reason_en
-        return [self.name if f == "value" else f for f in _template_fields(template)]
+        """Feature names this feature's statements quote in ``lang`` (``value`` = this feature)."""
+        names: list[str] = []
+        for st in self.statements:
+            for public in (False, True):
+                names += [
+                    self.name if f == "value" else f
+                    for f in _template_fields(st.text(lang, public))
+                ]
+        return [n for n in dict.fromkeys(names) if n not in AS_OF_FIELDS]
 
-    def render_reason(self, row: Mapping[str, Any], lang: Lang = "zh") -> str:
-        """Fill this feature's reason template with a household's values.
+    def render_statement(
+        self,
+        row: Mapping[str, Any],
+        lang: Lang = "zh",
+        *,
+        public: bool = False,
+        as_of: Any = None,
+    ) -> str | None:
+        """The first of this feature's statements that holds for a household, filled in.
 
-        ``row`` maps feature names to values (a dict or a pandas Series). Missing fields and
-        missing values (None, NaN, NA) render as "未知" / "unknown"; a value that does not fit
-        the format spec is printed plainly. Never raises for a row.
+        ``row`` maps feature (and fact) names to one household's values. ``None`` when no
+        statement holds (the feature is not a reason for this household).
 
         Examples
         --------
-        >>> f = load_catalog().feature_set("department_rules").features[0]
-        >>> isinstance(f.render_reason({f.name: 1234.5}, "zh"), str)
+        >>> f = load_catalog().features["hospitalizations_12m"]
+        >>> f.render_statement({"hospitalizations_12m": 2.0}, "zh")
+        '近12个月有家庭成员住院 2 次'
+        >>> f.render_statement({"hospitalizations_12m": 0.0}, "zh") is None
         True
         """
         if lang not in _UNKNOWN:
             raise ValueError(
-                f"The 'lang' parameter of render_reason must be 'zh' or 'en'. Got {lang!r} instead."
+                f"The 'lang' parameter of render_statement must be 'zh' or 'en'. Got {lang!r} instead."
             )
-        template = self.reason_zh if lang == "zh" else self.reason_en
-        parts: list[str] = []
-        for literal, field_name, spec, _conversion in string.Formatter().parse(template):
-            parts.append(literal)
-            if field_name is None:
-                continue
-            name = self.name if field_name == "value" else field_name
-            try:
-                value = row[name]
-            except (KeyError, IndexError, TypeError):
-                value = None
-            parts.append(
-                _format_value(value, spec or "", lang, self.levels if name == self.name else None)
-            )
-        return "".join(parts)
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
         import pandas as pd
 
-        if value is pd.NA or value is pd.NaT:
-            return True
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
-    if isinstance(value, float | int) and not isinstance(value, bool):
-        return isinstance(value, float) and math.isnan(value)
-    try:
-        return bool(value != value)  # numpy NaN scalars
-    except (TypeError, ValueError):
-        return False
+        extra = as_of_values(as_of) or {}
+        values = {**dict(row), **extra}
+        frame = pd.DataFrame([values])
+        k = first_statement(self.statements, self.name, frame, has_as_of=bool(extra))[0]
+        if k < 0:
+            return None
+        return render_template(
+            self.statements[k].text(lang, public), self.name, values, lang, self.levels
+        )
 
-
-def _format_value(
-    value: Any, spec: str, lang: Lang, levels: dict[str, dict[str, str]] | None
-) -> str:
-    if _is_missing(value):
-        return _UNKNOWN[lang]
-    if isinstance(value, str):
-        if levels and value in levels:
-            return levels[value].get(lang, value)
-        try:
-            return format(value, spec)
-        except (ValueError, TypeError):
-            return value
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    try:
-        return format(number, spec)
-    except (ValueError, TypeError):
-        return str(value)
+    def render_reason(self, row: Mapping[str, Any], lang: Lang = "zh") -> str:
+        """Internal wording of the first statement that holds (``""`` when none holds)."""
+        return self.render_statement(row, lang) or ""
 
 
 def _template_fields(template: str) -> list[str]:
@@ -209,6 +213,9 @@ class FeatureSet:
     version: str
     village: VillageContextSettings = field(default_factory=lambda: VillageContextSettings())
     """The catalog's village-context settings (how ``context`` features' table is computed)."""
+    facts: tuple[Feature, ...] = ()
+    """Fact fields the features' statements quote (income year, monitoring line ...): computed
+    with the set for reasons, never model inputs (``compute_features(..., facts=True)``)."""
 
     @property
     def names(self) -> list[str]:
@@ -724,46 +731,78 @@ def _dependency_order(features: Mapping[str, Feature]) -> tuple[tuple[str, ...],
 
 
 def _check_templates(f: Feature, features: Mapping[str, Feature]) -> list[str]:
+    """Statements: known fields, valid templates and format specs, a public register for
+    sensitive features, village features stated as village context."""
     errs: list[str] = []
-    for lang, template in (("zh", f.reason_zh), ("en", f.reason_en)):
-        key = f"reason_{lang}"
-        try:
-            parsed = list(string.Formatter().parse(template))
-        except ValueError as exc:
+    if f.fact and f.statements:
+        errs.append(
+            f"feature '{f.name}': a fact field (fact: true) makes no statements of its own."
+        )
+    for i, st in enumerate(f.statements):
+        where = f"feature '{f.name}' statements[{i}]"
+        for name in st.when:
+            target = f.name if name == "value" else name
+            if target not in features:
+                errs.append(
+                    f"{where}: when refers to unknown field '{name}'. Close names: {_close(name, features)}."
+                )
+        if f.sensitive and (st.public_zh is None or st.public_en is None):
             errs.append(
-                f"feature '{f.name}': {key} is not a valid template ({exc}); escape literal braces as {{{{ }}}}."
+                f"{where}: '{f.name}' is sensitive; give public_zh and public_en (the same fact "
+                "without the sensitive detail), or the internal wording would be read out."
             )
-            continue
-        for _, field_name, spec, conversion in parsed:
-            if field_name is None:
-                continue
-            if field_name == "" or not _NAME_RE.match(field_name):
-                errs.append(
-                    f"feature '{f.name}': {key} field '{{{field_name}}}' must be a feature name or 'value' "
-                    "(no positional, attribute or index fields)."
-                )
-                continue
-            if conversion:
-                errs.append(
-                    f"feature '{f.name}': {key} field '{field_name}' uses a !{conversion} conversion; remove it."
-                )
-            name = f.name if field_name == "value" else field_name
-            if name not in features:
-                errs.append(
-                    f"feature '{f.name}': {key} refers to unknown field '{field_name}'; template fields are "
-                    f"feature names of the same household or 'value'. Close names: {_close(field_name, features)}."
-                )
-                continue
-            target = features[name]
-            # a category renders as its label (text); everything else as a number
-            probe: Any = "x" if target.dtype == "category" else 1.0
-            try:
-                format(probe, spec or "")
-            except (ValueError, TypeError) as exc:
-                errs.append(
-                    f"feature '{f.name}': {key} format spec ':{spec}' does not fit field '{field_name}' "
-                    f"({target.dtype} feature): {exc}."
-                )
+        if f.scope == "village":
+            for lang in ("zh", "en"):
+                text = st.text(lang, False)  # type: ignore[arg-type]
+                if lang == "zh" and not text.startswith("本村"):
+                    errs.append(
+                        f"{where}: village-context statements speak of the village ('本村…'), never of the household."
+                    )
+        for lang in ("zh", "en"):
+            for public in (False, True):
+                template = st.text(lang, public)  # type: ignore[arg-type]
+                key = f"{'public_' if public else ''}{lang}"
+                try:
+                    parsed = list(string.Formatter().parse(template))
+                except ValueError as exc:
+                    errs.append(
+                        f"{where}: {key} is not a valid template ({exc}); escape literal braces as {{{{ }}}}."
+                    )
+                    continue
+                for _, field_name, spec, conversion in parsed:
+                    if field_name is None:
+                        continue
+                    if field_name in AS_OF_FIELDS:
+                        continue
+                    if field_name == "" or not _NAME_RE.match(field_name):
+                        errs.append(
+                            f"{where}: {key} field '{{{field_name}}}' must be a feature name, 'value' or "
+                            f"one of {list(AS_OF_FIELDS)} (no positional, attribute or index fields)."
+                        )
+                        continue
+                    if conversion:
+                        errs.append(
+                            f"{where}: {key} field '{field_name}' uses a !{conversion} conversion; remove it."
+                        )
+                    name = f.name if field_name == "value" else field_name
+                    if name not in features:
+                        errs.append(
+                            f"{where}: {key} refers to unknown field '{field_name}'; template fields are "
+                            f"feature names of the same household or 'value'. Close names: {_close(field_name, features)}."
+                        )
+                        continue
+                    target = features[name]
+                    probe: Any = "x" if target.dtype == "category" else 1.0
+                    spec_text = spec or ""
+                    if spec_text.startswith("abs:") and target.dtype != "category":
+                        spec_text = spec_text[4:]
+                    try:
+                        format(probe, spec_text)
+                    except (ValueError, TypeError) as exc:
+                        errs.append(
+                            f"{where}: {key} format spec ':{spec}' does not fit field '{field_name}' "
+                            f"({target.dtype} feature): {exc}."
+                        )
     return errs
 
 
@@ -792,19 +831,31 @@ def _build_set(name: str, raw: Any, catalog: Catalog) -> tuple[FeatureSet | None
     if errs:
         return None, errs
     members = set(spec.features)
+    facts: list[str] = []
     for n in spec.features:
         f = catalog.features[n]
-        for lang in ("zh", "en"):
-            for field_name in f.template_fields(lang):  # type: ignore[arg-type]
-                if field_name not in members:
-                    errs.append(
-                        f"{where}: feature '{n}' reason_{lang} quotes '{field_name}', which is not in the set; "
-                        "add it to the set so every reason can be rendered from the set's own columns."
-                    )
+        if f.fact:
+            errs.append(
+                f"{where}: '{n}' is a fact field (fact: true), computed for statements only; it is "
+                "never a model feature. Remove it from the set."
+            )
+        for field_name in f.statement_fields():
+            if field_name in AS_OF_FIELDS or field_name in members:
+                continue
+            target = catalog.features.get(field_name)
+            if target is not None and target.fact:
+                facts.append(field_name)
+            else:
+                errs.append(
+                    f"{where}: feature '{n}' states '{field_name}', which is neither in the set nor a "
+                    "fact field (fact: true); add it to the set so every reason can be checked and "
+                    "rendered from the household's own values."
+                )
     if errs:
         return None, errs
     own = tuple(catalog.features[n] for n in spec.features)
-    required = catalog.closure(spec.features)
+    fact_names = list(dict.fromkeys(facts))
+    required = catalog.closure([*spec.features, *fact_names])
     version = f"{catalog.declared_version}+{_hash([f.model_dump(mode='json') for f in required] + [list(spec.features)])}"
     fs = FeatureSet(
         name=name,
@@ -813,5 +864,6 @@ def _build_set(name: str, raw: Any, catalog: Catalog) -> tuple[FeatureSet | None
         required=required,
         version=version,
         village=catalog.village,
+        facts=tuple(catalog.features[n] for n in fact_names),
     )
     return fs, []

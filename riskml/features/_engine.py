@@ -213,16 +213,18 @@ class FeatureEngine:
         feature_set: FeatureSet | str,
         *,
         village_table: pd.DataFrame | None = None,
+        facts: bool = False,
     ) -> pd.DataFrame:
         """Features for each (household_id, as_of) row of ``pairs``, in input order.
 
         See :func:`compute_features`.
         """
         fs = self.resolve(feature_set)
+        columns = (*fs.features, *fs.facts) if facts else fs.features
         h, d = self.pairs_to_arrays(pairs, "compute_features")
         if len(h) == 0:
-            empty = {f.name: np.zeros(0, dtype=np.int64) for f in fs.features}
-            return self.to_frame(empty, fs.features, index=pairs.index)
+            empty = {f.name: np.zeros(0, dtype=np.int64) for f in columns}
+            return self.to_frame(empty, columns, index=pairs.index)
         if village_table is None and any(f.primitive == "context" for f in fs.required):
             from riskml.features._village import village_context
 
@@ -230,7 +232,7 @@ class FeatureEngine:
                 self.bundle, days_to_dates(np.unique(d)), settings=fs.village, engine=self
             )
         values = self.compute_arrays(h, d, fs.required, village_table=village_table)
-        return self.to_frame(values, fs.features, index=pairs.index)
+        return self.to_frame(values, columns, index=pairs.index)
 
     def to_frame(
         self,
@@ -718,6 +720,7 @@ def compute_features(
     *,
     village_table: pd.DataFrame | None = None,
     catalog: Catalog | None = None,
+    facts: bool = False,
 ) -> pd.DataFrame:
     """Compute a feature set for (household, as_of) pairs, point in time.
 
@@ -736,6 +739,9 @@ def compute_features(
         of the households; computed from ``bundle`` when omitted.
     catalog
         The catalog to resolve a set name in (default :func:`load_catalog`).
+    facts
+        Also return the set's fact fields (``FeatureSet.facts``: income year, monitoring line
+        ...) after the feature columns: what reason statements quote. Never model inputs.
 
     Returns
     -------
@@ -771,7 +777,7 @@ def compute_features(
             village_table = village_context(bundle, list(as_of), settings=fs.village)
         bundle = _restrict(bundle, pairs["household_id"])
     engine = FeatureEngine(bundle, catalog=engine_catalog)
-    return engine.compute(pairs, fs, village_table=village_table)
+    return engine.compute(pairs, fs, village_table=village_table, facts=facts)
 
 
 def monitoring_status(bundle: Bundle, pairs: pd.DataFrame) -> pd.DataFrame:

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from riskml.data._schema import TABLES
+from riskml.data._schema import RISK_TYPES, TABLES
 
 __all__ = [
     "DERIVED_COLUMNS",
@@ -68,19 +68,9 @@ FEATURES_TABLE = "features"
 VILLAGE_TABLE = "village_context"
 """Pseudo-table of ``context`` features: the point-in-time village-level table."""
 
-FEATURE_RISK_TYPES: tuple[str, ...] = (
-    "illness",
-    "disability",
-    "disaster",
-    "accident",
-    "labor_shortage",
-    "industry_failure",
-    "unstable_employment",
-    "education",
-    "income",
-    "other",
-)
-"""Risk types a feature can speak to: the official ones plus ``income`` (low or falling income)."""
+FEATURE_RISK_TYPES: tuple[str, ...] = RISK_TYPES
+"""Risk types a feature can evidence: exactly the contract's official codes (``riskml.data``);
+their wording is in ``configs/explain.yaml``."""
 
 PROTECTED_COLUMNS: frozenset[tuple[str, str]] = frozenset(
     {("households", "head_ethnicity"), ("households", "head_sex")}

@@ -117,8 +117,9 @@ def contribution_chart(
     row_labels
         One label per household, top row first (e.g. "1 ·…0006").
     contributions
-        ``(n_households, n_reasons)`` log-odds contributions; NaN where a reason is absent.
-        Only positive (risk-raising) contributions are drawn.
+        ``(n_households, n_reasons)`` each reason's share of the household's stated reasons
+        (0..1; NaN where a reason is absent). Drawn as stacked bars on a percent axis: raw
+        log-odds are never shown.
     segment_types
         ``(n_households, n_reasons)`` risk type codes (or any key of ``type_labels``).
     type_labels, type_colors
@@ -152,7 +153,10 @@ def contribution_chart(
             left += widths
         ax.set_yticks(y, labels=list(row_labels))
         ax.set_xlabel(xlabel)
-        ax.set_xlim(0, max(float(left.max()) if n else 0.0, 0.1) * 1.05)
+        ax.set_xlim(0, 1.0)
+        from matplotlib.ticker import PercentFormatter
+
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         if seen:
             fig.legend(
                 list(seen.values()),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,6 +208,7 @@ def render_review_reports(
         "feature_set": sf.feature_set_text(),
         "source": sf.path.name if sf.path else "",
         "generated_at": now_text(),
+        "coverage": _coverage_text(sf, lang, t),
     }
     show_score = mode == "internal" or config.public_show_score
     base_ctx = {
@@ -422,6 +423,22 @@ def render_review_reports(
     )
 
 
+def _coverage_text(sf: ScoreFile, lang: str, t: Mapping[str, Any]) -> str:
+    """One line: the official risk types the list's reasons can and cannot state (from the
+    score file's metadata, written by ``riskml score``); empty when the file does not say."""
+    cov = sf.metadata.get("risk_types") if isinstance(sf.metadata, Mapping) else None
+    if not isinstance(cov, Mapping) or not cov.get("visible"):
+        return ""
+    labels = risk_type_labels(lang)
+    sep = "、" if lang == "zh" else ", "
+    visible = sep.join(labels.get(c, c) for c in cov.get("visible", []))
+    invisible = sep.join(labels.get(c, c) for c in cov.get("invisible", []))
+    text = str(t["coverage_visible"]).format(types=visible)
+    if invisible:
+        text += str(t["coverage_invisible"]).format(types=invisible)
+    return text
+
+
 def _contribution_chart(
     folder: OutputFolder,
     stem: str,
@@ -441,6 +458,11 @@ def _contribution_chart(
             top[reason_column(k, "contribution")].to_numpy(dtype=float)
             for k in range(1, MAX_REASONS + 1)
         ]
+    )
+    # shares of each household's stated reasons (log-odds are never shown as numbers)
+    totals = np.nansum(np.clip(contrib, 0, None), axis=1, keepdims=True)
+    contrib = np.where(
+        totals > 0, np.clip(contrib, 0, None) / np.where(totals > 0, totals, 1), np.nan
     )
     types = np.column_stack(
         [

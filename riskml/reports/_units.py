@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.config.reports import ReportsConfig
-from riskml.reports._labels import public_measures, risk_type_labels
+from riskml.reports._labels import risk_type_labels
 from riskml.reports._output import safe_filename, unique_stems
 from riskml.reports._scorefile import TIERS, ScoreFile
 
@@ -140,13 +140,15 @@ def prepare_units(
     colors = config.chart.risk_type_colors
     text_field = lang if mode == "internal" else f"public_{lang}"
 
-    def measures_k(k: int) -> Any:
-        """Measures of reason k: in a public report from an internal file, the public measures of
-        the reason's risk type (the internal ones can reveal a sensitive type)."""
-        if mode == "public" and sf.mode == "internal":
-            types = fl[reason_column(k, "type")].astype("string")
-            return types.map(public_measures(lang)).astype("string").to_numpy()
-        return fl[reason_column(k, f"measures_{lang}")].astype("string").to_numpy()
+    # measures and village context are per household; a public report shows the public
+    # register (an internal measure such as 医疗救助 would reveal a sensitive risk type)
+    prefix = "" if mode == "internal" else "public_"
+    for src, dst in (
+        (f"{prefix}measures_{lang}", "_measures"),
+        (f"{prefix}measures_in_place_{lang}", "_in_place"),
+        (f"context_{lang}", "_context"),
+    ):
+        fl[dst] = fl[src].astype("string") if src in fl.columns else pd.NA
 
     long_parts = []
     for k in range(1, MAX_REASONS + 1):
@@ -160,7 +162,6 @@ def prepare_units(
                 else pd.NA,
                 "contribution": fl[reason_column(k, "contribution")].to_numpy(dtype=float),
                 "text": fl[reason_column(k, text_field)].astype("string").to_numpy(),
-                "measures": measures_k(k),
             }
         )
         long_parts.append(part)
@@ -227,6 +228,12 @@ def prepare_units(
     )
 
 
+def _split(value: Any, separator: str) -> list[str]:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return []
+    return [m.strip() for m in str(value).split(separator) if m.strip()]
+
+
 def household_records(
     fl: pd.DataFrame, reasons: list[dict[str, Any]], separator: str
 ) -> list[dict[str, Any]]:
@@ -242,7 +249,6 @@ def household_records(
                 "contribution": None if pd.isna(r["contribution"]) else float(r["contribution"]),
                 "bar_pct": r["bar_pct"],
                 "color": r["color"],
-                "measure": None if pd.isna(r["measures"]) else r["measures"],
             }
         )
     out = []
@@ -255,10 +261,23 @@ def household_records(
         "_change",
         "_change_label",
         "_change_detail",
+        "_measures",
+        "_in_place",
+        "_context",
     ]
-    for row, (rank, hid, village, tier, score, change, change_label, detail) in zip(
-        fl.index, fl[cols].itertuples(index=False, name=None), strict=True
-    ):
+    for row, (
+        rank,
+        hid,
+        village,
+        tier,
+        score,
+        change,
+        change_label,
+        detail,
+        measures,
+        in_place,
+        context,
+    ) in zip(fl.index, fl[cols].itertuples(index=False, name=None), strict=True):
         rs = by_row.get(row, [])
         out.append(
             {
@@ -273,15 +292,9 @@ def household_records(
                 "change_label": change_label,
                 "change_detail": detail,
                 "reasons": rs,
-                "measures": list(
-                    dict.fromkeys(
-                        m.strip()
-                        for r in rs
-                        if r["measure"]
-                        for m in r["measure"].split(separator)
-                        if m.strip()
-                    )
-                ),
+                "measures": _split(measures, separator),
+                "in_place": _split(in_place, separator),
+                "context": None if context is None or context is pd.NA else str(context),
             }
         )
     return out
@@ -298,6 +311,9 @@ def sensitive_texts(sf: ScoreFile, rows: pd.DataFrame) -> list[str]:
     for k in range(1, MAX_REASONS + 1):
         for f in ("zh", "en"):
             internal.update(rows[reason_column(k, f)].dropna().astype(str).unique().tolist())
-        for f in ("public_zh", "public_en", "measures_zh", "measures_en"):
+        for f in ("public_zh", "public_en"):
             public.update(rows[reason_column(k, f)].dropna().astype(str).unique().tolist())
+    for c in ("public_measures_zh", "public_measures_en", "context_zh", "context_en"):
+        if c in rows.columns:
+            public.update(rows[c].dropna().astype(str).unique().tolist())
     return sorted(internal - public)

@@ -18,6 +18,7 @@ __all__ = [
     "CHANGE_COLUMNS",
     "CHANGE_VALUES",
     "EVENT_TYPE_ZH",
+    "EXPLANATION_COLUMNS",
     "FOLLOWUP_COLUMNS",
     "HEADER_ZH",
     "INCOME_COLUMNS",
@@ -57,8 +58,8 @@ PLACE_COLUMNS: tuple[str, ...] = ("village_seq", "group_name", "head_name")
 """After ``village_name``: the household's number within its village (1, 2, … by
 ``household_id``; unique per village, so meeting mode can say 村内编号 12), its 村民小组 and the
 head's name (both internal mode only)."""
-INTERNAL_ONLY_COLUMNS: tuple[str, ...] = ("group_name", "head_name")
-"""Columns dropped in ``public`` mode (names are never in public output, logs or MLflow)."""
+_NAME_COLUMNS: tuple[str, ...] = ("group_name", "head_name")
+"""Names: never in public output, logs or MLflow."""
 REVIEW_COLUMNS: tuple[str, ...] = ("review_hold", "last_review_on", "last_review_outcome")
 """After ``flagged``: the household's last review on or before ``as_of`` (``reviews`` table) and,
 for a household reviewed as not at risk within ``reviews.review_quiet_months``, whether it was
@@ -95,18 +96,46 @@ BASE_COLUMNS: tuple[str, ...] = (
 
 REASON_FIELDS: tuple[str, ...] = (
     "type",
+    "feature",
     "contribution",
     "zh",
     "en",
     "public_zh",
     "public_en",
+)
+"""Per-reason fields: ``reason_{k}_{field}`` for k = 1..4. ``feature`` is the catalog feature
+whose fact the reason states first (traceable to the household's records); ``contribution`` is
+the reason's share of the score in log-odds (for ordering and bars, never printed raw)."""
+
+INTERNAL_ONLY_REASON_FIELDS: tuple[str, ...] = ("type", "feature", "zh", "en")
+"""Dropped in ``public`` mode: the internal texts, the feature and the risk type (it can reveal
+illness)."""
+
+EXPLANATION_COLUMNS: tuple[str, ...] = (
+    "context_zh",
+    "context_en",
     "measures_zh",
     "measures_en",
+    "measures_in_place_zh",
+    "measures_in_place_en",
+    "public_measures_zh",
+    "public_measures_en",
+    "public_measures_in_place_zh",
+    "public_measures_in_place_en",
 )
-"""Per-reason fields: ``reason_{k}_{field}`` for k = 1..4."""
+"""Per household: village context (本村…, never a household fact), up to three suggested
+measures weighted by the reasons and the assistance already in place (已享受…), in the internal
+register and in the public one (no measure that would reveal a sensitive risk type)."""
 
-INTERNAL_ONLY_REASON_FIELDS: tuple[str, ...] = ("type", "zh", "en")
-"""Dropped in ``public`` mode: the internal texts and the risk type (it can reveal illness)."""
+INTERNAL_ONLY_COLUMNS: tuple[str, ...] = (
+    *_NAME_COLUMNS,
+    "measures_zh",
+    "measures_en",
+    "measures_in_place_zh",
+    "measures_in_place_en",
+)
+"""Household-level columns dropped in ``public`` mode: names (never in public output, logs or
+MLflow) and the internal measures (they can reveal illness)."""
 
 CHANGE_COLUMNS: tuple[str, ...] = ("change", "previous_score", "previous_tier")
 
@@ -119,7 +148,9 @@ def reason_columns(max_reasons: int = MAX_REASONS) -> tuple[str, ...]:
     return tuple(reason_column(k, f) for k in range(1, max_reasons + 1) for f in REASON_FIELDS)
 
 
-SCORE_COLUMNS: tuple[str, ...] = BASE_COLUMNS + reason_columns() + CHANGE_COLUMNS
+SCORE_COLUMNS: tuple[str, ...] = (
+    BASE_COLUMNS + reason_columns() + EXPLANATION_COLUMNS + CHANGE_COLUMNS
+)
 """Every column of an internal score file, in file order."""
 
 
@@ -171,6 +202,8 @@ def score_dtypes() -> dict[str, str]:
     for k in range(1, MAX_REASONS + 1):
         for f in REASON_FIELDS:
             dtypes[reason_column(k, f)] = "float64" if f == "contribution" else "string"
+    for c in EXPLANATION_COLUMNS:
+        dtypes[c] = "string"
     return dtypes
 
 
@@ -211,14 +244,27 @@ HEADER_ZH: dict[str, str] = {
 }
 for _k in range(1, MAX_REASONS + 1):
     HEADER_ZH[reason_column(_k, "type")] = f"风险原因{_k}类型"
+    HEADER_ZH[reason_column(_k, "feature")] = f"风险原因{_k}依据指标"
     HEADER_ZH[reason_column(_k, "contribution")] = f"风险原因{_k}贡献值"
     HEADER_ZH[reason_column(_k, "zh")] = f"风险原因{_k}"
     HEADER_ZH[reason_column(_k, "en")] = f"风险原因{_k}(英文)"
     HEADER_ZH[reason_column(_k, "public_zh")] = f"风险原因{_k}(公示用)"
     HEADER_ZH[reason_column(_k, "public_en")] = f"风险原因{_k}(公示用英文)"
-    HEADER_ZH[reason_column(_k, "measures_zh")] = f"建议帮扶措施{_k}"
-    HEADER_ZH[reason_column(_k, "measures_en")] = f"建议帮扶措施{_k}(英文)"
 del _k
+HEADER_ZH.update(
+    {
+        "context_zh": "本村情况",
+        "context_en": "本村情况(英文)",
+        "measures_zh": "建议帮扶措施",
+        "measures_en": "建议帮扶措施(英文)",
+        "measures_in_place_zh": "已享受帮扶",
+        "measures_in_place_en": "已享受帮扶(英文)",
+        "public_measures_zh": "建议帮扶措施(公示用)",
+        "public_measures_en": "建议帮扶措施(公示用英文)",
+        "public_measures_in_place_zh": "已享受帮扶(公示用)",
+        "public_measures_in_place_en": "已享受帮扶(公示用英文)",
+    }
+)
 
 VALUE_ZH: dict[str, dict[str, str]] = {
     "status": {"scored": "已评分", "not_eligible": "已纳入监测", "rejected": "数据有误未评分"},

@@ -18,6 +18,7 @@ import pandas as pd
 from riskml.config.scoring import ScoringConfig
 from riskml.data import Bundle
 from riskml.scoring._columns import (
+    EXPLANATION_COLUMNS,
     MAX_REASONS,
     MONITORING_CATEGORY_ZH,
     REASON_FIELDS,
@@ -51,6 +52,7 @@ PARTITION_COLUMNS: tuple[str, ...] = (
     "score",
     "raw_score",
     *(reason_column(k, f) for k in range(1, MAX_REASONS + 1) for f in REASON_FIELDS),
+    *EXPLANATION_COLUMNS,
     "explained",
     "drift_sample",
 )
@@ -264,7 +266,14 @@ def compute_features(
         context = context.loc[context["village_code"].astype("object").isin(here)].reset_index(
             drop=True
         )
-    return features.compute_features(bundle, pairs, model.feature_set, village_table=context)
+    return features.compute_features(
+        bundle, pairs, model.feature_set, village_table=context, facts=True
+    )
+
+
+def fact_names(model: Any) -> list[str]:
+    """The fact fields (income year, monitoring line ...) computed beside the model's features."""
+    return [f.name for f in getattr(model.feature_set, "facts", ())]
 
 
 def check_signature(X: pd.DataFrame, model: Any) -> None:
@@ -316,6 +325,10 @@ def _explain(
     config: ScoringConfig,
     mode: str,
     cache: dict[str, Any],
+    *,
+    facts: pd.DataFrame | None = None,
+    as_of: Any = None,
+    in_place: list[frozenset[str]] | None = None,
 ) -> pd.DataFrame:
     """Reason columns (``reason_{k}_{field}``) for the rows of ``X_prepared``.
 
@@ -333,12 +346,15 @@ def _explain(
     explainer = cache["explainer"]
     matrix = model.encode(X_raw) if hasattr(model, "encode") else model.model.encode(X_prepared)
     contrib = explainer.shap_values(matrix)
+    values = X_raw if facts is None or facts.shape[1] == 0 else pd.concat([X_raw, facts], axis=1)
     return explain.reason_codes(
         contrib,
-        X_raw if mode == "internal" else None,
+        values,
         model.feature_set.features,
         max_reasons=config.explain.max_reasons,
-        mode=mode,
+        mode=mode,  # type: ignore[arg-type]
+        as_of=as_of,
+        in_place=in_place,
     )
 
 
@@ -409,6 +425,8 @@ def score_partition(
         for f in REASON_FIELDS:
             c = reason_column(k, f)
             out[c] = pd.Series([None] * n, dtype=dtypes[c])
+    for c in EXPLANATION_COLUMNS:
+        out[c] = pd.Series([None] * n, dtype=dtypes[c])
     out["explained"] = np.zeros(n, dtype=bool)
     out["drift_sample"] = np.zeros(n, dtype=bool)
     feature_names = list(getattr(model, "input_schema", None) or model.feature_names)
@@ -440,6 +458,9 @@ def score_partition(
         bundle, pairs.iloc[np.flatnonzero(~monitored)].reset_index(drop=True), model, context
     )
     timings["features"] = time.perf_counter() - t1
+    facts_cols = [c for c in fact_names(model) if c in X.columns]
+    F = X[facts_cols].reset_index(drop=True)
+    X = X.drop(columns=facts_cols)
     check_signature(X, model)
     X = X.reset_index(drop=True)
 
@@ -467,6 +488,7 @@ def score_partition(
     if len(ok_idx) == 0:
         return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
     Xok = X.loc[ok].reset_index(drop=True)
+    Fok = F.loc[ok].reset_index(drop=True)
 
     # 4. raw and calibrated scores
     t2 = time.perf_counter()
@@ -495,7 +517,20 @@ def score_partition(
         if sel.any():
             t3 = time.perf_counter()
             X_sel = Xok.loc[sel].reset_index(drop=True)
-            reasons = _explain(model, model.prepare(X_sel), X_sel, config, reason_mode, _EXPLAINERS)
+            sel_pairs = pd.DataFrame(
+                {"household_id": ids_ok[sel].to_numpy(dtype=object), "as_of": pd.Timestamp(as_of)}
+            )
+            reasons = _explain(
+                model,
+                model.prepare(X_sel),
+                X_sel,
+                config,
+                reason_mode,
+                _EXPLAINERS,
+                facts=Fok.loc[sel].reset_index(drop=True),
+                as_of=as_of,
+                in_place=features.assistance_in_place(bundle, sel_pairs),
+            )
             idx = ok_idx[sel]
             for c in reasons.columns:
                 if c in out.columns:

@@ -122,7 +122,14 @@ def _model_facts(model: Any, model_uri: str) -> dict[str, Any]:
     )
     first = _meta_date(meta, "as_of_first", "training_as_of_first", "train_as_of_first")
     last = _meta_date(meta, "as_of_last", "training_as_of_last", "train_as_of_last")
+    coverage: dict[str, list[str]] = {}
+    if fs is not None:
+        from riskml.explain import risk_type_coverage
+
+        cov = risk_type_coverage(fs.features)
+        coverage = {"visible": list(cov.visible), "invisible": list(cov.invisible)}
     return {
+        "risk_types": coverage,
         "model": {
             "uri": meta.get("model_uri") or model_uri,
             "name": meta.get("name"),
@@ -546,6 +553,7 @@ def score_roster(
             )
         }
         metadata["drift_warnings"] = (drift or {}).get("warnings", [])
+        metadata["risk_types"] = facts.get("risk_types", {})
         summary_path = None
         if out is not None:
             t_write = time.perf_counter()

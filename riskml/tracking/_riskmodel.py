@@ -210,6 +210,7 @@ def _rebuild_catalog(definition: Mapping[str, Any]) -> tuple[Any, Any]:
         features=own,
         required=required,
         version=definition["version"],
+        facts=tuple(f for f in helpers.values() if f.fact),
     )
     catalog = Catalog(
         declared_version=definition.get("catalog_declared_version", ""),

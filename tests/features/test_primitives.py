@@ -362,6 +362,7 @@ def _income_row(row: dict[str, Any]) -> dict[str, Any]:
         "gross_income": gross,
         "net_income": net,
         "pc_net_income": pc,
+        "threshold": thr,
         "pc_income_to_threshold": pc / thr,
         "max_source_share": largest / gross if gross > 0 else math.nan,
     }
@@ -616,11 +617,18 @@ def test_output_dtypes_are_float64_or_contract_categories(
 def test_engine_agrees_with_reference_on_the_real_catalog(
     make_random_bundle: Any, catalog: Any
 ) -> None:
-    """The shipped catalog's non-village features equal the reference on a random bundle."""
+    """The shipped catalog's non-village features and the fact fields its statements quote (the
+    income year, that year's monitoring line) equal the reference on a random bundle."""
     bundle = make_random_bundle(11, n_households=5, n_events=60)
     fs = catalog.feature_set("default")
     pairs = _pairs(bundle, np.random.default_rng(11))
-    got = compute_features(bundle, pairs, fs)
+    got = compute_features(bundle, pairs, fs, facts=True)
+    facts = [f.name for f in fs.facts]
+    assert {"income_year_last", "income_threshold_last"} <= set(facts)
+    assert list(got.columns) == fs.names + facts  # the facts come after the features
+    # without facts=True the model's frame has the features only
+    assert list(compute_features(bundle, pairs.head(3), fs).columns) == fs.names
+    assert got["income_year_last"].notna().any() and got["income_threshold_last"].notna().any()
     checked = 0
     for i, (hid, as_of) in enumerate(zip(pairs["household_id"], pairs["as_of"], strict=True)):
         done: dict[str, Any] = {}

@@ -55,25 +55,47 @@ _INTERNAL: dict[str, list[tuple[str, str]]] = {
     "industry_failure": [("肉牛养殖亏损3.1万元", "Beef cattle business lost 31,000 yuan")],
     "unstable_employment": [("外出务工中断6个月", "Migrant work interrupted for 6 months")],
     "education": [("两名子女在读高中、大学", "Two children in senior high school and college")],
-    "income": [
-        ("人均纯收入由9200元降至7100元", "Per-capita net income fell from 9,200 to 7,100 yuan")
+    "other": [
+        (
+            "2023 年人均纯收入 7,100 元，不到当年监测线 6,000 元的 1.5 倍",
+            "per-capita net income in 2023 was 7,100 yuan, under 1.5 times the line",
+        )
     ],
-    "other": [("其他困难，需入户核实", "Other difficulties, to be checked on a visit")],
+}
+
+# risk type -> the public register of the same facts (what riskml.explain writes in public mode)
+_PUBLIC: dict[str, tuple[str, str]] = {
+    "illness": ("2023 年家庭医疗自付费用较高", "out-of-pocket medical costs were high in 2023"),
+    "disability": ("家庭有成员劳动能力受限", "a member's capacity to work is limited"),
+    "disaster": ("近12个月牲畜损失 1 次", "one livestock loss in the last 12 months"),
+    "accident": ("近12个月发生意外事故 1 次", "one accident in the last 12 months"),
+    "labor_shortage": ("家中无劳动年龄（16–64岁）人口（家庭共 2 人）", "no working-age member"),
+    "industry_failure": ("近24个月产业经营失败 1 次", "one business failure in the last 24 months"),
+    "unstable_employment": ("近12个月家庭成员失业 1 人次", "a member lost a job"),
+    "education": ("近12个月有 1 名子女辍学", "a child dropped out of school"),
+    "other": ("2023 年人均纯收入接近当年监测线", "per-capita net income close to the line in 2023"),
 }
 
 
-def _reason_table() -> dict[str, list[tuple[str, str, str, str, str, str]]]:
-    """type -> [(internal zh, internal en, public zh, public en, measures zh, measures en)]:
-    the internal-mode columns explain writes (measures are the internal ones, joined)."""
+def _measures(code: str, public: bool) -> tuple[str, str]:
     cfg = load_explain_config()
+    names = cfg.risk_types[code].measures_for(public)
+    return (
+        cfg.measures_separator_zh.join(cfg.measures[m].zh for m in names),
+        cfg.measures_separator_en.join(cfg.measures[m].en for m in names),
+    )
+
+
+def _reason_table() -> dict[str, list[tuple[str, ...]]]:
+    """type -> [(internal zh, internal en, public zh, public en, measures zh, measures en,
+    public measures zh, public measures en)]: what explain writes for a household whose first
+    reason has that type."""
     table = {}
     for code, variants in _INTERNAL.items():
-        w = cfg.risk_types[code]
-        measures = (
-            cfg.measures_separator_zh.join(w.measures_zh),
-            cfg.measures_separator_en.join(w.measures_en),
-        )
-        table[code] = [(zh, en, w.public_zh, w.public_en, *measures) for zh, en in variants]
+        table[code] = [
+            (zh, en, *_PUBLIC[code], *_measures(code, False), *_measures(code, True))
+            for zh, en in variants
+        ]
     return table
 
 
@@ -89,13 +111,9 @@ def sensitive_measures(lang: str) -> set[str]:
     """Internal measures of sensitive risk types (e.g. 医疗救助 reveals illness) that no public
     wording uses: a public report must not show them."""
     cfg = load_explain_config()
-    public = {m for w in cfg.risk_types.values() for m in w.public_measures(lang)}
-    return {
-        m
-        for w in cfg.risk_types.values()
-        if w.sensitive
-        for m in (w.measures_zh if lang == "zh" else w.measures_en)
-    } - public
+    public = {m for w in cfg.risk_types.values() for m in w.measures_for(True)}
+    internal = {m for w in cfg.risk_types.values() if w.sensitive for m in w.measures}
+    return {cfg.measures[m].label(lang) for m in internal - public}
 
 
 TRAVERSAL_VILLAGES: tuple[str, ...] = ("../x", "a/b")
@@ -250,6 +268,28 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
     frame["rank_village"] = s.groupby(frame["village_code"]).rank(ascending=False, method="first")
     frame["rank_township"] = s.groupby(frame["township_code"]).rank(ascending=False, method="first")
 
+    # The review loop's columns: a village-local number, 村民小组 and head names (internal only),
+    # the last review, and the latest verified income against that year's line.
+    frame["village_seq"] = (
+        pd.Series(frame["household_id"]).groupby(frame["village_code"]).rank(method="first")
+    ).astype("Int64")
+    frame["group_name"] = np.where(
+        rng.random(n) < 0.7, "第" + pd.Series(rng.integers(1, 6, n)).astype(str) + "组", None
+    )
+    frame["head_name"] = np.where(rng.random(n) < 0.7, "王某某", None)
+    reviewed = scored & (rng.random(n) < 0.05)
+    frame["last_review_on"] = pd.Series(
+        pd.Timestamp(spec.as_of) - pd.Timedelta(days=40), index=range(n)
+    ).where(reviewed)
+    frame["last_review_outcome"] = np.where(reviewed, "not_at_risk", None)
+    frame["review_hold"] = None
+    frame["income_year"] = np.where(scored, pd.Timestamp(spec.as_of).year - 1, None)
+    frame["pc_income"] = np.where(scored, rng.lognormal(9.4, 0.5, n), np.nan)
+    frame["threshold"] = np.where(scored, 8000.0, np.nan)
+    frame["income_below_threshold"] = np.where(
+        scored, frame["pc_income"] < frame["threshold"], None
+    )
+
     # Reasons for flagged households: 1..4 distinct risk types, contributions decreasing.
     n_types = len(RISK_TYPE_CODES)
     type_weights = np.array([8.0, 2, 2, 1, 2, 2, 2, 1, 2, 0.5])
@@ -264,18 +304,34 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
             [[_REASONS[c][min(v, len(_REASONS[c]) - 1)][j] for v in range(2)] for c in codes],
             dtype=object,
         )
-        for j in range(6)
+        for j in range(8)
     ]
     for k in range(1, MAX_REASONS + 1):
         has = n_reasons >= k
         t_idx = order[:, k - 1]
-        texts = [lookup[j][t_idx, variant[:, k - 1]] for j in range(6)]
+        texts = [lookup[j][t_idx, variant[:, k - 1]] for j in range(8)]
         frame[reason_column(k, "type")] = np.where(has, codes[t_idx], None)
+        frame[reason_column(k, "feature")] = np.where(has, "f_" + codes[t_idx], None)
         frame[reason_column(k, "contribution")] = np.where(has, contrib[:, k - 1], np.nan)
-        for j, field in enumerate(
-            ("zh", "en", "public_zh", "public_en", "measures_zh", "measures_en")
-        ):
+        for j, field in enumerate(("zh", "en", "public_zh", "public_en")):
             frame[reason_column(k, field)] = np.where(has, texts[j], None)
+        if k == 1:  # household-level measures follow the strongest reason here
+            for j, col in enumerate(
+                ("measures_zh", "measures_en", "public_measures_zh", "public_measures_en"),
+                start=4,
+            ):
+                frame[col] = np.where(has, texts[j], None)
+    frame["measures_in_place_zh"] = np.where(flagged & (rng.random(n) < 0.1), "已享受低保", None)
+    frame["measures_in_place_en"] = np.where(
+        frame["measures_in_place_zh"].notna(), "already receives dibao", None
+    )
+    frame["public_measures_in_place_zh"] = frame["measures_in_place_zh"]
+    frame["public_measures_in_place_en"] = frame["measures_in_place_en"]
+    ctx = flagged & (rng.random(n) < 0.3)
+    frame["context_zh"] = np.where(ctx, "本村近12个月 12% 的农户受灾", None)
+    frame["context_en"] = np.where(
+        ctx, "12% of the village's households suffered a disaster loss in the last 12 months", None
+    )
 
     # Change since the previous run, consistent with the flag.
     prev_flag = rng.random(n) < np.where(flagged, 0.6, 0.05)
@@ -301,19 +357,6 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
     return out.astype({c: dtypes[c] for c in out.columns})
 
 
-def _with_public_measures(frame: pd.DataFrame) -> pd.DataFrame:
-    """What explain writes in public mode: the public measures of each reason's risk type."""
-    cfg = load_explain_config()
-    out = frame.copy()
-    for lang, sep in (("zh", cfg.measures_separator_zh), ("en", cfg.measures_separator_en)):
-        table = {code: sep.join(w.public_measures(lang)) for code, w in cfg.risk_types.items()}
-        for k in range(1, MAX_REASONS + 1):
-            out[reason_column(k, f"measures_{lang}")] = (
-                out[reason_column(k, "type")].map(table).astype("string")
-            )
-    return out
-
-
 def write_scores(
     path: str | Path,
     frame: pd.DataFrame,
@@ -330,13 +373,17 @@ def write_scores(
     internal texts or risk types). The metadata has the shape ``riskml score`` writes.
     """
     path = Path(path)
-    out = to_public(_with_public_measures(frame), visible_chars=4) if mode == "public" else frame
+    out = to_public(frame, visible_chars=4) if mode == "public" else frame
     as_of = (
         str(pd.Timestamp(frame["as_of"].dropna().iloc[0]).date())
         if frame["as_of"].notna().any()
         else None
     )
     metadata = {
+        "risk_types": {
+            "visible": ["illness", "disability", "disaster", "accident", "labor_shortage"],
+            "invisible": ["education"],
+        },
         "as_of": as_of,
         "mode": mode,
         "model": {

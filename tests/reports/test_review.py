@@ -267,7 +267,10 @@ def test_privacy_guard_stops_a_public_file_with_internal_measures(
     from riskml.scoring import to_public
 
     path = tmp_path / "leaky.parquet"
-    scoring_write_scores(to_public(score_frame, visible_chars=4), path, metadata={"mode": "public"})
+    leaky = to_public(score_frame, visible_chars=4)
+    # a public file whose "public" measures are the internal ones (a broken exporter)
+    leaky["public_measures_zh"] = score_frame["measures_zh"].to_numpy()
+    scoring_write_scores(leaky, path, metadata={"mode": "public"})
     with pytest.raises(ReportPrivacyError, match="internal reason text or measure"):
         render_review_reports(path, tmp_path / "out", mode="public", lang="zh")
     assert not (tmp_path / "out").exists()

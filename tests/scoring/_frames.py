@@ -49,15 +49,26 @@ def score_frame(n: int = 6, seed: int = 0) -> pd.DataFrame:
     flag = out["flagged"].to_numpy(dtype=bool)
     texts = {
         "type": "illness",
-        "zh": "近12个月住院2次",
-        "en": "hospitalised twice in the last 12 months",
-        "public_zh": "家庭刚性支出负担较重",
-        "public_en": "heavy essential spending",
-        "measures_zh": "医疗保障；临时救助",
-        "measures_en": "medical assistance; temporary assistance",
+        "feature": "hospitalizations_12m",
+        "zh": "近12个月有家庭成员住院 2 次",
+        "en": "2 hospital stays in the last 12 months",
+        "public_zh": "近12个月家庭有成员多次住院治疗",
+        "public_en": "members were treated in hospital several times in the last 12 months",
     }
     for field, text in texts.items():
         out[reason_column(1, field)] = pd.array(np.where(flag, text, None), dtype="string")
+    household = {
+        "context_zh": "本村 8% 的农户正在监测中",
+        "context_en": "8% of the village's households are under monitoring",
+        "measures_zh": "大病保险、临时救助",
+        "measures_en": "critical-illness insurance; temporary assistance",
+        "measures_in_place_zh": "已享受医疗救助",
+        "measures_in_place_en": "already receives medical assistance",
+        "public_measures_zh": "临时救助、综合保障帮扶",
+        "public_measures_en": "temporary assistance; social-security support",
+    }
+    for column, text in household.items():
+        out[column] = pd.array(np.where(flag, text, None), dtype="string")
     out[reason_column(1, "contribution")] = np.where(flag, 0.8125, np.nan)
     out["change"] = pd.array(
         ["new_flag", "unchanged", "unchanged"] + ["score_up"] * (n - 3), dtype="string"

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskml.config.explain import load_explain_config
 from riskml.config.scoring import ScoringConfig, TierConfig, load_scoring_config
+from riskml.data import RISK_TYPES
 from riskml.scoring import (
     SCORE_COLUMNS,
     SignatureMismatchError,
@@ -19,6 +21,7 @@ from riskml.scoring import (
     read_scores,
     score_roster,
 )
+from riskml.scoring._columns import EXPLANATION_COLUMNS
 
 from .conftest import SCORING_AS_OF, TRAIN_AS_OF
 
@@ -122,16 +125,17 @@ def test_file_has_the_contract_columns_ranks_tiers_and_metadata(flawed_run: Any)
     }
 
 
-def test_flagged_households_get_up_to_four_reasons_and_others_none(flawed_run: Any) -> None:
+def test_flagged_households_get_up_to_four_reasons_and_others_none(
+    flawed_run: Any, risk_model: Any
+) -> None:
     s = flawed_run.scores
     flagged = s.loc[s["flagged"]]
     assert len(flagged) > 0
     assert (
         flagged["reason_1_public_zh"].notna().mean() > 0.8
     )  # most flags have a positive risk group
-    assert (
-        s.loc[~s["flagged"], [c for c in s.columns if c.startswith("reason_")]].isna().all().all()
-    )
+    explanation = [c for c in s.columns if c.startswith("reason_") or c in EXPLANATION_COLUMNS]
+    assert s.loc[~s["flagged"], explanation].isna().all().all()
     with_reason = flagged.loc[flagged["reason_1_zh"].notna()]
     assert (with_reason["reason_1_contribution"] > 0).all()
     both = with_reason["reason_2_contribution"].notna()
@@ -139,27 +143,57 @@ def test_flagged_households_get_up_to_four_reasons_and_others_none(flawed_run: A
         with_reason.loc[both, "reason_1_contribution"]
         >= with_reason.loc[both, "reason_2_contribution"]
     ).all()
-    assert with_reason["reason_1_measures_zh"].notna().all()
+    # a reason is a stated fact: its text, the catalog feature it quotes, an official type
+    assert (
+        with_reason[["reason_1_public_zh", "reason_1_feature", "reason_1_type"]].notna().all().all()
+    )
+    assert set(with_reason["reason_1_type"]) <= set(RISK_TYPES)
+    features = {f.name: f for f in risk_model.feature_set.features}
+    tops = set(flagged.filter(regex=r"^reason_\d_feature$").stack().dropna())
+    assert tops and all(features[t].scope == "household" and features[t].statements for t in tops)
+    # household-level measures: proposed or already in place, never more than max_measures
+    cfg = load_explain_config()
+    has_measure = with_reason["measures_zh"].notna() | with_reason["measures_in_place_zh"].notna()
+    assert has_measure.all()
+    proposed = with_reason["measures_zh"].dropna().str.split(cfg.measures_separator_zh)
+    assert proposed.map(len).max() <= cfg.max_measures
+    in_place = with_reason["measures_in_place_zh"].dropna()
+    assert in_place.str.split(cfg.measures_separator_zh).explode().str.startswith("已享受").all()
+    # village context is never a reason, only context
+    assert flagged["context_zh"].dropna().str.startswith("本村").all()
 
 
 def test_reasons_reconcile_with_the_models_raw_score(
     flawed_run: Any, province_bundle: Any, risk_model: Any
 ) -> None:
     """Recompute TreeSHAP for the flagged households: the file's reasons are the top groups of
-    contributions that, with the base value, add up to the file's raw score."""
+    stated facts' contributions that, with other factors and the base value, add up to the
+    file's raw score; the texts and measures are the ones reason_codes gives with the facts,
+    the scoring month and the assistance in place."""
     from riskml.explain import reason_codes, reconcile, tree_shap
-    from riskml.features import village_context
+    from riskml.features import assistance_in_place, village_context
     from riskml.scoring._partition import compute_features
 
     s = flawed_run.scores
-    flagged = s.loc[s["flagged"]].head(200)
+    flagged = s.loc[s["flagged"]].head(200).reset_index(drop=True)
     pairs = pd.DataFrame(
         {"household_id": flagged["household_id"].to_numpy(), "as_of": pd.Timestamp(SCORING_AS_OF)}
     )
     vt = village_context(province_bundle, [pd.Timestamp(SCORING_AS_OF)])
-    X = compute_features(province_bundle, pairs, risk_model, vt)
-    contrib = tree_shap(risk_model.booster, risk_model.model.encode(risk_model.prepare(X)))
-    reasons = reason_codes(contrib, X, risk_model.feature_set.features, max_reasons=4)
+    X = compute_features(province_bundle, pairs, risk_model, vt)  # features and facts
+    facts = [f.name for f in risk_model.feature_set.facts]
+    assert facts and set(facts) <= set(X.columns)
+    model_X = X.drop(columns=facts)
+    contrib = tree_shap(risk_model.booster, risk_model.model.encode(risk_model.prepare(model_X)))
+    in_place = assistance_in_place(province_bundle, pairs)
+    reasons = reason_codes(
+        contrib,
+        X,
+        risk_model.feature_set.features,
+        max_reasons=4,
+        as_of=SCORING_AS_OF,
+        in_place=in_place,
+    )
     reconcile(contrib, reasons, raw_score=flagged["raw_score"].to_numpy(), atol=1e-9)
     for k in range(1, 5):
         np.testing.assert_allclose(
@@ -168,6 +202,15 @@ def test_reasons_reconcile_with_the_models_raw_score(
             rtol=0,
             atol=1e-12,
         )
+        for field in ("type", "feature", "zh", "en", "public_zh", "public_en"):
+            pd.testing.assert_series_equal(
+                flagged[f"reason_{k}_{field}"], reasons[f"reason_{k}_{field}"], check_names=False
+            )
+    for c in EXPLANATION_COLUMNS:
+        pd.testing.assert_series_equal(flagged[c], reasons[c], check_names=False)
+    # without the facts and the month, the file's reasons could not be stated
+    bare = reason_codes(contrib, X, risk_model.feature_set.features, max_reasons=4)
+    assert bare["reason_count"].sum() < reasons["reason_count"].sum()
 
 
 def test_capacity_tiers_flag_the_top_of_each_village_and_explain_them(
@@ -215,11 +258,17 @@ def test_csv_and_excel_outputs_carry_chinese_headers_and_metadata(
         plain = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
     else:
         plain = pd.read_excel(out, sheet_name="评分结果", dtype=str)
-    assert (
-        plain.columns[0] == "户编号"
-        and "风险等级" in plain.columns
-        and "建议帮扶措施1" in plain.columns
-    )
+    assert plain.columns[0] == "户编号"
+    for header in (
+        "风险等级",
+        "风险原因1",
+        "风险原因1依据指标",
+        "建议帮扶措施",
+        "已享受帮扶",
+        "本村情况",
+    ):
+        assert header in plain.columns, header
+    assert "建议帮扶措施1" not in plain.columns  # measures are per household, not per reason
     assert len(plain) == run.summary["input_households"]
     meta = json.loads((tmp_path / f"scores{ext}.meta.json").read_text(encoding="utf-8"))
     assert meta["feature_set"]["version"] == run.metadata["feature_set"]["version"]
@@ -240,16 +289,32 @@ def test_public_mode_masks_ids_and_drops_internal_texts(
     frame, meta = read_scores(out)
     assert meta["mode"] == "public"
     assert tuple(frame.columns) == columns_for_mode("public")
-    assert not any(
-        c.endswith(("_zh", "_en", "_type")) and "public" not in c and "measures" not in c
+    # internal texts, types, features and internal measures are not in the file; the village
+    # context (本村…, never a household fact) is
+    internal_only = [
+        c
         for c in frame.columns
-    )
+        if c.endswith(("_zh", "_en", "_type", "_feature"))
+        and not c.startswith("public_")
+        and "_public_" not in c
+    ]
+    assert internal_only == ["context_zh", "context_en"]
+    assert "measures_zh" not in frame.columns and "measures_in_place_zh" not in frame.columns
     assert frame["household_id"].str.fullmatch(r"\*{6}.{4}").all()
     text = out.read_text(encoding="utf-8-sig")
     for hid in internal["household_id"].head(500):
         assert hid not in text
-    for internal_text in internal["reason_1_zh"].dropna().unique()[:50]:
-        assert internal_text not in text
+    # the internal wording of sensitive facts (health details, amounts) never reaches the file;
+    # a non-sensitive fact has one wording for both registers
+    sensitive = {f.name for f in risk_model.feature_set.features if f.sensitive}
+    leaked: list[str] = []
+    for k in range(1, 5):
+        is_sensitive = internal[f"reason_{k}_feature"].isin(sensitive).fillna(False)
+        for internal_text in internal.loc[is_sensitive, f"reason_{k}_zh"].dropna().unique()[:50]:
+            if internal_text in text:
+                leaked.append(internal_text)
+    assert leaked == []
+    assert internal["reason_1_feature"].isin(sensitive).any()
     assert (
         not frame["status_detail"]
         .dropna()
@@ -257,6 +322,16 @@ def test_public_mode_masks_ids_and_drops_internal_texts(
         .any()
     )
     assert frame.loc[frame["flagged"].fillna(False), "reason_1_public_zh"].notna().any()
+    # the public register is the same as in the internal run
+    for c in ("reason_1_public_zh", "public_measures_zh", "public_measures_in_place_zh"):
+        np.testing.assert_array_equal(
+            frame[c].fillna("").to_numpy(), internal[c].fillna("").to_numpy()
+        )
+    # measures of sensitive risk types (they would reveal illness or disability) stay internal
+    cfg = load_explain_config()
+    assert internal["measures_zh"].str.contains(cfg.measures["medical_assistance"].zh).any()
+    for code in ("medical_assistance", "critical_illness_insurance", "health_support"):
+        assert cfg.measures[code].zh not in text
     # same scores as the internal run, only less detail
     np.testing.assert_array_equal(frame["score"].to_numpy(), internal["score"].to_numpy())
     assert run.summary["mode"] == "public"

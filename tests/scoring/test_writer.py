@@ -68,7 +68,19 @@ def test_csv_has_bom_chinese_headers_and_labels_and_opens_with_pandas(tmp_path: 
         "户主姓名",
         "评估日期",
     ]
-    assert "风险原因1" in plain.columns and "建议帮扶措施1" in plain.columns
+    for header in (
+        "风险原因1",
+        "风险原因1依据指标",
+        "风险原因1(公示用)",
+        "建议帮扶措施",
+        "已享受帮扶",
+        "本村情况",
+    ):
+        assert header in plain.columns, header
+    flagged = plain["是否预警"] == "是"
+    assert flagged.any()
+    assert (plain.loc[flagged, "已享受帮扶"] == "已享受医疗救助").all()
+    assert (plain.loc[flagged, "风险原因1"] == "近12个月有家庭成员住院 2 次").all()
     assert plain["状态"].tolist()[:3] == ["已评分", "已纳入监测", "数据有误未评分"]
     assert set(plain["是否预警"]) <= {"是", "否"}
     assert plain["评估日期"].iloc[0] == "2025-06-30"
