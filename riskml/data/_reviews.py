@@ -635,8 +635,10 @@ def import_reviews(
         The bundle folder the reviews belong to (its households and extraction date are checked;
         import into the extract you will score next).
     mapping
-        The bundle's mapping file, when it is a source export. A mapping that takes ``reviews``
-        from the export itself is refused (the export is then the record of reviews).
+        The bundle's mapping file, when it is a source export. When the export itself holds
+        the mapping's reviews file, the import is refused (the export is then the record of
+        reviews); otherwise reviews go to ``reviews.<ext>``, which the loader reads when the
+        mapping's file is absent.
     quarantine_path
         Where quarantined rows go as CSV; default ``<data>.reviews-quarantine.csv`` beside the
         bundle folder (never inside it).
@@ -658,13 +660,17 @@ def import_reviews(
     folder = Path(data)
     if mapping is not None:
         from riskml.data._mapping import load_mapping
+        from riskml.data._read import locate_table_file
 
         m = load_mapping(mapping)
-        if "reviews" in m.tables and m.tables["reviews"].file:
+        spec = m.tables.get("reviews")
+        source = locate_table_file(folder, "reviews", spec.file) if spec and spec.file else None
+        if source is not None:
             raise ReviewImportError(
-                f"The mapping {mapping} reads reviews from the export itself "
-                f"({m.tables['reviews'].file!r}); riskml will not write beside it. Fix: record the "
-                "outcomes in the source system, or load the bundle without that mapping section."
+                f"The export in {folder} carries its own review results ({source.name}, read "
+                f"through the mapping {mapping}); riskml will not keep a second reviews table "
+                "beside it. Fix: record the outcomes in the source system, or drop "
+                "tables.reviews from the mapping to keep them in riskml's reviews file instead."
             )
     result = ReviewImport(path=None)
     found = read_registration_files(
