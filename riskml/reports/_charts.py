@@ -82,13 +82,18 @@ def reasons_by_type_chart(
     font
         The CJK font (see :func:`riskml.reports.find_cjk_font`).
     """
+    import textwrap
+
     n = len(labels)
+    # long public facts wrap onto several lines instead of squeezing the axes to nothing
+    wrapped = [textwrap.fill(str(label), 18) for label in labels]
+    lines = sum(w.count("\n") + 1 for w in wrapped)
     with chart_style(font):
-        fig = _figure(width_in, 0.8 + 0.32 * max(n, 1))
+        fig = _figure(width_in, 0.8 + 0.32 * max(n, 1) + 0.18 * max(lines - n, 0))
         ax = fig.add_subplot()
         y = np.arange(n)[::-1]
         bars = ax.barh(y, list(counts), color=list(colors) if colors else _BAR_COLOR, height=0.65)
-        ax.set_yticks(y, labels=list(labels))
+        ax.set_yticks(y, labels=wrapped)
         ax.set_xlabel(xlabel)
         ax.bar_label(bars, padding=3)
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -185,7 +185,9 @@ def prepare_units(
     # health data: their public wording must not reveal them, so neither may a public chart).
     by_type = mode == "internal" and sf.has_risk_types
     if len(long):
-        key = "type_label" if by_type else "text"
+        # a public report counts facts (the first of each reason), not whole reason sentences
+        long["fact"] = long["text"].astype(str).str.split("；|; ", n=1, regex=True).str[0]
+        key = "type_label" if by_type else "fact"
         rbt = (
             long.drop_duplicates(["_row", key])
             .groupby(["_unit", key], sort=False)
