@@ -1,33 +1,223 @@
 """The ``riskml`` command line: thin — parse arguments, load config, call one library function.
 
-Each stage registers its commands below; heavy imports happen inside the commands so that
-``riskml --help`` stays fast.
+Errors: a user error (bad input, config, bundle, model, store, disk: the library's own error
+classes, see :data:`USER_ERRORS`) prints one line ``error: ...`` and exits 2. Any other exception
+is a bug in riskml: it prints "internal error — please report" and exits 1, with the full
+traceback under ``--debug`` or ``RISKML_DEBUG=1``. Ctrl-C exits 130.
+
+Commands import the library inside their bodies, on purpose: ``riskml --help`` stays fast
+(importing ``riskml.models`` alone takes seconds). Repeated options are declared once below as
+``Annotated`` aliases; fixed choices are ``Enum`` types, checked by the parser.
 """
 
 from __future__ import annotations
 
+import enum
+import os
 import sys
+import traceback
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from riskml import __version__
 
+console = Console()
+err_console = Console(stderr=True)
+
+DEBUG_ENV = "RISKML_DEBUG"
+_DEBUG_KEY = "riskml.debug"
+
+USER_ERRORS: dict[str, tuple[str, ...]] = {
+    "riskml.config": ("ConfigError",),  # also riskml.features.CatalogError
+    "riskml.data": ("BundleError",),
+    "riskml.features": ("TrainingSetError",),
+    "riskml.synth": ("SynthError",),
+    "riskml.models": ("ProtectedAttributeError",),
+    "riskml.scoring": ("ScoringError", "ScoringChangeError", "ScoringOutputError"),
+    "riskml.reports": (
+        "CJKFontNotFoundError",
+        "ReportInputError",
+        "ReportOutputError",
+        "ReportPrivacyError",
+    ),
+    "riskml.demo": ("DemoError",),
+}
+"""Per package, the error classes that mean bad input rather than a bug (exit 2, one line).
+
+Plus ``OSError`` (missing files, permissions, full disks: the machine, not the code) and
+:func:`riskml.tracking.user_error_types` (tracking errors and MLflow's refusals). Everything
+else, ``KeyError``, ``TypeError`` and bare ``ValueError``/``RuntimeError`` included, is a bug."""
+
+_INTERRUPTED = {
+    "score": "interrupted; no score file was written (a rerun starts afresh).",
+    "report": "interrupted; no report folder was written (a rerun starts afresh).",
+    "report-model": "interrupted; no report folder was written.",
+    "synth": "interrupted; the bundle folder is incomplete and no ground truth was written.",
+}
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """The classes of :data:`USER_ERRORS` among the packages imported so far, and ``OSError``.
+
+    A package that is not imported cannot have raised anything, so nothing is imported here:
+    an error path stays as fast as the command that failed.
+    """
+    found: list[type[BaseException]] = [OSError]
+    for module, names in USER_ERRORS.items():
+        package = sys.modules.get(module)
+        if package is not None:
+            found.extend(getattr(package, name) for name in names)
+    tracking = sys.modules.get("riskml.tracking")
+    if tracking is not None:
+        found.extend(tracking.user_error_types())
+    return tuple(found)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a clear error (no traceback) and exit non-zero."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _debugging(ctx: typer.Context) -> bool:
+    if ctx.meta.get(_DEBUG_KEY):
+        return True
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _report_exception(exc: Exception, *, debug: bool) -> int:
+    """Print ``exc`` as a user error (exit code 2) or as an internal error (exit code 1)."""
+    if debug:
+        typer.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+    if isinstance(exc, user_error_types()):
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        return 2
+    err_console.print(
+        f"[bold red]internal error — please report:[/] {escape(type(exc).__name__)}: "
+        f"{escape(str(exc))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not debug:
+        err_console.print(
+            f"Run again with --debug (or {DEBUG_ENV}=1) for the traceback, and include it in the report.",
+            highlight=False,
+        )
+    return 1
+
+
+class _RiskmlGroup(TyperGroup):
+    """The root command group: runs every command under the error policy of this module."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            message = _INTERRUPTED.get(ctx.invoked_subcommand or "", "interrupted.")
+            err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if _is_parser_error(exc):
+                raise
+            raise typer.Exit(_report_exception(exc, debug=_debugging(ctx))) from None
+
+
+def _is_parser_error(exc: Exception) -> bool:
+    """Usage errors and exits of the argument parser: the parser reports those itself."""
+    return type(exc).__module__.split(".")[0] in {"click", "typer"}
+
+
 app = typer.Typer(
     name="riskml",
+    cls=_RiskmlGroup,
     help="Predict which rural households are at risk of falling (back) into poverty, and explain why.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print a clear error (no traceback) and exit non-zero."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    raise typer.Exit(code)
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            envvar=DEBUG_ENV,
+            help=f"Show the full traceback of an error (also {DEBUG_ENV}=1).",
+        ),
+    ] = False,
+) -> None:
+    ctx.meta[_DEBUG_KEY] = debug
+
+
+# ---- shared options and choices ----
+DEFAULT_MODEL_NAME = "riskml-recurrence"
+
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
+    ),
+]
+MappingFile = Annotated[
+    str | None,
+    typer.Option(
+        "--mapping",
+        help="Mapping file, or a name under configs/mappings/ (e.g. national_export), for a "
+        "bundle in a source system's layout.",
+    ),
+]
+ModelName = Annotated[str, typer.Option("--name", help="Registered model name.")]
+TruthFile = Annotated[
+    str | None,
+    typer.Option(
+        "--truth",
+        help="Synthetic ground truth (<bundle>.truth.parquet, written by 'riskml synth'): adds "
+        "the oracle, the ceiling, to the comparison. Never looked for otherwise.",
+    ),
+]
+
+
+class Engine(enum.StrEnum):
+    local = "local"
+    spark = "spark"
+
+
+class ScoreMode(enum.StrEnum):
+    internal = "internal"
+    public = "public"
+
+
+class ExplainScope(enum.StrEnum):
+    flagged = "flagged"
+    all = "all"
+
+
+class BundleFormat(enum.StrEnum):
+    parquet = "parquet"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+def _oracle(truth: str | None) -> Any:
+    if truth is None:
+        return None
+    from pathlib import Path
+
+    from riskml.synth import GroundTruthOracle
+
+    return GroundTruthOracle(Path(truth))
 
 
 @app.command()
@@ -42,116 +232,103 @@ def version() -> None:
 # ---- scoring: riskml score ----
 @app.command("score")
 def score_command(
-    data: str = typer.Option(
-        ..., "--data", help="Bundle folder (history tables up to the extraction date)."
-    ),
-    as_of: str = typer.Option(..., "--as-of", help="Scoring date, YYYY-MM-DD."),
-    out: str = typer.Option(
-        ..., "--out", help="Score file: .parquet, .csv (UTF-8 with BOM, Chinese headers) or .xlsx."
-    ),
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        help="Model URI, e.g. models:/riskml-recurrence@champion (default: configs/scoring.yaml).",
-    ),
-    engine: str = typer.Option("local", "--engine", help="local (streaming chunks) or spark."),
-    spark_master: str | None = typer.Option(
-        None, "--spark-master", help="Spark master URL (default local[2])."
-    ),
-    mode: str = typer.Option(
-        "internal",
-        "--mode",
-        help="internal (full detail) or public (masked ids, no health details).",
-    ),
-    explain: str | None = typer.Option(
-        None, "--explain", help="flagged or all (default: configs/scoring.yaml)."
-    ),
-    previous: str | None = typer.Option(
-        None, "--previous", help="The previous run's internal score file, to mark changes."
-    ),
-    config: str | None = typer.Option(
-        None, "--config", help="Scoring config YAML (default configs/scoring.yaml)."
-    ),
-    mapping: str | None = typer.Option(
-        None, "--mapping", help="Mapping file for a bundle in a source system's layout."
-    ),
-    tracking_uri: str | None = typer.Option(
-        None,
-        "--tracking-uri",
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
-    ),
-    top: int = typer.Option(10, "--top", help="Flagged households to print with their reasons."),
+    data: Annotated[
+        str,
+        typer.Option("--data", help="Bundle folder (history tables up to the extraction date)."),
+    ],
+    as_of: Annotated[str, typer.Option("--as-of", help="Scoring date, YYYY-MM-DD.")],
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            help="Score file: .parquet, .csv (UTF-8 with BOM, Chinese headers) or .xlsx.",
+        ),
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model URI, e.g. models:/riskml-recurrence@champion (default: configs/scoring.yaml).",
+        ),
+    ] = None,
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="local (streaming chunks) or spark.")
+    ] = Engine.local,
+    spark_master: Annotated[
+        str | None, typer.Option("--spark-master", help="Spark master URL (default local[2]).")
+    ] = None,
+    mode: Annotated[
+        ScoreMode,
+        typer.Option(
+            "--mode", help="internal (full detail) or public (masked ids, no health details)."
+        ),
+    ] = ScoreMode.internal,
+    explain: Annotated[
+        ExplainScope | None,
+        typer.Option("--explain", help="flagged or all (default: configs/scoring.yaml)."),
+    ] = None,
+    previous: Annotated[
+        str | None,
+        typer.Option("--previous", help="The previous run's internal score file, to mark changes."),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", help="Scoring config YAML (default configs/scoring.yaml)."),
+    ] = None,
+    mapping: MappingFile = None,
+    tracking_uri: TrackingUri = None,
+    top: Annotated[
+        int, typer.Option("--top", help="Flagged households to print with their reasons.")
+    ] = 10,
 ) -> None:
     """Score every household of a roster as of a date: risk, rank, tier, reasons, run summary."""
-    from riskml.config import ConfigError
-    from riskml.scoring import ScoringError, ScoringOutputError, print_summary, score_roster
+    from riskml.scoring import print_summary, score_roster
 
-    if engine not in ("local", "spark"):
-        fail(f"--engine must be 'local' or 'spark', got {engine!r}.")
-    if mode not in ("internal", "public"):
-        fail(f"--mode must be 'internal' or 'public', got {mode!r}.")
-    if explain not in (None, "flagged", "all"):
-        fail(f"--explain must be 'flagged' or 'all', got {explain!r}.")
-    try:
-        run = score_roster(
-            data,
-            as_of,
-            out=out,
-            model_uri=model,
-            config=config,
-            engine=engine,  # type: ignore[arg-type]
-            spark_master=spark_master,
-            mode=mode,
-            explain=explain,
-            previous=previous,  # type: ignore[arg-type]
-            tracking_uri=tracking_uri,
-            mapping=mapping,
-            console=err_console,
-            quiet=True,
-        )
-    except KeyboardInterrupt:
-        fail("interrupted; no score file was written (a rerun starts afresh).", code=130)
-    except (
-        ScoringError,
-        ScoringOutputError,
-        ConfigError,
-        FileNotFoundError,
-        LookupError,
-        RuntimeError,
-        ValueError,
-    ) as exc:
-        from rich.markup import escape
-
-        fail(escape(str(exc)))
+    run = score_roster(
+        data,
+        as_of,
+        out=out,
+        model_uri=model,
+        config=config,
+        engine=engine.value,
+        spark_master=spark_master,
+        mode=mode.value,
+        explain=explain.value if explain is not None else None,
+        previous=previous,
+        tracking_uri=tracking_uri,
+        mapping=mapping,
+        console=err_console,
+        quiet=True,
+    )
     print_summary(run.summary, run.scores, console=console, top=top)
 
 
 # ---- data: riskml validate ----
 @app.command("validate")
 def validate_command(
-    directory: str = typer.Argument(
-        ..., help="Bundle folder, or a source export described by --mapping."
-    ),
-    mapping: str | None = typer.Option(
-        None,
-        "--mapping",
-        help="Mapping file, or a name under configs/mappings/ (e.g. national_export).",
-    ),
-    encoding: str | None = typer.Option(
-        None, "--encoding", help="CSV encoding of every file (utf-8, gb18030/gbk); default: detect."
-    ),
-    quarantine: str | None = typer.Option(
-        None,
-        "--quarantine",
-        help="CSV for quarantined rows (default: <DIR>.quarantine.csv beside DIR).",
-    ),
-    extracted_on: str | None = typer.Option(
-        None, "--extracted-on", help="Extraction date YYYY-MM-DD (overrides bundle.yaml)."
-    ),
+    directory: Annotated[
+        str, typer.Argument(help="Bundle folder, or a source export described by --mapping.")
+    ],
+    mapping: MappingFile = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding", help="CSV encoding of every file (utf-8, gb18030/gbk); default: detect."
+        ),
+    ] = None,
+    quarantine: Annotated[
+        str | None,
+        typer.Option(
+            "--quarantine",
+            help="CSV for quarantined rows (default: <DIR>.quarantine.csv beside DIR).",
+        ),
+    ] = None,
+    extracted_on: Annotated[
+        str | None,
+        typer.Option("--extracted-on", help="Extraction date YYYY-MM-DD (overrides bundle.yaml)."),
+    ] = None,
 ) -> None:
     """Check a history bundle against the data contract and summarise it (exit 1 on errors)."""
-    from rich.markup import escape
-
     from riskml.config import ConfigError
     from riskml.data import BundleError, check_bundle, render_summary
 
@@ -163,7 +340,7 @@ def validate_command(
             quarantine_path=quarantine,
             extracted_on=extracted_on,
         )
-    except (BundleError, ConfigError) as exc:
+    except (BundleError, ConfigError) as exc:  # the answer of this command: the bundle is invalid
         fail(escape(str(exc)), code=1)
         return
     for renderable in render_summary(result.summary):
@@ -178,65 +355,58 @@ def validate_command(
 
 
 # ---- reports: riskml report, riskml report-model ----
+ReportOut = Annotated[
+    str,
+    typer.Option(
+        "--out", help="Report folder (new, empty, or an earlier riskml report folder to replace)."
+    ),
+]
+ReportLang = Annotated[
+    str | None, typer.Option("--lang", help="zh or en (default: configs/reports.yaml).")
+]
+
+
 @app.command("report")
 def report_command(
-    scores: str = typer.Option(
-        ..., "--scores", help="Score file written by 'riskml score' (.parquet, .csv or .xlsx)."
-    ),
-    out: str = typer.Option(
-        ...,
-        "--out",
-        help="Report folder (new, empty, or an earlier riskml report folder to replace).",
-    ),
-    level: str | None = typer.Option(
-        None,
-        "--level",
-        help="village, township or county: one report per unit (default: configs/reports.yaml).",
-    ),
-    lang: str | None = typer.Option(
-        None, "--lang", help="zh or en (default: configs/reports.yaml)."
-    ),
-    mode: str | None = typer.Option(
-        None,
-        "--mode",
-        help="public (review meeting: masked ids, no health details) or internal (staff).",
-    ),
-    fmt: str | None = typer.Option(
-        None, "--format", help="html, pdf or html,pdf (PDF: A4, printable)."
-    ),
-    workers: int | None = typer.Option(
-        None, "--workers", help="Processes rendering PDFs (default: one per core, at most 4)."
-    ),
+    scores: Annotated[
+        str,
+        typer.Option(
+            "--scores", help="Score file written by 'riskml score' (.parquet, .csv or .xlsx)."
+        ),
+    ],
+    out: ReportOut,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            "--level",
+            help="village, township or county: one report per unit (default: configs/reports.yaml).",
+        ),
+    ] = None,
+    lang: ReportLang = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            help="public (review meeting: masked ids, no health details) or internal (staff).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="html, pdf or html,pdf (PDF: A4, printable)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", help="Processes rendering PDFs (default: one per core, at most 4)."
+        ),
+    ] = None,
 ) -> None:
     """Review-meeting reports (民主评议): one per village/township/county, plus an index page."""
-    from rich.markup import escape
+    from riskml.reports import render_review_reports
 
-    from riskml.config import ConfigError
-    from riskml.reports import (
-        CJKFontNotFoundError,
-        ReportInputError,
-        ReportOutputError,
-        ReportPrivacyError,
-        render_review_reports,
+    result = render_review_reports(
+        scores, out, level=level, lang=lang, mode=mode, formats=fmt, workers=workers
     )
-
-    try:
-        result = render_review_reports(
-            scores, out, level=level, lang=lang, mode=mode, formats=fmt, workers=workers
-        )
-    except KeyboardInterrupt:
-        fail("interrupted; no report folder was written (a rerun starts afresh).", code=130)
-        return
-    except (
-        CJKFontNotFoundError,
-        ReportInputError,
-        ReportOutputError,
-        ReportPrivacyError,
-        ConfigError,
-        RuntimeError,
-    ) as exc:
-        fail(escape(str(exc)))
-        return
     flagged = sum(u["counts"]["flagged"] for u in result.units)
     console.print(
         f"{len(result.units):,} {result.level} report(s) ({result.mode}, {result.lang}, {'+'.join(result.formats)}), "
@@ -247,58 +417,27 @@ def report_command(
 
 @app.command("report-model")
 def report_model_command(
-    model: str = typer.Option(
-        ...,
-        "--model",
-        help="Model URI (models:/NAME@champion, models:/NAME/3, runs:/RUN_ID/model) or a folder of run artifacts.",
-    ),
-    out: str = typer.Option(
-        ...,
-        "--out",
-        help="Report folder (new, empty, or an earlier riskml report folder to replace).",
-    ),
-    tracking_uri: str | None = typer.Option(
-        None,
-        "--tracking-uri",
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
-    ),
-    lang: str | None = typer.Option(
-        None, "--lang", help="zh or en (default: configs/reports.yaml)."
-    ),
-    fmt: str | None = typer.Option(None, "--format", help="html, pdf or html,pdf."),
-    no_log: bool = typer.Option(
-        False, "--no-log", help="Do not log the report back to the MLflow run."
-    ),
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Model URI (models:/NAME@champion, models:/NAME/3, runs:/RUN_ID/model) or a folder of run artifacts.",
+        ),
+    ],
+    out: ReportOut,
+    tracking_uri: TrackingUri = None,
+    lang: ReportLang = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="html, pdf or html,pdf.")] = None,
+    no_log: Annotated[
+        bool, typer.Option("--no-log", help="Do not log the report back to the MLflow run.")
+    ] = False,
 ) -> None:
     """Model evaluation report (backtest vs baselines, ROC/PR/calibration, SHAP, fairness, card)."""
-    from rich.markup import escape
+    from riskml.reports import render_model_report
 
-    from riskml.config import ConfigError
-    from riskml.reports import (
-        CJKFontNotFoundError,
-        ReportInputError,
-        ReportOutputError,
-        render_model_report,
+    result = render_model_report(
+        model, out, tracking_uri=tracking_uri, lang=lang, formats=fmt, log_to_run=not no_log
     )
-    from riskml.tracking import TrackingError
-
-    try:
-        result = render_model_report(
-            model, out, tracking_uri=tracking_uri, lang=lang, formats=fmt, log_to_run=not no_log
-        )
-    except KeyboardInterrupt:
-        fail("interrupted; no report folder was written.", code=130)
-        return
-    except (
-        CJKFontNotFoundError,
-        ReportInputError,
-        ReportOutputError,
-        TrackingError,
-        ConfigError,
-        RuntimeError,
-    ) as exc:
-        fail(escape(str(exc)))
-        return
     missing = [k for k, ok in result.sections.items() if not ok]
     console.print(f"model report -> {escape(str(result.index))}", highlight=False)
     if result.logged_to:
@@ -314,49 +453,51 @@ app.add_typer(features_app, name="features")
 
 @features_app.command("build")
 def features_build_command(
-    data: str = typer.Option(
-        ..., "--data", help="Bundle folder (or a source export with --mapping)."
-    ),
-    start: str = typer.Option(..., "--start", help="First as-of date, YYYY-MM-DD."),
-    end: str = typer.Option(..., "--end", help="Last as-of date (inclusive), YYYY-MM-DD."),
-    every: str = typer.Option(
-        "3M", "--every", help="Step between as-of dates: 3M, 1M, 1Y, 2W, 30D."
-    ),
-    out: str = typer.Option(..., "--out", help="Training-set Parquet file to write."),
-    horizon: int | None = typer.Option(
-        None, "--horizon", help="Label horizon in months (default: configs/labels.yaml)."
-    ),
-    feature_set: str | None = typer.Option(
-        None, "--feature-set", help="Catalog feature set (default: configs/labels.yaml)."
-    ),
-    include_censored: bool = typer.Option(
-        False, "--include-censored", help="Keep as-of dates whose horizon is still open (label NA)."
-    ),
-    chunk_households: int | None = typer.Option(
-        None, "--chunk-households", help="Households per chunk (bounds memory)."
-    ),
-    labels: str | None = typer.Option(
-        None, "--labels", help="Label config YAML (default configs/labels.yaml)."
-    ),
-    mapping: str | None = typer.Option(
-        None, "--mapping", help="Mapping file for a bundle in a source system's layout."
-    ),
+    data: Annotated[
+        str, typer.Option("--data", help="Bundle folder (or a source export with --mapping).")
+    ],
+    start: Annotated[str, typer.Option("--start", help="First as-of date, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--end", help="Last as-of date (inclusive), YYYY-MM-DD.")],
+    out: Annotated[str, typer.Option("--out", help="Training-set Parquet file to write.")],
+    every: Annotated[
+        str, typer.Option("--every", help="Step between as-of dates: 3M, 1M, 1Y, 2W, 30D.")
+    ] = "3M",
+    horizon: Annotated[
+        int | None,
+        typer.Option("--horizon", help="Label horizon in months (default: configs/labels.yaml)."),
+    ] = None,
+    feature_set: Annotated[
+        str | None,
+        typer.Option("--feature-set", help="Catalog feature set (default: configs/labels.yaml)."),
+    ] = None,
+    include_censored: Annotated[
+        bool,
+        typer.Option(
+            "--include-censored", help="Keep as-of dates whose horizon is still open (label NA)."
+        ),
+    ] = False,
+    chunk_households: Annotated[
+        int | None,
+        typer.Option("--chunk-households", help="Households per chunk (bounds memory)."),
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option("--labels", help="Label config YAML (default configs/labels.yaml)."),
+    ] = None,
+    mapping: MappingFile = None,
 ) -> None:
     """Build a labelled training set: one row per eligible (household, as-of date), streamed to Parquet."""
     import time
 
-    from rich.markup import escape
-
-    from riskml.config import ConfigError
     from riskml.config.features import load_training_config
-    from riskml.data import BundleError, load_bundle
+    from riskml.data import load_bundle
     from riskml.features import as_of_schedule, write_training_set
 
     started = time.perf_counter()
+    cfg = load_training_config(labels)
+    dates = as_of_schedule(start, end, every)
+    bundle = load_bundle(data, mapping=mapping)
     try:
-        cfg = load_training_config(labels)
-        dates = as_of_schedule(start, end, every)
-        bundle = load_bundle(data, mapping=mapping)
         meta = write_training_set(
             bundle,
             dates,
@@ -367,9 +508,6 @@ def features_build_command(
             include_censored=include_censored,
             chunk_households=chunk_households or cfg.chunk_households,
         )
-    except (BundleError, ConfigError, ValueError, TypeError, FileNotFoundError) as exc:
-        fail(escape(str(exc)))
-        return
     except OSError as exc:  # full disk, read-only or vanished folder while streaming the file
         fail(
             escape(
@@ -391,18 +529,17 @@ def features_build_command(
 
 @features_app.command("check")
 def features_check_command(
-    catalog: str | None = typer.Option(
-        None, "--catalog", help="Catalog folder or file (default features/)."
-    ),
+    catalog: Annotated[
+        str | None,
+        typer.Option("--catalog", help="Catalog folder or file (default features/)."),
+    ] = None,
 ) -> None:
     """Validate the feature catalog and list its feature sets."""
-    from rich.markup import escape
-
     from riskml.features import CatalogError, load_catalog
 
     try:
         cat = load_catalog(catalog)
-    except CatalogError as exc:
+    except CatalogError as exc:  # the answer of this command: the catalog is invalid
         fail(escape(str(exc)), code=1)
         return
     console.print(f"catalog {cat.version}: {len(cat.features)} features", highlight=False)
@@ -414,24 +551,10 @@ def features_check_command(
 
 # ---- tracking: riskml train, riskml evaluate, riskml promote ----
 def _tracking_errors() -> tuple[type[BaseException], ...]:
-    from mlflow.exceptions import MlflowException
-
-    from riskml.config import ConfigError
-    from riskml.data import BundleError
-    from riskml.tracking import TrackingError
-
-    return (
-        TrackingError,
-        MlflowException,
-        ConfigError,
-        BundleError,
-        FileNotFoundError,
-        LookupError,
-        ValueError,
-    )
+    return user_error_types()
 
 
-def _print_frame(frame, title: str, *, first: str = "method") -> None:  # type: ignore[no-untyped-def]
+def _print_frame(frame: Any, title: str, *, first: str = "method") -> None:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
@@ -449,70 +572,53 @@ def _print_frame(frame, title: str, *, first: str = "method") -> None:  # type: 
     console.print(table)
 
 
-_SHOWN_METRICS = (
-    "n",
-    "positives",
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "ece",
-    "recall_at_capacity",
-    "precision_at_capacity",
-    "lift_at_capacity",
-    "recall_at_capacity_vs_rules",
-)
-
-
 @app.command("train")
 def train_command(
-    data: str = typer.Option(
-        ...,
-        "--data",
-        help="History bundle folder (synthetic ground truth beside it adds the oracle).",
-    ),
-    config: str | None = typer.Option(
-        None, "--config", help="Training config YAML (default configs/training.yaml)."
-    ),
-    mapping: str | None = typer.Option(
-        None, "--mapping", help="Mapping file for a bundle in a source system's layout."
-    ),
-    tracking_uri: str | None = typer.Option(
-        None,
-        "--tracking-uri",
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
-    ),
-    name: str = typer.Option("riskml-recurrence", "--name", help="Registered model name."),
-    as_of_start: str | None = typer.Option(
-        None, "--as-of-start", help="First as-of date YYYY-MM-DD (default: from the config)."
-    ),
-    as_of_end: str | None = typer.Option(
-        None, "--as-of-end", help="Last as-of date (default: latest with a closed label window)."
-    ),
+    data: Annotated[str, typer.Option("--data", help="History bundle folder.")],
+    config: Annotated[
+        str | None,
+        typer.Option("--config", help="Training config YAML (default configs/training.yaml)."),
+    ] = None,
+    mapping: MappingFile = None,
+    tracking_uri: TrackingUri = None,
+    name: ModelName = DEFAULT_MODEL_NAME,
+    as_of_start: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of-start", help="First as-of date YYYY-MM-DD (default: from the config)."
+        ),
+    ] = None,
+    as_of_end: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of-end", help="Last as-of date (default: latest with a closed label window)."
+        ),
+    ] = None,
+    truth: TruthFile = None,
 ) -> None:
     """Build the training set, backtest, fit, log to MLflow and register (alias challenger)."""
-    from rich.markup import escape
-
+    from riskml.models import SUMMARY_METRICS
     from riskml.tracking import train_and_register
 
-    try:
-        with console.status("training…") as status:
-            result = train_and_register(
-                data,
-                config_path=config,
-                mapping=mapping,
-                tracking_uri=tracking_uri,
-                model_name=name,
-                as_of_start=as_of_start,
-                as_of_end=as_of_end,
-                progress=lambda msg: (
-                    status.update(escape(msg)),
-                    console.print(f"· {escape(msg)}", highlight=False),
-                ),
-            )
-    except _tracking_errors() as exc:
-        fail(escape(str(exc)))
-        return
-    table = result.table[[c for c in _SHOWN_METRICS if c in result.table.columns]]
+    oracle = _oracle(truth)
+    with console.status("training…") as status:
+
+        def say(message: str) -> None:
+            status.update(escape(message))
+            console.print(f"· {escape(message)}", highlight=False)
+
+        result = train_and_register(
+            data,
+            config_path=config,
+            mapping=mapping,
+            tracking_uri=tracking_uri,
+            model_name=name,
+            as_of_start=as_of_start,
+            as_of_end=as_of_end,
+            progress=say,
+            oracle=oracle,
+        )
+    table = result.table[[c for c in SUMMARY_METRICS if c in result.table.columns]]
     _print_frame(
         table.T,
         f"Backtest (pooled out-of-fold, capacity {result.backtest.capacity})",
@@ -528,42 +634,35 @@ def train_command(
 
 @app.command("evaluate")
 def evaluate_command(
-    data: str = typer.Option(..., "--data", help="History bundle folder to evaluate on."),
-    model: str = typer.Option(
-        ..., "--model", help="Model URI, e.g. models:/riskml-recurrence@champion."
-    ),
-    config: str | None = typer.Option(
-        None,
-        "--config",
-        help="Training config YAML (folds, capacity; default configs/training.yaml).",
-    ),
-    mapping: str | None = typer.Option(
-        None, "--mapping", help="Mapping file for a bundle in a source system's layout."
-    ),
-    tracking_uri: str | None = typer.Option(
-        None,
-        "--tracking-uri",
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
-    ),
+    data: Annotated[str, typer.Option("--data", help="History bundle folder to evaluate on.")],
+    model: Annotated[
+        str, typer.Option("--model", help="Model URI, e.g. models:/riskml-recurrence@champion.")
+    ],
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="Training config YAML (folds, capacity; default configs/training.yaml).",
+        ),
+    ] = None,
+    mapping: MappingFile = None,
+    tracking_uri: TrackingUri = None,
+    truth: TruthFile = None,
 ) -> None:
     """Score a bundle's backtest rows with a registered model and compare with the baselines."""
-    from rich.markup import escape
-
     from riskml.tracking import evaluate
 
-    try:
-        with console.status("evaluating…") as status:
-            result = evaluate(
-                data,
-                model,
-                config_path=config,
-                mapping=mapping,
-                tracking_uri=tracking_uri,
-                progress=lambda msg: status.update(escape(msg)),
-            )
-    except _tracking_errors() as exc:
-        fail(escape(str(exc)))
-        return
+    oracle = _oracle(truth)
+    with console.status("evaluating…") as status:
+        result = evaluate(
+            data,
+            model,
+            config_path=config,
+            mapping=mapping,
+            tracking_uri=tracking_uri,
+            progress=lambda msg: status.update(escape(msg)),
+            oracle=oracle,
+        )
     _print_frame(
         result.table().T,
         f"Evaluation of {escape(model)} (capacity {result.capacity})",
@@ -590,107 +689,110 @@ def promote_command(
     config: str | None = typer.Option(
         None, "--config", help="Training config YAML (for --data; default configs/training.yaml)."
     ),
-    tracking_uri: str | None = typer.Option(
+    metric: str | None = typer.Option(
         None,
-        "--tracking-uri",
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or models/mlflow.db).",
+        "--metric",
+        help="Backtest metric that decides, or several comma-separated (later ones break ties); "
+        "default recall_at_capacity,pr_auc. E.g. pr_auc, roc_auc, brier (lower is better).",
     ),
+    min_improvement: float | None = typer.Option(
+        None,
+        "--min-improvement",
+        min=0.0,
+        max=0.999,
+        help="How much better (absolute, in the metric's units) the challenger must be; smaller "
+        "differences are ties, and a tie keeps the champion. [default: 0.02]",
+    ),
+    tracking_uri: TrackingUri = None,
 ) -> None:
-    """Move alias champion to the challenger only if it beats the champion on the same backtest."""
+    """Move alias champion to the challenger only if it beats the champion on the same backtest.
+
+    Exit codes: 0 = promoted (champion moved to the challenger), 3 = kept (champion not moved;
+    the reason is printed), 2 = error.
+    """
     from rich.markup import escape
 
-    from riskml.tracking import promote
+    from riskml.tracking import DEFAULT_MIN_IMPROVEMENT, promote
 
+    if min_improvement is None:
+        min_improvement = DEFAULT_MIN_IMPROVEMENT
     try:
-        decision = promote(name, tracking_uri=tracking_uri, data_dir=data, config_path=config)
-    except _tracking_errors() as exc:
+        decision = promote(
+            name,
+            tracking_uri=tracking_uri,
+            data_dir=data,
+            config_path=config,
+            metrics=[m for m in metric.split(",") if m.strip()] if metric else None,
+            min_improvement=min_improvement,
+        )
+    except (*_tracking_errors(), ValueError) as exc:
         fail(escape(str(exc)))
         return
     if len(decision.comparison):
         _print_frame(decision.comparison.set_index("metric"), "Champion vs challenger")
     console.print(escape(decision.summary()), highlight=False)
+    raise typer.Exit(decision.exit_code)
 
 
 # ---- synth: riskml synth ----
 @app.command("synth")
 def synth_command(
-    households: int = typer.Option(
-        ..., "--households", min=1, help="Number of households in the province."
-    ),
-    seed: int = typer.Option(
-        ..., "--seed", min=0, help="Random seed (same seed and size = identical files)."
-    ),
-    out: str = typer.Option(
-        ...,
-        "--out",
-        help="Bundle folder to write; the ground truth goes beside it (<out>.truth.parquet).",
-    ),
-    format: str = typer.Option(
-        "parquet", "--format", help="parquet, csv or xlsx (xlsx only for small provinces)."
-    ),
-    chunk_size: int | None = typer.Option(
-        None,
-        "--chunk-size",
-        min=1,
-        help="Households per chunk (bounds memory; default configs/synth.yaml).",
-    ),
-    config: str | None = typer.Option(
-        None, "--config", help="Generator config YAML (default configs/synth.yaml)."
-    ),
-    workers: int = typer.Option(
-        1, "--workers", min=1, help="Processes simulating chunks in parallel (same output)."
-    ),
+    households: Annotated[
+        int, typer.Option("--households", min=1, help="Number of households in the province.")
+    ],
+    seed: Annotated[
+        int,
+        typer.Option("--seed", min=0, help="Random seed (same seed and size = identical files)."),
+    ],
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            help="Bundle folder to write; the ground truth goes beside it (<out>.truth.parquet).",
+        ),
+    ],
+    format: Annotated[
+        BundleFormat,
+        typer.Option("--format", help="parquet, csv or xlsx (xlsx only for small provinces)."),
+    ] = BundleFormat.parquet,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-size",
+            min=1,
+            help="Households per chunk (bounds memory; default configs/synth.yaml).",
+        ),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", help="Generator config YAML (default configs/synth.yaml)."),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", min=1, help="Processes simulating chunks in parallel (same output)."
+        ),
+    ] = 1,
 ) -> None:
     """Write a synthetic Inner-Mongolia-like province as a history bundle, with its ground truth beside it."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from riskml.config import ConfigError
     from riskml.config.synth import load_synth_config
+    from riskml.progress import household_progress
     from riskml.synth import write_synthetic_province
 
-    if format not in ("parquet", "csv", "xlsx"):
-        fail(f"--format must be parquet, csv or xlsx, got {format!r}.")
-    try:
-        cfg = load_synth_config(config)
-    except ConfigError as exc:
-        fail(str(exc))
-    columns = (
-        TextColumn("[bold]synth[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("households"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=False) as bar:
-        task = bar.add_task("synth", total=households)
-        try:
-            result = write_synthetic_province(
-                out,
-                households,
-                seed,
-                format=format,
-                chunk_size=chunk_size,
-                config=cfg,  # type: ignore[arg-type]
-                progress=lambda done: bar.update(task, completed=done),
-                workers=workers,
-            )
-        except KeyboardInterrupt:
-            fail(
-                "interrupted; the bundle folder is incomplete and no ground truth was written.",
-                code=130,
-            )
-        except (ValueError, OSError) as exc:
-            fail(str(exc))
+    cfg = load_synth_config(config)
+    with household_progress(err_console, households) as progress:
+        result = write_synthetic_province(
+            out,
+            households,
+            seed,
+            format=format.value,
+            chunk_size=chunk_size,
+            config=cfg,
+            progress=progress,
+            workers=workers,
+        )
     rows = ", ".join(f"{name} {n:,}" for name, n in result.rows.items())
-    console.print(f"bundle       {result.bundle_dir}  ({format}; {rows})")
+    console.print(f"bundle       {result.bundle_dir}  ({format.value}; {rows})")
     console.print(f"ground truth {result.truth_path}")
     console.print(
         f"extracted_on {result.extracted_on}; {result.n_households:,} households in {result.seconds:.1f} s"
@@ -700,39 +802,29 @@ def synth_command(
 # ---- demo: riskml demo (make demo) ----
 @app.command("demo")
 def demo_command(
-    households: int = typer.Option(
-        20_000, "--households", min=100, help="Households in the synthetic province."
-    ),
-    seed: int = typer.Option(7, "--seed", min=0, help="Random seed."),
-    out: str = typer.Option("data/demo", "--out", help="Bundle folder; results go to <out>-out/."),
-    tracking_uri: str | None = typer.Option(
-        None, "--tracking-uri", help="MLflow tracking URI (default models/mlflow.db)."
-    ),
-    formats: str = typer.Option(
-        "html,pdf", "--formats", help="Report formats: html, pdf or html,pdf."
-    ),
+    households: Annotated[
+        int, typer.Option("--households", min=100, help="Households in the synthetic province.")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 7,
+    out: Annotated[
+        str, typer.Option("--out", help="Bundle folder; results go to <out>-out/.")
+    ] = "data/demo",
+    tracking_uri: TrackingUri = None,
+    formats: Annotated[
+        str, typer.Option("--formats", help="Report formats: html, pdf or html,pdf.")
+    ] = "html,pdf",
 ) -> None:
     """The main job end to end: synthesise, validate, train, score, report."""
-    from mlflow.exceptions import MlflowException
-    from rich.markup import escape
-
     from riskml.demo import run_demo
 
-    try:
-        run_demo(
-            out,
-            households=households,
-            seed=seed,
-            tracking_uri=tracking_uri,
-            report_formats=formats,
-            console=console,
-        )
-    except KeyboardInterrupt:
-        fail("interrupted.", code=130)
-    except (ValueError, RuntimeError, OSError, LookupError, MlflowException) as exc:
-        # every stage's errors (BundleError, ConfigError, TrackingError, ScoringError,
-        # ReportInputError, CJKFontNotFoundError, ...) subclass one of these and name the fix
-        fail(escape(str(exc)))
+    run_demo(
+        out,
+        households=households,
+        seed=seed,
+        tracking_uri=tracking_uri,
+        report_formats=formats,
+        console=console,
+    )
 
 
 # ---- reviews: riskml reviews import ----
@@ -779,4 +871,4 @@ def main() -> None:  # pragma: no cover - entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

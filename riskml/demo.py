@@ -17,10 +17,21 @@ from rich.markup import escape
 from rich.rule import Rule
 from rich.table import Table
 
+from riskml.data import check_bundle, render_summary
+from riskml.reports import find_cjk_font, render_review_reports
+from riskml.scoring import print_summary, score_roster
+from riskml.synth import GroundTruthOracle, write_synthetic_province
+from riskml.tracking import train_and_register
+
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoError", "DemoResult", "run_demo"]
+
+
+class DemoError(ValueError):
+    """The demo cannot run as asked (e.g. an unknown report format); nothing was written."""
+
 
 _BACKTEST_COLUMNS = (
     ("roc_auc", "ROC-AUC"),
@@ -114,16 +125,10 @@ def run_demo(
     >>> result.scores_path  # doctest: +SKIP
     PosixPath('/tmp/demo-out/scores.parquet')
     """
-    from riskml.data import check_bundle, render_summary
-    from riskml.reports import find_cjk_font, render_review_reports
-    from riskml.scoring import print_summary, score_roster
-    from riskml.synth import write_synthetic_province
-    from riskml.tracking import train_and_register
-
     # fail fast on what would otherwise only fail at the last step, after the training
     formats = [p.strip().lower() for p in str(report_formats).split(",") if p.strip()]
     if not formats or any(p not in ("html", "pdf") for p in formats):
-        raise ValueError(
+        raise DemoError(
             f"Report formats (report_formats, --formats) must be html, pdf or html,pdf. Got {report_formats!r} instead."
         )
     find_cjk_font()  # CJKFontNotFoundError names the fonts to install
@@ -153,6 +158,7 @@ def run_demo(
         out_dir,
         tracking_uri=tracking_uri,
         model_name=model_name,
+        oracle=GroundTruthOracle(synth.truth_path) if synth.truth_path else None,
         progress=lambda m: con.print(f"  {m}", markup=False, highlight=False),
     )
     seconds["train"] = time.perf_counter() - t

@@ -14,7 +14,6 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from riskml.config._base import StrictModel, config_dir, load_config
-from riskml.data._schema import MONITORING_CATEGORIES
 
 __all__ = [
     "AuditConfig",
@@ -54,13 +53,9 @@ class LabelConfig(StrictModel):
 
     @field_validator("categories")
     @classmethod
-    def _known_categories(cls, v: list[str] | None) -> list[str] | None:
-        if v:
-            bad = [c for c in v if c not in MONITORING_CATEGORIES]
-            if bad:
-                raise ValueError(
-                    f"unknown monitoring categories {bad}; use {list(MONITORING_CATEGORIES)}"
-                )
+    def _no_empty_list(cls, v: list[str] | None) -> list[str] | None:
+        # The names are checked against the data contract's vocabulary where the label is built
+        # (riskml.features): config sits below data in the layering and knows no contract.
         return v or None
 
 

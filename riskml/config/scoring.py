@@ -14,11 +14,11 @@ __all__ = [
     "TIER_ORDER",
     "ChangeConfig",
     "DriftConfig",
-    "ExplainConfig",
     "OutputConfig",
     "RejectConfig",
     "ReviewConfig",
     "ScoringConfig",
+    "ScoringExplainConfig",
     "SparkConfig",
     "TierCapacity",
     "TierConfig",
@@ -70,7 +70,10 @@ class TierConfig(StrictModel):
         return tuple(dict.fromkeys(v))
 
 
-class ExplainConfig(StrictModel):
+class ScoringExplainConfig(StrictModel):
+    """Which households get reasons, and how many (``explain:``). The wording of reasons is
+    :class:`riskml.config.explain.ExplainConfig` (``configs/explain.yaml``)."""
+
     which: Literal["flagged", "all"] = "flagged"
     max_reasons: int = Field(4, ge=1, le=4)
 
@@ -82,6 +85,12 @@ class ChangeConfig(StrictModel):
 
 class DriftConfig(StrictModel):
     psi_warn: float = Field(0.25, gt=0)
+    rate_ratio_warn: float = Field(
+        1.5,
+        gt=1,
+        description="a rare event (non-zero for at most 20 % of households) warns when its rate "
+        "is this many times the reference's, or 1/this of it",
+    )
     sample_households: int = Field(200_000, ge=1000)
 
 
@@ -156,7 +165,7 @@ class ScoringConfig(StrictModel):
     model_uri: str = "models:/riskml-recurrence@champion"
     chunk_households: int = Field(100_000, ge=1)
     tiers: TierConfig
-    explain: ExplainConfig = ExplainConfig()
+    explain: ScoringExplainConfig = ScoringExplainConfig()
     change: ChangeConfig = ChangeConfig()
     drift: DriftConfig = DriftConfig()
     reject: RejectConfig = RejectConfig()

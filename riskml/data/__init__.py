@@ -38,10 +38,11 @@ from riskml.data._schema import (
 )
 from riskml.data._summary import render_summary, summarize_bundle
 from riskml.data._validate import QUARANTINE_FRAME_COLUMNS
-from riskml.data._write import EXCEL_MAX_ROWS, write_bundle
+from riskml.data._write import ARROW_TYPES, EXCEL_MAX_ROWS, write_bundle
 
 __all__ = [
     "ALL_TABLES",
+    "ARROW_TYPES",
     "CONCLUSIONS_ZH",
     "EXCEL_MAX_ROWS",
     "FORMULA_TRIGGERS",

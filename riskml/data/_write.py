@@ -19,13 +19,14 @@ from riskml.data._load import empty_frame
 from riskml.data._manifest import BundleManifest, write_manifest
 from riskml.data._schema import ALL_TABLES, OPTIONAL_TABLES, TABLE_ORDER, Column, TableSchema
 
-__all__ = ["EXCEL_MAX_ROWS", "write_bundle"]
+__all__ = ["ARROW_TYPES", "EXCEL_MAX_ROWS", "write_bundle"]
 
 EXCEL_MAX_ROWS = 1_048_575
-"""Data rows an Excel sheet can hold (1,048,576 rows minus the header)."""
+"""Data rows an Excel sheet can hold (1,048,576 rows minus the header): the one limit that every
+writer of .xlsx files (bundles, synthetic provinces, score files) checks against."""
 
 _FORMATS = {"parquet": ".parquet", "csv": ".csv", "xlsx": ".xlsx"}
-_ARROW_TYPES = {
+ARROW_TYPES: dict[str, pa.DataType] = {
     "id": pa.string(),
     "string": pa.string(),
     "category": pa.string(),
@@ -34,10 +35,12 @@ _ARROW_TYPES = {
     "date": pa.date32(),
     "bool": pa.bool_(),
 }
+"""Arrow type of each contract column kind in bundle files (dates as ``date32``, categories as
+their strings)."""
 
 
 def _column_to_arrow(series: pd.Series, col: Column, table: str) -> pa.Array:
-    target = _ARROW_TYPES[col.kind]
+    target = ARROW_TYPES[col.kind]
     try:
         if col.kind == "date" and not pd.api.types.is_datetime64_any_dtype(series.dtype):
             series = pd.to_datetime(series)
@@ -88,7 +91,7 @@ def _frame_to_arrow(frame: pd.DataFrame, schema: TableSchema) -> pa.Table:
                 frame[col.name].reset_index(drop=True), col, schema.name
             )
         else:
-            arrays[col.name] = pa.nulls(len(frame), _ARROW_TYPES[col.kind])
+            arrays[col.name] = pa.nulls(len(frame), ARROW_TYPES[col.kind])
     return pa.table(arrays)
 
 

@@ -36,6 +36,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_DEFAULT_PROVINCE_WARNED: set[tuple[str, str]] = set()  # warn once per process
+
 FAR_PAST = -(2**30)
 """Day number standing for 'since ever' (an empty start date)."""
 FAR_FUTURE = 2**30
@@ -344,9 +346,39 @@ class PreparedBundle:
 
     @cached_property
     def province(self) -> str:
+        """The province whose thresholds apply: the bundle's own; an unknown one is an error.
+
+        A bundle that names no province (no ``province:`` in its ``bundle.yaml``) gets the
+        thresholds file's ``default_province``, said in a warning; a province the file does not
+        list is refused, since its income ratios, village context and income label would all be
+        computed against another province's line.
+        """
         cfg = self.threshold_config
+        if self._thresholds is not None:
+            where = "the thresholds passed in"
+        else:
+            from riskml.config._base import config_dir
+
+            where = str(config_dir() / "thresholds.yaml")
         prov = self.bundle.province
-        return prov if prov and prov in cfg.provinces else cfg.default_province
+        if prov is None or not str(prov).strip():
+            if (cfg.default_province, where) not in _DEFAULT_PROVINCE_WARNED:
+                _DEFAULT_PROVINCE_WARNED.add((cfg.default_province, where))
+                log.warning(
+                    "The bundle names no province (no 'province:' in its bundle.yaml): using the "
+                    "monitoring thresholds of default_province '%s' from %s.",
+                    cfg.default_province,
+                    where,
+                )
+            return cfg.default_province
+        if prov not in cfg.provinces:
+            raise ConfigError(
+                f"The bundle's province '{prov}' has no monitoring thresholds in {where} "
+                f"(provinces there: {', '.join(sorted(cfg.provinces))}). Add it under 'provinces:' "
+                f"with the province's threshold per year (e.g. '{prov}: {{2024: 8000, 2025: 8800}}'), "
+                "or correct 'province:' in the bundle's bundle.yaml."
+            )
+        return str(prov)
 
     def threshold_for_years(self, years: np.ndarray) -> np.ndarray:
         """The monitoring threshold of each (float) year; NaN where none is configured."""

@@ -26,7 +26,10 @@ import numpy as np
 import pandas as pd
 
 from riskml import __version__
+from riskml._memory import release_unused_memory
+from riskml.config import ConfigError
 from riskml.config.features import LabelConfig, load_training_config
+from riskml.data import TABLES
 from riskml.data._bundle import Bundle
 from riskml.features._catalog import Catalog, FeatureSet, load_catalog
 from riskml.features._engine import FeatureEngine, _Pairs
@@ -37,16 +40,24 @@ from riskml.features._tables import (
     shift_months,
     year_of,
 )
+from riskml.features._village import village_context
 
 __all__ = [
     "AUDIT_COLUMNS",
     "CONTEXT_COLUMNS",
     "TrainingSet",
+    "TrainingSetError",
     "as_of_schedule",
     "build_training_set",
     "data_fingerprint",
     "write_training_set",
 ]
+
+
+class TrainingSetError(ValueError):
+    """A training set cannot be built from these arguments (dates, steps, sizes); the message
+    names the argument and what to give instead."""
+
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +136,7 @@ class TrainingSet:
             pq.read_metadata(path).metadata or {}
         ).get(_METADATA_KEY)
         if raw is None:
-            raise ValueError(
+            raise TrainingSetError(
                 f"{path} is not a riskml training set (no '{_METADATA_KEY.decode()}' Parquet metadata)."
             )
         meta = json.loads(raw.decode("utf-8"))
@@ -195,7 +206,7 @@ def data_fingerprint(bundle: Bundle) -> str:
 
 def _check_positive_int(value: Any, name: str, caller: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(
+        raise TrainingSetError(
             f"The '{name}' parameter of {caller} must be a positive int. Got {value!r} instead."
         )
     return int(value)
@@ -203,12 +214,12 @@ def _check_positive_int(value: Any, name: str, caller: str) -> int:
 
 def _check_dates(as_of_dates: Any, caller: str, extracted_on: dt.date) -> np.ndarray:
     if isinstance(as_of_dates, str | dt.date | pd.Timestamp) or as_of_dates is None:
-        raise ValueError(
+        raise TrainingSetError(
             f"The 'as_of_dates' parameter of {caller} must be a non-empty list of dates. Got {as_of_dates!r} instead."
         )
     values = list(as_of_dates)
     if not values:
-        raise ValueError(
+        raise TrainingSetError(
             f"The 'as_of_dates' parameter of {caller} must be a non-empty list of dates. Got [] instead."
         )
     parsed = []
@@ -216,11 +227,11 @@ def _check_dates(as_of_dates: Any, caller: str, extracted_on: dt.date) -> np.nda
         try:
             ts = pd.Timestamp(v)
         except (ValueError, TypeError) as exc:
-            raise ValueError(
+            raise TrainingSetError(
                 f"The 'as_of_dates' parameter of {caller} holds {v!r}, which is not a date."
             ) from exc
         if pd.isna(ts):
-            raise ValueError(
+            raise TrainingSetError(
                 f"The 'as_of_dates' parameter of {caller} holds an empty date ({v!r})."
             )
         parsed.append(ts.normalize())
@@ -229,7 +240,7 @@ def _check_dates(as_of_dates: Any, caller: str, extracted_on: dt.date) -> np.nda
     late = days[days > extracted]
     if len(late):
         shown = [str(x)[:10] for x in days_to_dates(late)][:5]
-        raise ValueError(
+        raise TrainingSetError(
             f"as-of date(s) {shown} given to {caller} are after the bundle's extraction date {extracted_on}: "
             "nothing after the extraction is known. Choose as-of dates on or before it."
         )
@@ -303,9 +314,18 @@ def _audit(engine: FeatureEngine, h: np.ndarray, d: np.ndarray, elderly_age: int
 
 
 def _vocab(table: str, column: str) -> list[str]:
-    from riskml.data._schema import TABLES
-
     return list(TABLES[table].column(column).vocab or ())
+
+
+def _check_label_categories(label_cfg: LabelConfig) -> None:
+    """Label categories must be monitoring categories of the data contract."""
+    known = _vocab("monitoring", "category")
+    bad = [c for c in label_cfg.categories or () if c not in known]
+    if bad:
+        raise ConfigError(
+            f"label.categories: unknown monitoring categories {bad}; use {known} "
+            "(configs/labels.yaml or the LabelConfig given)."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,22 +370,23 @@ def _plan(
         caller,
     )
     if not isinstance(include_censored, bool):
-        raise ValueError(
+        raise TrainingSetError(
             f"The 'include_censored' parameter of {caller} must be a bool. Got {include_censored!r} instead."
         )
     if label_config is not None and not isinstance(label_config, LabelConfig):
         raise TypeError(
             f"The 'label_config' parameter of {caller} must be a LabelConfig. Got {type(label_config).__name__} instead."
         )
+    _check_label_categories(label_config or cfg.label)
     dates = _check_dates(as_of_dates, caller, bundle.extracted_on)
     catalog = catalog or load_catalog()
     fs = feature_set if isinstance(feature_set, FeatureSet) else catalog.feature_set(feature_set)
     if len(bundle.households) == 0:
-        raise ValueError(f"The bundle given to {caller} has no households.")
+        raise TrainingSetError(f"The bundle given to {caller} has no households.")
     extracted = int(dates_to_days(pd.Series([pd.Timestamp(bundle.extracted_on)]))[0])
     censored = shift_months(dates, horizon) > extracted
     if censored.all() and not include_censored:
-        raise ValueError(
+        raise TrainingSetError(
             f"Every as-of date given to {caller} is right-censored: D + {horizon} months is after the extraction "
             f"date {bundle.extracted_on} for all of {[str(x)[:10] for x in days_to_dates(dates)][:5]}. Their labels are "
             "unknown; choose earlier dates, a shorter horizon, or include_censored=True (label NA)."
@@ -373,8 +394,6 @@ def _plan(
     engine = FeatureEngine(bundle, catalog=catalog)
     village = None
     if any(f.primitive == "context" for f in fs.required):
-        from riskml.features._village import village_context
-
         village = village_context(bundle, days_to_dates(dates), settings=fs.village, engine=engine)
     counts = {
         "household_dates": 0,
@@ -442,23 +461,6 @@ def _chunks(plan: _Plan) -> Iterator[pd.DataFrame]:
         plan.counts["positives"] += int(positive[~censored].sum())
         plan.counts["censored_rows_kept"] += int(censored.sum())
         yield frame
-
-
-def _release_unused_memory() -> None:
-    """Hand memory freed by loading (Arrow's pool, the C heap) back to the system before the
-    long build, so that a large roster's peak stays near what is live."""
-    import gc
-
-    import pyarrow as pa
-
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    try:  # glibc only; elsewhere a no-op
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _metadata(plan: _Plan, bundle: Bundle) -> dict[str, Any]:
@@ -593,7 +595,7 @@ def write_training_set(
         catalog,
         "write_training_set",
     )
-    _release_unused_memory()
+    release_unused_memory()  # the loading peak must not last the whole build
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
@@ -643,18 +645,20 @@ def as_of_schedule(start: Any, end: Any, every: str = "3M") -> list[pd.Timestamp
 
     match = re.fullmatch(r"\s*(\d+)\s*([MYWDmywd])\s*", str(every))
     if not match or int(match.group(1)) <= 0:
-        raise ValueError(
+        raise TrainingSetError(
             f"The 'every' step must look like 3M, 1Y, 2W or 30D (a positive count and a unit). Got {every!r} instead."
         )
     n, unit = int(match.group(1)), match.group(2).upper()
     try:
         first, last = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     except (ValueError, TypeError) as exc:
-        raise ValueError(
+        raise TrainingSetError(
             f"start and end must be dates (YYYY-MM-DD); got {start!r} and {end!r}."
         ) from exc
     if last < first:
-        raise ValueError(f"The end date {last.date()} is before the start date {first.date()}.")
+        raise TrainingSetError(
+            f"The end date {last.date()} is before the start date {first.date()}."
+        )
     dates: list[pd.Timestamp] = []
     k = 0
     while True:

@@ -9,7 +9,8 @@ Public API (see ``docs/architecture.md``):
 - :func:`fit_final_model`, :func:`model_from_config`, :func:`temporal_folds`.
 - Metrics: :func:`roc_auc`, :func:`pr_auc`, :func:`brier`, :func:`expected_calibration_error`,
   :func:`recall_precision_at_capacity`, :func:`select_at_capacity`, :func:`lift`.
-- :class:`ReferenceDistribution` — frozen bins for PSI drift checks.
+- :class:`ReferenceDistribution` — frozen bins for PSI drift checks;
+  :class:`SeasonalReference` — one per season, aging features compared after the elapsed time.
 - Baselines: :class:`RuleBaseline`, :class:`ScorecardBaseline`.
 """
 
@@ -31,10 +32,12 @@ from riskml.models._calibration import (
     calibrator_from_dict,
     fit_calibrator,
 )
-from riskml.models._drift import PSI_WARN, ReferenceDistribution
+from riskml.models._drift import PSI_WARN, ReferenceDistribution, SeasonalReference
 from riskml.models._estimator import ProtectedAttributeError, RecurrenceRiskModel
 from riskml.models._fairness import fairness_gaps, fairness_table
 from riskml.models._metrics import (
+    METRIC_ORDER,
+    SUMMARY_METRICS,
     CapacityResult,
     brier,
     expected_calibration_error,
@@ -47,7 +50,9 @@ from riskml.models._metrics import (
 
 __all__ = [
     "METHODS",
+    "METRIC_ORDER",
     "PSI_WARN",
+    "SUMMARY_METRICS",
     "BacktestResult",
     "CapacityResult",
     "Fold",
@@ -58,6 +63,7 @@ __all__ = [
     "ReferenceDistribution",
     "RuleBaseline",
     "ScorecardBaseline",
+    "SeasonalReference",
     "SigmoidCalibrator",
     "TrainingSetLike",
     "backtest",

@@ -22,6 +22,7 @@ from riskml.config.training import TrainingConfig
 from riskml.models._baselines import RuleBaseline, ScorecardBaseline
 from riskml.models._estimator import ProtectedAttributeError, RecurrenceRiskModel, _months_later
 from riskml.models._fairness import fairness_gaps, fairness_table
+from riskml.models._metrics import METRIC_ORDER as _METRIC_ORDER
 from riskml.models._metrics import (
     _group_codes,
     _k_per_group,
@@ -45,23 +46,6 @@ __all__ = [
 
 METHODS = ("model", "rules", "persistence", "scorecard", "oracle")
 """Methods of a backtest, in table order (``oracle`` only with ground truth)."""
-
-_METRIC_ORDER = (
-    "n",
-    "positives",
-    "base_rate",
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "ece",
-    "flags_at_capacity",
-    "recall_at_capacity",
-    "precision_at_capacity",
-    "lift_at_capacity",
-    "flags_at_rules_count",
-    "recall_at_rules_count",
-    "precision_at_rules_count",
-)
 
 
 class TrainingSetLike(Protocol):

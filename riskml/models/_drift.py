@@ -1,26 +1,46 @@
 """Frozen reference distributions of the training matrix, for drift checks (PSI) at scoring.
 
 Numeric features: quantile bin edges frozen at training time, plus a bin of their own for
-missing values. Categorical features: the frequency of each training level, plus a bin for
+missing values; a feature with few distinct values (flags, small counts, whole years, a village
+share taken by few villages) gets one bin per value instead, since quantile edges collapse onto
+its mass points. Categorical features: the frequency of each training level, plus a bin for
 levels unseen at training and one for missing values. The population stability index (PSI)
 compares a new matrix with these frozen shares; the usual reading is < 0.1 stable, 0.1-0.25
 moderate shift, > 0.25 a shift worth investigating before trusting the scores.
+
+:class:`SeasonalReference` is what a registered model carries: one snapshot per season of the
+last year before the extraction date, each with its as-of date. A roster is compared with the
+snapshot of the same season, and features that age by construction (years since leaving
+poverty, months since a record) are compared after taking the elapsed time off, when the
+training data showed that they do age (see :meth:`SeasonalReference.fit`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["PSI_WARN", "ReferenceDistribution"]
+__all__ = ["PSI_WARN", "ReferenceDistribution", "SeasonalReference"]
 
 PSI_WARN = 0.25
 """PSI above which a feature's shift is worth a warning."""
 
 _EPS = 1e-4  # floor for empty bins so that PSI stays finite
+DISCRETE_MAX_VALUES = 24
+"""A numeric feature with at most this many distinct values gets one bin per value."""
+RARE_EVENT_SHARE = 0.2
+"""A non-negative feature that is non-zero for at most this share of rows is a rare event
+(a disaster, a job loss in the last 12 months): PSI barely moves when its rate doubles (7 % ->
+14 % of households is a PSI near 0.05), so its rate is compared as a ratio too."""
+RATE_RATIO_WARN = 1.5
+"""Warn when a rare event's rate is this many times the reference's (or 1/this of it), and the
+reference rate stands for at least :data:`RATE_MIN_ROWS` rows of the roster (at 50 expected
+rows, a ratio of 1.5 is about 3.5 standard deviations of chance)."""
+RATE_MIN_ROWS = 50
 
 
 def _numeric(col: pd.Series) -> np.ndarray:
@@ -40,30 +60,41 @@ class ReferenceDistribution:
     categorical : dict
         ``name -> {"levels": [...], "shares": [...]}``: one share per level, then unseen, then
         missing.
+        A feature with few distinct values has ``"discrete": true`` and edges halfway between
+        its values (one bin per value).
     n_rows : int
         Rows the reference was computed from (after sampling, see :meth:`fit`).
+    as_of : str or None
+        The as-of date (``YYYY-MM-DD``) of the snapshot, when it is one.
     """
 
-    numeric: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    numeric: dict[str, dict[str, Any]] = field(default_factory=dict)
     categorical: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     n_rows: int = 0
+    as_of: str | None = None
 
     @classmethod
     def fit(
-        cls, X: pd.DataFrame, *, n_bins: int = 10, max_rows: int | None = 500_000
+        cls,
+        X: pd.DataFrame,
+        *,
+        n_bins: int = 10,
+        max_rows: int | None = 500_000,
+        as_of: Any = None,
     ) -> ReferenceDistribution:
         """Freeze the distribution of every column of ``X`` (category dtype = categorical).
 
         Above ``max_rows`` rows, a fixed-seed random sample of ``max_rows`` rows is used (shares
-        then carry a standard error below 0.001, far under any PSI threshold).
+        then carry a standard error below 0.001, far under any PSI threshold). Numeric columns
+        with at most :data:`DISCRETE_MAX_VALUES` distinct values get one bin per value.
+        ``as_of`` records the snapshot's date.
         """
         if n_bins < 2:
             raise ValueError(f"n_bins must be >= 2. Got {n_bins} instead.")
         if max_rows is not None and len(X) > max_rows:
             rows = np.sort(np.random.default_rng(0).choice(len(X), size=max_rows, replace=False))
             X = X.iloc[rows]
-        ref = cls(n_rows=len(X))
-        qs = np.linspace(0, 1, n_bins + 1)[1:-1]
+        ref = cls(n_rows=len(X), as_of=_iso_date(as_of))
         for name in X.columns:
             col = X[name]
             if isinstance(col.dtype, pd.CategoricalDtype):
@@ -78,28 +109,50 @@ class ReferenceDistribution:
             else:
                 values = _numeric(col)
                 present = values[~np.isnan(values)]
-                edges = np.unique(np.quantile(present, qs)) if len(present) else np.array([])
-                ref.numeric[str(name)] = {
+                distinct = np.unique(present)
+                discrete = 0 < len(distinct) <= DISCRETE_MAX_VALUES and bool(
+                    np.all(distinct == np.round(distinct))
+                )
+                if discrete:  # counts, flags, whole years: one bin per value
+                    edges = (distinct[:-1] + distinct[1:]) / 2
+                else:
+                    edges = _quantile_edges(present, distinct, n_bins)
+                spec: dict[str, Any] = {
                     "edges": [float(v) for v in edges],
                     "shares": [float(v) for v in _numeric_shares(values, edges)],
                 }
+                if discrete:
+                    spec["discrete"] = True
+                if len(present) and present.min() >= 0:
+                    rate = float(np.count_nonzero(present) / len(values))
+                    if 0 < rate <= RARE_EVENT_SHARE:  # a rare event: its rate is watched too
+                        spec["event_rate"] = rate
+                ref.numeric[str(name)] = spec
         return ref
 
     @property
     def features(self) -> list[str]:
         return [*self.numeric, *self.categorical]
 
-    def shares(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The shares of ``X`` in the frozen bins of each reference feature present in ``X``."""
+    def shares(
+        self, X: pd.DataFrame, shift: Mapping[str, float] | None = None
+    ) -> dict[str, np.ndarray]:
+        """The shares of ``X`` in the frozen bins of each reference feature.
+
+        ``shift`` (feature -> amount) is taken off a numeric feature's values before binning:
+        a feature that grows with time, compared as it was at the reference date.
+        """
         missing = [f for f in self.features if f not in X.columns]
         if missing:
             raise ValueError(
                 f"The matrix lacks reference feature(s) {missing[:10]}; give the same features as at training."
             )
         out: dict[str, np.ndarray] = {}
+        shift = shift or {}
         for name, spec in self.numeric.items():
             out[name] = _numeric_shares(
-                _numeric(X[name]), np.asarray(spec["edges"], dtype=np.float64)
+                _numeric(X[name]) - float(shift.get(name, 0.0)),
+                np.asarray(spec["edges"], dtype=np.float64),
             )
         for name, spec in self.categorical.items():
             levels = spec["levels"]
@@ -112,15 +165,16 @@ class ReferenceDistribution:
             out[name] = counts / max(len(col), 1)
         return out
 
-    def psi(self, X: pd.DataFrame) -> pd.Series:
+    def psi(self, X: pd.DataFrame, shift: Mapping[str, float] | None = None) -> pd.Series:
         """Population stability index of each feature of ``X`` against the reference.
 
         Missing values are their own bin; empty bins are floored at 1e-4 so the index stays
-        finite. Returns a Series indexed by feature name (reference order).
+        finite. ``shift`` as in :meth:`shares`. Returns a Series indexed by feature name
+        (reference order).
         """
         if len(X) == 0:
             raise ValueError("Cannot compute PSI of an empty matrix; give at least one row.")
-        new = self.shares(X)
+        new = self.shares(X, shift)
         values = {}
         for name in self.features:
             spec = self.numeric.get(name) or self.categorical[name]
@@ -129,6 +183,23 @@ class ReferenceDistribution:
             values[name] = float(np.sum((actual - expected) * np.log(actual / expected)))
         return pd.Series(values, name="psi", dtype=np.float64)
 
+    def event_rates(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Rare-event features: their non-zero share in the reference and in ``X``, the ratio.
+
+        Only features with an ``event_rate`` (see :data:`RARE_EVENT_SHARE`) are listed.
+        """
+        rows = []
+        for name, spec in self.numeric.items():
+            if "event_rate" not in spec:
+                continue
+            values = _numeric(X[name])
+            now = float(np.count_nonzero(np.nan_to_num(values, nan=0.0)) / max(len(values), 1))
+            ref = float(spec["event_rate"])
+            rows.append(
+                {"feature": name, "reference": ref, "now": now, "ratio": now / ref, "rows": len(X)}
+            )
+        return pd.DataFrame(rows, columns=["feature", "reference", "now", "ratio", "rows"])
+
     def drifted(self, X: pd.DataFrame, threshold: float = PSI_WARN) -> pd.Series:
         """Features whose PSI exceeds ``threshold``, largest first."""
         psi = self.psi(X)
@@ -136,11 +207,14 @@ class ReferenceDistribution:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (lists and floats)."""
-        return {
+        out: dict[str, Any] = {
             "numeric": self.numeric,
             "categorical": self.categorical,
             "n_rows": int(self.n_rows),
         }
+        if self.as_of is not None:
+            out["as_of"] = self.as_of
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReferenceDistribution:
@@ -150,11 +224,30 @@ class ReferenceDistribution:
                 numeric={str(k): dict(v) for k, v in data["numeric"].items()},
                 categorical={str(k): dict(v) for k, v in data["categorical"].items()},
                 n_rows=int(data.get("n_rows", 0)),
+                as_of=data.get("as_of"),
             )
         except (KeyError, AttributeError, TypeError) as exc:
             raise ValueError(
                 f"Not a saved ReferenceDistribution (needs 'numeric' and 'categorical'): {exc}"
             ) from exc
+
+
+def _quantile_edges(present: np.ndarray, distinct: np.ndarray, n_bins: int) -> np.ndarray:
+    """Quantile cut points, each moved halfway to the next distinct value.
+
+    A value shared by many rows (every household of a village carries its village's share)
+    then never sits on an edge, where the smallest change would move all those rows to the
+    next bin. Features with few distinct values get fewer bins (about five values per bin), so
+    a bin is never one village's value.
+    """
+    if len(distinct) < 2:
+        return np.array([])
+    bins = max(2, min(n_bins, len(distinct) // 5))
+    qs = np.linspace(0, 1, bins + 1)[1:-1]
+    cuts = np.unique(np.quantile(present, qs, method="lower"))
+    nxt = np.searchsorted(distinct, cuts, side="right")
+    keep = nxt < len(distinct)  # a cut at the maximum separates nothing
+    return (cuts[keep] + distinct[nxt[keep]]) / 2
 
 
 def _numeric_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -167,3 +260,258 @@ def _numeric_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 def _json_scalar(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
+
+
+def _iso_date(value: Any) -> str | None:
+    if value is None:
+        return None
+    return pd.Timestamp(value).date().isoformat()
+
+
+_DAYS_PER_MONTH = 365.25 / 12
+
+
+def _months_between(start: str, end: Any) -> float:
+    """Months from ``start`` to ``end`` (fractional; negative when ``end`` is earlier)."""
+    return (pd.Timestamp(end) - pd.Timestamp(start)).days / _DAYS_PER_MONTH
+
+
+def _season_gap(a: Any, b: Any) -> int:
+    """Days between two dates' places in the year (0-182), ignoring the year."""
+    da, db = pd.Timestamp(a).dayofyear, pd.Timestamp(b).dayofyear
+    gap = abs(da - db) % 366
+    return int(min(gap, 366 - gap))
+
+
+@dataclass
+class SeasonalReference:
+    """Reference snapshots of the last year before the extraction date, one per season.
+
+    Attributes
+    ----------
+    snapshots : list of ReferenceDistribution
+        Each with its ``as_of`` date, oldest first. The latest is at (or near) the extraction
+        date of the training bundle.
+    aging : dict
+        Features that may grow with time by construction (``years_since``, ``months_since`` and
+        ``age`` primitives): ``name -> {"unit_months", "ages", "psi_as_is", "psi_aged",
+        "over_months"}``. ``ages`` is what the training data showed: comparing the latest
+        snapshot with one ``over_months`` earlier, does taking the elapsed time off bring the
+        two together (True), or do they match as they are (False, e.g. a yearly record)?
+        ``None``: no two snapshots far enough apart to tell; the feature is then left out of
+        the alarm.
+    """
+
+    snapshots: list[ReferenceDistribution]
+    aging: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.snapshots:
+            raise ValueError("A SeasonalReference needs at least one snapshot.")
+        if any(s.as_of is None for s in self.snapshots):
+            raise ValueError("Every snapshot of a SeasonalReference needs its as_of date.")
+        self.snapshots = sorted(self.snapshots, key=lambda s: str(s.as_of))
+
+    @classmethod
+    def fit(
+        cls,
+        X: pd.DataFrame,
+        as_of: Sequence[Any] | pd.Series,
+        *,
+        aging: Mapping[str, int] | None = None,
+        n_bins: int = 10,
+        max_rows: int | None = 200_000,
+        min_months_apart: int = 6,
+    ) -> SeasonalReference:
+        """One :class:`ReferenceDistribution` per distinct as-of date of ``X``.
+
+        Parameters
+        ----------
+        X
+            Feature rows of several as-of dates (the model's features).
+        as_of
+            The as-of date of each row.
+        aging
+            Features that may grow with time, and the months one unit stands for (1 for
+            "months since", 12 for "years since" and ages). Whether each does grow is measured
+            on the latest snapshot against the one closest to a year before it (at least
+            ``min_months_apart`` months earlier).
+        n_bins, max_rows
+            As in :meth:`ReferenceDistribution.fit` (``max_rows`` per snapshot).
+        """
+        dates = pd.to_datetime(pd.Series(np.asarray(as_of)), errors="raise")
+        if len(dates) != len(X):
+            raise ValueError(f"as_of has {len(dates)} dates but X has {len(X)} rows.")
+        if len(X) == 0:
+            raise ValueError("Cannot fit a reference on an empty matrix; give at least one row.")
+        snapshots: list[ReferenceDistribution] = []
+        frames: dict[str, pd.DataFrame] = {}
+        for day in sorted(dates.unique()):
+            rows = (dates == day).to_numpy()
+            frame = X.iloc[np.flatnonzero(rows)]
+            snap = ReferenceDistribution.fit(frame, n_bins=n_bins, max_rows=max_rows, as_of=day)
+            snapshots.append(snap)
+            frames[str(snap.as_of)] = frame
+        ref = cls(snapshots)
+        latest = ref.snapshots[-1]
+        X_latest = frames[str(latest.as_of)]
+
+        def closest(target: float, lo: float, hi: float) -> ReferenceDistribution | None:
+            """The earlier snapshot closest to ``target`` months before the latest."""
+            found = [
+                s
+                for s in ref.snapshots[:-1]
+                if lo <= _months_between(str(s.as_of), latest.as_of) <= hi
+            ]
+            gap = lambda s: abs(_months_between(str(s.as_of), latest.as_of) - target)  # noqa: E731
+            return min(found, key=gap) if found else None
+
+        year_ago = closest(12, min_months_apart, 18)
+        month_ago = closest(1, 0.5, 3)
+        for name, unit in (aging or {}).items():
+            if name not in latest.numeric or int(unit) < 1:
+                continue
+            entry: dict[str, Any] = {"unit_months": int(unit), "mode": None}
+            ref.aging[name] = entry
+            tests: dict[str, tuple[float, float, float]] = {}
+            for label, base in (("year", year_ago), ("month", month_ago)):
+                if base is None:
+                    continue
+                months = _months_between(str(base.as_of), latest.as_of)
+                frame = X_latest[[*base.features]]
+                as_is = float(base.psi(frame)[name])
+                aged = float(base.psi(frame, {name: ref._amount(base, name, months)})[name])
+                tests[label] = (round(months, 1), round(as_is, 4), round(aged, 4))
+                entry[f"over_{label}"] = {
+                    "months": tests[label][0],
+                    "psi_as_is": tests[label][1],
+                    "psi_after_elapsed": tests[label][2],
+                }
+            if "year" in tests and tests["year"][2] < tests["year"][1]:
+                entry["mode"] = "elapsed"  # grows with the calendar: years since leaving poverty
+            elif "month" in tests and tests["month"][2] < tests["month"][1]:
+                # grows within the year but not over it (a yearly record): known only with a
+                # snapshot a year back
+                entry["mode"] = "within_year" if "year" in tests else None
+            elif tests:
+                entry["mode"] = "as_is"  # stationary (new events keep resetting it)
+        return ref
+
+    def _amount(self, snap: ReferenceDistribution, name: str, months: float) -> float:
+        """The elapsed time in the feature's unit (whole units for a one-bin-per-value feature)."""
+        unit = float(self.aging[name]["unit_months"]) if name in self.aging else 1.0
+        amount = months / unit
+        return float(round(amount)) if snap.numeric[name].get("discrete") else float(amount)
+
+    @property
+    def features(self) -> list[str]:
+        return self.snapshots[-1].features
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.snapshots[-1].n_rows)
+
+    def snapshot_for(self, as_of: Any) -> ReferenceDistribution:
+        """The snapshot of the same season as ``as_of`` (closest day of the year; the latest on
+        a tie)."""
+        return min(
+            reversed(self.snapshots), key=lambda s: _season_gap(s.as_of, as_of)
+        )  # min keeps the first of equals: the latest
+
+    def compare(
+        self,
+        X: pd.DataFrame,
+        as_of: Any = None,
+        *,
+        psi_warn: float = PSI_WARN,
+        rate_ratio_warn: float = RATE_RATIO_WARN,
+    ) -> dict[str, Any]:
+        """PSI of ``X`` (a roster's features as of ``as_of``) against the same-season snapshot.
+
+        Features shown to age are compared after taking the time elapsed since the snapshot
+        off; features whose aging could not be measured are left out of the warnings (their
+        PSI is still reported). Returns ``psi`` (all features, largest first), ``warnings``
+        (PSI >= ``psi_warn``, largest first; then rare events whose rate moved by
+        ``rate_ratio_warn`` or more, in ``event_rates``), ``reference`` (snapshot date, elapsed months),
+        ``aged`` (feature -> amount taken off) and ``left_out`` (feature -> reason).
+        """
+        if len(X) == 0:
+            raise ValueError("Cannot compute PSI of an empty matrix; give at least one row.")
+        snap = self.snapshot_for(as_of) if as_of is not None else self.snapshots[-1]
+        months = _months_between(str(snap.as_of), as_of) if as_of is not None else 0.0
+        shift: dict[str, float] = {}
+        left_out: dict[str, str] = {}
+        within = months - 12 * round(months / 12)  # the part of the gap inside one year
+        for name, entry in self.aging.items():
+            if name not in snap.numeric:
+                continue
+            mode = entry.get("mode")
+            if mode is None:
+                left_out[name] = (
+                    "it may grow with time by construction, and the training bundle held no "
+                    "snapshots a month and a year apart to tell how"
+                )
+            elif mode == "elapsed":
+                shift[name] = self._amount(snap, name, months)
+            elif mode == "within_year":
+                shift[name] = self._amount(snap, name, within)
+        psi = snap.psi(X, shift).sort_values(ascending=False)
+        alarm = psi[(psi >= psi_warn) & ~psi.index.isin(list(left_out))]
+        rates = snap.event_rates(X)
+        # a rate change counts when it is large relative (x1.5 or /1.5) and not a handful of rows
+        expected = rates["reference"] * rates["rows"]
+        moved = (rates["ratio"] >= rate_ratio_warn) | (rates["ratio"] <= 1 / rate_ratio_warn)
+        rate_alarm = rates.loc[
+            moved & (expected >= RATE_MIN_ROWS) & ~rates["feature"].isin(list(alarm.index))
+        ]
+        rate_alarm = rate_alarm.assign(
+            strength=np.abs(np.log(np.maximum(rate_alarm["ratio"], 1e-9)))
+        ).sort_values("strength", ascending=False)
+        unit_names = {1: "months", 12: "years"}
+        return {
+            "psi": {str(k): round(float(v), 4) for k, v in psi.items()},
+            "warnings": [str(f) for f in alarm.index] + [str(f) for f in rate_alarm["feature"]],
+            "event_rates": {
+                str(r.feature): {
+                    "reference": round(float(r.reference), 5),
+                    "now": round(float(r.now), 5),
+                    "ratio": round(float(r.ratio), 3),
+                }
+                for r in rate_alarm.itertuples()
+            },
+            "reference": {
+                "as_of": snap.as_of,
+                "elapsed_months": round(months, 1),
+                "snapshots": [s.as_of for s in self.snapshots],
+            },
+            "aged": {
+                name: f"{amount:g} {unit_names.get(int(self.aging[name]['unit_months']), 'units')}"
+                for name, amount in shift.items()
+            },
+            "left_out": left_out,
+        }
+
+    def psi(self, X: pd.DataFrame, as_of: Any = None) -> pd.Series:
+        """PSI per feature against the same-season snapshot (aging features shifted); without
+        ``as_of``, against the latest snapshot as is."""
+        out = self.compare(X, as_of)["psi"]
+        return pd.Series(out, name="psi", dtype=np.float64).reindex(self.features)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "kind": "seasonal",
+            "snapshots": [s.to_dict() for s in self.snapshots],
+            "aging": self.aging,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SeasonalReference:
+        """Rebuild from :meth:`to_dict` output."""
+        try:
+            return cls(
+                snapshots=[ReferenceDistribution.from_dict(s) for s in data["snapshots"]],
+                aging={str(k): dict(v) for k, v in (data.get("aging") or {}).items()},
+            )
+        except (KeyError, AttributeError, TypeError) as exc:
+            raise ValueError(f"Not a saved SeasonalReference (needs 'snapshots'): {exc}") from exc

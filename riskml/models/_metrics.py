@@ -18,6 +18,8 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 __all__ = [
+    "METRIC_ORDER",
+    "SUMMARY_METRICS",
     "CapacityResult",
     "brier",
     "expected_calibration_error",
@@ -27,6 +29,42 @@ __all__ = [
     "roc_auc",
     "select_at_capacity",
 ]
+
+
+METRIC_ORDER: tuple[str, ...] = (
+    "n",
+    "positives",
+    "base_rate",
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "ece",
+    "flags_at_capacity",
+    "recall_at_capacity",
+    "precision_at_capacity",
+    "lift_at_capacity",
+    "flags_at_rules_count",
+    "recall_at_rules_count",
+    "precision_at_rules_count",
+)
+"""Every per-method metric of a backtest or an evaluation, in table order: the one list of
+metric names (MLflow keys ``<scope>.<method>.<metric>``, backtest and evaluation tables)."""
+
+SUMMARY_METRICS: tuple[str, ...] = (
+    "n",
+    "positives",
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "ece",
+    "recall_at_capacity",
+    "precision_at_capacity",
+    "lift_at_capacity",
+    "recall_at_capacity_vs_rules",
+    "auc_vs_oracle",
+)
+"""The short list shown on the console (``riskml train``) and in the model card; the last two are
+the backtest table's ratios (``BacktestResult.table``)."""
 
 
 def _binary(y: np.ndarray | pd.Series, name: str = "y") -> np.ndarray:

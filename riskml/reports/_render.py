@@ -8,10 +8,11 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from riskml.clock import beijing_now_text
 
 __all__ = [
     "STATIC_CSS",
@@ -53,7 +54,7 @@ def jinja_env() -> Any:
 
 
 def now_text() -> str:
-    return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
+    return beijing_now_text()
 
 
 def check_public_html(

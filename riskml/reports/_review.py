@@ -450,7 +450,7 @@ def _contribution_chart(
 ) -> str:
     """Draw the internal per-household contribution chart of a unit; return its href."""
     from riskml.reports._charts import contribution_chart
-    from riskml.scoring._columns import MAX_REASONS, reason_column
+    from riskml.scoring.columns import MAX_REASONS, reason_column
 
     top = fl.head(config.chart.max_households)
     contrib = np.column_stack(

@@ -87,7 +87,7 @@ def _name_version(name: Any, version: Any) -> str:
 
 
 def _scoring_columns() -> Any:
-    from riskml.scoring import _columns
+    from riskml.scoring import columns as _columns
 
     return _columns
 

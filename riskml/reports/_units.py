@@ -70,7 +70,7 @@ def _counts(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def prepare_units(
     sf: ScoreFile, level: str, lang: str, mode: str, config: ReportsConfig
 ) -> Prepared:
-    from riskml.scoring._columns import MAX_REASONS, reason_column
+    from riskml.scoring.columns import MAX_REASONS, reason_column
 
     t = config.text[lang]  # type: ignore[index]
     df = sf.frame
@@ -306,7 +306,7 @@ def sensitive_texts(sf: ScoreFile, rows: pd.DataFrame) -> list[str]:
     """Internal reason texts of ``rows`` that are not also public wording or measures."""
     if sf.mode != "internal" or rows.empty:
         return []
-    from riskml.scoring._columns import MAX_REASONS, reason_column
+    from riskml.scoring.columns import MAX_REASONS, reason_column
 
     internal: set[str] = set()
     public: set[str] = set()

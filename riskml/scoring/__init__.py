@@ -25,7 +25,7 @@ from riskml.scoring._partition import (
     score_partition,
 )
 from riskml.scoring._run import ScoringRun, parse_as_of, score_bundle, score_roster
-from riskml.scoring._summary import ReconciliationError, print_summary, reconcile
+from riskml.scoring._summary import ReconciliationError, print_summary, reconcile_households
 from riskml.scoring._tiers import assign_tiers, rank_within
 from riskml.scoring._writer import ScoringOutputError, read_scores, write_scores
 
@@ -52,7 +52,7 @@ __all__ = [
     "print_summary",
     "rank_within",
     "read_scores",
-    "reconcile",
+    "reconcile_households",
     "score_bundle",
     "score_partition",
     "score_roster",

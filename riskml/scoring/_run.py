@@ -29,7 +29,13 @@ from riskml.scoring._partition import (
     household_universe,
 )
 from riskml.scoring._partition import compute_features as _features
-from riskml.scoring._summary import build_summary, print_summary, reconcile
+from riskml.scoring._summary import (
+    build_summary,
+    drift_against,
+    drift_item,
+    print_summary,
+    reconcile_households,
+)
 from riskml.scoring._tiers import assign_tiers
 from riskml.scoring._writer import (
     check_output_path,
@@ -211,8 +217,21 @@ def _preflight(
     check_signature(_features(part, pairs, model, context), model)
 
 
-def drift_report(sample: pd.DataFrame, model: Any, psi_warn: float) -> dict[str, Any]:
-    """PSI of every feature of the scored sample against the model's training reference."""
+def drift_report(
+    sample: pd.DataFrame,
+    model: Any,
+    psi_warn: float,
+    as_of: dt.date | None = None,
+    rate_ratio_warn: float = 1.5,
+) -> dict[str, Any]:
+    """PSI of every feature of the scored sample against the model's training reference.
+
+    A model registered by ``riskml train`` carries a seasonal reference: the sample is compared
+    with the snapshot of the same season, features that age by construction after taking the
+    elapsed time off, and rare events by their rate (see
+    :meth:`riskml.models.SeasonalReference.compare`). An older model's single reference is
+    compared as is.
+    """
     reference = getattr(model, "reference", None)
     if reference is None or not hasattr(reference, "psi"):
         return {
@@ -222,6 +241,14 @@ def drift_report(sample: pd.DataFrame, model: Any, psi_warn: float) -> dict[str,
         }
     if sample is None or len(sample) == 0:
         return {"available": False, "reason": "no scored households", "warnings": []}
+    if hasattr(reference, "compare"):
+        found = reference.compare(sample, as_of, psi_warn=psi_warn, rate_ratio_warn=rate_ratio_warn)
+        return {
+            "available": True,
+            "psi_warn": psi_warn,
+            "sample_households": len(sample),
+            **found,
+        }
     psi = reference.psi(sample)
     warn = psi[psi >= psi_warn].sort_values(ascending=False)
     return {
@@ -352,12 +379,14 @@ def score_bundle(
     t3 = time.perf_counter()
     scores = add_followup_columns(scores, bundle, as_of)
     timings["followup"] = time.perf_counter() - t3
-    drift = drift_report(out.drift_features, model, config.drift.psi_warn)
+    drift = drift_report(
+        out.drift_features, model, config.drift.psi_warn, as_of, config.drift.rate_ratio_warn
+    )
     if drift.get("warnings"):
         log.warning(
-            "Feature drift against the training reference (PSI >= %s): %s",
-            config.drift.psi_warn,
-            ", ".join(f"{f} ({drift['psi'][f]:.2f})" for f in drift["warnings"][:8])
+            "Feature drift (%s): %s",
+            drift_against(drift),
+            ", ".join(drift_item(drift, f) for f in drift["warnings"][:8])
             + (f" and {len(drift['warnings']) - 8} more" if len(drift["warnings"]) > 8 else ""),
         )
     return BundleScores(scores, universe, drift, timings, explained, out.drift_features)
@@ -461,9 +490,9 @@ def score_roster(
             from riskml.scoring._writer import EXCEL_MAX_ROWS
 
             n_hh = bundle.households["household_id"].nunique()
-            if n_hh + 1 > EXCEL_MAX_ROWS:
+            if n_hh > EXCEL_MAX_ROWS:
                 raise ScoringError(
-                    f"The roster has {n_hh:,} households; an Excel sheet holds at most {EXCEL_MAX_ROWS - 1:,}. "
+                    f"The roster has {n_hh:,} households; an Excel sheet holds at most {EXCEL_MAX_ROWS:,}. "
                     "Write .parquet or .csv instead."
                 )
 
@@ -488,7 +517,7 @@ def score_roster(
             scores, change_counts = compare_with_previous(
                 scores, prev, cfg.change, previous_path=str(previous)
             )
-        counts = reconcile(scores, universe)
+        counts = reconcile_households(scores, universe)
         written = (
             to_public(scores, visible_chars=cfg.output.public_id_visible_chars)
             if mode == "public"

@@ -9,14 +9,14 @@ import pandas as pd
 
 from riskml.scoring._columns import STATUS_VALUES
 
-__all__ = ["ReconciliationError", "build_summary", "print_summary", "reconcile"]
+__all__ = ["ReconciliationError", "build_summary", "print_summary", "reconcile_households"]
 
 
 class ReconciliationError(RuntimeError):
     """The score file does not account for every input household (a bug: please report it)."""
 
 
-def reconcile(scores: pd.DataFrame, universe: pd.DataFrame) -> dict[str, int]:
+def reconcile_households(scores: pd.DataFrame, universe: pd.DataFrame) -> dict[str, int]:
     """Check that every input household appears exactly once with a known status.
 
     Returns counts per status. Raises :class:`ReconciliationError` (never an ``assert``) naming
@@ -115,6 +115,25 @@ def build_summary(
     return summary
 
 
+def drift_against(drift: Mapping[str, Any]) -> str:
+    """What the roster was compared with, in words (for the console and the log)."""
+    ref = drift.get("reference") or {}
+    text = f"PSI ≥ {drift.get('psi_warn')} against the training reference"
+    if ref.get("as_of"):
+        text += f" of {ref['as_of']} (same season, {ref.get('elapsed_months', 0):g} months apart)"
+    if drift.get("aged"):
+        text += "; after the elapsed time: " + ", ".join(drift["aged"])
+    return text
+
+
+def drift_item(drift: Mapping[str, Any], feature: str) -> str:
+    """``feature (PSI 1.23)`` or, for a rare event whose rate moved, ``feature (rate ×2.1)``."""
+    rate = (drift.get("event_rates") or {}).get(feature)
+    if rate is not None:
+        return f"{feature} (rate {rate['reference']:.1%} → {rate['now']:.1%})"
+    return f"{feature} ({drift['psi'][feature]:.2f})"
+
+
 def print_summary(
     summary: Mapping[str, Any], scores: pd.DataFrame, *, console: Any = None, top: int = 10
 ) -> None:
@@ -175,9 +194,16 @@ def print_summary(
         shown = drift["warnings"][:8]
         more = len(drift["warnings"]) - len(shown)
         con.print(
-            f"[bold yellow]drift warning:[/] PSI ≥ {drift['psi_warn']} for "
-            + ", ".join(f"{f} ({drift['psi'][f]:.2f})" for f in shown)
+            f"[bold yellow]drift warning:[/] {drift_against(drift)}: "
+            + ", ".join(drift_item(drift, f) for f in shown)
             + (f" and {more} more (see the summary JSON)" if more else "")
+        )
+    elif drift.get("available"):
+        con.print(f"drift: no feature shifted ({drift_against(drift)})")
+    if drift.get("left_out"):
+        con.print(
+            "drift: left out of the alarm: "
+            + "; ".join(f"{f} ({why})" for f, why in drift["left_out"].items())
         )
     flagged = scores.loc[scores["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
     if len(flagged) and top > 0:

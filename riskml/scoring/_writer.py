@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskml.data import EXCEL_MAX_ROWS  # data rows below the header
 from riskml.data._cells import excel_row, neutralise_cell, restore_cell
 from riskml.scoring._columns import (
     BOOL_COLUMNS,
@@ -53,8 +54,6 @@ __all__ = [
 ]
 
 FORMATS: dict[str, str] = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".xlsx": "xlsx"}
-EXCEL_MAX_ROWS = 1_048_576
-"""Excel's row limit, header row included."""
 METADATA_KEY = b"riskml"
 DATA_SHEET = "评分结果"
 INFO_SHEET = "说明"
@@ -257,9 +256,9 @@ def _write_csv(frame: pd.DataFrame, tmp: Path) -> None:
 def _write_xlsx(frame: pd.DataFrame, tmp: Path, metadata: dict[str, Any]) -> None:
     from openpyxl import Workbook
 
-    if len(frame) + 1 > EXCEL_MAX_ROWS:
+    if len(frame) > EXCEL_MAX_ROWS:
         raise ScoringOutputError(
-            f"Cannot write {len(frame):,} households to Excel (at most {EXCEL_MAX_ROWS - 1:,} rows per "
+            f"Cannot write {len(frame):,} households to Excel (at most {EXCEL_MAX_ROWS:,} rows per "
             "sheet). Write .parquet or .csv instead."
         )
     wb = Workbook(write_only=True)

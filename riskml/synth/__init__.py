@@ -20,11 +20,18 @@ from riskml.synth._api import (
     write_synthetic_province,
 )
 from riskml.synth._calibration import calibration_statistics, oracle_auc
-from riskml.synth._truth import find_ground_truth, oracle_probability, read_ground_truth
-from riskml.synth._writer import truth_path_for
+from riskml.synth._truth import (
+    GroundTruthOracle,
+    find_ground_truth,
+    oracle_probability,
+    read_ground_truth,
+)
+from riskml.synth._writer import SynthError, truth_path_for
 
 __all__ = [
+    "GroundTruthOracle",
     "ProvinceChunk",
+    "SynthError",
     "SynthResult",
     "calibration_statistics",
     "find_ground_truth",

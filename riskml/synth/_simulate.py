@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from riskml.config.synth import CAUSES, SynthConfig
-from riskml.synth._geography import Geography
+from riskml.synth._geography import BANNER_TYPES, Geography
 from riskml.synth._hardship import twelve_month_probability
 from riskml.synth._params import (
     CATEGORY,
@@ -145,8 +145,6 @@ class _Sim:
         self.cost_ratio = np.array(inc.business_cost_ratio.as_tuple())
         self.livestock = np.array(inc.livestock_share.as_tuple())
         types = config.geography.banner_types
-        from riskml.synth._geography import BANNER_TYPES
-
         snow = np.array([types[t].snow_annual_prob for t in BANNER_TYPES])
         drought = np.array([types[t].drought_annual_prob for t in BANNER_TYPES])
         ex = sh.exposure

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from riskml.config.synth import LIVELIHOOD_KEYS
+from riskml.data import ARROW_TYPES
 from riskml.data._schema import (
     ASSISTANCE_MEASURES,
     EDUCATION,
@@ -24,17 +25,7 @@ from riskml.synth._geography import Geography
 from riskml.synth._params import DETAILS, Calendar
 from riskml.synth._simulate import ChunkRecords
 
-__all__ = ["ARROW_TYPES", "TRUTH_SCHEMA", "arrow_schema", "chunk_tables", "household_ids"]
-
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "id": pa.string(),
-    "string": pa.string(),
-    "category": pa.string(),
-    "int": pa.int64(),
-    "money": pa.float64(),
-    "date": pa.date32(),
-    "bool": pa.bool_(),
-}
+__all__ = ["TRUTH_SCHEMA", "arrow_schema", "chunk_tables", "household_ids"]
 
 TRUTH_SCHEMA = pa.schema(
     [

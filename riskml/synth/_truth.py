@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 
 from riskml.synth._writer import truth_path_for
 
-__all__ = ["find_ground_truth", "oracle_probability", "read_ground_truth"]
+__all__ = ["GroundTruthOracle", "find_ground_truth", "oracle_probability", "read_ground_truth"]
 
 
 def find_ground_truth(bundle_dir: str | Path) -> Path | None:
@@ -100,3 +101,30 @@ def oracle_probability(
         truth[["household_id", "month", column]], on=["household_id", "month"], how="left"
     )
     return merged[column].to_numpy(dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class GroundTruthOracle:
+    """The oracle baseline of a synthetic province, for callers that know the data is synthetic.
+
+    ``riskml.tracking.train_and_register(..., oracle=GroundTruthOracle(path))`` (and
+    ``evaluate``) add it to the backtest as the ceiling; training itself never looks for ground
+    truth. Called with ``(household_id, as_of)`` pairs it returns :func:`oracle_probability`.
+    """
+
+    truth_path: Path
+
+    def __post_init__(self) -> None:
+        path = Path(self.truth_path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"Ground-truth file {path} does not exist; `riskml synth` writes it beside the "
+                "bundle as <bundle>.truth.parquet."
+            )
+        object.__setattr__(self, "truth_path", path)
+
+    def __call__(self, pairs: pd.DataFrame) -> np.ndarray:
+        return oracle_probability(self.truth_path, pairs)
+
+    def __str__(self) -> str:
+        return self.truth_path.name

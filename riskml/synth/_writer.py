@@ -4,8 +4,9 @@ Parquet: one ``ParquetWriter`` per table, one row group per chunk. CSV: UTF-8, h
 dates ISO, empty cells for missing values. XLSX: one workbook per table, only for small
 provinces (Excel holds at most 1,048,576 rows per sheet, header included).
 
-TODO(data stage): switch to ``riskml.data.write_bundle`` for the small in-memory case once it
-exists; the streaming path stays here because a province does not fit in memory.
+``riskml.data.write_bundle`` writes a bundle that is in memory; a province is generated chunk by
+chunk and does not fit in memory, so it streams through this writer instead (same file layout,
+same Arrow types: ``riskml.data.ARROW_TYPES``).
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
+from riskml.data import EXCEL_MAX_ROWS
 from riskml.data._schema import TABLE_ORDER
 from riskml.synth._tables import TRUTH_SCHEMA, arrow_schema
 
-__all__ = ["EXCEL_MAX_ROWS", "FORMATS", "BundleWriter", "truth_path_for"]
+__all__ = ["EXCEL_MAX_ROWS", "FORMATS", "BundleWriter", "SynthError", "truth_path_for"]
 
 FORMATS = ("parquet", "csv", "xlsx")
-EXCEL_MAX_ROWS = 1_048_575
-"""Data rows an Excel sheet can hold below its header row."""
+
+
+class SynthError(ValueError):
+    """The province cannot be written as asked (e.g. too many rows for xlsx); the message says
+    what to change."""
+
 
 Format = Literal["parquet", "csv", "xlsx"]
 
@@ -112,7 +118,7 @@ class BundleWriter:
                 self._csv[name].write_table(t)
             else:
                 if self._rows[name] > EXCEL_MAX_ROWS:
-                    raise ValueError(
+                    raise SynthError(
                         f"Table '{name}' has {self._rows[name]:,} rows so far, more than an Excel sheet holds "
                         f"({EXCEL_MAX_ROWS:,} data rows). Write this province with format='parquet' or 'csv', "
                         "or generate fewer households for xlsx."

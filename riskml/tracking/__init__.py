@@ -1,7 +1,8 @@
 """Everything MLflow: runs, the pyfunc model bundle, registry aliases, model cards.
 
-The only package that imports ``mlflow``, and only inside functions: ``import riskml.tracking``
-stays cheap.
+The only package that imports ``mlflow``, and only inside functions; so are its imports of
+``riskml.models``, ``riskml.features`` and ``riskml.data`` (seconds of import time between them):
+``import riskml.tracking`` stays cheap.
 
 - :func:`resolve_tracking` / :func:`open_store` — which store (``--tracking-uri`` >
   ``MLFLOW_TRACKING_URI`` > ``models/mlflow.db``), checked and prepared once.
@@ -18,7 +19,7 @@ from riskml.tracking._card import build_model_card, render_model_card
 from riskml.tracking._evaluate import EvaluationResult, evaluate, evaluate_frozen
 from riskml.tracking._load import ModelNotFoundError, load_risk_model, resolve_model_uri
 from riskml.tracking._pipeline import as_of_dates_for, load_inputs
-from riskml.tracking._promote import PromotionDecision, promote
+from riskml.tracking._promote import DEFAULT_MIN_IMPROVEMENT, PromotionDecision, promote
 from riskml.tracking._registry import CHALLENGER, CHAMPION, compare_metrics, register_version
 from riskml.tracking._riskmodel import RiskModel, SchemaMismatchError
 from riskml.tracking._runlog import pseudonymise
@@ -29,6 +30,7 @@ from riskml.tracking._store import (
     default_models_dir,
     open_store,
     resolve_tracking,
+    user_error_types,
 )
 from riskml.tracking._train import (
     DEFAULT_MODEL_NAME,
@@ -43,6 +45,7 @@ __all__ = [
     "CHALLENGER",
     "CHAMPION",
     "DEFAULT_EXPERIMENT",
+    "DEFAULT_MIN_IMPROVEMENT",
     "DEFAULT_MODEL_NAME",
     "PRIMARY_METRICS",
     "EvaluationResult",
@@ -71,4 +74,5 @@ __all__ = [
     "resolve_model_uri",
     "resolve_tracking",
     "train_and_register",
+    "user_error_types",
 ]

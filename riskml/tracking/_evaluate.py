@@ -23,6 +23,7 @@ import pandas as pd
 
 from riskml.tracking._pipeline import (
     DEFAULT_MIN_HISTORY_MONTHS,
+    Oracle,
     Progress,
     TrainingInputs,
     load_inputs,
@@ -30,19 +31,6 @@ from riskml.tracking._pipeline import (
 from riskml.tracking._runlog import metric_key
 
 __all__ = ["EvaluationResult", "evaluate", "evaluate_frozen"]
-
-_METRICS = (
-    "n",
-    "positives",
-    "base_rate",
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "ece",
-    "recall_at_capacity",
-    "precision_at_capacity",
-    "lift_at_capacity",
-)
 
 
 def _noop(_: str) -> None:
@@ -66,10 +54,12 @@ class EvaluationResult:
 
     def table(self) -> pd.DataFrame:
         """Pooled metrics: methods as rows, metrics as columns."""
+        from riskml.models import METRIC_ORDER  # in functions: `import riskml.tracking` stays cheap
+
         pooled = self.metrics[self.metrics["fold"] == "pooled"]
         wide = pooled.pivot(index="method", columns="metric", values="value")
         wide = wide.reindex(index=[m for m in self.methods if m in wide.index])
-        wide = wide[[m for m in _METRICS if m in wide.columns]]
+        wide = wide[[m for m in METRIC_ORDER if m in wide.columns]]
         wide.columns.name = None
         return wide
 
@@ -280,12 +270,13 @@ def evaluate(
     min_history_months: int = DEFAULT_MIN_HISTORY_MONTHS,
     log_run: bool = True,
     progress: Progress | None = None,
+    oracle: Oracle | None = None,
 ) -> EvaluationResult:
     """Evaluate a registered model on a bundle against the baselines, and log it as a run.
 
     The model is frozen: its scores on the bundle's backtest test rows are compared with the
-    department rules, persistence and a scorecard fitted per fold (and the oracle when the
-    bundle has synthetic ground truth). The run is tagged ``riskml.kind=evaluation``.
+    department rules, persistence and a scorecard fitted per fold (and the ``oracle``
+    when one is given, e.g. ``riskml.synth.GroundTruthOracle``). The run is tagged ``riskml.kind=evaluation``.
 
     Examples
     --------
@@ -306,6 +297,7 @@ def evaluate(
         as_of_end=as_of_end,
         min_history_months=min_history_months,
         progress=say,
+        oracle=oracle,
     )
     result = evaluate_frozen({"model": model}, inputs, progress=say)
     if log_run:

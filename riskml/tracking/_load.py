@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,8 +143,17 @@ def _read_local(model_dir: Path, extra_meta: dict[str, Any]) -> RiskModel:
         )
     paths = {k: model_dir / arts[k]["path"] for k in ARTIFACT_FILES}
     schema = None
+    declared = (model.metadata or {}).get("riskml_input_types")
     if model.signature is not None and model.signature.inputs is not None:
-        schema = {c.name: c.type.name for c in model.signature.inputs.inputs}
+        # feature order from the signature; types from the metadata when the signature says
+        # Any (riskml checks types itself; MLmodel's YAML keeps the metadata keys sorted)
+        types = declared if isinstance(declared, Mapping) else {}
+        schema = {
+            c.name: str(types.get(c.name) or getattr(c.type, "name", "string"))
+            for c in model.signature.inputs.inputs
+        }
+    elif isinstance(declared, Mapping):
+        schema = {str(k): str(v) for k, v in declared.items()}
     return RiskModel.from_artifacts(paths, input_schema=schema, metadata=extra_meta)
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 __all__ = [
     "DEFAULT_MIN_HISTORY_MONTHS",
+    "Oracle",
     "Progress",
     "TrainingInputs",
     "as_of_dates_for",
@@ -139,24 +140,26 @@ class TrainingInputs:
     oracle_note: str
 
 
-def _oracle(data_dir: Path, training_set: Any, config: Any) -> tuple[np.ndarray | None, str]:
-    """The synthetic ground truth aligned with the training set's rows, when there is one."""
-    from riskml.synth import find_ground_truth, oracle_probability
+Oracle = Callable[[pd.DataFrame], np.ndarray]
+"""True probabilities of the default 12-month label for ``(household_id, as_of)`` pairs, known
+outside the data (a synthetic province's ground truth: ``riskml.synth.GroundTruthOracle``)."""
 
-    truth = find_ground_truth(data_dir)
-    if truth is None:
-        return None, "no ground truth beside the bundle (real data): no oracle"
+
+def _oracle(oracle: Oracle | None, training_set: Any, config: Any) -> tuple[np.ndarray | None, str]:
+    """The caller's oracle aligned with the training set's rows, when one is given."""
+    if oracle is None:
+        return None, "no oracle given (real data)"
     if config.label != "default" or int(config.horizon_months) != 12:
-        return None, "ground truth gives the default 12-month label only: no oracle for this label"
+        return None, "the oracle gives the default 12-month label only: no oracle for this label"
     pairs = training_set.frame[["household_id", "as_of"]]
-    p = oracle_probability(truth, pairs)
+    p = np.asarray(oracle(pairs), dtype=np.float64)
     labelled = training_set.frame[config.label_column].notna().to_numpy()
     if np.isnan(p[labelled]).any():
         return (
             None,
-            f"ground truth lacks {int(np.isnan(p[labelled]).sum())} labelled rows: no oracle",
+            f"the oracle lacks {int(np.isnan(p[labelled]).sum())} labelled rows: no oracle",
         )
-    return p, f"oracle from {truth.name}"
+    return p, f"oracle from {oracle}"
 
 
 def load_inputs(
@@ -169,8 +172,9 @@ def load_inputs(
     min_history_months: int = DEFAULT_MIN_HISTORY_MONTHS,
     feature_set: str | None = None,
     progress: Progress | None = None,
+    oracle: Oracle | None = None,
 ) -> TrainingInputs:
-    """Load the bundle and config, and build the training set (with the oracle when known)."""
+    """Load the bundle and config, and build the training set (with the oracle when given)."""
     from riskml.config.training import load_training_config
     from riskml.data import load_bundle
     from riskml.features import build_training_set, load_catalog
@@ -194,7 +198,7 @@ def load_inputs(
         f"({info['as_of_first']} … {info['as_of_last']}), feature set '{fs.name}'"
     )
     ts = build_training_set(bundle, dates, config.horizon_months, feature_set=fs, catalog=catalog)
-    oracle, note = _oracle(data_dir, ts, config)
+    oracle_p, note = _oracle(oracle, ts, config)
     return TrainingInputs(
         data_dir=data_dir,
         bundle=bundle,
@@ -204,7 +208,7 @@ def load_inputs(
         feature_set=fs,
         training_set=ts,
         as_of_info=info,
-        oracle=oracle,
+        oracle=oracle_p,
         oracle_note=note,
     )
 

@@ -23,7 +23,17 @@ from riskml.tracking._registry import (
 from riskml.tracking._store import TrackingError, open_store
 from riskml.tracking._train import DEFAULT_MODEL_NAME, PRIMARY_METRICS
 
-__all__ = ["PromotionDecision", "promote"]
+__all__ = ["DEFAULT_MIN_IMPROVEMENT", "EXIT_KEPT", "EXIT_PROMOTED", "PromotionDecision", "promote"]
+
+DEFAULT_MIN_IMPROVEMENT = 0.02
+"""How much better (absolute, in the metric's own units) the challenger must be to replace the
+champion. A smaller difference is a tie, and a tie keeps the champion: on a backtest of a few
+thousand positives, recall at capacity moves by about 0.01 between two fits of the same model."""
+
+EXIT_PROMOTED = 0
+"""``riskml promote`` exit code: the challenger became champion."""
+EXIT_KEPT = 3
+"""``riskml promote`` exit code: the champion was kept (not promoted), the reason printed."""
 
 _SHOWN = ("roc_auc", "pr_auc", "recall_at_capacity", "precision_at_capacity", "brier", "ece")
 
@@ -43,12 +53,27 @@ class PromotionDecision:
     comparison: pd.DataFrame
     deciding_metric: str | None = None
     """The metric that decided (``None``: no comparison, or a tie)."""
+    metrics: tuple[str, ...] = ()
+    """The metrics compared, in order."""
+    min_improvement: float = DEFAULT_MIN_IMPROVEMENT
+    """The smallest difference that counts (smaller ones are ties)."""
+
+    @property
+    def exit_code(self) -> int:
+        """:data:`EXIT_PROMOTED` (0) when the champion moved, else :data:`EXIT_KEPT` (3)."""
+        return EXIT_PROMOTED if self.moved else EXIT_KEPT
 
     def summary(self) -> str:
         verdict = "MOVED" if self.moved else "NOT moved"
         return (
             f"champion {verdict}: {self.reason}. {self.name}@champion = v{self.champion_after} "
-            f"(before: v{self.champion_before}, challenger: v{self.challenger}); basis: {self.basis}."
+            f"(before: v{self.champion_before}, challenger: v{self.challenger}); basis: {self.basis}"
+            + (
+                f"; compared on {', '.join(self.metrics)} with a minimum improvement of "
+                f"{self.min_improvement:g}."
+                if self.metrics and self.basis != "none"
+                else "."
+            )
         )
 
 
@@ -72,16 +97,19 @@ def promote(
     data_dir: str | Path | None = None,
     config_path: str | Path | None = None,
     mapping: str | Path | None = None,
-    primary_metrics: Sequence[str] = PRIMARY_METRICS,
-    tolerance: float = 1e-6,
+    metrics: str | Sequence[str] | None = None,
+    min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
     min_history_months: int = DEFAULT_MIN_HISTORY_MONTHS,
     progress: Progress | None = None,
 ) -> PromotionDecision:
     """Move ``champion`` to the ``challenger`` version only if the challenger beats it.
 
-    "Beats" is decided on the same backtest, metric by metric in ``primary_metrics`` order
-    (default: recall at cadre capacity, then PR-AUC; the first metric that differs by more than
-    ``tolerance`` decides, a tie keeps the champion):
+    "Beats" is decided on the same backtest, metric by metric in ``metrics`` order (default:
+    recall at cadre capacity, then PR-AUC). The first metric on which the two versions differ by
+    at least ``min_improvement`` (absolute, in the metric's units; default
+    :data:`DEFAULT_MIN_IMPROVEMENT`) decides: better by that much promotes, worse by that much
+    keeps the champion. Smaller differences are ties; a tie on every metric keeps the champion.
+    A metric that neither version logged is an error naming the metrics they did log.
 
     * When both versions' training runs logged a backtest with the same data fingerprint and
       fold definition (``riskml.backtest_fingerprint``), their logged pooled metrics are
@@ -91,8 +119,20 @@ def promote(
     * Otherwise nothing moves, and the reason says to pass ``data_dir``.
 
     Without a champion the challenger becomes champion. The decision is recorded as tags on the
-    registered model.
+    registered model. ``PromotionDecision.exit_code`` is what ``riskml promote`` exits with:
+    0 promoted, 3 kept.
     """
+    chosen = (metrics,) if isinstance(metrics, str) else tuple(metrics or PRIMARY_METRICS)
+    if not chosen or not all(isinstance(m, str) and m.strip() for m in chosen):
+        raise ValueError(
+            f"metrics must name at least one backtest metric (e.g. pr_auc). Got {metrics!r} instead."
+        )
+    chosen = tuple(m.strip() for m in chosen)
+    if not (isinstance(min_improvement, (int, float)) and 0 <= min_improvement < 1):
+        raise ValueError(
+            "min_improvement must be a number in [0, 1) (absolute, in the metric's units, e.g. "
+            f"0.02). Got {min_improvement!r} instead."
+        )
     store = open_store(tracking_uri)
     client = store.client
     from mlflow.exceptions import MlflowException
@@ -138,7 +178,29 @@ def promote(
                 )[:5000],
             )
         return PromotionDecision(
-            model_name, moved, reason, champion, challenger, after, basis, table, metric
+            model_name,
+            moved,
+            reason,
+            champion,
+            challenger,
+            after,
+            basis,
+            table,
+            metric,
+            chosen,
+            float(min_improvement),
+        )
+
+    def compare(champ: dict[str, float], chall: dict[str, float]) -> MetricComparison:
+        unknown = [m for m in chosen if m not in champ and m not in chall]
+        if unknown:
+            logged = sorted(set(champ) | set(chall))
+            raise TrackingError(
+                f"Metric(s) {', '.join(unknown)} were logged for neither version; choose from "
+                f"{', '.join(logged) or '(none logged)'} (riskml promote --metric NAME)."
+            )
+        return compare_metrics(
+            champ, chall, chosen, tolerance=float(min_improvement), extra=_SHOWN, inclusive=True
         )
 
     if challenger is None:
@@ -155,12 +217,8 @@ def promote(
     fp_b = chall_tags.get("riskml.backtest_fingerprint")
     comparison: MetricComparison
     if fp_a and fp_a == fp_b:
-        comparison = compare_metrics(
-            _pooled_model_metrics(champ_metrics),
-            _pooled_model_metrics(chall_metrics),
-            primary_metrics,
-            tolerance=tolerance,
-            extra=_SHOWN,
+        comparison = compare(
+            _pooled_model_metrics(champ_metrics), _pooled_model_metrics(chall_metrics)
         )
         basis = f"logged backtests (same data and folds, fingerprint {fp_a})"
     elif data_dir is not None:
@@ -184,13 +242,7 @@ def promote(
             progress=progress,
         )
         result = evaluate_frozen(models, inputs, progress=progress)
-        comparison = compare_metrics(
-            result.pooled("champion"),
-            result.pooled("challenger"),
-            primary_metrics,
-            tolerance=tolerance,
-            extra=_SHOWN,
-        )
+        comparison = compare(result.pooled("champion"), result.pooled("challenger"))
         basis = f"re-evaluation of both frozen models on {Path(data_dir)} (data fingerprint {result.data_fingerprint})"
     else:
         why = (

@@ -2,14 +2,26 @@
 
 The pyfunc instance holds no state of its own: everything it needs is in plain-text artifacts
 (see :mod:`riskml.tracking._riskmodel`) that ``load_context`` reads. It is logged as "model from
-code" (``_pyfunc_entry.py``), so nothing is pickled; ``riskml`` must be installed where the model
-is loaded (it is listed with its dependencies in the model's requirements).
+code" (``_pyfunc_entry.py``), so nothing is pickled. riskml's own source is shipped with the
+model (``code_paths``; MLflow puts it on ``sys.path`` when the model is loaded), and the model's
+requirements pin what loading and predicting need: the model loads and predicts in a fresh
+environment built only from its ``requirements.txt``, where riskml is not installed.
+
+Input checking is riskml's own, not MLflow's signature enforcement: the signature lists every
+feature (a missing column is refused by MLflow), with type ``Any``, and :meth:`RiskPyfunc.predict`
+checks presence and types and raises a short message naming the columns. MLflow's enforcement would
+refuse ``riskml.features.compute_features`` output as it comes (pandas ``category`` columns,
+integer counts), and its messages start with a print of the data. The columns are declared
+optional to MLflow for the same reason: riskml's own check refuses a missing one. The declared types are in
+the MLmodel's ``metadata["riskml_input_types"]``.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import re
+import shutil
+import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,31 +29,44 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
-from riskml.tracking._riskmodel import OUTPUT_COLUMNS, RiskModel, coerce_frame
+from riskml.tracking._riskmodel import OUTPUT_COLUMNS, RiskModel, SchemaMismatchError
 
-__all__ = ["RiskPyfunc", "build_signature", "log_risk_pyfunc", "pip_requirements"]
+__all__ = [
+    "RiskPyfunc",
+    "UnseenCategoryWarning",
+    "build_signature",
+    "log_risk_pyfunc",
+    "pip_requirements",
+]
 
 _ENTRY = Path(__file__).with_name("_pyfunc_entry.py")
+_PACKAGE = Path(__file__).resolve().parents[1]  # the riskml package folder, shipped as code
 _CORE_REQUIREMENTS = (
     "mlflow",
     "lightgbm",
     "numpy",
     "pandas",
+    "pyarrow",
     "scikit-learn",
     "scipy",
     "pyyaml",
     "pydantic",
 )
-"""What loading and scoring a riskml pyfunc needs when riskml's own metadata is unavailable."""
+"""What loading and scoring a riskml pyfunc needs (riskml itself is shipped as code)."""
+
+
+class UnseenCategoryWarning(UserWarning):
+    """A categorical feature holds values the model never saw in training."""
 
 
 class RiskPyfunc(mlflow.pyfunc.PythonModel):
     """``predict(features) -> DataFrame(score, raw_score)`` for a registered riskml model.
 
-    MLflow has already checked the input against the signature (missing columns and strings in
-    ``double`` columns are refused) when ``predict`` runs. Categorical features arrive as
-    strings; pass them as ``object``/``string`` columns (MLflow refuses pandas ``category``
-    columns for a ``string`` signature type), or use :class:`RiskModel` directly.
+    Takes ``riskml.features.compute_features`` output as it comes: ``category`` or text
+    columns for categorical features, integer, nullable integer or float columns for numeric
+    ones. A missing or mistyped column is an :class:`~mlflow.exceptions.MlflowException` whose
+    message names the columns first. A categorical value the model never saw is scored as
+    missing, as the model itself does, with an :class:`UnseenCategoryWarning` naming the column.
     """
 
     def load_context(self, context: Any) -> None:
@@ -51,41 +76,74 @@ class RiskPyfunc(mlflow.pyfunc.PythonModel):
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
         rm = self._risk_model
-        X = coerce_frame(model_input, rm.input_schema, rm.categories)
+        if not isinstance(model_input, pd.DataFrame):
+            model_input = pd.DataFrame(model_input)
+        try:
+            X = rm.prepare(model_input)
+        except SchemaMismatchError as exc:
+            from mlflow.exceptions import MlflowException
+            from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+            raise MlflowException(
+                f"riskml model input does not match the model: {exc}",
+                error_code=INVALID_PARAMETER_VALUE,
+            ) from None
+        warn_unseen_categories(model_input, rm.categories)
         raw = rm.model.predict_raw(X)
         score = rm.model.calibrate(raw)
         return pd.DataFrame({"score": score, "raw_score": raw}, index=model_input.index)
 
 
+def warn_unseen_categories(X: pd.DataFrame, categories: Mapping[str, Any]) -> dict[str, int]:
+    """Warn (:class:`UnseenCategoryWarning`) for each categorical column of ``X`` holding
+    values outside the model's training categories; return column -> rows affected."""
+    found: dict[str, int] = {}
+    for name, levels in categories.items():
+        if name not in X.columns:
+            continue
+        values = X[name].astype("object")
+        present = values.notna().to_numpy()
+        known = values.isin(list(levels)).to_numpy()
+        unseen = present & ~known
+        if not unseen.any():
+            continue
+        found[name] = int(unseen.sum())
+        examples = sorted({str(v) for v in values[unseen].head(1000)})[:5]
+        warnings.warn(
+            f"{found[name]} row(s) of '{name}' hold categories the model never saw "
+            f"({', '.join(examples)}); they are scored as missing. Known: "
+            f"{', '.join(map(str, levels))}.",
+            UnseenCategoryWarning,
+            stacklevel=3,
+        )
+    return found
+
+
 def build_signature(input_schema: Mapping[str, str]) -> Any:
-    """MLflow signature: the features (``double``/``string``, all required) → score, raw_score."""
+    """MLflow signature: the features (type ``Any``, not required by MLflow: riskml checks
+    presence and types itself, see the module docstring) → score, raw_score."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
 
-    inputs = Schema([ColSpec(kind, name) for name, kind in input_schema.items()])
+    # optional for MLflow: a missing column is then refused by riskml's check, whose message
+    # names it first (MLflow's starts with a print of the whole frame)
+    inputs = Schema([ColSpec(AnyType(), name, required=False) for name in input_schema])
     outputs = Schema([ColSpec("double", name) for name in OUTPUT_COLUMNS])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 def pip_requirements() -> list[str]:
-    """riskml's runtime dependencies, pinned to the installed versions.
+    """What loading and predicting need, pinned to the installed versions.
 
-    The pyfunc imports ``riskml`` (not on PyPI): install riskml itself where the model is
-    served; these pins make the rest of the environment reproducible.
+    riskml itself is not a requirement: its source is shipped with the model (``code_paths``).
     """
-    try:
-        declared = importlib.metadata.requires("riskml") or []
-    except importlib.metadata.PackageNotFoundError:  # running from a source tree, not installed
-        declared = list(_CORE_REQUIREMENTS)
     reqs: list[str] = []
-    for req in declared:
-        if "extra ==" in req:
-            continue
-        name = re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0]
+    for name in _CORE_REQUIREMENTS:
         try:
             reqs.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
-            reqs.append(req.split(";")[0].strip())
+            reqs.append(name)
     return reqs
 
 
@@ -107,6 +165,15 @@ def input_example(
     return pd.DataFrame(row)
 
 
+def _package_copy(dest: Path) -> Path:
+    """riskml's source (``.py`` and package data, no caches) copied under ``dest``."""
+    target = dest / "riskml"
+    shutil.copytree(
+        _PACKAGE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+    )
+    return target
+
+
 def log_risk_pyfunc(
     *,
     artifacts: Mapping[str, str],
@@ -115,13 +182,16 @@ def log_risk_pyfunc(
     name: str = "model",
     registered_model_name: str | None = None,
 ) -> Any:
-    """Log the pyfunc into the active run; return MLflow's ``ModelInfo``."""
-    return mlflow.pyfunc.log_model(
-        name=name,
-        python_model=str(_ENTRY),
-        artifacts=dict(artifacts),
-        signature=build_signature(input_schema),
-        input_example=example,
-        pip_requirements=pip_requirements(),
-        registered_model_name=registered_model_name,
-    )
+    """Log the pyfunc into the active run, with riskml's source; return MLflow's ``ModelInfo``."""
+    with tempfile.TemporaryDirectory(prefix="riskml-code-") as tmp:
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(_ENTRY),
+            artifacts=dict(artifacts),
+            code_paths=[str(_package_copy(Path(tmp)))],
+            signature=build_signature(input_schema),
+            input_example=example,
+            pip_requirements=pip_requirements(),
+            registered_model_name=registered_model_name,
+            metadata={"riskml_input_types": dict(input_schema)},
+        )

@@ -108,12 +108,14 @@ def compare_metrics(
     *,
     tolerance: float = 1e-6,
     extra: Sequence[str] = (),
+    inclusive: bool = False,
 ) -> MetricComparison:
     """Decide whether the challenger beats the champion, metric by metric in ``primary`` order.
 
-    The first metric on which the two differ by more than ``tolerance`` decides; a tie on every
-    primary metric keeps the champion (the challenger must *beat* it). A metric missing (or NaN)
-    for either model cannot decide and is skipped. ``extra`` metrics are only shown.
+    The first metric on which the two differ by more than ``tolerance`` (``inclusive``: by at
+    least ``tolerance``) decides; a tie on every primary metric keeps the champion (the
+    challenger must *beat* it). A metric missing (or NaN) for either model cannot decide and is
+    skipped. ``extra`` metrics are only shown.
     """
     rows: list[dict[str, Any]] = []
     decided: tuple[bool, str, str] | None = None
@@ -134,7 +136,8 @@ def compare_metrics(
         )
         if decided is not None or metric not in primary or math.isnan(a) or math.isnan(b):
             continue
-        if abs(b - a) <= tolerance:
+        gap = abs(b - a)
+        if (gap < tolerance - 1e-12) if inclusive else (gap <= tolerance):
             continue
         wins = (b > a) if higher else (b < a)
         verdict = "beats" if wins else "does not beat"
@@ -158,7 +161,8 @@ def compare_metrics(
                 f"no primary metric ({', '.join(primary)}) is available for both models",
                 table,
             )
+        within = f" (no difference of {tolerance:g} or more)" if tolerance >= 1e-4 else ""
         return MetricComparison(
-            False, None, "tie on every primary metric: the champion stays", table
+            False, None, f"tie on every primary metric{within}: the champion stays", table
         )
     return MetricComparison(decided[0], decided[1], decided[2], table)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from riskml.tracking._riskmodel import SchemaMismatchError
+
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
@@ -28,6 +30,7 @@ __all__ = [
     "default_models_dir",
     "open_store",
     "resolve_tracking",
+    "user_error_types",
 ]
 
 DEFAULT_EXPERIMENT = "riskml-recurrence"
@@ -47,6 +50,19 @@ _HTTP_ENV_DEFAULTS = {
 
 class TrackingError(RuntimeError):
     """The tracking store or a model in it cannot be used (unreachable, missing, inconsistent)."""
+
+
+def user_error_types() -> tuple[type[Exception], ...]:
+    """Exceptions of tracking that mean bad input or an unusable store, not a bug in riskml.
+
+    For callers that must tell the two apart (the CLI) without importing ``mlflow`` themselves:
+    ``TrackingError`` (and ``ModelNotFoundError``), a model whose input schema does not match
+    (``SchemaMismatchError``) and MLflow's own ``MlflowException`` (a store or registry refusing
+    a request).
+    """
+    from mlflow.exceptions import MlflowException  # mlflow only inside functions (see __init__)
+
+    return (TrackingError, SchemaMismatchError, MlflowException)
 
 
 def default_models_dir() -> Path:

@@ -19,11 +19,13 @@ from riskml.data import neutralise_frame
 from riskml.tracking._card import build_model_card, render_model_card
 from riskml.tracking._pipeline import (
     DEFAULT_MIN_HISTORY_MONTHS,
+    Oracle,
     Progress,
     TrainingInputs,
     backtest_fingerprint,
     load_inputs,
 )
+from riskml.tracking._reference import training_reference
 from riskml.tracking._registry import CHALLENGER, register_version
 from riskml.tracking._riskmodel import (
     RiskModel,
@@ -48,19 +50,6 @@ PRIMARY_METRICS = ("recall_at_capacity", "pr_auc")
 """Default order in which promotion compares champion and challenger (higher is better)."""
 
 _SHAP_ROWS = 2000
-_CARD_METRICS = (
-    "n",
-    "positives",
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "ece",
-    "recall_at_capacity",
-    "precision_at_capacity",
-    "lift_at_capacity",
-    "recall_at_capacity_vs_rules",
-    "auc_vs_oracle",
-)
 
 
 def _noop(_: str) -> None:
@@ -169,6 +158,8 @@ def _card(
     run_id: str,
     meta: Mapping[str, Any],
 ) -> dict[str, Any]:
+    from riskml.models import SUMMARY_METRICS  # in functions: `import riskml.tracking` stays cheap
+
     ts, config = inputs.training_set, inputs.config
     labelled = _labelled(ts, config)
     y = labelled[config.label_column].to_numpy(dtype=float)
@@ -234,7 +225,7 @@ def _card(
             "positive_rate": float(y.mean()) if len(y) else None,
             "data_fingerprint": meta["data_fingerprint"],
         },
-        metrics=table[[c for c in _CARD_METRICS if c in table.columns]]
+        metrics=table[[c for c in SUMMARY_METRICS if c in table.columns]]
         .rename_axis("method")
         .reset_index(),
         baselines=[m for m in bt.methods if m != "model"],
@@ -269,6 +260,7 @@ def log_risk_model(
     metadata: Mapping[str, Any],
     workdir: Path,
     name: str = "model",
+    reference: Any = None,
 ) -> Any:
     """Log a fitted ``RecurrenceRiskModel`` as the riskml pyfunc into the active MLflow run.
 
@@ -285,6 +277,9 @@ def log_risk_model(
         Feature set, horizon, as-of range, data fingerprint, label definition, ...
     workdir
         An empty scratch folder for the artifact files.
+    reference
+        The drift reference to bundle (see :func:`riskml.tracking._reference.training_reference`);
+        default the model's own ``reference_``.
 
     Returns
     -------
@@ -299,7 +294,7 @@ def log_risk_model(
         workdir,
         model=model,
         feature_set=feature_set_definition,
-        reference=model.reference_,
+        reference=reference if reference is not None else model.reference_,
         metadata=meta,
     )
     risk_model = RiskModel.from_artifacts(paths)
@@ -460,6 +455,12 @@ def log_training_run(
                 X_reference=X,
                 metadata=meta,
                 workdir=tmpdir / "bundle",
+                reference=training_reference(
+                    inputs.bundle,
+                    inputs.feature_set,
+                    catalog=inputs.catalog,
+                    horizon_months=config.horizon_months,
+                ),
             )
             say(f"registering as a new version of '{model_name}'")
             version, aliases = register_version(
@@ -514,14 +515,14 @@ def train_and_register(
     min_history_months: int = DEFAULT_MIN_HISTORY_MONTHS,
     experiment: str = DEFAULT_EXPERIMENT,
     progress: Progress | None = None,
+    oracle: Oracle | None = None,
 ) -> TrainResult:
     """Build the training set, backtest, fit the final model, log everything and register it.
 
     Parameters
     ----------
     data_dir
-        The history bundle folder. Synthetic ground truth beside it (``<dir>.truth.parquet``)
-        adds the oracle to the backtest.
+        The history bundle folder.
     config_path
         Training config (default ``configs/training.yaml``).
     tracking_uri
@@ -537,6 +538,9 @@ def train_and_register(
         MLflow experiment name.
     progress
         Called with a short message at each step.
+    oracle
+        True probabilities known outside the data (``riskml.synth.GroundTruthOracle`` for a
+        synthetic province): adds the ``oracle`` row, the ceiling, to the backtest.
 
     Returns
     -------
@@ -563,6 +567,7 @@ def train_and_register(
         as_of_end=as_of_end,
         min_history_months=min_history_months,
         progress=say,
+        oracle=oracle,
     )
     timings["inputs_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()

@@ -230,3 +230,70 @@ def test_extreme_amounts_give_values_not_warnings(make_bundle: Any, make_househo
         b, pd.DataFrame({"household_id": ["H1"], "as_of": ["2023-06-30"]}), "default"
     )
     assert out.loc[0, "oop_medical_12m"] == float("inf")
+
+
+def test_unknown_province_is_an_error(make_bundle: Any, make_household: Any) -> None:
+    """bundle.yaml names a province (atlantis) without thresholds in configs/thresholds.yaml ->
+    "The bundle's province 'atlantis' has no monitoring thresholds in .../configs/thresholds.yaml
+    (provinces there: inner_mongolia). Add it under 'provinces:' ..." (no silent fallback to
+    another province's line)."""
+    from riskml.config import ConfigError, config_dir
+
+    bundle = make_bundle(
+        [make_household("H1")],
+        income=[
+            dict(
+                household_id="H1",
+                year=2023,
+                recorded_on="2024-02-01",
+                household_size=3,
+                wage_income=9000.0,
+            )
+        ],
+        extracted_on="2024-06-30",
+        province="atlantis",
+    )
+    pairs = pd.DataFrame({"household_id": ["H1"], "as_of": [pd.Timestamp("2024-06-30")]})
+    with pytest.raises(ConfigError) as err:
+        compute_features(bundle, pairs, "default")
+    message = str(err.value)
+    assert message.startswith("The bundle's province 'atlantis' has no monitoring thresholds in ")
+    assert str(config_dir() / "thresholds.yaml") in message
+    assert "Add it under 'provinces:'" in message
+    assert "bundle.yaml" in message
+
+
+def test_bundle_without_province_uses_the_default_visibly(
+    make_bundle: Any,
+    make_household: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bundle that names no province -> the thresholds file's default_province, with a warning
+    (once per process) that names it and the file."""
+    from riskml.config.thresholds import load_thresholds
+    from riskml.features import _tables
+
+    monkeypatch.setattr(_tables, "_DEFAULT_PROVINCE_WARNED", set())
+
+    bundle = make_bundle(
+        [make_household("H1")],
+        income=[
+            dict(
+                household_id="H1",
+                year=2023,
+                recorded_on="2024-02-01",
+                household_size=3,
+                wage_income=9000.0,
+            )
+        ],
+        extracted_on="2024-06-30",
+    )
+    pairs = pd.DataFrame({"household_id": ["H1"], "as_of": [pd.Timestamp("2024-06-30")]})
+    with caplog.at_level("WARNING", logger="riskml.features"):
+        X = compute_features(bundle, pairs, "default")
+    default = load_thresholds().default_province
+    assert f"default_province '{default}'" in caplog.text
+    assert "thresholds.yaml" in caplog.text
+    expected = 9000.0 / 3 / load_thresholds().threshold(2023, default)
+    assert X.loc[0, "pc_income_to_threshold_last"] == pytest.approx(expected)

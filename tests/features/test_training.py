@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskml.config import ConfigError
 from riskml.config.features import IncomeLabelConfig, LabelConfig
 from riskml.features import (
     AUDIT_COLUMNS,
@@ -196,6 +197,18 @@ def test_label_categories_from_config(hand_bundle: Any) -> None:
     )
     assert _row(ts, "H1", "2022-03-31")["label"] == 0
     assert _row(ts, "H4", "2023-06-30")["label"] == 1
+
+
+def test_unknown_label_category_is_a_config_error(hand_bundle: Any) -> None:
+    """A label category outside the contract's monitoring categories names itself and the choices."""
+    with pytest.raises(ConfigError, match=r"unknown monitoring categories \['sudden'\].*edge"):
+        build_training_set(
+            hand_bundle,
+            ["2022-03-31"],
+            12,
+            feature_set="department_rules",
+            label_config=LabelConfig(categories=["sudden"]),
+        )
 
 
 def test_audit_columns_are_beside_not_inside_the_features(hand_bundle: Any) -> None:

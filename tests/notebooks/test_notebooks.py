@@ -138,6 +138,9 @@ def test_quickstart_runs_top_to_bottom(kernel_env: dict[str, Path]) -> None:
     assert scores["household_id"].is_unique
     assert int(scores["flagged"].fillna(False).sum()) > 0
     assert meta["model"]["name"] == "riskml-quickstart"
+    # the training bundle scored at its own extraction date: no drift warning (it warned on 11
+    # features against a one-snapshot reference of another season)
+    assert meta["drift_warnings"] == []
     assert (work / "reports" / "index.html").is_file()
     assert list((work / "reports").rglob("*.html"))
     assert not list((work / "reports").rglob("*.pdf"))  # html only

@@ -68,8 +68,8 @@ def test_score_command_writes_the_file_and_prints_top_flagged(
         (["--out", "{tmp}/scores.txt"], "extension '.txt' is not one of"),
         (["--out", "{tmp}/missing/scores.csv"], "does not exist; create it first"),
         (["--out", "{tmp}/s.csv", "--as-of", "2025-13-01"], "YYYY-MM-DD"),
-        (["--out", "{tmp}/s.csv", "--engine", "dask"], "--engine must be 'local' or 'spark'"),
-        (["--out", "{tmp}/s.csv", "--mode", "village"], "--mode must be 'internal' or 'public'"),
+        (["--out", "{tmp}/s.csv", "--engine", "dask"], "'dask' is not one of 'local', 'spark'"),
+        (["--out", "{tmp}/s.csv", "--mode", "village"], "'village' is not one of 'internal'"),
         (["--out", "{tmp}/s.csv", "--previous", "{tmp}/nope.parquet"], "previous score file"),
     ],
 )

@@ -14,7 +14,7 @@ from riskml.scoring import (
     ReconciliationError,
     household_universe,
     mask_ids,
-    reconcile,
+    reconcile_households,
     to_public,
 )
 from riskml.scoring._columns import SCORE_COLUMNS, columns_for_mode
@@ -116,13 +116,13 @@ def test_public_version_masks_ids_and_keeps_only_public_texts() -> None:
 def test_reconcile_raises_when_a_household_is_lost_duplicated_or_invented(tmp_path: Path) -> None:
     frame = score_frame(6)
     universe = frame[["household_id"]]
-    assert reconcile(frame, universe) == {"scored": 4, "not_eligible": 1, "rejected": 1}
+    assert reconcile_households(frame, universe) == {"scored": 4, "not_eligible": 1, "rejected": 1}
     with pytest.raises(ReconciliationError, match="1 input household\\(s\\) missing"):
-        reconcile(frame.iloc[1:], universe)
+        reconcile_households(frame.iloc[1:], universe)
     with pytest.raises(ReconciliationError, match="listed more than once"):
-        reconcile(pd.concat([frame, frame.iloc[:1]]), universe)
+        reconcile_households(pd.concat([frame, frame.iloc[:1]]), universe)
     with pytest.raises(ReconciliationError, match="not in the input"):
-        reconcile(frame, universe.iloc[1:])
+        reconcile_households(frame, universe.iloc[1:])
     bad = frame.assign(status=frame["status"].replace({"rejected": "skipped"}))
     with pytest.raises(ReconciliationError, match="unknown status"):
-        reconcile(bad, universe)
+        reconcile_households(bad, universe)

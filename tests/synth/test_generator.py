@@ -142,4 +142,4 @@ def test_cli_rejects_bad_format(tmp_path):
         ],
     )
     assert result.exit_code == 2
-    assert "--format must be parquet, csv or xlsx" in result.output
+    assert "'--format'" in result.output and "'json' is not one of 'parquet'" in result.output

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskml.synth import find_ground_truth, oracle_probability, read_ground_truth
+from riskml.synth import (
+    GroundTruthOracle,
+    find_ground_truth,
+    oracle_probability,
+    read_ground_truth,
+)
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +101,19 @@ def test_oracle_errors_are_explained(small_province_dir, tmp_path):
             pd.DataFrame({"household_id": ["x"], "as_of": ["2020-01-01"]}),
         )
     assert find_ground_truth(tmp_path / "nothing") is None
+
+
+def test_ground_truth_oracle_is_the_oracle_probability_of_its_file(small_province_dir, truth):
+    path = find_ground_truth(small_province_dir)
+    sample = truth.sample(20, random_state=2)
+    pairs = pd.DataFrame({"household_id": sample["household_id"], "as_of": sample["month"]})
+    oracle = GroundTruthOracle(path)
+    np.testing.assert_array_equal(oracle(pairs), oracle_probability(path, pairs))
+    assert str(oracle) == path.name
+
+
+def test_ground_truth_oracle_of_a_missing_file_names_the_fix(tmp_path):
+    with pytest.raises(
+        FileNotFoundError, match=r"none\.truth\.parquet does not exist.*riskml synth"
+    ):
+        GroundTruthOracle(tmp_path / "none.truth.parquet")

@@ -121,7 +121,7 @@ def test_signature_refuses_missing_and_mistyped_columns(logged, tiny):
     with store.active():
         pyfunc = mlflow.pyfunc.load_model("models:/tiny-model@challenger")
     X = tiny.X.assign(livelihood=tiny.X["livelihood"].astype(object))
-    with pytest.raises(MlflowException, match="missing inputs"):
+    with pytest.raises(MlflowException, match="missing columns: head_age"):
         pyfunc.predict(X.drop(columns="head_age"))
     with pytest.raises(MlflowException, match="head_age"):
         pyfunc.predict(X.assign(head_age="sixty"))
@@ -148,3 +148,66 @@ def test_local_model_folder_loads_without_a_store(logged, tiny, tmp_path):
     rm = load_risk_model(local)
     np.testing.assert_array_equal(rm.predict_proba(tiny.X), tiny.model.predict_proba(tiny.X))
     assert rm.metadata["model_uri"] == local
+
+
+def test_pyfunc_takes_compute_features_output_as_it_comes(logged, tiny):
+    """category columns and integer counts (what riskml.features.compute_features and a JSON
+    request give) -> the same scores as the in-memory model, no conversion by the caller."""
+    import mlflow.pyfunc
+
+    store, *_ = logged
+    with store.active():
+        pyfunc = mlflow.pyfunc.load_model("models:/tiny-model@challenger")
+    X = tiny.X.loc[tiny.X["household_size"].notna()]
+    assert isinstance(X["livelihood"].dtype, pd.CategoricalDtype)
+    assert (X["household_size"] == X["household_size"].round()).all()
+    expected = tiny.model.predict_proba(X)[:, 1]
+    counts = X["household_size"].astype("int64")
+    for frame in (
+        X,
+        X.assign(household_size=counts),
+        X.assign(household_size=counts.astype("Int64")),
+    ):
+        np.testing.assert_array_equal(pyfunc.predict(frame)["score"].to_numpy(), expected)
+
+
+def test_pyfunc_warns_on_unseen_categories(logged, tiny):
+    """A livelihood the model never saw -> UnseenCategoryWarning naming the column, the count
+    and the value; scored as missing, as the model itself does."""
+    import mlflow.pyfunc
+
+    from riskml.tracking._pyfunc import UnseenCategoryWarning
+
+    store, *_ = logged
+    with store.active():
+        pyfunc = mlflow.pyfunc.load_model("models:/tiny-model@challenger")
+    X = tiny.X.head(40).assign(livelihood=["fishing"] * 3 + [None] * 37)
+    with pytest.warns(UnseenCategoryWarning, match=r"3 row\(s\) of 'livelihood' .*\(fishing\)"):
+        out = pyfunc.predict(X)
+    missing = X.assign(livelihood=pd.Categorical([None] * 40, categories=["farming"]))
+    np.testing.assert_array_equal(
+        out["raw_score"].to_numpy(),
+        tiny.model.predict_raw(missing.astype({"livelihood": tiny.X["livelihood"].dtype})),
+    )
+
+
+def test_pyfunc_errors_come_first_not_after_the_data(logged, tiny):
+    """A mistyped or missing column over 3,000 rows -> a short message that starts with what is
+    wrong and names the column (MLflow's own enforcement printed the data first)."""
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    store, *_ = logged
+    with store.active():
+        pyfunc = mlflow.pyfunc.load_model("models:/tiny-model@challenger")
+    with pytest.raises(MlflowException) as err:
+        pyfunc.predict(tiny.X.assign(head_age="sixty"))
+    message = err.value.message
+    assert message.startswith("riskml model input does not match the model: ")
+    assert "head_age (expected double, got non-numeric values such as 'sixty')" in message
+    assert len(message) < 600
+    with pytest.raises(MlflowException) as err:
+        pyfunc.predict(tiny.X.drop(columns="head_age"))
+    message = err.value.message
+    assert message.startswith("riskml model input does not match the model: ")
+    assert "missing columns: head_age" in message and len(message) < 600

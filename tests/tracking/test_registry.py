@@ -96,7 +96,7 @@ def test_different_backtests_are_not_compared_without_data(tracking_uri, tiny, l
     assert _version(store, "m", "champion") == "1"
 
     result = CliRunner().invoke(app, ["promote", "--name", "m", "--tracking-uri", tracking_uri])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # 3 = kept
     assert "champion NOT moved" in _flat(result)
 
 
@@ -129,3 +129,49 @@ def test_compare_metrics_rules():
     # a missing first metric is skipped; the next one decides
     skip = compare_metrics({"pr_auc": 0.1}, {"pr_auc": 0.2}, ["recall_at_capacity", "pr_auc"])
     assert skip.beats and skip.deciding_metric == "pr_auc"
+
+
+def test_promote_needs_a_real_improvement_and_exits_3_when_it_keeps_the_champion(
+    tracking_uri, tiny, logger, tmp_path
+):
+    """A 0.013 recall difference is a tie under the default minimum improvement (0.02): the
+    champion stays and the CLI exits 3; naming another metric and a smaller minimum promotes
+    (exit 0); a metric neither version logged is an error (exit 2) listing the logged ones."""
+    store = open_store(tracking_uri)
+    logger(store, tiny, name="m", workdir=tmp_path / "1", **_bt("same", 0.300, 0.100))
+    logger(store, tiny, name="m", workdir=tmp_path / "2", **_bt("same", 0.313, 0.108))
+    args = ["promote", "--name", "m", "--tracking-uri", tracking_uri]
+
+    d = promote("m", tracking_uri=tracking_uri)
+    assert not d.moved and d.exit_code == 3 and d.deciding_metric is None
+    assert "tie on every primary metric (no difference of 0.02 or more)" in d.reason
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 3, result.output
+    assert "champion NOT moved" in _flat(result) and "minimum improvement of 0.02" in _flat(result)
+    assert _version(store, "m", "champion") == "1"
+
+    # equal Brier scores: a tie keeps the champion even with no minimum improvement
+    result = CliRunner().invoke(app, [*args, "--metric", "brier", "--min-improvement", "0"])
+    assert result.exit_code == 3 and _version(store, "m", "champion") == "1"
+
+    result = CliRunner().invoke(
+        app, [*args, "--metric", "recall_at_capacity,pr_auc", "--min-improvement", "0.005"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "beats champion on recall_at_capacity (0.3130 vs 0.3000)" in _flat(result)
+    assert _version(store, "m", "champion") == "2"
+
+
+def test_promote_with_a_metric_nobody_logged_is_an_error(tracking_uri, tiny, logger, tmp_path):
+    store = open_store(tracking_uri)
+    logger(store, tiny, name="m", workdir=tmp_path / "1", **_bt("same", 0.30, 0.10))
+    logger(store, tiny, name="m", workdir=tmp_path / "2", **_bt("same", 0.40, 0.10))
+    with pytest.raises(TrackingError, match=r"recal were logged for neither version; choose from"):
+        promote("m", tracking_uri=tracking_uri, metrics="recal")
+    result = CliRunner().invoke(
+        app, ["promote", "--name", "m", "--tracking-uri", tracking_uri, "--metric", "recal"]
+    )
+    assert result.exit_code == 2 and "recall_at_capacity" in _flat(result)
+    assert _version(store, "m", "champion") == "1"
+    with pytest.raises(ValueError, match="min_improvement must be a number in"):
+        promote("m", tracking_uri=tracking_uri, min_improvement=-0.1)

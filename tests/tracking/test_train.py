@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from riskml.cli import app
+from riskml.synth import GroundTruthOracle, truth_path_for
 from riskml.tracking import load_risk_model, open_store, promote, train_and_register
 
 FAST_CONFIG = {
@@ -48,7 +49,11 @@ def trained(small_province_dir, fast_config, store_factory, tmp_path_factory):
     uri = store_factory(tmp_path_factory.mktemp("train") / "store")
     steps: list[str] = []
     result = train_and_register(
-        small_province_dir, config_path=fast_config, tracking_uri=uri, progress=steps.append
+        small_province_dir,
+        config_path=fast_config,
+        tracking_uri=uri,
+        progress=steps.append,
+        oracle=GroundTruthOracle(truth_path_for(small_province_dir)),
     )
     return result, uri, steps
 
@@ -215,6 +220,8 @@ def test_evaluate_cli_compares_the_registered_model_with_the_baselines(
             str(fast_config),
             "--tracking-uri",
             uri,
+            "--truth",
+            str(truth_path_for(small_province_dir)),
         ],
     )
     assert out.exit_code == 0, out.output
@@ -276,7 +283,13 @@ def test_train_cli_then_promote_by_re_evaluation(
     champ, chall = table.loc["recall_at_capacity", ["champion", "challenger"]]
     pr_champ, pr_chall = table.loc["pr_auc", ["champion", "challenger"]]
     assert np.isfinite([champ, chall, pr_champ, pr_chall]).all()
-    better = chall > champ + 1e-6 or (abs(chall - champ) <= 1e-6 and pr_chall > pr_champ + 1e-6)
-    assert d.moved == better
-    assert d.deciding_metric in ("recall_at_capacity", "pr_auc")
+    gap = d.min_improvement  # a smaller difference is a tie; a tie on both keeps the champion
+    if abs(chall - champ) >= gap - 1e-12:
+        better, decider = chall > champ, "recall_at_capacity"
+    elif abs(pr_chall - pr_champ) >= gap - 1e-12:
+        better, decider = pr_chall > pr_champ, "pr_auc"
+    else:
+        better, decider = False, None
+    assert (d.moved, d.deciding_metric) == (better, decider)
+    assert d.exit_code == (0 if better else 3)
     assert d.champion_after == (new_version if d.moved else result.version)
