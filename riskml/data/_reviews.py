@@ -17,7 +17,7 @@ row                                            outcome
 核实结论 empty                                  not a review: skipped, counted
 核实结论 / 风险类型 outside the drop-down        error (file, sheet, row, column, allowed)
 核实日期 missing or not a date                  error
-核实日期 after today                            error (no review can be dated in the future)
+核实日期 after today (Beijing time)             error (no review can be dated in the future)
 核实日期 after the bundle's extraction date      quarantined: import it into a newer extract
 户编号 missing, or not a household of the bundle  quarantined
 same review twice in the files given            counted once; differing details: error
@@ -360,7 +360,10 @@ def read_registration_files(
     :class:`ReviewImportError` listing every bad cell (file, sheet, row, column, the fix).
     """
     result = result if result is not None else ReviewImport(path=None)
-    today = today or dt.date.today()
+    if today is None:  # the cadres' date: Beijing time, whatever the server's time zone
+        from riskml.clock import beijing_now
+
+        today = beijing_now().date()
     problems: list[str] = []
     records: list[dict[str, Any]] = []
     for f in files:
@@ -643,7 +646,7 @@ def import_reviews(
         Where quarantined rows go as CSV; default ``<data>.reviews-quarantine.csv`` beside the
         bundle folder (never inside it).
     today
-        For tests; default the real date.
+        For tests; default today's date in Beijing time (UTC+8), whatever the server's zone.
 
     Returns
     -------
