@@ -190,6 +190,11 @@ def _read_table(
     name = schema.name
     spec = mapping.table(name)
     path = locate_table_file(folder, name, spec.file)
+    if path is None and name in OPTIONAL_TABLES and spec.file is not None:
+        # the export carries no such file: riskml's own <table>.<ext> (contract layout, e.g.
+        # written by `riskml reviews import`) is read instead; contract names and codes pass
+        # through the mapping unchanged
+        path = locate_table_file(folder, name, None)
     if path is None:
         if name in OPTIONAL_TABLES:
             report["files"][name] = {"file": None, "note": "optional table, no file"}

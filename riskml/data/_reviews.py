@@ -17,7 +17,7 @@ row                                            outcome
 核实结论 empty                                  not a review: skipped, counted
 核实结论 / 风险类型 outside the drop-down        error (file, sheet, row, column, allowed)
 核实日期 missing or not a date                  error
-核实日期 after today                            error (no review can be dated in the future)
+核实日期 after today (Beijing time)             error (no review can be dated in the future)
 核实日期 after the bundle's extraction date      quarantined: import it into a newer extract
 户编号 missing, or not a household of the bundle  quarantined
 same review twice in the files given            counted once; differing details: error
@@ -360,7 +360,10 @@ def read_registration_files(
     :class:`ReviewImportError` listing every bad cell (file, sheet, row, column, the fix).
     """
     result = result if result is not None else ReviewImport(path=None)
-    today = today or dt.date.today()
+    if today is None:  # the cadres' date: Beijing time, whatever the server's time zone
+        from riskml.clock import beijing_now
+
+        today = beijing_now().date()
     problems: list[str] = []
     records: list[dict[str, Any]] = []
     for f in files:
@@ -635,13 +638,15 @@ def import_reviews(
         The bundle folder the reviews belong to (its households and extraction date are checked;
         import into the extract you will score next).
     mapping
-        The bundle's mapping file, when it is a source export. A mapping that takes ``reviews``
-        from the export itself is refused (the export is then the record of reviews).
+        The bundle's mapping file, when it is a source export. When the export itself holds
+        the mapping's reviews file, the import is refused (the export is then the record of
+        reviews); otherwise reviews go to ``reviews.<ext>``, which the loader reads when the
+        mapping's file is absent.
     quarantine_path
         Where quarantined rows go as CSV; default ``<data>.reviews-quarantine.csv`` beside the
         bundle folder (never inside it).
     today
-        For tests; default the real date.
+        For tests; default today's date in Beijing time (UTC+8), whatever the server's zone.
 
     Returns
     -------
@@ -658,13 +663,17 @@ def import_reviews(
     folder = Path(data)
     if mapping is not None:
         from riskml.data._mapping import load_mapping
+        from riskml.data._read import locate_table_file
 
         m = load_mapping(mapping)
-        if "reviews" in m.tables and m.tables["reviews"].file:
+        spec = m.tables.get("reviews")
+        source = locate_table_file(folder, "reviews", spec.file) if spec and spec.file else None
+        if source is not None:
             raise ReviewImportError(
-                f"The mapping {mapping} reads reviews from the export itself "
-                f"({m.tables['reviews'].file!r}); riskml will not write beside it. Fix: record the "
-                "outcomes in the source system, or load the bundle without that mapping section."
+                f"The export in {folder} carries its own review results ({source.name}, read "
+                f"through the mapping {mapping}); riskml will not keep a second reviews table "
+                "beside it. Fix: record the outcomes in the source system, or drop "
+                "tables.reviews from the mapping to keep them in riskml's reviews file instead."
             )
     result = ReviewImport(path=None)
     found = read_registration_files(

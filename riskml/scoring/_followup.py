@@ -203,19 +203,18 @@ def apply_quiet_period(
     # adverse events recorded after the review
     ev = bundle.events
     if len(ev) and config.adverse_event_types:
-        ev_ids = ev["household_id"].astype("string")
+        # the candidates' adverse events first (cheap masks over the whole table), then the rest
+        mine = ev["household_id"].isin(cand_ids).fillna(False).to_numpy(dtype=bool)
+        mine &= ev["event_type"].isin(config.adverse_event_types).fillna(False).to_numpy(dtype=bool)
+        ev = ev.loc[mine]
         recorded = ev["recorded_on"].fillna(ev["event_date"])
-        sel = (
-            ev_ids.isin(cand_ids).fillna(False)
-            & ev["event_type"].astype(str).isin(config.adverse_event_types)
-            & (recorded <= as_of_ts)
-        )
+        sel = (recorded <= as_of_ts).to_numpy(dtype=bool)
         part = pd.DataFrame(
             {
-                "h": ev_ids[sel].to_numpy(dtype=object),
-                "t": ev.loc[sel, "event_type"].astype(str).to_numpy(dtype=object),
-                "d": ev.loc[sel, "event_date"].to_numpy(),
-                "r": recorded[sel].to_numpy(),
+                "h": ev["household_id"].astype("string").to_numpy(dtype=object)[sel],
+                "t": ev["event_type"].astype(str).to_numpy(dtype=object)[sel],
+                "d": ev["event_date"].to_numpy()[sel],
+                "r": recorded.to_numpy()[sel],
             }
         )
         part = part.loc[part["r"].to_numpy() > since.reindex(part["h"]).to_numpy()]
@@ -244,7 +243,17 @@ def apply_quiet_period(
     if config.income_below_line_is_adverse:
         from riskml.features import income_against_threshold
 
-        inc = income_against_threshold(bundle, thresholds=thresholds)
+        hh, income = bundle.households, bundle.income
+        only = Bundle(
+            tables={
+                "households": hh.loc[hh["household_id"].isin(cand_ids).fillna(False)],
+                "income": income.loc[income["household_id"].isin(cand_ids).fillna(False)],
+            },
+            extracted_on=bundle.extracted_on,
+            province=bundle.province,
+            source=bundle.source,
+        )
+        inc = income_against_threshold(only, thresholds=thresholds)
         inc = inc.loc[
             inc["household_id"].isin(cand_ids).fillna(False)
             & (inc["recorded_on"] <= as_of_ts)

@@ -17,6 +17,7 @@ from riskml.data import (
     REGISTRATION_COLUMNS,
     REVIEW_OUTCOMES,
     RISK_TYPES_ZH,
+    ReviewImportError,
     import_reviews,
     load_bundle,
     write_bundle,
@@ -247,3 +248,30 @@ def test_cli_reviews_import(bundle_dir: Path, tmp_path: Path) -> None:
     run = CliRunner().invoke(app, ["reviews", "import", str(bad), "--data", str(bundle_dir)])
     assert run.exit_code == 2
     assert "核实结论" in " ".join(run.output.split())
+
+
+def test_import_beside_an_export_mapped_with_a_reviews_section(
+    bundle_dir: Path, tmp_path: Path
+) -> None:
+    """a mapping with tables.reviews (national_export) but no review file in the export: the import
+    writes reviews.csv and the mapped load reads it; once the export carries its own file, the
+    import is refused."""
+    import yaml
+
+    national = read_yaml(Path(__file__).parents[2] / "configs/mappings/national_export.yaml")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        yaml.safe_dump({"tables": {"reviews": national["tables"]["reviews"]}}, allow_unicode=True),
+        encoding="utf-8",
+    )
+    wb = registration_workbook(tmp_path / "a.xlsx", [sheet_row(HH[2], "2025-07-15", "暂不纳入")])
+    result = import_reviews([wb], bundle_dir, mapping=mapping, today=TODAY)
+    assert result.path == bundle_dir / "reviews.csv"
+    loaded = load_bundle(bundle_dir, mapping=mapping)
+    assert loaded.reviews["outcome"].astype(str).tolist() == ["not_at_risk"]
+    assert loaded.load_report["files"]["reviews"]["file"] == "reviews.csv"
+    pd.DataFrame({"hbh": [HH[3]], "hsrq": ["2025-08-01"], "hsjl": ["纳入监测对象"]}).to_csv(
+        bundle_dir / "核实结果.csv", index=False
+    )
+    with pytest.raises(ReviewImportError, match="carries its own review results"):
+        import_reviews([wb], bundle_dir, mapping=mapping, today=TODAY)
