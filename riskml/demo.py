@@ -10,21 +10,26 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.rule import Rule
 from rich.table import Table
 
-from riskml.data import check_bundle, render_summary
+from riskml.data import (
+    CONCLUSIONS_ZH,
+    OUTCOME_ZH,
+    REGISTRATION_COLUMNS,
+    check_bundle,
+    import_reviews,
+    render_summary,
+)
 from riskml.reports import find_cjk_font, render_review_reports
 from riskml.scoring import print_summary, score_roster
 from riskml.synth import GroundTruthOracle, write_synthetic_province
 from riskml.tracking import train_and_register
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["DemoError", "DemoResult", "run_demo"]
 
@@ -73,6 +78,41 @@ class DemoResult:
     backtest_table: pd.DataFrame
     summary: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _stand_in_reviews(scores: pd.DataFrame, listed_on: Any, seed: int, folder: Path) -> Path:
+    """A filled 核实登记表 (CSV, UTF-8) as cadres would return it: a seeded random 70 % of the
+    flagged households visited ten days after the list, with a seeded conclusion (15 % 纳入监测对象,
+    75 % 暂不纳入, 10 % 无法核实). A stand-in for the demo only: real conclusions come from visits."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed + 1)
+    flagged = scores.loc[scores["flagged"].fillna(False).astype(bool)].reset_index(drop=True)
+    visited = flagged.loc[rng.random(len(flagged)) < 0.7].reset_index(drop=True)
+    outcome = rng.choice(
+        ["identified", "not_at_risk", "unreachable"], size=len(visited), p=[0.15, 0.75, 0.10]
+    )
+    label = {v: k for k, v in CONCLUSIONS_ZH.items()}
+    reviewed_on = (pd.Timestamp(listed_on) + pd.Timedelta(days=10)).date().isoformat()
+    sheet = pd.DataFrame(
+        {
+            REGISTRATION_COLUMNS[0]: visited["household_id"].astype(str),
+            REGISTRATION_COLUMNS[1]: visited["village_name"].astype(str),
+            REGISTRATION_COLUMNS[2]: visited["group_name"].astype("string").fillna(""),
+            REGISTRATION_COLUMNS[3]: visited["tier"].astype(str),
+            REGISTRATION_COLUMNS[4]: visited["rank_village"].astype("Int64").astype(str),
+            REGISTRATION_COLUMNS[5]: visited["reason_1_zh"].astype("string").fillna(""),
+            REGISTRATION_COLUMNS[6]: visited["measures_zh"].astype("string").fillna(""),
+            REGISTRATION_COLUMNS[7]: reviewed_on,
+            REGISTRATION_COLUMNS[8]: "演示",
+            REGISTRATION_COLUMNS[9]: [label[o] for o in outcome],
+            REGISTRATION_COLUMNS[10]: "",
+            REGISTRATION_COLUMNS[11]: [f"demo stand-in: {OUTCOME_ZH[o]}" for o in outcome],
+        }
+    )
+    path = folder / "核实登记表-demo.csv"
+    sheet.to_csv(path, index=False, encoding="utf-8-sig")
+    return path
 
 
 def _backtest_table(table: pd.DataFrame, capacity: str) -> Table:
@@ -142,18 +182,18 @@ def run_demo(
         con.print(Rule(f"[bold]{escape(title)}"))
         return time.perf_counter()
 
-    t = step(f"1/5 synthesise {households:,} households (seed {seed})")
+    t = step(f"1/6 synthesise {households:,} households (seed {seed})")
     synth = write_synthetic_province(out_dir, households, seed)
     seconds["synth"] = time.perf_counter() - t
     con.print(f"bundle {synth.bundle_dir}; ground truth {synth.truth_path}", markup=False)
 
-    t = step("2/5 validate the bundle against the data contract")
+    t = step("2/6 validate the bundle against the data contract")
     checked = check_bundle(out_dir)
     for renderable in render_summary(checked.summary):
         con.print(renderable)
     seconds["validate"] = time.perf_counter() - t
 
-    t = step("3/5 train: training set, temporal backtest vs today's rules, MLflow registry")
+    t = step("3/6 train: training set, temporal backtest vs today's rules, MLflow registry")
     trained = train_and_register(
         out_dir,
         tracking_uri=tracking_uri,
@@ -181,22 +221,44 @@ def run_demo(
         markup=False,
     )
 
-    t = step(f"4/5 score the roster as of {checked.bundle.extracted_on}")
+    t = step("4/6 last month's list, reviewed: a seeded stand-in for the cadres fills 核实登记表")
     results_dir.mkdir(parents=True, exist_ok=True)
+    as_of = checked.bundle.extracted_on
+    last_month = (pd.Timestamp(as_of) - pd.DateOffset(months=1)).date()
+    previous_path = results_dir / "scores-previous.parquet"
+    previous = score_roster(
+        out_dir,
+        last_month,
+        out=previous_path,
+        model_uri=trained.version_uri,
+        tracking_uri=tracking_uri,
+        console=con,
+        quiet=True,
+    )
+    sheet = _stand_in_reviews(previous.scores, last_month, seed, results_dir)
+    for attempt in ("first import", "same sheet again"):
+        imported = import_reviews([sheet], out_dir)
+        con.print(f"  reviews import ({attempt}):", markup=False)
+        for line in imported.lines():
+            con.print(f"    {line}", markup=False, highlight=False)
+    seconds["review loop"] = time.perf_counter() - t
+
+    t = step(f"5/6 score the roster as of {as_of}, following up last month's list")
     scores_path = results_dir / "scores.parquet"
     run = score_roster(
         out_dir,
-        checked.bundle.extracted_on,
+        as_of,
         out=scores_path,
         model_uri=trained.version_uri,
         tracking_uri=tracking_uri,
+        previous=previous_path,
         console=con,
         quiet=True,
     )
     seconds["score"] = time.perf_counter() - t
     print_summary(run.summary, run.scores, console=con, top=10)
 
-    t = step("5/5 review-meeting reports (public mode, Chinese, one per village)")
+    t = step("6/6 review-meeting reports (public mode, Chinese, one per village)")
     reports = render_review_reports(
         scores_path,
         results_dir / "reports",
