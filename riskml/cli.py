@@ -648,11 +648,20 @@ def evaluate_command(
     mapping: MappingFile = None,
     tracking_uri: TrackingUri = None,
     truth: TruthFile = None,
+    scores: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scores",
+            help="Internal score files (lists handed out); with the bundle's reviews table, "
+            "report the confirmed share of reviewed flags by tier and risk type. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Score a bundle's backtest rows with a registered model and compare with the baselines."""
     from riskml.tracking import evaluate
 
     oracle = _oracle(truth)
+    outcomes = _review_outcomes(data, scores, mapping) if scores else {}
     with console.status("evaluating…") as status:
         result = evaluate(
             data,
@@ -662,7 +671,13 @@ def evaluate_command(
             tracking_uri=tracking_uri,
             progress=lambda msg: status.update(escape(msg)),
             oracle=oracle,
+            extra_tables={f"review_outcomes_{k}": v for k, v in outcomes.items()},
         )
+    for key, title in (("by_tier", "tier"), ("by_risk_type", "stated risk type")):
+        if key in outcomes:
+            _print_frame(
+                outcomes[key].round(3), f"Review outcomes of the flags, by {title}", first="group"
+            )
     _print_frame(
         result.table().T,
         f"Evaluation of {escape(model)} (capacity {result.capacity})",
@@ -676,6 +691,24 @@ def evaluate_command(
             highlight=False,
         )
     console.print(f"Logged as evaluation run {result.run_id}.", highlight=False)
+
+
+def _review_outcomes(data: str, scores: list[str], mapping: str | None) -> dict[str, Any]:
+    """The confirmed share of reviewed flags, from score files and the bundle's reviews."""
+    import pandas as pd
+
+    from riskml.data import load_bundle
+    from riskml.scoring import read_scores, review_outcomes
+
+    frames = [read_scores(path)[0] for path in scores]
+    bundle = load_bundle(data, mapping=mapping)
+    if bundle.reviews.empty:
+        console.print(
+            "[yellow]note:[/] the bundle has no reviews yet (riskml reviews import); every flag "
+            "counts as never reviewed.",
+            highlight=False,
+        )
+    return review_outcomes(pd.concat(frames, ignore_index=True), bundle.reviews)
 
 
 @app.command("promote")

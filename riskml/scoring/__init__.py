@@ -15,6 +15,7 @@ from riskml.scoring._columns import (
     columns_for_mode,
 )
 from riskml.scoring._local import BundleChunker
+from riskml.scoring._outcomes import OUTCOME_COLUMNS, review_outcomes
 from riskml.scoring._output import mask_ids, to_public
 from riskml.scoring._partition import (
     ExplainSelection,
@@ -30,6 +31,7 @@ from riskml.scoring._tiers import assign_tiers, rank_within
 from riskml.scoring._writer import ScoringOutputError, read_scores, write_scores
 
 __all__ = [
+    "OUTCOME_COLUMNS",
     "CHANGE_VALUES",
     "HEADER_ZH",
     "SCORE_COLUMNS",
@@ -52,6 +54,7 @@ __all__ = [
     "print_summary",
     "rank_within",
     "read_scores",
+    "review_outcomes",
     "reconcile_households",
     "score_bundle",
     "score_partition",

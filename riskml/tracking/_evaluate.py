@@ -271,8 +271,12 @@ def evaluate(
     log_run: bool = True,
     progress: Progress | None = None,
     oracle: Oracle | None = None,
+    extra_tables: dict[str, pd.DataFrame] | None = None,
 ) -> EvaluationResult:
     """Evaluate a registered model on a bundle against the baselines, and log it as a run.
+
+    ``extra_tables`` are logged with the run as ``evaluation/<name>.csv`` (e.g. the review
+    outcomes of the lists the model produced, ``riskml.scoring.review_outcomes``).
 
     The model is frozen: its scores on the bundle's backtest test rows are compared with the
     department rules, persistence and a scorecard fitted per fold (and the ``oracle``
@@ -301,11 +305,17 @@ def evaluate(
     )
     result = evaluate_frozen({"model": model}, inputs, progress=say)
     if log_run:
-        result.run_id = _log_evaluation(store, result, model, model_uri)
+        result.run_id = _log_evaluation(store, result, model, model_uri, extra_tables or {})
     return result
 
 
-def _log_evaluation(store: Any, result: EvaluationResult, model: Any, model_uri: str) -> str:
+def _log_evaluation(
+    store: Any,
+    result: EvaluationResult,
+    model: Any,
+    model_uri: str,
+    extra_tables: dict[str, pd.DataFrame] | None = None,
+) -> str:
     import mlflow
     from mlflow.entities import Metric
 
@@ -345,5 +355,7 @@ def _log_evaluation(store: Any, result: EvaluationResult, model: Any, model_uri:
         result.table().to_csv(out / "evaluation_table.csv", index_label="method")
         result.metrics.to_csv(out / "evaluation_metrics.csv", index=False)
         result.folds.to_csv(out / "folds.csv", index=False)
+        for name, table in (extra_tables or {}).items():
+            table.to_csv(out / f"{name}.csv", index_label="group")
         mlflow.log_artifacts(str(out), artifact_path="evaluation")
         return run.info.run_id
