@@ -31,9 +31,9 @@ from riskml.scoring._tiers import assign_tiers, rank_within
 from riskml.scoring._writer import ScoringOutputError, read_scores, write_scores
 
 __all__ = [
-    "OUTCOME_COLUMNS",
     "CHANGE_VALUES",
     "HEADER_ZH",
+    "OUTCOME_COLUMNS",
     "SCORE_COLUMNS",
     "STATUS_VALUES",
     "BundleChunker",
@@ -54,8 +54,8 @@ __all__ = [
     "print_summary",
     "rank_within",
     "read_scores",
-    "review_outcomes",
     "reconcile_households",
+    "review_outcomes",
     "score_bundle",
     "score_partition",
     "score_roster",
