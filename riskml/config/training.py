@@ -236,6 +236,35 @@ class TrainingConfig(StrictModel):
             )
         return dates
 
+    def fallbacks(self) -> dict[str, str]:
+        """Every setting left null (or ``auto``) in this config and the value it falls back to.
+
+        ``riskml train`` prints these and logs them as MLflow params (``fallback.<key>``), so
+        no default is applied silently.
+        """
+        out: dict[str, str] = {}
+        if self.model.purge_months is None:
+            out["model.purge_months"] = f"{self.horizon_months} (null = horizon_months)"
+        if self.backtest.gap_months is None:
+            out["backtest.gap_months"] = f"{self.horizon_months} (null = horizon_months)"
+        if self.training_set.as_of_end is None:
+            out["training_set.as_of_end"] = (
+                "the latest as-of date whose label window has closed by the extraction date"
+            )
+        if self.backtest.train_window_months is None:
+            out["backtest.train_window_months"] = "expanding window (every earlier row)"
+        if self.rules_config is None:
+            out["rules_config"] = str(config_dir() / "rules.yaml")
+        if self.model.n_jobs is None:
+            out["model.n_jobs"] = "LightGBM's default (all cores)"
+        if self.model.calibration == "auto":
+            out["model.calibration"] = (
+                "auto: the candidate with the lowest out-of-time log-loss, chosen at fit"
+            )
+        if self.model.early_stopping_rounds is None:
+            out["model.early_stopping_rounds"] = f"none: {self.model.n_estimators} trees"
+        return out
+
     @property
     def gap_months(self) -> int:
         """The backtest gap between a training row's as-of date and the test start."""
