@@ -145,13 +145,17 @@ def test_flagged_households_get_up_to_four_reasons_and_others_none(flawed_run: A
 
 
 def test_reasons_reconcile_with_the_models_raw_score(
-    flawed_run: Any, province_bundle: Any, risk_model: Any
+    flawed_run: Any, flawed_province_dir: tuple[Path, dict[str, str]], risk_model: Any
 ) -> None:
-    """Recompute TreeSHAP for the flagged households: the file's reasons are the top groups of
-    contributions that, with the base value, add up to the file's raw score."""
+    """Recompute TreeSHAP for the flagged households from the same (flawed) bundle the run
+    scored: the file's reasons are the top groups of contributions that, with the base value,
+    add up to the file's raw score."""
+    from riskml.data import load_bundle
     from riskml.explain import reason_codes, reconcile, tree_shap
     from riskml.features import village_context
     from riskml.scoring._partition import compute_features
+
+    province_bundle = load_bundle(flawed_province_dir[0])
 
     s = flawed_run.scores
     flagged = s.loc[s["flagged"]].head(200)
