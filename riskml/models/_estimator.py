@@ -483,7 +483,7 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                 weight=None if weights is None else weights[rows],
                 feature_name=names,
                 categorical_feature=cat_idx,
-                free_raw_data=False,
+                free_raw_data=True,
             )
 
         crossfit = self.calibration is not None or self.early_stopping_rounds is not None
@@ -516,7 +516,6 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                     valid_sets=valid_sets,
                     valid_names=["block"] if valid_sets else None,
                     callbacks=callbacks,
-                    keep_training_booster=True,
                 )
                 best = (
                     int(booster.best_iteration)
@@ -526,7 +525,8 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                 entry["best_iteration"] = best
                 entry["status"] = "ok"
                 blocks.append(entry)
-                boosters.append((j, booster, dtrain, train_rows, test_rows))
+                del dtrain, valid_sets  # keep only the booster: memory stays one block's
+                boosters.append((j, booster, train_rows, test_rows))
             if not boosters:
                 raise ValueError(
                     "No temporal cross-fitting block could be trained: "
@@ -540,14 +540,13 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                 else int(self.n_estimators)
             )
             raws, ys, ids = [], [], []
-            for j, booster, dtrain, _train_rows, test_rows in boosters:
+            for j, booster, train_rows, test_rows in boosters:
                 if booster.current_iteration() < trees:  # stopped early: boost on to `trees`
                     booster = lgb.train(
                         params,
-                        dtrain,
+                        dataset(train_rows),
                         num_boost_round=trees - booster.current_iteration(),
                         init_model=booster,
-                        keep_training_booster=True,
                     )
                 raws.append(booster.predict(M[test_rows], raw_score=True, num_iteration=trees))
                 ys.append(y_enc[test_rows])
