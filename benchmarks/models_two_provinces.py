@@ -64,6 +64,9 @@ _risk = _load("_bench_risktypes", ROOT / "riskml" / "models" / "_risktypes.py")
 
 
 def _git(path: Path) -> str:
+    stamp = path.parent / "COMMIT"  # an exported tree (git archive) can carry its commit here
+    if stamp.is_file():
+        return stamp.read_text(encoding="utf-8").strip()
     try:
         return subprocess.run(
             ["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
@@ -189,6 +192,19 @@ def measure(data_dir: str) -> dict[str, Any]:
             for rec in bt.folds.to_dict(orient="records")
         ],
         "console_fold_messages": said,
+        "per_fold": {
+            str(fold): {
+                m: {
+                    k: float(v)
+                    for k, v in part[part["method"] == m].set_index("metric")["value"].items()
+                    if k in ("roc_auc", "pr_auc", "recall_at_capacity", "positives")
+                }
+                for m in METHODS
+                if (part["method"] == m).any()
+            }
+            for fold, part in bt.metrics.groupby("fold")
+            if fold != "pooled"
+        },
         "methods": figures,
         "recall_by_risk_type": json.loads(by_type.reset_index().to_json(orient="records")),
         "flagged": int(flagged.sum()),
@@ -196,6 +212,14 @@ def measure(data_dir: str) -> dict[str, Any]:
         "flagged_largest_tie_share": _metrics.largest_tie_share(score, flagged),
         "zero_scores": int((score == 0).sum()),
         "top_decile": json.loads(top.to_json(orient="records")),
+        "calibrators": (
+            json.loads(bt.calibration.reset_index().to_json(orient="records"))
+            if len(getattr(bt, "calibration", ()))
+            else []
+        ),
+        "final_model_calibration": summary.get("calibration")
+        if isinstance(summary.get("calibration"), dict)
+        else None,
         "final_model": {
             "booster_rows": booster_rows,
             "booster_as_of_last": booster_last,
@@ -241,6 +265,12 @@ def report() -> str:
             f"({first['labelled_rows']:,} rows, {first['positives']:,} positives); capacity "
             f"{first['capacity']}.",
             "",
+            *[
+                f"- `{variant}`: riskml from `{run['riskml']}` (commit {run['riskml_commit']}); "
+                f"backtest {run['backtest_seconds']} s, final fit {run['final_model']['fit_seconds']} s"
+                for variant, run in variants.items()
+            ],
+            "",
             "| variant | method | ROC-AUC | × oracle | PR-AUC | × oracle | recall at capacity | ECE |",
             "|---|---|---|---|---|---|---|---|",
         ]
@@ -282,6 +312,29 @@ def report() -> str:
                         else " — visible only in folds.csv."
                     )
                 )
+        folds = sorted({f for run in variants.values() for f in run.get("per_fold", {})}, key=int)
+        if folds:
+            lines += [
+                "",
+                "### Per fold (the same test rows in every variant), model / oracle",
+                "",
+                "| variant | fold | positives | ROC-AUC | oracle | PR-AUC | oracle | recall at capacity "
+                "| oracle | rules |",
+                "|---|---|---|---|---|---|---|---|---|---|",
+            ]
+            for variant, run in variants.items():
+                for f in folds:
+                    r = run.get("per_fold", {}).get(f)
+                    if not r:
+                        lines.append(f"| {variant} | {f} | | skipped | | | | | | |")
+                        continue
+                    mo, orc, ru = r["model"], r.get("oracle", {}), r.get("rules", {})
+                    lines.append(
+                        f"| {variant} | {f} | {mo['positives']:.0f} | {mo['roc_auc']:.3f} | "
+                        f"{_fmt(orc.get('roc_auc'))} | {mo['pr_auc']:.3f} | {_fmt(orc.get('pr_auc'))} | "
+                        f"{mo['recall_at_capacity']:.3f} | {_fmt(orc.get('recall_at_capacity'))} | "
+                        f"{_fmt(ru.get('recall_at_capacity'))} |"
+                    )
         lines += ["", "### Recall at capacity by recorded risk type (`risk_1`)", ""]
         header = "| risk type | positives |" + "".join(
             f" {v} model | {v} rules |" for v in variants
@@ -301,6 +354,37 @@ def report() -> str:
                     f" {r['flagged_rules']:.0f}/{r['positives']} ({r['recall_rules']:.0%}) |"
                 )
             lines.append(f"| {t} | {row['positives']} |{cells}")
+        for variant, run in variants.items():
+            if not run.get("calibrators"):
+                continue
+            lines += [
+                "",
+                f"### Calibrators compared out of time ({variant})",
+                "",
+                "Each backtest fold fits every calibrator on its model's out-of-fold raw scores "
+                "(temporal cross-fitting inside the fold's training rows); pooled over the folds' "
+                "test rows. `isotonic_step` = the step-wise isotonic map used before.",
+                "",
+                "| calibrator | log-loss | Brier | ECE | top-10 % predicted | observed | deciles in 95 % CI "
+                "| largest tie share (flagged) |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            for c in run["calibrators"]:
+                lines.append(
+                    f"| {c['calibrator']} | {c['log_loss']:.5f} | {c['brier']:.5f} | {c['ece']:.4f} | "
+                    f"{c['top10_predicted']:.3f} | {c['top10_observed']:.3f} | "
+                    f"{c['top10_deciles_in_ci']}/10 | {c['tie_share_flagged']:.2%} |"
+                )
+            final = run.get("final_model_calibration") or {}
+            if final.get("candidates"):
+                lines += [
+                    "",
+                    f"Final model ({variant}): {final.get('method')} — {final.get('reason')}; "
+                    + ", ".join(
+                        f"{k} log-loss {v['log_loss']:.5f}" for k, v in final["candidates"].items()
+                    )
+                    + ".",
+                ]
         lines += ["", "### Calibration within the top 10 % (by decile, 1 = highest)", ""]
         lines += [
             "| variant | bin | rows | predicted | observed | 95 % interval | inside |",
