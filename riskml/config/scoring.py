@@ -47,17 +47,48 @@ class TierCutoffs(StrictModel):
 
 
 class TierCapacity(StrictModel):
-    """Capacity per village: the top ``high_per_village`` are high, the next ``medium_per_village`` medium."""
+    """Tiers by the cadres' visiting capacity.
 
-    high_per_village: int = Field(ge=0)
-    medium_per_village: int = Field(ge=0)
+    The capacity itself is *one* setting, ``capacity`` in ``configs/training.yaml`` (a share of
+    households, or a number per village): the backtest measures recall at exactly that
+    capacity, the model records it, and scoring flags exactly that many households as ``high``.
+    Here only what follows from it: ``medium`` = the households ranked after them, up to
+    ``medium_multiple`` times the capacity, and a floor below which nobody is flagged.
+    """
+
+    medium_multiple: float = Field(
+        2.0, ge=1.0, le=10.0, description="medium = ranked within this multiple of the capacity"
+    )
     min_score: float = Field(0.0, ge=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, data: object) -> object:
+        if isinstance(data, dict):
+            old = [k for k in ("high_per_village", "medium_per_village") if k in data]
+            if old:
+                raise ValueError(
+                    f"tiers.capacity.{old[0]} is no longer a setting: the flagged (high) tier is "
+                    "the cadres' capacity set once in configs/training.yaml (capacity.share or "
+                    "capacity.per_village), the same capacity the backtest measures recall at. "
+                    "Remove it here; use tiers.capacity.medium_multiple for the medium tier."
+                )
+        return data
 
 
 class TierConfig(StrictModel):
-    method: Literal["cutoffs", "capacity"]
-    cutoffs: TierCutoffs
-    capacity: TierCapacity
+    """How scored households are tiered and which tiers are flagged.
+
+    ``method: capacity`` (default): ``high`` = the top of the roster within the cadres'
+    capacity (``configs/training.yaml`` ``capacity``, as recorded with the model), the only
+    flagged tier, so the flagged list is exactly what the backtest evaluated. ``method:
+    cutoffs``: tiers by calibrated probability; then the number flagged follows the scores, not
+    the capacity, and every scoring run prints both.
+    """
+
+    method: Literal["cutoffs", "capacity"] = "capacity"
+    cutoffs: TierCutoffs = TierCutoffs(high=0.2, medium=0.08)
+    capacity: TierCapacity = TierCapacity()
     flagged: tuple[Tier, ...] = ("high",)
 
     @field_validator("flagged")
@@ -68,6 +99,16 @@ class TierConfig(StrictModel):
         if "low" in v:
             raise ValueError("'low' cannot be a flagged tier: every household would be flagged")
         return tuple(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _capacity_flags_high_only(self) -> TierConfig:
+        if self.method == "capacity" and tuple(self.flagged) != ("high",):
+            raise ValueError(
+                f"tiers.flagged is {list(self.flagged)} but with method: capacity the flagged "
+                "tier is exactly the cadres' capacity (configs/training.yaml capacity): flag "
+                "[high] only, or use method: cutoffs"
+            )
+        return self
 
 
 class ScoringExplainConfig(StrictModel):

@@ -18,6 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from riskml.config._base import StrictModel, config_dir, load_config
 
 __all__ = [
+    "DEFAULT_HORIZON_MONTHS",
     "DEFAULT_PROTECTED_ATTRIBUTES",
     "BacktestSettings",
     "CapacitySettings",
@@ -40,19 +41,31 @@ household head, and every audit column. Disability and the head's age stay legit
 factors (因残, 缺劳动力); they are audited, not banned."""
 
 
-class ModelParams(StrictModel):
-    """Parameters of :class:`riskml.models.RecurrenceRiskModel` (same names)."""
+DEFAULT_HORIZON_MONTHS = 12
+"""The label horizon when ``configs/training.yaml`` does not set one (and the estimator's
+default ``purge_months``)."""
 
-    n_estimators: int = Field(500, ge=1, description="maximum boosting rounds")
+
+class ModelParams(StrictModel):
+    """Parameters of :class:`riskml.models.RecurrenceRiskModel` (same names).
+
+    These defaults are the estimator's defaults too (``RecurrenceRiskModel()`` reads them from
+    here), and ``configs/training.yaml`` repeats them (a test keeps the three equal), so the
+    Python API, the CLI and the config cannot drift apart.
+    """
+
+    n_estimators: int = Field(
+        600, ge=1, description="maximum boosting rounds (early stopping picks the number of trees)"
+    )
     learning_rate: float = Field(0.05, gt=0, le=1)
-    num_leaves: int = Field(31, ge=2)
+    num_leaves: int = Field(15, ge=2)
     max_depth: int = Field(-1, description="-1 = no limit")
-    min_child_samples: int = Field(50, ge=1)
+    min_child_samples: int = Field(500, ge=1)
     subsample: float = Field(0.8, gt=0, le=1)
     subsample_freq: int = Field(1, ge=0)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.5, gt=0, le=1)
     reg_alpha: float = Field(0.0, ge=0)
-    reg_lambda: float = Field(1.0, ge=0)
+    reg_lambda: float = Field(10.0, ge=0)
     min_split_gain: float = Field(0.0, ge=0)
     max_bin: int = Field(255, ge=2)
     max_cat_to_onehot: int = Field(4, ge=1)
@@ -60,30 +73,30 @@ class ModelParams(StrictModel):
     class_weight: Literal["balanced"] | dict[int, float] | None = Field(
         None, description="None, 'balanced' or {0: w0, 1: w1}; calibration undoes the bias it adds"
     )
-    calibration: Literal["isotonic", "sigmoid"] | None = "isotonic"
+    calibration: Literal["auto", "sigmoid", "beta", "isotonic"] | None = Field(
+        "auto",
+        description="auto = the strictly monotone calibrator with the lowest out-of-time "
+        "log-loss (sigmoid, beta or interpolated isotonic); None = logistic of the raw score",
+    )
     early_stopping_rounds: int | None = Field(50, ge=1)
     early_stopping_metric: Literal["binary_logloss", "auc", "average_precision"] = "binary_logloss"
-    validation_fraction: float = Field(0.15, gt=0, lt=1)
-    calibration_fraction: float = Field(0.2, gt=0, lt=1)
+    cv_folds: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="temporal cross-fitting folds inside fit: their early stopping gives the "
+        "number of trees and their out-of-fold raw scores fit the calibrator",
+    )
+    cv_fraction: float = Field(
+        0.5, gt=0, lt=1, description="share of the rows (latest as-of dates) the folds test on"
+    )
     purge_months: int | None = Field(
         None,
         ge=0,
-        description="drop training rows whose as_of + purge_months passes the start of the "
-        "early-stopping slice; None = the label horizon (no shared label window)",
+        description="cross-fitting folds train only on rows whose as_of + purge_months is on or "
+        "before the fold's first test date; None = the label horizon (no shared label window)",
     )
     n_jobs: int | None = Field(None, description="LightGBM threads; None = LightGBM's default")
-
-    @model_validator(mode="after")
-    def _fractions_leave_training_rows(self) -> ModelParams:
-        used = (self.validation_fraction if self.early_stopping_rounds else 0.0) + (
-            self.calibration_fraction if self.calibration else 0.0
-        )
-        if used >= 0.9:
-            raise ValueError(
-                f"validation_fraction + calibration_fraction = {used:.2f} leaves under 10 % of the rows "
-                "for training; lower them"
-            )
-        return self
 
 
 class TrainingSetSettings(StrictModel):
@@ -158,7 +171,7 @@ class TrainingConfig(StrictModel):
 
     feature_set: str = "default"
     label: Literal["default", "income"] = "default"
-    horizon_months: int = Field(12, ge=1, le=60)
+    horizon_months: int = Field(DEFAULT_HORIZON_MONTHS, ge=1, le=60)
     training_set: TrainingSetSettings
     model: ModelParams = ModelParams()
     backtest: BacktestSettings = BacktestSettings()
@@ -222,6 +235,35 @@ class TrainingConfig(StrictModel):
                 "window is still open. Use an earlier as_of_start or a later extraction."
             )
         return dates
+
+    def fallbacks(self) -> dict[str, str]:
+        """Every setting left null (or ``auto``) in this config and the value it falls back to.
+
+        ``riskml train`` prints these and logs them as MLflow params (``fallback.<key>``), so
+        no default is applied silently.
+        """
+        out: dict[str, str] = {}
+        if self.model.purge_months is None:
+            out["model.purge_months"] = f"{self.horizon_months} (null = horizon_months)"
+        if self.backtest.gap_months is None:
+            out["backtest.gap_months"] = f"{self.horizon_months} (null = horizon_months)"
+        if self.training_set.as_of_end is None:
+            out["training_set.as_of_end"] = (
+                "the latest as-of date whose label window has closed by the extraction date"
+            )
+        if self.backtest.train_window_months is None:
+            out["backtest.train_window_months"] = "expanding window (every earlier row)"
+        if self.rules_config is None:
+            out["rules_config"] = str(config_dir() / "rules.yaml")
+        if self.model.n_jobs is None:
+            out["model.n_jobs"] = "LightGBM's default (all cores)"
+        if self.model.calibration == "auto":
+            out["model.calibration"] = (
+                "auto: the candidate with the lowest out-of-time log-loss, chosen at fit"
+            )
+        if self.model.early_stopping_rounds is None:
+            out["model.early_stopping_rounds"] = f"none: {self.model.n_estimators} trees"
+        return out
 
     @property
     def gap_months(self) -> int:

@@ -9,8 +9,9 @@ same test rows; pooled metrics are computed on all folds' out-of-fold rows toget
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ import pandas as pd
 from riskml.config.rules import RulesConfig, load_rules_config
 from riskml.config.training import TrainingConfig
 from riskml.models._baselines import RuleBaseline, ScorecardBaseline
+from riskml.models._calibration import CANDIDATES, calibration_log_loss, fit_calibrator
 from riskml.models._estimator import ProtectedAttributeError, RecurrenceRiskModel, _months_later
 from riskml.models._fairness import fairness_gaps, fairness_table
 from riskml.models._metrics import METRIC_ORDER as _METRIC_ORDER
@@ -29,9 +31,12 @@ from riskml.models._metrics import (
     _select_top_k,
     brier,
     expected_calibration_error,
+    largest_tie_share,
     pr_auc,
     roc_auc,
+    top_decile_calibration,
 )
+from riskml.models._risktypes import recall_by_risk_type
 
 __all__ = [
     "METHODS",
@@ -46,6 +51,12 @@ __all__ = [
 
 METHODS = ("model", "rules", "persistence", "scorecard", "oracle")
 """Methods of a backtest, in table order (``oracle`` only with ground truth)."""
+
+COMPARED_CALIBRATORS = (*CANDIDATES, "isotonic_step")
+"""Calibrators every fold also fits on its model's out-of-fold raw scores, for the comparison
+table (``isotonic_step``: the step-wise pooled isotonic map riskml used before, with plateaus)."""
+
+log = logging.getLogger(__name__)
 
 
 class TrainingSetLike(Protocol):
@@ -224,7 +235,19 @@ class BacktestResult:
     fairness : DataFrame
         Per method, audit group and level (see ``riskml.models._fairness.FAIRNESS_COLUMNS``).
     folds : DataFrame
-        One row per fold: test window, rows, training as-of range, status and reason if skipped.
+        One row per fold: test window, rows, training as-of range, trees, calibrator chosen,
+        status and reason if skipped.
+    calibration : DataFrame
+        Pooled out-of-fold figures of every calibrator in :data:`COMPARED_CALIBRATORS`, each
+        fitted in every fold on that fold model's own out-of-fold raw scores (the model's
+        choice is one of them): log-loss, Brier, ECE, calibration within the top decile, and
+        the largest share of flagged households sharing one score.
+    top_decile : DataFrame
+        Calibration by decile within the top 10 % (per as-of date, by the model's raw score),
+        ``before`` (step isotonic) and ``after`` (the model's chosen calibrator).
+    risk_types : DataFrame or None
+        Recall at capacity by recorded risk type (``risk_1`` of the identification the label
+        counts), per method, with counts; None when no risk types were given.
     """
 
     metrics: pd.DataFrame
@@ -236,6 +259,9 @@ class BacktestResult:
     min_group_size: int = 200
     min_positives: int = 30
     info: dict[str, Any] = field(default_factory=dict)
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    top_decile: pd.DataFrame = field(default_factory=pd.DataFrame)
+    risk_types: pd.DataFrame | None = None
 
     def table(self) -> pd.DataFrame:
         """Pooled metrics: methods as rows, metrics as columns, plus comparison ratios.
@@ -297,7 +323,51 @@ class BacktestResult:
             f" ({self.info.get('unlabelled_rows', 0):,} unlabelled rows left out)."
         )
         lines += ["", "## Folds", "", _markdown(self.folds), ""]
+        skipped = self.folds[self.folds["status"] != "ok"] if "status" in self.folds else []
+        if len(skipped):
+            lines += [
+                f"**{len(skipped)} fold(s) skipped:** "
+                + "; ".join(f"fold {r.fold}: {r.reason}" for r in skipped.itertuples()),
+                "",
+            ]
         lines += ["## Pooled out-of-fold metrics", "", _markdown(self.table(), index=True), ""]
+        if self.risk_types is not None and len(self.risk_types):
+            lines += [
+                "## Recall at capacity by recorded risk type",
+                "",
+                "Positives by `risk_1` of the identification the label counts; flagged = "
+                "(expected) number of them within capacity.",
+                "",
+                _markdown(self.risk_types, index=True),
+                "",
+            ]
+        if len(self.calibration):
+            chosen = ", ".join(
+                f"fold {r.fold}: {r.calibration}"
+                for r in self.folds.itertuples()
+                if getattr(r, "status", "ok") == "ok"
+            )
+            lines += [
+                "## Calibrators compared (out of time)",
+                "",
+                "Each fold fits every calibrator on its model's out-of-fold raw scores (temporal "
+                "cross-fitting inside the fold's training rows) and is scored on the fold's test "
+                f"rows. The model chose: {chosen}. `isotonic_step` is the step-wise isotonic map "
+                "used before (plateaus).",
+                "",
+                _markdown(self.calibration, index=True),
+                "",
+            ]
+        if len(self.top_decile):
+            lines += [
+                "## Calibration within the top 10 % (by decile)",
+                "",
+                "Top 10 % of each as-of date by the model's raw score, pooled, cut into ten "
+                "bins (1 = highest); observed rate with a 95 % Wilson interval.",
+                "",
+                _markdown(self.top_decile),
+                "",
+            ]
         for metric in ("roc_auc", "recall_at_capacity"):
             lines += [
                 f"## {metric} by fold",
@@ -362,8 +432,10 @@ def _metrics_for(
         "base_rate": positives / len(y),
         "roc_auc": roc_auc(y, rank),
         "pr_auc": pr_auc(y, rank),
+        "log_loss": calibration_log_loss(y, prob),
         "brier": brier(y, prob),
         "ece": expected_calibration_error(y, prob),
+        "tie_share_at_capacity": largest_tie_share(prob, sel),
     }
     for suffix, s in (("capacity", sel), ("rules_count", sel_rules)):
         flags = float(s.sum())
@@ -384,6 +456,8 @@ def backtest(
     *,
     oracle: np.ndarray | None = None,
     rules: RulesConfig | None = None,
+    risk_types: np.ndarray | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of the model, the department rules, persistence and a scorecard.
 
@@ -400,6 +474,12 @@ def backtest(
         ``oracle`` method, the ceiling.
     rules : RulesConfig, optional
         Alert rules and persistence; default ``config.rules_config`` or ``configs/rules.yaml``.
+    risk_types : array of shape (len(training_set.frame),), optional
+        Recorded risk type of each positive row's identification
+        (:func:`riskml.models.label_risk_types`); adds recall by risk type.
+    progress : callable, optional
+        Called with a message for every fold that is skipped, and why (also logged as a
+        warning), so that a skipped fold is never silent.
 
     Returns
     -------
@@ -422,6 +502,14 @@ def backtest(
             raise ValueError(
                 f"oracle holds {int(np.isnan(oracle).sum())} missing probabilities for labelled rows."
             )
+    if risk_types is not None:
+        risk_types = np.asarray(risk_types, dtype=object)
+        if risk_types.shape != (len(training_set.frame),):
+            raise ValueError(
+                f"risk_types must hold one value per training-set row ({len(training_set.frame)}); "
+                f"got shape {risk_types.shape}."
+            )
+        risk_types = risk_types[labelled_mask]
     rules = rules or load_rules_config(config.rules_config)
     rule_model = RuleBaseline(rules.rules, name="rules")
     persistence = RuleBaseline(rules.persistence, name="persistence")
@@ -444,6 +532,7 @@ def backtest(
         c for c in ("county_code", "township_code", "village_code") if c in data.columns
     ]
 
+    say = progress or (lambda _: None)
     folds = temporal_folds(
         as_of,
         n_folds=config.backtest.n_folds,
@@ -463,22 +552,34 @@ def backtest(
             "train_rows": int(fold.train.sum()),
             "train_as_of_first": as_of[fold.train].min() if fold.train.any() else pd.NaT,
             "train_as_of_last": as_of[fold.train].max() if fold.train.any() else pd.NaT,
+            "train_as_of_dates": int(as_of[fold.train].nunique()),
             "best_iteration": np.nan,
+            "calibration": "",
+            "crossfit": "",
             "fit_seconds": np.nan,
             "status": "ok",
             "reason": "",
         }
         fold_rows.append(info)
+
+        def skip(reason: str, info: dict[str, Any] = info) -> None:
+            info.update(status="skipped", reason=reason)
+            message = (
+                f"backtest fold {info['fold']} (test {pd.Timestamp(info['test_start']).date()} … "
+                f"{pd.Timestamp(info['test_end']).date()}) skipped: {reason}"
+            )
+            log.warning(message)
+            say(message)
+
         if not fold.test.any():
-            info.update(status="skipped", reason="no labelled as-of date in the test window")
+            skip("no labelled as-of date in the test window")
             continue
         y_tr = y_all[fold.train]
         if len(y_tr) == 0 or y_tr.min() == y_tr.max():
-            info.update(
-                status="skipped",
-                reason="no training rows before the test start minus the gap"
+            skip(
+                "no training rows before the test start minus the gap"
                 if len(y_tr) == 0
-                else "training rows hold only one class",
+                else "training rows hold only one class"
             )
             continue
         started = time.perf_counter()
@@ -489,13 +590,26 @@ def backtest(
         except ProtectedAttributeError:
             raise
         except ValueError as exc:
-            info.update(status="skipped", reason=f"model could not be fitted: {exc}")
+            skip(
+                f"its {info['train_as_of_dates']} training as-of date(s) "
+                f"({pd.Timestamp(info['train_as_of_first']).date()} … "
+                f"{pd.Timestamp(info['train_as_of_last']).date()}) cannot hold the model's "
+                f"temporal cross-fitting: {exc}"
+            )
             continue
         info["fit_seconds"] = round(time.perf_counter() - started, 2)
         info["best_iteration"] = model.best_iteration_
+        info["calibration"] = model.calibrator_.method
+        info["crossfit"] = model.training_summary_.get("crossfit", "")
         X_te = X.loc[fold.test]
         raw = model.predict_raw(X_te)
         scores: dict[str, tuple[np.ndarray, np.ndarray]] = {"model": (model.calibrate(raw), raw)}
+        compared = {}
+        if model.calibration is not None and len(model.crossfit_y_):
+            for method in COMPARED_CALIBRATORS:
+                compared[method] = fit_calibrator(
+                    method, model.crossfit_raw_, model.crossfit_y_
+                ).predict(raw)
         rules_tr = data.loc[fold.train, rule_cols]
         rules_te = data.loc[fold.test, rule_cols]
         for name, baseline in (("rules", rule_model), ("persistence", persistence)):
@@ -510,9 +624,13 @@ def backtest(
         part.insert(1, "as_of", as_of[fold.test].to_numpy())
         part.insert(2, "fold", str(fold.index))
         part.insert(3, "label", y_all[fold.test].astype(np.int8))
+        if risk_types is not None:
+            part["risk_type"] = risk_types[fold.test]
         for name in methods:
             part[f"score_{name}"] = scores[name][0]
             part[f"rank_{name}"] = scores[name][1]
+        for method, p in compared.items():
+            part[f"calibrated_{method}"] = p
         pred_frames.append(part)
 
     folds_frame = pd.DataFrame(fold_rows)
@@ -523,7 +641,17 @@ def backtest(
             "a shorter test period."
         )
     predictions = pd.concat(pred_frames, ignore_index=True)
-    metrics, fairness = _score_predictions(predictions, methods, config, audit_cols)
+    metrics, fairness, selections = _score_predictions(predictions, methods, config, audit_cols)
+    calibration, top_decile = _calibration_tables(predictions, selections["model"])
+    by_type = (
+        recall_by_risk_type(
+            predictions["risk_type"].to_numpy(dtype=object),
+            selections,
+            predictions["label"].to_numpy(),
+        )
+        if "risk_type" in predictions
+        else None
+    )
     return BacktestResult(
         metrics=metrics,
         predictions=predictions,
@@ -541,8 +669,63 @@ def backtest(
             "unlabelled_rows": n_unlabelled,
             "features": features,
             "training_set_metadata": dict(training_set.metadata or {}),
+            "skipped_folds": [
+                f"fold {r['fold']}: {r['reason']}" for r in fold_rows if r["status"] != "ok"
+            ],
         },
+        calibration=calibration,
+        top_decile=top_decile,
+        risk_types=by_type,
     )
+
+
+def _calibration_tables(
+    predictions: pd.DataFrame, flagged: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pooled comparison of the calibrators, and top-decile calibration before and after."""
+    columns = [c for c in predictions.columns if c.startswith("calibrated_")]
+    if not columns:
+        return pd.DataFrame(), pd.DataFrame()
+    y = predictions["label"].to_numpy(dtype=np.float64)
+    rank = predictions["rank_model"].to_numpy(dtype=np.float64)
+    dates = predictions["as_of"]
+    rows = {}
+    deciles = []
+    probs = {
+        c.removeprefix("calibrated_"): predictions[c].to_numpy(dtype=np.float64) for c in columns
+    }
+    probs["model (chosen)"] = predictions["score_model"].to_numpy(dtype=np.float64)
+    for name, p in probs.items():
+        top = top_decile_calibration(y, p, rank, dates)
+        rows[name] = {
+            "log_loss": calibration_log_loss(y, p),
+            "brier": brier(y, p),
+            "ece": expected_calibration_error(y, p),
+            "top10_predicted": float(np.average(top["predicted"], weights=top["rows"])),
+            "top10_observed": float(np.average(top["observed"], weights=top["rows"])),
+            "top10_deciles_in_ci": int(top["in_ci"].sum()),
+            "top10_max_gap": float((top["predicted"] - top["observed"]).abs().max()),
+            "tie_share_flagged": largest_tie_share(p, flagged),
+            "distinct_scores_flagged": float(len(np.unique(p[flagged > 0]))),
+            "distinct_raw_flagged": float(len(np.unique(rank[flagged > 0]))),
+            "flagged": float((flagged > 0).sum()),
+        }
+        if name in ("isotonic_step", "model (chosen)"):
+            deciles.append(
+                top.assign(
+                    calibrator="before: isotonic_step"
+                    if name == "isotonic_step"
+                    else "after: model"
+                )
+            )
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "calibrator"
+    top_decile = pd.concat(deciles, ignore_index=True) if deciles else pd.DataFrame()
+    if len(top_decile):
+        top_decile = top_decile[
+            ["calibrator", *[c for c in top_decile.columns if c != "calibrator"]]
+        ]
+    return table, top_decile
 
 
 def _score_predictions(
@@ -550,9 +733,10 @@ def _score_predictions(
     methods: tuple[str, ...],
     config: TrainingConfig,
     audit_cols: list[str],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
     records = []
     fairness_frames = []
+    selections: dict[str, np.ndarray] = {}
     scopes = [(f, predictions["fold"].to_numpy() == f) for f in predictions["fold"].unique()]
     scopes.append(("pooled", np.ones(len(predictions), dtype=bool)))
     cap = config.capacity
@@ -578,7 +762,8 @@ def _score_predictions(
                 for k, v in values.items()
             ]
             if scope == "pooled":
+                selections[name] = sel
                 fairness_frames.append(fairness_table(y, prob, sel, part[audit_cols], method=name))
     metrics = pd.DataFrame.from_records(records, columns=["fold", "method", "metric", "value"])
     fairness = pd.concat(fairness_frames, ignore_index=True) if fairness_frames else pd.DataFrame()
-    return metrics, fairness
+    return metrics, fairness, selections

@@ -1,9 +1,11 @@
-"""``RecurrenceRiskModel``: LightGBM with time-ordered early stopping and calibration."""
+"""``RecurrenceRiskModel``: LightGBM on every row, with tree count and calibration cross-fitted
+over time."""
 
 from __future__ import annotations
 
 import fnmatch
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -16,17 +18,33 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from riskml import __version__
-from riskml.config.training import DEFAULT_PROTECTED_ATTRIBUTES
-from riskml.models._calibration import Calibrator, calibrator_from_dict, fit_calibrator
+from riskml.config.training import (
+    DEFAULT_HORIZON_MONTHS,
+    DEFAULT_PROTECTED_ATTRIBUTES,
+    ModelParams,
+)
+from riskml.models._calibration import (
+    Calibrator,
+    CalibratorChoice,
+    calibrator_from_dict,
+    choose_calibrator,
+    fit_calibrator,
+)
 from riskml.models._drift import ReferenceDistribution
 
-__all__ = ["ProtectedAttributeError", "RecurrenceRiskModel"]
+__all__ = ["ProtectedAttributeError", "RecurrenceRiskModel", "TimeOrderWarning"]
 
 _FORMAT = "riskml.RecurrenceRiskModel"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _LGB_UNSAFE_NAME = re.compile(r'[",:\[\]{}]')
-_SLICE_NAMES = ("training", "early_stopping", "calibration")
 _P_CLIP = 1e-15
+_D = ModelParams()
+"""The one source of the estimator's defaults (``configs/training.yaml`` repeats them)."""
+_CALIBRATIONS = (None, "auto", "sigmoid", "beta", "isotonic", "isotonic_step")
+
+
+class TimeOrderWarning(UserWarning):
+    """``fit`` was called without ``as_of``: row order is taken as time order."""
 
 
 class ProtectedAttributeError(ValueError):
@@ -43,45 +61,59 @@ def _months_later(dates: np.ndarray, months: int) -> np.ndarray:
 class RecurrenceRiskModel(ClassifierMixin, BaseEstimator):
     """Risk that a household is identified as a monitoring object within the label horizon.
 
-    A scikit-learn classifier wrapping LightGBM. ``fit`` orders rows in time by their as-of
-    date and cuts three consecutive slices, each made of whole as-of dates: the earliest rows
-    train the booster, a later slice (``validation_fraction`` of the rows) decides when to stop
-    boosting, and the latest slice (``calibration_fraction``) fits the calibrator, so a
-    probability of 0.08 means about 8 % *on data later than anything the booster saw*. The
-    booster is **not** refitted on the later slices afterwards: refitting would change the raw
-    scores the calibrator was fitted on. The price is that the booster never sees the most
-    recent ~35 % of rows; give more as-of dates rather than smaller slices.
+    A scikit-learn classifier wrapping LightGBM. ``fit`` uses every row, in three steps:
+
+    1. **Temporal cross-fitting.** The latest ``cv_fraction`` of the rows (whole as-of dates) is
+       cut into ``cv_folds`` consecutive test blocks. Each block gets a booster trained only on
+       earlier rows whose label window has closed by the block's first date
+       (``as_of + purge_months``), early-stopped on the block. Their raw scores on their own
+       blocks are *out-of-fold*: later than anything their booster saw.
+    2. **Tree count and calibrator.** The number of trees is the median of the blocks'
+       early-stopping iterations. The out-of-fold raw scores (re-scored at that tree count) fit
+       the calibrator; with ``calibration="auto"`` the strictly monotone candidate (Platt, beta,
+       or interpolated isotonic) with the lowest out-of-time log-loss is chosen, by forward
+       chaining over the blocks (fit on the earlier blocks, score on the next).
+    3. **Final booster** on *every* row with that many trees, calibrated by the map from step 2.
+
+    So a probability of 0.08 means about 8 % on data later than the booster that produced the
+    score had seen; the calibrator's map is strictly increasing, so households the raw score
+    separates get distinct probabilities, never exactly 0 or 1. When there are too few as-of
+    dates for ``cv_folds`` blocks, fewer are used; when not even one block fits (fewer than
+    ``purge_months`` of history before the latest date), ``fit`` raises a ``ValueError`` saying so.
 
     Parameters
     ----------
-    n_estimators : int, default=500
+    All defaults come from :class:`riskml.config.training.ModelParams`, the defaults of
+    ``configs/training.yaml``'s ``model:`` section.
+
+    n_estimators : int, default=600
         Maximum boosting rounds (early stopping usually stops sooner).
     learning_rate, num_leaves, max_depth, min_child_samples, subsample, subsample_freq, \
 colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_onehot, cat_smooth
         LightGBM parameters (scikit-learn names, as in ``lightgbm.LGBMClassifier``).
     class_weight : None, "balanced" or dict, default=None
-        Weights of the training and early-stopping rows per class (``"balanced"``: inversely
-        proportional to class frequencies). The calibration slice is never weighted, so
-        calibration removes the bias weighting puts into the raw scores.
-    calibration : {"isotonic", "sigmoid"} or None, default="isotonic"
-        Isotonic regression or Platt scaling of the raw log-odds on the calibration slice;
-        None = no calibration slice, probability = logistic(raw score).
+        Weights of the booster's training rows per class (``"balanced"``: inversely
+        proportional to class frequencies). The calibrator is fitted unweighted, so calibration
+        removes the bias weighting puts into the raw scores.
+    calibration : {"auto", "sigmoid", "beta", "isotonic"} or None, default="auto"
+        How out-of-fold raw log-odds become probabilities (see step 2); ``"isotonic_step"``,
+        the step-wise isotonic map that ties households on plateaus, is accepted for
+        comparisons only. None = no calibration, probability = logistic(raw score).
     early_stopping_rounds : int or None, default=50
-        Stop when the early-stopping slice's ``early_stopping_metric`` has not improved for this
-        many rounds; None = no early stopping (and no early-stopping slice).
+        Stop a cross-fitting booster when its block's ``early_stopping_metric`` has not improved
+        for this many rounds; None = ``n_estimators`` trees.
     early_stopping_metric : {"binary_logloss", "auc", "average_precision"}
-    validation_fraction, calibration_fraction : float, default=0.15, 0.2
-        Approximate row shares of the early-stopping and calibration slices. Slices are whole
-        as-of dates (the number of dates whose row share is closest to the fraction, at least
-        one), so with few as-of dates the shares are coarse.
-    purge_months : int, default=0
-        With ``as_of``: drop training rows whose ``as_of + purge_months`` falls after the first
-        date of the early-stopping (or calibration) slice. Set it to the label horizon: with
-        overlapping as-of dates one identification labels several rows of the same household,
-        and without the gap the booster can learn a household's outcome from its training rows
-        and "predict" it on the later slices, so early stopping keeps adding trees that do not
-        generalise and the calibrator learns overconfident probabilities. It costs
-        ``purge_months`` of training rows.
+    cv_folds : int, default=3
+        Temporal cross-fitting blocks (fewer when the as-of dates cannot hold them).
+    cv_fraction : float, default=0.5
+        Share of the rows (latest whole as-of dates) the blocks test on.
+    purge_months : int, default=12
+        With ``as_of``: a cross-fitting booster trains only on rows whose ``as_of +
+        purge_months`` is on or before its block's first date. Set it to the label horizon:
+        with overlapping as-of dates one identification labels several rows of the same
+        household, and without the gap the booster learns a household's outcome from its
+        training rows and "predicts" it on the block, so early stopping keeps adding trees that
+        do not generalise and the calibrator learns overconfident probabilities.
     protected_attributes : tuple of str
         ``fnmatch`` patterns (case-insensitive) of column names that may never be features;
         ``fit`` refuses a DataFrame holding a matching column.
@@ -93,9 +125,9 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
     Attributes
     ----------
     booster_ : lightgbm.Booster
-        Trained on the training slice, trimmed to ``best_iteration_`` trees. It takes the
-        matrix from :meth:`encode` (categorical features as integer codes).
-    calibrator_ : IsotonicCalibrator, SigmoidCalibrator or IdentityCalibrator
+        Trained on every row with ``best_iteration_`` trees. It takes the matrix from
+        :meth:`encode` (categorical features as integer codes).
+    calibrator_ : SigmoidCalibrator, BetaCalibrator, SplineIsotonicCalibrator, ...
         ``calibrator_.predict(raw)``; plain numbers, see ``to_dict()``.
     feature_names_in_ : ndarray of str
         Feature names, when fitted on a DataFrame with string column names.
@@ -107,24 +139,30 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         level unseen at fit is treated as missing (LightGBM sends it down the missing-value
         branch); it is not an error. Drift checks (``reference_``) count unseen levels.
     best_iteration_ : int
-        Trees kept.
+        Trees of the final booster (median early-stopping iteration of the cross-fitting
+        blocks, or ``n_estimators`` without early stopping).
     n_boosting_rounds_ : int
-        Rounds actually run before early stopping.
+        The same number (the final booster is not early-stopped).
     reference_ : ReferenceDistribution
-        Frozen feature distribution of the training slice, for PSI drift checks at scoring.
+        Frozen feature distribution of the latest as-of date, for PSI drift checks at scoring.
     training_summary_ : dict
-        Rows, positives and as-of range of each slice, and how the slices were cut.
+        Rows and positives, the cross-fitting blocks (test and training as-of ranges, rows,
+        early-stopping iteration), the calibrator chosen and every candidate's out-of-time
+        log-loss and calibration error.
+    crossfit_raw_, crossfit_y_, crossfit_block_ : ndarray
+        Out-of-fold raw scores, outcomes and block numbers the calibrator was fitted on (only
+        after ``fit``; not saved by ``to_dict``). The backtest compares calibrators on them.
 
     Notes
     -----
-    Without ``as_of``, ``fit`` takes **row order as time order**: the last rows form the
-    calibration slice, the rows before them the early-stopping slice. Pass ``as_of`` whenever the
-    rows are not already sorted by time.
+    Without ``as_of``, ``fit`` takes **row order as time order** and warns
+    (:class:`TimeOrderWarning`): the last rows form the cross-fitting blocks, and rows cannot
+    be purged. ``riskml.features.build_training_set`` returns rows grouped by household, not
+    by time: pass its ``as_of`` column.
 
-    ``predict`` thresholds the calibrated probability at 0.5 (``decision_function > 0``), as scikit-learn expects; with base
-    rates of a few per cent it rarely predicts the positive class. Flag households by ranking
-    instead (:func:`riskml.models.select_at_capacity`); rank by :meth:`predict_raw`, which is
-    strictly finer than the isotonic probability and orders households the same way.
+    ``predict`` thresholds the calibrated probability at 0.5 (``decision_function > 0``), as
+    scikit-learn expects; with base rates of a few per cent it rarely predicts the positive
+    class. Flag households by ranking instead (:func:`riskml.models.select_at_capacity`).
 
     Examples
     --------
@@ -141,29 +179,29 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
     def __init__(
         self,
         *,
-        n_estimators: int = 500,
-        learning_rate: float = 0.05,
-        num_leaves: int = 31,
-        max_depth: int = -1,
-        min_child_samples: int = 50,
-        subsample: float = 0.8,
-        subsample_freq: int = 1,
-        colsample_bytree: float = 0.8,
-        reg_alpha: float = 0.0,
-        reg_lambda: float = 1.0,
-        min_split_gain: float = 0.0,
-        max_bin: int = 255,
-        max_cat_to_onehot: int = 4,
-        cat_smooth: float = 10.0,
-        class_weight: Literal["balanced"] | dict[Any, float] | None = None,
-        calibration: Literal["isotonic", "sigmoid"] | None = "isotonic",
-        early_stopping_rounds: int | None = 50,
-        early_stopping_metric: str = "binary_logloss",
-        validation_fraction: float = 0.15,
-        calibration_fraction: float = 0.2,
-        purge_months: int = 0,
+        n_estimators: int = _D.n_estimators,
+        learning_rate: float = _D.learning_rate,
+        num_leaves: int = _D.num_leaves,
+        max_depth: int = _D.max_depth,
+        min_child_samples: int = _D.min_child_samples,
+        subsample: float = _D.subsample,
+        subsample_freq: int = _D.subsample_freq,
+        colsample_bytree: float = _D.colsample_bytree,
+        reg_alpha: float = _D.reg_alpha,
+        reg_lambda: float = _D.reg_lambda,
+        min_split_gain: float = _D.min_split_gain,
+        max_bin: int = _D.max_bin,
+        max_cat_to_onehot: int = _D.max_cat_to_onehot,
+        cat_smooth: float = _D.cat_smooth,
+        class_weight: Literal["balanced"] | dict[Any, float] | None = _D.class_weight,
+        calibration: str | None = _D.calibration,
+        early_stopping_rounds: int | None = _D.early_stopping_rounds,
+        early_stopping_metric: str = _D.early_stopping_metric,
+        cv_folds: int = _D.cv_folds,
+        cv_fraction: float = _D.cv_fraction,
+        purge_months: int = DEFAULT_HORIZON_MONTHS,
         protected_attributes: tuple[str, ...] = DEFAULT_PROTECTED_ATTRIBUTES,
-        n_jobs: int | None = None,
+        n_jobs: int | None = _D.n_jobs,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.n_estimators = n_estimators
@@ -184,8 +222,8 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         self.calibration = calibration
         self.early_stopping_rounds = early_stopping_rounds
         self.early_stopping_metric = early_stopping_metric
-        self.validation_fraction = validation_fraction
-        self.calibration_fraction = calibration_fraction
+        self.cv_folds = cv_folds
+        self.cv_fraction = cv_fraction
         self.purge_months = purge_months
         self.protected_attributes = protected_attributes
         self.n_jobs = n_jobs
@@ -243,17 +281,18 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
             or isinstance(self.class_weight, dict)
         ):
             raise bad("class_weight", "None, 'balanced' or a dict {class: weight}")
-        if self.calibration not in (None, "isotonic", "sigmoid"):
-            raise bad("calibration", "'isotonic', 'sigmoid' or None")
+        if self.calibration not in _CALIBRATIONS:
+            raise bad("calibration", "'auto', 'sigmoid', 'beta', 'isotonic' or None")
         if self.early_stopping_rounds is not None and (
             not is_int(self.early_stopping_rounds) or self.early_stopping_rounds < 1
         ):
             raise bad("early_stopping_rounds", "a positive int or None")
         if self.early_stopping_metric not in ("binary_logloss", "auc", "average_precision"):
             raise bad("early_stopping_metric", "'binary_logloss', 'auc' or 'average_precision'")
-        for name in ("validation_fraction", "calibration_fraction"):
-            if not is_num(getattr(self, name)) or not 0 < getattr(self, name) < 1:
-                raise bad(name, "a float in (0, 1)")
+        if not is_int(self.cv_folds) or self.cv_folds < 1:
+            raise bad("cv_folds", "a positive int")
+        if not is_num(self.cv_fraction) or not 0 < self.cv_fraction < 1:
+            raise bad("cv_fraction", "a float in (0, 1)")
         if not is_int(self.purge_months) or self.purge_months < 0:
             raise bad("purge_months", "a non-negative int")
         if isinstance(self.protected_attributes, str) or not all(
@@ -382,7 +421,7 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         *,
         as_of: Any = None,
     ) -> RecurrenceRiskModel:
-        """Fit the booster, stop early on a later slice and calibrate on the latest slice.
+        """Cross-fit over time (tree count, calibrator), then fit the booster on every row.
 
         Parameters
         ----------
@@ -393,7 +432,8 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         y : array of shape (n,)
             Two classes (e.g. 0/1); missing labels are an error.
         as_of : array of dates of shape (n,), optional
-            Each row's as-of date; the slices follow it. Without it, row order is time order.
+            Each row's as-of date; the cross-fitting blocks follow it. Without it, row order is
+            taken as time order, rows cannot be purged, and a :class:`TimeOrderWarning` says so.
 
         Returns
         -------
@@ -415,88 +455,219 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                 )
             key = dates
         else:
-            if self.purge_months:
-                raise ValueError(
-                    "purge_months needs as_of dates; pass as_of=... or set purge_months=0."
+            if self.calibration is not None or self.early_stopping_rounds is not None:
+                warnings.warn(
+                    "RecurrenceRiskModel.fit without as_of takes row order as time order (the last "
+                    "rows become the cross-fitting blocks) and cannot purge overlapping label "
+                    f"windows (purge_months={self.purge_months} is not applied). "
+                    "riskml.features.build_training_set returns rows grouped by household, not by "
+                    "time: pass as_of=training_set.frame['as_of'].",
+                    TimeOrderWarning,
+                    stacklevel=2,
                 )
             dates = None
             key = np.arange(n)
-        slot = self._slices(key, dates)
         names = self._booster_feature_names()
         cat_idx = (
             [i for i, nme in enumerate(names) if nme in self.categories_]
             if self.categories_
             else []
         )
-        weights = self._class_weights(y_enc, slot == 0)
+        weights = self._class_weights(y_enc, np.ones(n, dtype=bool))
         params = self.lightgbm_params()
 
-        train_rows = slot == 0
-        dtrain = lgb.Dataset(
-            M[train_rows],
-            label=y_enc[train_rows],
-            weight=None if weights is None else weights[train_rows],
-            feature_name=names,
-            categorical_feature=cat_idx,
-            free_raw_data=True,
-        )
-        rounds_run = [0]
-
-        def _count_rounds(env: Any) -> None:
-            rounds_run[0] = env.iteration + 1
-
-        callbacks: list[Any] = [_count_rounds]
-        valid_sets = []
-        if self.early_stopping_rounds is not None:
-            val_rows = slot == 1
-            dval = dtrain.create_valid(
-                M[val_rows],
-                label=y_enc[val_rows],
-                weight=None if weights is None else weights[val_rows],
+        def dataset(rows: np.ndarray) -> lgb.Dataset:
+            return lgb.Dataset(
+                M[rows],
+                label=y_enc[rows],
+                weight=None if weights is None else weights[rows],
+                feature_name=names,
+                categorical_feature=cat_idx,
+                free_raw_data=True,
             )
-            valid_sets = [dval]
-            callbacks.append(
-                lgb.early_stopping(
-                    int(self.early_stopping_rounds), first_metric_only=True, verbose=False
+
+        crossfit = self.calibration is not None or self.early_stopping_rounds is not None
+        blocks: list[dict[str, Any]] = []
+        oof_raw = np.zeros(0)
+        oof_y = np.zeros(0)
+        oof_block = np.zeros(0, dtype=np.int64)
+        if crossfit:
+            plan, plan_note = self._crossfit_plan(key, dates)
+            boosters = []
+            for j, (train_rows, test_rows) in enumerate(plan, start=1):
+                entry = self._block_entry(j, train_rows, test_rows, y_enc, dates)
+                if y_enc[train_rows].min() == y_enc[train_rows].max():
+                    entry["status"] = "skipped: its training rows hold one class"
+                    blocks.append(entry)
+                    continue
+                dtrain = dataset(train_rows)
+                valid_sets, callbacks = [], []
+                if self.early_stopping_rounds is not None:
+                    valid_sets = [dtrain.create_valid(M[test_rows], label=y_enc[test_rows])]
+                    callbacks.append(
+                        lgb.early_stopping(
+                            int(self.early_stopping_rounds), first_metric_only=True, verbose=False
+                        )
+                    )
+                booster = lgb.train(
+                    params,
+                    dtrain,
+                    num_boost_round=int(self.n_estimators),
+                    valid_sets=valid_sets,
+                    valid_names=["block"] if valid_sets else None,
+                    callbacks=callbacks,
                 )
-            )
-        booster = lgb.train(
-            params,
-            dtrain,
-            num_boost_round=int(self.n_estimators),
-            valid_sets=valid_sets,
-            valid_names=["early_stopping"] if valid_sets else None,
-            callbacks=callbacks,
-        )
-        self.n_boosting_rounds_ = int(rounds_run[0])
-        best = (
-            int(booster.best_iteration)
-            if valid_sets and booster.best_iteration > 0
-            else self.n_boosting_rounds_
-        )
-        if booster.current_iteration() > best:  # lightgbm.train trims to the best iteration itself
-            booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-        self.booster_ = booster
-        self.best_iteration_ = best
-
-        if self.calibration is not None:
-            cal_rows = slot == 2
-            raw = self.booster_.predict(M[cal_rows], raw_score=True)
-            y_cal = y_enc[cal_rows]
-            if y_cal.min() == y_cal.max():
+                best = (
+                    int(booster.best_iteration)
+                    if valid_sets and booster.best_iteration > 0
+                    else booster.current_iteration()
+                )
+                entry["best_iteration"] = best
+                entry["status"] = "ok"
+                blocks.append(entry)
+                del dtrain, valid_sets  # keep only the booster: memory stays one block's
+                boosters.append((j, booster, train_rows, test_rows))
+            if not boosters:
                 raise ValueError(
-                    f"The calibration slice ({self._describe_slice(dates, cal_rows)}) holds only class "
-                    f"{self.classes_[int(y_cal[0])]!r}, so probabilities cannot be calibrated. Give more "
-                    "recent rows, raise calibration_fraction, or set calibration=None."
+                    "No temporal cross-fitting block could be trained: "
+                    + "; ".join(f"block {b['block']}: {b['status']}" for b in blocks)
+                    + ". Give a longer as-of range (more dates with both outcomes)."
                 )
-            self.calibrator_: Calibrator = fit_calibrator(self.calibration, raw, y_cal)
+            iterations = [b["best_iteration"] for b in blocks if b["status"] == "ok"]
+            trees = (
+                max(1, round(float(np.median(iterations))))
+                if self.early_stopping_rounds is not None
+                else int(self.n_estimators)
+            )
+            raws, ys, ids = [], [], []
+            for j, booster, train_rows, test_rows in boosters:
+                if booster.current_iteration() < trees:  # stopped early: boost on to `trees`
+                    booster = lgb.train(
+                        params,
+                        dataset(train_rows),
+                        num_boost_round=trees - booster.current_iteration(),
+                        init_model=booster,
+                    )
+                raws.append(booster.predict(M[test_rows], raw_score=True, num_iteration=trees))
+                ys.append(y_enc[test_rows])
+                ids.append(np.full(int(test_rows.sum()), j, dtype=np.int64))
+            del boosters
+            oof_raw, oof_y, oof_block = (
+                np.concatenate(raws),
+                np.concatenate(ys),
+                np.concatenate(ids),
+            )
         else:
-            self.calibrator_ = fit_calibrator(None, np.zeros(0), np.zeros(0))
+            plan_note = "no cross-fitting (calibration=None and early_stopping_rounds=None)"
+            trees = int(self.n_estimators)
+
+        booster = lgb.train(params, dataset(np.ones(n, dtype=bool)), num_boost_round=trees)
+        self.booster_ = lgb.Booster(model_str=booster.model_to_string())
+        self.best_iteration_ = trees
+        self.n_boosting_rounds_ = trees
+
+        choice: CalibratorChoice | None = None
+        if self.calibration is None:
+            self.calibrator_: Calibrator = fit_calibrator(None, np.zeros(0), np.zeros(0))
+        else:
+            if oof_y.min() == oof_y.max():
+                raise ValueError(
+                    f"The out-of-fold rows of the cross-fitting blocks ({len(oof_y)} rows) hold only "
+                    f"class {self.classes_[int(oof_y[0])]!r}, so probabilities cannot be calibrated. "
+                    "Give more recent rows, raise cv_fraction, or set calibration=None."
+                )
+            if self.calibration == "auto":
+                choice = choose_calibrator(
+                    [(oof_raw[oof_block == j], oof_y[oof_block == j]) for j in np.unique(oof_block)]
+                )
+                method = choice.method
+            else:
+                method = self.calibration
+            self.calibrator_ = fit_calibrator(method, oof_raw, oof_y)
+        self.crossfit_raw_, self.crossfit_y_, self.crossfit_block_ = oof_raw, oof_y, oof_block
         self.reference_ = ReferenceDistribution.fit(
             self._reference_frame(X, M, self._reference_rows(dates, n))
         )
-        self.training_summary_ = self._summary(slot, y_enc, dates, n)
+        self.training_summary_ = self._summary(y_enc, dates, n, blocks, plan_note, choice)
         return self
+
+    def _crossfit_plan(
+        self, key: np.ndarray, dates: np.ndarray | None
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+        """(training rows, test rows) of each cross-fitting block, oldest first, and a note.
+
+        The test blocks are the latest keys (as-of dates, or rows without dates) holding about
+        ``cv_fraction`` of the rows, split into ``cv_folds`` consecutive blocks of whole keys.
+        A block trains on the keys before it whose ``date + purge_months`` is on or before its
+        first date. When the first block would have no training rows, the test region shrinks,
+        then the number of blocks, and the note says so.
+        """
+        uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        n_keys = len(uniq)
+        purge = dates is not None and self.purge_months > 0
+        if purge:
+            shifted = _months_later(uniq, self.purge_months)
+        rows_from_end = np.cumsum(counts[::-1])  # rows in the latest 1, 2, ... keys
+        wanted = int(np.searchsorted(rows_from_end, float(self.cv_fraction) * len(key))) + 1
+        what = "as-of dates" if dates is not None else "rows"
+
+        def first_train_keys(start: int) -> int:
+            """How many keys before key index ``start`` may train its block."""
+            if not purge:
+                return start
+            return int(np.searchsorted(shifted[:start], uniq[start], side="right"))
+
+        for k in range(int(self.cv_folds), 0, -1):
+            for m in range(max(min(wanted, n_keys - 1), k), k - 1, -1):
+                start = n_keys - m
+                if start < 1 or first_train_keys(start) < 1:
+                    continue
+                groups = np.array_split(np.arange(start, n_keys), k)
+                plan = []
+                for g in groups:
+                    test_keys = np.zeros(n_keys, dtype=bool)
+                    test_keys[g] = True
+                    train_keys = np.zeros(n_keys, dtype=bool)
+                    train_keys[: first_train_keys(int(g[0]))] = True
+                    plan.append((train_keys[inverse], test_keys[inverse]))
+                note = f"{k} block(s) over the latest {m} of {n_keys} distinct {what}"
+                if k < self.cv_folds or m < min(wanted, n_keys - 1):
+                    note += (
+                        f" (fewer than cv_folds={self.cv_folds} / cv_fraction={self.cv_fraction}"
+                        f" asks: the earliest block needs training rows"
+                        + (
+                            f" at least purge_months={self.purge_months} before it)"
+                            if purge
+                            else ")"
+                        )
+                    )
+                return plan, note
+        detail = f" with purge_months={self.purge_months}" if purge else ""
+        raise ValueError(
+            f"Cannot cross-fit over time: {n_keys} distinct {what}{detail} leave no block with "
+            f"earlier training rows. Give more distinct {what} (a longer as-of range), lower "
+            "purge_months, or set early_stopping_rounds=None and calibration=None."
+        )
+
+    @staticmethod
+    def _block_entry(
+        j: int,
+        train_rows: np.ndarray,
+        test_rows: np.ndarray,
+        y_enc: np.ndarray,
+        dates: np.ndarray | None,
+    ) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "block": j,
+            "train_rows": int(train_rows.sum()),
+            "test_rows": int(test_rows.sum()),
+            "test_positives": int(y_enc[test_rows].sum()),
+        }
+        if dates is not None:
+            for name, rows in (("train", train_rows), ("test", test_rows)):
+                entry[f"{name}_as_of_first"] = str(pd.Timestamp(dates[rows].min()).date())
+                entry[f"{name}_as_of_last"] = str(pd.Timestamp(dates[rows].max()).date())
+        return entry
 
     def _encode_target(self, y: Any, n: int) -> np.ndarray:
         if isinstance(y, (pd.Series, pd.DataFrame)) and y.isna().to_numpy().any():
@@ -522,51 +693,6 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
             )
         self.classes_ = classes
         return (y == classes[1]).astype(np.float64)
-
-    def _slices(self, key: np.ndarray, dates: np.ndarray | None) -> np.ndarray:
-        """0 = training, 1 = early stopping, 2 = calibration, -1 = purged.
-
-        Slices are cut from the latest key backwards: calibration first, then early stopping.
-        With ``purge_months``, training keys (dates) whose ``date + purge_months`` passes the
-        start of the first later slice are dropped. The early-stopping and calibration slices
-        need no gap between them: the booster is fitted on neither.
-        """
-        uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-        n = len(key)
-        slot_of_key = np.zeros(len(uniq), dtype=np.int64)
-        end = len(uniq)
-        wanted = []
-        if self.calibration is not None:
-            wanted.append((float(self.calibration_fraction), 2))
-        if self.early_stopping_rounds is not None:
-            wanted.append((float(self.validation_fraction), 1))
-        purge = dates is not None and self.purge_months > 0
-        for fraction, label in wanted:
-            if end <= 1:
-                break
-            cum = np.cumsum(counts[:end][::-1])
-            m = (
-                int(np.argmin(np.abs(cum[: end - 1] - fraction * n))) + 1
-            )  # keep >= 1 key for training
-            slot_of_key[end - m : end] = label
-            end -= m
-        if purge and end < len(uniq):
-            # only the booster's own rows must not share label windows with later slices
-            later = _months_later(uniq[:end], self.purge_months)
-            keep = int(np.searchsorted(later, uniq[end], side="right"))  # later is sorted
-            slot_of_key[keep:end] = -1
-        needed = {label for _, label in wanted}
-        present = set(np.unique(slot_of_key).tolist())
-        if not needed <= present or 0 not in present:
-            what = "as-of dates" if dates is not None else "rows"
-            slices = ", ".join(_SLICE_NAMES[label] for label in (0, *sorted(needed)))
-            detail = f" with purge_months={self.purge_months}" if purge else ""
-            raise ValueError(
-                f"Cannot cut {1 + len(needed)} time slices ({slices}) from {len(uniq)} distinct {what}{detail}. "
-                f"Give more distinct {what} (a longer as-of range), lower purge_months, or set "
-                "early_stopping_rounds=None / calibration=None."
-            )
-        return slot_of_key[inverse]
 
     def _class_weights(self, y_enc: np.ndarray, train_rows: np.ndarray) -> np.ndarray | None:
         if self.class_weight is None:
@@ -613,37 +739,47 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
             return X.iloc[np.flatnonzero(rows)][list(self.feature_names_in_)]
         return pd.DataFrame(M[rows], columns=self._booster_feature_names())
 
-    def _describe_slice(self, dates: np.ndarray | None, rows: np.ndarray) -> str:
-        if dates is None:
-            idx = np.flatnonzero(rows)
-            return f"rows {idx.min()}-{idx.max()}, {len(idx)} rows" if len(idx) else "no rows"
-        d = dates[rows]
-        return f"as_of {pd.Timestamp(d.min()).date()} to {pd.Timestamp(d.max()).date()}, {int(rows.sum())} rows"
-
     def _summary(
-        self, slot: np.ndarray, y_enc: np.ndarray, dates: np.ndarray | None, n: int
+        self,
+        y_enc: np.ndarray,
+        dates: np.ndarray | None,
+        n: int,
+        blocks: list[dict[str, Any]],
+        plan_note: str,
+        choice: CalibratorChoice | None,
     ) -> dict[str, Any]:
         summary: dict[str, Any] = {
             "rows": int(n),
+            "positives": int(y_enc.sum()),
             "time_order": "as_of" if dates is not None else "row order",
-            "purged_rows": int((slot == -1).sum()),
+            "trees": int(self.best_iteration_),
             "best_iteration": int(self.best_iteration_),
-            "boosting_rounds": int(self.n_boosting_rounds_),
+            "trees_from": (
+                "median early-stopping iteration of the cross-fitting blocks"
+                if self.early_stopping_rounds is not None
+                else "n_estimators (no early stopping)"
+            ),
+            "crossfit": plan_note,
+            "blocks": blocks,
+            "calibration": {
+                "requested": self.calibration,
+                "method": self.calibrator_.method,
+                "fitted_on_rows": len(getattr(self, "crossfit_y_", ())),
+                "reason": choice.reason if choice is not None else "as configured",
+                "candidates": choice.scores if choice is not None else {},
+            },
         }
-        for label, name in enumerate(_SLICE_NAMES):
-            rows = slot == label
-            if not rows.any():
-                continue
-            entry: dict[str, Any] = {"rows": int(rows.sum()), "positives": int(y_enc[rows].sum())}
-            if dates is not None:
-                entry["as_of_first"] = str(pd.Timestamp(dates[rows].min()).date())
-                entry["as_of_last"] = str(pd.Timestamp(dates[rows].max()).date())
-            summary[name] = entry
+        if dates is not None:
+            summary["as_of_first"] = str(pd.Timestamp(dates.min()).date())
+            summary["as_of_last"] = str(pd.Timestamp(dates.max()).date())
         return summary
 
     # ------------------------------------------------------------------ prediction
     def predict_raw(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """Uncalibrated raw score (log-odds) of the positive class, shape (n,)."""
+        """Uncalibrated raw score (log-odds) of the positive class, shape (n,).
+
+        The calibrated probability is a strictly increasing function of it, so both order
+        households the same way."""
         M = self.encode(X)
         return self.booster_.predict(M, raw_score=True, num_threads=int(self.n_jobs or 0))
 
@@ -722,7 +858,10 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                 f"Saved model format version {data['format_version']} is newer than this riskml "
                 f"({__version__}) reads ({_FORMAT_VERSION}); upgrade riskml."
             )
-        params = dict(data["params"])
+        # models saved by earlier riskml versions carry parameters that no longer exist
+        # (validation_fraction, calibration_fraction): they only shaped the fit, not predictions
+        known = set(cls._get_param_names())
+        params = {k: v for k, v in dict(data["params"]).items() if k in known}
         params["protected_attributes"] = tuple(
             params.get("protected_attributes", DEFAULT_PROTECTED_ATTRIBUTES)
         )

@@ -23,11 +23,14 @@ __all__ = [
     "CapacityResult",
     "brier",
     "expected_calibration_error",
+    "largest_tie_share",
     "lift",
     "pr_auc",
     "recall_precision_at_capacity",
     "roc_auc",
     "select_at_capacity",
+    "top_decile_calibration",
+    "wilson_interval",
 ]
 
 
@@ -37,8 +40,10 @@ METRIC_ORDER: tuple[str, ...] = (
     "base_rate",
     "roc_auc",
     "pr_auc",
+    "log_loss",
     "brier",
     "ece",
+    "tie_share_at_capacity",
     "flags_at_capacity",
     "recall_at_capacity",
     "precision_at_capacity",
@@ -322,3 +327,74 @@ def lift(
 ) -> float:
     """Precision at capacity divided by the base rate (1 = no better than a lottery)."""
     return recall_precision_at_capacity(y, score, capacity, groups).lift
+
+
+def wilson_interval(
+    positives: np.ndarray | float, n: np.ndarray | float, z: float = 1.959964
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (95 % by default) of an observed rate ``positives / n``."""
+    k = np.asarray(positives, dtype=np.float64)
+    m = np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / m
+        denom = 1.0 + z * z / m
+        centre = (p + z * z / (2 * m)) / denom
+        half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / denom
+    return centre - half, centre + half
+
+
+def top_decile_calibration(
+    y: np.ndarray,
+    prob: np.ndarray,
+    rank: np.ndarray | None = None,
+    groups: np.ndarray | pd.Series | pd.DataFrame | None = None,
+    *,
+    top: float = 0.1,
+    n_bins: int = 10,
+) -> pd.DataFrame:
+    """Calibration by decile *within* the top ``top`` share of rows.
+
+    The top ``top`` of each group (e.g. each as-of date) by ``rank`` (default ``prob``) is
+    pooled and cut into ``n_bins`` bins of equal size by rank, highest first. Per bin: rows,
+    mean predicted probability, observed rate with its 95 % Wilson interval, and whether the
+    prediction lies inside the interval.
+    """
+    y = _binary(y)
+    prob = _scores(prob, len(y), "prob")
+    rank = prob if rank is None else _scores(rank, len(y), "rank")
+    codes = _group_codes(groups, len(y))
+    sel = _select_top_k(rank, codes, _k_per_group(float(top), np.bincount(codes)), "stable") > 0
+    idx = np.flatnonzero(sel)
+    idx = idx[np.lexsort((prob[idx], rank[idx]))[::-1]]  # highest first
+    rows = []
+    for b, part in enumerate(np.array_split(idx, n_bins), start=1):
+        if len(part) == 0:
+            continue
+        pos = float(y[part].sum())
+        lo, hi = wilson_interval(pos, len(part))
+        pred = float(prob[part].mean())
+        rows.append(
+            {
+                "bin": b,
+                "rows": len(part),
+                "predicted": pred,
+                "observed": pos / len(part),
+                "ci_low": float(lo),
+                "ci_high": float(hi),
+                "in_ci": bool(lo <= pred <= hi),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["bin", "rows", "predicted", "observed", "ci_low", "ci_high", "in_ci"]
+    )
+
+
+def largest_tie_share(prob: np.ndarray, selected: np.ndarray | None = None) -> float:
+    """The largest share of (selected) rows that share one exact probability value."""
+    p = np.asarray(prob, dtype=np.float64)
+    if selected is not None:
+        p = p[np.asarray(selected) > 0]
+    if len(p) == 0:
+        return float("nan")
+    _, counts = np.unique(p, return_counts=True)
+    return float(counts.max() / len(p))

@@ -36,7 +36,7 @@ from riskml.scoring._summary import (
     print_summary,
     reconcile_households,
 )
-from riskml.scoring._tiers import assign_tiers
+from riskml.scoring._tiers import assign_tiers, model_capacity
 from riskml.scoring._writer import (
     check_output_path,
     clean_stale_temps,
@@ -340,7 +340,14 @@ def score_bundle(
     timings.update({f"partition_{k}": v for k, v in out.timings.items()})
 
     try:
-        core = assign_tiers(out.scores, config.tiers)
+        capacity, capacity_source = model_capacity(model)
+        core = assign_tiers(out.scores, config.tiers, capacity=capacity)
+        if console is not None:
+            n_flagged = int(core["flagged"].astype("boolean").fillna(False).sum())
+            console.print(
+                f"tiers ({config.tiers.method}): {n_flagged:,} flagged; cadres' capacity "
+                f"{capacity.describe()} ({capacity_source})"
+            )
         reasons = out.reasons
         explained = int(core["explained"].sum())
         # second pass: reasons for flagged households not explained in the first (capacity tiers)

@@ -83,6 +83,8 @@ def build_model_card(
     extra_limitations: Sequence[str] = (),
     version: str | None = None,
     run_id: str | None = None,
+    calibration: Mapping[str, Any] | None = None,
+    risk_types: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Assemble the card as a JSON-ready dict.
 
@@ -104,6 +106,13 @@ def build_model_card(
         Names of the baselines compared with.
     subgroups, subgroup_gaps
         The fairness table (metrics by subgroup) and, optionally, its largest gaps.
+    calibration
+        ``final_model`` (the chosen calibrator, why, and its candidates' out-of-time figures),
+        ``backtest_choice_by_fold``, ``compared`` (every calibrator's pooled out-of-fold figures,
+        a DataFrame) and ``top_decile`` (calibration by decile within the top 10 %, before and
+        after, a DataFrame).
+    risk_types
+        Recall at capacity by recorded risk type, per method, with counts.
     """
     limitations = list(_STANDARD_LIMITATIONS) + list(extra_limitations)
     positives = data.get("positives")
@@ -129,6 +138,13 @@ def build_model_card(
             },
             "metrics": _records(metrics),
             "baselines": list(baselines),
+            "calibration": None
+            if calibration is None
+            else {
+                k: (_records(v) if isinstance(v, pd.DataFrame) else v)
+                for k, v in calibration.items()
+            },
+            "recall_by_risk_type": _records(risk_types),
             "subgroups": _records(subgroups),
             "subgroup_gaps": _records(subgroup_gaps),
             "limitations": limitations,
@@ -184,6 +200,39 @@ def render_model_card(card: Mapping[str, Any]) -> str:
         "## Metrics (pooled temporal backtest)",
         "Baselines: " + (", ".join(card["baselines"]) or "none"),
         _md_table(card["metrics"]),
+    ]
+    if card.get("recall_by_risk_type"):
+        parts += [
+            "## Recall at capacity by recorded risk type",
+            "Positives by `risk_1` of the identification the label counts; flagged = households "
+            "of that type within capacity (expected count under ties), for the model and every "
+            "baseline.",
+            _md_table(card["recall_by_risk_type"]),
+        ]
+    cal = card.get("calibration")
+    if cal:
+        final = cal.get("final_model") or {}
+        parts += [
+            "## Calibration",
+            f"The final model's calibrator: **{final.get('method')}** ({final.get('reason')}), "
+            f"fitted on {final.get('fitted_on_out_of_fold_rows')} out-of-fold rows of temporal "
+            "cross-fitting. Every candidate maps raw scores strictly increasingly: households "
+            "the model separates get distinct probabilities, never exactly 0 or 1.",
+        ]
+        if final.get("candidates"):
+            parts.append(_md_table([{"candidate": k, **v} for k, v in final["candidates"].items()]))
+        parts += [
+            "### Calibrators compared in the backtest (out of time)",
+            "Chosen per fold: "
+            + ", ".join(f"fold {k}: {v}" for k, v in cal.get("backtest_choice_by_fold", {}).items())
+            + ". `isotonic_step` is the step-wise isotonic map used before (plateaus).",
+            _md_table(cal.get("compared", [])),
+            "### Calibration by decile within the top 10 %, before and after",
+            "Top 10 % of each as-of date by the model's raw score, pooled and cut into ten bins "
+            "(1 = highest); observed rate with a 95 % Wilson interval.",
+            _md_table(cal.get("top_decile", [])),
+        ]
+    parts += [
         "## Subgroups",
         _md_table(card["subgroups"]),
     ]

@@ -138,6 +138,8 @@ class TrainingInputs:
     as_of_info: dict[str, Any]
     oracle: np.ndarray | None
     oracle_note: str
+    risk_types: np.ndarray | None = None
+    """``risk_1`` of the identification each row's label counts (None for negatives)."""
 
 
 Oracle = Callable[[pd.DataFrame], np.ndarray]
@@ -197,8 +199,24 @@ def load_inputs(
         f"building training set: {len(bundle.households):,} households × {len(dates)} as-of dates "
         f"({info['as_of_first']} … {info['as_of_last']}), feature set '{fs.name}'"
     )
+    if info.get("history_start") and pd.Timestamp(info["as_of_first"]) > pd.Timestamp(
+        info["requested_start"]
+    ):
+        say(
+            f"as-of dates start {info['as_of_first']}, not {info['requested_start']}: the bundle "
+            f"needs {min_history_months} months of history first"
+        )
     ts = build_training_set(bundle, dates, config.horizon_months, feature_set=fs, catalog=catalog)
     oracle_p, note = _oracle(oracle, ts, config)
+    risk_types = None
+    if config.label == "default" and "monitoring" in bundle.tables:
+        from riskml.config.features import load_training_config as load_labels_config
+        from riskml.models import label_risk_types
+
+        categories = _label_categories(load_labels_config)
+        risk_types = label_risk_types(
+            bundle.tables["monitoring"], ts.frame, int(config.horizon_months), categories=categories
+        )
     return TrainingInputs(
         data_dir=data_dir,
         bundle=bundle,
@@ -210,7 +228,17 @@ def load_inputs(
         as_of_info=info,
         oracle=oracle_p,
         oracle_note=note,
+        risk_types=risk_types,
     )
+
+
+def _label_categories(loader: Callable[[], Any]) -> list[str] | None:
+    """The monitoring categories the default label counts (configs/labels.yaml), None = any."""
+    try:
+        cats = loader().label.categories
+    except (AttributeError, OSError, ValueError):
+        return None
+    return list(cats) if cats else None
 
 
 def backtest_fingerprint(config: Any, folds: pd.DataFrame, data_fingerprint: str) -> str:

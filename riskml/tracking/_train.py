@@ -172,6 +172,19 @@ def _card(
                 f"On this backtest the model does NOT beat the department rules at cadre capacity "
                 f"(recall {m:.3f} vs {r:.3f}): do not replace the rules with it."
             )
+    if getattr(bt, "risk_types", None) is not None and "rules" in bt.methods:
+        table_types = bt.risk_types.drop(index="all", errors="ignore")
+        enough = table_types[table_types["positives"] >= config.fairness.min_positives]
+        behind = enough[enough["recall_model"] < enough["recall_rules"]]
+        if len(behind):
+            extra.append(
+                "The model finds fewer identifications than the department rules for "
+                + ", ".join(
+                    f"{t} ({r.recall_model:.0%} vs {r.recall_rules:.0%} of {int(r.positives)})"
+                    for t, r in behind.iterrows()
+                )
+                + ": keep the rules' alerts for these risk types."
+            )
     skipped = bt.folds[bt.folds["status"] != "ok"] if "status" in bt.folds else bt.folds.head(0)
     if len(skipped):
         extra.append(
@@ -232,7 +245,32 @@ def _card(
         subgroups=fairness,
         subgroup_gaps=bt.fairness_gaps("model") if len(bt.fairness) else None,
         extra_limitations=extra,
+        calibration=_calibration_section(bt, meta.get("training_summary")),
+        risk_types=getattr(bt, "risk_types", None),
     )
+
+
+def _calibration_section(bt: Any, summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the card says about calibration: the final model's choice and the backtest's
+    out-of-time comparison, and calibration by decile within the top 10 %, before and after."""
+    compared = getattr(bt, "calibration", None)
+    if compared is None or not len(compared):
+        return None
+    cal = (summary or {}).get("calibration", {})
+    folds = bt.folds
+    return {
+        "final_model": {
+            "method": cal.get("method"),
+            "reason": cal.get("reason"),
+            "fitted_on_out_of_fold_rows": cal.get("fitted_on_rows"),
+            "candidates": cal.get("candidates"),
+        },
+        "backtest_choice_by_fold": {
+            str(r.fold): r.calibration for r in folds.itertuples() if r.status == "ok"
+        },
+        "compared": compared,
+        "top_decile": bt.top_decile,
+    }
 
 
 def _log_metrics(store: TrackingStore, run_id: str, metrics: Mapping[str, float]) -> None:
@@ -346,6 +384,7 @@ def log_training_run(
         "province": tmeta.get("province"),
         "households": tmeta.get("households"),
         "training_summary": getattr(model, "training_summary_", None),
+        "capacity": config.capacity.model_dump(mode="json"),
         "riskml_version": tmeta.get("riskml_version"),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "input_schema": schema,
@@ -374,6 +413,10 @@ def log_training_run(
         "extracted_on": meta["extracted_on"],
         "n_features": str(len(ts.feature_names)),
         "oracle": inputs.oracle_note,
+        **{f"fallback.{k}": v for k, v in config.fallbacks().items()},
+        "final.calibration": str(getattr(getattr(model, "calibrator_", None), "method", "")),
+        "final.trees": str(getattr(model, "best_iteration_", "")),
+        "final.rows": str((getattr(model, "training_summary_", None) or {}).get("rows", "")),
     }
     table = bt.table()
     metrics = metrics_from_backtest(bt.metrics, table)
@@ -411,6 +454,11 @@ def log_training_run(
             bt.folds.to_csv(report / "backtest" / "folds.csv", index=False)
             # audit levels are bundle text (ethnicity, places): neutralise formula triggers
             neutralise_frame(bt.fairness).to_csv(report / "backtest" / "fairness.csv", index=False)
+            if len(getattr(bt, "calibration", ())):
+                bt.calibration.to_csv(report / "backtest" / "calibrators.csv")
+                bt.top_decile.to_csv(report / "backtest" / "top_decile.csv", index=False)
+            if getattr(bt, "risk_types", None) is not None:
+                bt.risk_types.to_csv(report / "backtest" / "recall_by_risk_type.csv")
             if len(bt.fairness):
                 neutralise_frame(bt.fairness_gaps("model")).to_csv(
                     report / "backtest" / "fairness_gaps.csv", index=False
@@ -572,12 +620,27 @@ def train_and_register(
     timings["inputs_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     config = inputs.config
+    for key, value in config.fallbacks().items():
+        say(f"config fallback: {key} = {value}")
     say(f"backtesting: {config.backtest.n_folds} folds ({inputs.oracle_note})")
-    bt = backtest(inputs.training_set, config, oracle=inputs.oracle)
+    bt = backtest(
+        inputs.training_set,
+        config,
+        oracle=inputs.oracle,
+        risk_types=inputs.risk_types,
+        progress=say,
+    )
     timings["backtest_s"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     say("fitting the final model on every labelled row")
     model = fit_final_model(inputs.training_set, config)
+    summary = model.training_summary_
+    say(
+        f"final model: {summary['rows']:,} rows ({summary.get('as_of_first')} … "
+        f"{summary.get('as_of_last')}), {model.best_iteration_} trees "
+        f"({summary['trees_from']}), calibration {model.calibrator_.method} "
+        f"({summary['calibration']['reason']}); cross-fitting: {summary['crossfit']}"
+    )
     timings["final_fit_s"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     result = log_training_run(store, inputs, bt, model, model_name=model_name, progress=say)

@@ -176,13 +176,22 @@ def test_capacity_per_village(bt_set):
 
 
 def test_fit_final_model_uses_labelled_rows(bt_set):
-    """fit_final_model -> trained on labelled rows only, slices in time order."""
+    """fit_final_model -> the booster learns from every labelled row, up to the latest labelled
+    as-of date; the cross-fitting blocks that calibrate it end there too."""
     model = fit_final_model(bt_set, small_config())
-    labelled = int(bt_set.frame["label"].notna().sum())
-    assert model.training_summary_["rows"] == labelled
+    labelled_rows = bt_set.frame["label"].notna()
+    s = model.training_summary_
+    assert s["rows"] == int(labelled_rows.sum())
     assert list(model.feature_names_in_) == bt_set.feature_names
-    last_labelled = bt_set.frame.loc[bt_set.frame["label"].notna(), "as_of"].max()
-    assert pd.Timestamp(model.training_summary_["calibration"]["as_of_last"]) == last_labelled
+    last_labelled = bt_set.frame.loc[labelled_rows, "as_of"].max()
+    first_labelled = bt_set.frame.loc[labelled_rows, "as_of"].min()
+    assert pd.Timestamp(s["as_of_last"]) == last_labelled
+    assert pd.Timestamp(s["as_of_first"]) == first_labelled
+    assert pd.Timestamp(s["blocks"][-1]["test_as_of_last"]) == last_labelled
+    assert s["calibration"]["fitted_on_rows"] == sum(b["test_rows"] for b in s["blocks"])
+    # the final booster has the blocks' median early-stopping tree count
+    iters = [b["best_iteration"] for b in s["blocks"]]
+    assert model.booster_.num_trees() == model.best_iteration_ == round(np.median(iters))
 
 
 def test_income_label(bt_set):
@@ -201,15 +210,81 @@ def test_income_label(bt_set):
 
 def test_default_purge_is_the_horizon(make_training_set):
     """model.purge_months null -> each fold's model drops training rows whose label window
-    reaches its early-stopping slice (purge = horizon_months)."""
+    reaches its cross-fitting block (purge = horizon_months)."""
     cfg = small_config(model={"purge_months": None}, backtest={"n_folds": 1})
     assert model_from_config(cfg).purge_months == 12
     ts = make_training_set(600, 24, seed=2)
     model = fit_final_model(ts, cfg)
-    s = model.training_summary_
-    assert s["purged_rows"] > 0
-    assert pd.Timestamp(s["training"]["as_of_last"]) + pd.DateOffset(months=12) <= pd.Timestamp(
-        s["early_stopping"]["as_of_first"]
-    )
+    for block in model.training_summary_["blocks"]:
+        assert pd.Timestamp(block["train_as_of_last"]) + pd.DateOffset(months=12) <= pd.Timestamp(
+            block["test_as_of_first"]
+        )
     result = backtest(ts, cfg)
     assert (result.folds["status"] == "ok").all()
+
+
+def test_skipped_fold_is_said_not_silent(make_training_set):
+    """A fold whose training dates cannot hold the model's cross-fitting (purge 12 months) ->
+    status 'skipped', the reason names its as-of dates, the progress callback (the console)
+    gets the message, and the markdown report lists it."""
+    ts = make_training_set(600, 16, seed=6)
+    cfg = small_config(model={"purge_months": None}, backtest={"n_folds": 3})
+    said: list[str] = []
+    res = backtest(ts, cfg, progress=said.append)
+    skipped = res.folds[res.folds["status"] == "skipped"]
+    assert len(skipped) >= 1
+    assert len(said) == len(skipped)
+    for message, reason in zip(said, skipped["reason"], strict=True):
+        assert "skipped" in message and reason in message
+        assert "training as-of date" in reason and "cross-fit" in reason
+    assert "fold(s) skipped" in res.to_markdown()
+    assert res.info["skipped_folds"]
+
+
+def test_calibrator_comparison_and_top_decile(result):
+    """The backtest compares every candidate and the old step isotonic map out of time: the
+    step map ties flagged households, the candidates never do; the top-decile table has ten
+    bins before and after."""
+    cal = result.calibration
+    assert {"sigmoid", "beta", "isotonic", "isotonic_step", "model (chosen)"} <= set(cal.index)
+    distinct_raw = cal["distinct_raw_flagged"].iloc[0]
+    assert distinct_raw > 0.9 * cal["flagged"].iloc[0]
+    for name in ("sigmoid", "beta", "isotonic", "model (chosen)"):
+        assert cal.loc[name, "distinct_scores_flagged"] == distinct_raw
+    assert (
+        cal.loc["isotonic_step", "tie_share_flagged"]
+        > cal.loc["model (chosen)", "tie_share_flagged"]
+    )
+    chosen = set(result.folds.loc[result.folds["status"] == "ok", "calibration"])
+    assert chosen <= {"sigmoid", "beta", "isotonic"}
+    top = result.top_decile
+    assert set(top["calibrator"]) == {"before: isotonic_step", "after: model"}
+    assert (top.groupby("calibrator")["bin"].count() == 10).all()
+    assert ((top["ci_low"] <= top["observed"]) & (top["observed"] <= top["ci_high"])).all()
+    assert "Calibrators compared" in result.to_markdown()
+
+
+def test_recall_by_risk_type(bt_set):
+    """Risk types of the positives -> per type: positives, each method's flagged count and
+    recall, consistent with the pooled recall at capacity; the 'all' row is the total."""
+    rng = np.random.default_rng(0)
+    labelled = bt_set.frame["label"].notna().to_numpy()
+    positive = (bt_set.frame["label"] == 1).fillna(False).to_numpy()
+    types = np.where(positive, rng.choice(["illness", "disaster", "accident"], len(positive)), None)
+    res = backtest(bt_set, small_config(), risk_types=types)
+    table = res.risk_types
+    assert table is not None
+    preds = res.predictions
+    for t in ("illness", "disaster", "accident"):
+        assert table.loc[t, "positives"] == int(
+            ((preds["risk_type"] == t) & (preds["label"] == 1)).sum()
+        )
+    assert table.loc["all", "positives"] == int(preds["label"].sum())
+    for method in ("model", "rules"):
+        per_type = table.drop(index="all")[f"flagged_{method}"].sum()
+        assert per_type == pytest.approx(table.loc["all", f"flagged_{method}"])
+        assert table.loc["all", f"recall_{method}"] == pytest.approx(
+            res.table().loc[method, "recall_at_capacity"]
+        )
+    assert labelled.sum() == res.info["labelled_rows"]
+    assert "by recorded risk type" in res.to_markdown()

@@ -135,12 +135,16 @@ def test_too_few_as_of_dates_for_folds(make_training_set):
 
 
 def test_too_few_dates_to_slice():
-    """Two distinct as-of dates but three slices needed -> ValueError with the fix."""
+    """Two quarterly as-of dates, purge 12 months -> no cross-fitting block can have earlier
+    training rows: ValueError with the fix."""
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.normal(size=400)})
     y = rng.integers(0, 2, 400)
     as_of = np.repeat(pd.to_datetime(["2021-01-01", "2021-04-01"]).to_numpy(), 200)
-    with pytest.raises(ValueError, match=r"Cannot cut 3 time slices.*2 distinct as-of dates"):
+    with pytest.raises(
+        ValueError,
+        match=r"Cannot cross-fit over time: 2 distinct as-of dates with purge_months=12.*longer",
+    ):
         RecurrenceRiskModel(**FAST).fit(X, y, as_of=as_of)
 
 
@@ -173,11 +177,12 @@ def test_object_feature_column():
     [
         (
             "calibration",
-            "beta",
-            "'calibration' parameter .* 'isotonic', 'sigmoid' or None. Got 'beta'",
+            "spline",
+            "'calibration' parameter .* 'auto', 'sigmoid', 'beta', 'isotonic' or None. Got 'spline'",
         ),
         ("learning_rate", 0.0, "'learning_rate' parameter"),
-        ("validation_fraction", 1.2, "'validation_fraction' parameter"),
+        ("cv_fraction", 1.2, "'cv_fraction' parameter"),
+        ("cv_folds", 0, "'cv_folds' parameter"),
         ("class_weight", "auto", "'class_weight' parameter"),
     ],
 )

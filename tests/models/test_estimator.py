@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import lightgbm as lgb
@@ -10,12 +11,16 @@ import pandas as pd
 import pytest
 from sklearn.isotonic import IsotonicRegression
 
+from riskml.config.training import load_training_config
 from riskml.models import (
+    CANDIDATES,
     IsotonicCalibrator,
     ProtectedAttributeError,
     RecurrenceRiskModel,
+    TimeOrderWarning,
     brier,
     calibrator_from_dict,
+    choose_calibrator,
     fit_calibrator,
 )
 from riskml.models._calibration import MIN_ISOTONIC_BLOCK, _fit_isotonic
@@ -41,58 +46,94 @@ def _split_by_date(ts, n_test_dates=3):
     return _xy(ts, train), _xy(ts, ~train)
 
 
-def test_slices_follow_as_of_not_row_order(training_set):
-    """Rows shuffled, as_of given -> training, early-stopping and calibration slices are
-    consecutive blocks of whole as-of dates, in time order."""
+def test_blocks_follow_as_of_not_row_order(training_set):
+    """Rows shuffled, as_of given -> the cross-fitting blocks are consecutive whole as-of dates
+    in time order, ending at the latest date; the final booster learns from every row."""
     X, y, as_of = _xy(training_set)
     order = np.random.default_rng(1).permutation(len(X))
     model = RecurrenceRiskModel(**FAST).fit(X.iloc[order], y.iloc[order], as_of=as_of.iloc[order])
     s = model.training_summary_
     assert s["time_order"] == "as_of"
-    assert s["training"]["as_of_last"] < s["early_stopping"]["as_of_first"]
-    assert s["early_stopping"]["as_of_last"] < s["calibration"]["as_of_first"]
-    total = s["training"]["rows"] + s["early_stopping"]["rows"] + s["calibration"]["rows"]
-    assert total == len(X) and s["purged_rows"] == 0
-    # 12 dates: calibration ~20 % -> 2 dates, early stopping ~15 % -> 2 dates
-    per_date = len(X) // 12
-    assert s["calibration"]["rows"] == 2 * per_date
-    assert s["early_stopping"]["rows"] == 2 * per_date
+    assert s["rows"] == len(X)
+    assert s["as_of_first"] == str(as_of.min().date()) and s["as_of_last"] == str(
+        as_of.max().date()
+    )
+    blocks = s["blocks"]
+    assert blocks[-1]["test_as_of_last"] == str(as_of.max().date())
+    for a, b in itertools.pairwise(blocks):
+        assert a["test_as_of_last"] < b["test_as_of_first"]
+    for block in blocks:
+        assert block["train_as_of_last"] < block["test_as_of_first"]
+        assert block["test_rows"] == int(
+            as_of.between(block["test_as_of_first"], block["test_as_of_last"]).sum()
+        )
+    assert s["calibration"]["fitted_on_rows"] == sum(b["test_rows"] for b in blocks)
+    assert len(model.crossfit_raw_) == len(model.crossfit_y_) == s["calibration"]["fitted_on_rows"]
 
 
-def test_without_as_of_row_order_is_time_order(training_set):
-    """No as_of -> the last rows form the calibration slice (documented fallback)."""
+def test_fit_without_as_of_warns_and_takes_row_order(training_set):
+    """No as_of -> a TimeOrderWarning naming the fallback; the last rows form the blocks."""
     X, y, _ = _xy(training_set)
-    model = RecurrenceRiskModel(**FAST).fit(X, y)
+    with pytest.warns(TimeOrderWarning, match="row order as time order"):
+        model = RecurrenceRiskModel(**FAST).fit(X, y)
     s = model.training_summary_
     assert s["time_order"] == "row order"
-    assert s["calibration"]["rows"] == pytest.approx(0.2 * len(X), abs=1)
-    assert s["early_stopping"]["rows"] == pytest.approx(0.15 * len(X), abs=1)
+    tested = sum(b["test_rows"] for b in s["blocks"])
+    assert tested == pytest.approx(0.5 * len(X), abs=2)
 
 
-def test_purge_months_drops_overlapping_label_windows(training_set):
-    """purge_months=12 -> no training row's as_of + 12 months passes the early-stopping start;
-    the early-stopping and calibration slices stay adjacent (the booster is fitted on neither);
-    the purged rows are exactly the dates between."""
+def test_fit_with_as_of_does_not_warn(training_set):
+    """as_of given -> no TimeOrderWarning (the suite turns warnings into errors)."""
     X, y, as_of = _xy(training_set)
-    model = RecurrenceRiskModel(**{**FAST, "purge_months": 12}).fit(X, y, as_of=as_of)
+    RecurrenceRiskModel(**FAST).fit(X, y, as_of=as_of)
+
+
+def test_purge_months_keeps_label_windows_apart(training_set):
+    """purge_months=12 -> every block's booster trains only on rows whose as_of + 12 months is
+    on or before the block's first date; purge_months=0 -> it trains up to the date before."""
+    X, y, as_of = _xy(training_set)
+    purged = RecurrenceRiskModel(**{**FAST, "purge_months": 12}).fit(X, y, as_of=as_of)
+    for block in purged.training_summary_["blocks"]:
+        assert pd.Timestamp(block["train_as_of_last"]) + pd.DateOffset(months=12) <= pd.Timestamp(
+            block["test_as_of_first"]
+        )
+    plain = RecurrenceRiskModel(**{**FAST, "purge_months": 0}).fit(X, y, as_of=as_of)
+    for block in plain.training_summary_["blocks"]:
+        assert pd.Timestamp(block["train_as_of_last"]) + pd.DateOffset(months=3) == pd.Timestamp(
+            block["test_as_of_first"]
+        )
+
+
+def test_too_few_dates_to_cross_fit_is_a_clear_error(make_training_set):
+    """Four quarterly dates and purge_months=12 -> no block can have earlier training rows: a
+    ValueError that says so and what to change."""
+    ts = make_training_set(300, 4, seed=3)
+    X, y, as_of = _xy(ts)
+    with pytest.raises(ValueError, match=r"Cannot cross-fit over time.*purge_months=12"):
+        RecurrenceRiskModel(**FAST).fit(X, y, as_of=as_of)
+
+
+def test_fewer_blocks_when_dates_are_short(make_training_set):
+    """Six quarterly dates, purge 12 months -> fewer blocks than cv_folds, and the summary
+    says why instead of failing."""
+    ts = make_training_set(800, 6, seed=4)
+    X, y, as_of = _xy(ts)
+    model = RecurrenceRiskModel(**FAST).fit(X, y, as_of=as_of)
     s = model.training_summary_
-    es_start = pd.Timestamp(s["early_stopping"]["as_of_first"])
-    assert pd.Timestamp(s["training"]["as_of_last"]) + pd.DateOffset(months=12) <= es_start
-    purged_dates = as_of[(as_of > s["training"]["as_of_last"]) & (as_of < es_start)]
-    assert s["purged_rows"] == len(purged_dates) > 0
-    assert pd.Timestamp(s["early_stopping"]["as_of_last"]) + pd.DateOffset(
-        months=3
-    ) == pd.Timestamp(s["calibration"]["as_of_first"])
+    assert 1 <= len(s["blocks"]) < 3
+    assert "fewer than cv_folds=3" in s["crossfit"]
 
 
 def test_early_stopping_keeps_best_iteration(training_set):
-    """Early stopping -> fewer trees than n_estimators, booster trimmed to best_iteration_."""
+    """Early stopping in the blocks -> the final booster has their median best iteration,
+    fewer than n_estimators."""
     X, y, as_of = _xy(training_set)
     model = RecurrenceRiskModel(**{**FAST, "n_estimators": 400, "learning_rate": 0.3}).fit(
         X, y, as_of=as_of
     )
-    assert model.best_iteration_ < 400
-    assert model.n_boosting_rounds_ >= model.best_iteration_
+    iters = [b["best_iteration"] for b in model.training_summary_["blocks"]]
+    assert model.best_iteration_ == round(np.median(iters)) < 400
+    assert model.n_boosting_rounds_ == model.best_iteration_
     assert model.booster_.num_trees() == model.best_iteration_
 
 
@@ -137,7 +178,7 @@ def test_encode_ignores_extra_columns_and_order(training_set):
     )
 
 
-@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+@pytest.mark.parametrize("method", ["auto", "isotonic", "sigmoid", "beta"])
 def test_save_load_identical_predictions(training_set, method):
     """to_dict -> JSON -> from_dict -> identical probabilities, raw scores and attributes."""
     X, y, as_of = _xy(training_set)
@@ -164,7 +205,7 @@ def test_calibration_improves_brier_on_held_out_dates(training_set):
     raw_model = RecurrenceRiskModel(**{**params, "calibration": None}).fit(X, y, as_of=as_of)
     uncalibrated = brier(y_te, raw_model.predict_proba(X_te)[:, 1])
     rate = y_te.mean()
-    for method in ("isotonic", "sigmoid"):
+    for method in ("auto", "isotonic", "sigmoid", "beta"):
         model = RecurrenceRiskModel(**{**params, "calibration": method}).fit(X, y, as_of=as_of)
         p = model.predict_proba(X_te)[:, 1]
         assert brier(y_te, p) < 0.8 * uncalibrated, method
@@ -187,15 +228,16 @@ def test_isotonic_calibrator_matches_sklearn_when_levels_are_large():
     np.testing.assert_array_equal(again.predict(grid), cal.predict(grid))
 
 
-def test_isotonic_levels_rest_on_enough_rows():
-    """Rare positives: plain isotonic puts a 100 % level on the few top rows; riskml pools
-    levels until each rests on >= MIN_ISOTONIC_BLOCK rows, stays monotone, and keeps the mean."""
+def test_isotonic_step_levels_rest_on_enough_rows():
+    """Rare positives: plain isotonic puts a 100 % level on the few top rows; the step map
+    (kept for comparison) pools levels until each rests on >= MIN_ISOTONIC_BLOCK rows, stays
+    monotone, and keeps the mean -- at the price of plateaus."""
     rng = np.random.default_rng(1)
     raw = np.r_[rng.normal(-4, 1.2, 20000), np.full(5, 8.0)]  # a few extreme scores ...
     y = np.r_[(rng.random(20000) < 1 / (1 + np.exp(-raw[:20000]))), np.ones(5)].astype(float)
     plain = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw, y)
     assert plain.predict(raw).max() == 1.0
-    cal = fit_calibrator("isotonic", raw, y)
+    cal = fit_calibrator("isotonic_step", raw, y)
     p = cal.predict(raw)
     assert p.max() < 0.9
     order = np.argsort(raw)
@@ -261,3 +303,102 @@ def test_lightgbm_params_reproduce_booster(training_set):
     )
     plain = lgb.train(model.lightgbm_params(), ds, num_boost_round=model.best_iteration_)
     np.testing.assert_allclose(plain.predict(M, raw_score=True), model.predict_raw(X))
+
+
+def _rare_outcomes(n: int = 40_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Raw scores and outcomes whose true log-odds are not a linear function of the raw score."""
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(-3.5, 1.3, n)
+    true_logit = -4.0 + 0.6 * raw + 0.35 * np.maximum(raw + 2.0, 0.0) ** 2
+    y = (rng.random(n) < 1 / (1 + np.exp(-true_logit))).astype(float)
+    return raw, y
+
+
+@pytest.mark.parametrize("method", CANDIDATES)
+def test_candidate_calibrators_are_strictly_increasing(method):
+    """Every candidate -> distinct raw scores get distinct probabilities (strictly increasing,
+    also beyond the fitted range and between close scores), never exactly 0 or 1, and the map
+    survives a JSON round trip."""
+    raw, y = _rare_outcomes()
+    cal = fit_calibrator(method, raw, y)
+    # a rare-event risk model's raw scores lie in about [-20, 4]; much closer to 1, float64
+    # cannot tell probabilities 1e-16 apart
+    grid = np.unique(np.r_[np.linspace(-20, 4, 20001), np.sort(raw)])
+    p = cal.predict(grid)
+    assert np.all(np.diff(p) > 0), method
+    extreme = cal.predict(np.array([-1e6, -500.0, 500.0, 1e6]))
+    assert extreme.min() > 0.0 and extreme.max() < 1.0
+    close = np.array([-3.0, -3.0 + 1e-9, 0.5, 0.5 + 1e-9])
+    assert len(np.unique(cal.predict(close))) == 4
+    again = calibrator_from_dict(json.loads(json.dumps(cal.to_dict())))
+    np.testing.assert_array_equal(again.predict(grid), p)
+
+
+def test_step_isotonic_makes_plateaus_the_candidates_do_not():
+    """The old step isotonic map ties many of the top 5 % on one value; no candidate ties any."""
+    raw, y = _rare_outcomes()
+    top = raw >= np.quantile(raw, 0.95)
+    _, counts = np.unique(
+        fit_calibrator("isotonic_step", raw, y).predict(raw[top]), return_counts=True
+    )
+    assert counts.max() > 50
+    for method in CANDIDATES:
+        p = fit_calibrator(method, raw, y).predict(raw[top])
+        assert len(np.unique(p)) == len(np.unique(raw[top])), method
+
+
+def test_model_gives_distinct_households_distinct_probabilities(training_set):
+    """A fitted model -> as many distinct probabilities as distinct raw scores, none 0 or 1."""
+    X, y, as_of = _xy(training_set)
+    model = RecurrenceRiskModel(**FAST).fit(X, y, as_of=as_of)
+    raw = model.predict_raw(X)
+    p = model.predict_proba(X)[:, 1]
+    assert len(np.unique(p)) == len(np.unique(raw))
+    assert p.min() > 0.0 and p.max() < 1.0
+    order = np.argsort(raw)
+    assert np.all(np.diff(p[order])[np.diff(raw[order]) > 0] > 0)
+
+
+def test_choose_calibrator_picks_lowest_out_of_time_log_loss():
+    """Forward chaining over blocks -> every candidate scored on later blocks only; the choice
+    has the lowest log-loss. Curved true log-odds -> a flexible map beats Platt scaling."""
+    raw, y = _rare_outcomes(60_000, seed=2)
+    blocks = [(raw[i::3], y[i::3]) for i in range(3)]
+    choice = choose_calibrator(blocks)
+    assert set(choice.scores) == set(CANDIDATES)
+    assert all(v["rows"] == len(blocks[1][1]) + len(blocks[2][1]) for v in choice.scores.values())
+    assert choice.method == min(choice.scores, key=lambda m: choice.scores[m]["log_loss"])
+    assert choice.method != "sigmoid"
+    assert choice.scores["sigmoid"]["log_loss"] > choice.scores[choice.method]["log_loss"]
+
+
+def test_choose_calibrator_with_one_block_says_so():
+    """One block -> nothing out of time to compare on: sigmoid, and the reason says so."""
+    raw, y = _rare_outcomes(5000)
+    choice = choose_calibrator([(raw, y)])
+    assert choice.method == "sigmoid" and choice.scores == {}
+    assert "no out-of-time comparison" in choice.reason
+
+
+def test_auto_calibration_records_choice(training_set):
+    """calibration='auto' -> the summary names the chosen candidate and every candidate's
+    out-of-time log-loss; the fitted calibrator is that candidate."""
+    X, y, as_of = _xy(training_set)
+    model = RecurrenceRiskModel(**FAST).fit(X, y, as_of=as_of)
+    cal = model.training_summary_["calibration"]
+    assert cal["requested"] == "auto"
+    assert cal["method"] == model.calibrator_.method in CANDIDATES
+    assert set(cal["candidates"]) == set(CANDIDATES)
+    assert cal["method"] == min(cal["candidates"], key=lambda m: cal["candidates"][m]["log_loss"])
+
+
+def test_defaults_equal_configs_training_yaml():
+    """RecurrenceRiskModel() defaults == configs/training.yaml's model section (purge_months:
+    null = the horizon), so the Python API trains like the CLI."""
+    config = load_training_config()
+    defaults = RecurrenceRiskModel().get_params()
+    for key, value in config.model.model_dump().items():
+        if key == "purge_months" and value is None:
+            value = config.horizon_months
+        assert defaults[key] == value, key
+    assert defaults["protected_attributes"] == tuple(config.protected_attributes)

@@ -13,6 +13,7 @@ import pytest
 
 from riskml.config.explain import load_explain_config
 from riskml.config.scoring import ScoringConfig, TierConfig, load_scoring_config
+from riskml.config.training import load_training_config
 from riskml.data import RISK_TYPES
 from riskml.scoring import (
     SCORE_COLUMNS,
@@ -111,14 +112,15 @@ def test_file_has_the_contract_columns_ranks_tiers_and_metadata(flawed_run: Any)
     for _, g in scored.groupby(["county_code", "township_code", "village_code"]):
         assert sorted(g["rank_village"].tolist()) == list(range(1, len(g) + 1))
         assert g.sort_values("rank_village")["score"].is_monotonic_decreasing
-    cut = load_scoring_config().tiers
-    expected = np.where(
-        scored["score"] >= cut.cutoffs.high,
-        "high",
-        np.where(scored["score"] >= cut.cutoffs.medium, "medium", "low"),
-    )
-    assert (scored["tier"].to_numpy() == expected).all()
-    assert (scored["flagged"] == scored["tier"].isin(cut.flagged)).all()
+    tiers = load_scoring_config().tiers
+    assert tiers.method == "capacity" and tiers.flagged == ("high",)
+    # the flagged tier is the capacity the model was backtested at (configs/training.yaml)
+    share = load_training_config().capacity.share
+    n = len(scored)
+    assert int(scored["flagged"].sum()) == int(np.floor(share * n + 0.5))
+    flagged = scored.loc[scored["flagged"].astype(bool)]
+    assert (flagged["tier"] == "high").all()
+    assert flagged["score"].min() >= scored.loc[~scored["flagged"].astype(bool), "score"].max()
     summary = json.loads(Path(str(flawed_run.path) + ".summary.json").read_text(encoding="utf-8"))
     assert summary["tiers"] == {
         t: int((scored["tier"] == t).sum()) for t in ("high", "medium", "low")
@@ -164,15 +166,18 @@ def test_flagged_households_get_up_to_four_reasons_and_others_none(
 
 
 def test_reasons_reconcile_with_the_models_raw_score(
-    flawed_run: Any, province_bundle: Any, risk_model: Any
+    flawed_run: Any, flawed_province_dir: tuple[Path, dict[str, str]], risk_model: Any
 ) -> None:
     """Recompute TreeSHAP for the flagged households: the file's reasons are the top groups of
     stated facts' contributions that, with other factors and the base value, add up to the
     file's raw score; the texts and measures are the ones reason_codes gives with the facts,
     the scoring month and the assistance in place."""
+    from riskml.data import load_bundle
     from riskml.explain import reason_codes, reconcile, tree_shap
     from riskml.features import assistance_in_place, village_context
     from riskml.scoring._partition import compute_features
+
+    province_bundle = load_bundle(flawed_province_dir[0])
 
     s = flawed_run.scores
     flagged = s.loc[s["flagged"]].head(200).reset_index(drop=True)
@@ -216,19 +221,20 @@ def test_reasons_reconcile_with_the_models_raw_score(
 def test_capacity_tiers_flag_the_top_of_each_village_and_explain_them(
     province_bundle: Any, risk_model: Any
 ) -> None:
-    cfg = _config(
-        method="capacity",
-        capacity={"high_per_village": 2, "medium_per_village": 1, "min_score": 0.0},
-        flagged=("high",),
-    )
-    run = score_roster(
-        province_bundle, SCORING_AS_OF, out=None, model=risk_model, config=cfg, quiet=True
-    )
+    """A model recorded with capacity.per_village = 2 -> the top 2 of each village are flagged
+    (high), the next 2 medium (medium_multiple 2), and every flagged one is explained."""
+    risk_model.metadata["capacity"] = {"share": None, "per_village": 2}
+    try:
+        run = score_roster(
+            province_bundle, SCORING_AS_OF, out=None, model=risk_model, config=_config(), quiet=True
+        )
+    finally:
+        del risk_model.metadata["capacity"]
     s = run.scores
     scored = s.loc[s["status"] == "scored"]
     assert (scored.loc[scored["rank_village"] <= 2, "tier"] == "high").all()
-    assert (scored.loc[scored["rank_village"] == 3, "tier"] == "medium").all()
-    assert (scored.loc[scored["rank_village"] > 3, "tier"] == "low").all()
+    assert (scored.loc[scored["rank_village"].between(3, 4), "tier"] == "medium").all()
+    assert (scored.loc[scored["rank_village"] > 4, "tier"] == "low").all()
     per_village = scored.groupby(["county_code", "township_code", "village_code"])["flagged"].sum()
     assert (per_village <= 2).all() and per_village.max() == 2
     # flagged only after ranking the whole roster: the second pass explained every one of them

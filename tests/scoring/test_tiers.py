@@ -33,10 +33,10 @@ def _roster() -> pd.DataFrame:
     )
 
 
-def _config(
-    method: str, flagged: tuple[str, ...] = ("high", "medium"), **capacity: float
-) -> TierConfig:
-    cap = {"high_per_village": 1, "medium_per_village": 1, "min_score": 0.0} | capacity
+def _config(method: str, flagged: tuple[str, ...] | None = None, **capacity: float) -> TierConfig:
+    cap = {"medium_multiple": 2.0, "min_score": 0.0} | capacity
+    if flagged is None:
+        flagged = ("high",) if method == "capacity" else ("high", "medium")
     return TierConfig(
         method=method,
         cutoffs=TierCutoffs(high=0.4, medium=0.2),
@@ -56,7 +56,8 @@ def test_rank_within_village_breaks_ties_by_household_id_and_skips_unscored() ->
 
 
 def test_rank_within_village_breaks_probability_ties_by_raw_score_first() -> None:
-    """Isotonic plateaus tie calibrated probabilities; the raw score still orders them."""
+    """Step-wise calibrations (models saved by older riskml) tie calibrated probabilities; the
+    raw score still orders them."""
     df = _roster().assign(raw_score=[-1.0, 0.0, -0.5, 1.0, -3.0, np.nan, -1.2, -2.0])
     ranks = rank_within(df, ("county_code", "township_code", "village_code"))
     # t1/v1: h2 1st; h1 and h3 tie at 0.30 but h3's raw score is higher -> h3 2nd, h1 3rd
@@ -110,16 +111,58 @@ def test_only_configured_tiers_are_flagged() -> None:
 
 
 def test_tiers_by_capacity_per_village() -> None:
-    out = assign_tiers(_roster(), _config("capacity"))
-    # per village: rank 1 high, rank 2 medium, rest low
+    """capacity.per_village = 1 -> rank 1 of each village high (flagged), rank 2 medium (up to
+    medium_multiple = 2 x capacity), the rest low."""
+    out = assign_tiers(_roster(), _config("capacity"), capacity={"per_village": 1})
     assert out["tier"].tolist() == ["medium", "high", "low", "high", "low", pd.NA, "high", "medium"]
+    assert out.loc[out["flagged"], "household_id"].tolist() == ["h2", "h4", "h7"]
+
+
+def test_tiers_by_capacity_share_flag_exactly_the_backtest_capacity() -> None:
+    """capacity.share -> the flagged tier is the top share of the scored roster, rounded as the
+    backtest rounds (floor(share x n + 0.5)); medium up to medium_multiple x that."""
+    rng = np.random.default_rng(3)
+    n = 1000
+    df = pd.DataFrame(
+        {
+            "household_id": [f"h{i:04d}" for i in range(n)],
+            "county_code": "c",
+            "township_code": "t",
+            "village_code": rng.choice(["v1", "v2", "v3"], n),
+            "status": "scored",
+            "score": rng.random(n),
+        }
+    )
+    out = assign_tiers(df, _config("capacity"), capacity={"share": 0.05})
+    assert int(out["flagged"].sum()) == 50
+    assert int((out["tier"] == "medium").sum()) == 50
+    assert out.loc[out["flagged"], "score"].min() > out.loc[~out["flagged"], "score"].max()
 
 
 def test_capacity_min_score_keeps_low_risk_villages_low() -> None:
-    out = assign_tiers(_roster(), _config("capacity", min_score=0.2))
+    out = assign_tiers(_roster(), _config("capacity", min_score=0.2), capacity={"per_village": 1})
     # t2/v1's second place (h8, 0.12) is below the floor
     assert out.set_index("household_id").loc["h8", "tier"] == "low"
     assert out.set_index("household_id").loc["h7", "tier"] == "high"
+
+
+def test_capacity_tiers_need_the_capacity() -> None:
+    with pytest.raises(ValueError, match=r"configs/training.yaml capacity"):
+        assign_tiers(_roster(), _config("capacity"))
+
+
+def test_capacity_tiers_flag_high_only() -> None:
+    """method: capacity with flagged [high, medium] would flag twice the capacity the backtest
+    measured -> a config error saying so."""
+    with pytest.raises(ValueError, match="flagged tier is exactly the cadres' capacity"):
+        _config("capacity", flagged=("high", "medium"))
+
+
+def test_old_per_village_tier_keys_are_a_clear_error() -> None:
+    """tiers.capacity.high_per_village (two settings that could disagree) -> an error pointing
+    to configs/training.yaml capacity."""
+    with pytest.raises(ValueError, match=r"set once in configs/training\.yaml"):
+        TierCapacity.model_validate({"high_per_village": 3, "medium_per_village": 5})
 
 
 def test_flagged_tier_list_rejects_low() -> None:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from riskml.cli import app
 from riskml.synth import GroundTruthOracle, truth_path_for
 from riskml.tracking import load_risk_model, open_store, promote, train_and_register
+from riskml.tracking._card import render_model_card
 
 FAST_CONFIG = {
     "feature_set": "default",
@@ -84,6 +85,36 @@ def test_train_registers_a_challenger_and_reports_the_backtest(trained):
     assert p["data_fingerprint"] == t["riskml.data_fingerprint"] != ""
     assert t["riskml.catalog_version"] == p["catalog_version"]
     assert t["riskml.kind"] == "training" and t["riskml.registered_version"] == result.version
+    # every config fallback is on the console and in the params, with the value it fell back to
+    for key in ("model.purge_months", "backtest.gap_months", "rules_config"):
+        assert any(s.startswith(f"config fallback: {key} = ") for s in steps), key
+        assert f"fallback.{key}" in p
+    assert p["final.calibration"] == result.model.calibrator_.method
+    assert p["final.rows"] == str(result.model.training_summary_["rows"])
+
+
+def test_card_shows_calibration_before_after_and_recall_by_risk_type(trained):
+    """The model card: the final model's calibrator and its candidates' out-of-time figures,
+    the backtest's comparison with the old step isotonic map, calibration by decile within the
+    top 10 % before and after, and recall by recorded risk type for the model and the rules."""
+    result, _, _ = trained
+    card = result.card
+    cal = card["calibration"]
+    assert cal["final_model"]["method"] == result.model.calibrator_.method
+    compared = {r["calibrator"] for r in cal["compared"]}
+    assert {"sigmoid", "beta", "isotonic", "isotonic_step", "model (chosen)"} <= compared
+    sides = {r["calibrator"] for r in cal["top_decile"]}
+    assert sides == {"before: isotonic_step", "after: model"}
+    by_type = {r["risk_type"]: r for r in card["recall_by_risk_type"]}
+    assert "all" in by_type and len(by_type) >= 2
+    total = by_type.pop("all")
+    assert sum(r["positives"] for r in by_type.values()) == total["positives"]
+    assert {"recall_model", "recall_rules", "flagged_model", "flagged_rules"} <= set(total)
+    md = render_model_card(card)
+    assert "Calibration by decile within the top 10 %" in md
+    assert "Recall at capacity by recorded risk type" in md
+    # the model records the capacity it was backtested at: scoring flags exactly that
+    assert result.model.training_summary_["rows"] == card["data"]["rows"]
 
 
 def test_registered_model_scores_like_the_trained_one_on_recomputed_features(
