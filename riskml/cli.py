@@ -202,7 +202,10 @@ def report_command(
         help="public (review meeting: masked ids, no health details) or internal (staff).",
     ),
     fmt: str | None = typer.Option(
-        None, "--format", help="html, pdf or html,pdf (PDF: A4, printable)."
+        None,
+        "--format",
+        help="html, pdf and/or xlsx, comma-separated (PDF: A4, printable; xlsx: the 核实登记表 "
+        "registration workbook, internal mode only).",
     ),
     workers: int | None = typer.Option(
         None, "--workers", help="Processes rendering PDFs (default: one per core, at most 4)."

@@ -42,7 +42,14 @@ from riskml.reports._scorefile import (
     check_scores,
     load_score_file,
 )
-from riskml.reports._units import UNIT_COLUMN, household_records, prepare_units, sensitive_texts
+from riskml.reports._units import (
+    UNIT_COLUMN,
+    household_records,
+    prepare_units,
+    registration_rows,
+    sensitive_texts,
+)
+from riskml.reports._workbook import write_registration_workbook
 
 __all__ = ["ReviewReportResult", "render_review_reports"]
 
@@ -94,10 +101,10 @@ def _formats(value: str | Sequence[str] | None, default: Sequence[str]) -> tuple
         items = [p.strip().lower() for p in value.split(",") if p.strip()]
     else:
         items = [str(p).strip().lower() for p in value]
-    bad = [p for p in items if p not in ("html", "pdf")]
+    bad = [p for p in items if p not in ("html", "pdf", "xlsx")]
     if bad or not items:
         raise ReportInputError(
-            f"--format must be a comma-separated list of html and pdf, got {value!r}."
+            f"--format must be a comma-separated list of html, pdf and xlsx, got {value!r}."
         )
     return tuple(dict.fromkeys(["html", *items]))  # PDFs are rendered from the HTML
 
@@ -163,6 +170,13 @@ def render_review_reports(
     lang = _choice(lang, config.defaults.lang, LANGS, "--lang")
     mode = _choice(mode, config.defaults.mode, MODES, "--mode")
     fmts = _formats(formats, config.defaults.formats)
+    if "xlsx" in fmts and mode != "internal":
+        raise ReportInputError(
+            "--format xlsx writes the registration workbook (核实登记表), which is internal material: "
+            "it lists households by their full id with the internal reasons (health facts). It is "
+            "never written in public mode. Use --mode internal (with an internal score file) for "
+            "the workbook, or drop xlsx from --format for the meeting list."
+        )
     font = find_cjk_font(font_list, config.cjk_fonts)
     folder = OutputFolder(out_dir)
     folder.check()
@@ -293,6 +307,7 @@ def render_review_reports(
             sub = prep.subunits.get(code)
             html_name = f"{stem}.html"
             pdf_name = f"{stem}.pdf" if pdf is not None else None
+            xlsx_name = f"{stem}_核实登记表.xlsx" if "xlsx" in fmts else None
             unit_ctx = {
                 "code": code,
                 "name": name,
@@ -326,6 +341,8 @@ def render_review_reports(
                 ],
                 "subunits": [] if sub is None else sub.to_dict("records"),
                 "pdf_href": quote(pdf_name) if pdf_name else None,
+                "xlsx_href": quote(xlsx_name) if xlsx_name else None,
+                "verification_href": None,
             }
             html = unit_tpl.render(
                 **base_ctx,
@@ -348,6 +365,12 @@ def render_review_reports(
             u2 = time.perf_counter()
             if pdf_name is not None:
                 pdf_jobs.append((html_path, folder.path("units", pdf_name)))
+            if xlsx_name is not None:
+                write_registration_workbook(
+                    folder.path("units", xlsx_name),
+                    registration_rows(fl),
+                    title=f"核实登记表 · {heading} · 评估时点 {meta['as_of'] or '—'} · 内部工作材料，不得外传",
+                )
             timings["charts"] += u1 - u0
             timings["html"] += u2 - u1
             unit_rows.append(
@@ -357,8 +380,11 @@ def render_review_reports(
                     "counts": counts,
                     "html": f"units/{html_name}",
                     "pdf": f"units/{pdf_name}" if pdf_name else None,
+                    "xlsx": f"units/{xlsx_name}" if xlsx_name else None,
                     "html_href": "units/" + quote(html_name),
                     "pdf_href": "units/" + quote(pdf_name) if pdf_name else None,
+                    "xlsx_href": "units/" + quote(xlsx_name) if xlsx_name else None,
+                    "verification_href": None,
                     "seconds": {"charts": round(u1 - u0, 4), "html": round(u2 - u1, 4), "pdf": 0.0},
                 }
             )
@@ -400,7 +426,8 @@ def render_review_reports(
             "households": len(sf.frame) + n_unplaced,
             "unplaced_households": n_unplaced,
             "units": [
-                {k: u[k] for k in ("code", "name", "html", "pdf", "counts")} for u in unit_rows
+                {k: u[k] for k in ("code", "name", "html", "pdf", "xlsx", "counts")}
+                for u in unit_rows
             ],
             "cjk_font": font.name,
         }

@@ -18,7 +18,14 @@ from riskml.reports._labels import risk_type_labels
 from riskml.reports._output import safe_filename, unique_stems
 from riskml.reports._scorefile import TIERS, ScoreFile
 
-__all__ = ["UNIT_COLUMN", "Prepared", "household_records", "prepare_units", "sensitive_texts"]
+__all__ = [
+    "UNIT_COLUMN",
+    "Prepared",
+    "household_records",
+    "prepare_units",
+    "registration_rows",
+    "sensitive_texts",
+]
 
 UNIT_COLUMN = {"village": "village_code", "township": "township_code", "county": "county_code"}
 _SUB_LEVEL = {"township": "village", "county": "township"}
@@ -317,3 +324,51 @@ def sensitive_texts(sf: ScoreFile, rows: pd.DataFrame) -> list[str]:
         if c in rows.columns:
             public.update(rows[c].dropna().astype(str).unique().tolist())
     return sorted(internal - public)
+
+
+def _cell(value: Any) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def registration_rows(fl: pd.DataFrame) -> list[list[Any]]:
+    """The 核实登记表 rows of a unit's flagged households (internal mode), in rank order.
+
+    In :data:`riskml.data.REGISTRATION_FIXED_COLUMNS` order: full household id, village, 村民小组
+    (when known), tier (高/中/低), rank, the internal reason texts (facts with their data year)
+    joined with "；", and the suggested measures. The workbook is a Chinese form whatever the
+    report language.
+    """
+    from riskml.scoring._columns import MAX_REASONS, VALUE_ZH, reason_column
+
+    if fl.empty:
+        return []
+    tiers = VALUE_ZH["tier"]
+    out: list[list[Any]] = []
+    reason_cols = [reason_column(k, "zh") for k in range(1, MAX_REASONS + 1)]
+    group = fl["group_name"] if "group_name" in fl.columns else pd.Series(None, index=fl.index)
+    for hid, village, grp, tier, rank, measures, *reasons in zip(
+        fl["household_id"].astype("string"),
+        fl["_village"],
+        group,
+        fl["tier"].astype("string"),
+        fl["_rank"],
+        fl["measures_zh"] if "measures_zh" in fl.columns else [None] * len(fl),
+        *[fl[c] if c in fl.columns else [None] * len(fl) for c in reason_cols],
+        strict=True,
+    ):
+        texts = [t for t in (_cell(r) for r in reasons) if t]
+        out.append(
+            [
+                _cell(hid),
+                _cell(village),
+                _cell(grp),
+                tiers.get(str(tier), _cell(tier)) if _cell(tier) else None,
+                int(rank),
+                "；".join(texts) or None,
+                _cell(measures),
+            ]
+        )
+    return out
