@@ -181,7 +181,10 @@ def test_filled_workbook_imports_into_the_bundle(tmp_path: Path) -> None:
     reviews = load_bundle(bundle_dir).reviews.sort_values("household_id")
     assert reviews["household_id"].astype(str).tolist() == sorted(filled)
     want = {h: CONCLUSIONS_ZH[v[2]] for h, v in filled.items()}
-    assert dict(zip(reviews["household_id"].astype(str), reviews["outcome"].astype(str))) == want
+    assert (
+        dict(zip(reviews["household_id"].astype(str), reviews["outcome"].astype(str), strict=True))
+        == want
+    )
     assert reviews["reviewed_on"].dt.date.tolist() == [filled[h][0] for h in sorted(filled)]
     assert reviews["risk_type"].astype(object).tolist()[0] == RISK_TYPES_ZH["因病"]
     second = import_reviews([filled_path], bundle_dir, today=today)
