@@ -65,6 +65,23 @@ _HELP_LINES = (
 )
 
 
+def _display_width(text: str) -> int:
+    """Approximate width in Excel character units (CJK and full-width characters count two)."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _row_height(values: Sequence[Any]) -> float:
+    """A row height (points) that shows every wrapped cell whole: Excel, WPS and LibreOffice do
+    not grow rows of a generated file by themselves."""
+    lines = 1
+    for name, v in zip(REGISTRATION_COLUMNS, values, strict=False):
+        if v is None:
+            continue
+        usable = max(1.0, _WIDTHS.get(name, 12) - 1.5)
+        lines = max(lines, -(-_display_width(str(v)) // int(usable)))
+    return 15.0 * lines + 3
+
+
 def _text_cell(cell: Any, value: Any) -> None:
     """Store ``value`` as a text cell (neutralised; ``None`` stays empty)."""
     if value is None:
@@ -160,6 +177,7 @@ def write_registration_workbook(
         r = first + i
         if len(values) != n_fixed:
             raise ValueError(f"a registration row needs {n_fixed} values, got {len(values)}")
+        ws.row_dimensions[r].height = _row_height(values)
         for j, v in enumerate(values, start=1):
             cell = ws.cell(row=r, column=j)
             if isinstance(v, int) and not isinstance(v, bool):

@@ -24,7 +24,7 @@ from riskml.reports import ReportInputError, render_review_reports
 from riskml.scoring._columns import MAX_REASONS, reason_column
 from tests.data._builders import EXTRACTED_ON, HH, write_text_bundle
 from tests.reports._scores import TRAVERSAL_VILLAGES, make_scores
-from tests.reports.conftest import TINY
+from tests.reports.conftest import TINY, needs
 
 TIER_ZH = {"high": "高", "medium": "中", "low": "低"}
 
@@ -189,3 +189,44 @@ def test_filled_workbook_imports_into_the_bundle(tmp_path: Path) -> None:
     assert reviews["risk_type"].astype(object).tolist()[0] == RISK_TYPES_ZH["因病"]
     second = import_reviews([filled_path], bundle_dir, today=today)
     assert second.added == 0 and second.already_recorded == 3
+
+
+@needs("soffice")
+@needs("pdftotext")
+def test_workbook_opens_in_libreoffice(rendered, tmp_path: Path) -> None:
+    """LibreOffice (headless) converts a workbook to PDF; the page shows the header, the ids and
+    the title (the check a person makes by opening it)."""
+    import shutil
+    import subprocess
+
+    result = rendered("village", "zh", "internal", "html,xlsx")
+    unit = max(result.units, key=lambda u: u["counts"]["flagged"])
+    src = tmp_path / "reg.xlsx"
+    shutil.copyfile(result.out_dir / unit["xlsx"], src)
+    subprocess.run(
+        [
+            "soffice",
+            f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=240,
+    )
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "reg.pdf"), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    ws = _sheet(result.out_dir / unit["xlsx"])
+    for header in ("户编号", "风险原因", "核实结论", "风险类型"):
+        assert header in text
+    ids = [r[0].value for r in ws.iter_rows(min_row=3)]
+    assert ids and all(i in text for i in ids)
+    assert "内部工作材料" in text
