@@ -300,9 +300,7 @@ def render_review_reports(
                 )
             u1 = time.perf_counter()
             households = household_records(fl, prep.reasons.get(code, []), separator)
-            nl = prep.no_longer.get(
-                code, pd.DataFrame(columns=["_id", "_village", "tier", "_change_detail"])
-            )
+            nl = prep.no_longer.get(code)
             rej = prep.rejected.get(code) if mode == "internal" else None
             sub = prep.subunits.get(code)
             html_name = f"{stem}.html"
@@ -325,20 +323,45 @@ def render_review_reports(
                 "contribution_note": note,
                 "show_village": level != "village",
                 "households": households,
-                "no_longer": [
-                    {"id": i, "village": v, "tier": None if pd.isna(tr) else tr, "change_detail": d}
-                    for i, v, tr, d in nl[["_id", "_village", "tier", "_change_detail"]].itertuples(
-                        index=False, name=None
-                    )
-                ],
-                "rejected": []
-                if rej is None
-                else [
-                    {"id": i, "village": v, "detail": "" if pd.isna(d) else d}
-                    for i, v, d in rej[["_id", "_village", "status_detail"]].itertuples(
-                        index=False, name=None
-                    )
-                ],
+                "no_longer": _rows(
+                    nl,
+                    id="_shown",
+                    sub="_sub",
+                    village="_village",
+                    tier="previous_tier",
+                    change_detail="_change_detail",
+                ),
+                "unreviewed": _rows(
+                    prep.unreviewed.get(code),
+                    id="_shown",
+                    sub="_sub",
+                    village="_village",
+                    previous_tier="previous_tier",
+                    now="_now",
+                    review="_review",
+                ),
+                "held_back": _rows(
+                    prep.held_back.get(code),
+                    id="_shown",
+                    sub="_sub",
+                    village="_village",
+                    tier="tier",
+                    review="_review",
+                    detail="status_detail",
+                ),
+                "below_line": _rows(
+                    prep.below_line.get(code),
+                    id="_shown",
+                    sub="_sub",
+                    village="_village",
+                    now="_now",
+                    income="_income",
+                    review="_review",
+                ),
+                "previous_as_of": prep.previous_as_of,
+                "rejected": _rows(
+                    rej, id="_id", sub="_sub", village="_village", detail="status_detail"
+                ),
                 "subunits": [] if sub is None else sub.to_dict("records"),
                 "pdf_href": quote(pdf_name) if pdf_name else None,
                 "xlsx_href": quote(xlsx_name) if xlsx_name else None,
@@ -448,6 +471,24 @@ def render_review_reports(
             "total": round(finished - started, 3),
         },
     )
+
+
+def _rows(frame: pd.DataFrame | None, **fields: str) -> list[dict[str, Any]]:
+    """Template rows: ``name -> column`` for each of ``fields`` (missing values as "")."""
+    if frame is None or frame.empty:
+        return []
+    cols = list(fields.values())
+    out = []
+    for values in frame[cols].itertuples(index=False, name=None):
+        out.append(
+            {
+                name: (
+                    "" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v
+                )
+                for name, v in zip(fields, values, strict=True)
+            }
+        )
+    return out
 
 
 def _coverage_text(sf: ScoreFile, lang: str, t: Mapping[str, Any]) -> str:
