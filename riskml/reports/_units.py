@@ -523,7 +523,8 @@ def household_records(
 
 
 def sensitive_texts(sf: ScoreFile, rows: pd.DataFrame) -> list[str]:
-    """Internal reason texts of ``rows`` that are not also public wording or measures."""
+    """What a public page of ``rows`` must not show: internal reason texts that are not also
+    public wording or measures, heads' names and groups (村民小组)."""
     if sf.mode != "internal" or rows.empty:
         return []
     from riskml.scoring._columns import MAX_REASONS, reason_column
@@ -538,7 +539,15 @@ def sensitive_texts(sf: ScoreFile, rows: pd.DataFrame) -> list[str]:
     for c in ("public_measures_zh", "public_measures_en", "context_zh", "context_en"):
         if c in rows.columns:
             public.update(rows[c].dropna().astype(str).unique().tolist())
-    return sorted(internal - public)
+    # heads' names and groups (村民小组): internal mode only; a group name that is also part of
+    # a village name or a public text cannot be told apart on the page and is not checked
+    names: set[str] = set()
+    for c in ("head_name", "group_name"):
+        if c in rows.columns:
+            names.update(v.strip() for v in rows[c].dropna().astype(str) if len(v.strip()) >= 2)
+    shown = [*rows["village_name"].dropna().astype(str).unique().tolist(), *public]
+    names = {n for n in names if not any(n in text for text in shown)}
+    return sorted((internal - public) | names)
 
 
 def _cell(value: Any) -> str | None:

@@ -344,6 +344,7 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
 
     # Change since the previous run, consistent with the flag.
     prev_flag = rng.random(n) < np.where(flagged, 0.6, 0.05)
+    prev_flag |= held  # reviewed because they were on the previous list
     new_hh = rng.random(n) < 0.03
     moved = rng.normal(0, 0.05, n)
     change = np.select(
