@@ -19,6 +19,8 @@ import pandas as pd
 
 from riskml import __version__
 from riskml.config.reports import LANGS, LEVELS, MODES, ReportsConfig, load_reports_config
+from riskml.config.verification import load_verification_config
+from riskml.data import CONCLUSIONS_ZH, RISK_TYPE_ZH
 from riskml.reports._fonts import CJKFont, find_cjk_font
 from riskml.reports._labels import (
     measures_separator,
@@ -45,10 +47,12 @@ from riskml.reports._scorefile import (
 from riskml.reports._units import (
     UNIT_COLUMN,
     household_records,
+    outcome_labels,
     prepare_units,
     registration_rows,
     sensitive_texts,
 )
+from riskml.reports._verification import verification_records
 from riskml.reports._workbook import write_registration_workbook
 
 __all__ = ["ReviewReportResult", "render_review_reports"]
@@ -237,11 +241,16 @@ def render_review_reports(
     }
     env = jinja_env()
     unit_tpl = env.get_template("unit.html")
+    verification_tpl = env.get_template("verification.html")
+    vconfig = load_verification_config() if mode == "internal" else None
+    t_ext = {**t, "_lang": lang}
+    outcomes = outcome_labels(lang, t_ext)
     index_tpl = env.get_template("index.html")
     type_labels = risk_type_labels(lang)
     separator = measures_separator(lang)
     timings = {"charts": 0.0, "html": 0.0, "pdf": 0.0}
     pdf_jobs: list[tuple[Path, Path]] = []
+    pdf_owner: list[int] = []  # the unit (position in unit_rows) of each PDF job
     # positions of each unit's households (for the public-page privacy check)
     unit_rows_index = sf.frame.groupby(
         sf.frame[UNIT_COLUMN[level]].astype("string"), sort=False
@@ -306,6 +315,11 @@ def render_review_reports(
             html_name = f"{stem}.html"
             pdf_name = f"{stem}.pdf" if pdf is not None else None
             xlsx_name = f"{stem}_核实登记表.xlsx" if "xlsx" in fmts else None
+            # verification sheets (入户核实表): internal material, one page per flagged household
+            verification_name = (
+                f"{stem}.verification.html" if mode == "internal" and households else None
+            )
+            verification_pdf = f"{stem}.verification.pdf" if verification_name else None
             unit_ctx = {
                 "code": code,
                 "name": name,
@@ -365,7 +379,11 @@ def render_review_reports(
                 "subunits": [] if sub is None else sub.to_dict("records"),
                 "pdf_href": quote(pdf_name) if pdf_name else None,
                 "xlsx_href": quote(xlsx_name) if xlsx_name else None,
-                "verification_href": None,
+                "verification_href": (
+                    quote(verification_pdf if pdf is not None else verification_name)
+                    if verification_name and verification_pdf
+                    else None
+                ),
             }
             html = unit_tpl.render(
                 **base_ctx,
@@ -388,6 +406,22 @@ def render_review_reports(
             u2 = time.perf_counter()
             if pdf_name is not None:
                 pdf_jobs.append((html_path, folder.path("units", pdf_name)))
+                pdf_owner.append(len(unit_rows))
+            if verification_name is not None:
+                sheets_html = verification_tpl.render(
+                    **base_ctx,
+                    unit=unit_ctx,
+                    sheets=verification_records(fl, households, lang=lang, t=t_ext, config=vconfig),
+                    conclusions=list(CONCLUSIONS_ZH) if lang == "zh" else list(outcomes.values()),
+                    risk_types=[type_labels[c] for c in RISK_TYPE_ZH if c in type_labels],
+                    css_href="../static/report.css",
+                    index_href="../index.html",
+                )
+                v_path = folder.path("units", verification_name)
+                v_path.write_text(sheets_html, encoding="utf-8")
+                if pdf is not None:
+                    pdf_jobs.append((v_path, folder.path("units", verification_pdf)))
+                    pdf_owner.append(len(unit_rows))
             if xlsx_name is not None:
                 write_registration_workbook(
                     folder.path("units", xlsx_name),
@@ -407,17 +441,26 @@ def render_review_reports(
                     "html_href": "units/" + quote(html_name),
                     "pdf_href": "units/" + quote(pdf_name) if pdf_name else None,
                     "xlsx_href": "units/" + quote(xlsx_name) if xlsx_name else None,
-                    "verification_href": None,
+                    "verification": (
+                        f"units/{verification_pdf if pdf is not None else verification_name}"
+                        if verification_name and verification_pdf
+                        else None
+                    ),
+                    "verification_href": (
+                        "units/" + quote(verification_pdf if pdf is not None else verification_name)
+                        if verification_name and verification_pdf
+                        else None
+                    ),
                     "seconds": {"charts": round(u1 - u0, 4), "html": round(u2 - u1, 4), "pdf": 0.0},
                 }
             )
         if pdf is not None:
             p0 = time.perf_counter()
-            with_pdf = [u for u in unit_rows if u["pdf"]]
-            for u, secs in zip(
-                with_pdf, write_pdfs(pdf_jobs, workers=n_workers, writer=pdf), strict=True
+            for owner, secs in zip(
+                pdf_owner, write_pdfs(pdf_jobs, workers=n_workers, writer=pdf), strict=True
             ):
-                u["seconds"]["pdf"] = round(secs, 4)
+                sec = unit_rows[owner]["seconds"]
+                sec["pdf"] = round(sec["pdf"] + secs, 4)
             timings["pdf"] = time.perf_counter() - p0
         totals = {
             k: sum(u["counts"][k] for u in unit_rows)
@@ -449,7 +492,7 @@ def render_review_reports(
             "households": len(sf.frame) + n_unplaced,
             "unplaced_households": n_unplaced,
             "units": [
-                {k: u[k] for k in ("code", "name", "html", "pdf", "xlsx", "counts")}
+                {k: u[k] for k in ("code", "name", "html", "pdf", "xlsx", "verification", "counts")}
                 for u in unit_rows
             ],
             "cjk_font": font.name,
