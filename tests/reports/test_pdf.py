@@ -115,3 +115,24 @@ def test_long_tables_repeat_their_header_on_every_page(pdf_reports) -> None:
                 f"page {p} lists households without the table header"
             )
     assert pages_with_rows >= 2, f"expected the household table to span pages ({n} pages)"
+
+
+def test_verification_sheets_one_page_per_household(pdf_reports) -> None:
+    """Internal PDFs come with <unit>.verification.pdf: a cover listing the households, then one
+    A4 page per flagged household, in rank order, each with its id and the conclusion boxes."""
+    result = pdf_reports[("en", "internal")]
+    units = [u for u in result.units if u["counts"]["flagged"]]
+    assert units
+    t = load_reports_config().text["en"]
+    for u in units:
+        pdf = result.out_dir / u["verification"]
+        assert pdf.suffix == ".pdf" and pdf.is_file()
+        n = u["counts"]["flagged"]
+        assert _pages(pdf) == n + 1, "each household's sheet must fit on one page"
+        ids = ID_18.findall(_page_text(pdf, 1))
+        assert len(ids) == n
+        for k, hid in enumerate(ids, start=2):
+            text = _page_text(pdf, k)
+            assert ID_18.findall(text) == [hid]
+            assert t["v_conclusion"] in text and t["v_signatures"][0] in text
+    assert all(u["verification"] is None for u in pdf_reports[("zh", "public")].units)
