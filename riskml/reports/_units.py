@@ -183,6 +183,11 @@ def _left_explanation(
             text = texts["held_back"]
         elif review and bool(since):
             text = texts["reviewed"]
+            if str(r["tier"]) != str(r["previous_tier"]) and str(r["tier"]) in tiers_t:
+                fell = texts["risk_fell"].format(
+                    previous=tiers_t.get(str(r["previous_tier"]), "—"), now=tiers_t[str(r["tier"])]
+                )
+                text += ("；" if t.get("_lang") == "zh" else "; ") + fell
         else:
             text = texts["risk_fell"].format(
                 previous=tiers_t.get(str(r["previous_tier"]), "—"),

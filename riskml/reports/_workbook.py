@@ -16,7 +16,9 @@ The sheet:
 - the sheet protected (no password: it guards against accidental edits of the list, not against
   a determined user) with only the cadre columns' cells of the listed rows unlocked; resizing
   columns and rows stays allowed;
-- printed landscape, one page wide, the header repeated on every page.
+- printed landscape, one page wide, the header repeated on every page;
+- the instructions as notes on the header cells (one sheet only: ``reviews import`` reads every
+  sheet and reports sheets without the header as skipped).
 
 Internal material only: it names households by their full id and states the internal reasons
 (health facts). Public mode refuses ``--format xlsx``.
@@ -54,15 +56,16 @@ _WIDTHS: dict[str, float] = {
     "备注": 28,
 }
 _INLINE_LIST_LIMIT = 255  # Excel's limit for a list typed into the validation itself
-_HELP_LINES = (
-    "填写说明",
-    "1. 入户核实后，在本表右侧五列填写：核实日期（如 2025-07-15）、核实人、核实结论（下拉选择）、"
-    "风险类型（下拉选择，纳入监测对象时必填）、备注。",
-    "2. 核实结论只能从下拉列表选择：" + "、".join(CONCLUSIONS_ZH) + "。",
-    "3. 左侧各列由系统生成，已锁定，请勿修改；如发现数据有误，请在系统中更正。",
-    "4. 填好后保存为 Excel 工作簿（.xlsx），交乡镇用 riskml reviews import 导入。",
-    "5. 本表为内部工作材料，含户编号和健康等敏感信息，不得张贴、公示或外传。",
-)
+_HEADER_NOTES: dict[str, str] = {
+    "户编号": "左侧七列由系统生成，已锁定，请勿修改；数据有误请在系统中更正。本表为内部工作材料，"
+    "含户编号和健康等敏感信息，不得张贴、公示或外传。",
+    "核实日期": "入户核实的日期，如 2025-07-15。",
+    "核实结论": "从下拉列表选择：" + "、".join(CONCLUSIONS_ZH) + "。填好后保存为 .xlsx，交乡镇用 "
+    "riskml reviews import 导入。",
+    "风险类型": "从下拉列表选择；纳入监测对象时必填。",
+}
+"""Instructions as header-cell notes (a separate instructions sheet would be reported by
+``reviews import`` as a skipped sheet)."""
 
 
 def _display_width(text: str) -> int:
@@ -144,6 +147,7 @@ def write_registration_workbook(
         The title line above the header (unit and as-of date).
     """
     import openpyxl
+    from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
     from openpyxl.utils import get_column_letter
 
@@ -172,6 +176,8 @@ def write_registration_workbook(
         cell.border = border
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(j)].width = _WIDTHS.get(name, 12)
+        if name in _HEADER_NOTES:
+            cell.comment = Comment(_HEADER_NOTES[name], "riskml", width=320, height=110)
 
     for i, values in enumerate(rows):
         r = first + i
@@ -214,14 +220,6 @@ def write_registration_workbook(
     ws.protection.selectLockedCells = False
     ws.protection.selectUnlockedCells = False
 
-    help_ws = wb.create_sheet("填写说明")
-    help_ws.column_dimensions["A"].width = 110
-    for r, line in enumerate(_HELP_LINES, start=1):
-        cell = help_ws.cell(row=r, column=1)
-        _text_cell(cell, line)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    help_ws["A1"].font = Font(bold=True, size=13)
-    help_ws.protection.sheet = True
     wb.active = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)

@@ -182,6 +182,9 @@ def test_households_that_left_the_list_are_explained(
                 assert left_t["held_back"] in row
                 date = pd.Timestamp(h["last_review_on"]).strftime("%Y-%m-%d")
                 assert date in row
+            elif pd.notna(h["last_review_on"]):  # reviewed (any review counts here)
+                why = "reviewed"
+                assert left_t["reviewed"] in row
             else:
                 why = "risk_fell"
                 tiers = T["tiers"]
@@ -255,3 +258,34 @@ def test_public_guard_refuses_names(score_frame: pd.DataFrame) -> None:
         with pytest.raises(ReportPrivacyError, match="head's name"):
             check_public_html(f"<p>{name}</p>", where="test", sensitive_texts=guarded)
     check_public_html("<p>村内编号 3</p>", where="test", sensitive_texts=guarded)
+
+
+def test_reviewed_household_that_left_says_reviewed_and_risk_fell(tmp_path: Path) -> None:
+    """Reviewed since the previous list (identified, not yet a monitoring object in the data)
+    and its tier fell → 已入户核实 with the review and 风险下降: both reasons, not 上次: 中."""
+    frame = make_scores(SMALL)
+    left = (
+        frame["previous_tier"].isin(FLAGGED_TIERS)
+        & ~frame["flagged"].astype(bool)
+        & (frame["status"] == "scored")
+        & frame["review_hold"].isna()
+    )
+    i = frame.index[left][0]
+    frame.loc[i, "last_review_on"] = pd.Timestamp(frame.loc[i, "as_of"]) - pd.Timedelta(days=5)
+    frame.loc[i, "last_review_outcome"] = "identified"
+    result = render_review_reports(
+        frame,
+        tmp_path / "r",
+        mode="public",
+        metadata={"mode": "internal", "as_of": str(pd.Timestamp(frame.loc[i, "as_of"]).date())},
+    )
+    unit = next(u for u in result.units if u["code"] == frame.loc[i, "village_code"])
+    rows = _rows_text(_table(read(result.out_dir / unit["html"]), "no-longer"))
+    seq = T["village_seq_label"].format(n=int(frame.loc[i, "village_seq"]))
+    (row,) = [r for r in rows if re.search(rf"(^| ){re.escape(seq)}( |$)", r)]
+    assert T["left"]["reviewed"] in row and OUTCOME_ZH["identified"] in row
+    tiers = T["tiers"]
+    fell = T["left"]["risk_fell"].format(
+        previous=tiers[frame.loc[i, "previous_tier"]], now=tiers[frame.loc[i, "tier"]]
+    )
+    assert fell in row

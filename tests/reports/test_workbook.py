@@ -178,6 +178,7 @@ def test_filled_workbook_imports_into_the_bundle(tmp_path: Path) -> None:
     today = dt.date(2026, 3, 1)
     first = import_reviews([filled_path], bundle_dir, today=today)
     assert first.added == 3 and first.no_conclusion == 1 and len(first.quarantined) == 0
+    assert first.sheets_skipped == []  # one sheet, nothing for the import to report as skipped
     reviews = load_bundle(bundle_dir).reviews.sort_values("household_id")
     assert reviews["household_id"].astype(str).tolist() == sorted(filled)
     want = {h: CONCLUSIONS_ZH[v[2]] for h, v in filled.items()}
