@@ -69,11 +69,8 @@ def _identify(df: pd.DataFrame, t: dict[str, Any], mode: str) -> None:
         else pd.Series(pd.NA, index=df.index, dtype="Int64")
     )
     df["_seq"] = seq
-    seq_text = pd.Series(
-        [None if _is_missing(n) else str(t["village_seq_label"]).format(n=int(n)) for n in seq],
-        index=df.index,
-        dtype="string",
-    )
+    before, _, after = str(t["village_seq_label"]).partition("{n}")
+    seq_text = (before + seq.astype("string") + after).astype("string")
     df["_seq_text"] = seq_text
     if mode == "public":
         df["_shown"] = seq_text.fillna(df["_id"])
@@ -173,30 +170,39 @@ def _left_explanation(
     risk fell (previous tier → this tier)."""
     texts: dict[str, str] = t["left"]  # type: ignore[assignment]
     tiers_t: dict[str, str] = t["tiers"]  # type: ignore[assignment]
+    sep, (open_, close) = ("；", ("（", "）")) if t.get("_lang") == "zh" else ("; ", (" (", ")"))
+    hold = (
+        rows["review_hold"].astype("string")
+        if "review_hold" in rows.columns
+        else pd.Series(pd.NA, index=rows.index, dtype="string")
+    )
     out = []
-    for (_, r), since in zip(rows.iterrows(), reviewed_since.to_numpy(), strict=True):
-        review = str(r["_review"])
-        status = str(r["status"])
+    for review, status, held, tier, prev, since in zip(
+        rows["_review"].astype(str),
+        rows["status"].astype(str),
+        hold.fillna("").astype(str),
+        rows["tier"].astype("string").fillna("").astype(str),
+        rows["previous_tier"].astype("string").fillna("").astype(str),
+        reviewed_since.to_numpy(dtype=bool),
+        strict=True,
+    ):
+        fell = texts["risk_fell"].format(
+            previous=tiers_t.get(prev, "—"), now=tiers_t.get(tier, "—")
+        )
         if status == "not_eligible":
             text = texts["monitored"]
         elif status == "rejected":
             text = texts["rejected"]
-        elif str(r.get("review_hold")) == "held_back":
+        elif held == "held_back":
             text = texts["held_back"]
-        elif review and bool(since):
+        elif review and since:
             text = texts["reviewed"]
-            if str(r["tier"]) != str(r["previous_tier"]) and str(r["tier"]) in tiers_t:
-                fell = texts["risk_fell"].format(
-                    previous=tiers_t.get(str(r["previous_tier"]), "—"), now=tiers_t[str(r["tier"])]
-                )
-                text += ("；" if t.get("_lang") == "zh" else "; ") + fell
+            if tier != prev and tier in tiers_t:
+                text += sep + fell
         else:
-            text = texts["risk_fell"].format(
-                previous=tiers_t.get(str(r["previous_tier"]), "—"),
-                now=tiers_t.get(str(r["tier"]), "—"),
-            )
+            text = fell
         if review:
-            text = f"{text}（{review}）" if t.get("_lang") == "zh" else f"{text} ({review})"
+            text = f"{text}{open_}{review}{close}"
         out.append(text)
     return pd.Series(out, index=rows.index, dtype=object)
 
