@@ -392,7 +392,11 @@ def report_command(
     ] = None,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help="html, pdf or html,pdf (PDF: A4, printable)."),
+        typer.Option(
+            "--format",
+            help="html, pdf and/or xlsx, comma-separated (PDF: A4, printable; xlsx: the 核实登记表 "
+            "registration workbook, internal mode only).",
+        ),
     ] = None,
     workers: Annotated[
         int | None,

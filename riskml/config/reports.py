@@ -32,7 +32,7 @@ MODES = ("public", "internal")
 Level = Literal["village", "township", "county"]
 Lang = Literal["zh", "en"]
 Mode = Literal["public", "internal"]
-Format = Literal["html", "pdf"]
+Format = Literal["html", "pdf", "xlsx"]
 
 
 class ReportDefaults(StrictModel):

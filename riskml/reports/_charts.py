@@ -56,6 +56,42 @@ def save_figure(fig: Any, path: Path, *, dpi: int) -> Path:
     return path
 
 
+_LABEL_WIDTH = 30
+"""Widest bar label, in Latin-letter widths (a Chinese character counts two): longer labels (the
+public wording of a reason can be a whole sentence) are wrapped, at most three lines."""
+
+
+def wrap_label(label: str, width: int = _LABEL_WIDTH, max_lines: int = 3) -> str:
+    r"""``label`` broken into lines of at most ``width`` (CJK characters count two), ending in
+    "…" when it needs more than ``max_lines`` lines. Breaks after spaces and punctuation where it
+    can, else anywhere (Chinese has no spaces).
+
+    Examples
+    --------
+    >>> wrap_label("因病")
+    '因病'
+    >>> wrap_label("近12个月（截至 2025 年 12 月）家庭医疗自付费用较高", width=20)
+    '近12个月（截至 2025 \n年 12 月）家庭医疗自\n付费用较高'
+    """
+    lines: list[str] = []
+    line, w = "", 0
+    for ch in str(label):
+        cw = 2 if ord(ch) > 0x2E7F else 1
+        if w + cw > width and line:
+            lines.append(line)
+            line, w = "", 0
+            if ch == " ":
+                continue
+        line += ch
+        w += cw
+    if line:
+        lines.append(line)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][:-1] + "…"
+    return "\n".join(lines)
+
+
 def reasons_by_type_chart(
     labels: Sequence[str],
     counts: Sequence[int],
@@ -82,14 +118,12 @@ def reasons_by_type_chart(
     font
         The CJK font (see :func:`riskml.reports.find_cjk_font`).
     """
-    import textwrap
 
     n = len(labels)
-    # long public facts wrap onto several lines instead of squeezing the axes to nothing
-    wrapped = [textwrap.fill(str(label), 18) for label in labels]
-    lines = sum(w.count("\n") + 1 for w in wrapped)
+    wrapped = [wrap_label(label) for label in labels]
+    lines = sum(max(1, w.count("\n") + 1) for w in wrapped)
     with chart_style(font):
-        fig = _figure(width_in, 0.8 + 0.32 * max(n, 1) + 0.18 * max(lines - n, 0))
+        fig = _figure(width_in, 0.8 + 0.32 * max(n, 1) + 0.17 * (lines - n))
         ax = fig.add_subplot()
         y = np.arange(n)[::-1]
         bars = ax.barh(y, list(counts), color=list(colors) if colors else _BAR_COLOR, height=0.65)

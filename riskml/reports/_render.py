@@ -88,7 +88,7 @@ def check_public_html(
         if text and text in html:
             raise ReportPrivacyError(
                 f"The public report {where} would show an internal reason text or measure (it can "
-                "reveal health details); nothing was written. Public reports use the public reason "
+                "reveal health details), a head's name or a group (村民小组); nothing was written. Public reports use the public reason "
                 "texts and measures only: score with 'riskml score --mode public' or report from the "
                 "internal score file."
             )

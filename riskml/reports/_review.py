@@ -19,6 +19,8 @@ import pandas as pd
 
 from riskml import __version__
 from riskml.config.reports import LANGS, LEVELS, MODES, ReportsConfig, load_reports_config
+from riskml.config.verification import load_verification_config
+from riskml.data import CONCLUSIONS_ZH, RISK_TYPE_ZH
 from riskml.reports._fonts import CJKFont, find_cjk_font
 from riskml.reports._labels import (
     measures_separator,
@@ -42,7 +44,16 @@ from riskml.reports._scorefile import (
     check_scores,
     load_score_file,
 )
-from riskml.reports._units import UNIT_COLUMN, household_records, prepare_units, sensitive_texts
+from riskml.reports._units import (
+    UNIT_COLUMN,
+    household_records,
+    outcome_labels,
+    prepare_units,
+    registration_rows,
+    sensitive_texts,
+)
+from riskml.reports._verification import verification_records
+from riskml.reports._workbook import write_registration_workbook
 
 __all__ = ["ReviewReportResult", "render_review_reports"]
 
@@ -94,10 +105,10 @@ def _formats(value: str | Sequence[str] | None, default: Sequence[str]) -> tuple
         items = [p.strip().lower() for p in value.split(",") if p.strip()]
     else:
         items = [str(p).strip().lower() for p in value]
-    bad = [p for p in items if p not in ("html", "pdf")]
+    bad = [p for p in items if p not in ("html", "pdf", "xlsx")]
     if bad or not items:
         raise ReportInputError(
-            f"--format must be a comma-separated list of html and pdf, got {value!r}."
+            f"--format must be a comma-separated list of html, pdf and xlsx, got {value!r}."
         )
     return tuple(dict.fromkeys(["html", *items]))  # PDFs are rendered from the HTML
 
@@ -163,6 +174,13 @@ def render_review_reports(
     lang = _choice(lang, config.defaults.lang, LANGS, "--lang")
     mode = _choice(mode, config.defaults.mode, MODES, "--mode")
     fmts = _formats(formats, config.defaults.formats)
+    if "xlsx" in fmts and mode != "internal":
+        raise ReportInputError(
+            "--format xlsx writes the registration workbook (核实登记表), which is internal material: "
+            "it lists households by their full id with the internal reasons (health facts). It is "
+            "never written in public mode. Use --mode internal (with an internal score file) for "
+            "the workbook, or drop xlsx from --format for the meeting list."
+        )
     font = find_cjk_font(font_list, config.cjk_fonts)
     folder = OutputFolder(out_dir)
     folder.check()
@@ -223,11 +241,16 @@ def render_review_reports(
     }
     env = jinja_env()
     unit_tpl = env.get_template("unit.html")
+    verification_tpl = env.get_template("verification.html")
+    vconfig = load_verification_config() if mode == "internal" else None
+    t_ext = {**t, "_lang": lang}
+    outcomes = outcome_labels(lang, t_ext)
     index_tpl = env.get_template("index.html")
     type_labels = risk_type_labels(lang)
     separator = measures_separator(lang)
     timings = {"charts": 0.0, "html": 0.0, "pdf": 0.0}
     pdf_jobs: list[tuple[Path, Path]] = []
+    pdf_owner: list[int] = []  # the unit (position in unit_rows) of each PDF job
     # positions of each unit's households (for the public-page privacy check)
     unit_rows_index = sf.frame.groupby(
         sf.frame[UNIT_COLUMN[level]].astype("string"), sort=False
@@ -286,13 +309,17 @@ def render_review_reports(
                 )
             u1 = time.perf_counter()
             households = household_records(fl, prep.reasons.get(code, []), separator)
-            nl = prep.no_longer.get(
-                code, pd.DataFrame(columns=["_id", "_village", "tier", "_change_detail"])
-            )
+            nl = prep.no_longer.get(code)
             rej = prep.rejected.get(code) if mode == "internal" else None
             sub = prep.subunits.get(code)
             html_name = f"{stem}.html"
             pdf_name = f"{stem}.pdf" if pdf is not None else None
+            xlsx_name = f"{stem}_核实登记表.xlsx" if "xlsx" in fmts else None
+            # verification sheets (入户核实表): internal material, one page per flagged household
+            verification_name = (
+                f"{stem}.verification.html" if mode == "internal" and households else None
+            )
+            verification_pdf = f"{stem}.verification.pdf" if verification_name else None
             unit_ctx = {
                 "code": code,
                 "name": name,
@@ -310,22 +337,53 @@ def render_review_reports(
                 "contribution_note": note,
                 "show_village": level != "village",
                 "households": households,
-                "no_longer": [
-                    {"id": i, "village": v, "tier": None if pd.isna(tr) else tr, "change_detail": d}
-                    for i, v, tr, d in nl[["_id", "_village", "tier", "_change_detail"]].itertuples(
-                        index=False, name=None
-                    )
-                ],
-                "rejected": []
-                if rej is None
-                else [
-                    {"id": i, "village": v, "detail": "" if pd.isna(d) else d}
-                    for i, v, d in rej[["_id", "_village", "status_detail"]].itertuples(
-                        index=False, name=None
-                    )
-                ],
+                "no_longer": _rows(
+                    nl,
+                    id="_shown",
+                    sub="_sub",
+                    village="_village",
+                    tier="previous_tier",
+                    change_detail="_change_detail",
+                ),
+                "unreviewed": _rows(
+                    prep.unreviewed.get(code),
+                    id="_shown",
+                    sub="_sub",
+                    village="_village",
+                    previous_tier="previous_tier",
+                    now="_now",
+                    review="_review",
+                ),
+                "held_back": _rows(
+                    prep.held_back.get(code),
+                    id="_shown",
+                    sub="_sub",
+                    village="_village",
+                    tier="tier",
+                    review="_review",
+                    detail="status_detail",
+                ),
+                "below_line": _rows(
+                    prep.below_line.get(code),
+                    id="_shown",
+                    sub="_sub",
+                    village="_village",
+                    now="_now",
+                    income="_income",
+                    review="_review",
+                ),
+                "previous_as_of": prep.previous_as_of,
+                "rejected": _rows(
+                    rej, id="_id", sub="_sub", village="_village", detail="status_detail"
+                ),
                 "subunits": [] if sub is None else sub.to_dict("records"),
                 "pdf_href": quote(pdf_name) if pdf_name else None,
+                "xlsx_href": quote(xlsx_name) if xlsx_name else None,
+                "verification_href": (
+                    quote(verification_pdf if pdf is not None else verification_name)
+                    if verification_name and verification_pdf
+                    else None
+                ),
             }
             html = unit_tpl.render(
                 **base_ctx,
@@ -348,6 +406,28 @@ def render_review_reports(
             u2 = time.perf_counter()
             if pdf_name is not None:
                 pdf_jobs.append((html_path, folder.path("units", pdf_name)))
+                pdf_owner.append(len(unit_rows))
+            if verification_name is not None and vconfig is not None:
+                sheets_html = verification_tpl.render(
+                    **base_ctx,
+                    unit=unit_ctx,
+                    sheets=verification_records(fl, households, lang=lang, t=t_ext, config=vconfig),
+                    conclusions=list(CONCLUSIONS_ZH) if lang == "zh" else list(outcomes.values()),
+                    risk_types=[type_labels[c] for c in RISK_TYPE_ZH if c in type_labels],
+                    css_href="../static/report.css",
+                    index_href="../index.html",
+                )
+                v_path = folder.path("units", verification_name)
+                v_path.write_text(sheets_html, encoding="utf-8")
+                if pdf is not None and verification_pdf is not None:
+                    pdf_jobs.append((v_path, folder.path("units", verification_pdf)))
+                    pdf_owner.append(len(unit_rows))
+            if xlsx_name is not None:
+                write_registration_workbook(
+                    folder.path("units", xlsx_name),
+                    registration_rows(fl),
+                    title=f"核实登记表 · {heading} · 评估时点 {meta['as_of'] or '—'} · 内部工作材料，不得外传",
+                )
             timings["charts"] += u1 - u0
             timings["html"] += u2 - u1
             unit_rows.append(
@@ -357,18 +437,30 @@ def render_review_reports(
                     "counts": counts,
                     "html": f"units/{html_name}",
                     "pdf": f"units/{pdf_name}" if pdf_name else None,
+                    "xlsx": f"units/{xlsx_name}" if xlsx_name else None,
                     "html_href": "units/" + quote(html_name),
                     "pdf_href": "units/" + quote(pdf_name) if pdf_name else None,
+                    "xlsx_href": "units/" + quote(xlsx_name) if xlsx_name else None,
+                    "verification": (
+                        f"units/{verification_pdf if pdf is not None else verification_name}"
+                        if verification_name and verification_pdf
+                        else None
+                    ),
+                    "verification_href": (
+                        "units/" + quote(verification_pdf if pdf is not None else verification_name)
+                        if verification_name and verification_pdf
+                        else None
+                    ),
                     "seconds": {"charts": round(u1 - u0, 4), "html": round(u2 - u1, 4), "pdf": 0.0},
                 }
             )
         if pdf is not None:
             p0 = time.perf_counter()
-            with_pdf = [u for u in unit_rows if u["pdf"]]
-            for u, secs in zip(
-                with_pdf, write_pdfs(pdf_jobs, workers=n_workers, writer=pdf), strict=True
+            for owner, secs in zip(
+                pdf_owner, write_pdfs(pdf_jobs, workers=n_workers, writer=pdf), strict=True
             ):
-                u["seconds"]["pdf"] = round(secs, 4)
+                sec = unit_rows[owner]["seconds"]
+                sec["pdf"] = round(sec["pdf"] + secs, 4)
             timings["pdf"] = time.perf_counter() - p0
         totals = {
             k: sum(u["counts"][k] for u in unit_rows)
@@ -400,7 +492,8 @@ def render_review_reports(
             "households": len(sf.frame) + n_unplaced,
             "unplaced_households": n_unplaced,
             "units": [
-                {k: u[k] for k in ("code", "name", "html", "pdf", "counts")} for u in unit_rows
+                {k: u[k] for k in ("code", "name", "html", "pdf", "xlsx", "verification", "counts")}
+                for u in unit_rows
             ],
             "cjk_font": font.name,
         }
@@ -421,6 +514,24 @@ def render_review_reports(
             "total": round(finished - started, 3),
         },
     )
+
+
+def _rows(frame: pd.DataFrame | None, **fields: str) -> list[dict[str, Any]]:
+    """Template rows: ``name -> column`` for each of ``fields`` (missing values as "")."""
+    if frame is None or frame.empty:
+        return []
+    cols = list(fields.values())
+    out = []
+    for values in frame[cols].itertuples(index=False, name=None):
+        out.append(
+            {
+                name: (
+                    "" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v
+                )
+                for name, v in zip(fields, values, strict=True)
+            }
+        )
+    return out
 
 
 def _coverage_text(sf: ScoreFile, lang: str, t: Mapping[str, Any]) -> str:

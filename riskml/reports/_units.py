@@ -7,7 +7,7 @@ and the sub-units of a township or county. Each unit's page then gets its slice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,14 @@ from riskml.reports._labels import risk_type_labels
 from riskml.reports._output import safe_filename, unique_stems
 from riskml.reports._scorefile import TIERS, ScoreFile
 
-__all__ = ["UNIT_COLUMN", "Prepared", "household_records", "prepare_units", "sensitive_texts"]
+__all__ = [
+    "UNIT_COLUMN",
+    "Prepared",
+    "household_records",
+    "prepare_units",
+    "registration_rows",
+    "sensitive_texts",
+]
 
 UNIT_COLUMN = {"village": "village_code", "township": "township_code", "county": "county_code"}
 _SUB_LEVEL = {"township": "village", "county": "township"}
@@ -28,6 +35,198 @@ def _pct(score: pd.Series) -> pd.Series:
     pct = (score * 100).round(0)
     text = pct.map(lambda v: f"{v:.0f}%", na_action="ignore")
     return text.where(~((score < 0.01) & (score > 0)), "<1%").astype(object)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    """``YYYY-MM-DD`` text of a date column (missing stays missing)."""
+    return pd.to_datetime(values).dt.strftime("%Y-%m-%d").astype("string")
+
+
+def outcome_labels(lang: str, t: dict[str, Any]) -> dict[str, str]:
+    """``reviews.outcome`` -> its label: the 核实结论 names themselves in Chinese (one source,
+    :data:`riskml.data.OUTCOME_ZH`), ``configs/reports.yaml`` ``outcomes`` in English."""
+    from riskml.data import OUTCOME_ZH
+
+    return dict(OUTCOME_ZH) if lang == "zh" else dict(t["outcomes"])
+
+
+def _identify(df: pd.DataFrame, t: dict[str, Any], mode: str) -> None:
+    """Add what identifies a household on the page, and its last review.
+
+    ``_shown``: meeting (public) mode shows the village-local number 村内编号 N (unique within
+    the village; the masked id is not) and falls back to the masked id when the score file has
+    no number; internal mode shows the full id. ``_sub`` (internal only): 村内编号 N, the group
+    (村民小组) where known and the head's name. ``_review``: the last review's date and outcome
+    (both modes: the outcome is not sensitive). ``_hold``: 核实后暂缓/再次提示.
+    """
+    seq = (
+        pd.to_numeric(df["village_seq"], errors="coerce").astype("Int64")
+        if "village_seq" in df.columns
+        else pd.Series(pd.NA, index=df.index, dtype="Int64")
+    )
+    df["_seq"] = seq
+    before, _, after = str(t["village_seq_label"]).partition("{n}")
+    seq_text = (before + seq.astype("string") + after).astype("string")
+    df["_seq_text"] = seq_text
+    if mode == "public":
+        df["_shown"] = seq_text.fillna(df["_id"])
+        df["_sub"] = ""
+    else:
+        df["_shown"] = df["_id"]
+        parts = [seq_text]
+        if "group_name" in df.columns:
+            parts.append(df["group_name"].astype("string").str.strip().replace("", pd.NA))
+        if "head_name" in df.columns:
+            head = df["head_name"].astype("string").str.strip().replace("", pd.NA)
+            parts.append((str(t["head_label"]) + " " + head).astype("string"))
+        joined = pd.Series("", index=df.index, dtype="string")
+        for part in parts:  # " · ".join of the known parts, vectorised
+            part = part.astype("string")
+            with_sep = (joined + " · " + part).where(joined != "", part)
+            joined = with_sep.where(part.notna(), joined)
+        df["_sub"] = joined.fillna("").astype(object)
+    outcomes = outcome_labels(str(t.get("_lang", "zh")), t)
+    if "last_review_on" in df.columns:
+        date = _dates(df["last_review_on"])
+        outcome = df["last_review_outcome"].astype("string")
+        label = outcome.map(outcomes).fillna(outcome).fillna("")
+        review = (str(t["last_review"]) + "：" + date + " " + label).str.strip()
+        df["_review"] = review.where(date.notna(), "").fillna("").astype(object)
+    else:
+        df["_review"] = ""
+    holds: dict[str, str] = t["review_hold"]  # type: ignore[assignment]
+    hold = df["review_hold"].astype("string") if "review_hold" in df.columns else None
+    df["_hold"] = "" if hold is None else hold.map(holds).fillna("").astype(object)
+    detail = df["status_detail"].astype("string").fillna("")
+    df["_hold_detail"] = (
+        detail.where((df["_hold"] != "") & (mode == "internal"), "").astype(object)
+        if hold is not None
+        else ""
+    )
+
+
+def _flagged_tiers(df: pd.DataFrame) -> list[str]:
+    """The tiers that are flagged: those of flagged or held-back households in this file, else
+    ``configs/scoring.yaml`` ``tiers.flagged``."""
+    flagged = df["flagged"].astype("boolean").fillna(False).astype(bool)
+    if "review_hold" in df.columns:
+        flagged = flagged | (df["review_hold"].astype("string") == "held_back").fillna(False)
+    tiers = sorted(set(df.loc[flagged, "tier"].dropna().astype(str)))
+    if tiers:
+        return tiers
+    from riskml.config.scoring import load_scoring_config
+
+    return list(load_scoring_config().tiers.flagged)
+
+
+def _previous_as_of(sf: ScoreFile) -> str | None:
+    """The as-of date of the previous run (``--previous``): the metadata's ``previous_as_of``,
+    else read from the previous score file's own metadata when it is still there; ``None`` when
+    unknown (then any review on record counts as a review since the previous list)."""
+    meta = sf.metadata if isinstance(sf.metadata, dict) else dict(sf.metadata or {})
+    value = meta.get("previous_as_of")
+    if value:
+        return str(value)[:10]
+    previous = meta.get("previous")
+    if not previous:
+        return None
+    try:
+        from pathlib import Path
+
+        from riskml.scoring import read_scores
+
+        path = Path(str(previous))
+        if not path.is_file():
+            return None
+        prev_meta = read_scores(path)[1]
+        as_of = prev_meta.get("as_of")
+        return str(as_of)[:10] if as_of else None
+    except (ValueError, OSError):
+        return None
+
+
+def _now_text(rows: pd.DataFrame, t: dict[str, Any]) -> pd.Series:
+    """This run's state of each household: its tier and whether it is flagged, or its status."""
+    tiers_t: dict[str, str] = t["tiers"]  # type: ignore[assignment]
+    status_t: dict[str, str] = t["status_now"]  # type: ignore[assignment]
+    status = rows["status"].astype("string")
+    tier = rows["tier"].astype("string").map(tiers_t)
+    flagged = rows["flagged"].astype("boolean").fillna(False).astype(bool)
+    word = flagged.map({True: str(status_t["flagged"]), False: str(status_t["not_flagged"])})
+    scored_text = str(t["tier_label"]) + " " + tier.fillna("—") + "，" + word.astype("string")
+    out = status.map(status_t).astype("string")
+    return scored_text.where(status == "scored", out).fillna("").astype(object)
+
+
+def _left_explanation(
+    rows: pd.DataFrame, t: dict[str, Any], mode: str, reviewed_since: pd.Series
+) -> pd.Series:
+    """Why each household flagged last time is no longer on the list: identified (now a
+    monitoring object), not assessed (data problem), held back after a review, reviewed, or its
+    risk fell (previous tier → this tier)."""
+    texts: dict[str, str] = t["left"]  # type: ignore[assignment]
+    tiers_t: dict[str, str] = t["tiers"]  # type: ignore[assignment]
+    sep, (open_, close) = ("；", ("（", "）")) if t.get("_lang") == "zh" else ("; ", (" (", ")"))
+    hold = (
+        rows["review_hold"].astype("string")
+        if "review_hold" in rows.columns
+        else pd.Series(pd.NA, index=rows.index, dtype="string")
+    )
+    out = []
+    for review, status, held, tier, prev, since in zip(
+        rows["_review"].astype(str),
+        rows["status"].astype(str),
+        hold.fillna("").astype(str),
+        rows["tier"].astype("string").fillna("").astype(str),
+        rows["previous_tier"].astype("string").fillna("").astype(str),
+        reviewed_since.to_numpy(dtype=bool),
+        strict=True,
+    ):
+        fell = texts["risk_fell"].format(
+            previous=tiers_t.get(prev, "—"), now=tiers_t.get(tier, "—")
+        )
+        if status == "not_eligible":
+            text = texts["monitored"]
+        elif status == "rejected":
+            text = texts["rejected"]
+        elif held == "held_back":
+            text = texts["held_back"]
+        elif review and since:
+            text = texts["reviewed"]
+            if tier != prev and tier in tiers_t:
+                text += sep + fell
+        else:
+            text = fell
+        if review:
+            text = f"{text}{open_}{review}{close}"
+        out.append(text)
+    return pd.Series(out, index=rows.index, dtype=object)
+
+
+def _income_text(rows: pd.DataFrame, t: dict[str, Any], mode: str) -> pd.Series:
+    """ "2024 年人均纯收入 4,498 元，低于当年监测线 8,000 元" (internal) or the year and "低于当年
+    监测线" without the amounts (public)."""
+    out = []
+    key = "below_line_internal" if mode == "internal" else "below_line_public"
+    for year, income, line in zip(
+        rows["income_year"], rows["pc_income"], rows["threshold"], strict=True
+    ):
+        if _is_missing(year):
+            out.append(str(t["below_line_no_year"]))
+            continue
+        if mode == "internal" and not (_is_missing(income) or _is_missing(line)):
+            out.append(
+                str(t[key]).format(
+                    year=int(year), income=f"{float(income):,.0f}", threshold=f"{float(line):,.0f}"
+                )
+            )
+        else:
+            out.append(str(t["below_line_public"]).format(year=int(year)))
+    return pd.Series(out, index=rows.index, dtype=object)
 
 
 @dataclass
@@ -40,6 +239,13 @@ class Prepared:
     reasons: dict[str, list[dict[str, Any]]]  # unit -> reasons of flagged households, long
     reasons_by_type: dict[str, pd.DataFrame]
     subunits: dict[str, pd.DataFrame]
+    unreviewed: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Flagged in the previous list, no review since (follow-up)."""
+    held_back: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Held back by the quiet period after a review (internal mode only)."""
+    below_line: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Scored (not monitored) households whose latest verified income is below the line."""
+    previous_as_of: str | None = None
 
 
 def _counts(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -72,7 +278,7 @@ def prepare_units(
 ) -> Prepared:
     from riskml.scoring.columns import MAX_REASONS, reason_column
 
-    t = config.text[lang]  # type: ignore[index]
+    t = {**config.text[lang], "_lang": lang}  # type: ignore[index]
     df = sf.frame
     unit_col = UNIT_COLUMN[level]
     df = df.assign(_unit=df[unit_col].astype("string"))
@@ -113,6 +319,9 @@ def prepare_units(
             prev_text + ", " + _pct(df["previous_score"]).astype("string"),
         )
     df["_change_detail"] = prev_text.where(change != "new_household", "").fillna("")
+    _identify(df, t, mode)
+    previous_as_of = _previous_as_of(sf)
+    flagged_tiers = _flagged_tiers(df)
 
     flagged_mask = df["flagged"].fillna(False).astype(bool)
     sort_rank = {"village": "rank_village", "township": "rank_township", "county": None}[level]
@@ -205,7 +414,31 @@ def prepare_units(
     else:
         reasons_by_type, reasons = {}, {}
 
-    nl = df[(df["_change"] == "no_longer_flagged") & ~flagged_mask]
+    status = df["status"].astype("string")
+    prev_flagged = df["previous_tier"].astype("string").isin(flagged_tiers).fillna(False)
+    reviewed_on = pd.to_datetime(df["last_review_on"])
+    if previous_as_of is not None:
+        reviewed_since = (reviewed_on >= pd.Timestamp(previous_as_of)).fillna(False)
+    else:  # the previous run's date is unknown: any review on record counts
+        reviewed_since = reviewed_on.notna()
+    nl = df[(prev_flagged | (df["_change"] == "no_longer_flagged")) & ~flagged_mask].copy()
+    nl["_change_detail"] = _left_explanation(nl, t, mode, reviewed_since.loc[nl.index])
+    unreviewed = df[prev_flagged & ~reviewed_since & (status != "not_eligible").fillna(True)].copy()
+    unreviewed["_now"] = _now_text(unreviewed, t)
+    held = df[(df["review_hold"].astype("string") == "held_back").fillna(False)].copy()
+    below = df[
+        (status == "scored").fillna(False)
+        & df["income_below_threshold"].astype("boolean").fillna(False).astype(bool)
+    ].copy()
+    below["_income"] = _income_text(below, t, mode)
+    below["_now"] = _now_text(below, t)
+    order = ["_unit", "village_code", "_seq_sort", "household_id"]
+    for frame_ in (unreviewed, held, below, nl):
+        frame_["_seq_sort"] = frame_["_seq"].astype("Float64")
+    unreviewed = unreviewed.sort_values(order, kind="mergesort", na_position="last")
+    held = held.sort_values(order, kind="mergesort", na_position="last")
+    below = below.sort_values(order, kind="mergesort", na_position="last")
+    nl = nl.sort_values(order, kind="mergesort", na_position="last")
     rejected = df[df["status"].astype("string") == "rejected"]
     subunits: dict[str, pd.DataFrame] = {}
     if level in _SUB_LEVEL:
@@ -222,12 +455,39 @@ def prepare_units(
         by_type=by_type,
         units=units,
         flagged={u: g for u, g in fl.groupby("_unit", sort=False)},
-        no_longer={u: g for u, g in nl.groupby("_unit", sort=False)},
-        rejected={u: g for u, g in rejected.groupby("_unit", sort=False)},
+        no_longer=_by_unit(nl),
+        rejected=_by_unit(rejected),
         reasons=reasons,
         reasons_by_type=reasons_by_type,
         subunits=subunits,
+        unreviewed=_by_unit(unreviewed),
+        held_back=_by_unit(held) if mode == "internal" else {},
+        below_line=_by_unit(below),
+        previous_as_of=previous_as_of,
     )
+
+
+_SECTION_COLUMNS = (
+    "_unit",
+    "_id",
+    "_shown",
+    "_sub",
+    "_village",
+    "tier",
+    "previous_tier",
+    "status_detail",
+    "_now",
+    "_review",
+    "_income",
+    "_change_detail",
+)
+"""What the list's smaller sections (follow-up, below-line, rejected) show: splitting only these
+columns by unit keeps a 200,000-household roster fast."""
+
+
+def _by_unit(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    slim = frame[[c for c in _SECTION_COLUMNS if c in frame.columns]]
+    return {u: g for u, g in slim.groupby("_unit", sort=False)}
 
 
 def _split(value: Any, separator: str) -> list[str]:
@@ -256,7 +516,8 @@ def household_records(
     out = []
     cols = [
         "_rank",
-        "_id",
+        "_shown",
+        "_sub",
         "_village",
         "tier",
         "_score",
@@ -266,44 +527,40 @@ def household_records(
         "_measures",
         "_in_place",
         "_context",
+        "_review",
+        "_hold",
+        "_hold_detail",
     ]
-    for row, (
-        rank,
-        hid,
-        village,
-        tier,
-        score,
-        change,
-        change_label,
-        detail,
-        measures,
-        in_place,
-        context,
-    ) in zip(fl.index, fl[cols].itertuples(index=False, name=None), strict=True):
+    for row, values in zip(fl.index, fl[cols].itertuples(index=False, name=None), strict=True):
+        v = dict(zip(cols, values, strict=True))
         rs = by_row.get(row, [])
+        score = v["_score"]
         out.append(
             {
-                "rank": rank,
-                "id": hid,
-                "village": village,
-                "tier": None if pd.isna(tier) else tier,
-                "score": ""
-                if score is None or (isinstance(score, float) and np.isnan(score))
-                else score,
-                "change": change,
-                "change_label": change_label,
-                "change_detail": detail,
+                "rank": v["_rank"],
+                "id": v["_shown"],
+                "sub": v["_sub"] or "",
+                "village": v["_village"],
+                "tier": None if pd.isna(v["tier"]) else v["tier"],
+                "score": "" if _is_missing(score) else score,
+                "change": v["_change"],
+                "change_label": v["_change_label"],
+                "change_detail": v["_change_detail"],
                 "reasons": rs,
-                "measures": _split(measures, separator),
-                "in_place": _split(in_place, separator),
-                "context": None if context is None or context is pd.NA else str(context),
+                "measures": _split(v["_measures"], separator),
+                "in_place": _split(v["_in_place"], separator),
+                "context": None if _is_missing(v["_context"]) else str(v["_context"]),
+                "review": v["_review"] or "",
+                "hold": v["_hold"] or "",
+                "hold_detail": v["_hold_detail"] or "",
             }
         )
     return out
 
 
 def sensitive_texts(sf: ScoreFile, rows: pd.DataFrame) -> list[str]:
-    """Internal reason texts of ``rows`` that are not also public wording or measures."""
+    """What a public page of ``rows`` must not show: internal reason texts that are not also
+    public wording or measures, heads' names and groups (村民小组)."""
     if sf.mode != "internal" or rows.empty:
         return []
     from riskml.scoring.columns import MAX_REASONS, reason_column
@@ -318,4 +575,60 @@ def sensitive_texts(sf: ScoreFile, rows: pd.DataFrame) -> list[str]:
     for c in ("public_measures_zh", "public_measures_en", "context_zh", "context_en"):
         if c in rows.columns:
             public.update(rows[c].dropna().astype(str).unique().tolist())
-    return sorted(internal - public)
+    # heads' names and groups (村民小组): internal mode only; a group name that is also part of
+    # a village name or a public text cannot be told apart on the page and is not checked
+    names: set[str] = set()
+    for c in ("head_name", "group_name"):
+        if c in rows.columns:
+            names.update(v.strip() for v in rows[c].dropna().astype(str) if len(v.strip()) >= 2)
+    shown = [*rows["village_name"].dropna().astype(str).unique().tolist(), *public]
+    names = {n for n in names if not any(n in text for text in shown)}
+    return sorted((internal - public) | names)
+
+
+def _cell(value: Any) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def registration_rows(fl: pd.DataFrame) -> list[list[Any]]:
+    """The 核实登记表 rows of a unit's flagged households (internal mode), in rank order.
+
+    In :data:`riskml.data.REGISTRATION_FIXED_COLUMNS` order: full household id, village, 村民小组
+    (when known), tier (高/中/低), rank, the internal reason texts (facts with their data year)
+    joined with "；", and the suggested measures. The workbook is a Chinese form whatever the
+    report language.
+    """
+    from riskml.scoring.columns import MAX_REASONS, VALUE_ZH, reason_column
+
+    if fl.empty:
+        return []
+    tiers = VALUE_ZH["tier"]
+    out: list[list[Any]] = []
+    reason_cols = [reason_column(k, "zh") for k in range(1, MAX_REASONS + 1)]
+    group = fl["group_name"] if "group_name" in fl.columns else pd.Series(None, index=fl.index)
+    for hid, village, grp, tier, rank, measures, *reasons in zip(
+        fl["household_id"].astype("string"),
+        fl["_village"],
+        group,
+        fl["tier"].astype("string"),
+        fl["_rank"],
+        fl["measures_zh"] if "measures_zh" in fl.columns else [None] * len(fl),
+        *[fl[c] if c in fl.columns else [None] * len(fl) for c in reason_cols],
+        strict=True,
+    ):
+        texts = [t for t in (_cell(r) for r in reasons) if t]
+        out.append(
+            [
+                _cell(hid),
+                _cell(village),
+                _cell(grp),
+                tiers.get(str(tier), _cell(tier)) if _cell(tier) else None,
+                int(rank),
+                "；".join(texts) or None,
+                _cell(measures),
+            ]
+        )
+    return out

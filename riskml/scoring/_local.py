@@ -18,8 +18,8 @@ import pandas as pd
 
 from riskml.config.scoring import ScoringConfig
 from riskml.data import Bundle
-from riskml.scoring.columns import EXPLANATION_COLUMNS
 from riskml.scoring._partition import ExplainSelection, PartitionResult, score_partition
+from riskml.scoring.columns import EXPLANATION_COLUMNS
 
 __all__ = ["BundleChunker", "EngineOutput", "run_local"]
 
@@ -112,9 +112,7 @@ class EngineOutput:
 def split_result(result: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a partition's rows into the score columns and the explanation columns (reasons,
     village context, measures) of explained rows."""
-    reason_cols = [
-        c for c in result.columns if c.startswith("reason_") or c in EXPLANATION_COLUMNS
-    ]
+    reason_cols = [c for c in result.columns if c.startswith("reason_") or c in EXPLANATION_COLUMNS]
     core = result.drop(columns=reason_cols)
     explained = result["explained"].to_numpy(dtype=bool)
     reasons = result.loc[explained, ["household_id", *reason_cols]]

@@ -89,6 +89,7 @@ class FullRun:
     public_reports: Path
     model_report: Path
     log_file: Path
+    internal_reports: Path | None = None
     console: dict[str, str] = field(default_factory=dict)
     exit_codes: dict[str, int] = field(default_factory=dict)
 
@@ -138,6 +139,7 @@ def full_run(
         public_reports=root / "public" / "reports",
         model_report=root / "model-report",
         log_file=root / "riskml.log",
+        internal_reports=root / "internal-reports",
     )
     handler = _Capture(run.log_file)
     loggers = [logging.getLogger(), logging.getLogger("riskml"), logging.getLogger("mlflow")]
@@ -166,6 +168,10 @@ def full_run(
         "report public": [
             "report", "--scores", str(run.scores), "--out", str(run.public_reports), "--mode",
             "public", "--level", "village", "--lang", "zh", "--format", "html",
+        ],
+        "report internal": [
+            "report", "--scores", str(run.scores), "--out", str(run.internal_reports), "--mode",
+            "internal", "--level", "village", "--lang", "zh", "--format", "html,xlsx",
         ],
         "report-model": [
             "report-model", "--model", run.model_uri, "--tracking-uri", uri, "--out",

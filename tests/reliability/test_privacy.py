@@ -96,7 +96,8 @@ def test_public_score_file_and_public_reports_hold_no_personal_data(full_run: Fu
     assert "户主姓名" not in public.columns and "村民小组" not in public.columns
     assert public["村内编号"].notna().sum() > 900
     pages = [file_text(p) or "" for p in full_run.public_reports.rglob("*.html")]
-    assert n > 3 and any(re.search(r"\*{6}\w{4}", p) for p in pages)
+    # meeting-mode pages number households within their village (the masked id is not unique)
+    assert n > 3 and any(re.search(r"村内编号 \d+", p) for p in pages)
 
 
 def test_model_report_holds_no_personal_data(full_run: FullRun) -> None:
@@ -261,3 +262,20 @@ def test_id_pattern_catches_id_numbers_not_floats() -> None:
     first matches, the second does not."""
     assert ID_NUMBER.search("户主 15232219610906040X 住院")
     assert not ID_NUMBER.search("0.123456789012345678 and 1.5e17 and ******040X")
+
+
+def test_internal_reports_name_households_but_hold_no_phones_or_diagnoses(
+    full_run: FullRun,
+) -> None:
+    """Internal review reports (lists, 入户核实表, 核实登记表 workbooks) → ids, heads' names and
+    groups are shown (staff material: that is their purpose), phone numbers and the free-text
+    diagnoses of the export never (reasons state facts from event types and amounts)."""
+    assert full_run.internal_reports is not None
+    findings, n = scan_paths([full_run.internal_reports], full_run.canaries, ids_allowed=True)
+    bad = [f for f in findings if f.kind in ("phone", "diagnosis")]
+    assert n > 3 and not bad, _report(bad)
+    files = list(full_run.internal_reports.rglob("*"))
+    assert any(f.name.endswith("_核实登记表.xlsx") for f in files)
+    assert any(f.name.endswith(".verification.html") for f in files)
+    shown = {f.kind for f in findings}
+    assert "name" in shown  # not vacuous: internal pages do name heads of households

@@ -16,10 +16,11 @@ def section(page: str, section_id: str) -> str:
 
 
 def household_cells(fragment: str) -> list[str]:
-    """Household ids shown in a fragment, in page order (unescaped)."""
+    """Households as shown in a fragment (the full id internally, 村内编号 N in meeting mode),
+    in page order (unescaped)."""
     return [
         html_lib.unescape(x.strip())
-        for x in re.findall(r'<td class="hid">(.*?)</td>', fragment, flags=re.S)
+        for x in re.findall(r'<(?:td|span) class="hid">(.*?)</(?:td|span)>', fragment, flags=re.S)
     ]
 
 

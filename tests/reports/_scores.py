@@ -282,7 +282,16 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
         pd.Timestamp(spec.as_of) - pd.Timedelta(days=40), index=range(n)
     ).where(reviewed)
     frame["last_review_outcome"] = np.where(reviewed, "not_at_risk", None)
-    frame["review_hold"] = None
+    # reviewed as not at risk and flagged again: within the quiet period most are held back
+    # (not flagged), the others are flagged again because something new happened
+    held = reviewed & flagged & (rng.random(n) < 0.6)
+    again = reviewed & flagged & ~held
+    review_day = str((pd.Timestamp(spec.as_of) - pd.Timedelta(days=40)).date())
+    flagged = flagged & ~held
+    frame["flagged"] = np.where(scored, flagged, False)
+    frame["review_hold"] = np.where(held, "held_back", np.where(again, "flagged_again", None))
+    frame.loc[held, "status_detail"] = f"核实后暂缓预警：{review_day} 核实为暂不纳入，此后无新情况"
+    frame.loc[again, "status_detail"] = f"核实后再次预警：{review_day} 核实后新增住院记录"
     frame["income_year"] = np.where(scored, pd.Timestamp(spec.as_of).year - 1, None)
     frame["pc_income"] = np.where(scored, rng.lognormal(9.4, 0.5, n), np.nan)
     frame["threshold"] = np.where(scored, 8000.0, np.nan)
@@ -335,6 +344,7 @@ def make_scores(spec: ProvinceSpec = ProvinceSpec()) -> pd.DataFrame:
 
     # Change since the previous run, consistent with the flag.
     prev_flag = rng.random(n) < np.where(flagged, 0.6, 0.05)
+    prev_flag |= held  # reviewed because they were on the previous list
     new_hh = rng.random(n) < 0.03
     moved = rng.normal(0, 0.05, n)
     change = np.select(

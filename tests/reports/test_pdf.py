@@ -105,13 +105,34 @@ def test_long_tables_repeat_their_header_on_every_page(pdf_reports) -> None:
     pdf = result.out_dir / big["pdf"]
     n = _pages(pdf)
     header = load_reports_config().text["zh"]["col_household"]  # in every household table's header
-    masked = re.compile(r"\*{6}[0-9]{4}")
+    numbered = re.compile(r"村内编号\s*[0-9]+")  # meeting mode numbers households in their village
     pages_with_rows = 0
     for p in range(1, n + 1):
         text = _page_text(pdf, p)
-        if masked.search(text):
+        if numbered.search(text):
             pages_with_rows += 1
             assert header in text.replace(" ", ""), (
                 f"page {p} lists households without the table header"
             )
     assert pages_with_rows >= 2, f"expected the household table to span pages ({n} pages)"
+
+
+def test_verification_sheets_one_page_per_household(pdf_reports) -> None:
+    """Internal PDFs come with <unit>.verification.pdf: a cover listing the households, then one
+    A4 page per flagged household, in rank order, each with its id and the conclusion boxes."""
+    result = pdf_reports[("en", "internal")]
+    units = [u for u in result.units if u["counts"]["flagged"]]
+    assert units
+    t = load_reports_config().text["en"]
+    for u in units:
+        pdf = result.out_dir / u["verification"]
+        assert pdf.suffix == ".pdf" and pdf.is_file()
+        n = u["counts"]["flagged"]
+        assert _pages(pdf) == n + 1, "each household's sheet must fit on one page"
+        ids = ID_18.findall(_page_text(pdf, 1))
+        assert len(ids) == n
+        for k, hid in enumerate(ids, start=2):
+            text = _page_text(pdf, k)
+            assert ID_18.findall(text) == [hid]
+            assert t["v_conclusion"] in text and t["v_signatures"][0] in text
+    assert all(u["verification"] is None for u in pdf_reports[("zh", "public")].units)
