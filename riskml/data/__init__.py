@@ -19,12 +19,11 @@ from riskml.data._reviews import (
     REGISTRATION_COLUMN_KEYS,
     REGISTRATION_COLUMNS,
     REGISTRATION_FIXED_COLUMNS,
-    RISK_TYPE_ZH,
-    RISK_TYPES_ZH,
     ReviewImport,
     ReviewImportError,
     import_reviews,
     read_registration_files,
+    risk_types_zh,
 )
 from riskml.data._schema import (
     ALL_TABLES,
@@ -56,8 +55,6 @@ __all__ = [
     "REGISTRATION_FIXED_COLUMNS",
     "REVIEW_OUTCOMES",
     "RISK_TYPES",
-    "RISK_TYPES_ZH",
-    "RISK_TYPE_ZH",
     "TABLES",
     "TABLE_ORDER",
     "Bundle",
@@ -80,7 +77,17 @@ __all__ = [
     "render_summary",
     "restore_cell",
     "restore_frame",
+    "risk_types_zh",
     "summarize_bundle",
     "write_bundle",
     "write_quarantine",
 ]
+
+
+def __getattr__(name: str) -> dict[str, str]:
+    """``RISK_TYPES_ZH`` / ``RISK_TYPE_ZH`` come from configs/explain.yaml on first use."""
+    if name in ("RISK_TYPES_ZH", "RISK_TYPE_ZH"):
+        from riskml.data import _reviews
+
+        return getattr(_reviews, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -62,12 +62,11 @@ __all__ = [
     "REGISTRATION_COLUMNS",
     "REGISTRATION_COLUMN_KEYS",
     "REGISTRATION_FIXED_COLUMNS",
-    "RISK_TYPES_ZH",
-    "RISK_TYPE_ZH",
     "ReviewImport",
     "ReviewImportError",
     "import_reviews",
     "read_registration_files",
+    "risk_types_zh",
 ]
 
 REGISTRATION_COLUMN_KEYS: dict[str, str] = {
@@ -102,15 +101,28 @@ CONCLUSIONS_ZH: dict[str, str] = {
 OUTCOME_ZH: dict[str, str] = {v: k for k, v in CONCLUSIONS_ZH.items()}
 """``reviews.outcome`` -> its 核实结论 label."""
 
-RISK_TYPES_ZH: dict[str, str] = {
-    wording.zh: code
-    for code, wording in load_explain_config().risk_types.items()
-    if code in RISK_TYPES
-}
-"""The official risk types of the 风险类型 drop-down, in order -> the contract's risk-type codes
-(their one source: ``configs/explain.yaml``)."""
-RISK_TYPE_ZH: dict[str, str] = {v: k for k, v in RISK_TYPES_ZH.items()}
-"""Contract risk-type code -> its official name."""
+
+def risk_types_zh() -> dict[str, str]:
+    """The official risk types of the 风险类型 drop-down, in order -> the contract's risk-type
+    codes. Their one source is ``configs/explain.yaml``, read when first asked for (never at
+    import: a served model ships riskml's code without the configs)."""
+    return {
+        wording.zh: code
+        for code, wording in load_explain_config().risk_types.items()
+        if code in RISK_TYPES
+    }
+
+
+def __getattr__(name: str) -> dict[str, str]:
+    """``RISK_TYPES_ZH`` (official name -> code) and ``RISK_TYPE_ZH`` (code -> official name),
+    computed from the config on first use."""
+    if name == "RISK_TYPES_ZH":
+        return risk_types_zh()
+    if name == "RISK_TYPE_ZH":
+        return {v: k for k, v in risk_types_zh().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _RISK_ALIASES: dict[str, str] = {
     "因灾": "disaster",
     "因意外": "accident",
@@ -464,14 +476,14 @@ def _review_of(
     risk = None
     if risk_text is not None:
         risk = (
-            RISK_TYPES_ZH.get(risk_text)
+            risk_types_zh().get(risk_text)
             or _RISK_ALIASES.get(risk_text)
             or (risk_text if risk_text in RISK_TYPES else None)
         )
         if risk is None:
             problems.append(
                 f"{_where(r.file, r.sheet, r.row, '风险类型')}: {risk_text!r} is not an official risk "
-                f"type ({'、'.join(RISK_TYPES_ZH)}). Fix: choose one from the drop-down, or leave it empty."
+                f"type ({'、'.join(risk_types_zh())}). Fix: choose one from the drop-down, or leave it empty."
             )
             ok = False
     try:

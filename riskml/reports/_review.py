@@ -20,7 +20,7 @@ import pandas as pd
 from riskml import __version__
 from riskml.config.reports import LANGS, LEVELS, MODES, ReportsConfig, load_reports_config
 from riskml.config.verification import load_verification_config
-from riskml.data import CONCLUSIONS_ZH, RISK_TYPE_ZH
+from riskml.data import CONCLUSIONS_ZH, risk_types_zh
 from riskml.reports._fonts import CJKFont, find_cjk_font
 from riskml.reports._labels import (
     measures_separator,
@@ -413,7 +413,9 @@ def render_review_reports(
                     unit=unit_ctx,
                     sheets=verification_records(fl, households, lang=lang, t=t_ext, config=vconfig),
                     conclusions=list(CONCLUSIONS_ZH) if lang == "zh" else list(outcomes.values()),
-                    risk_types=[type_labels[c] for c in RISK_TYPE_ZH if c in type_labels],
+                    risk_types=[
+                        type_labels[c] for c in risk_types_zh().values() if c in type_labels
+                    ],
                     css_href="../static/report.css",
                     index_href="../index.html",
                 )

@@ -4,7 +4,7 @@
 five blank columns (核实日期, 核实人, 核实结论, 风险类型, 备注) in Excel or WPS and hand it back
 to ``riskml reviews import``, which reads it with the same layout constants
 (:data:`riskml.data.REGISTRATION_COLUMNS`, :data:`~riskml.data.CONCLUSIONS_ZH`,
-:data:`~riskml.data.RISK_TYPES_ZH`): writer and reader cannot drift apart.
+:func:`~riskml.data.risk_types_zh`): writer and reader cannot drift apart.
 
 The sheet:
 
@@ -34,7 +34,7 @@ from riskml.data import (
     CONCLUSIONS_ZH,
     REGISTRATION_CADRE_COLUMNS,
     REGISTRATION_COLUMNS,
-    RISK_TYPES_ZH,
+    risk_types_zh,
 )
 from riskml.data._cells import neutralise_cell
 
@@ -202,7 +202,10 @@ def write_registration_workbook(
 
     if rows:
         col = {name: get_column_letter(j) for j, name in enumerate(REGISTRATION_COLUMNS, 1)}
-        for name, items in (("核实结论", list(CONCLUSIONS_ZH)), ("风险类型", list(RISK_TYPES_ZH))):
+        for name, items in (
+            ("核实结论", list(CONCLUSIONS_ZH)),
+            ("风险类型", list(risk_types_zh())),
+        ):
             dv = _list_validation(ws, name, items, col[name])
             dv.add(f"{col[name]}{first}:{col[name]}{last}")
 
