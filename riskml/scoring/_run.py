@@ -590,6 +590,12 @@ def score_roster(
         }
         metadata["drift_warnings"] = (drift or {}).get("warnings", [])
         metadata["risk_types"] = facts.get("risk_types", {})
+        # the previous list's date: the follow-up counts reviews since then (riskml.reports)
+        metadata["previous_as_of"] = (
+            pd.Timestamp(prev["as_of"].dropna().max()).date().isoformat()
+            if prev is not None and prev["as_of"].notna().any()
+            else None
+        )
         summary_path = None
         if out is not None:
             t_write = time.perf_counter()
