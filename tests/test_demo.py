@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
@@ -78,7 +79,24 @@ def test_demo_accounts_for_every_household(tmp_path: Path, _no_ambient_store: Pa
         "oracle",
     ]
     assert "Backtest, pooled out-of-fold" in printed and "recall vs rules" in printed
-    assert set(result.seconds) == {"synth", "validate", "train", "score", "reports", "total"}
+    assert set(result.seconds) == {
+        "synth",
+        "validate",
+        "train",
+        "review loop",
+        "score",
+        "reports",
+        "total",
+    }
+    # the review loop: last month's list, the stand-in's sheet imported into the bundle, and
+    # this month's list following it up
+    previous = pd.read_parquet(tmp_path / "demo-out" / "scores-previous.parquet")
+    reviews = pd.read_parquet(out / "reviews.parquet")
+    flagged_before = set(previous.loc[previous["flagged"].fillna(False), "household_id"])
+    assert len(reviews) > 0 and set(reviews["household_id"]) <= flagged_before
+    assert scores["last_review_on"].notna().sum() == reviews["household_id"].nunique()
+    assert scores["change"].notna().all()  # compared with last month's list
+    assert result.summary["followup"]["with_review"] == reviews["household_id"].nunique()
     assert not _no_ambient_store.exists()
 
 
