@@ -61,11 +61,10 @@ def trained(province_bundle: Any) -> tuple[Any, pd.DataFrame]:
     return _train_model(province_bundle)
 
 
-@pytest.fixture(scope="session")
-def registered_model(
-    trained: tuple[Any, pd.DataFrame], scoring_store: str, tmp_path_factory: pytest.TempPathFactory
+def register_model(
+    trained: tuple[Any, pd.DataFrame], store_uri: str, workdir: Path, name: str = MODEL_NAME
 ) -> str:
-    """Log the model as riskml's pyfunc and register it (alias champion); return its URI."""
+    """Log a trained model as riskml's pyfunc and register it (alias champion); return its URI."""
     import mlflow
 
     from riskml.features import load_catalog
@@ -74,9 +73,9 @@ def registered_model(
     model, frame = trained
     catalog = load_catalog()
     fs = catalog.feature_set("default")
-    store = open_store(scoring_store)
+    store = open_store(store_uri)
     meta = {
-        "name": MODEL_NAME,
+        "name": name,
         "feature_set": fs.name,
         "feature_set_version": fs.version,
         "catalog_version": catalog.version,
@@ -91,10 +90,18 @@ def registered_model(
             feature_set_definition=feature_set_bundle(fs, catalog),
             X_reference=frame[fs.names],
             metadata={**meta, "run_id": run.info.run_id},
-            workdir=tmp_path_factory.mktemp("model-artifacts"),
+            workdir=workdir,
         )
-    register_version(store, name=MODEL_NAME, model_uri=info.model_uri)
-    return f"models:/{MODEL_NAME}@champion"
+    register_version(store, name=name, model_uri=info.model_uri)
+    return f"models:/{name}@champion"
+
+
+@pytest.fixture(scope="session")
+def registered_model(
+    trained: tuple[Any, pd.DataFrame], scoring_store: str, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """The shared model, logged and registered in the session's store."""
+    return register_model(trained, scoring_store, tmp_path_factory.mktemp("model-artifacts"))
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from riskml.explain import wording_problems
 from riskml.features._statements import as_of_values, first_statement, render_template
 from riskml.scoring import score_roster
 from tests.features.test_primitives import reference_value
-from tests.scoring.conftest import TRAIN_AS_OF, _train_model
+from tests.scoring.conftest import _train_model, register_model
 
 SEPARATORS = {"zh": "；", "en": "; "}
 
@@ -54,38 +54,6 @@ def _province_b(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _register(bundle: Any, store: str, workdir: Path, name: str) -> str:
-    import mlflow
-
-    from riskml.features import load_catalog
-    from riskml.tracking import feature_set_bundle, log_risk_model, open_store, register_version
-
-    model, frame = _train_model(bundle)
-    catalog = load_catalog()
-    fs = catalog.feature_set("default")
-    st = open_store(store)
-    meta = {
-        "name": name,
-        "feature_set": fs.name,
-        "feature_set_version": fs.version,
-        "catalog_version": catalog.version,
-        "horizon_months": 12,
-        "label": "default",
-        "as_of_first": TRAIN_AS_OF[0],
-        "as_of_last": TRAIN_AS_OF[-1],
-    }
-    with st.active(), mlflow.start_run(experiment_id=st.experiment_id) as run:
-        info = log_risk_model(
-            model,
-            feature_set_definition=feature_set_bundle(fs, catalog),
-            X_reference=frame[fs.names],
-            metadata={**meta, "run_id": run.info.run_id},
-            workdir=workdir,
-        )
-    register_version(st, name=name, model_uri=info.model_uri)
-    return f"models:/{name}@champion"
-
-
 @pytest.fixture(scope="module", params=["province_a", "province_b"])
 def province(
     request: pytest.FixtureRequest,
@@ -100,8 +68,11 @@ def province(
         path, uri = small_province_dir, registered_model
     else:
         path = _province_b(tmp_path_factory)
-        uri = _register(
-            load_bundle(path), scoring_store, tmp_path_factory.mktemp("b-model"), "truth-b"
+        uri = register_model(
+            _train_model(load_bundle(path)),
+            scoring_store,
+            tmp_path_factory.mktemp("b-model"),
+            "truth-b",
         )
     bundle = load_bundle(path)
     as_of = bundle.extracted_on
