@@ -39,6 +39,7 @@ from riskml.features._statements import (
     as_of_values,
     first_statement,
     render_template,
+    template_fields,
 )
 
 __all__ = [
@@ -309,7 +310,7 @@ class _Renderer:
             fields = list(
                 dict.fromkeys(
                     f.name if x == "value" else x
-                    for x in _template_names(template)
+                    for x in template_fields(template)
                     if (f.name if x == "value" else x) in self.frame.columns
                 )
             )
@@ -337,12 +338,6 @@ class _Renderer:
             )
             out[mask] = texts[inverse.reshape(-1)]
         return out
-
-
-def _template_names(template: str) -> list[str]:
-    import string
-
-    return [x for _, x, _, _ in string.Formatter().parse(template) if x is not None]
 
 
 def _join_facts(columns: list[np.ndarray], sep: str) -> np.ndarray:

@@ -40,6 +40,7 @@ from riskml.features._statements import (
     as_of_values,
     first_statement,
     render_template,
+    template_fields,
 )
 
 __all__ = [
@@ -147,8 +148,7 @@ class Feature(StrictModel):
         for st in self.statements:
             for public in (False, True):
                 names += [
-                    self.name if f == "value" else f
-                    for f in _template_fields(st.text(lang, public))
+                    self.name if f == "value" else f for f in template_fields(st.text(lang, public))
                 ]
         return [n for n in dict.fromkeys(names) if n not in AS_OF_FIELDS]
 
@@ -192,10 +192,6 @@ class Feature(StrictModel):
     def render_reason(self, row: Mapping[str, Any], lang: Lang = "zh") -> str:
         """Internal wording of the first statement that holds (``""`` when none holds)."""
         return self.render_statement(row, lang) or ""
-
-
-def _template_fields(template: str) -> list[str]:
-    return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
 
 
 @dataclass(frozen=True)
