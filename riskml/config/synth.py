@@ -2,6 +2,11 @@
 
 Rates are per month unless a key says ``annual``. *Age tables* map an exclusive upper age bound
 to a value: ``{30: a, 60: b, 200: c}`` is ``a`` below 30, ``b`` for 30-59 and ``c`` from 60.
+
+This module checks structure only. Keys that must be the data contract's codes (risk types,
+livelihoods, education levels, disaster kinds, measures, event types) are checked by
+``riskml.synth`` before it generates anything: ``config`` sits below ``data`` in the layering
+and holds no copy of the contract's vocabularies.
 """
 
 from __future__ import annotations
@@ -10,34 +15,19 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from riskml.config._base import StrictModel, config_dir, load_config
 
 __all__ = [
-    "CAUSES",
-    "LIVELIHOOD_KEYS",
+    "BANNER_TYPES",
+    "PerLivelihood",
     "SynthConfig",
     "load_synth_config",
 ]
 
-LIVELIHOOD_KEYS = ("farming", "pastoral", "agro_pastoral", "wage", "mixed")
-"""Order of livelihoods inside the generator (codes 0-4)."""
-
-CAUSES = (
-    "illness",
-    "disability",
-    "disaster",
-    "accident",
-    "labor_shortage",
-    "industry_failure",
-    "unstable_employment",
-    "education",
-    "other",
-)
-"""Risk types the generator attributes hardship to (the contract's ``RISK_TYPES``)."""
-
 BANNER_TYPES = ("pastoral", "semi", "farming")
+"""Kinds of banner (旗) the generator knows, in the order of its codes."""
 
 
 def _check_keys(name: str, mapping: dict, expected: tuple[str, ...]) -> None:
@@ -55,6 +45,8 @@ def _check_probability(name: str, value: float) -> None:
 
 
 class PerLivelihood(StrictModel):
+    """One value per livelihood; ``riskml.synth`` checks the fields are the contract's."""
+
     farming: float = Field(ge=0)
     pastoral: float = Field(ge=0)
     agro_pastoral: float = Field(ge=0)
@@ -62,7 +54,8 @@ class PerLivelihood(StrictModel):
     mixed: float = Field(ge=0)
 
     def as_tuple(self) -> tuple[float, ...]:
-        return tuple(getattr(self, k) for k in LIVELIHOOD_KEYS)
+        """The values in the order of the fields (the contract's ``LIVELIHOODS`` order)."""
+        return tuple(getattr(self, k) for k in type(self).model_fields)
 
 
 def _pair(v: list[float], name: str) -> list[float]:
@@ -215,12 +208,6 @@ class Households(StrictModel):
         _check_keys(
             "households.dibao_initial_share", self.dibao_initial_share, ("formerly_poor", "other")
         )
-        for year, shares in self.education_by_birth_year.items():
-            _check_keys(
-                f"households.education_by_birth_year.{year}",
-                shares,
-                ("none", "primary", "junior", "senior", "college"),
-            )
         return self
 
 
@@ -337,14 +324,6 @@ class Work(StrictModel):
         _pair(self.working_age, "work.working_age")
         for name in ("move_out_ages", "dropout_ages"):
             _pair(getattr(self, name), f"work.{name}")
-        _check_keys(
-            "work.school_ages", self.school_ages, ("primary", "junior", "senior", "college")
-        )
-        _check_keys(
-            "work.education_wage_factor",
-            self.education_wage_factor,
-            ("none", "primary", "junior", "senior", "college"),
-        )
         return self
 
 
@@ -380,12 +359,6 @@ class Shocks(StrictModel):
 
     @model_validator(mode="after")
     def _kinds(self) -> Shocks:
-        _check_keys("shocks.local_kinds", self.local_kinds, ("hail", "flood", "sandstorm"))
-        _check_keys(
-            "shocks.housing_damage_prob",
-            self.housing_damage_prob,
-            ("snow", "drought", "hail", "flood", "sandstorm"),
-        )
         for m in (*self.snow_months, *self.drought_months):
             if not 1 <= m <= 12:
                 raise ValueError(f"disaster months must be 1-12, got {m}")
@@ -444,7 +417,6 @@ class Hardship(StrictModel):
     @model_validator(mode="after")
     def _keys(self) -> Hardship:
         _check_keys("hardship.shock_onset", self.shock_onset, SHOCK_KEYS)
-        _check_keys("hardship.recovery_monthly", self.recovery_monthly, CAUSES)
         if sorted(self.disability_by_grade) != [1, 2, 3, 4]:
             raise ValueError("hardship.disability_by_grade must have grades 1, 2, 3, 4")
         return self
@@ -463,15 +435,6 @@ class Cadres(StrictModel):
     natural_elimination_share: float = Field(ge=0, le=1)
     false_identification_cause: dict[str, float]
     secondary_risk_threshold: float = Field(ge=0)
-
-    @model_validator(mode="after")
-    def _keys(self) -> Cadres:
-        _check_keys("cadres.detection_monthly", self.detection_monthly, CAUSES)
-        _check_keys("cadres.elimination_monthly", self.elimination_monthly, CAUSES)
-        unknown = sorted(set(self.false_identification_cause) - set(CAUSES))
-        if unknown:
-            raise ValueError(f"cadres.false_identification_cause has unknown risk types {unknown}")
-        return self
 
 
 class Background(StrictModel):
@@ -504,9 +467,6 @@ class Assistance(StrictModel):
 
     @model_validator(mode="after")
     def _keys(self) -> Assistance:
-        # measure and event-type names are checked against the data contract by riskml.synth
-        # (config sits below data in the layering and must not import it)
-        _check_keys("assistance.after_identification", self.after_identification, CAUSES)
         for cause, measures in self.after_identification.items():
             for m, p in measures.items():
                 _check_probability(f"assistance.after_identification.{cause}.{m}", p)
@@ -532,6 +492,7 @@ class SynthConfig(StrictModel):
     assistance: Assistance
     recording_delay_days: dict[str, list[int]]
     history_years: list[int]
+    _source: str = PrivateAttr(default="the synth config")
 
     @model_validator(mode="after")
     def _delays(self) -> SynthConfig:
@@ -555,6 +516,11 @@ class SynthConfig(StrictModel):
         return self
 
     @property
+    def source(self) -> str:
+        """The file this config was read from (for error messages)."""
+        return self._source
+
+    @property
     def first_year(self) -> int:
         return int(self.period.start_month[:4])
 
@@ -565,7 +531,9 @@ class SynthConfig(StrictModel):
 
 @lru_cache(maxsize=4)
 def _load(path: str) -> SynthConfig:
-    return load_config(path, SynthConfig)
+    config = load_config(path, SynthConfig)
+    config._source = path
+    return config
 
 
 def load_synth_config(path: str | Path | None = None) -> SynthConfig:

@@ -215,6 +215,7 @@ def write_synthetic_province(
         raise ValueError(f"Unknown bundle format {format!r}; use one of {list(FORMATS)}.")
     _check_args(n_households, seed)
     config = config or load_synth_config()
+    check_vocabulary(config)
     started = time.perf_counter()
     cal = Calendar.from_config(config)
     writer = BundleWriter(
@@ -319,4 +320,5 @@ def province_geography(
 ) -> Geography:
     """The map (banners, townships, villages, disasters) a province of this size and seed uses."""
     config = config or load_synth_config()
+    check_vocabulary(config)
     return build_geography(config, n_households, world_rng(seed), Calendar.from_config(config))

@@ -10,13 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskml.config.synth import SynthConfig
-from riskml.synth._params import Calendar
+from riskml.config.synth import BANNER_TYPES, SynthConfig
+from riskml.synth._params import KIND_DROUGHT, KIND_SNOW, Calendar
 
 __all__ = ["BANNER_TYPES", "DisasterSchedule", "Geography", "build_geography"]
 
-BANNER_TYPES = ("pastoral", "semi", "farming")
-KIND_SNOW, KIND_DROUGHT = "snow", "drought"
 
 
 @dataclass(frozen=True)

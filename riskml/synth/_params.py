@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from riskml.config.synth import CAUSES, LIVELIHOOD_KEYS, SynthConfig
+from riskml.config import ConfigError
+from riskml.config.synth import PerLivelihood, SynthConfig
 from riskml.config.thresholds import load_thresholds
 from riskml.data._schema import (
     ASSISTANCE_MEASURES,
     DISASTER_KINDS,
     EDUCATION,
     EVENT_TYPES,
+    LIVELIHOODS,
     MONITORING_CATEGORIES,
     RELATIONS,
+    RISK_TYPES,
 )
 
 __all__ = [
@@ -23,6 +27,8 @@ __all__ = [
     "DETAILS",
     "EPOCH",
     "EV",
+    "KIND_DROUGHT",
+    "KIND_SNOW",
     "LIVELIHOOD_KEYS",
     "MEASURE",
     "Calendar",
@@ -34,6 +40,13 @@ __all__ = [
 ]
 
 EPOCH = dt.date(1970, 1, 1)
+CAUSES = RISK_TYPES
+"""Risk types the generator attributes hardship to (codes are indices, the contract's order)."""
+LIVELIHOOD_KEYS = LIVELIHOODS
+"""Livelihoods inside the generator (codes are indices, the contract's order)."""
+KIND_SNOW, KIND_DROUGHT = "snow", "drought"
+"""Disasters that strike whole banners; the other contract kinds strike single townships."""
+LOCAL_DISASTER_KINDS = tuple(k for k in DISASTER_KINDS if k not in (KIND_SNOW, KIND_DROUGHT))
 EV = {name: i for i, name in enumerate(EVENT_TYPES)}
 """Event type -> code (the contract's order)."""
 MEASURE = {name: i for i, name in enumerate(ASSISTANCE_MEASURES)}
@@ -59,22 +72,69 @@ DETAIL = {name: i for i, name in enumerate(DETAILS)}
 
 
 def check_vocabulary(config: SynthConfig) -> None:
-    """Check the config's measure and event names against the data contract."""
-    unknown_measures = sorted(
-        {m for ms in config.assistance.after_identification.values() for m in ms}
-        - set(ASSISTANCE_MEASURES)
-        | (set(config.assistance.amount) ^ set(ASSISTANCE_MEASURES))
-    )
-    if unknown_measures:
-        raise ValueError(
-            f"configs/synth.yaml assistance lists measures {unknown_measures} that are not exactly the "
-            f"contract's measures {list(ASSISTANCE_MEASURES)}"
+    """Check every key of the config that names a contract code against the data contract.
+
+    ``riskml.config.synth`` checks structure only (config may not import data); this is where
+    risk types, livelihoods, education levels, disaster kinds, measures and event types are
+    held to the contract. Raises :class:`ConfigError` naming the file and the key.
+    """
+    for key, names, expected in _vocabulary_keys(config):
+        _check_names(config.source, key, names, expected)
+    for cause, measures in config.assistance.after_identification.items():
+        _check_names(
+            config.source,
+            f"assistance.after_identification.{cause}",
+            measures,
+            ASSISTANCE_MEASURES,
+            subset=True,
         )
-    delays = set(config.recording_delay_days)
-    if delays != set(EVENT_TYPES):
-        raise ValueError(
-            "configs/synth.yaml recording_delay_days must list every contract event type: "
-            f"missing {sorted(set(EVENT_TYPES) - delays)}, unknown {sorted(delays - set(EVENT_TYPES))}"
+    if tuple(PerLivelihood.model_fields) != LIVELIHOODS:
+        raise ConfigError(
+            f"{config.source}: per-livelihood keys {list(PerLivelihood.model_fields)} must be the data "
+            f"contract's livelihoods {list(LIVELIHOODS)}, in that order."
+        )
+    unknown = sorted(set(config.cadres.false_identification_cause) - set(RISK_TYPES))
+    if unknown:
+        raise ConfigError(
+            f"{config.source}: cadres.false_identification_cause has unknown risk types {unknown}; "
+            f"use the contract's risk types {list(RISK_TYPES)}."
+        )
+
+
+def _vocabulary_keys(
+    config: SynthConfig,
+) -> list[tuple[str, Iterable[str], tuple[str, ...]]]:
+    """(key, the names it holds, the contract codes they must be exactly)."""
+    hs, wk, sh = config.households, config.work, config.shocks
+    return [
+        ("hardship.recovery_monthly", config.hardship.recovery_monthly, RISK_TYPES),
+        ("cadres.detection_monthly", config.cadres.detection_monthly, RISK_TYPES),
+        ("cadres.elimination_monthly", config.cadres.elimination_monthly, RISK_TYPES),
+        ("assistance.after_identification", config.assistance.after_identification, RISK_TYPES),
+        ("assistance.amount", config.assistance.amount, ASSISTANCE_MEASURES),
+        ("recording_delay_days", config.recording_delay_days, EVENT_TYPES),
+        ("work.education_wage_factor", wk.education_wage_factor, EDUCATION),
+        ("work.school_ages", wk.school_ages, EDUCATION[1:]),
+        ("shocks.housing_damage_prob", sh.housing_damage_prob, DISASTER_KINDS),
+        ("shocks.local_kinds", sh.local_kinds, LOCAL_DISASTER_KINDS),
+        *(
+            (f"households.education_by_birth_year.{year}", shares, EDUCATION)
+            for year, shares in hs.education_by_birth_year.items()
+        ),
+    ]
+
+
+def _check_names(
+    source: str, key: str, names: Iterable[str], expected: tuple[str, ...], subset: bool = False
+) -> None:
+    names = set(names)
+    unknown = sorted(names - set(expected))
+    missing = [] if subset else [n for n in expected if n not in names]
+    if unknown or missing:
+        wanted = "only" if subset else "exactly"
+        raise ConfigError(
+            f"{source}: {key} must name {wanted} the data contract's codes {list(expected)}; "
+            f"missing {missing}, unknown {unknown}."
         )
 
 

@@ -12,9 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskml.config.synth import LIVELIHOOD_KEYS, SynthConfig
-from riskml.synth._geography import BANNER_TYPES, Geography
-from riskml.synth._params import EDU, REL, Calendar, age_lookup, day_number
+from riskml.config.synth import BANNER_TYPES, SynthConfig
+from riskml.synth._geography import Geography
+from riskml.synth._params import (
+    EDU,
+    LIVELIHOOD_KEYS,
+    REL,
+    Calendar,
+    age_lookup,
+    day_number,
+)
 from riskml.synth._rng import BlockRNG
 
 __all__ = ["NEVER", "SLOT_RELATION", "Population", "init_population"]

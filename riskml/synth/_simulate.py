@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from riskml.config.synth import CAUSES, SynthConfig
+from riskml.config.synth import SynthConfig
 from riskml.synth._geography import BANNER_TYPES, Geography
 from riskml.synth._hardship import twelve_month_probability
 from riskml.synth._params import (
+    CAUSES,
     CATEGORY,
     DETAIL,
     EV,

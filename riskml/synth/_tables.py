@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from riskml.config.synth import LIVELIHOOD_KEYS
 from riskml.data import ARROW_TYPES
 from riskml.data._schema import (
     ASSISTANCE_MEASURES,
@@ -22,7 +21,7 @@ from riskml.data._schema import (
     TABLES,
 )
 from riskml.synth._geography import Geography
-from riskml.synth._params import DETAILS, Calendar
+from riskml.synth._params import DETAILS, LIVELIHOOD_KEYS, Calendar
 from riskml.synth._simulate import ChunkRecords
 
 __all__ = ["TRUTH_SCHEMA", "arrow_schema", "chunk_tables", "household_ids"]
