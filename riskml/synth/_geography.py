@@ -16,7 +16,6 @@ from riskml.synth._params import KIND_DROUGHT, KIND_SNOW, Calendar
 __all__ = ["BANNER_TYPES", "DisasterSchedule", "Geography", "build_geography"]
 
 
-
 @dataclass(frozen=True)
 class DisasterSchedule:
     """Disasters as rows: month index, area index (banner or township), kind, severity, day."""

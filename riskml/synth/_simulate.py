@@ -16,8 +16,8 @@ from riskml.config.synth import SynthConfig
 from riskml.synth._geography import BANNER_TYPES, Geography
 from riskml.synth._hardship import twelve_month_probability
 from riskml.synth._params import (
-    CAUSES,
     CATEGORY,
+    CAUSES,
     DETAIL,
     EV,
     MEASURE,

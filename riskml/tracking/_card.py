@@ -70,6 +70,21 @@ def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
     return [_clean(rec) for rec in flat.to_dict(orient="records")]
 
 
+def _limitations(extra: Sequence[str], positives: Any) -> list[str]:
+    limitations = list(_STANDARD_LIMITATIONS) + list(extra)
+    if isinstance(positives, int | float) and positives < 100:
+        limitations.append(
+            f"Only {int(positives)} positive examples: metrics have wide uncertainty."
+        )
+    return limitations
+
+
+def _calibration_records(calibration: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if calibration is None:
+        return None
+    return {k: (_records(v) if isinstance(v, pd.DataFrame) else v) for k, v in calibration.items()}
+
+
 def build_model_card(
     *,
     model_name: str,
@@ -114,12 +129,6 @@ def build_model_card(
     risk_types
         Recall at capacity by recorded risk type, per method, with counts.
     """
-    limitations = list(_STANDARD_LIMITATIONS) + list(extra_limitations)
-    positives = data.get("positives")
-    if isinstance(positives, int | float) and positives < 100:
-        limitations.append(
-            f"Only {int(positives)} positive examples: metrics have wide uncertainty."
-        )
     return _clean(
         {
             "model": {
@@ -138,16 +147,11 @@ def build_model_card(
             },
             "metrics": _records(metrics),
             "baselines": list(baselines),
-            "calibration": None
-            if calibration is None
-            else {
-                k: (_records(v) if isinstance(v, pd.DataFrame) else v)
-                for k, v in calibration.items()
-            },
+            "calibration": _calibration_records(calibration),
             "recall_by_risk_type": _records(risk_types),
             "subgroups": _records(subgroups),
             "subgroup_gaps": _records(subgroup_gaps),
-            "limitations": limitations,
+            "limitations": _limitations(extra_limitations, data.get("positives")),
         }
     )
 

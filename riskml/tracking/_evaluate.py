@@ -118,117 +118,124 @@ def _features_for(model: Any, inputs: TrainingInputs, rows: pd.DataFrame) -> pd.
     return feats
 
 
-def evaluate_frozen(
-    models: Mapping[str, Any],
-    inputs: TrainingInputs,
-    *,
-    progress: Progress | None = None,
-) -> EvaluationResult:
-    """Score frozen models and the baselines on the backtest test folds of ``inputs``.
+@dataclass(frozen=True)
+class _Rows:
+    """The labelled rows of a training set, as the evaluation folds index them."""
 
-    Parameters
-    ----------
-    models
-        Method name → :class:`riskml.tracking.RiskModel`.
-    inputs
-        From :func:`riskml.tracking._pipeline.load_inputs`.
-    """
-    from riskml.config.rules import load_rules_config
-    from riskml.models import RuleBaseline, ScorecardBaseline, temporal_folds
+    data: pd.DataFrame
+    y: np.ndarray
+    as_of: pd.Series
+    oracle: np.ndarray | None
 
-    say = progress or _noop
-    ts, config = inputs.training_set, inputs.config
-    label = config.label_column
+
+def _labelled_rows(inputs: TrainingInputs) -> _Rows:
+    ts, label = inputs.training_set, inputs.config.label_column
     labelled = ts.frame[label].notna().to_numpy()
     data = ts.frame.loc[labelled].reset_index(drop=True)
-    oracle = inputs.oracle[labelled] if inputs.oracle is not None else None
-    y_all = data[label].to_numpy(dtype=np.float64)
-    as_of = pd.to_datetime(data["as_of"])
-    folds = temporal_folds(
-        as_of,
-        n_folds=config.backtest.n_folds,
-        test_period_months=config.backtest.test_period_months,
-        gap_months=config.gap_months,
-        train_window_months=config.backtest.train_window_months,
+    return _Rows(
+        data=data,
+        y=data[label].to_numpy(dtype=np.float64),
+        as_of=pd.to_datetime(data["as_of"]),
+        oracle=inputs.oracle[labelled] if inputs.oracle is not None else None,
     )
-    rules_cfg = load_rules_config(config.rules_config)
-    baselines = {
-        "rules": RuleBaseline(rules_cfg.rules, name="rules"),
-        "persistence": RuleBaseline(rules_cfg.persistence, name="persistence"),
+
+
+def _fold_info(fold: Any, rows: _Rows) -> dict[str, Any]:
+    """The fold's line in ``EvaluationResult.folds``, marked skipped when it cannot be scored."""
+    info = {
+        "fold": str(fold.index),
+        "test_start": fold.test_start,
+        "test_end": fold.test_end,
+        "test_rows": int(fold.test.sum()),
+        "test_positives": int(rows.y[fold.test].sum()),
+        "status": "ok",
+        "reason": "",
     }
-    methods = (
-        *models,
-        "rules",
-        "persistence",
-        "scorecard",
-        *(("oracle",) if oracle is not None else ()),
-    )
-    features = list(ts.feature_names)
-    records: list[dict[str, Any]] = []
-    fold_rows: list[dict[str, Any]] = []
-    parts: list[pd.DataFrame] = []
-    overlap = dict.fromkeys(models, 0)
-    for fold in folds:
-        y_tr = y_all[fold.train]
-        info = {
+    y_tr = rows.y[fold.train]
+    if not fold.test.any():
+        info.update(status="skipped", reason="no labelled as-of date in the test window")
+    elif len(y_tr) == 0 or y_tr.min() == y_tr.max():
+        info.update(
+            status="skipped", reason="baselines cannot be fitted: no training rows or one class"
+        )
+    return info
+
+
+def _score_frozen(
+    models: Mapping[str, Any],
+    inputs: TrainingInputs,
+    test: pd.DataFrame,
+    test_as_of: pd.Series,
+    part: pd.DataFrame,
+    overlap: dict[str, int],
+) -> None:
+    """Add each frozen model's scores to ``part``; count test rows inside its training range."""
+    for name, rm in models.items():
+        X = _features_for(rm, inputs, test)
+        raw = rm.raw_score(X)
+        part[f"score_{name}"] = rm.calibrate(raw)
+        part[f"rank_{name}"] = raw
+        first, last = rm.metadata.get("as_of_first"), rm.metadata.get("as_of_last")
+        if first and last:
+            inside = (test_as_of >= pd.Timestamp(first)) & (test_as_of <= pd.Timestamp(last))
+            overlap[name] += int(inside.sum())
+
+
+def _score_baselines(
+    baselines: Mapping[str, Any],
+    features: list[str],
+    train: pd.DataFrame,
+    y_tr: np.ndarray,
+    test: pd.DataFrame,
+    part: pd.DataFrame,
+) -> None:
+    """Fit the baselines on the fold's training rows and add their scores to ``part``."""
+    from riskml.models import ScorecardBaseline
+
+    for name, baseline in baselines.items():
+        baseline.fit(train, y_tr)
+        part[f"score_{name}"] = baseline.predict_proba(test)
+        part[f"rank_{name}"] = baseline.score(test)
+    card = ScorecardBaseline().fit(train[features], y_tr)
+    p = card.predict_proba(test[features])
+    part["score_scorecard"] = p
+    part["rank_scorecard"] = p
+
+
+def _score_fold(
+    fold: Any,
+    rows: _Rows,
+    models: Mapping[str, Any],
+    baselines: Mapping[str, Any],
+    inputs: TrainingInputs,
+    overlap: dict[str, int],
+) -> pd.DataFrame:
+    """Labels and every method's scores on one fold's test rows."""
+    test = rows.data.loc[fold.test]
+    part = pd.DataFrame(
+        {
             "fold": str(fold.index),
-            "test_start": fold.test_start,
-            "test_end": fold.test_end,
-            "test_rows": int(fold.test.sum()),
-            "test_positives": int(y_all[fold.test].sum()),
-            "status": "ok",
-            "reason": "",
+            "label": rows.y[fold.test],
+            "as_of": rows.as_of[fold.test].to_numpy(),
         }
-        fold_rows.append(info)
-        if not fold.test.any():
-            info.update(status="skipped", reason="no labelled as-of date in the test window")
-            continue
-        if len(y_tr) == 0 or y_tr.min() == y_tr.max():
-            info.update(
-                status="skipped", reason="baselines cannot be fitted: no training rows or one class"
-            )
-            continue
-        say(f"evaluating fold {fold.index}: {int(fold.test.sum()):,} rows")
-        test = data.loc[fold.test]
-        part = pd.DataFrame(
-            {
-                "fold": str(fold.index),
-                "label": y_all[fold.test],
-                "as_of": as_of[fold.test].to_numpy(),
-            }
-        )
-        if "village_code" in test.columns:
-            part["village_code"] = test["village_code"].to_numpy()
-        for name, rm in models.items():
-            X = _features_for(rm, inputs, test)
-            raw = rm.raw_score(X)
-            part[f"score_{name}"] = rm.calibrate(raw)
-            part[f"rank_{name}"] = raw
-            first, last = rm.metadata.get("as_of_first"), rm.metadata.get("as_of_last")
-            if first and last:
-                inside = (as_of[fold.test] >= pd.Timestamp(first)) & (
-                    as_of[fold.test] <= pd.Timestamp(last)
-                )
-                overlap[name] += int(inside.sum())
-        train = data.loc[fold.train]
-        for name, baseline in baselines.items():
-            baseline.fit(train, y_tr)
-            part[f"score_{name}"] = baseline.predict_proba(test)
-            part[f"rank_{name}"] = baseline.score(test)
-        card = ScorecardBaseline().fit(train[features], y_tr)
-        p = card.predict_proba(test[features])
-        part["score_scorecard"] = p
-        part["rank_scorecard"] = p
-        if oracle is not None:
-            part["score_oracle"] = oracle[fold.test]
-            part["rank_oracle"] = oracle[fold.test]
-        parts.append(part)
-    if not parts:
-        reasons = "; ".join(f"fold {r['fold']}: {r['reason']}" for r in fold_rows) or "no folds"
-        raise ValueError(
-            f"No evaluation fold could be scored ({reasons}). Give a longer as-of range."
-        )
-    pred = pd.concat(parts, ignore_index=True)
+    )
+    if "village_code" in test.columns:
+        part["village_code"] = test["village_code"].to_numpy()
+    _score_frozen(models, inputs, test, rows.as_of[fold.test], part, overlap)
+    features = list(inputs.training_set.feature_names)
+    train = rows.data.loc[fold.train]
+    _score_baselines(baselines, features, train, rows.y[fold.train], test, part)
+    if rows.oracle is not None:
+        part["score_oracle"] = rows.oracle[fold.test]
+        part["rank_oracle"] = rows.oracle[fold.test]
+    return part
+
+
+def _metric_records(
+    pred: pd.DataFrame, methods: tuple[str, ...], config: Any
+) -> list[dict[str, Any]]:
+    """Every method's metrics per fold and pooled over all folds (tidy records)."""
+    records: list[dict[str, Any]] = []
     scopes = [(f, pred["fold"].to_numpy() == f) for f in pred["fold"].unique()]
     scopes.append(("pooled", np.ones(len(pred), dtype=bool)))
     for scope, mask in scopes:
@@ -247,6 +254,60 @@ def evaluate_frozen(
                 {"fold": scope, "method": m, "metric": k, "value": float(v)}
                 for k, v in values.items()
             ]
+    return records
+
+
+def evaluate_frozen(
+    models: Mapping[str, Any],
+    inputs: TrainingInputs,
+    *,
+    progress: Progress | None = None,
+) -> EvaluationResult:
+    """Score frozen models and the baselines on the backtest test folds of ``inputs``.
+
+    Parameters
+    ----------
+    models
+        Method name → :class:`riskml.tracking.RiskModel`.
+    inputs
+        From :func:`riskml.tracking._pipeline.load_inputs`.
+    """
+    from riskml.config.rules import load_rules_config
+    from riskml.models import RuleBaseline, temporal_folds
+
+    say = progress or _noop
+    ts, config = inputs.training_set, inputs.config
+    rows = _labelled_rows(inputs)
+    folds = temporal_folds(
+        rows.as_of,
+        n_folds=config.backtest.n_folds,
+        test_period_months=config.backtest.test_period_months,
+        gap_months=config.gap_months,
+        train_window_months=config.backtest.train_window_months,
+    )
+    rules_cfg = load_rules_config(config.rules_config)
+    baselines = {
+        "rules": RuleBaseline(rules_cfg.rules, name="rules"),
+        "persistence": RuleBaseline(rules_cfg.persistence, name="persistence"),
+    }
+    oracle = ("oracle",) if rows.oracle is not None else ()
+    methods = (*models, "rules", "persistence", "scorecard", *oracle)
+    fold_rows: list[dict[str, Any]] = []
+    parts: list[pd.DataFrame] = []
+    overlap = dict.fromkeys(models, 0)
+    for fold in folds:
+        fold_rows.append(info := _fold_info(fold, rows))
+        if info["status"] != "ok":
+            continue
+        say(f"evaluating fold {fold.index}: {int(fold.test.sum()):,} rows")
+        parts.append(_score_fold(fold, rows, models, baselines, inputs, overlap))
+    if not parts:
+        reasons = "; ".join(f"fold {r['fold']}: {r['reason']}" for r in fold_rows) or "no folds"
+        raise ValueError(
+            f"No evaluation fold could be scored ({reasons}). Give a longer as-of range."
+        )
+    pred = pd.concat(parts, ignore_index=True)
+    records = _metric_records(pred, methods, config)
     return EvaluationResult(
         metrics=pd.DataFrame.from_records(records, columns=["fold", "method", "metric", "value"]),
         folds=pd.DataFrame(fold_rows),

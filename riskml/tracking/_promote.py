@@ -20,7 +20,7 @@ from riskml.tracking._registry import (
     alias_version,
     compare_metrics,
 )
-from riskml.tracking._store import TrackingError, open_store
+from riskml.tracking._store import TrackingError, TrackingStore, open_store
 from riskml.tracking._train import DEFAULT_MODEL_NAME, PRIMARY_METRICS
 
 __all__ = ["DEFAULT_MIN_IMPROVEMENT", "EXIT_KEPT", "EXIT_PROMOTED", "PromotionDecision", "promote"]
@@ -90,6 +90,141 @@ def _pooled_model_metrics(metrics: dict[str, float]) -> dict[str, float]:
     return {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
 
 
+def _chosen_metrics(metrics: str | Sequence[str] | None, min_improvement: float) -> tuple[str, ...]:
+    """The metrics to compare, in order (checked), after checking ``min_improvement``."""
+    chosen = (metrics,) if isinstance(metrics, str) else tuple(metrics or PRIMARY_METRICS)
+    if not chosen or not all(isinstance(m, str) and m.strip() for m in chosen):
+        raise ValueError(
+            f"metrics must name at least one backtest metric (e.g. pr_auc). Got {metrics!r} instead."
+        )
+    if not (isinstance(min_improvement, (int, float)) and 0 <= min_improvement < 1):
+        raise ValueError(
+            "min_improvement must be a number in [0, 1) (absolute, in the metric's units, e.g. "
+            f"0.02). Got {min_improvement!r} instead."
+        )
+    return tuple(m.strip() for m in chosen)
+
+
+def _require_registered(store: TrackingStore, model_name: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    with store.active():
+        try:
+            store.client.get_registered_model(model_name)
+        except MlflowException as exc:
+            from riskml.tracking._load import registered_models_summary
+
+            raise TrackingError(
+                f"No registered model named {model_name!r} in {store.display_uri}. "
+                + registered_models_summary(store.client)
+            ) from exc
+
+
+_EMPTY_COMPARISON = ("metric", "champion", "challenger", "difference", "better", "primary")
+
+
+@dataclass(frozen=True)
+class _Promotion:
+    """One promotion under way: the two versions, the metrics and the rule that decides."""
+
+    store: TrackingStore
+    name: str
+    champion: str | None
+    challenger: str | None
+    chosen: tuple[str, ...]
+    min_improvement: float
+
+    def decide(
+        self,
+        moved: bool,
+        reason: str,
+        basis: str,
+        table: pd.DataFrame | None = None,
+        metric: str | None = None,
+    ) -> PromotionDecision:
+        """Move the alias (when ``moved``), record the decision as a tag and return it."""
+        client = self.store.client
+        after = self.challenger if moved else self.champion
+        if moved:
+            with self.store.active():
+                client.set_registered_model_alias(self.name, CHAMPION, str(self.challenger))
+        record = {
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "moved": moved,
+            "from": self.champion,
+            "to": after,
+            "challenger": self.challenger,
+            "reason": reason,
+            "basis": basis,
+        }
+        with self.store.active():
+            client.set_registered_model_tag(
+                self.name, "riskml.last_promotion", json.dumps(record, ensure_ascii=False)[:5000]
+            )
+        return PromotionDecision(
+            self.name,
+            moved,
+            reason,
+            self.champion,
+            self.challenger,
+            after,
+            basis,
+            pd.DataFrame(columns=list(_EMPTY_COMPARISON)) if table is None else table,
+            metric,
+            self.chosen,
+            float(self.min_improvement),
+        )
+
+    def compare(self, champ: dict[str, float], chall: dict[str, float]) -> MetricComparison:
+        unknown = [m for m in self.chosen if m not in champ and m not in chall]
+        if unknown:
+            logged = sorted(set(champ) | set(chall))
+            raise TrackingError(
+                f"Metric(s) {', '.join(unknown)} were logged for neither version; choose from "
+                f"{', '.join(logged) or '(none logged)'} (riskml promote --metric NAME)."
+            )
+        return compare_metrics(
+            champ,
+            chall,
+            self.chosen,
+            tolerance=float(self.min_improvement),
+            extra=_SHOWN,
+            inclusive=True,
+        )
+
+
+def _reevaluate(
+    p: _Promotion,
+    data_dir: str | Path,
+    *,
+    config_path: str | Path | None,
+    mapping: str | Path | None,
+    min_history_months: int,
+    progress: Progress | None,
+) -> tuple[MetricComparison, str]:
+    """Compare both frozen models on the backtest test folds of ``data_dir``."""
+    from riskml.tracking._evaluate import evaluate_frozen
+    from riskml.tracking._load import load_risk_model
+    from riskml.tracking._pipeline import load_inputs
+
+    uri = p.store.tracking_uri
+    models = {
+        "champion": load_risk_model(f"models:/{p.name}/{p.champion}", tracking_uri=uri),
+        "challenger": load_risk_model(f"models:/{p.name}/{p.challenger}", tracking_uri=uri),
+    }
+    inputs = load_inputs(
+        data_dir,
+        config_path=config_path,
+        mapping=mapping,
+        min_history_months=min_history_months,
+        progress=progress,
+    )
+    result = evaluate_frozen(models, inputs, progress=progress)
+    comparison = p.compare(result.pooled("champion"), result.pooled("challenger"))
+    basis = f"re-evaluation of both frozen models on {Path(data_dir)} (data fingerprint {result.data_fingerprint})"
+    return comparison, basis
+
+
 def promote(
     model_name: str = DEFAULT_MODEL_NAME,
     *,
@@ -122,140 +257,50 @@ def promote(
     registered model. ``PromotionDecision.exit_code`` is what ``riskml promote`` exits with:
     0 promoted, 3 kept.
     """
-    chosen = (metrics,) if isinstance(metrics, str) else tuple(metrics or PRIMARY_METRICS)
-    if not chosen or not all(isinstance(m, str) and m.strip() for m in chosen):
-        raise ValueError(
-            f"metrics must name at least one backtest metric (e.g. pr_auc). Got {metrics!r} instead."
-        )
-    chosen = tuple(m.strip() for m in chosen)
-    if not (isinstance(min_improvement, (int, float)) and 0 <= min_improvement < 1):
-        raise ValueError(
-            "min_improvement must be a number in [0, 1) (absolute, in the metric's units, e.g. "
-            f"0.02). Got {min_improvement!r} instead."
-        )
+    chosen = _chosen_metrics(metrics, min_improvement)
     store = open_store(tracking_uri)
-    client = store.client
-    from mlflow.exceptions import MlflowException
-
-    with store.active():
-        try:
-            client.get_registered_model(model_name)
-        except MlflowException as exc:
-            from riskml.tracking._load import registered_models_summary
-
-            raise TrackingError(
-                f"No registered model named {model_name!r} in {store.display_uri}. "
-                + registered_models_summary(client)
-            ) from exc
+    _require_registered(store, model_name)
     champion = alias_version(store, model_name, CHAMPION)
     challenger = alias_version(store, model_name, CHALLENGER)
-    empty = pd.DataFrame(
-        columns=["metric", "champion", "challenger", "difference", "better", "primary"]
-    )
-
-    def decision(
-        moved: bool, reason: str, basis: str, table: pd.DataFrame = empty, metric: str | None = None
-    ) -> PromotionDecision:
-        after = challenger if moved else champion
-        if moved:
-            with store.active():
-                client.set_registered_model_alias(model_name, CHAMPION, str(challenger))
-        with store.active():
-            client.set_registered_model_tag(
-                model_name,
-                "riskml.last_promotion",
-                json.dumps(
-                    {
-                        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                        "moved": moved,
-                        "from": champion,
-                        "to": after,
-                        "challenger": challenger,
-                        "reason": reason,
-                        "basis": basis,
-                    },
-                    ensure_ascii=False,
-                )[:5000],
-            )
-        return PromotionDecision(
-            model_name,
-            moved,
-            reason,
-            champion,
-            challenger,
-            after,
-            basis,
-            table,
-            metric,
-            chosen,
-            float(min_improvement),
-        )
-
-    def compare(champ: dict[str, float], chall: dict[str, float]) -> MetricComparison:
-        unknown = [m for m in chosen if m not in champ and m not in chall]
-        if unknown:
-            logged = sorted(set(champ) | set(chall))
-            raise TrackingError(
-                f"Metric(s) {', '.join(unknown)} were logged for neither version; choose from "
-                f"{', '.join(logged) or '(none logged)'} (riskml promote --metric NAME)."
-            )
-        return compare_metrics(
-            champ, chall, chosen, tolerance=float(min_improvement), extra=_SHOWN, inclusive=True
-        )
-
+    p = _Promotion(store, model_name, champion, challenger, chosen, min_improvement)
     if challenger is None:
-        return decision(False, "there is no challenger version", "none")
+        return p.decide(False, "there is no challenger version", "none")
     if champion is None:
-        return decision(True, "there was no champion", "none")
+        return p.decide(True, "there was no champion", "none")
     if champion == challenger:
-        return decision(False, f"the challenger (v{challenger}) already is the champion", "none")
+        return p.decide(False, f"the challenger (v{challenger}) already is the champion", "none")
 
     with store.active():
-        champ_tags, champ_metrics = _run_info(client, model_name, champion)
-        chall_tags, chall_metrics = _run_info(client, model_name, challenger)
+        champ_tags, champ_metrics = _run_info(store.client, model_name, champion)
+        chall_tags, chall_metrics = _run_info(store.client, model_name, challenger)
     fp_a = champ_tags.get("riskml.backtest_fingerprint")
     fp_b = chall_tags.get("riskml.backtest_fingerprint")
-    comparison: MetricComparison
     if fp_a and fp_a == fp_b:
-        comparison = compare(
+        comparison = p.compare(
             _pooled_model_metrics(champ_metrics), _pooled_model_metrics(chall_metrics)
         )
         basis = f"logged backtests (same data and folds, fingerprint {fp_a})"
     elif data_dir is not None:
-        from riskml.tracking._evaluate import evaluate_frozen
-        from riskml.tracking._load import load_risk_model
-        from riskml.tracking._pipeline import load_inputs
-
-        models = {
-            "champion": load_risk_model(
-                f"models:/{model_name}/{champion}", tracking_uri=store.tracking_uri
-            ),
-            "challenger": load_risk_model(
-                f"models:/{model_name}/{challenger}", tracking_uri=store.tracking_uri
-            ),
-        }
-        inputs = load_inputs(
+        comparison, basis = _reevaluate(
+            p,
             data_dir,
             config_path=config_path,
             mapping=mapping,
             min_history_months=min_history_months,
             progress=progress,
         )
-        result = evaluate_frozen(models, inputs, progress=progress)
-        comparison = compare(result.pooled("champion"), result.pooled("challenger"))
-        basis = f"re-evaluation of both frozen models on {Path(data_dir)} (data fingerprint {result.data_fingerprint})"
     else:
         why = (
             "the two versions were backtested on different data or folds"
             if fp_a and fp_b
             else "a version has no logged backtest fingerprint"
         )
-        return decision(
+        return p.decide(
             False,
             f"{why}; cannot compare them: pass data_dir (riskml promote --data DIR) to re-evaluate both "
             "on the same rows",
             "none",
         )
-    return decision(
+    return p.decide(
         comparison.beats, comparison.reason, basis, comparison.table, comparison.deciding_metric
     )

@@ -149,21 +149,9 @@ def _plots(
     return names
 
 
-def _card(
-    inputs: TrainingInputs,
-    bt: Any,
-    *,
-    model_name: str,
-    version: str | None,
-    run_id: str,
-    meta: Mapping[str, Any],
-) -> dict[str, Any]:
-    from riskml.models import SUMMARY_METRICS  # in functions: `import riskml.tracking` stays cheap
-
-    ts, config = inputs.training_set, inputs.config
-    labelled = _labelled(ts, config)
-    y = labelled[config.label_column].to_numpy(dtype=float)
-    table = bt.table()
+def _card_limitations(inputs: TrainingInputs, bt: Any, table: pd.DataFrame) -> list[str]:
+    """What the card adds to its limitations: the oracle, where the rules do better, skipped folds."""
+    config = inputs.config
     extra = [f"Oracle (synthetic ground truth): {inputs.oracle_note}."]
     if "rules" in table.index and "model" in table.index:
         m, r = table.loc["model", "recall_at_capacity"], table.loc["rules", "recall_at_capacity"]
@@ -191,16 +179,36 @@ def _card(
             f"{len(skipped)} backtest fold(s) were skipped: "
             + "; ".join(skipped["reason"].astype(str))
         )
-    folds = [
+    return extra
+
+
+_CARD_FOLD_COLUMNS = ("fold", "test_start", "test_end", "test_rows", "test_positives", "status")
+
+
+def _card_folds(bt: Any) -> list[dict[str, Any]]:
+    """The backtest folds as plain records (dates as ``YYYY-MM-DD``)."""
+    columns = [c for c in _CARD_FOLD_COLUMNS if c in bt.folds]
+    return [
         {k: str(v)[:10] if isinstance(v, pd.Timestamp) else v for k, v in rec.items()}
-        for rec in bt.folds[
-            [
-                c
-                for c in ("fold", "test_start", "test_end", "test_rows", "test_positives", "status")
-                if c in bt.folds
-            ]
-        ].to_dict(orient="records")
+        for rec in bt.folds[columns].to_dict(orient="records")
     ]
+
+
+def _card(
+    inputs: TrainingInputs,
+    bt: Any,
+    *,
+    model_name: str,
+    version: str | None,
+    run_id: str,
+    meta: Mapping[str, Any],
+) -> dict[str, Any]:
+    from riskml.models import SUMMARY_METRICS  # in functions: `import riskml.tracking` stays cheap
+
+    ts, config = inputs.training_set, inputs.config
+    labelled = _labelled(ts, config)
+    y = labelled[config.label_column].to_numpy(dtype=float)
+    table = bt.table()
     fairness = (
         bt.fairness[bt.fairness["method"] == "model"].drop(columns="method")
         if len(bt.fairness)
@@ -226,7 +234,7 @@ def _card(
             "capacity": bt.capacity,
             "backtest": f"{len(bt.folds)} rolling-origin folds of {config.backtest.test_period_months} months, "
             f"gap {config.gap_months} months",
-            "folds": folds,
+            "folds": _card_folds(bt),
             "final_model_slices": meta.get("training_summary"),
         },
         data={
@@ -244,7 +252,7 @@ def _card(
         baselines=[m for m in bt.methods if m != "model"],
         subgroups=fairness,
         subgroup_gaps=bt.fairness_gaps("model") if len(bt.fairness) else None,
-        extra_limitations=extra,
+        extra_limitations=_card_limitations(inputs, bt, table),
         calibration=_calibration_section(bt, meta.get("training_summary")),
         risk_types=getattr(bt, "risk_types", None),
     )
@@ -344,28 +352,15 @@ def log_risk_model(
     )
 
 
-def log_training_run(
-    store: TrackingStore,
-    inputs: TrainingInputs,
-    bt: Any,
-    model: Any,
-    *,
-    model_name: str = DEFAULT_MODEL_NAME,
-    progress: Progress | None = None,
-) -> TrainResult:
-    """Log a fitted model and its backtest as one MLflow run, then register it as challenger."""
-    import mlflow
-
-    say = progress or _noop
+def _run_metadata(
+    inputs: TrainingInputs, bt: Any, model: Any, labelled: pd.DataFrame, model_name: str
+) -> dict[str, Any]:
+    """What the run, the model bundle and the card say about the model and its data."""
     ts, config = inputs.training_set, inputs.config
     tmeta = dict(ts.metadata or {})
-    labelled = _labelled(ts, config)
-    X = labelled[ts.feature_names]
-    schema = input_schema_from_frame(X, ts.feature_names)
     data_fp = str(tmeta.get("data_fingerprint", ""))
-    bt_fp = backtest_fingerprint(config, bt.folds, data_fp)
     label_def = tmeta.get("label_definition", {})
-    meta: dict[str, Any] = {
+    return {
         "name": model_name,
         "feature_set": inputs.feature_set.name,
         "feature_set_version": inputs.feature_set.version,
@@ -379,7 +374,7 @@ def log_training_run(
         "as_of_last": str(pd.Timestamp(labelled["as_of"].max()).date()),
         "n_as_of_dates": int(labelled["as_of"].nunique()),
         "data_fingerprint": data_fp,
-        "backtest_fingerprint": bt_fp,
+        "backtest_fingerprint": backtest_fingerprint(config, bt.folds, data_fp),
         "extracted_on": str(tmeta.get("extracted_on", inputs.bundle.extracted_on)),
         "province": tmeta.get("province"),
         "households": tmeta.get("households"),
@@ -387,50 +382,177 @@ def log_training_run(
         "capacity": config.capacity.model_dump(mode="json"),
         "riskml_version": tmeta.get("riskml_version"),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "input_schema": schema,
+        "input_schema": input_schema_from_frame(labelled[ts.feature_names], ts.feature_names),
     }
-    tags = {
+
+
+def _run_tags(inputs: TrainingInputs, meta: Mapping[str, Any]) -> dict[str, str]:
+    config = inputs.config
+    return {
         "riskml.kind": "training",
-        "riskml.model_name": model_name,
-        "riskml.data_fingerprint": data_fp,
-        "riskml.backtest_fingerprint": bt_fp,
+        "riskml.model_name": meta["name"],
+        "riskml.data_fingerprint": meta["data_fingerprint"],
+        "riskml.backtest_fingerprint": meta["backtest_fingerprint"],
         "riskml.feature_set": inputs.feature_set.name,
         "riskml.feature_set_version": inputs.feature_set.version,
         "riskml.catalog_version": inputs.catalog.version,
         "riskml.label": config.label,
         "riskml.horizon_months": str(config.horizon_months),
     }
-    params = {
+
+
+def _run_params(inputs: TrainingInputs, model: Any, meta: Mapping[str, Any]) -> dict[str, str]:
+    config = inputs.config
+    return {
         **flatten_params(config.model_dump(mode="json"), prefix="config."),
         "feature_set": inputs.feature_set.name,
         "feature_set_version": inputs.feature_set.version,
         "catalog_version": inputs.catalog.version,
-        "data_fingerprint": data_fp,
-        "backtest_fingerprint": bt_fp,
+        "data_fingerprint": meta["data_fingerprint"],
+        "backtest_fingerprint": meta["backtest_fingerprint"],
         "as_of_first": meta["as_of_first"],
         "as_of_last": meta["as_of_last"],
         "n_as_of_dates": str(meta["n_as_of_dates"]),
         "extracted_on": meta["extracted_on"],
-        "n_features": str(len(ts.feature_names)),
+        "n_features": str(len(inputs.training_set.feature_names)),
         "oracle": inputs.oracle_note,
         **{f"fallback.{k}": v for k, v in config.fallbacks().items()},
         "final.calibration": str(getattr(getattr(model, "calibrator_", None), "method", "")),
         "final.trees": str(getattr(model, "best_iteration_", "")),
         "final.rows": str((getattr(model, "training_summary_", None) or {}).get("rows", "")),
     }
-    table = bt.table()
+
+
+def _run_metrics(
+    inputs: TrainingInputs,
+    bt: Any,
+    table: pd.DataFrame,
+    model: Any,
+    labelled: pd.DataFrame,
+    meta: Mapping[str, Any],
+) -> dict[str, float]:
+    """The backtest's metrics and the data's counts (finite values only)."""
     metrics = metrics_from_backtest(bt.metrics, table)
     metrics.update(
         {
             metric_key("data", "households"): float(meta["households"] or 0),
             metric_key("data", "rows"): float(len(labelled)),
-            metric_key("data", "positives"): float(labelled[config.label_column].sum()),
+            metric_key("data", "positives"): float(labelled[inputs.config.label_column].sum()),
             metric_key("final", "best_iteration"): float(getattr(model, "best_iteration_", np.nan)),
         }
     )
-    metrics = {k: v for k, v in metrics.items() if np.isfinite(v)}
+    return {k: v for k, v in metrics.items() if np.isfinite(v)}
 
+
+_TRAINING_SET_KEYS = (
+    "catalog_version",
+    "feature_set",
+    "feature_set_version",
+    "data_fingerprint",
+    "extracted_on",
+    "province",
+    "households",
+    "horizon_months",
+    "as_of_dates",
+    "censored_as_of_dates",
+    "label_definition",
+    "counts",
+)
+"""What ``training_set.json`` keeps of the training set's metadata."""
+
+
+def _write_backtest_tables(folder: Path, bt: Any, table: pd.DataFrame) -> None:
+    folder.mkdir(parents=True)
+    (folder / "backtest.md").write_text(bt.to_markdown(), encoding="utf-8")
+    table.to_csv(folder / "backtest_table.csv", index_label="method")
+    bt.metrics.to_csv(folder / "backtest_metrics.csv", index=False)
+    bt.folds.to_csv(folder / "folds.csv", index=False)
+    # audit levels are bundle text (ethnicity, places): neutralise formula triggers
+    neutralise_frame(bt.fairness).to_csv(folder / "fairness.csv", index=False)
+    if len(getattr(bt, "calibration", ())):
+        bt.calibration.to_csv(folder / "calibrators.csv")
+        bt.top_decile.to_csv(folder / "top_decile.csv", index=False)
+    if getattr(bt, "risk_types", None) is not None:
+        bt.risk_types.to_csv(folder / "recall_by_risk_type.csv")
+    if len(bt.fairness):
+        neutralise_frame(bt.fairness_gaps("model")).to_csv(
+            folder / "fairness_gaps.csv", index=False
+        )
+
+
+def _write_run_report(
+    report: Path, inputs: TrainingInputs, bt: Any, table: pd.DataFrame, model: Any, X: pd.DataFrame
+) -> None:
+    """The run's report artifacts: backtest tables, config, training-set summary, plots."""
+    config = inputs.config
+    tmeta = dict(inputs.training_set.metadata or {})
+    _write_backtest_tables(report / "backtest", bt, table)
+    (report / "config").mkdir()
+    (report / "config" / "training.yaml").write_text(
+        yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    (report / "training_set.json").write_text(
+        json.dumps(
+            {k: tmeta.get(k) for k in _TRAINING_SET_KEYS},
+            ensure_ascii=False,
+            indent=2,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
     seed = int(getattr(config, "seed", 0))
+    _plots(report / "plots", bt, model, X, inputs.feature_set, seed)
+
+
+def _log_model(
+    inputs: TrainingInputs, model: Any, X: pd.DataFrame, meta: Mapping[str, Any], workdir: Path
+) -> Any:
+    """Log the model bundle (with its drift reference) into the active run."""
+    return log_risk_model(
+        model,
+        feature_set_definition=feature_set_bundle(inputs.feature_set, inputs.catalog),
+        X_reference=X,
+        metadata=meta,
+        workdir=workdir,
+        reference=training_reference(
+            inputs.bundle,
+            inputs.feature_set,
+            catalog=inputs.catalog,
+            horizon_months=inputs.config.horizon_months,
+        ),
+    )
+
+
+def _log_card(folder: Path, card: Mapping[str, Any]) -> None:
+    import mlflow
+
+    folder.mkdir()
+    (folder / "model_card.md").write_text(render_model_card(card), encoding="utf-8")
+    (folder / "model_card.json").write_text(
+        json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    mlflow.log_artifacts(str(folder))
+
+
+def log_training_run(
+    store: TrackingStore,
+    inputs: TrainingInputs,
+    bt: Any,
+    model: Any,
+    *,
+    model_name: str = DEFAULT_MODEL_NAME,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Log a fitted model and its backtest as one MLflow run, then register it as challenger."""
+    import mlflow
+
+    say = progress or _noop
+    labelled = _labelled(inputs.training_set, inputs.config)
+    X = labelled[inputs.training_set.feature_names]
+    meta = _run_metadata(inputs, bt, model, labelled, model_name)
+    tags = _run_tags(inputs, meta)
+    table = bt.table()
     with store.active(), tempfile.TemporaryDirectory(prefix="riskml-run-") as tmp:
         tmpdir = Path(tmp)
         run = mlflow.start_run(
@@ -442,74 +564,15 @@ def log_training_run(
             run_id = run.info.run_id
             meta["run_id"] = run_id
             say("logging parameters and metrics")
-            _log_params(store, run_id, params)
-            _log_metrics(store, run_id, metrics)
+            _log_params(store, run_id, _run_params(inputs, model, meta))
+            _log_metrics(store, run_id, _run_metrics(inputs, bt, table, model, labelled, meta))
 
             say("writing backtest tables and plots")
-            report = tmpdir / "report"
-            (report / "backtest").mkdir(parents=True)
-            (report / "backtest" / "backtest.md").write_text(bt.to_markdown(), encoding="utf-8")
-            table.to_csv(report / "backtest" / "backtest_table.csv", index_label="method")
-            bt.metrics.to_csv(report / "backtest" / "backtest_metrics.csv", index=False)
-            bt.folds.to_csv(report / "backtest" / "folds.csv", index=False)
-            # audit levels are bundle text (ethnicity, places): neutralise formula triggers
-            neutralise_frame(bt.fairness).to_csv(report / "backtest" / "fairness.csv", index=False)
-            if len(getattr(bt, "calibration", ())):
-                bt.calibration.to_csv(report / "backtest" / "calibrators.csv")
-                bt.top_decile.to_csv(report / "backtest" / "top_decile.csv", index=False)
-            if getattr(bt, "risk_types", None) is not None:
-                bt.risk_types.to_csv(report / "backtest" / "recall_by_risk_type.csv")
-            if len(bt.fairness):
-                neutralise_frame(bt.fairness_gaps("model")).to_csv(
-                    report / "backtest" / "fairness_gaps.csv", index=False
-                )
-            (report / "config").mkdir()
-            (report / "config" / "training.yaml").write_text(
-                yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False),
-                encoding="utf-8",
-            )
-            (report / "training_set.json").write_text(
-                json.dumps(
-                    {
-                        k: tmeta.get(k)
-                        for k in (
-                            "catalog_version",
-                            "feature_set",
-                            "feature_set_version",
-                            "data_fingerprint",
-                            "extracted_on",
-                            "province",
-                            "households",
-                            "horizon_months",
-                            "as_of_dates",
-                            "censored_as_of_dates",
-                            "label_definition",
-                            "counts",
-                        )
-                    },
-                    ensure_ascii=False,
-                    indent=2,
-                    default=str,
-                ),
-                encoding="utf-8",
-            )
-            _plots(report / "plots", bt, model, X, inputs.feature_set, seed)
-            mlflow.log_artifacts(str(report))
+            _write_run_report(tmpdir / "report", inputs, bt, table, model, X)
+            mlflow.log_artifacts(str(tmpdir / "report"))
 
             say("logging the model (pyfunc)")
-            info = log_risk_model(
-                model,
-                feature_set_definition=feature_set_bundle(inputs.feature_set, inputs.catalog),
-                X_reference=X,
-                metadata=meta,
-                workdir=tmpdir / "bundle",
-                reference=training_reference(
-                    inputs.bundle,
-                    inputs.feature_set,
-                    catalog=inputs.catalog,
-                    horizon_months=config.horizon_months,
-                ),
-            )
+            info = _log_model(inputs, model, X, meta, tmpdir / "bundle")
             say(f"registering as a new version of '{model_name}'")
             version, aliases = register_version(
                 store,
@@ -521,14 +584,7 @@ def log_training_run(
             card = _card(
                 inputs, bt, model_name=model_name, version=version, run_id=run_id, meta=meta
             )
-            (tmpdir / "card").mkdir()
-            (tmpdir / "card" / "model_card.md").write_text(
-                render_model_card(card), encoding="utf-8"
-            )
-            (tmpdir / "card" / "model_card.json").write_text(
-                json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8"
-            )
-            mlflow.log_artifacts(str(tmpdir / "card"))
+            _log_card(tmpdir / "card", card)
             mlflow.set_tags({"riskml.registered_version": version})
         except BaseException:
             mlflow.end_run(status="FAILED")
@@ -549,6 +605,37 @@ def log_training_run(
         backtest=bt,
         model=model,
     )
+
+
+def _backtest(inputs: TrainingInputs, say: Progress) -> Any:
+    from riskml.models import backtest
+
+    config = inputs.config
+    for key, value in config.fallbacks().items():
+        say(f"config fallback: {key} = {value}")
+    say(f"backtesting: {config.backtest.n_folds} folds ({inputs.oracle_note})")
+    return backtest(
+        inputs.training_set,
+        config,
+        oracle=inputs.oracle,
+        risk_types=inputs.risk_types,
+        progress=say,
+    )
+
+
+def _fit_final(inputs: TrainingInputs, say: Progress) -> Any:
+    from riskml.models import fit_final_model
+
+    say("fitting the final model on every labelled row")
+    model = fit_final_model(inputs.training_set, inputs.config)
+    summary = model.training_summary_
+    say(
+        f"final model: {summary['rows']:,} rows ({summary.get('as_of_first')} … "
+        f"{summary.get('as_of_last')}), {model.best_iteration_} trees "
+        f"({summary['trees_from']}), calibration {model.calibrator_.method} "
+        f"({summary['calibration']['reason']}); cross-fitting: {summary['crossfit']}"
+    )
+    return model
 
 
 def train_and_register(
@@ -600,8 +687,6 @@ def train_and_register(
     >>> result.model_uri  # doctest: +SKIP
     'models:/riskml-recurrence@challenger'
     """
-    from riskml.models import backtest, fit_final_model
-
     say = progress or _noop
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -619,28 +704,10 @@ def train_and_register(
     )
     timings["inputs_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    config = inputs.config
-    for key, value in config.fallbacks().items():
-        say(f"config fallback: {key} = {value}")
-    say(f"backtesting: {config.backtest.n_folds} folds ({inputs.oracle_note})")
-    bt = backtest(
-        inputs.training_set,
-        config,
-        oracle=inputs.oracle,
-        risk_types=inputs.risk_types,
-        progress=say,
-    )
+    bt = _backtest(inputs, say)
     timings["backtest_s"] = time.perf_counter() - t1
     t1 = time.perf_counter()
-    say("fitting the final model on every labelled row")
-    model = fit_final_model(inputs.training_set, config)
-    summary = model.training_summary_
-    say(
-        f"final model: {summary['rows']:,} rows ({summary.get('as_of_first')} … "
-        f"{summary.get('as_of_last')}), {model.best_iteration_} trees "
-        f"({summary['trees_from']}), calibration {model.calibrator_.method} "
-        f"({summary['calibration']['reason']}); cross-fitting: {summary['crossfit']}"
-    )
+    model = _fit_final(inputs, say)
     timings["final_fit_s"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     result = log_training_run(store, inputs, bt, model, model_name=model_name, progress=say)

@@ -44,7 +44,9 @@ def test_unknown_risk_type(tmp_path: Path) -> None:
             "disaster"
         )
 
-    _refused(_write_config(tmp_path, change), "cadres.detection_monthly", "flood_damage", "disaster")
+    _refused(
+        _write_config(tmp_path, change), "cadres.detection_monthly", "flood_damage", "disaster"
+    )
 
 
 def test_missing_risk_type_in_recovery(tmp_path: Path) -> None:
@@ -71,9 +73,7 @@ def test_unknown_measure(tmp_path: Path) -> None:
     def change(d: dict[str, Any]) -> None:
         d["assistance"]["after_identification"]["illness"]["charity"] = 0.2
 
-    _refused(
-        _write_config(tmp_path, change), "assistance.after_identification.illness", "charity"
-    )
+    _refused(_write_config(tmp_path, change), "assistance.after_identification.illness", "charity")
 
 
 def test_unknown_education_level(tmp_path: Path) -> None:
