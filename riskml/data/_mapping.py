@@ -29,7 +29,7 @@ from riskml.config.mapping import load_mapping as _load_mapping_file
 from riskml.data._convert import factorize, one_array
 from riskml.data._errors import BundleError
 from riskml.data._read import RawTable
-from riskml.data._schema import ALL_TABLES, OPTIONAL_TABLES
+from riskml.data._schema import ALL_TABLES, OPTIONAL_TABLES, TableSchema
 
 __all__ = ["MappedTable", "check_mapping", "close_matches", "load_mapping", "map_table"]
 
@@ -46,91 +46,123 @@ def _did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str:
     return f"; did you mean {' or '.join(repr(h) for h in hits)}?" if hits else ""
 
 
-def _table_problems(name: str, spec: TableMapping) -> list[str]:
-    schema = ALL_TABLES[name]
-    names = schema.column_names
-    where = f"tables.{name}"
-    problems: list[str] = []
+@dataclass
+class _TableCheck:
+    """The problems found in one table's mapping, section by section."""
 
-    def unknown(key: str, column: str) -> bool:
+    name: str
+    problems: list[str] = field(default_factory=list)
+    targets: dict[str, str] = field(default_factory=dict)
+    """Contract column → the source column mapped onto it."""
+
+    @property
+    def schema(self) -> TableSchema:
+        return ALL_TABLES[self.name]
+
+    @property
+    def where(self) -> str:
+        return f"tables.{self.name}"
+
+    def unknown(self, key: str, column: str) -> bool:
+        """Note (and say True) when ``column`` is not a column of the contract table."""
+        names = self.schema.column_names
         if column in names:
             return False
-        problems.append(
-            f"{where}.{key}: {column!r} is not a column of the contract table '{name}'"
+        self.problems.append(
+            f"{self.where}.{key}: {column!r} is not a column of the contract table '{self.name}'"
             f"{_did_you_mean(column, names)} (its columns: {', '.join(names)})"
         )
         return True
 
-    targets: dict[str, str] = {}
-    for source, target in spec.columns.items():
-        unknown(f"columns.{source}", target)
-        if target in targets:
-            problems.append(
-                f"{where}.columns: source columns {targets[target]!r} and {source!r} are both mapped "
-                f"onto '{name}.{target}'. Fix: map only one of them (or combine them in the export)."
-            )
-        targets[target] = source
-    for source, split in spec.split.items():
-        for target in split.into:
-            unknown(f"split.{source}.into", target)
-            if target in targets:
-                problems.append(
-                    f"{where}: source columns {targets[target]!r} and {source!r} (split) are both "
-                    f"mapped onto '{name}.{target}'. Fix: map only one of them."
+    def targets_once(self, spec: TableMapping) -> None:
+        """Every contract column is mapped from one source column at most."""
+        for source, target in spec.columns.items():
+            self.unknown(f"columns.{source}", target)
+            if target in self.targets:
+                self.problems.append(
+                    f"{self.where}.columns: source columns {self.targets[target]!r} and {source!r} "
+                    f"are both mapped onto '{self.name}.{target}'. Fix: map only one of them (or "
+                    "combine them in the export)."
                 )
-            targets[target] = source
-    for column, value in spec.constants.items():
-        if not unknown(f"constants.{column}", column) and column in targets:
-            problems.append(
-                f"{where}: '{name}.{column}' is both a constant ({value!r}) and mapped from source "
-                f"column {targets[column]!r}. Fix: keep only one."
-            )
-    for column, codes in spec.recode.items():
-        if unknown(f"recode.{column}", column):
-            continue
-        col = schema.column(column)
-        for source_value, target in codes.items():
-            text = scalar_text(target)
-            if col.vocab is not None and text is not None and text not in col.vocab:
-                problems.append(
-                    f"{where}.recode.{column}: {source_value!r} -> {target!r} is not in the "
-                    f"vocabulary of '{name}.{column}'{_did_you_mean(text, col.vocab)} "
-                    f"(allowed: {', '.join(col.vocab)})"
+            self.targets[target] = source
+        for source, split in spec.split.items():
+            for target in split.into:
+                self.unknown(f"split.{source}.into", target)
+                if target in self.targets:
+                    self.problems.append(
+                        f"{self.where}: source columns {self.targets[target]!r} and {source!r} "
+                        f"(split) are both mapped onto '{self.name}.{target}'. Fix: map only one "
+                        "of them."
+                    )
+                self.targets[target] = source
+        for column, value in spec.constants.items():
+            if not self.unknown(f"constants.{column}", column) and column in self.targets:
+                self.problems.append(
+                    f"{self.where}: '{self.name}.{column}' is both a constant ({value!r}) and mapped "
+                    f"from source column {self.targets[column]!r}. Fix: keep only one."
                 )
-            if col.kind == "bool" and text not in (None, "true", "false"):
-                problems.append(
-                    f"{where}.recode.{column}: {source_value!r} -> {target!r}: '{name}.{column}' "
-                    "is a yes/no column; recode to true or false"
+
+    def recode(self, spec: TableMapping) -> None:
+        """Recoded values are in the column's vocabulary (true/false for a yes/no column)."""
+        for column, codes in spec.recode.items():
+            if self.unknown(f"recode.{column}", column):
+                continue
+            col, at = self.schema.column(column), f"{self.where}.recode.{column}"
+            for source_value, target in codes.items():
+                text = scalar_text(target)
+                if col.vocab is not None and text is not None and text not in col.vocab:
+                    self.problems.append(
+                        f"{at}: {source_value!r} -> {target!r} is not in the vocabulary of "
+                        f"'{self.name}.{column}'{_did_you_mean(text, col.vocab)} "
+                        f"(allowed: {', '.join(col.vocab)})"
+                    )
+                if col.kind == "bool" and text not in (None, "true", "false"):
+                    self.problems.append(
+                        f"{at}: {source_value!r} -> {target!r}: '{self.name}.{column}' "
+                        "is a yes/no column; recode to true or false"
+                    )
+
+    def fallback(self, spec: TableMapping) -> None:
+        """A fallback is a vocabulary value, 'quarantine' or 'error', on a coded column."""
+        for column, policy in spec.fallback.items():
+            if self.unknown(f"fallback.{column}", column):
+                continue
+            col, at = self.schema.column(column), f"{self.where}.fallback.{column}"
+            if col.vocab is None and col.kind != "bool":
+                self.problems.append(
+                    f"{at}: '{self.name}.{column}' has no vocabulary, so it takes no "
+                    "fallback. Fix: remove the entry."
                 )
-    for column, policy in spec.fallback.items():
-        if unknown(f"fallback.{column}", column):
-            continue
-        col = schema.column(column)
-        if col.vocab is None and col.kind != "bool":
-            problems.append(
-                f"{where}.fallback.{column}: '{name}.{column}' has no vocabulary, so it takes no "
-                "fallback. Fix: remove the entry."
+                continue
+            allowed = (*(col.vocab or ("true", "false")), FALLBACK_QUARANTINE, FALLBACK_ERROR)
+            if policy not in allowed:
+                self.problems.append(
+                    f"{at}: {policy!r} is neither a vocabulary value of "
+                    f"'{self.name}.{column}' nor 'quarantine'/'error'{_did_you_mean(policy, allowed)}"
+                )
+
+    def date_formats(self, spec: TableMapping) -> None:
+        """Date formats go on date columns and are strptime formats."""
+        for column, formats in spec.date_formats.items():
+            if self.unknown(f"date_formats.{column}", column):
+                continue
+            at = f"{self.where}.date_formats.{column}"
+            if self.schema.column(column).kind != "date":
+                self.problems.append(f"{at}: '{self.name}.{column}' is not a date column")
+            self.problems.extend(
+                f"{at}: {fmt!r} is not a strptime format (e.g. '%Y/%m/%d', '%Y%m')"
+                for fmt in formats
+                if "%" not in fmt
             )
-            continue
-        allowed = (*(col.vocab or ("true", "false")), FALLBACK_QUARANTINE, FALLBACK_ERROR)
-        if policy not in allowed:
-            problems.append(
-                f"{where}.fallback.{column}: {policy!r} is neither a vocabulary value of "
-                f"'{name}.{column}' nor 'quarantine'/'error'{_did_you_mean(policy, allowed)}"
-            )
-    for column, formats in spec.date_formats.items():
-        if unknown(f"date_formats.{column}", column):
-            continue
-        if schema.column(column).kind != "date":
-            problems.append(
-                f"{where}.date_formats.{column}: '{name}.{column}' is not a date column"
-            )
-        problems.extend(
-            f"{where}.date_formats.{column}: {fmt!r} is not a strptime format (e.g. '%Y/%m/%d', '%Y%m')"
-            for fmt in formats
-            if "%" not in fmt
-        )
-    return problems
+
+
+def _table_problems(name: str, spec: TableMapping) -> list[str]:
+    check = _TableCheck(name)
+    check.targets_once(spec)
+    check.recode(spec)
+    check.fallback(spec)
+    check.date_formats(spec)
+    return check.problems
 
 
 def check_mapping(mapping: BundleMapping, origin: str = "mapping") -> BundleMapping:

@@ -630,6 +630,115 @@ def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
             tmp.unlink()
 
 
+def _refuse_mapped_reviews(folder: Path, mapping: str | Path) -> None:
+    """A source export that holds its own reviews file is the record of reviews: refuse."""
+    from riskml.data._mapping import load_mapping
+    from riskml.data._read import locate_table_file
+
+    m = load_mapping(mapping)
+    spec = m.tables.get("reviews")
+    source = locate_table_file(folder, "reviews", spec.file) if spec and spec.file else None
+    if source is not None:
+        raise ReviewImportError(
+            f"The export in {folder} carries its own review results ({source.name}, read "
+            f"through the mapping {mapping}); riskml will not keep a second reviews table "
+            "beside it. Fix: record the outcomes in the source system, or drop "
+            "tables.reviews from the mapping to keep them in riskml's reviews file instead."
+        )
+
+
+def _drop_repeats(found: pd.DataFrame, result: ReviewImport) -> pd.DataFrame:
+    """The same review listed twice in the files counts once; differing details are refused."""
+    details = (
+        found[["risk_type", "note"]].astype(object).where(found[["risk_type", "note"]].notna(), "")
+    )
+    found = found.assign(
+        _detail=details["risk_type"].astype(str) + "\x1f" + details["note"].astype(str)
+    )
+    groups = found.groupby(_KEY, dropna=False, sort=False)["_detail"].transform("nunique")
+    clash = found.loc[groups > 1]
+    if len(clash):
+        r = clash.iloc[0]
+        rows = ", ".join(
+            f"{x['file']}{':' + x['sheet'] if x['sheet'] else ''} row {x['row']}"
+            for _, x in clash.head(4).iterrows()
+        )
+        raise ReviewImportError(
+            f"The same review (household, 核实日期 {r['reviewed_on'].date()}, 核实结论 "
+            f"{OUTCOME_ZH[r['outcome']]}) appears with different 风险类型/备注 in {rows}. Fix: keep one "
+            "of them, then import again."
+        )
+    dup = found.duplicated(_KEY, keep="first")
+    result.duplicates_in_files = int(dup.sum())
+    return found.loc[~dup].reset_index(drop=True)
+
+
+def _quarantine(found: pd.DataFrame, bundle: Any) -> pd.DataFrame:
+    """Rows with no household id, an unknown household, or reviewed after the extraction date."""
+    known = pd.Index(bundle.households["household_id"].astype("string").to_numpy(dtype=object))
+    reasons = pd.Series(pd.NA, index=found.index, dtype="object")
+    no_id = found["household_id"].isna()
+    reasons[no_id] = "户编号 empty"
+    unknown = ~no_id & ~found["household_id"].isin(known)
+    reasons[unknown] = "household_id not in the bundle's households"
+    late = reasons.isna() & (found["reviewed_on"] > pd.Timestamp(bundle.extracted_on))
+    reasons[late] = (
+        f"reviewed after the bundle's extraction date ({bundle.extracted_on.isoformat()}): import "
+        "it into an extract dated on or after the review"
+    )
+    bad = reasons.notna()
+    return pd.DataFrame(
+        {
+            "file": found.loc[bad, "file"],
+            "sheet": found.loc[bad, "sheet"],
+            "row": found.loc[bad, "row"].astype("int64"),
+            "household_id": found.loc[bad, "household_id"],
+            "column": np.where(late[bad], "核实日期", "户编号"),
+            "value": np.where(
+                late[bad],
+                found.loc[bad, "reviewed_on"].dt.strftime("%Y-%m-%d"),
+                found.loc[bad, "household_id"].astype(object),
+            ),
+            "reason": reasons[bad].astype(str),
+        },
+        index=found.index[bad],
+    )
+
+
+def _merge_existing(
+    good: pd.DataFrame, existing_path: Path | None, result: ReviewImport
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the reviews added, the whole table after the import); counts go to ``result``."""
+    existing = _read_existing(existing_path) if existing_path is not None else None
+    if existing is None or not len(existing):
+        return good.set_index(_KEY), good.reset_index(drop=True)
+    if existing.duplicated(_KEY).any():
+        raise ReviewImportError(
+            f"{existing_path}: the bundle's reviews file lists the same review (household, "
+            "reviewed_on, outcome) more than once. Fix: remove the repeated rows, then import again."
+        )
+    old = existing.set_index(_KEY)
+    new = good.set_index(_KEY)
+    seen = new.index.isin(old.index)
+    result.already_recorded = int(seen.sum())
+    same = new.loc[seen]
+    before = old.loc[same.index]
+    changed = (
+        before["risk_type"].astype(object).fillna("").to_numpy()
+        != same["risk_type"].astype(object).fillna("").to_numpy()
+    ) | (
+        before["note"].astype(object).fillna("").to_numpy()
+        != same["note"].astype(object).fillna("").to_numpy()
+    )
+    result.updated = int(changed.sum())
+    result.already_recorded -= result.updated
+    old.loc[same.index[changed], ["risk_type", "note"]] = same.loc[
+        changed, ["risk_type", "note"]
+    ].to_numpy()
+    added = new.loc[~seen]
+    return added, pd.concat([old, added]).reset_index()
+
+
 def import_reviews(
     files: Sequence[str | Path],
     data: str | Path,
@@ -674,80 +783,17 @@ def import_reviews(
 
     folder = Path(data)
     if mapping is not None:
-        from riskml.data._mapping import load_mapping
-        from riskml.data._read import locate_table_file
-
-        m = load_mapping(mapping)
-        spec = m.tables.get("reviews")
-        source = locate_table_file(folder, "reviews", spec.file) if spec and spec.file else None
-        if source is not None:
-            raise ReviewImportError(
-                f"The export in {folder} carries its own review results ({source.name}, read "
-                f"through the mapping {mapping}); riskml will not keep a second reviews table "
-                "beside it. Fix: record the outcomes in the source system, or drop "
-                "tables.reviews from the mapping to keep them in riskml's reviews file instead."
-            )
+        _refuse_mapped_reviews(folder, mapping)
     result = ReviewImport(path=None)
     found = read_registration_files(
         files, max_bytes=max_bytes, max_rows=max_rows, result=result, today=today
     )
     bundle = load_bundle(folder, mapping=mapping)
-    extracted = pd.Timestamp(bundle.extracted_on)
-    known = pd.Index(bundle.households["household_id"].astype("string").to_numpy(dtype=object))
-
-    # the same review listed twice in the files: once; differing details: ambiguous
-    details = (
-        found[["risk_type", "note"]].astype(object).where(found[["risk_type", "note"]].notna(), "")
-    )
-    found = found.assign(
-        _detail=details["risk_type"].astype(str) + "\x1f" + details["note"].astype(str)
-    )
-    groups = found.groupby(_KEY, dropna=False, sort=False)["_detail"].transform("nunique")
-    clash = found.loc[groups > 1]
-    if len(clash):
-        r = clash.iloc[0]
-        rows = ", ".join(
-            f"{x['file']}{':' + x['sheet'] if x['sheet'] else ''} row {x['row']}"
-            for _, x in clash.head(4).iterrows()
-        )
-        raise ReviewImportError(
-            f"The same review (household, 核实日期 {r['reviewed_on'].date()}, 核实结论 "
-            f"{OUTCOME_ZH[r['outcome']]}) appears with different 风险类型/备注 in {rows}. Fix: keep one "
-            "of them, then import again."
-        )
-    dup = found.duplicated(_KEY, keep="first")
-    result.duplicates_in_files = int(dup.sum())
-    found = found.loc[~dup].reset_index(drop=True)
+    found = _drop_repeats(found, result)
     result.reviews = len(found)
 
-    # quarantine: no household id, unknown household, reviewed after the extraction date
-    reasons = pd.Series(pd.NA, index=found.index, dtype="object")
-    no_id = found["household_id"].isna()
-    reasons[no_id] = "户编号 empty"
-    unknown = ~no_id & ~found["household_id"].isin(known)
-    reasons[unknown] = "household_id not in the bundle's households"
-    late = reasons.isna() & (found["reviewed_on"] > extracted)
-    reasons[late] = (
-        f"reviewed after the bundle's extraction date ({bundle.extracted_on.isoformat()}): import "
-        "it into an extract dated on or after the review"
-    )
-    bad = reasons.notna()
-    quarantine = pd.DataFrame(
-        {
-            "file": found.loc[bad, "file"],
-            "sheet": found.loc[bad, "sheet"],
-            "row": found.loc[bad, "row"].astype("int64"),
-            "household_id": found.loc[bad, "household_id"],
-            "column": np.where(late[bad], "核实日期", "户编号"),
-            "value": np.where(
-                late[bad],
-                found.loc[bad, "reviewed_on"].dt.strftime("%Y-%m-%d"),
-                found.loc[bad, "household_id"].astype(object),
-            ),
-            "reason": reasons[bad].astype(str),
-        }
-    ).reset_index(drop=True)
-    result.quarantined = quarantine
+    quarantine = _quarantine(found, bundle)
+    result.quarantined = quarantine.reset_index(drop=True)
     if len(quarantine):
         resolved = folder.resolve()
         qpath = (
@@ -755,40 +801,13 @@ def import_reviews(
             if quarantine_path
             else resolved.parent / f"{resolved.name}.reviews-quarantine.csv"
         )
-        result.quarantine_path = write_quarantine(quarantine, qpath)
-    good = found.loc[~bad, ["household_id", "reviewed_on", "outcome", "risk_type", "note"]]
+        result.quarantine_path = write_quarantine(result.quarantined, qpath)
+    good = found.drop(index=quarantine.index)[
+        ["household_id", "reviewed_on", "outcome", "risk_type", "note"]
+    ]
 
     existing_path = _reviews_file(folder)
-    existing = _read_existing(existing_path) if existing_path is not None else None
-    if existing is not None and len(existing):
-        if existing.duplicated(_KEY).any():
-            raise ReviewImportError(
-                f"{existing_path}: the bundle's reviews file lists the same review (household, "
-                "reviewed_on, outcome) more than once. Fix: remove the repeated rows, then import again."
-            )
-        old = existing.set_index(_KEY)
-        new = good.set_index(_KEY)
-        seen = new.index.isin(old.index)
-        result.already_recorded = int(seen.sum())
-        same = new.loc[seen]
-        before = old.loc[same.index]
-        changed = (
-            before["risk_type"].astype(object).fillna("").to_numpy()
-            != same["risk_type"].astype(object).fillna("").to_numpy()
-        ) | (
-            before["note"].astype(object).fillna("").to_numpy()
-            != same["note"].astype(object).fillna("").to_numpy()
-        )
-        result.updated = int(changed.sum())
-        result.already_recorded -= result.updated
-        old.loc[same.index[changed], ["risk_type", "note"]] = same.loc[
-            changed, ["risk_type", "note"]
-        ].to_numpy()
-        added = new.loc[~seen]
-        merged = pd.concat([old, added]).reset_index()
-    else:
-        added = good.set_index(_KEY)
-        merged = good.reset_index(drop=True)
+    added, merged = _merge_existing(good, existing_path, result)
     result.added = len(added)
     result.outcomes_added = {
         k: int(v) for k, v in added.reset_index()["outcome"].value_counts().items() if v

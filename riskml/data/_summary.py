@@ -28,6 +28,66 @@ def _date_range(frame: pd.DataFrame, table: str) -> tuple[pd.Timestamp | None, p
     return (min(lows) if lows else None, max(highs) if highs else None)
 
 
+def _date_ranges(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Overall ``first``/``last`` dates and each table's."""
+    per_table = {}
+    firsts, lasts = [], []
+    for name, frame in tables.items():
+        low, high = _date_range(frame, name)
+        if low is not None:
+            per_table[name] = {"first": _iso(low), "last": _iso(high)}
+            firsts.append(low)
+            lasts.append(high)
+    return {
+        "first": _iso(min(firsts)) if firsts else None,
+        "last": _iso(max(lasts)) if lasts else None,
+        "tables": per_table,
+    }
+
+
+def _identification(tables: dict[str, pd.DataFrame], n_households: int) -> dict[str, Any]:
+    """Households first identified per year, and that count over the number of households."""
+    identified: dict[int, int] = {}
+    monitoring = tables.get("monitoring")
+    if monitoring is not None and len(monitoring):
+        first = monitoring.groupby("household_id", observed=True)["identified_on"].min().dropna()
+        identified = {int(y): int(c) for y, c in first.dt.year.value_counts().sort_index().items()}
+    rate = {y: (c / n_households if n_households else 0.0) for y, c in identified.items()}
+    return {"households_first_identified": identified, "rate": rate}
+
+
+def _quarantine_summary(q: pd.DataFrame, report: dict[str, Any]) -> dict[str, Any]:
+    quarantine: dict[str, Any] = {"records": len(q)}
+    if len(q):
+        aside = q[q["action"] != "value cleared"] if "action" in q.columns else q
+        quarantine["rows_set_aside"] = {
+            str(t): int(n)
+            for t, n in aside.drop_duplicates(["table", "row"])["table"].value_counts().items()
+        }
+        quarantine["by_reason"] = {
+            f"{t}.{c}: {r}": int(n)
+            for (t, c, r), n in q.groupby(["table", "column", "reason"], sort=False).size().items()
+        }
+        if "action" in q.columns:
+            quarantine["values_cleared"] = int((q["action"] == "value cleared").sum())
+    else:
+        quarantine.update({"rows_set_aside": {}, "by_reason": {}})
+    quarantine["households_set_aside"] = report.get("households_set_aside", 0)
+    return quarantine
+
+
+_REPORT_KEYS = (
+    "recoded_values",
+    "fallback_values",
+    "filled_values",
+    "ignored_columns",
+    "unmatched_mapping_columns",
+    "split_values_dropped",
+    "files",
+)
+"""What the summary copies of a loaded bundle's load report (empty for a bundle built in memory)."""
+
+
 def summarize_bundle(bundle: Bundle) -> dict[str, Any]:
     """A JSON-friendly summary of ``bundle``.
 
@@ -47,40 +107,7 @@ def summarize_bundle(bundle: Bundle) -> dict[str, Any]:
     tables = bundle.tables
     households = tables.get("households")
     n_households = 0 if households is None else len(households)
-    rows = {name: len(frame) for name, frame in tables.items()}
-    per_table = {}
-    firsts, lasts = [], []
-    for name, frame in tables.items():
-        low, high = _date_range(frame, name)
-        if low is not None:
-            per_table[name] = {"first": _iso(low), "last": _iso(high)}
-            firsts.append(low)
-            lasts.append(high)
-    identified: dict[int, int] = {}
-    monitoring = tables.get("monitoring")
-    if monitoring is not None and len(monitoring):
-        first = monitoring.groupby("household_id", observed=True)["identified_on"].min().dropna()
-        identified = {int(y): int(c) for y, c in first.dt.year.value_counts().sort_index().items()}
-    rate = {y: (c / n_households if n_households else 0.0) for y, c in identified.items()}
-
-    q = bundle.quarantine
-    quarantine: dict[str, Any] = {"records": len(q)}
-    if len(q):
-        aside = q[q["action"] != "value cleared"] if "action" in q.columns else q
-        quarantine["rows_set_aside"] = {
-            str(t): int(n)
-            for t, n in aside.drop_duplicates(["table", "row"])["table"].value_counts().items()
-        }
-        quarantine["by_reason"] = {
-            f"{t}.{c}: {r}": int(n)
-            for (t, c, r), n in q.groupby(["table", "column", "reason"], sort=False).size().items()
-        }
-        if "action" in q.columns:
-            quarantine["values_cleared"] = int((q["action"] == "value cleared").sum())
-    else:
-        quarantine.update({"rows_set_aside": {}, "by_reason": {}})
     report = bundle.load_report
-    quarantine["households_set_aside"] = report.get("households_set_aside", 0)
     normalised = report.get("normalised_ids", {})
     return {
         "extracted_on": bundle.extracted_on.isoformat(),
@@ -88,33 +115,19 @@ def summarize_bundle(bundle: Bundle) -> dict[str, Any]:
         "province": bundle.province,
         "source": bundle.source,
         "households": n_households,
-        "rows": rows,
-        "date_range": {
-            "first": _iso(min(firsts)) if firsts else None,
-            "last": _iso(max(lasts)) if lasts else None,
-            "tables": per_table,
-        },
-        "identification": {
-            "households_first_identified": identified,
-            "rate": rate,
-        },
-        "quarantine": quarantine,
+        "rows": {name: len(frame) for name, frame in tables.items()},
+        "date_range": _date_ranges(tables),
+        "identification": _identification(tables, n_households),
+        "quarantine": _quarantine_summary(bundle.quarantine, report),
         "normalised_ids": {"total": int(sum(normalised.values())), "columns": dict(normalised)},
-        "recoded_values": dict(report.get("recoded_values", {})),
-        "fallback_values": dict(report.get("fallback_values", {})),
-        "filled_values": dict(report.get("filled_values", {})),
-        "ignored_columns": dict(report.get("ignored_columns", {})),
-        "unmatched_mapping_columns": dict(report.get("unmatched_mapping_columns", {})),
-        "split_values_dropped": dict(report.get("split_values_dropped", {})),
-        "files": dict(report.get("files", {})),
+        **{key: dict(report.get(key, {})) for key in _REPORT_KEYS},
     }
 
 
-def render_summary(summary: dict[str, Any]) -> list[Any]:
-    """Rich renderables (tables) showing ``summary`` in a terminal."""
+def _tables_table(summary: dict[str, Any]) -> Any:
+    """One line per table: source file, encoding (when known), rows, rows set aside, dates."""
     from rich.table import Table
 
-    out: list[Any] = []
     files = summary.get("files", {})
     aside = summary["quarantine"].get("rows_set_aside", {})
     t = Table(
@@ -140,7 +153,11 @@ def render_summary(summary: dict[str, Any]) -> list[Any]:
             f"{dr['first']}…{dr['last']}" if dr else "—",
         ]
         t.add_row(*cells)
-    out.append(t)
+    return t
+
+
+def _households_table(summary: dict[str, Any]) -> Any:
+    from rich.table import Table
 
     facts = Table(title="Households", show_header=False)
     facts.add_column("what")
@@ -160,26 +177,40 @@ def render_summary(summary: dict[str, Any]) -> list[Any]:
         facts.add_row("codes set to a fallback", f"{sum(summary['fallback_values'].values()):,}")
     for key, n in summary["filled_values"].items():
         facts.add_row(f"{key} filled by default", f"{n:,}")
-    out.append(facts)
+    return facts
+
+
+def _identification_table(summary: dict[str, Any]) -> Any | None:
+    from rich.table import Table
 
     ident = summary["identification"]
-    if ident["households_first_identified"]:
-        it = Table(title="Newly identified monitoring households per year")
-        it.add_column("year")
-        it.add_column("households", justify="right")
-        it.add_column("share of households", justify="right")
-        for year, n in ident["households_first_identified"].items():
-            it.add_row(str(year), f"{n:,}", f"{ident['rate'][year]:.2%}")
-        out.append(it)
+    if not ident["households_first_identified"]:
+        return None
+    it = Table(title="Newly identified monitoring households per year")
+    it.add_column("year")
+    it.add_column("households", justify="right")
+    it.add_column("share of households", justify="right")
+    for year, n in ident["households_first_identified"].items():
+        it.add_row(str(year), f"{n:,}", f"{ident['rate'][year]:.2%}")
+    return it
+
+
+def _quarantine_table(summary: dict[str, Any]) -> Any | None:
+    from rich.table import Table
 
     reasons = summary["quarantine"].get("by_reason", {})
-    if reasons:
-        qt = Table(title=f"Quarantine: {summary['quarantine']['records']:,} records")
-        qt.add_column("table.column: reason")
-        qt.add_column("records", justify="right")
-        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            qt.add_row(reason, f"{n:,}")
-        out.append(qt)
+    if not reasons:
+        return None
+    qt = Table(title=f"Quarantine: {summary['quarantine']['records']:,} records")
+    qt.add_column("table.column: reason")
+    qt.add_column("records", justify="right")
+    for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        qt.add_row(reason, f"{n:,}")
+    return qt
+
+
+def _notes_table(summary: dict[str, Any]) -> Any | None:
+    from rich.table import Table
 
     notes = []
     for table, cols in summary["ignored_columns"].items():
@@ -188,10 +219,22 @@ def render_summary(summary: dict[str, Any]) -> list[Any]:
         notes.append(f"{table}: mapped source columns absent from the file: {', '.join(cols)}")
     for table, n in summary["split_values_dropped"].items():
         notes.append(f"{table}: {n} codes beyond the last split column not kept")
-    if notes:
-        nt = Table(title="Notes", show_header=False)
-        nt.add_column("note")
-        for note in notes:
-            nt.add_row(note)
-        out.append(nt)
-    return out
+    if not notes:
+        return None
+    nt = Table(title="Notes", show_header=False)
+    nt.add_column("note")
+    for note in notes:
+        nt.add_row(note)
+    return nt
+
+
+def render_summary(summary: dict[str, Any]) -> list[Any]:
+    """Rich renderables (tables) showing ``summary`` in a terminal."""
+    parts = (
+        _tables_table(summary),
+        _households_table(summary),
+        _identification_table(summary),
+        _quarantine_table(summary),
+        _notes_table(summary),
+    )
+    return [part for part in parts if part is not None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -114,6 +115,36 @@ def _write_xlsx(table: pa.Table, path: Path, sheet: str) -> None:
     wb.save(path)
 
 
+def _refuse_other_formats(out: Path, format: str) -> None:
+    """``out`` must not hold a contract table in another format (the bundle would be ambiguous)."""
+    if not out.exists():
+        return
+    suffix = _FORMATS[format]
+    clashes = [
+        p.name
+        for p in out.iterdir()
+        if p.is_file()
+        and p.stem in ALL_TABLES
+        and p.suffix.lower() in _FORMATS.values()
+        and p.suffix.lower() != suffix
+    ]
+    if clashes:
+        raise BundleError(
+            f"write_bundle: {out} already holds {', '.join(sorted(clashes))}; writing {format} "
+            "files beside them would make the bundle ambiguous. Fix: write to an empty folder "
+            "or remove those files."
+        )
+
+
+def _refuse_too_big_for_excel(frames: Mapping[str, pd.DataFrame | None]) -> None:
+    too_big = {n: len(f) for n, f in frames.items() if f is not None and len(f) > EXCEL_MAX_ROWS}
+    if too_big:
+        raise BundleError(
+            f"write_bundle: {', '.join(f'{n} has {r:,} rows' for n, r in too_big.items())}; an "
+            f"Excel sheet holds at most {EXCEL_MAX_ROWS:,} rows. Fix: write parquet or csv."
+        )
+
+
 def write_bundle(
     bundle: Bundle,
     out_dir: str | Path,
@@ -152,33 +183,12 @@ def write_bundle(
         )
     out = Path(out_dir)
     suffix = _FORMATS[format]
-    if out.exists():
-        clashes = [
-            p.name
-            for p in out.iterdir()
-            if p.is_file()
-            and p.stem in ALL_TABLES
-            and p.suffix.lower() in _FORMATS.values()
-            and p.suffix.lower() != suffix
-        ]
-        if clashes:
-            raise BundleError(
-                f"write_bundle: {out} already holds {', '.join(sorted(clashes))}; writing {format} "
-                "files beside them would make the bundle ambiguous. Fix: write to an empty folder "
-                "or remove those files."
-            )
+    _refuse_other_formats(out, format)
     frames = {name: bundle.tables.get(name) for name in TABLE_ORDER}
     # optional tables are written only when the bundle holds them
     frames.update({n: bundle.tables[n] for n in OPTIONAL_TABLES if n in bundle.tables})
     if format == "xlsx":
-        too_big = {
-            n: len(f) for n, f in frames.items() if f is not None and len(f) > EXCEL_MAX_ROWS
-        }
-        if too_big:
-            raise BundleError(
-                f"write_bundle: {', '.join(f'{n} has {r:,} rows' for n, r in too_big.items())}; an "
-                f"Excel sheet holds at most {EXCEL_MAX_ROWS:,} rows. Fix: write parquet or csv."
-            )
+        _refuse_too_big_for_excel(frames)
     tables = {
         name: _frame_to_arrow(
             frame if frame is not None else empty_frame(ALL_TABLES[name]), ALL_TABLES[name]
