@@ -33,6 +33,7 @@ from riskml.features._primitives import (
     RESERVED_NAMES,
     VILLAGE_CONTEXT_COLUMNS,
     VILLAGE_TABLE,
+    PrimitiveInfo,
 )
 from riskml.features._statements import (
     AS_OF_FIELDS,
@@ -487,10 +488,8 @@ def _known_columns(table: str) -> list[str]:
     return list(schema.column_names) + list(DERIVED_COLUMNS.get(table, {}))
 
 
-def _check_feature(
-    f: Feature, features: Mapping[str, Feature], settings: CatalogSettings
-) -> list[str]:
-    where = f"feature '{f.name}'"
+def _check_identity(f: Feature, where: str) -> list[str]:
+    """The name is a free snake_case identifier, the risk type a contract code."""
     errs: list[str] = []
     if not _NAME_RE.match(f.name):
         errs.append(
@@ -505,73 +504,85 @@ def _check_feature(
         errs.append(
             f"{where}: unknown risk_type '{f.risk_type}'; use one of {list(FEATURE_RISK_TYPES)}."
         )
+    return errs
+
+
+def _check_primitive_table(f: Feature, where: str) -> list[str]:
+    """The primitive is known and works on the feature's (known) table."""
     info = PRIMITIVES.get(f.primitive)
     if info is None:
-        errs.append(
+        return [
             f"{where}: unknown primitive '{f.primitive}'. Known primitives: {sorted(PRIMITIVES)} "
             "(see riskml/features/_primitives.py)."
-        )
-        return errs
+        ]
     known_tables = [*TABLES, FEATURES_TABLE, VILLAGE_TABLE]
     if f.table not in known_tables:
-        errs.append(f"{where}: unknown table '{f.table}'. Known tables: {known_tables}.")
-        return errs
+        return [f"{where}: unknown table '{f.table}'. Known tables: {known_tables}."]
     if f.table not in info.tables:
-        errs.append(
+        return [
             f"{where}: primitive '{f.primitive}' works on table(s) {list(info.tables)}, not '{f.table}'."
-        )
-        return errs
-
-    # every column the feature reads, for the protected-attribute and existence checks
-    if f.table in TABLES:
-        referenced = [
-            ("column", f.column),
-            ("order_by", f.order_by),
-            ("time_column", f.time_column),
-            ("key", f.key),
         ]
-        referenced += [("of", c) for c in f.of] + [("filters", c) for c in f.filters]
-        for key, col in referenced:
-            if col is None:
-                continue
-            if (f.table, col) in PROTECTED_COLUMNS:
-                errs.append(
-                    f"{where}: {key} uses {f.table}.{col}, a protected attribute. Protected attributes "
-                    "(head_sex, head_ethnicity) are for fairness audits only and never model features."
-                )
-            elif _column_kind(f.table, col) is None:
-                errs.append(
-                    f"{where}: {key} names unknown column '{col}' of table '{f.table}'. Known columns: "
-                    f"{_known_columns(f.table)}."
-                )
-        if errs:
-            return errs
+    return []
 
-    # column requirements of the primitive
-    kind = _column_kind(f.table, f.column) if f.column and f.table in TABLES else None
+
+def _check_referenced_columns(f: Feature, where: str) -> list[str]:
+    """Every column the feature reads exists and is not a protected attribute."""
+    errs: list[str] = []
+    referenced = [
+        ("column", f.column),
+        ("order_by", f.order_by),
+        ("time_column", f.time_column),
+        ("key", f.key),
+    ]
+    referenced += [("of", c) for c in f.of] + [("filters", c) for c in f.filters]
+    for key, col in referenced:
+        if col is None:
+            continue
+        if (f.table, col) in PROTECTED_COLUMNS:
+            errs.append(
+                f"{where}: {key} uses {f.table}.{col}, a protected attribute. Protected attributes "
+                "(head_sex, head_ethnicity) are for fairness audits only and never model features."
+            )
+        elif _column_kind(f.table, col) is None:
+            errs.append(
+                f"{where}: {key} names unknown column '{col}' of table '{f.table}'. Known columns: "
+                f"{_known_columns(f.table)}."
+            )
+    return errs
+
+
+def _check_column(f: Feature, where: str, info: PrimitiveInfo, kind: str | None) -> list[str]:
+    """The primitive's column requirement: none, a village-context column or a column kind."""
     if info.column == "none":
         if f.column is not None:
-            errs.append(f"{where}: primitive '{f.primitive}' takes no 'column' (got '{f.column}').")
-    elif info.column == "context":
+            return [f"{where}: primitive '{f.primitive}' takes no 'column' (got '{f.column}')."]
+        return []
+    if info.column == "context":
         if f.column not in VILLAGE_CONTEXT_COLUMNS:
-            errs.append(
+            return [
                 f"{where}: 'column' must be a village-context column, one of {list(VILLAGE_CONTEXT_COLUMNS)} "
                 f"(got {f.column!r})."
-            )
-    elif f.column is None:
-        errs.append(f"{where}: primitive '{f.primitive}' needs a 'column' of table '{f.table}'.")
-    else:
-        ok = {
-            "numeric": kind in {"int", "money"},
-            "any": kind in {"id", "string", "category", "int"},
-            "category_or_numeric": kind in {"category", "int", "money", "bool"},
-            "year": kind == "int",
-        }[info.column]
-        if not ok:
-            errs.append(
-                f"{where}: primitive '{f.primitive}' cannot use column '{f.table}.{f.column}' of kind '{kind}' "
-                f"(needs {info.column})."
-            )
+            ]
+        return []
+    if f.column is None:
+        return [f"{where}: primitive '{f.primitive}' needs a 'column' of table '{f.table}'."]
+    ok = {
+        "numeric": kind in {"int", "money"},
+        "any": kind in {"id", "string", "category", "int"},
+        "category_or_numeric": kind in {"category", "int", "money", "bool"},
+        "year": kind == "int",
+    }[info.column]
+    if not ok:
+        return [
+            f"{where}: primitive '{f.primitive}' cannot use column '{f.table}.{f.column}' of kind '{kind}' "
+            f"(needs {info.column})."
+        ]
+    return []
+
+
+def _check_state_count(f: Feature, where: str, kind: str | None) -> list[str]:
+    """``starts``/``ends``/``key`` of primitive ``state_count`` (and only of it)."""
+    errs: list[str] = []
     if f.primitive == "state_count":
         vocab = _column_vocab(f.table, f.column) if f.column else None
         if f.column and kind != "category":
@@ -599,38 +610,50 @@ def _check_feature(
         "int",
     }:
         errs.append(f"{where}: 'key' must be an id or category column.")
+    return errs
 
-    # dtype
+
+def _check_levels(f: Feature, where: str) -> list[str]:
+    """A categorical feature labels every category of its column, in zh and en."""
+    errs: list[str] = []
+    vocab = _column_vocab(f.table, f.column or "") or ()
+    missing = [v for v in vocab if not f.levels or v not in f.levels]
+    if missing:
+        errs.append(
+            f"{where}: 'levels' must give zh/en labels for every category; missing {missing}."
+        )
+    extra = sorted(set(f.levels or {}) - set(vocab))
+    if extra:
+        errs.append(
+            f"{where}: 'levels' has values {extra} that are not categories of {f.table}.{f.column}."
+        )
+    for value, labels in (f.levels or {}).items():
+        if set(labels) != {"zh", "en"}:
+            errs.append(f"{where}: levels.{value} must have exactly the keys 'zh' and 'en'.")
+    return errs
+
+
+def _check_dtype(f: Feature, where: str, info: PrimitiveInfo, kind: str | None) -> list[str]:
     if f.dtype == "category":
         if not info.can_be_category or kind != "category":
-            errs.append(
+            return [
                 f"{where}: dtype 'category' needs primitive 'last' or 'static' on a category column."
-            )
-        else:
-            vocab = _column_vocab(f.table, f.column or "") or ()
-            missing = [v for v in vocab if not f.levels or v not in f.levels]
-            if missing:
-                errs.append(
-                    f"{where}: 'levels' must give zh/en labels for every category; missing {missing}."
-                )
-            extra = sorted(set(f.levels or {}) - set(vocab))
-            if extra:
-                errs.append(
-                    f"{where}: 'levels' has values {extra} that are not categories of {f.table}.{f.column}."
-                )
-            for value, labels in (f.levels or {}).items():
-                if set(labels) != {"zh", "en"}:
-                    errs.append(
-                        f"{where}: levels.{value} must have exactly the keys 'zh' and 'en'."
-                    )
-    elif kind == "category" and f.primitive in {"last", "static"}:
-        errs.append(
+            ]
+        return _check_levels(f, where)
+    if kind == "category" and f.primitive in {"last", "static"}:
+        return [
             f"{where}: '{f.table}.{f.column}' is categorical; declare dtype: category (and levels)."
-        )
-    elif f.levels is not None:
-        errs.append(f"{where}: 'levels' applies to categorical features only.")
+        ]
+    if f.levels is not None:
+        return [f"{where}: 'levels' applies to categorical features only."]
+    return []
 
-    # windows
+
+def _check_window(
+    f: Feature, where: str, info: PrimitiveInfo, settings: CatalogSettings
+) -> list[str]:
+    """Window keys on windowed primitives only; point-in-time time columns; assistance lag."""
+    errs: list[str] = []
     if not info.windowed:
         for key in ("window_months", "last_n", "order_by", "time_column"):
             if getattr(f, key) is not None:
@@ -652,6 +675,12 @@ def _check_feature(
             "the identification the model predicts (and start dates are sometimes backdated), so features on "
             f"this table need lag_months >= {settings.assistance_min_lag_months} (settings.assistance_min_lag_months)."
         )
+    return errs
+
+
+def _check_share_and_members(f: Feature, where: str) -> list[str]:
+    """``of`` belongs to ``share`` (numeric columns); ``age_min``/``age_max`` to ``member_count``."""
+    errs: list[str] = []
     if f.primitive == "share" and not f.of:
         errs.append(f"{where}: primitive 'share' needs 'of' (the denominator columns).")
     elif f.of and f.primitive != "share":
@@ -659,20 +688,21 @@ def _check_feature(
     for col in f.of:
         if _column_kind(f.table, col) not in {"int", "money"}:
             errs.append(f"{where}: 'of' column '{col}' is not numeric.")
-
-    # member_count
     if f.age_min is not None or f.age_max is not None:
         if f.primitive != "member_count":
             errs.append(f"{where}: 'age_min'/'age_max' apply to primitive 'member_count' only.")
         elif f.age_min is not None and f.age_max is not None and f.age_min > f.age_max:
             errs.append(f"{where}: age_min {f.age_min} is above age_max {f.age_max}.")
+    return errs
 
-    # filters
+
+def _check_filters(f: Feature, where: str) -> list[str]:
+    """Filters are on contract tables, not on dates, non-empty and within the vocabulary."""
+    errs: list[str] = []
     if f.filters and f.table not in TABLES:
         errs.append(f"{where}: 'filters' apply to contract tables only.")
     for col, values in f.filters.items():
-        k = _column_kind(f.table, col)
-        if k == "date":
+        if _column_kind(f.table, col) == "date":
             errs.append(f"{where}: cannot filter on date column '{col}'; use window_months.")
         if not values:
             errs.append(f"{where}: filter on '{col}' has no values.")
@@ -683,23 +713,56 @@ def _check_feature(
                 errs.append(
                     f"{where}: filter values {bad} are not in the vocabulary of {f.table}.{col}: {list(vocab)}."
                 )
-
-    # ratio
-    if f.primitive == "ratio":
-        if not f.numerator or not f.denominator:
-            errs.append(
-                f"{where}: primitive 'ratio' needs 'numerator' and 'denominator' feature lists."
-            )
-        for name in f.inputs:
-            if name not in features:
-                errs.append(
-                    f"{where}: ratio input '{name}' is not a feature in the catalog. Close names: {_close(name, features)}."
-                )
-            elif features[name].dtype != "float":
-                errs.append(f"{where}: ratio input '{name}' is categorical.")
-    elif f.numerator or f.denominator:
-        errs.append(f"{where}: 'numerator'/'denominator' apply to primitive 'ratio' only.")
     return errs
+
+
+def _check_ratio(f: Feature, where: str, features: Mapping[str, Feature]) -> list[str]:
+    """A ratio divides numeric features of the catalog; numerator/denominator are its own."""
+    if f.primitive != "ratio":
+        if f.numerator or f.denominator:
+            return [f"{where}: 'numerator'/'denominator' apply to primitive 'ratio' only."]
+        return []
+    errs: list[str] = []
+    if not f.numerator or not f.denominator:
+        errs.append(
+            f"{where}: primitive 'ratio' needs 'numerator' and 'denominator' feature lists."
+        )
+    for name in f.inputs:
+        if name not in features:
+            errs.append(
+                f"{where}: ratio input '{name}' is not a feature in the catalog. Close names: {_close(name, features)}."
+            )
+        elif features[name].dtype != "float":
+            errs.append(f"{where}: ratio input '{name}' is categorical.")
+    return errs
+
+
+def _check_feature(
+    f: Feature, features: Mapping[str, Feature], settings: CatalogSettings
+) -> list[str]:
+    """Every problem of one catalog entry (the checks that need a known primitive, table and
+    columns run only once those are right)."""
+    where = f"feature '{f.name}'"
+    errs = _check_identity(f, where)
+    unusable = _check_primitive_table(f, where)
+    if unusable:
+        return errs + unusable
+    if f.table in TABLES:
+        errs += _check_referenced_columns(f, where)
+        if errs:
+            return errs
+    info = PRIMITIVES[f.primitive]
+    kind = _column_kind(f.table, f.column) if f.column and f.table in TABLES else None
+    return [
+        *errs,
+        *_check_column(f, where, info, kind),
+        *_check_state_count(f, where, kind),
+        *_check_dtype(f, where, info, kind),
+        *_check_window(f, where, info, settings),
+        *_check_share_and_members(f, where),
+        *_check_filters(f, where),
+        *_check_ratio(f, where, features),
+    ]
 
 
 def _dependency_order(features: Mapping[str, Feature]) -> tuple[tuple[str, ...], list[str]]:
