@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -12,6 +14,57 @@ __all__ = ["ScoringChangeError", "compare_with_previous"]
 
 class ScoringChangeError(ValueError):
     """The previous score file cannot be compared with this run."""
+
+
+def _previous_by_id(previous: pd.DataFrame, previous_path: str) -> pd.DataFrame:
+    """The previous file's score, tier and flag by household id (checked to be comparable)."""
+    needed = {"household_id", "score", "tier", "flagged"}
+    missing = sorted(needed - set(previous.columns))
+    if missing:
+        raise ScoringChangeError(
+            f"{previous_path} lacks the column(s) {missing}; give a score file written by 'riskml score'."
+        )
+    prev_ids = previous["household_id"].astype("string")
+    if prev_ids.str.startswith("*").fillna(False).any():
+        raise ScoringChangeError(
+            f"{previous_path} is a public-mode file (household ids are masked); compare with the "
+            "internal score file of the previous run."
+        )
+    dup = prev_ids[prev_ids.duplicated()]
+    if len(dup):
+        raise ScoringChangeError(
+            f"{previous_path} lists {dup.nunique()} household id(s) more than once (first: row "
+            f"{int(dup.index[0]) + 2}); it is not a score file written by 'riskml score'."
+        )
+    return pd.DataFrame(
+        {
+            "previous_score": previous["score"].astype("float64").to_numpy(),
+            "previous_tier": previous["tier"].astype("string").to_numpy(),
+            "_prev_flagged": previous["flagged"].astype("boolean").fillna(False).array,
+        },
+        index=pd.Index(prev_ids.to_numpy(), name="household_id"),
+    )
+
+
+def _moves(
+    out: pd.DataFrame, prev_score: np.ndarray, prev_tier: Any, config: ChangeConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(score up, score down): a big probability move or, when configured, a tier change."""
+    cur_score = out["score"].to_numpy(dtype=float, na_value=np.nan)
+    rank = {t: i for i, t in enumerate(TIER_ORDER)}
+    cur_tier_rank = out["tier"].astype("string").map(rank).to_numpy(dtype=float, na_value=np.nan)
+    prev_tier_rank = pd.Series(prev_tier).map(rank).to_numpy(dtype=float, na_value=np.nan)
+    delta = cur_score - prev_score
+    both = ~np.isnan(delta)
+    big = both & (np.abs(delta) >= config.big_move - 1e-12)
+    tier_delta = cur_tier_rank - prev_tier_rank
+    if config.tier_change_is_move:
+        tier_moved = ~np.isnan(tier_delta) & (tier_delta != 0)
+    else:
+        tier_moved = np.zeros(len(out), dtype=bool)
+    up = (big & (delta > 0)) | (~big & tier_moved & (tier_delta > 0))
+    down = (big & (delta < 0)) | (~big & tier_moved & (tier_delta < 0))
+    return up, down
 
 
 def compare_with_previous(
@@ -49,32 +102,7 @@ def compare_with_previous(
         A copy of ``current`` with ``change``, ``previous_score`` and ``previous_tier``, and counts
         including ``left_roster`` (households in the previous file but not in this roster).
     """
-    needed = {"household_id", "score", "tier", "flagged"}
-    missing = sorted(needed - set(previous.columns))
-    if missing:
-        raise ScoringChangeError(
-            f"{previous_path} lacks the column(s) {missing}; give a score file written by 'riskml score'."
-        )
-    prev_ids = previous["household_id"].astype("string")
-    if prev_ids.str.startswith("*").fillna(False).any():
-        raise ScoringChangeError(
-            f"{previous_path} is a public-mode file (household ids are masked); compare with the "
-            "internal score file of the previous run."
-        )
-    dup = prev_ids[prev_ids.duplicated()]
-    if len(dup):
-        raise ScoringChangeError(
-            f"{previous_path} lists {dup.nunique()} household id(s) more than once (first: row "
-            f"{int(dup.index[0]) + 2}); it is not a score file written by 'riskml score'."
-        )
-    prev = pd.DataFrame(
-        {
-            "previous_score": previous["score"].astype("float64").to_numpy(),
-            "previous_tier": previous["tier"].astype("string").to_numpy(),
-            "_prev_flagged": previous["flagged"].astype("boolean").fillna(False).array,
-        },
-        index=pd.Index(prev_ids.to_numpy(), name="household_id"),
-    )
+    prev = _previous_by_id(previous, previous_path)
     out = current.copy()
     ids = out["household_id"].astype("string")
     matched = prev.reindex(ids.to_numpy())
@@ -84,22 +112,7 @@ def compare_with_previous(
     prev_tier = pd.array(matched["previous_tier"].to_numpy(), dtype="string")
     prev_flag = matched["_prev_flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     cur_flag = out["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    cur_score = out["score"].to_numpy(dtype=float, na_value=np.nan)
-    rank = {t: i for i, t in enumerate(TIER_ORDER)}
-    cur_tier_rank = out["tier"].astype("string").map(rank).to_numpy(dtype=float, na_value=np.nan)
-    prev_tier_rank = pd.Series(prev_tier).map(rank).to_numpy(dtype=float, na_value=np.nan)
-
-    delta = cur_score - prev_score
-    both = ~np.isnan(delta)
-    big = both & (np.abs(delta) >= config.big_move - 1e-12)
-    tier_delta = cur_tier_rank - prev_tier_rank
-    if config.tier_change_is_move:
-        tier_moved = ~np.isnan(tier_delta) & (tier_delta != 0)
-    else:
-        tier_moved = np.zeros(len(out), dtype=bool)
-    up = (big & (delta > 0)) | (~big & tier_moved & (tier_delta > 0))
-    down = (big & (delta < 0)) | (~big & tier_moved & (tier_delta < 0))
-
+    up, down = _moves(out, prev_score, prev_tier, config)
     change = np.select(
         [~present, cur_flag & ~prev_flag, prev_flag & ~cur_flag, up, down],
         ["new_household", "new_flag", "no_longer_flagged", "score_up", "score_down"],

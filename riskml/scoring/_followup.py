@@ -18,6 +18,7 @@ Computed on the driver from the whole bundle, after tiers, with the same code fo
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -142,6 +143,187 @@ def _money(x: float) -> str:
     return f"{x:,.0f}"
 
 
+def _check_adverse_types(config: ReviewConfig) -> None:
+    unknown = sorted(set(config.adverse_event_types) - set(EVENT_TYPES))
+    if unknown:
+        from riskml.scoring._partition import ScoringError
+
+        raise ScoringError(
+            f"reviews.adverse_event_types in the scoring config lists {unknown}, which are not "
+            f"contract event types ({', '.join(EVENT_TYPES)}). Fix the config."
+        )
+
+
+def _quiet_candidates(out: pd.DataFrame, as_of: pd.Timestamp, months: int) -> np.ndarray:
+    """Scored, flagged households whose last review (not at risk) is within ``months``."""
+    reviewed = pd.to_datetime(out["last_review_on"])
+    flagged = out["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    recent = (reviewed + pd.DateOffset(months=months)) > as_of
+    return (
+        flagged
+        & (out["status"].astype("string") == "scored").fillna(False).to_numpy(dtype=bool)
+        & (out["last_review_outcome"].astype("string") == "not_at_risk")
+        .fillna(False)
+        .to_numpy(dtype=bool)
+        & recent.fillna(False).to_numpy(dtype=bool)
+    )
+
+
+@dataclass
+class _WhatIsNew:
+    """Per candidate household: its review date and what is new since, in Chinese and English."""
+
+    since: pd.Series
+    zh: dict[str, list[str]]
+    en: dict[str, list[str]]
+
+    @classmethod
+    def start(cls, cand_ids: np.ndarray, reviewed: np.ndarray) -> _WhatIsNew:
+        return cls(
+            since=pd.Series(reviewed, index=cand_ids),
+            zh={h: [] for h in cand_ids},
+            en={h: [] for h in cand_ids},
+        )
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.since.index.to_numpy(dtype=object)
+
+
+def _adverse_events(
+    new: _WhatIsNew, bundle: Bundle, config: ReviewConfig, as_of: pd.Timestamp
+) -> None:
+    """Adverse events recorded after the review (and on or before ``as_of``)."""
+    ev = bundle.events
+    if not len(ev) or not config.adverse_event_types:
+        return
+    # the candidates' adverse events first (cheap masks over the whole table), then the rest
+    mine = ev["household_id"].isin(new.ids).fillna(False).to_numpy(dtype=bool)
+    mine &= ev["event_type"].isin(config.adverse_event_types).fillna(False).to_numpy(dtype=bool)
+    ev = ev.loc[mine]
+    recorded = ev["recorded_on"].fillna(ev["event_date"])
+    sel = (recorded <= as_of).to_numpy(dtype=bool)
+    part = pd.DataFrame(
+        {
+            "h": ev["household_id"].astype("string").to_numpy(dtype=object)[sel],
+            "t": ev["event_type"].astype(str).to_numpy(dtype=object)[sel],
+            "d": ev["event_date"].to_numpy()[sel],
+            "r": recorded.to_numpy()[sel],
+        }
+    )
+    part = part.loc[part["r"].to_numpy() > new.since.reindex(part["h"]).to_numpy()]
+    for h, grp in part.sort_values(["h", "r", "d", "t"], kind="stable").groupby("h", sort=False):
+        items = [
+            (t, pd.Timestamp(d).date().isoformat(), pd.Timestamp(r).date().isoformat())
+            for t, d, r in zip(grp["t"], grp["d"], grp["r"], strict=True)
+        ]
+        shown = items[:3]
+        more_zh = f"等 {len(items)} 条" if len(items) > 3 else ""
+        more_en = f" and {len(items) - 3} more" if len(items) > 3 else ""
+        new.zh[h].append(
+            "新录入"
+            + "、".join(f"{EVENT_TYPE_ZH.get(t, t)}（{d} 发生，{r} 录入）" for t, d, r in shown)
+            + more_zh
+        )
+        new.en[h].append(
+            "recorded since: "
+            + ", ".join(f"{t} (occurred {d}, recorded {r})" for t, d, r in shown)
+            + more_en
+        )
+
+
+def _income_below_line(
+    new: _WhatIsNew, bundle: Bundle, as_of: pd.Timestamp, thresholds: Any
+) -> None:
+    """Income below that year's monitoring line, recorded after the review."""
+    from riskml.features import income_against_threshold
+
+    cand_ids = new.ids
+    hh, income = bundle.households, bundle.income
+    only = Bundle(
+        tables={
+            "households": hh.loc[hh["household_id"].isin(cand_ids).fillna(False)],
+            "income": income.loc[income["household_id"].isin(cand_ids).fillna(False)],
+        },
+        extracted_on=bundle.extracted_on,
+        province=bundle.province,
+        source=bundle.source,
+    )
+    inc = income_against_threshold(only, thresholds=thresholds)
+    inc = inc.loc[
+        inc["household_id"].isin(cand_ids).fillna(False)
+        & (inc["recorded_on"] <= as_of)
+        & (inc["pc_income"] < inc["threshold"]).fillna(False)
+    ]
+    inc = inc.loc[
+        inc["recorded_on"].to_numpy()
+        > new.since.reindex(inc["household_id"].to_numpy(dtype=object)).to_numpy()
+    ]
+    for h, grp in inc.sort_values(["household_id", "year"]).groupby("household_id", sort=False):
+        r = grp.iloc[-1]
+        new.zh[h].append(
+            f"新录入 {int(r['year'])} 年人均纯收入 {_money(r['pc_income'])} 元，低于当年监测线 "
+            f"{_money(r['threshold'])} 元"
+        )
+        new.en[h].append(
+            f"new income record: {int(r['year'])} per-capita net income "
+            f"{_money(r['pc_income'])} yuan, below that year's line of "
+            f"{_money(r['threshold'])} yuan"
+        )
+
+
+def _tier_rose(new: _WhatIsNew, current: np.ndarray, previous: pd.DataFrame) -> None:
+    """The tier is higher than in the previous run's score file."""
+    prev_tier = pd.Series(
+        previous["tier"].astype("string").to_numpy(dtype=object),
+        index=previous["household_id"].astype("string").to_numpy(dtype=object),
+    )
+    prev_tier = prev_tier[~prev_tier.index.duplicated()]
+    rank = {t: i for i, t in enumerate(TIER_ORDER)}
+    before = prev_tier.reindex(new.ids).to_numpy(dtype=object)
+    for h, c, b in zip(new.ids, current, before, strict=True):
+        if isinstance(b, str) and isinstance(c, str) and rank.get(c, -1) > rank.get(b, 99):
+            new.zh[h].append(f"风险等级由{_TIER_ZH.get(b, b)}升为{_TIER_ZH.get(c, c)}")
+            new.en[h].append(f"tier rose from {b} to {c}")
+
+
+def _hold_text(h: str, new: _WhatIsNew, months: int) -> str:
+    """``status_detail`` of a candidate: held back until when, or flagged again because of what."""
+    d = pd.Timestamp(new.since[h]).date()
+    until = (pd.Timestamp(d) + pd.DateOffset(months=months)).date()
+    if not new.zh[h]:
+        return (
+            f"核实后暂缓预警：{d.isoformat()} 核实结论为暂不纳入，{until.isoformat()} 前无新的不利记录"
+            f"不再预警 / held back: reviewed as not at risk on {d.isoformat()}; not flagged "
+            f"again before {until.isoformat()} unless something adverse is recorded"
+        )
+    return (
+        f"核实后再次预警：{d.isoformat()} 核实结论为暂不纳入，此后"
+        + "；".join(new.zh[h])
+        + f" / flagged again although reviewed as not at risk on {d.isoformat()}: "
+        + "; ".join(new.en[h])
+    )
+
+
+def _mark_holds(out: pd.DataFrame, idx: np.ndarray, new: _WhatIsNew, months: int) -> np.ndarray:
+    """Write ``review_hold``, ``flagged`` and ``status_detail`` of the candidates; say who is held."""
+    hold = np.array([not new.zh[h] for h in new.ids], dtype=bool)
+    detail = out["status_detail"].astype("string").to_numpy(dtype=object).copy()
+    review_hold = out["review_hold"].astype("string").to_numpy(dtype=object).copy()
+    flag_values = out["flagged"].astype("boolean").to_numpy(dtype=object).copy()
+    for j, h, held in zip(idx, new.ids, hold, strict=True):
+        text = _hold_text(h, new, months)
+        review_hold[j] = "held_back" if held else "flagged_again"
+        if held:
+            flag_values[j] = False
+        prior = detail[j]
+        detail[j] = text if prior is None or prior is pd.NA else f"{prior}; {text}"
+    out["status_detail"] = pd.array([None if v is pd.NA else v for v in detail], dtype="string")
+    out["review_hold"] = pd.array([None if v is pd.NA else v for v in review_hold], dtype="string")
+    out["flagged"] = pd.array([None if v is pd.NA else v for v in flag_values], dtype="boolean")
+    return hold
+
+
 def apply_quiet_period(
     scores: pd.DataFrame,
     bundle: Bundle,
@@ -167,157 +349,27 @@ def apply_quiet_period(
     which, with the review date and what is new, in Chinese and English. The tier, score and rank
     are not changed. Returns the frame and counts ``held_back`` / ``flagged_again``.
     """
-    unknown = sorted(set(config.adverse_event_types) - set(EVENT_TYPES))
-    if unknown:
-        from riskml.scoring._partition import ScoringError
-
-        raise ScoringError(
-            f"reviews.adverse_event_types in the scoring config lists {unknown}, which are not "
-            f"contract event types ({', '.join(EVENT_TYPES)}). Fix the config."
-        )
+    _check_adverse_types(config)
     out = scores.copy()
     counts = {"held_back": 0, "flagged_again": 0}
     months = config.review_quiet_months
     if months <= 0 or len(out) == 0:
         return out, counts
     as_of_ts = pd.Timestamp(as_of)
-    reviewed = pd.to_datetime(out["last_review_on"])
-    flagged = out["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    recent = (reviewed + pd.DateOffset(months=months)) > as_of_ts
-    cand = (
-        flagged
-        & (out["status"].astype("string") == "scored").fillna(False).to_numpy(dtype=bool)
-        & (out["last_review_outcome"].astype("string") == "not_at_risk")
-        .fillna(False)
-        .to_numpy(dtype=bool)
-        & recent.fillna(False).to_numpy(dtype=bool)
-    )
+    cand = _quiet_candidates(out, as_of_ts, months)
     if not cand.any():
         return out, counts
     idx = np.flatnonzero(cand)
-    cand_ids = out["household_id"].astype("string").to_numpy(dtype=object)[idx]
-    since = pd.Series(reviewed.to_numpy()[idx], index=cand_ids)
-    why_zh: dict[str, list[str]] = {h: [] for h in cand_ids}
-    why_en: dict[str, list[str]] = {h: [] for h in cand_ids}
-
-    # adverse events recorded after the review
-    ev = bundle.events
-    if len(ev) and config.adverse_event_types:
-        # the candidates' adverse events first (cheap masks over the whole table), then the rest
-        mine = ev["household_id"].isin(cand_ids).fillna(False).to_numpy(dtype=bool)
-        mine &= ev["event_type"].isin(config.adverse_event_types).fillna(False).to_numpy(dtype=bool)
-        ev = ev.loc[mine]
-        recorded = ev["recorded_on"].fillna(ev["event_date"])
-        sel = (recorded <= as_of_ts).to_numpy(dtype=bool)
-        part = pd.DataFrame(
-            {
-                "h": ev["household_id"].astype("string").to_numpy(dtype=object)[sel],
-                "t": ev["event_type"].astype(str).to_numpy(dtype=object)[sel],
-                "d": ev["event_date"].to_numpy()[sel],
-                "r": recorded.to_numpy()[sel],
-            }
-        )
-        part = part.loc[part["r"].to_numpy() > since.reindex(part["h"]).to_numpy()]
-        for h, grp in part.sort_values(["h", "r", "d", "t"], kind="stable").groupby(
-            "h", sort=False
-        ):
-            items = [
-                (t, pd.Timestamp(d).date().isoformat(), pd.Timestamp(r).date().isoformat())
-                for t, d, r in zip(grp["t"], grp["d"], grp["r"], strict=True)
-            ]
-            shown = items[:3]
-            more_zh = f"等 {len(items)} 条" if len(items) > 3 else ""
-            more_en = f" and {len(items) - 3} more" if len(items) > 3 else ""
-            why_zh[h].append(
-                "新录入"
-                + "、".join(f"{EVENT_TYPE_ZH.get(t, t)}（{d} 发生，{r} 录入）" for t, d, r in shown)
-                + more_zh
-            )
-            why_en[h].append(
-                "recorded since: "
-                + ", ".join(f"{t} (occurred {d}, recorded {r})" for t, d, r in shown)
-                + more_en
-            )
-
-    # income below the line recorded after the review
+    new = _WhatIsNew.start(
+        out["household_id"].astype("string").to_numpy(dtype=object)[idx],
+        pd.to_datetime(out["last_review_on"]).to_numpy()[idx],
+    )
+    _adverse_events(new, bundle, config, as_of_ts)
     if config.income_below_line_is_adverse:
-        from riskml.features import income_against_threshold
-
-        hh, income = bundle.households, bundle.income
-        only = Bundle(
-            tables={
-                "households": hh.loc[hh["household_id"].isin(cand_ids).fillna(False)],
-                "income": income.loc[income["household_id"].isin(cand_ids).fillna(False)],
-            },
-            extracted_on=bundle.extracted_on,
-            province=bundle.province,
-            source=bundle.source,
-        )
-        inc = income_against_threshold(only, thresholds=thresholds)
-        inc = inc.loc[
-            inc["household_id"].isin(cand_ids).fillna(False)
-            & (inc["recorded_on"] <= as_of_ts)
-            & (inc["pc_income"] < inc["threshold"]).fillna(False)
-        ]
-        inc = inc.loc[
-            inc["recorded_on"].to_numpy()
-            > since.reindex(inc["household_id"].to_numpy(dtype=object)).to_numpy()
-        ]
-        for h, grp in inc.sort_values(["household_id", "year"]).groupby("household_id", sort=False):
-            r = grp.iloc[-1]
-            why_zh[h].append(
-                f"新录入 {int(r['year'])} 年人均纯收入 {_money(r['pc_income'])} 元，低于当年监测线 "
-                f"{_money(r['threshold'])} 元"
-            )
-            why_en[h].append(
-                f"new income record: {int(r['year'])} per-capita net income "
-                f"{_money(r['pc_income'])} yuan, below that year's line of "
-                f"{_money(r['threshold'])} yuan"
-            )
-
-    # tier rose since the previous run
+        _income_below_line(new, bundle, as_of_ts, thresholds)
     if previous is not None and "tier" in previous.columns:
-        prev_tier = pd.Series(
-            previous["tier"].astype("string").to_numpy(dtype=object),
-            index=previous["household_id"].astype("string").to_numpy(dtype=object),
-        )
-        prev_tier = prev_tier[~prev_tier.index.duplicated()]
-        rank = {t: i for i, t in enumerate(TIER_ORDER)}
-        cur = out["tier"].astype("string").to_numpy(dtype=object)[idx]
-        before = prev_tier.reindex(cand_ids).to_numpy(dtype=object)
-        for h, c, b in zip(cand_ids, cur, before, strict=True):
-            if isinstance(b, str) and isinstance(c, str) and rank.get(c, -1) > rank.get(b, 99):
-                why_zh[h].append(f"风险等级由{_TIER_ZH.get(b, b)}升为{_TIER_ZH.get(c, c)}")
-                why_en[h].append(f"tier rose from {b} to {c}")
-
-    hold = np.array([not why_zh[h] for h in cand_ids], dtype=bool)
-    detail = out["status_detail"].astype("string").to_numpy(dtype=object).copy()
-    review_hold = out["review_hold"].astype("string").to_numpy(dtype=object).copy()
-    flag_values = out["flagged"].astype("boolean").to_numpy(dtype=object).copy()
-    for j, h, held in zip(idx, cand_ids, hold, strict=True):
-        d = pd.Timestamp(since[h]).date()
-        until = (pd.Timestamp(d) + pd.DateOffset(months=months)).date()
-        if held:
-            text = (
-                f"核实后暂缓预警：{d.isoformat()} 核实结论为暂不纳入，{until.isoformat()} 前无新的不利记录"
-                f"不再预警 / held back: reviewed as not at risk on {d.isoformat()}; not flagged "
-                f"again before {until.isoformat()} unless something adverse is recorded"
-            )
-            review_hold[j] = "held_back"
-            flag_values[j] = False
-        else:
-            text = (
-                f"核实后再次预警：{d.isoformat()} 核实结论为暂不纳入，此后"
-                + "；".join(why_zh[h])
-                + f" / flagged again although reviewed as not at risk on {d.isoformat()}: "
-                + "; ".join(why_en[h])
-            )
-            review_hold[j] = "flagged_again"
-        prior = detail[j]
-        detail[j] = text if prior is None or prior is pd.NA else f"{prior}; {text}"
-    out["status_detail"] = pd.array([None if v is pd.NA else v for v in detail], dtype="string")
-    out["review_hold"] = pd.array([None if v is pd.NA else v for v in review_hold], dtype="string")
-    out["flagged"] = pd.array([None if v is pd.NA else v for v in flag_values], dtype="boolean")
+        _tier_rose(new, out["tier"].astype("string").to_numpy(dtype=object)[idx], previous)
+    hold = _mark_holds(out, idx, new, months)
     counts["held_back"] = int(hold.sum())
     counts["flagged_again"] = int((~hold).sum())
     return out, counts

@@ -134,18 +134,10 @@ def drift_item(drift: Mapping[str, Any], feature: str) -> str:
     return f"{feature} ({drift['psi'][feature]:.2f})"
 
 
-def print_summary(
-    summary: Mapping[str, Any], scores: pd.DataFrame, *, console: Any = None, top: int = 10
-) -> None:
-    """Print the run summary and the top flagged households with their reasons (rich).
-
-    Household ids are masked and the reasons are the public (village-meeting) wording, whatever
-    the mode: console output ends up in logs, which must hold neither ids nor health details.
-    """
-    from rich.console import Console
+def _print_counts(con: Any, summary: Mapping[str, Any]) -> None:
+    """The run's header line, households by status, tiers, rejections and change."""
     from rich.table import Table
 
-    con = console or Console()
     model = summary.get("model", {})
     fs = summary.get("feature_set", {})
     con.print(
@@ -174,6 +166,10 @@ def print_summary(
             "since the previous run: "
             + ", ".join(f"{k} {v:,}" for k, v in summary["change"].items())
         )
+
+
+def _print_followup(con: Any, summary: Mapping[str, Any]) -> None:
+    """The review loop (reviews, held back, flagged again) and the below-line route."""
     follow = summary.get("followup") or {}
     if follow.get("with_review"):
         con.print(
@@ -189,6 +185,9 @@ def print_summary(
             f"{follow['income_below_threshold_not_monitored']:,}, of which not flagged "
             f"{follow.get('income_below_threshold_not_flagged', 0):,} — check them directly"
         )
+
+
+def _print_drift(con: Any, summary: Mapping[str, Any]) -> None:
     drift = summary.get("drift") or {}
     if drift.get("warnings"):
         shown = drift["warnings"][:8]
@@ -205,38 +204,64 @@ def print_summary(
             "drift: left out of the alarm: "
             + "; ".join(f"{f} ({why})" for f, why in drift["left_out"].items())
         )
-    flagged = scores.loc[scores["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
-    if len(flagged) and top > 0:
-        keys = [c for c in ("score", "raw_score") if c in flagged.columns] + ["household_id"]
-        flagged = flagged.sort_values(keys, ascending=[False] * (len(keys) - 1) + [True]).head(top)
-        public = summary.get("mode") == "public"
-        # the console is a log: meeting-safe wording only, never health details
-        text = "reason_{k}_public_zh"
-        tt = Table(title=f"Top {len(flagged)} flagged households", show_lines=False)
-        for col in ("household", "village", "score", "tier", "reasons"):
-            tt.add_column(col)
-        from riskml.scoring._output import mask_ids
 
-        masked = (
-            mask_ids(flagged["household_id"], 4)
-            if not public
-            else flagged["household_id"].astype("string")
+
+def _top_flagged(summary: Mapping[str, Any], scores: pd.DataFrame, top: int) -> Any | None:
+    """The ``top`` flagged households: masked id, village, score, tier, public reasons."""
+    from rich.table import Table
+
+    from riskml.scoring._output import mask_ids
+
+    flagged = scores.loc[scores["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    if not len(flagged) or top <= 0:
+        return None
+    keys = [c for c in ("score", "raw_score") if c in flagged.columns] + ["household_id"]
+    flagged = flagged.sort_values(keys, ascending=[False] * (len(keys) - 1) + [True]).head(top)
+    public = summary.get("mode") == "public"
+    # the console is a log: meeting-safe wording only, never health details
+    text = "reason_{k}_public_zh"
+    tt = Table(title=f"Top {len(flagged)} flagged households", show_lines=False)
+    for col in ("household", "village", "score", "tier", "reasons"):
+        tt.add_column(col)
+    masked = (
+        mask_ids(flagged["household_id"], 4)
+        if not public
+        else flagged["household_id"].astype("string")
+    )
+    for (_, row), hid in zip(flagged.iterrows(), masked, strict=True):
+        reasons = [row.get(text.format(k=k)) for k in range(1, 5)]
+        reasons = [str(r) for r in reasons if isinstance(r, str) and r]
+        tt.add_row(
+            str(hid),
+            str(
+                row.get("village_name")
+                if pd.notna(row.get("village_name"))
+                else row.get("village_code")
+            ),
+            f"{row['score']:.3f}",
+            str(row["tier"]),
+            "；".join(reasons) or "—",
         )
-        for (_, row), hid in zip(flagged.iterrows(), masked, strict=True):
-            reasons = [row.get(text.format(k=k)) for k in range(1, 5)]
-            reasons = [str(r) for r in reasons if isinstance(r, str) and r]
-            tt.add_row(
-                str(hid),
-                str(
-                    row.get("village_name")
-                    if pd.notna(row.get("village_name"))
-                    else row.get("village_code")
-                ),
-                f"{row['score']:.3f}",
-                str(row["tier"]),
-                "；".join(reasons) or "—",
-            )
-        con.print(tt)
+    return tt
+
+
+def print_summary(
+    summary: Mapping[str, Any], scores: pd.DataFrame, *, console: Any = None, top: int = 10
+) -> None:
+    """Print the run summary and the top flagged households with their reasons (rich).
+
+    Household ids are masked and the reasons are the public (village-meeting) wording, whatever
+    the mode: console output ends up in logs, which must hold neither ids nor health details.
+    """
+    from rich.console import Console
+
+    con = console or Console()
+    _print_counts(con, summary)
+    _print_followup(con, summary)
+    _print_drift(con, summary)
+    table = _top_flagged(summary, scores, top)
+    if table is not None:
+        con.print(table)
     output = summary.get("output") or {}
     if output.get("path"):
         con.print(f"→ {output['path']} ({output['rows']:,} rows) · summary {output['summary']}")
