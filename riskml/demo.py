@@ -134,6 +134,84 @@ def _backtest_table(table: pd.DataFrame, capacity: str) -> Table:
     return out
 
 
+def _report_formats(report_formats: str) -> list[str]:
+    formats = [p.strip().lower() for p in str(report_formats).split(",") if p.strip()]
+    if not formats or any(p not in ("html", "pdf") for p in formats):
+        raise DemoError(
+            f"Report formats (report_formats, --formats) must be html, pdf or html,pdf. Got {report_formats!r} instead."
+        )
+    return formats
+
+
+@dataclass
+class _Steps:
+    """Prints each step's title and keeps its wall-clock seconds."""
+
+    con: Console
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def start(self, title: str) -> float:
+        self.con.print(Rule(f"[bold]{escape(title)}"))
+        return time.perf_counter()
+
+    def done(self, name: str, started: float) -> None:
+        self.seconds[name] = time.perf_counter() - started
+
+
+def _print_training(con: Console, trained: Any) -> None:
+    """The backtest table, skipped folds, model vs rules, and where the model is registered."""
+    bt = trained.backtest
+    con.print(_backtest_table(trained.table, bt.capacity if bt is not None else "?"))
+    if bt is not None and "status" in bt.folds.columns:
+        skipped = bt.folds[bt.folds["status"] != "ok"]
+        for _, fold in skipped.iterrows():
+            con.print(f"  fold {fold['fold']} skipped: {fold['reason']}", markup=False)
+    if {"model", "rules"} <= set(trained.table.index):
+        m = trained.table.loc["model", "recall_at_capacity"]
+        r = trained.table.loc["rules", "recall_at_capacity"]
+        verdict = "beats" if m > r else "does NOT beat"
+        con.print(
+            f"At cadre capacity the model {verdict} today's rules (recall {m:.3f} vs {r:.3f})."
+        )
+    con.print(
+        f"registered {trained.version_uri} (aliases: {', '.join(trained.aliases)}); full backtest "
+        f"report: artifact backtest/backtest.md of run {trained.run_id} in {trained.tracking_uri}",
+        markup=False,
+    )
+
+
+def _review_loop(
+    con: Console,
+    out_dir: Path,
+    results_dir: Path,
+    as_of: Any,
+    model_uri: str,
+    tracking_uri: str | None,
+    seed: int,
+) -> Path:
+    """Score last month's list, have a seeded stand-in review it and import the sheet (twice:
+    the second import changes nothing). Returns last month's score file."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    last_month = (pd.Timestamp(as_of) - pd.DateOffset(months=1)).date()
+    previous_path = results_dir / "scores-previous.parquet"
+    previous = score_roster(
+        out_dir,
+        last_month,
+        out=previous_path,
+        model_uri=model_uri,
+        tracking_uri=tracking_uri,
+        console=con,
+        quiet=True,
+    )
+    sheet = _stand_in_reviews(previous.scores, last_month, seed, results_dir)
+    for attempt in ("first import", "same sheet again"):
+        imported = import_reviews([sheet], out_dir)
+        con.print(f"  reviews import ({attempt}):", markup=False)
+        for line in imported.lines():
+            con.print(f"    {line}", markup=False, highlight=False)
+    return previous_path
+
+
 def run_demo(
     out_dir: str | Path = "data/demo",
     *,
@@ -166,34 +244,25 @@ def run_demo(
     PosixPath('/tmp/demo-out/scores.parquet')
     """
     # fail fast on what would otherwise only fail at the last step, after the training
-    formats = [p.strip().lower() for p in str(report_formats).split(",") if p.strip()]
-    if not formats or any(p not in ("html", "pdf") for p in formats):
-        raise DemoError(
-            f"Report formats (report_formats, --formats) must be html, pdf or html,pdf. Got {report_formats!r} instead."
-        )
+    formats = _report_formats(report_formats)
     find_cjk_font()  # CJKFontNotFoundError names the fonts to install
-
     con = console or Console()
-    seconds: dict[str, float] = {}
+    steps = _Steps(con)
     out_dir = Path(out_dir)
     results_dir = out_dir.parent / f"{out_dir.name}-out"
 
-    def step(title: str) -> float:
-        con.print(Rule(f"[bold]{escape(title)}"))
-        return time.perf_counter()
-
-    t = step(f"1/6 synthesise {households:,} households (seed {seed})")
+    t = steps.start(f"1/6 synthesise {households:,} households (seed {seed})")
     synth = write_synthetic_province(out_dir, households, seed)
-    seconds["synth"] = time.perf_counter() - t
+    steps.done("synth", t)
     con.print(f"bundle {synth.bundle_dir}; ground truth {synth.truth_path}", markup=False)
 
-    t = step("2/6 validate the bundle against the data contract")
+    t = steps.start("2/6 validate the bundle against the data contract")
     checked = check_bundle(out_dir)
     for renderable in render_summary(checked.summary):
         con.print(renderable)
-    seconds["validate"] = time.perf_counter() - t
+    steps.done("validate", t)
 
-    t = step("3/6 train: training set, temporal backtest vs today's rules, MLflow registry")
+    t = steps.start("3/6 train: training set, temporal backtest vs today's rules, MLflow registry")
     trained = train_and_register(
         out_dir,
         tracking_uri=tracking_uri,
@@ -201,49 +270,19 @@ def run_demo(
         oracle=GroundTruthOracle(synth.truth_path) if synth.truth_path else None,
         progress=lambda m: con.print(f"  {m}", markup=False, highlight=False),
     )
-    seconds["train"] = time.perf_counter() - t
-    bt = trained.backtest
-    con.print(_backtest_table(trained.table, bt.capacity if bt is not None else "?"))
-    if bt is not None and "status" in bt.folds.columns:
-        skipped = bt.folds[bt.folds["status"] != "ok"]
-        for _, fold in skipped.iterrows():
-            con.print(f"  fold {fold['fold']} skipped: {fold['reason']}", markup=False)
-    if {"model", "rules"} <= set(trained.table.index):
-        m = trained.table.loc["model", "recall_at_capacity"]
-        r = trained.table.loc["rules", "recall_at_capacity"]
-        verdict = "beats" if m > r else "does NOT beat"
-        con.print(
-            f"At cadre capacity the model {verdict} today's rules (recall {m:.3f} vs {r:.3f})."
-        )
-    con.print(
-        f"registered {trained.version_uri} (aliases: {', '.join(trained.aliases)}); full backtest "
-        f"report: artifact backtest/backtest.md of run {trained.run_id} in {trained.tracking_uri}",
-        markup=False,
-    )
+    steps.done("train", t)
+    _print_training(con, trained)
 
-    t = step("4/6 last month's list, reviewed: a seeded stand-in for the cadres fills 核实登记表")
-    results_dir.mkdir(parents=True, exist_ok=True)
+    t = steps.start(
+        "4/6 last month's list, reviewed: a seeded stand-in for the cadres fills 核实登记表"
+    )
     as_of = checked.bundle.extracted_on
-    last_month = (pd.Timestamp(as_of) - pd.DateOffset(months=1)).date()
-    previous_path = results_dir / "scores-previous.parquet"
-    previous = score_roster(
-        out_dir,
-        last_month,
-        out=previous_path,
-        model_uri=trained.version_uri,
-        tracking_uri=tracking_uri,
-        console=con,
-        quiet=True,
+    previous_path = _review_loop(
+        con, out_dir, results_dir, as_of, trained.version_uri, tracking_uri, seed
     )
-    sheet = _stand_in_reviews(previous.scores, last_month, seed, results_dir)
-    for attempt in ("first import", "same sheet again"):
-        imported = import_reviews([sheet], out_dir)
-        con.print(f"  reviews import ({attempt}):", markup=False)
-        for line in imported.lines():
-            con.print(f"    {line}", markup=False, highlight=False)
-    seconds["review loop"] = time.perf_counter() - t
+    steps.done("review loop", t)
 
-    t = step(f"5/6 score the roster as of {as_of}, following up last month's list")
+    t = steps.start(f"5/6 score the roster as of {as_of}, following up last month's list")
     scores_path = results_dir / "scores.parquet"
     run = score_roster(
         out_dir,
@@ -255,10 +294,10 @@ def run_demo(
         console=con,
         quiet=True,
     )
-    seconds["score"] = time.perf_counter() - t
+    steps.done("score", t)
     print_summary(run.summary, run.scores, console=con, top=10)
 
-    t = step("6/6 review-meeting reports (public mode, Chinese, one per village)")
+    t = steps.start("6/6 review-meeting reports (public mode, Chinese, one per village)")
     reports = render_review_reports(
         scores_path,
         results_dir / "reports",
@@ -267,17 +306,9 @@ def run_demo(
         mode="public",
         formats=",".join(formats),
     )
-    seconds["reports"] = time.perf_counter() - t
+    steps.done("reports", t)
     con.print(f"{len(reports.units)} village reports; open {reports.index}", markup=False)
-
-    con.print(Rule("[bold]done"))
-    seconds["total"] = sum(seconds.values())
-    for name, value in seconds.items():
-        con.print(f"  {name:<9} {value:7.1f} s")
-    con.print(
-        f"scores  {scores_path}\nreports {reports.index}\nmodel   {trained.version_uri}",
-        markup=False,
-    )
+    _print_done(con, steps.seconds, scores_path, reports.index, trained.version_uri)
     return DemoResult(
         bundle_dir=Path(synth.bundle_dir),
         model_uri=trained.version_uri,
@@ -286,5 +317,15 @@ def run_demo(
         reports_index=Path(reports.index),
         backtest_table=trained.table,
         summary=run.summary,
-        seconds=seconds,
+        seconds=steps.seconds,
     )
+
+
+def _print_done(
+    con: Console, seconds: dict[str, float], scores_path: Path, index: Any, model_uri: str
+) -> None:
+    con.print(Rule("[bold]done"))
+    seconds["total"] = sum(seconds.values())
+    for name, value in seconds.items():
+        con.print(f"  {name:<9} {value:7.1f} s")
+    con.print(f"scores  {scores_path}\nreports {index}\nmodel   {model_uri}", markup=False)
