@@ -8,9 +8,10 @@ module only strings them together and prints what happened.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from rich.console import Console
@@ -32,6 +33,9 @@ from riskml.synth import GroundTruthOracle, write_synthetic_province
 from riskml.tracking import train_and_register
 
 __all__ = ["DemoError", "DemoResult", "run_demo"]
+
+
+T = TypeVar("T")
 
 
 class DemoError(ValueError):
@@ -150,12 +154,34 @@ class _Steps:
     con: Console
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def start(self, title: str) -> float:
+    def run(self, name: str, title: str, step: Callable[..., T], *args: Any) -> T:
+        """Print ``title``, run ``step(*args)`` and keep its seconds as ``name``."""
         self.con.print(Rule(f"[bold]{escape(title)}"))
-        return time.perf_counter()
-
-    def done(self, name: str, started: float) -> None:
+        started = time.perf_counter()
+        result = step(*args)
         self.seconds[name] = time.perf_counter() - started
+        return result
+
+
+def _validate(con: Console, out_dir: Path) -> Any:
+    """Check the bundle against the data contract and print its summary."""
+    checked = check_bundle(out_dir)
+    for renderable in render_summary(checked.summary):
+        con.print(renderable)
+    return checked
+
+
+def _train(
+    con: Console, out_dir: Path, truth_path: Path | None, tracking_uri: str | None, model_name: str
+) -> Any:
+    """Train, backtest (with the ground truth as the oracle) and register the demo model."""
+    return train_and_register(
+        out_dir,
+        tracking_uri=tracking_uri,
+        model_name=model_name,
+        oracle=GroundTruthOracle(truth_path) if truth_path else None,
+        progress=lambda m: con.print(f"  {m}", markup=False, highlight=False),
+    )
 
 
 def _print_training(con: Console, trained: Any) -> None:
@@ -212,6 +238,77 @@ def _review_loop(
     return previous_path
 
 
+def _make_model(
+    steps: _Steps,
+    out_dir: Path,
+    households: int,
+    seed: int,
+    tracking_uri: str | None,
+    model_name: str,
+) -> tuple[Any, Any, Any]:
+    """Steps 1-3: synthesise the province, validate it, train and register the model."""
+    con = steps.con
+    title = f"1/6 synthesise {households:,} households (seed {seed})"
+    synth = steps.run("synth", title, write_synthetic_province, out_dir, households, seed)
+    con.print(f"bundle {synth.bundle_dir}; ground truth {synth.truth_path}", markup=False)
+    title = "2/6 validate the bundle against the data contract"
+    checked = steps.run("validate", title, _validate, con, out_dir)
+    title = "3/6 train: training set, temporal backtest vs today's rules, MLflow registry"
+    trained = steps.run(
+        "train", title, _train, con, out_dir, synth.truth_path, tracking_uri, model_name
+    )
+    _print_training(con, trained)
+    return synth, checked, trained
+
+
+def _use_model(
+    steps: _Steps,
+    out_dir: Path,
+    results_dir: Path,
+    as_of: Any,
+    model_uri: str,
+    tracking_uri: str | None,
+    seed: int,
+    formats: list[str],
+) -> tuple[Any, Any]:
+    """Steps 4-6: last month's list reviewed, this month's scores, the village reports."""
+    con = steps.con
+    title = "4/6 last month's list, reviewed: a seeded stand-in for the cadres fills 核实登记表"
+    previous_path = steps.run(
+        "review loop",
+        title,
+        _review_loop,
+        con,
+        out_dir,
+        results_dir,
+        as_of,
+        model_uri,
+        tracking_uri,
+        seed,
+    )
+    scores_path = results_dir / "scores.parquet"
+    title = f"5/6 score the roster as of {as_of}, following up last month's list"
+    run = steps.run(
+        "score",
+        title,
+        _score,
+        con,
+        out_dir,
+        as_of,
+        scores_path,
+        model_uri,
+        tracking_uri,
+        previous_path,
+    )
+    print_summary(run.summary, run.scores, console=con, top=10)
+    title = "6/6 review-meeting reports (public mode, Chinese, one per village)"
+    reports = steps.run(
+        "reports", title, _village_reports, scores_path, results_dir / "reports", formats
+    )
+    con.print(f"{len(reports.units)} village reports; open {reports.index}", markup=False)
+    return run, reports
+
+
 def run_demo(
     out_dir: str | Path = "data/demo",
     *,
@@ -251,63 +348,20 @@ def run_demo(
     out_dir = Path(out_dir)
     results_dir = out_dir.parent / f"{out_dir.name}-out"
 
-    t = steps.start(f"1/6 synthesise {households:,} households (seed {seed})")
-    synth = write_synthetic_province(out_dir, households, seed)
-    steps.done("synth", t)
-    con.print(f"bundle {synth.bundle_dir}; ground truth {synth.truth_path}", markup=False)
-
-    t = steps.start("2/6 validate the bundle against the data contract")
-    checked = check_bundle(out_dir)
-    for renderable in render_summary(checked.summary):
-        con.print(renderable)
-    steps.done("validate", t)
-
-    t = steps.start("3/6 train: training set, temporal backtest vs today's rules, MLflow registry")
-    trained = train_and_register(
-        out_dir,
-        tracking_uri=tracking_uri,
-        model_name=model_name,
-        oracle=GroundTruthOracle(synth.truth_path) if synth.truth_path else None,
-        progress=lambda m: con.print(f"  {m}", markup=False, highlight=False),
+    synth, checked, trained = _make_model(
+        steps, out_dir, households, seed, tracking_uri, model_name
     )
-    steps.done("train", t)
-    _print_training(con, trained)
-
-    t = steps.start(
-        "4/6 last month's list, reviewed: a seeded stand-in for the cadres fills 核实登记表"
-    )
-    as_of = checked.bundle.extracted_on
-    previous_path = _review_loop(
-        con, out_dir, results_dir, as_of, trained.version_uri, tracking_uri, seed
-    )
-    steps.done("review loop", t)
-
-    t = steps.start(f"5/6 score the roster as of {as_of}, following up last month's list")
     scores_path = results_dir / "scores.parquet"
-    run = score_roster(
+    run, reports = _use_model(
+        steps,
         out_dir,
-        as_of,
-        out=scores_path,
-        model_uri=trained.version_uri,
-        tracking_uri=tracking_uri,
-        previous=previous_path,
-        console=con,
-        quiet=True,
+        results_dir,
+        checked.bundle.extracted_on,
+        trained.version_uri,
+        tracking_uri,
+        seed,
+        formats,
     )
-    steps.done("score", t)
-    print_summary(run.summary, run.scores, console=con, top=10)
-
-    t = steps.start("6/6 review-meeting reports (public mode, Chinese, one per village)")
-    reports = render_review_reports(
-        scores_path,
-        results_dir / "reports",
-        level="village",
-        lang="zh",
-        mode="public",
-        formats=",".join(formats),
-    )
-    steps.done("reports", t)
-    con.print(f"{len(reports.units)} village reports; open {reports.index}", markup=False)
     _print_done(con, steps.seconds, scores_path, reports.index, trained.version_uri)
     return DemoResult(
         bundle_dir=Path(synth.bundle_dir),
@@ -318,6 +372,35 @@ def run_demo(
         backtest_table=trained.table,
         summary=run.summary,
         seconds=steps.seconds,
+    )
+
+
+def _score(
+    con: Console,
+    out_dir: Path,
+    as_of: Any,
+    scores_path: Path,
+    model_uri: str,
+    tracking_uri: str | None,
+    previous_path: Path,
+) -> Any:
+    """Score the roster as of ``as_of``, following up last month's list (``previous_path``)."""
+    return score_roster(
+        out_dir,
+        as_of,
+        out=scores_path,
+        model_uri=model_uri,
+        tracking_uri=tracking_uri,
+        previous=previous_path,
+        console=con,
+        quiet=True,
+    )
+
+
+def _village_reports(scores_path: Path, folder: Path, formats: list[str]) -> Any:
+    """Public-mode Chinese review-meeting reports, one per village."""
+    return render_review_reports(
+        scores_path, folder, level="village", lang="zh", mode="public", formats=",".join(formats)
     )
 
 
