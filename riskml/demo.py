@@ -148,39 +148,50 @@ def _report_formats(report_formats: str) -> list[str]:
 
 
 @dataclass
-class _Steps:
-    """Prints each step's title and keeps its wall-clock seconds."""
+class _Demo:
+    """One demo run: where it writes, what it prints to, and each step's wall-clock seconds."""
 
     con: Console
+    out_dir: Path
+    tracking_uri: str | None
+    seed: int
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def run(self, name: str, title: str, step: Callable[..., T], *args: Any) -> T:
-        """Print ``title``, run ``step(*args)`` and keep its seconds as ``name``."""
+    @property
+    def results_dir(self) -> Path:
+        return self.out_dir.parent / f"{self.out_dir.name}-out"
+
+    def step(self, name: str, title: str, run: Callable[..., T], *args: Any) -> T:
+        """Print ``title``, run ``run(*args)`` and keep its seconds as ``name``."""
         self.con.print(Rule(f"[bold]{escape(title)}"))
         started = time.perf_counter()
-        result = step(*args)
+        result = run(*args)
         self.seconds[name] = time.perf_counter() - started
         return result
 
 
-def _validate(con: Console, out_dir: Path) -> Any:
+def _synthesise(d: _Demo, households: int) -> Any:
+    synth = write_synthetic_province(d.out_dir, households, d.seed)
+    d.con.print(f"bundle {synth.bundle_dir}; ground truth {synth.truth_path}", markup=False)
+    return synth
+
+
+def _validate(d: _Demo) -> Any:
     """Check the bundle against the data contract and print its summary."""
-    checked = check_bundle(out_dir)
+    checked = check_bundle(d.out_dir)
     for renderable in render_summary(checked.summary):
-        con.print(renderable)
+        d.con.print(renderable)
     return checked
 
 
-def _train(
-    con: Console, out_dir: Path, truth_path: Path | None, tracking_uri: str | None, model_name: str
-) -> Any:
+def _train(d: _Demo, truth_path: Path | None, model_name: str) -> Any:
     """Train, backtest (with the ground truth as the oracle) and register the demo model."""
     return train_and_register(
-        out_dir,
-        tracking_uri=tracking_uri,
+        d.out_dir,
+        tracking_uri=d.tracking_uri,
         model_name=model_name,
         oracle=GroundTruthOracle(truth_path) if truth_path else None,
-        progress=lambda m: con.print(f"  {m}", markup=False, highlight=False),
+        progress=lambda m: d.con.print(f"  {m}", markup=False, highlight=False),
     )
 
 
@@ -206,107 +217,64 @@ def _print_training(con: Console, trained: Any) -> None:
     )
 
 
-def _review_loop(
-    con: Console,
-    out_dir: Path,
-    results_dir: Path,
-    as_of: Any,
-    model_uri: str,
-    tracking_uri: str | None,
-    seed: int,
-) -> Path:
+def _review_loop(d: _Demo, as_of: Any, model_uri: str) -> Path:
     """Score last month's list, have a seeded stand-in review it and import the sheet (twice:
     the second import changes nothing). Returns last month's score file."""
-    results_dir.mkdir(parents=True, exist_ok=True)
+    d.results_dir.mkdir(parents=True, exist_ok=True)
     last_month = (pd.Timestamp(as_of) - pd.DateOffset(months=1)).date()
-    previous_path = results_dir / "scores-previous.parquet"
+    previous_path = d.results_dir / "scores-previous.parquet"
     previous = score_roster(
-        out_dir,
+        d.out_dir,
         last_month,
         out=previous_path,
         model_uri=model_uri,
-        tracking_uri=tracking_uri,
-        console=con,
+        tracking_uri=d.tracking_uri,
+        console=d.con,
         quiet=True,
     )
-    sheet = _stand_in_reviews(previous.scores, last_month, seed, results_dir)
+    sheet = _stand_in_reviews(previous.scores, last_month, d.seed, d.results_dir)
     for attempt in ("first import", "same sheet again"):
-        imported = import_reviews([sheet], out_dir)
-        con.print(f"  reviews import ({attempt}):", markup=False)
+        imported = import_reviews([sheet], d.out_dir)
+        d.con.print(f"  reviews import ({attempt}):", markup=False)
         for line in imported.lines():
-            con.print(f"    {line}", markup=False, highlight=False)
+            d.con.print(f"    {line}", markup=False, highlight=False)
     return previous_path
 
 
-def _make_model(
-    steps: _Steps,
-    out_dir: Path,
-    households: int,
-    seed: int,
-    tracking_uri: str | None,
-    model_name: str,
-) -> tuple[Any, Any, Any]:
-    """Steps 1-3: synthesise the province, validate it, train and register the model."""
-    con = steps.con
-    title = f"1/6 synthesise {households:,} households (seed {seed})"
-    synth = steps.run("synth", title, write_synthetic_province, out_dir, households, seed)
-    con.print(f"bundle {synth.bundle_dir}; ground truth {synth.truth_path}", markup=False)
-    title = "2/6 validate the bundle against the data contract"
-    checked = steps.run("validate", title, _validate, con, out_dir)
-    title = "3/6 train: training set, temporal backtest vs today's rules, MLflow registry"
-    trained = steps.run(
-        "train", title, _train, con, out_dir, synth.truth_path, tracking_uri, model_name
+def _score(d: _Demo, as_of: Any, model_uri: str, previous_path: Path) -> Any:
+    """Score the roster as of ``as_of``, following up last month's list (``previous_path``)."""
+    return score_roster(
+        d.out_dir,
+        as_of,
+        out=d.results_dir / "scores.parquet",
+        model_uri=model_uri,
+        tracking_uri=d.tracking_uri,
+        previous=previous_path,
+        console=d.con,
+        quiet=True,
     )
-    _print_training(con, trained)
-    return synth, checked, trained
 
 
-def _use_model(
-    steps: _Steps,
-    out_dir: Path,
-    results_dir: Path,
-    as_of: Any,
-    model_uri: str,
-    tracking_uri: str | None,
-    seed: int,
-    formats: list[str],
-) -> tuple[Any, Any]:
-    """Steps 4-6: last month's list reviewed, this month's scores, the village reports."""
-    con = steps.con
-    title = "4/6 last month's list, reviewed: a seeded stand-in for the cadres fills 核实登记表"
-    previous_path = steps.run(
-        "review loop",
-        title,
-        _review_loop,
-        con,
-        out_dir,
-        results_dir,
-        as_of,
-        model_uri,
-        tracking_uri,
-        seed,
-    )
-    scores_path = results_dir / "scores.parquet"
-    title = f"5/6 score the roster as of {as_of}, following up last month's list"
-    run = steps.run(
-        "score",
-        title,
-        _score,
-        con,
-        out_dir,
-        as_of,
+def _village_reports(d: _Demo, scores_path: Path, formats: list[str]) -> Any:
+    """Public-mode Chinese review-meeting reports, one per village."""
+    reports = render_review_reports(
         scores_path,
-        model_uri,
-        tracking_uri,
-        previous_path,
+        d.results_dir / "reports",
+        level="village",
+        lang="zh",
+        mode="public",
+        formats=",".join(formats),
     )
-    print_summary(run.summary, run.scores, console=con, top=10)
-    title = "6/6 review-meeting reports (public mode, Chinese, one per village)"
-    reports = steps.run(
-        "reports", title, _village_reports, scores_path, results_dir / "reports", formats
-    )
-    con.print(f"{len(reports.units)} village reports; open {reports.index}", markup=False)
-    return run, reports
+    d.con.print(f"{len(reports.units)} village reports; open {reports.index}", markup=False)
+    return reports
+
+
+def _print_done(d: _Demo, scores_path: Path, index: Any, model_uri: str) -> None:
+    d.con.print(Rule("[bold]done"))
+    d.seconds["total"] = sum(d.seconds.values())
+    for name, value in d.seconds.items():
+        d.con.print(f"  {name:<9} {value:7.1f} s")
+    d.con.print(f"scores  {scores_path}\nreports {index}\nmodel   {model_uri}", markup=False)
 
 
 def run_demo(
@@ -343,72 +311,33 @@ def run_demo(
     # fail fast on what would otherwise only fail at the last step, after the training
     formats = _report_formats(report_formats)
     find_cjk_font()  # CJKFontNotFoundError names the fonts to install
-    con = console or Console()
-    steps = _Steps(con)
-    out_dir = Path(out_dir)
-    results_dir = out_dir.parent / f"{out_dir.name}-out"
+    d = _Demo(console or Console(), Path(out_dir), tracking_uri, seed)
 
-    synth, checked, trained = _make_model(
-        steps, out_dir, households, seed, tracking_uri, model_name
-    )
-    scores_path = results_dir / "scores.parquet"
-    run, reports = _use_model(
-        steps,
-        out_dir,
-        results_dir,
-        checked.bundle.extracted_on,
-        trained.version_uri,
-        tracking_uri,
-        seed,
-        formats,
-    )
-    _print_done(con, steps.seconds, scores_path, reports.index, trained.version_uri)
+    title = f"1/6 synthesise {households:,} households (seed {seed})"
+    synth = d.step("synth", title, _synthesise, d, households)
+    checked = d.step("validate", "2/6 validate the bundle against the data contract", _validate, d)
+    title = "3/6 train: training set, temporal backtest vs today's rules, MLflow registry"
+    trained = d.step("train", title, _train, d, synth.truth_path, model_name)
+    _print_training(d.con, trained)
+    model_uri, as_of = trained.version_uri, checked.bundle.extracted_on
+
+    title = "4/6 last month's list, reviewed: a seeded stand-in for the cadres fills 核实登记表"
+    previous_path = d.step("review loop", title, _review_loop, d, as_of, model_uri)
+    title = f"5/6 score the roster as of {as_of}, following up last month's list"
+    run = d.step("score", title, _score, d, as_of, model_uri, previous_path)
+    print_summary(run.summary, run.scores, console=d.con, top=10)
+    scores_path = d.results_dir / "scores.parquet"
+    title = "6/6 review-meeting reports (public mode, Chinese, one per village)"
+    reports = d.step("reports", title, _village_reports, d, scores_path, formats)
+
+    _print_done(d, scores_path, reports.index, model_uri)
     return DemoResult(
         bundle_dir=Path(synth.bundle_dir),
-        model_uri=trained.version_uri,
+        model_uri=model_uri,
         scores_path=scores_path,
         reports_dir=Path(reports.out_dir),
         reports_index=Path(reports.index),
         backtest_table=trained.table,
         summary=run.summary,
-        seconds=steps.seconds,
+        seconds=d.seconds,
     )
-
-
-def _score(
-    con: Console,
-    out_dir: Path,
-    as_of: Any,
-    scores_path: Path,
-    model_uri: str,
-    tracking_uri: str | None,
-    previous_path: Path,
-) -> Any:
-    """Score the roster as of ``as_of``, following up last month's list (``previous_path``)."""
-    return score_roster(
-        out_dir,
-        as_of,
-        out=scores_path,
-        model_uri=model_uri,
-        tracking_uri=tracking_uri,
-        previous=previous_path,
-        console=con,
-        quiet=True,
-    )
-
-
-def _village_reports(scores_path: Path, folder: Path, formats: list[str]) -> Any:
-    """Public-mode Chinese review-meeting reports, one per village."""
-    return render_review_reports(
-        scores_path, folder, level="village", lang="zh", mode="public", formats=",".join(formats)
-    )
-
-
-def _print_done(
-    con: Console, seconds: dict[str, float], scores_path: Path, index: Any, model_uri: str
-) -> None:
-    con.print(Rule("[bold]done"))
-    seconds["total"] = sum(seconds.values())
-    for name, value in seconds.items():
-        con.print(f"  {name:<9} {value:7.1f} s")
-    con.print(f"scores  {scores_path}\nreports {index}\nmodel   {model_uri}", markup=False)
