@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -29,7 +31,9 @@ from riskml.config.mapping import load_mapping as _load_mapping_file
 from riskml.data._convert import factorize, one_array
 from riskml.data._errors import BundleError
 from riskml.data._read import RawTable
-from riskml.data._schema import ALL_TABLES, OPTIONAL_TABLES, TableSchema
+from riskml.data._schema import ALL_TABLES, OPTIONAL_TABLES, Column, TableSchema
+
+V = TypeVar("V")
 
 __all__ = ["MappedTable", "check_mapping", "close_matches", "load_mapping", "map_table"]
 
@@ -74,6 +78,13 @@ class _TableCheck:
         )
         return True
 
+    def known(self, section: str, entries: Mapping[str, V]) -> Iterator[tuple[str, V, Column, str]]:
+        """The entries of ``section`` whose column is in the contract (the others are noted),
+        with that column and the entry's key for messages."""
+        for column, value in entries.items():
+            if not self.unknown(f"{section}.{column}", column):
+                yield column, value, self.schema.column(column), f"{self.where}.{section}.{column}"
+
     def targets_once(self, spec: TableMapping) -> None:
         """Every contract column is mapped from one source column at most."""
         for source, target in spec.columns.items():
@@ -104,10 +115,7 @@ class _TableCheck:
 
     def recode(self, spec: TableMapping) -> None:
         """Recoded values are in the column's vocabulary (true/false for a yes/no column)."""
-        for column, codes in spec.recode.items():
-            if self.unknown(f"recode.{column}", column):
-                continue
-            col, at = self.schema.column(column), f"{self.where}.recode.{column}"
+        for column, codes, col, at in self.known("recode", spec.recode):
             for source_value, target in codes.items():
                 text = scalar_text(target)
                 if col.vocab is not None and text is not None and text not in col.vocab:
@@ -124,10 +132,7 @@ class _TableCheck:
 
     def fallback(self, spec: TableMapping) -> None:
         """A fallback is a vocabulary value, 'quarantine' or 'error', on a coded column."""
-        for column, policy in spec.fallback.items():
-            if self.unknown(f"fallback.{column}", column):
-                continue
-            col, at = self.schema.column(column), f"{self.where}.fallback.{column}"
+        for column, policy, col, at in self.known("fallback", spec.fallback):
             if col.vocab is None and col.kind != "bool":
                 self.problems.append(
                     f"{at}: '{self.name}.{column}' has no vocabulary, so it takes no "
@@ -143,11 +148,8 @@ class _TableCheck:
 
     def date_formats(self, spec: TableMapping) -> None:
         """Date formats go on date columns and are strptime formats."""
-        for column, formats in spec.date_formats.items():
-            if self.unknown(f"date_formats.{column}", column):
-                continue
-            at = f"{self.where}.date_formats.{column}"
-            if self.schema.column(column).kind != "date":
+        for column, formats, col, at in self.known("date_formats", spec.date_formats):
+            if col.kind != "date":
                 self.problems.append(f"{at}: '{self.name}.{column}' is not a date column")
             self.problems.extend(
                 f"{at}: {fmt!r} is not a strptime format (e.g. '%Y/%m/%d', '%Y%m')"

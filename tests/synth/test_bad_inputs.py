@@ -36,71 +36,85 @@ def _refused(path: Path, key: str, *names: str) -> None:
         assert name in message
 
 
-def test_unknown_risk_type(tmp_path: Path) -> None:
-    """cadres.detection_monthly with a risk type the contract lacks → ConfigError naming file, key and type."""
-
+def _rename(section: str, key: str, old: str, new: str) -> Callable[[dict[str, Any]], None]:
     def change(d: dict[str, Any]) -> None:
-        d["cadres"]["detection_monthly"]["flood_damage"] = d["cadres"]["detection_monthly"].pop(
-            "disaster"
-        )
+        d[section][key][new] = d[section][key].pop(old)
 
-    _refused(
-        _write_config(tmp_path, change), "cadres.detection_monthly", "flood_damage", "disaster"
-    )
+    return change
 
 
-def test_missing_risk_type_in_recovery(tmp_path: Path) -> None:
-    """hardship.recovery_monthly without one of the contract's risk types → ConfigError naming it."""
-
+def _drop(*path: str) -> Callable[[dict[str, Any]], None]:
     def change(d: dict[str, Any]) -> None:
-        del d["hardship"]["recovery_monthly"]["education"]
+        for part in path[:-1]:
+            d = d[part]
+        del d[path[-1]]
 
-    _refused(_write_config(tmp_path, change), "hardship.recovery_monthly", "education")
+    return change
 
 
-def test_unknown_false_identification_cause(tmp_path: Path) -> None:
-    """cadres.false_identification_cause naming an unknown risk type → ConfigError naming it."""
-
+def _add(value: float, *path: str) -> Callable[[dict[str, Any]], None]:
     def change(d: dict[str, Any]) -> None:
-        d["cadres"]["false_identification_cause"]["bad_luck"] = 0.1
+        for part in path[:-1]:
+            d = d[part]
+        d[path[-1]] = value
 
-    _refused(_write_config(tmp_path, change), "cadres.false_identification_cause", "bad_luck")
-
-
-def test_unknown_measure(tmp_path: Path) -> None:
-    """assistance.after_identification.illness with an unknown measure → ConfigError naming it."""
-
-    def change(d: dict[str, Any]) -> None:
-        d["assistance"]["after_identification"]["illness"]["charity"] = 0.2
-
-    _refused(_write_config(tmp_path, change), "assistance.after_identification.illness", "charity")
+    return change
 
 
-def test_unknown_education_level(tmp_path: Path) -> None:
-    """work.education_wage_factor with a level the contract lacks → ConfigError naming it."""
-
-    def change(d: dict[str, Any]) -> None:
-        d["work"]["education_wage_factor"]["phd"] = 2.0
-
-    _refused(_write_config(tmp_path, change), "work.education_wage_factor", "phd")
-
-
-def test_unknown_local_disaster_kind(tmp_path: Path) -> None:
-    """shocks.local_kinds naming a disaster kind the contract lacks → ConfigError naming it."""
-
-    def change(d: dict[str, Any]) -> None:
-        d["shocks"]["local_kinds"]["tornado"] = d["shocks"]["local_kinds"].pop("hail")
-
-    _refused(_write_config(tmp_path, change), "shocks.local_kinds", "tornado", "hail")
-
-
-def test_event_type_without_recording_delay(tmp_path: Path) -> None:
-    """recording_delay_days without one of the contract's event types → ConfigError naming it."""
-
-    def change(d: dict[str, Any]) -> None:
-        del d["recording_delay_days"]["birth"]
-
-    _refused(_write_config(tmp_path, change), "recording_delay_days", "birth")
+@pytest.mark.parametrize(
+    ("change", "key", "named"),
+    [
+        pytest.param(
+            _rename("cadres", "detection_monthly", "disaster", "flood_damage"),
+            "cadres.detection_monthly",
+            ("flood_damage", "disaster"),
+            id="unknown risk type",
+        ),
+        pytest.param(
+            _drop("hardship", "recovery_monthly", "education"),
+            "hardship.recovery_monthly",
+            ("education",),
+            id="missing risk type",
+        ),
+        pytest.param(
+            _add(0.1, "cadres", "false_identification_cause", "bad_luck"),
+            "cadres.false_identification_cause",
+            ("bad_luck",),
+            id="unknown false-identification cause",
+        ),
+        pytest.param(
+            _add(0.2, "assistance", "after_identification", "illness", "charity"),
+            "assistance.after_identification.illness",
+            ("charity",),
+            id="unknown measure",
+        ),
+        pytest.param(
+            _add(2.0, "work", "education_wage_factor", "phd"),
+            "work.education_wage_factor",
+            ("phd",),
+            id="unknown education level",
+        ),
+        pytest.param(
+            _rename("shocks", "local_kinds", "hail", "tornado"),
+            "shocks.local_kinds",
+            ("tornado", "hail"),
+            id="unknown disaster kind",
+        ),
+        pytest.param(
+            _drop("recording_delay_days", "birth"),
+            "recording_delay_days",
+            ("birth",),
+            id="event type without a recording delay",
+        ),
+    ],
+)
+def test_contract_keys_are_checked_by_the_generator(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], key: str, named: tuple[str, ...]
+) -> None:
+    """A synth-config key that must be the contract's codes (risk types, measures, education
+    levels, disaster kinds, event types) holding an unknown code or missing one → ConfigError
+    naming the file, the key and the code; the loader accepts it (structure only)."""
+    _refused(_write_config(tmp_path, change), key, *named)
 
 
 def test_structure_is_still_checked_by_config(tmp_path: Path) -> None:
