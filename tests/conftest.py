@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 # ---- synth: the small seeded province every stage's tests share ----
 SMALL_PROVINCE_HOUSEHOLDS = 2500
@@ -29,3 +32,31 @@ def small_province_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth") / "small_province"
     write_synthetic_province(out, SMALL_PROVINCE_HOUSEHOLDS, SMALL_PROVINCE_SEED, format="parquet")
     return out
+
+
+# ---- tracking: a small, fast training config (same schema as configs/training.yaml) ----
+FAST_TRAINING = {
+    "feature_set": "default",
+    "label": "default",
+    "horizon_months": 12,
+    "training_set": {"as_of_start": "2020-01-01", "step_months": 6},
+    "model": {
+        "n_estimators": 40,
+        "learning_rate": 0.1,
+        "num_leaves": 7,
+        "min_child_samples": 40,
+        "early_stopping_rounds": 10,
+        "n_jobs": 1,
+    },
+    "backtest": {"n_folds": 2, "test_period_months": 12},
+    "capacity": {"share": 0.05},
+    "seed": 3,
+}
+
+
+@pytest.fixture(scope="session")
+def fast_training_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``FAST_TRAINING`` written as a training config file (train and evaluate in seconds)."""
+    path = tmp_path_factory.mktemp("training-config") / "training.yaml"
+    path.write_text(yaml.safe_dump(FAST_TRAINING), encoding="utf-8")
+    return path

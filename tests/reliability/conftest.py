@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from tests.reliability._canary import Canaries, subset_villages, write_canary_export
@@ -24,24 +23,6 @@ CANARY_HOUSEHOLDS = 1000
 SCORING_AS_OF = "2025-06-30"
 MODEL_NAME = "riskml-canary"
 PSEUDONYM_KEY = "reliability-test-key"
-# the training config of tests/tracking/test_train.py: small and fast, same schema as configs/
-FAST_TRAINING = {
-    "feature_set": "default",
-    "label": "default",
-    "horizon_months": 12,
-    "training_set": {"as_of_start": "2020-01-01", "step_months": 6},
-    "model": {
-        "n_estimators": 40,
-        "learning_rate": 0.1,
-        "num_leaves": 7,
-        "min_child_samples": 40,
-        "early_stopping_rounds": 10,
-        "n_jobs": 1,
-    },
-    "backtest": {"n_folds": 2, "test_period_months": 12},
-    "capacity": {"share": 0.05},
-    "seed": 3,
-}
 
 
 def flat(text: str) -> str:
@@ -63,13 +44,6 @@ def canary(small_province: Any, tmp_path_factory: pytest.TempPathFactory) -> tup
     out = tmp_path_factory.mktemp("canary") / "export"
     canaries = write_canary_export(subset_villages(bundle, CANARY_HOUSEHOLDS), out)
     return out, canaries
-
-
-@pytest.fixture(scope="session")
-def fast_training_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("training-config") / "training.yaml"
-    path.write_text(yaml.safe_dump(FAST_TRAINING), encoding="utf-8")
-    return path
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,41 +18,17 @@ from riskml.synth import GroundTruthOracle, truth_path_for
 from riskml.tracking import load_risk_model, open_store, promote, train_and_register
 from riskml.tracking._card import render_model_card
 
-FAST_CONFIG = {
-    "feature_set": "default",
-    "label": "default",
-    "horizon_months": 12,
-    "training_set": {"as_of_start": "2020-01-01", "step_months": 6},
-    "model": {
-        "n_estimators": 40,
-        "learning_rate": 0.1,
-        "num_leaves": 7,
-        "min_child_samples": 40,
-        "early_stopping_rounds": 10,
-        "n_jobs": 1,
-    },
-    "backtest": {"n_folds": 2, "test_period_months": 12},
-    "capacity": {"share": 0.05},
-    "seed": 3,
-}
 # an 18-character resident ID number, not the digits of a float's fractional part
 ID_NUMBER = re.compile(r"(?<![\d.])\d{17}[\dXx](?![\d.])")
 
 
 @pytest.fixture(scope="module")
-def fast_config(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("config") / "training.yaml"
-    path.write_text(yaml.safe_dump(FAST_CONFIG), encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def trained(small_province_dir, fast_config, store_factory, tmp_path_factory):
+def trained(small_province_dir, fast_training_config, store_factory, tmp_path_factory):
     uri = store_factory(tmp_path_factory.mktemp("train") / "store")
     steps: list[str] = []
     result = train_and_register(
         small_province_dir,
-        config_path=fast_config,
+        config_path=fast_training_config,
         tracking_uri=uri,
         progress=steps.append,
         oracle=GroundTruthOracle(truth_path_for(small_province_dir)),
@@ -235,25 +212,24 @@ def test_run_holds_tables_plots_and_a_model_card_without_personal_data(
     )
 
 
+def _evaluate_cli(data: Path, model_uri: str, tracking_uri: str, *extra: str) -> Any:
+    """``riskml evaluate --data DATA --model URI --tracking-uri URI EXTRA...``."""
+    args = ["--data", str(data), "--model", model_uri, "--tracking-uri", tracking_uri, *extra]
+    return CliRunner().invoke(app, ["evaluate", *args])
+
+
 def test_evaluate_cli_compares_the_registered_model_with_the_baselines(
-    trained, small_province_dir, fast_config
+    trained, small_province_dir, fast_training_config
 ):
     result, uri, _ = trained
-    out = CliRunner().invoke(
-        app,
-        [
-            "evaluate",
-            "--data",
-            str(small_province_dir),
-            "--model",
-            result.model_uri,
-            "--config",
-            str(fast_config),
-            "--tracking-uri",
-            uri,
-            "--truth",
-            str(truth_path_for(small_province_dir)),
-        ],
+    out = _evaluate_cli(
+        small_province_dir,
+        result.model_uri,
+        uri,
+        "--config",
+        str(fast_training_config),
+        "--truth",
+        str(truth_path_for(small_province_dir)),
     )
     assert out.exit_code == 0, out.output
     assert "Evaluation of models:/riskml-recurrence@challenger" in _flat(out)
@@ -269,29 +245,18 @@ def test_evaluate_cli_compares_the_registered_model_with_the_baselines(
 
 def test_evaluate_unknown_model_is_a_clear_cli_error(trained, small_province_dir):
     _, uri, _ = trained
-    out = CliRunner().invoke(
-        app,
-        [
-            "evaluate",
-            "--data",
-            str(small_province_dir),
-            "--model",
-            "models:/riskml-recurrence@gold",
-            "--tracking-uri",
-            uri,
-        ],
-    )
+    out = _evaluate_cli(small_province_dir, "models:/riskml-recurrence@gold", uri)
     assert out.exit_code == 2
     assert "has no alias @gold" in _flat(out) and "@champion" in _flat(out)
 
 
 @pytest.mark.slow
 def test_train_cli_then_promote_by_re_evaluation(
-    trained, small_province_dir, fast_config, tmp_path
+    trained, small_province_dir, fast_training_config, tmp_path
 ):
     result, uri, _ = trained
     # a second configuration: different folds, so the logged backtests are not comparable
-    other = yaml.safe_load(fast_config.read_text())
+    other = yaml.safe_load(fast_training_config.read_text())
     other["backtest"]["n_folds"] = 1
     other["seed"] = 11
     cfg = tmp_path / "other.yaml"
@@ -308,7 +273,7 @@ def test_train_cli_then_promote_by_re_evaluation(
 
     d = promote(tracking_uri=uri)
     assert not d.moved and "--data DIR" in d.reason
-    d = promote(tracking_uri=uri, data_dir=small_province_dir, config_path=fast_config)
+    d = promote(tracking_uri=uri, data_dir=small_province_dir, config_path=fast_training_config)
     assert d.basis.startswith("re-evaluation of both frozen models")
     table = d.comparison.set_index("metric")
     champ, chall = table.loc["recall_at_capacity", ["champion", "challenger"]]
