@@ -21,6 +21,7 @@ __all__ = [
     "config_dir",
     "load_config",
     "read_yaml",
+    "validation_error_lines",
 ]
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -74,15 +75,20 @@ def read_yaml(path: str | Path) -> Any:
         ) from exc
 
 
-def _format_validation_error(path: Path, exc: ValidationError) -> str:
-    lines = [f"Config file {path} does not match its schema:"]
+def validation_error_lines(head: str, exc: ValidationError, where: str = "") -> str:
+    """``head``, then one line per error: the key (after ``where``) and what is wrong with it."""
+    lines = [head]
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
-            lines.append(f"  - unknown key '{loc}': remove it or check its spelling")
+            lines.append(f"  - {where}unknown key '{loc}': remove it or check its spelling")
         else:
-            lines.append(f"  - {loc}: {err['msg']} (got {err.get('input')!r})")
+            lines.append(f"  - {where}{loc}: {err['msg']} (got {err.get('input')!r})")
     return "\n".join(lines)
+
+
+def _format_validation_error(path: Path, exc: ValidationError) -> str:
+    return validation_error_lines(f"Config file {path} does not match its schema:", exc)
 
 
 def load_config(path: str | Path, model: type[M]) -> M:

@@ -22,7 +22,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError
 
-from riskml.config._base import ConfigError, StrictModel, catalog_dir, read_yaml
+from riskml.config._base import (
+    ConfigError,
+    StrictModel,
+    catalog_dir,
+    read_yaml,
+    validation_error_lines,
+)
 from riskml.data._schema import TABLES
 from riskml.features._primitives import (
     DERIVED_COLUMNS,
@@ -366,7 +372,7 @@ def _load_cached(path_text: str, stamp: tuple[Any, ...]) -> Catalog:
         spec = _CatalogFile.model_validate(raw)
     except ValidationError as exc:
         raise CatalogError(
-            _pydantic_lines(f"Catalog file {catalog_file} does not match its schema:", exc)
+            validation_error_lines(f"Catalog file {catalog_file} does not match its schema:", exc)
         ) from exc
     sets_raw: dict[str, Any] = dict(spec.feature_sets or {})
     if raw_sets is not None:
@@ -395,17 +401,6 @@ def _read_yaml(path: Path) -> Any:
         return read_yaml(path)  # re-read for the standard, helpful error message
 
 
-def _pydantic_lines(head: str, exc: ValidationError, where: str = "") -> str:
-    lines = [head]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            lines.append(f"  - {where}unknown key '{loc}': remove it or check its spelling")
-        else:
-            lines.append(f"  - {where}{loc}: {err['msg']} (got {err.get('input')!r})")
-    return "\n".join(lines)
-
-
 def _build_catalog(spec: _CatalogFile, sets_raw: dict[str, Any], source: Path) -> Catalog:
     errors: list[str] = []
     features: dict[str, Feature] = {}
@@ -418,7 +413,9 @@ def _build_catalog(spec: _CatalogFile, sets_raw: dict[str, Any], source: Path) -
         try:
             feature = Feature.model_validate(raw_feature)
         except ValidationError as exc:
-            errors.append(_pydantic_lines(f"{label} does not match the feature schema:", exc))
+            errors.append(
+                validation_error_lines(f"{label} does not match the feature schema:", exc)
+            )
             continue
         if feature.name in features:
             errors.append(
@@ -870,7 +867,7 @@ def _build_set(name: str, raw: Any, catalog: Catalog) -> tuple[FeatureSet | None
     try:
         spec = _FeatureSetSpec.model_validate(raw)
     except ValidationError as exc:
-        return None, [_pydantic_lines(f"{where} does not match its schema:", exc)]
+        return None, [validation_error_lines(f"{where} does not match its schema:", exc)]
     errs: list[str] = []
     if not _NAME_RE.match(name):
         errs.append(f"{where}: set names are lower-case snake_case identifiers.")
