@@ -440,10 +440,9 @@ class FeatureEngine:
     # -- village context -----------------------------------------------------------------------------
     def village_codes(self) -> tuple[np.ndarray, pd.Index]:
         if self._village_codes is None:
-            codes, uniques = pd.factorize(
-                self.prepared.households.frame["village_code"].astype("object")
-            )
-            self._village_codes = (codes.astype(np.int64), pd.Index(uniques, dtype="object"))
+            from riskml.features._village import village_order
+
+            self._village_codes = village_order(self.prepared.households.frame)
         return self._village_codes
 
     def _context(self, f: Feature, pairs: _Pairs, table: pd.DataFrame | None) -> np.ndarray:
