@@ -4,7 +4,8 @@
 - :func:`compute_features` computes a feature set for (household, as_of) pairs, vectorised and
   partition-independent (village context comes from :func:`village_context`).
 - :func:`monitoring_status` says who is under active monitoring on a date (not eligible).
-- :func:`build_training_set` / :func:`write_training_set` assemble labelled training sets.
+- :func:`build_training_set` / :func:`write_training_set` assemble labelled training sets;
+  :func:`write_training_set_spark` writes the same file from Spark partitions.
 """
 
 from riskml.features._assistance import assistance_in_place
@@ -28,6 +29,7 @@ from riskml.features._training import (
     data_fingerprint,
     write_training_set,
 )
+from riskml.features._spark import write_training_set_spark
 from riskml.features._village import village_context
 
 __all__ = [
@@ -53,4 +55,5 @@ __all__ = [
     "monitoring_status",
     "village_context",
     "write_training_set",
+    "write_training_set_spark",
 ]

@@ -227,13 +227,13 @@ def _village_input_stage(shipped: _Shipped) -> Any:
     return run
 
 
-def _village_sum_stage(n_dates: int) -> Any:
+def _village_sum_stage(n_dates: int, chunk_households: int = VILLAGE_CHUNK_HOUSEHOLDS) -> Any:
     """Stage 2: per village, the sums in the local engine's order of additions (household order
     within a chunk of :data:`VILLAGE_CHUNK_HOUSEHOLDS`, chunk after chunk)."""
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
         pdf = pdf.iloc[np.lexsort((pdf["didx"].to_numpy(), pdf["code"].to_numpy()))]
-        chunk = pdf["code"].to_numpy() // VILLAGE_CHUNK_HOUSEHOLDS
+        chunk = pdf["code"].to_numpy() // chunk_households
         didx = pdf["didx"].to_numpy()
         sums = {name: np.zeros(n_dates) for name in VILLAGE_SUMS}
         for c in np.unique(chunk):
