@@ -176,6 +176,13 @@ def _rows_seen(
     return _Rows(sel, pair, pos, counts, ordv, order_kind)
 
 
+def _rows_key(f: Feature) -> tuple[Any, ...]:
+    """What decides the rows a timed feature reduces: its selection, window and order."""
+    filters = tuple(sorted((k, tuple(v)) for k, v in f.filters.items()))
+    window = (f.time_column, f.lag_months, f.window_months, f.order_by, f.last_n)
+    return ("expanded", f.table, filters, *window)
+
+
 def _by_count(p: str, rows: _Rows, d: np.ndarray) -> np.ndarray:
     """count, exists, days_since, months_since."""
     counts = rows.counts
@@ -427,8 +434,11 @@ class FeatureEngine:
             village_table = village_context(
                 self.bundle, days_to_dates(np.unique(d)), settings=fs.village, engine=self
             )
-        values = self.compute_arrays(h, d, fs.required, village_table=village_table)
-        return self.to_frame(values, columns, index=pairs.index)
+        floats = [f for f in columns if f.dtype != "category"]
+        block = np.empty((len(h), len(floats)), dtype=np.float64, order="F")
+        into = {f.name: block[:, j] for j, f in enumerate(floats)}
+        values = self.compute_arrays(h, d, fs.required, village_table=village_table, into=into)
+        return self._block_frame(block, values, columns, pairs.index)
 
     def to_frame(
         self,
@@ -449,6 +459,15 @@ class FeatureEngine:
         block = np.empty((n, len(floats)), dtype=np.float64, order="F")
         for j, f in enumerate(floats):
             block[:, j] = values.pop(f.name) if consume else values[f.name]
+        return self._block_frame(block, values, features, index)
+
+    @staticmethod
+    def _block_frame(
+        block: np.ndarray, values: dict[str, np.ndarray], features: Sequence[Feature], index: Any
+    ) -> pd.DataFrame:
+        """The output frame over ``block`` (the float features' columns, in order) plus the
+        categorical features from ``values``."""
+        floats = [f for f in features if f.dtype != "category"]
         frame = pd.DataFrame(block, columns=[f.name for f in floats], index=index, copy=False)
         for loc, f in enumerate(features):
             if f.dtype == "category":
@@ -523,10 +542,13 @@ class FeatureEngine:
         features: Sequence[Feature],
         *,
         village_table: pd.DataFrame | None = None,
+        into: dict[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
         """Raw values (float64; int64 category codes for categorical features) per feature name.
 
-        ``features`` must be in dependency order (``FeatureSet.required`` is).
+        ``features`` must be in dependency order (``FeatureSet.required`` is). ``into`` maps
+        feature names to float64 arrays of the pairs' length that receive their values (the
+        columns of the output block: no second copy); the returned arrays are then those.
         """
         keys = pair_keys(h, d)
         already_sorted = bool(np.all(keys[1:] >= keys[:-1])) if len(keys) > 1 else True
@@ -537,13 +559,27 @@ class FeatureEngine:
             hs, ds = h[order], d[order]
         pairs = _Pairs(hs, ds)
         values: dict[str, np.ndarray] = {}
-        for f in features:
-            values[f.name] = self._one(f, pairs, values, village_table)
+        last_use = {_rows_key(f): i for i, f in enumerate(features)}
+        for i, f in enumerate(features):
+            v = self._one(f, pairs, values, village_table)
+            if into is not None and f.name in into and already_sorted:
+                into[f.name][:] = v
+                v = into[f.name]
+            values[f.name] = v
+            if last_use[_rows_key(f)] == i:  # no later feature reads these rows: free them
+                pairs.cache.pop(_rows_key(f), None)
         if already_sorted:
             return values
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
-        return {k: v[inverse] for k, v in values.items()}
+        out: dict[str, np.ndarray] = {}
+        for name, v in values.items():
+            if into is not None and name in into:
+                into[name][:] = v[inverse]
+                out[name] = into[name]
+            else:
+                out[name] = v[inverse]
+        return out
 
     def _one(
         self,
@@ -729,7 +765,7 @@ class FeatureEngine:
     ) -> np.ndarray:
         """Primitives that need each pair's rows: expand the (pair, row) list once per selection
         and window (shared by every feature over it), then reduce it."""
-        key = ("expanded", id(sel), f.lag_months, f.window_months, f.order_by, f.last_n)
+        key = _rows_key(f)
         if key not in pairs.cache:
             pairs.cache[key] = _rows_seen(f, sel, lo, hi, self._order_kind(f))
         rows = pairs.cache[key]
