@@ -201,7 +201,10 @@ class _Shipped:
         return int(pdf[PART].iloc[0]), bundle
 
     def engine(self, bundle: Bundle) -> FeatureEngine:
-        return FeatureEngine(bundle, catalog=self.plan.catalog)
+        """The partition's engine, with the driver's catalog and monitoring thresholds: the
+        executors read no configuration file."""
+        thresholds = self.plan.engine.prepared.threshold_config
+        return FeatureEngine(bundle, catalog=self.plan.catalog, thresholds=thresholds)
 
 
 def _village_input_stage(shipped: _Shipped) -> Any:
@@ -368,9 +371,10 @@ def write_training_set_spark(
         chunk_households,
         catalog,
         "write_training_set_spark",
-        engine_bundle=_empty_like(bundle),  # checks the province on the driver, computes nothing
+        engine_bundle=_empty_like(bundle),  # computes nothing on the driver
         with_village=False,
     )
+    _ = plan.engine.prepared.province  # an unknown province fails here, before Spark starts
     spark = spark or get_spark_session(
         spark_master, app_name="riskml-features", driver_memory=driver_memory
     )
