@@ -17,7 +17,8 @@ runs' partitions (``households_per_partition`` = 50,000, two tasks at a time on 
 executor time per partition: ``(spark wall - local load time) x 2 / partitions`` — an upper bound
 that charges the driver's share to the tasks; it is what ``docs/spark.md`` scales from.
 
-Scales: ``small`` = 20,000 households, ``full`` = 1,000,000.
+Scales: ``small`` = 20,000 households, ``medium`` = 200,000 (run directly:
+``python -m benchmarks.bench_spark medium``), ``full`` = 1,000,000.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 from benchmarks import bench_scoring
 
-SCALES: dict[str, int] = {"small": 20_000, "full": 1_000_000}
+SCALES: dict[str, int] = {"small": 20_000, "medium": 200_000, "full": 1_000_000}
 START, END, EVERY = "2021-03-31", "2024-06-30", "3M"
 HOUSEHOLDS_PER_PARTITION = 50_000  # ScoringConfig.spark and write_training_set_spark's default
 CORES = 2
