@@ -19,6 +19,7 @@ from riskml.features._catalog import (
 from riskml.features._engine import FeatureEngine, compute_features, monitoring_status
 from riskml.features._income import income_against_threshold
 from riskml.features._primitives import FEATURE_RISK_TYPES, PRIMITIVES, VILLAGE_CONTEXT_COLUMNS
+from riskml.features._spark import write_training_set_spark
 from riskml.features._training import (
     AUDIT_COLUMNS,
     CONTEXT_COLUMNS,
@@ -29,7 +30,6 @@ from riskml.features._training import (
     data_fingerprint,
     write_training_set,
 )
-from riskml.features._spark import write_training_set_spark
 from riskml.features._village import village_context
 
 __all__ = [

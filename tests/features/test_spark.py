@@ -44,14 +44,11 @@ def test_spark_engine_writes_the_local_engines_file(
     """The CLI with --engine spark on the seeded province, 4 partitions of 2 chunks each -> the
     byte-identical Parquet file of the local engine: same values (exact, village context
     included), row order, dtypes and metadata."""
-    common = ["--start", "2021-03-31", "--end", "2023-06-30", "--every", "3M"]
-    common += ["--chunk-households", "350", "--include-censored"]
     spark_out = tmp_path / "spark.parquet"
-    result = runner.invoke(
-        app,
-        ["features", "build", "--data", str(small_province_dir), "--out", str(spark_out)]
-        + [*common, "--engine", "spark", "--spark-master", "local[2]"],
-    )
+    args = ["features", "build", "--data", str(small_province_dir), "--out", str(spark_out)]
+    args += ["--start", "2021-03-31", "--end", "2023-06-30", "--every", "3M"]
+    args += ["--chunk-households", "350", "--include-censored"]
+    result = runner.invoke(app, [*args, "--engine", "spark", "--spark-master", "local[2]"])
     assert result.exit_code == 0, result.output
     local_out = tmp_path / "local.parquet"
     bundle = load_bundle(small_province_dir)
@@ -116,11 +113,9 @@ def test_village_sums_add_in_the_local_order(small_province: Any) -> None:
 def test_unknown_engine_is_refused(small_province_dir: Path, tmp_path: Path) -> None:
     """--engine flink -> exit 2 naming the choices, nothing written."""
     out = tmp_path / "x.parquet"
-    result = runner.invoke(
-        app,
-        ["features", "build", "--data", str(small_province_dir), "--start", "2021-03-31"]
-        + ["--end", "2021-06-30", "--out", str(out), "--engine", "flink"],
-    )
+    args = ["features", "build", "--data", str(small_province_dir), "--start", "2021-03-31"]
+    args += ["--end", "2021-06-30", "--out", str(out), "--engine", "flink"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert "local" in result.output and "spark" in result.output
     assert not out.exists()
