@@ -380,10 +380,7 @@ def write_training_set_spark(
     )
     per_part, n_parts = _partitions(bundle, plan.chunk, households_per_partition)
     spark.conf.set("spark.sql.shuffle.partitions", str(n_parts))
-    part = np.arange(len(bundle.households), dtype=np.int64) // per_part
-    blobs = pack_partitions(dict(bundle.tables), bundle.households, n_parts, part)
-    packed = spark.createDataFrame(blobs, schema=_PACKED_SCHEMA).repartition(n_parts, PART).cache()
-    del blobs
+    packed = _packed(spark, bundle, per_part, n_parts)
     shipped = _Shipped(
         templates={name: frame_to_blob(t.iloc[:0]) for name, t in bundle.tables.items()},
         extracted_on=bundle.extracted_on,
@@ -420,6 +417,13 @@ def write_training_set_spark(
         if village is not None:
             village.unpersist()
         shutil.rmtree(parts_dir, ignore_errors=True)
+
+
+def _packed(spark: Any, bundle: Bundle, per_part: int, n_parts: int) -> Any:
+    """The bundle's partitions of consecutive households as a cached Spark DataFrame."""
+    part = np.arange(len(bundle.households), dtype=np.int64) // per_part
+    blobs = pack_partitions(dict(bundle.tables), bundle.households, n_parts, part)
+    return spark.createDataFrame(blobs, schema=_PACKED_SCHEMA).repartition(n_parts, PART).cache()
 
 
 def _empty_like(bundle: Bundle) -> Bundle:
