@@ -15,7 +15,13 @@ from typer.testing import CliRunner
 
 from riskml.cli import app
 from riskml.data import load_bundle
-from riskml.features import TrainingSet, as_of_schedule, village_context, write_training_set
+from riskml.features import (
+    TrainingSet,
+    as_of_schedule,
+    village_context,
+    write_training_set,
+    write_training_set_spark,
+)
 from riskml.features._spark import _partitions, _village_sum_stage
 from riskml.features._village import VILLAGE_SUMS
 
@@ -41,9 +47,9 @@ def spark_session() -> Any:
 def test_spark_engine_writes_the_local_engines_file(
     small_province_dir: Path, tmp_path: Path, spark_session: Any
 ) -> None:
-    """The CLI with --engine spark on the seeded province, 4 partitions of 2 chunks each -> the
-    byte-identical Parquet file of the local engine: same values (exact, village context
-    included), row order, dtypes and metadata."""
+    """The seeded province on Spark, through the CLI (one partition) and in 4 partitions of 2
+    chunks each -> both the byte-identical Parquet file of the local engine: same values (exact,
+    village context included), row order, dtypes and metadata."""
     spark_out = tmp_path / "spark.parquet"
     args = ["features", "build", "--data", str(small_province_dir), "--out", str(spark_out)]
     args += ["--start", "2021-03-31", "--end", "2023-06-30", "--every", "3M"]
@@ -54,13 +60,27 @@ def test_spark_engine_writes_the_local_engines_file(
     bundle = load_bundle(small_province_dir)
     dates = as_of_schedule("2021-03-31", "2023-06-30", "3M")
     write_training_set(bundle, dates, local_out, include_censored=True, chunk_households=350)
-    spark_ts, local_ts = TrainingSet.read_parquet(spark_out), TrainingSet.read_parquet(local_out)
+    parts_out = tmp_path / "parts.parquet"
+    meta = write_training_set_spark(
+        bundle,
+        dates,
+        parts_out,
+        include_censored=True,
+        chunk_households=350,
+        households_per_partition=700,
+        spark=spark_session,
+    )
+    assert _partitions(bundle, 350, 700)[1] == 4
+    local_ts = TrainingSet.read_parquet(local_out)
     assert len(local_ts.frame) > 10_000 and local_ts.frame["label"].sum() > 0
-    assert dict(spark_ts.frame.dtypes) == dict(local_ts.frame.dtypes)
-    pd.testing.assert_frame_equal(spark_ts.frame, local_ts.frame, check_exact=True)
-    assert spark_ts.metadata == local_ts.metadata
-    assert filecmp.cmp(spark_out, local_out, shallow=False)
-    assert not (tmp_path / "spark.parquet.parts").exists()
+    assert meta["counts"] == local_ts.metadata["counts"]
+    for out in (spark_out, parts_out):
+        spark_ts = TrainingSet.read_parquet(out)
+        assert dict(spark_ts.frame.dtypes) == dict(local_ts.frame.dtypes)
+        pd.testing.assert_frame_equal(spark_ts.frame, local_ts.frame, check_exact=True)
+        assert spark_ts.metadata == local_ts.metadata
+        assert filecmp.cmp(out, local_out, shallow=False)
+        assert not out.with_name(out.name + ".parts").exists()
 
 
 def test_partitions_are_whole_chunks(small_province: Any) -> None:
