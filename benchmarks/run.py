@@ -33,6 +33,10 @@ BENCHMARKS["synth_validate"] = (
     "bench_synth"  # riskml synth + riskml validate at 100k/1M households: time, peak RSS (synth stage)
 )
 
+BENCHMARKS["spark"] = (
+    "bench_spark"  # score and features build, --engine spark on local[2] vs local: time, driver/JVM/worker memory
+)
+
 ROOT = Path(__file__).resolve().parent
 
 

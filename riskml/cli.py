@@ -489,20 +489,28 @@ def features_build_command(
         typer.Option("--labels", help="Label config YAML (default configs/labels.yaml)."),
     ] = None,
     mapping: MappingFile = None,
+    engine: Annotated[
+        Engine,
+        typer.Option("--engine", help="local (streaming chunks) or spark (partitions, same file)."),
+    ] = Engine.local,
+    spark_master: Annotated[
+        str | None, typer.Option("--spark-master", help="Spark master URL (default local[2]).")
+    ] = None,
 ) -> None:
     """Build a labelled training set: one row per eligible (household, as-of date), streamed to Parquet."""
     import time
 
     from riskml.config.features import load_training_config
     from riskml.data import load_bundle
-    from riskml.features import as_of_schedule, write_training_set
+    from riskml.features import as_of_schedule, write_training_set, write_training_set_spark
 
     started = time.perf_counter()
     cfg = load_training_config(labels)
     dates = as_of_schedule(start, end, every)
     bundle = load_bundle(data, mapping=mapping)
+    spark_args: dict[str, Any] = {"spark_master": spark_master} if engine is Engine.spark else {}
     try:
-        meta = write_training_set(
+        meta = (write_training_set_spark if engine is Engine.spark else write_training_set)(
             bundle,
             dates,
             out,
@@ -511,6 +519,7 @@ def features_build_command(
             label_config=cfg.label,
             include_censored=include_censored,
             chunk_households=chunk_households or cfg.chunk_households,
+            **spark_args,
         )
     except OSError as exc:  # full disk, read-only or vanished folder while streaming the file
         fail(

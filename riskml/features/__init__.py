@@ -4,7 +4,8 @@
 - :func:`compute_features` computes a feature set for (household, as_of) pairs, vectorised and
   partition-independent (village context comes from :func:`village_context`).
 - :func:`monitoring_status` says who is under active monitoring on a date (not eligible).
-- :func:`build_training_set` / :func:`write_training_set` assemble labelled training sets.
+- :func:`build_training_set` / :func:`write_training_set` assemble labelled training sets;
+  :func:`write_training_set_spark` writes the same file from Spark partitions.
 """
 
 from riskml.features._assistance import assistance_in_place
@@ -18,6 +19,7 @@ from riskml.features._catalog import (
 from riskml.features._engine import FeatureEngine, compute_features, monitoring_status
 from riskml.features._income import income_against_threshold
 from riskml.features._primitives import FEATURE_RISK_TYPES, PRIMITIVES, VILLAGE_CONTEXT_COLUMNS
+from riskml.features._spark import write_training_set_spark
 from riskml.features._training import (
     AUDIT_COLUMNS,
     CONTEXT_COLUMNS,
@@ -53,4 +55,5 @@ __all__ = [
     "monitoring_status",
     "village_context",
     "write_training_set",
+    "write_training_set_spark",
 ]

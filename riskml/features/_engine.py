@@ -75,15 +75,218 @@ def _window_sums(
     return total, n
 
 
-def _last_n(
-    pair: np.ndarray, pos: np.ndarray, ordv: np.ndarray, order_kind: str, *, n_pairs: int, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """Keep each pair's last ``n`` rows of a pair-major, ordered expansion."""
-    counts = np.bincount(pair, minlength=n_pairs)
-    first = np.cumsum(counts) - counts
-    within = np.arange(len(pair)) - first[pair]
-    keep = within >= counts[pair] - n
-    return pair[keep], pos[keep], ordv[keep], order_kind
+class _Rows:
+    """The rows each pair sees for one feature's selection and window: pair-major, ordered by
+    ``order_by`` within a pair (ties: time order), with what several primitives share (the
+    gathered columns and their sums) computed once."""
+
+    def __init__(
+        self,
+        sel: Selection,
+        pair: np.ndarray,
+        pos: np.ndarray,
+        counts: np.ndarray,
+        ordv: np.ndarray | None,
+        order_kind: str,
+    ) -> None:
+        self.sel, self.pair, self.pos, self.counts = sel, pair, pos, counts
+        self.n_pairs = len(counts)
+        self.order_kind = order_kind
+        self._ordv = ordv
+        self._rows = sel.rows[pos]
+        self._cache: dict[Any, Any] = {}
+
+    @property
+    def ordv(self) -> np.ndarray:
+        """Each row's order value (time order: its day number)."""
+        if self._ordv is None:
+            self._ordv = self.sel.t[self.pos].astype(np.float64)
+        return self._ordv
+
+    def values(self, column: str) -> np.ndarray:
+        """``column`` of every row (contract codes or numbers)."""
+        key = ("values", column)
+        if key not in self._cache:
+            self._cache[key] = self.sel.table.column(column)[self._rows]
+        return self._cache[key]
+
+    def floats(self, column: str) -> np.ndarray:
+        key = ("floats", column)
+        if key not in self._cache:
+            self._cache[key] = self.values(column).astype(np.float64)
+        return self._cache[key]
+
+    def total(self, column: str) -> np.ndarray:
+        """Per-pair sum of ``column`` with missing values as 0 (infinities clipped, as ``sum``)."""
+        key = ("total", column)
+        if key not in self._cache:
+            w = np.nan_to_num(self.floats(column), nan=0.0)
+            self._cache[key] = np.bincount(self.pair, weights=w, minlength=self.n_pairs)
+        return self._cache[key]
+
+    def present_sum(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pair (sum, count) of the non-missing values of ``column``.
+
+        Adding 0.0 for a missing value leaves a running sum unchanged, so without infinities the
+        sum is :meth:`total`'s (one pass for ``sum`` and ``mean``).
+        """
+        key = ("present_sum", column)
+        if key not in self._cache:
+            vals = self.floats(column)
+            ok = ~np.isnan(vals)
+            n = np.bincount(self.pair, weights=ok.astype(np.float64), minlength=self.n_pairs)
+            if np.isinf(vals).any():
+                w = np.where(ok, vals, 0.0)
+                s = np.bincount(self.pair, weights=w, minlength=self.n_pairs)
+            else:
+                s = self.total(column)
+            self._cache[key] = (s, n)
+        return self._cache[key]
+
+    def present(self, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pair, value, order value) of the rows whose ``column`` is not missing."""
+        key = ("present", column)
+        if key not in self._cache:
+            vals = self.floats(column)
+            ok = ~np.isnan(vals)
+            self._cache[key] = (self.pair[ok], vals[ok], ok)
+        return self._cache[key]
+
+
+def _rows_seen(
+    f: Feature, sel: Selection, lo: np.ndarray, hi: np.ndarray, order_kind: str
+) -> _Rows:
+    """Expand each pair's rows [lo, hi), order them by ``order_by`` and keep the last ``last_n``."""
+    pair, pos = _expand(lo, hi)
+    counts = np.maximum(hi - lo, 0).astype(np.float64)
+    ordv = None
+    if f.order_by is not None:
+        ordv = sel.values(f.order_by)[pos].astype(np.float64)
+        same = pair[1:] == pair[:-1]
+        if len(pair) > 1 and not np.all(~same | (ordv[1:] >= ordv[:-1])):
+            srt = np.lexsort((pos, ordv, pair))
+            pair, pos, ordv = pair[srt], pos[srt], ordv[srt]
+    if f.last_n is not None:
+        first = np.cumsum(counts).astype(np.int64) - counts.astype(np.int64)
+        within = np.arange(len(pair)) - first[pair]
+        keep = within >= counts[pair] - f.last_n
+        pair, pos = pair[keep], pos[keep]
+        ordv = ordv[keep] if ordv is not None else None
+        counts = np.minimum(counts, f.last_n)
+    return _Rows(sel, pair, pos, counts, ordv, order_kind)
+
+
+def _rows_key(f: Feature) -> tuple[Any, ...]:
+    """What decides the rows a timed feature reduces: its selection, window and order."""
+    filters = tuple(sorted((k, tuple(v)) for k, v in f.filters.items()))
+    window = (f.time_column, f.lag_months, f.window_months, f.order_by, f.last_n)
+    return ("expanded", f.table, filters, *window)
+
+
+def _by_count(p: str, rows: _Rows, d: np.ndarray) -> np.ndarray:
+    """count, exists, days_since, months_since."""
+    counts = rows.counts
+    if p == "count":
+        return counts
+    if p == "exists":
+        return (counts > 0).astype(np.float64)
+    out = np.full(rows.n_pairs, np.nan)
+    # the latest row in time, whatever order last_n used
+    latest = np.full(rows.n_pairs, np.iinfo(np.int64).min)
+    np.maximum.at(latest, rows.pair, rows.sel.t[rows.pos])
+    has = counts > 0
+    out[has] = (d[has] - latest[has]).astype(np.float64)
+    return out if p == "days_since" else out / _DAYS_PER_MONTH
+
+
+def _by_order(f: Feature, rows: _Rows) -> np.ndarray:
+    """last, count_distinct, pct_change: the rows' order within each pair matters."""
+    p, pair, n_pairs = f.primitive, rows.pair, rows.n_pairs
+    if p == "last":
+        vals = rows.values(f.column or "")
+        out = np.full(
+            n_pairs,
+            -1 if f.dtype == "category" else np.nan,
+            dtype=vals.dtype if f.dtype == "category" else np.float64,
+        )
+        ends = _segment_ends(pair)
+        out[pair[ends]] = vals[ends]
+        return out
+    if p == "count_distinct":
+        uniq = pd.DataFrame({"p": pair, "v": rows.values(f.column or "")}).drop_duplicates()
+        return np.bincount(uniq["p"].to_numpy(), minlength=n_pairs).astype(np.float64)
+    vals = rows.floats(f.column or "")  # pct_change
+    out = np.full(n_pairs, np.nan)
+    ends = _segment_ends(pair)
+    ends = ends[rows.counts[pair[ends]] >= 2]
+    last, prev = vals[ends], vals[ends - 1]
+    with np.errstate(all="ignore"):
+        out[pair[ends]] = np.where(prev != 0, (last - prev) / np.abs(prev), np.nan)
+    return out
+
+
+def _by_sum(f: Feature, rows: _Rows) -> np.ndarray:
+    """sum, mean, share."""
+    p, column = f.primitive, f.column or ""
+    if p == "sum":
+        return rows.total(column)
+    if p == "mean":
+        s, n = rows.present_sum(column)
+        with np.errstate(all="ignore"):
+            return np.where(n > 0, s / n, np.nan)
+    num = rows.total(column)  # share
+    den_rows = np.sum([np.nan_to_num(rows.values(c), nan=0.0) for c in f.of], axis=0)
+    den = np.bincount(rows.pair, weights=den_rows, minlength=rows.n_pairs)
+    with np.errstate(all="ignore"):
+        return np.where((rows.counts > 0) & (den > 0), num / den, np.nan)
+
+
+def _by_present(f: Feature, rows: _Rows, d: np.ndarray) -> np.ndarray:
+    """max, min, std, slope: over the non-missing values only."""
+    p, n_pairs = f.primitive, rows.n_pairs
+    pair, vals, ok = rows.present(f.column or "")
+    if p in {"max", "min"}:
+        out = np.full(n_pairs, np.nan)
+        if len(pair):
+            starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+            ufunc = np.maximum if p == "max" else np.minimum
+            out[pair[starts]] = ufunc.reduceat(vals, starts)
+        return out
+    n = np.bincount(pair, minlength=n_pairs).astype(np.float64)
+    if p == "std":
+        with np.errstate(all="ignore"):
+            mean = np.bincount(pair, weights=vals, minlength=n_pairs) / n
+            ss = np.bincount(pair, weights=(vals - mean[pair]) ** 2, minlength=n_pairs)
+            return np.where(n >= 2, np.sqrt(ss / (n - 1)), np.nan)
+    if p == "slope":
+        return _slope(pair, vals, rows.ordv[ok], rows.order_kind, d, n)
+    raise ValueError(f"feature '{f.name}': primitive '{p}' is not implemented by the engine")
+
+
+def _slope(
+    pair: np.ndarray,
+    vals: np.ndarray,
+    ordv: np.ndarray,
+    order_kind: str,
+    d: np.ndarray,
+    n: np.ndarray,
+) -> np.ndarray:
+    """Least-squares slope of ``vals`` against the order values, per pair (units per year)."""
+    n_pairs = len(n)
+    if order_kind == "int":
+        x = ordv - year_of(d[pair]).astype(np.float64)
+    elif order_kind == "date":
+        x = (ordv - d[pair]) / _DAYS_PER_YEAR
+    else:
+        x = ordv
+    sx = np.bincount(pair, weights=x, minlength=n_pairs)
+    sy = np.bincount(pair, weights=vals, minlength=n_pairs)
+    with np.errstate(all="ignore"):
+        mx, my = sx / n, sy / n
+        dx = x - mx[pair]
+        sxx = np.bincount(pair, weights=dx * dx, minlength=n_pairs)
+        sxy = np.bincount(pair, weights=dx * (vals - my[pair]), minlength=n_pairs)
+        return np.where((n >= 2) & (sxx > 1e-12), sxy / sxx, np.nan)
 
 
 _GRID_CELLS_PER_PAIR = 4
@@ -231,8 +434,11 @@ class FeatureEngine:
             village_table = village_context(
                 self.bundle, days_to_dates(np.unique(d)), settings=fs.village, engine=self
             )
-        values = self.compute_arrays(h, d, fs.required, village_table=village_table)
-        return self.to_frame(values, columns, index=pairs.index)
+        floats = [f for f in columns if f.dtype != "category"]
+        block = np.empty((len(h), len(floats)), dtype=np.float64, order="F")
+        into = {f.name: block[:, j] for j, f in enumerate(floats)}
+        values = self.compute_arrays(h, d, fs.required, village_table=village_table, into=into)
+        return self._block_frame(block, values, columns, pairs.index)
 
     def to_frame(
         self,
@@ -253,6 +459,15 @@ class FeatureEngine:
         block = np.empty((n, len(floats)), dtype=np.float64, order="F")
         for j, f in enumerate(floats):
             block[:, j] = values.pop(f.name) if consume else values[f.name]
+        return self._block_frame(block, values, features, index)
+
+    @staticmethod
+    def _block_frame(
+        block: np.ndarray, values: dict[str, np.ndarray], features: Sequence[Feature], index: Any
+    ) -> pd.DataFrame:
+        """The output frame over ``block`` (the float features' columns, in order) plus the
+        categorical features from ``values``."""
+        floats = [f for f in features if f.dtype != "category"]
         frame = pd.DataFrame(block, columns=[f.name for f in floats], index=index, copy=False)
         for loc, f in enumerate(features):
             if f.dtype == "category":
@@ -327,10 +542,13 @@ class FeatureEngine:
         features: Sequence[Feature],
         *,
         village_table: pd.DataFrame | None = None,
+        into: dict[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
         """Raw values (float64; int64 category codes for categorical features) per feature name.
 
-        ``features`` must be in dependency order (``FeatureSet.required`` is).
+        ``features`` must be in dependency order (``FeatureSet.required`` is). ``into`` maps
+        feature names to float64 arrays of the pairs' length that receive their values (the
+        columns of the output block: no second copy); the returned arrays are then those.
         """
         keys = pair_keys(h, d)
         already_sorted = bool(np.all(keys[1:] >= keys[:-1])) if len(keys) > 1 else True
@@ -341,13 +559,27 @@ class FeatureEngine:
             hs, ds = h[order], d[order]
         pairs = _Pairs(hs, ds)
         values: dict[str, np.ndarray] = {}
-        for f in features:
-            values[f.name] = self._one(f, pairs, values, village_table)
+        last_use = {_rows_key(f): i for i, f in enumerate(features)}
+        for i, f in enumerate(features):
+            v = self._one(f, pairs, values, village_table)
+            if into is not None and f.name in into and already_sorted:
+                into[f.name][:] = v
+                v = into[f.name]
+            values[f.name] = v
+            if last_use[_rows_key(f)] == i:  # no later feature reads these rows: free them
+                pairs.cache.pop(_rows_key(f), None)
         if already_sorted:
             return values
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
-        return {k: v[inverse] for k, v in values.items()}
+        out: dict[str, np.ndarray] = {}
+        for name, v in values.items():
+            if into is not None and name in into:
+                into[name][:] = v[inverse]
+                out[name] = into[name]
+            else:
+                out[name] = v[inverse]
+        return out
 
     def _one(
         self,
@@ -440,10 +672,9 @@ class FeatureEngine:
     # -- village context -----------------------------------------------------------------------------
     def village_codes(self) -> tuple[np.ndarray, pd.Index]:
         if self._village_codes is None:
-            codes, uniques = pd.factorize(
-                self.prepared.households.frame["village_code"].astype("object")
-            )
-            self._village_codes = (codes.astype(np.int64), pd.Index(uniques, dtype="object"))
+            from riskml.features._village import village_order
+
+            self._village_codes = village_order(self.prepared.households.frame)
         return self._village_codes
 
     def _context(self, f: Feature, pairs: _Pairs, table: pd.DataFrame | None) -> np.ndarray:
@@ -529,122 +760,31 @@ class FeatureEngine:
             return np.where(has, picked, -1 if f.dtype == "category" else np.nan)
         return self._expanded(f, sel, lo, hi, pairs)
 
-    def _expand_rows(
-        self, f: Feature, sel: Selection, lo: np.ndarray, hi: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-        """(pair, position, order value, order kind) of every row each pair sees, pair-major and
-        ordered by ``order_by`` within a pair (ties: time order)."""
-        pair, pos = _expand(lo, hi)
-        if f.order_by is not None:
-            schema = TABLES[f.table]
-            order_kind = (
-                schema.column(f.order_by).kind if f.order_by in schema.column_names else "money"
-            )
-            ordv = sel.values(f.order_by)[pos].astype(np.float64)
-            same = pair[1:] == pair[:-1]
-            if len(pair) > 1 and not np.all(~same | (ordv[1:] >= ordv[:-1])):
-                srt = np.lexsort((pos, ordv, pair))
-                pair, pos, ordv = pair[srt], pos[srt], ordv[srt]
-        else:
-            ordv = sel.t[pos].astype(np.float64)
-            order_kind = "date"
-        return pair, pos, ordv, order_kind
-
     def _expanded(
         self, f: Feature, sel: Selection, lo: np.ndarray, hi: np.ndarray, pairs: _Pairs
     ) -> np.ndarray:
-        """Primitives that need each pair's rows: expand the (pair, row) list and reduce it."""
-        n_pairs, d = len(lo), pairs.d
-        key = ("expanded", id(sel), f.lag_months, f.window_months, f.order_by)
+        """Primitives that need each pair's rows: expand the (pair, row) list once per selection
+        and window (shared by every feature over it), then reduce it."""
+        key = _rows_key(f)
         if key not in pairs.cache:
-            pairs.cache[key] = self._expand_rows(f, sel, lo, hi)
-        if f.last_n is not None:
-            cut_key = (*key, f.last_n)
-            if cut_key not in pairs.cache:
-                pairs.cache[cut_key] = _last_n(*pairs.cache[key], n_pairs=n_pairs, n=f.last_n)
-            key = cut_key
-        pair, pos, ordv, order_kind = pairs.cache[key]
+            pairs.cache[key] = _rows_seen(f, sel, lo, hi, self._order_kind(f))
+        rows = pairs.cache[key]
         p = f.primitive
-        counts = np.bincount(pair, minlength=n_pairs).astype(np.float64)
-        if p == "count":
-            return counts
-        if p == "exists":
-            return (counts > 0).astype(np.float64)
-        if p in {"days_since", "months_since"}:
-            out = np.full(n_pairs, np.nan)
-            # the latest row in time, whatever order last_n used
-            latest = np.full(n_pairs, np.iinfo(np.int64).min)
-            np.maximum.at(latest, pair, sel.t[pos])
-            has = counts > 0
-            out[has] = (d[has] - latest[has]).astype(np.float64)
-            return out if p == "days_since" else out / _DAYS_PER_MONTH
-        if p == "last":
-            vals = sel.values(f.column or "")[pos]
-            out = np.full(
-                n_pairs,
-                -1 if f.dtype == "category" else np.nan,
-                dtype=vals.dtype if f.dtype == "category" else np.float64,
-            )
-            ends = _segment_ends(pair)
-            out[pair[ends]] = vals[ends]
-            return out
-        if p == "count_distinct":
-            vals = sel.values(f.column or "")[pos]
-            uniq = pd.DataFrame({"p": pair, "v": vals}).drop_duplicates()
-            return np.bincount(uniq["p"].to_numpy(), minlength=n_pairs).astype(np.float64)
-        vals = sel.values(f.column or "")[pos].astype(np.float64)
-        if p == "sum":
-            return np.bincount(pair, weights=np.nan_to_num(vals, nan=0.0), minlength=n_pairs)
-        if p == "share":
-            num = np.bincount(pair, weights=np.nan_to_num(vals, nan=0.0), minlength=n_pairs)
-            den_rows = np.sum([np.nan_to_num(sel.values(c)[pos], nan=0.0) for c in f.of], axis=0)
-            den = np.bincount(pair, weights=den_rows, minlength=n_pairs)
-            with np.errstate(all="ignore"):
-                return np.where((counts > 0) & (den > 0), num / den, np.nan)
-        if p == "pct_change":
-            out = np.full(n_pairs, np.nan)
-            ends = _segment_ends(pair)
-            ends = ends[counts[pair[ends]] >= 2]
-            last, prev = vals[ends], vals[ends - 1]
-            with np.errstate(all="ignore"):
-                out[pair[ends]] = np.where(prev != 0, (last - prev) / np.abs(prev), np.nan)
-            return out
-        # the rest skip missing values
-        ok = ~np.isnan(vals)
-        pair, vals, ordv = pair[ok], vals[ok], ordv[ok]
-        n = np.bincount(pair, minlength=n_pairs).astype(np.float64)
-        if p == "mean":
-            s = np.bincount(pair, weights=vals, minlength=n_pairs)
-            with np.errstate(all="ignore"):
-                return np.where(n > 0, s / n, np.nan)
-        if p in {"max", "min"}:
-            out = np.full(n_pairs, np.nan)
-            if len(pair):
-                starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-                ufunc = np.maximum if p == "max" else np.minimum
-                out[pair[starts]] = ufunc.reduceat(vals, starts)
-            return out
-        if p == "std":
-            with np.errstate(all="ignore"):
-                mean = np.bincount(pair, weights=vals, minlength=n_pairs) / n
-                ss = np.bincount(pair, weights=(vals - mean[pair]) ** 2, minlength=n_pairs)
-                return np.where(n >= 2, np.sqrt(ss / (n - 1)), np.nan)
-        if p == "slope":
-            if order_kind == "int":
-                x = ordv - year_of(d[pair]).astype(np.float64)
-            elif order_kind == "date":
-                x = (ordv - d[pair]) / _DAYS_PER_YEAR
-            else:
-                x = ordv
-            sx = np.bincount(pair, weights=x, minlength=n_pairs)
-            sy = np.bincount(pair, weights=vals, minlength=n_pairs)
-            with np.errstate(all="ignore"):
-                mx, my = sx / n, sy / n
-                dx = x - mx[pair]
-                sxx = np.bincount(pair, weights=dx * dx, minlength=n_pairs)
-                sxy = np.bincount(pair, weights=dx * (vals - my[pair]), minlength=n_pairs)
-                return np.where((n >= 2) & (sxx > 1e-12), sxy / sxx, np.nan)
-        raise ValueError(f"feature '{f.name}': primitive '{p}' is not implemented by the engine")
+        if p in {"count", "exists", "days_since", "months_since"}:
+            return _by_count(p, rows, pairs.d)
+        if p in {"last", "count_distinct", "pct_change"}:
+            return _by_order(f, rows)
+        if p in {"sum", "mean", "share"}:
+            return _by_sum(f, rows)
+        return _by_present(f, rows, pairs.d)
+
+    @staticmethod
+    def _order_kind(f: Feature) -> str:
+        """How ``slope`` reads the order values: dates, (income) years, or plain numbers."""
+        if f.order_by is None:
+            return "date"
+        schema = TABLES[f.table]
+        return schema.column(f.order_by).kind if f.order_by in schema.column_names else "money"
 
     # -- monitoring status ---------------------------------------------------------------------------
     def status_arrays(

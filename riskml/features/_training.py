@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -357,7 +357,12 @@ def _plan(
     chunk_households: int | None,
     catalog: Catalog | None,
     caller: str,
+    *,
+    engine_bundle: Bundle | None = None,
+    with_village: bool = True,
 ) -> _Plan:
+    """Checked arguments, the engine (over ``engine_bundle``, default ``bundle``) and the village
+    context (unless ``with_village`` is false: the Spark engine computes it in a stage of its own)."""
     if not isinstance(bundle, Bundle):
         raise TypeError(
             f"The 'bundle' parameter of {caller} must be a riskml.data.Bundle. Got {type(bundle).__name__} instead."
@@ -391,9 +396,9 @@ def _plan(
             f"date {bundle.extracted_on} for all of {[str(x)[:10] for x in days_to_dates(dates)][:5]}. Their labels are "
             "unknown; choose earlier dates, a shorter horizon, or include_censored=True (label NA)."
         )
-    engine = FeatureEngine(bundle, catalog=catalog)
+    engine = FeatureEngine(engine_bundle if engine_bundle is not None else bundle, catalog=catalog)
     village = None
-    if any(f.primitive == "context" for f in fs.required):
+    if with_village and any(f.primitive == "context" for f in fs.required):
         village = village_context(bundle, days_to_dates(dates), settings=fs.village, engine=engine)
     counts = {
         "household_dates": 0,
@@ -475,7 +480,7 @@ def _metadata(plan: _Plan, bundle: Bundle) -> dict[str, Any]:
         "data_fingerprint": data_fingerprint(bundle),
         "extracted_on": str(bundle.extracted_on),
         "province": plan.engine.prepared.province,
-        "households": int(plan.engine.prepared.n_households),
+        "households": len(bundle.households),
         "horizon_months": plan.horizon,
         "as_of_dates": [str(x)[:10] for x in days_to_dates(plan.dates)],
         "censored_as_of_dates": [str(x)[:10] for x in days_to_dates(plan.dates[censored])],
@@ -582,7 +587,6 @@ def write_training_set(
     frame is never held in memory. Returns the metadata.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     plan = _plan(
         bundle,
@@ -596,25 +600,42 @@ def write_training_set(
         "write_training_set",
     )
     release_unused_memory()  # the loading peak must not last the whole build
+    tables = (pa.Table.from_pandas(frame, preserve_index=False) for frame in _chunks(plan))
+    return stream_to_parquet(out, tables, lambda: _metadata(plan, bundle), plan.fs.names)
+
+
+def stream_to_parquet(
+    out: str | Path,
+    tables: Iterable[Any],
+    metadata: Callable[[], dict[str, Any]],
+    feature_names: list[str],
+) -> dict[str, Any]:
+    """Write Arrow tables (training-set chunks, in order) to one Parquet file, one row group per
+    chunk, then the training-set metadata (``metadata()``, called after the last chunk).
+
+    Written to ``<out>.partial`` and renamed at the end: a failed build leaves no file.
+    Returns the metadata.
+    """
+    import pyarrow.parquet as pq
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
     writer: pq.ParquetWriter | None = None
     try:
-        for frame in _chunks(plan):
-            table = pa.Table.from_pandas(frame, preserve_index=False)
+        for table in tables:
             if writer is None:
                 writer = pq.ParquetWriter(tmp, table.schema)
             else:
                 table = table.cast(writer.schema)
             writer.write_table(table)
-        meta = _metadata(plan, bundle)
+        meta = metadata()
         if writer is None:  # pragma: no cover - _plan refuses a bundle without households
             raise RuntimeError("no training-set chunk was produced")
         writer.add_key_value_metadata(
             {
                 _METADATA_KEY.decode(): _dump(
-                    {**meta, "feature_names": plan.fs.names, "audit_columns": list(AUDIT_COLUMNS)}
+                    {**meta, "feature_names": feature_names, "audit_columns": list(AUDIT_COLUMNS)}
                 ).decode("utf-8")
             }
         )

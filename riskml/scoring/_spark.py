@@ -2,11 +2,9 @@
 
 Every household gets a partition number from a stable hash of its ``household_id``
 (:func:`partition_of`); every table of the bundle (and the roster's household universe) is split
-by that number, so all rows of a household land in the same partition. Each table's rows of a
-partition travel as one blob (a pickled frame: the contract's pandas dtypes survive exactly) in a
-Spark DataFrame ``(_part, table, payload)``, repartitioned by ``_part``; one ``applyInPandas``
-call per partition rebuilds a :class:`~riskml.data.Bundle` and runs the very function the local
-engine runs. The model is broadcast once (its pickled bytes); the village context table,
+by that number and shipped as blobs (``riskml.features._spark``, shared with the training-set
+engine); one ``applyInPandas`` call per partition rebuilds a :class:`~riskml.data.Bundle` and
+runs the very function the local engine runs. The model is broadcast once (its pickled bytes); the village context table,
 computed over the whole roster on the driver, travels with the function.
 
 The bundle is read and validated on the driver (``load_bundle``: the same quarantine and
@@ -20,17 +18,22 @@ household), with the same code as the local engine, so both engines give identic
 from __future__ import annotations
 
 import datetime as dt
-import os
 import pickle
-import sys
 import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from riskml.config.scoring import ScoringConfig
 from riskml.data import Bundle
+from riskml.features._spark import PART as _PART
+from riskml.features._spark import (
+    frame_from_blob,
+    frame_to_blob,
+    get_spark_session,
+    pack_partitions,
+    partition_of,
+)
 from riskml.scoring._local import EngineOutput, split_result
 from riskml.scoring._partition import PARTITION_COLUMNS, ExplainSelection, score_partition
 
@@ -47,101 +50,6 @@ __all__ = [
 ]
 
 UNIVERSE_TABLE = "_universe"
-_PART = "_part"
-_PART_KEY = "riskml-partition"  # 16 characters: pandas' hash key
-
-
-def get_spark_session(
-    master: str | None = None, *, app_name: str = "riskml-score", driver_memory: str | None = None
-) -> Any:
-    """A Spark session (``local[2]`` unless ``master`` says otherwise).
-
-    In local mode the Python workers run this interpreter (``PYSPARK_PYTHON``); on a cluster the
-    executors need riskml installed and ``PYSPARK_PYTHON`` pointing at that Python. The UI is
-    off, and the session time zone is UTC so that dates cross the JVM unchanged. An active
-    session is reused (its memory settings then stay as they are).
-    """
-    master = master or "local[2]"
-    if master.startswith("local"):
-        # the workers must run this virtual environment's interpreter (riskml, pyarrow, lightgbm)
-        os.environ["PYSPARK_PYTHON"] = sys.executable
-        os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    else:
-        # a cluster's executors have their own Python with riskml installed; respect the
-        # operator's PYSPARK_PYTHON, else assume the same path as here
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
-    builder = (
-        SparkSession.builder.master(master)
-        .appName(app_name)
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
-        .config("spark.sql.adaptive.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-    )
-    if master.startswith("local"):
-        builder = builder.config("spark.driver.host", "127.0.0.1").config(
-            "spark.driver.bindAddress", "127.0.0.1"
-        )
-    if driver_memory:
-        builder = builder.config("spark.driver.memory", driver_memory)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
-
-
-def frame_to_blob(frame: pd.DataFrame) -> bytes:
-    """A pandas frame as bytes that restore it exactly (dtypes, categories, string storage).
-
-    Pickle, not Parquet: a Parquet round trip turns pyarrow-backed strings into Python ones.
-    The blobs only ever travel between this process and its own Spark workers.
-    """
-    return pickle.dumps(frame.reset_index(drop=True), protocol=5)
-
-
-def frame_from_blob(blob: bytes) -> pd.DataFrame:
-    """Inverse of :func:`frame_to_blob`."""
-    return pickle.loads(blob)
-
-
-def partition_of(household_id: pd.Series, n_parts: int) -> np.ndarray:
-    """Each household's partition, ``0 .. n_parts - 1``: a stable hash of its id.
-
-    The same id always lands in the same partition (whatever the row order, on every run).
-    """
-    if n_parts < 1:
-        raise ValueError(f"n_parts must be a positive int. Got {n_parts!r} instead.")
-    h = pd.util.hash_pandas_object(
-        household_id.astype("string").fillna(""), index=False, hash_key=_PART_KEY
-    )
-    return (h.to_numpy() % np.uint64(n_parts)).astype(np.int64)
-
-
-def pack_partitions(
-    tables: dict[str, pd.DataFrame], universe: pd.DataFrame, n_parts: int
-) -> pd.DataFrame:
-    """``(_part, table, payload)`` rows: each table's rows of each partition as one blob.
-
-    ``universe`` (the households to score, :func:`household_universe`) decides the partitions;
-    rows of a table whose household is not in it are left out. Empty (partition, table) pairs
-    get no row; the scorer then uses an empty frame of that table.
-    """
-    ids = pd.Index(universe["household_id"].astype("string").to_numpy(dtype=object))
-    part = partition_of(universe["household_id"], n_parts)
-    rows: list[tuple[int, str, bytes]] = []
-    for name, table in tables.items():
-        pos = ids.get_indexer(table["household_id"].astype("string").to_numpy(dtype=object))
-        p = np.where(pos >= 0, part[np.maximum(pos, 0)], -1)
-        order = np.argsort(p, kind="stable")
-        bounds = np.searchsorted(p[order], np.arange(n_parts + 1), side="left")
-        for k in range(n_parts):
-            lo, hi = int(bounds[k]), int(bounds[k + 1])
-            if hi > lo:
-                rows.append((k, name, frame_to_blob(table.iloc[order[lo:hi]])))
-    return pd.DataFrame(rows, columns=[_PART, "table", "payload"])
 
 
 _MODEL_CACHE: dict[str, Any] = {}

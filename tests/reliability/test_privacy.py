@@ -178,7 +178,10 @@ def test_pseudonyms_are_keyed_hashes() -> None:
 
 # ---------------------------------------------------------------------------------- security
 
-_ALLOWED_PICKLE = {"riskml/scoring/_spark.py"}  # its own frames and model, between its workers
+_ALLOWED_PICKLE = {  # the Spark engines' own frames and model, between their workers
+    "riskml/scoring/_spark.py",
+    "riskml/features/_spark.py",
+}
 
 
 def _calls(tree: ast.AST) -> list[tuple[str, ast.Call]]:
