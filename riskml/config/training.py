@@ -78,6 +78,12 @@ class ModelParams(StrictModel):
         description="auto = the strictly monotone calibrator with the lowest out-of-time "
         "log-loss (sigmoid, beta or interpolated isotonic); None = logistic of the raw score",
     )
+    calibration_level: Literal["latest_block", "pooled"] = Field(
+        "latest_block",
+        description="latest_block = the calibrator's shape from every cross-fitting block, its "
+        "level (log-odds intercept) refitted on the latest block, so a drifting base rate is "
+        "not averaged in; pooled = one calibrator on every block",
+    )
     early_stopping_rounds: int | None = Field(50, ge=1)
     early_stopping_metric: Literal["binary_logloss", "auc", "average_precision"] = "binary_logloss"
     cv_folds: int = Field(
