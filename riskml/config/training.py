@@ -78,7 +78,7 @@ class ModelParams(StrictModel):
         description="auto = the strictly monotone calibrator with the lowest out-of-time "
         "log-loss (sigmoid, beta or interpolated isotonic); None = logistic of the raw score",
     )
-    calibration_level: Literal["latest_block", "pooled"] = Field(
+    calibration_level: Literal["final_latest", "latest_block", "pooled"] = Field(
         "latest_block",
         description="latest_block = the calibrator's shape from every cross-fitting block, its "
         "level (log-odds intercept) refitted on the latest block, so a drifting base rate is "

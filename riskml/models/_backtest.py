@@ -25,6 +25,7 @@ from riskml.models._calibration import (
     CANDIDATES,
     calibration_log_loss,
     fit_calibration,
+    fit_level_shift,
 )
 from riskml.models._estimator import ProtectedAttributeError, RecurrenceRiskModel, _months_later
 from riskml.models._fairness import fairness_gaps, fairness_table
@@ -715,10 +716,16 @@ def _compared_calibrators(model: RecurrenceRiskModel, raw: np.ndarray) -> dict[s
     if model.calibration is None or not len(model.crossfit_y_):
         return {}
     oof = (model.crossfit_raw_, model.crossfit_y_, model.crossfit_block_)
-    compared = {
-        method: fit_calibration(method, *oof, level=model.calibration_level).predict(raw)
-        for method in COMPARED_CALIBRATORS
-    }
+    level_scores = (getattr(model, "level_raw_", np.zeros(0)), getattr(model, "level_y_", ()))
+    compared = {}
+    for method in COMPARED_CALIBRATORS:
+        calibrator = fit_calibration(method, *oof, level="pooled")
+        if model.calibration_level == "final_latest" and len(level_scores[1]):
+            # the final booster's scores on the latest block, as the model's own level
+            calibrator = fit_level_shift(calibrator, level_scores[0], np.asarray(level_scores[1]))
+        elif model.calibration_level == "latest_block":
+            calibrator = fit_calibration(method, *oof, level="latest_block")
+        compared[method] = calibrator.predict(raw)
     if model.calibration_level != "pooled":
         chosen = model.calibrator_.method
         compared[POOLED_LEVEL] = fit_calibration(chosen, *oof, level="pooled").predict(raw)

@@ -24,6 +24,7 @@ from sklearn.isotonic import IsotonicRegression
 
 __all__ = [
     "CANDIDATES",
+    "LEVELS",
     "BetaCalibrator",
     "Calibrator",
     "CalibratorChoice",
@@ -200,6 +201,9 @@ class LevelShiftedCalibrator:
 
 
 Calibrator = BaseCalibrator | LevelShiftedCalibrator
+
+LEVELS: tuple[str, ...] = ("final_latest", "latest_block", "pooled")
+"""Where a calibrator's level comes from (see :func:`fit_calibration`)."""
 
 _MAX_SHIFT = 5.0
 """Largest level correction in log-odds (a factor of about 150 in the odds): beyond it the
@@ -464,15 +468,28 @@ def fit_calibration(
     block: np.ndarray,
     *,
     level: str = "latest_block",
+    level_scores: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Calibrator:
     """The calibrator of out-of-fold raw scores from time blocks (``block`` numbers, the latest
-    the largest): ``method`` fitted on every row, and with ``level="latest_block"`` its level
-    refitted on the latest block's rows (:func:`fit_level_shift`)."""
+    the largest): ``method`` fitted on every row (its shape), then its level (log-odds
+    intercept) as ``level`` says (:func:`fit_level_shift`):
+
+    - ``"pooled"``: kept, one level over every block;
+    - ``"latest_block"``: refitted on the latest block's out-of-fold rows;
+    - ``"final_latest"``: refitted on ``level_scores`` = (raw scores of the final booster on the
+      latest block's rows, their outcomes), so that the model that will score, not the
+      blocks' boosters trained on older rows, matches the latest observed rate. Without
+      ``level_scores`` it is ``"pooled"``.
+    """
     calibrator = fit_calibrator(method, raw, y)
+    if level not in LEVELS:
+        raise ValueError(f"Unknown calibration level {level!r}; use one of {list(LEVELS)}.")
     if level == "pooled" or method is None or len(block) == 0:
         return calibrator
-    if level != "latest_block":
-        raise ValueError(f"Unknown calibration level {level!r}; use 'latest_block' or 'pooled'.")
+    if level == "final_latest":
+        if level_scores is None or len(level_scores[1]) == 0:
+            return calibrator
+        return fit_level_shift(calibrator, *level_scores)
     latest = np.asarray(block) == np.max(block)
     return fit_level_shift(calibrator, np.asarray(raw)[latest], np.asarray(y)[latest])
 
@@ -505,7 +522,9 @@ def choose_calibrator(
             continue
         ys.append(np.asarray(y_ev, dtype=np.float64))
         for m in candidates:
-            fitted = fit_calibration(m, raw_fit, y_fit, block_fit, level=level)
+            fitted = fit_calibration(
+                m, raw_fit, y_fit, block_fit, level="pooled" if level == "final_latest" else level
+            )
             preds[m].append(fitted.predict(raw_ev))
     if not ys:
         fallback = "sigmoid" if "sigmoid" in candidates else candidates[0]

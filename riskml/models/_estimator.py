@@ -43,7 +43,7 @@ _P_CLIP = 1e-15
 _D = ModelParams()
 """The one source of the estimator's defaults (``configs/training.yaml`` repeats them)."""
 _CALIBRATIONS = (None, "auto", "sigmoid", "beta", "isotonic", "isotonic_step")
-_LEVELS = ("latest_block", "pooled")
+_LEVELS = ("final_latest", "latest_block", "pooled")
 
 
 class TimeOrderWarning(UserWarning):
@@ -297,7 +297,7 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         if self.calibration not in _CALIBRATIONS:
             raise bad("calibration", "'auto', 'sigmoid', 'beta', 'isotonic' or None")
         if self.calibration_level not in _LEVELS:
-            raise bad("calibration_level", "'latest_block' or 'pooled'")
+            raise bad("calibration_level", "'final_latest', 'latest_block' or 'pooled'")
         if self.early_stopping_rounds is not None and (
             not is_int(self.early_stopping_rounds) or self.early_stopping_rounds < 1
         ):
@@ -472,7 +472,7 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         self.booster_ = lgb.Booster(model_str=booster.model_to_string())
         self.best_iteration_ = crossfit.trees
         self.n_boosting_rounds_ = crossfit.trees
-        choice = self._fit_calibrator(crossfit)
+        choice = self._fit_calibrator(crossfit, data)
         self.crossfit_raw_, self.crossfit_y_, self.crossfit_block_ = (
             crossfit.raw,
             crossfit.y,
@@ -558,10 +558,13 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
             raw=np.concatenate(raws),
             y=np.concatenate(ys),
             block=np.concatenate(ids),
+            latest_rows=boosters[-1][3],
         )
 
-    def _fit_calibrator(self, crossfit: _Crossfit) -> CalibratorChoice | None:
-        """Step 2: the calibrator on the out-of-fold raw scores (shape pooled, level latest)."""
+    def _fit_calibrator(self, crossfit: _Crossfit, data: _TrainingData) -> CalibratorChoice | None:
+        """Step 2: the calibrator's shape on the out-of-fold raw scores of every block, its level
+        as ``calibration_level`` says (``final_latest``: the final booster's scores on the
+        latest block's rows)."""
         if self.calibration is None:
             self.calibrator_: Calibrator = fit_calibrator(None, np.zeros(0), np.zeros(0))
             return None
@@ -580,8 +583,20 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                 level=self.calibration_level,
             )
             method = choice.method
+        self.level_raw_, self.level_y_ = np.zeros(0), np.zeros(0)
+        if self.calibration_level == "final_latest" and crossfit.latest_rows is not None:
+            rows = crossfit.latest_rows
+            self.level_raw_ = self.booster_.predict(
+                data.M[rows], raw_score=True, num_threads=int(self.n_jobs or 0)
+            )
+            self.level_y_ = data.y[rows]
         self.calibrator_ = fit_calibration(
-            method, oof_raw, oof_y, oof_block, level=self.calibration_level
+            method,
+            oof_raw,
+            oof_y,
+            oof_block,
+            level=self.calibration_level,
+            level_scores=(self.level_raw_, self.level_y_),
         )
         return choice
 
@@ -888,6 +903,8 @@ class _Crossfit:
     raw: np.ndarray = field(default_factory=lambda: np.zeros(0))
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
     block: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    latest_rows: np.ndarray | None = None
+    """Rows of the latest block trained (its as-of dates), for ``calibration_level``."""
 
 
 class _TrainingData:
