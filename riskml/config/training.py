@@ -79,10 +79,11 @@ class ModelParams(StrictModel):
         "log-loss (sigmoid, beta or interpolated isotonic); None = logistic of the raw score",
     )
     calibration_level: Literal["final_latest", "latest_block", "pooled"] = Field(
-        "latest_block",
-        description="latest_block = the calibrator's shape from every cross-fitting block, its "
-        "level (log-odds intercept) refitted on the latest block, so a drifting base rate is "
-        "not averaged in; pooled = one calibrator on every block",
+        "final_latest",
+        description="where the calibrator's level (log-odds intercept) comes from; its shape "
+        "always comes from every cross-fitting block. final_latest = the final booster's "
+        "scores on the latest block's rows match their observed rate; latest_block = the "
+        "latest block's out-of-fold scores do; pooled = one level over every block",
     )
     early_stopping_rounds: int | None = Field(50, ge=1)
     early_stopping_metric: Literal["binary_logloss", "auc", "average_precision"] = "binary_logloss"

@@ -76,7 +76,7 @@ class RecurrenceRiskModel(ClassifierMixin, BaseEstimator):
        the calibrator; with ``calibration="auto"`` the strictly monotone candidate (Platt, beta,
        or interpolated isotonic) with the lowest out-of-time log-loss is chosen, by forward
        chaining over the blocks (fit on the earlier blocks, score on the next). Its level is
-       then refitted on the latest block (``calibration_level``).
+       then refitted on the latest block (``calibration_level``), after step 3.
     3. **Final booster** on *every* row with that many trees, calibrated by the map from step 2.
 
     So a probability of 0.08 means about 8 % on data later than the booster that produced the
@@ -103,13 +103,14 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         How out-of-fold raw log-odds become probabilities (see step 2); ``"isotonic_step"``,
         the step-wise isotonic map that ties households on plateaus, is accepted for
         comparisons only. None = no calibration, probability = logistic(raw score).
-    calibration_level : {"latest_block", "pooled"}, default="latest_block"
-        Where the calibrator's level (its log-odds intercept) comes from. ``"latest_block"``:
-        the shape is fitted on every block's out-of-fold scores, then the level is refitted on
-        the latest block alone, so a base rate that drifts over the years (identifications
-        rising or falling) is not averaged into the scores; the latest block's booster is also
-        the one trained on the most data, the closest stand-in for the final booster.
-        ``"pooled"``: one calibrator on every block (under-predicts when the rate rises).
+    calibration_level : {"final_latest", "latest_block", "pooled"}, default="final_latest"
+        Where the calibrator's level (its log-odds intercept) comes from; its shape always comes
+        from every block's out-of-fold scores. ``"final_latest"``: the level at which the final
+        booster's scores on the latest block's rows match their observed rate. The blocks'
+        boosters learnt from older, fewer rows than the final one, and when the base rate
+        drifts over the years (identifications rising or falling) one level pooled over every
+        block misses the rate the final model will be scored at. ``"latest_block"``: the level
+        of the latest block's out-of-fold scores. ``"pooled"``: one level over every block.
     early_stopping_rounds : int or None, default=50
         Stop a cross-fitting booster when its block's ``early_stopping_metric`` has not improved
         for this many rounds; None = ``n_estimators`` trees.
