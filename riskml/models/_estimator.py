@@ -777,7 +777,8 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                 "level": self.calibration_level if self.calibration is not None else None,
                 "level_shift": float(getattr(self.calibrator_, "shift", 0.0)),
                 "fitted_on_rows": len(getattr(self, "crossfit_y_", ())),
-                "reason": choice.reason if choice is not None else "as configured",
+                "reason": (choice.reason if choice is not None else "as configured")
+                + self._level_note(),
                 "candidates": choice.scores if choice is not None else {},
             },
         }
@@ -785,6 +786,17 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
             summary["as_of_first"] = str(pd.Timestamp(dates.min()).date())
             summary["as_of_last"] = str(pd.Timestamp(dates.max()).date())
         return summary
+
+    def _level_note(self) -> str:
+        """How the calibrator's level was set, for the summary and the console."""
+        shift = getattr(self.calibrator_, "shift", None)
+        if self.calibration is None or shift is None:
+            return ""
+        source = {
+            "final_latest": "the final booster's scores on the latest block's rows",
+            "latest_block": "the latest block's out-of-fold scores",
+        }.get(self.calibration_level, "")
+        return f"; level refitted on {source} ({shift:+.2f} log-odds)" if source else ""
 
     # ------------------------------------------------------------------ prediction
     def predict_raw(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
