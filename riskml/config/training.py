@@ -78,6 +78,13 @@ class ModelParams(StrictModel):
         description="auto = the strictly monotone calibrator with the lowest out-of-time "
         "log-loss (sigmoid, beta or interpolated isotonic); None = logistic of the raw score",
     )
+    calibration_level: Literal["final_latest", "latest_block", "pooled"] = Field(
+        "final_latest",
+        description="where the calibrator's level (log-odds intercept) comes from; its shape "
+        "always comes from every cross-fitting block. final_latest = the final booster's "
+        "scores on the latest block's rows match their observed rate; latest_block = the "
+        "latest block's out-of-fold scores do; pooled = one level over every block",
+    )
     early_stopping_rounds: int | None = Field(50, ge=1)
     early_stopping_metric: Literal["binary_logloss", "auc", "average_precision"] = "binary_logloss"
     cv_folds: int = Field(

@@ -21,7 +21,12 @@ import pandas as pd
 from riskml.config.rules import RulesConfig, load_rules_config
 from riskml.config.training import TrainingConfig
 from riskml.models._baselines import RuleBaseline, ScorecardBaseline
-from riskml.models._calibration import CANDIDATES, calibration_log_loss, fit_calibrator
+from riskml.models._calibration import (
+    CANDIDATES,
+    calibration_log_loss,
+    fit_calibration,
+    fit_level_shift,
+)
 from riskml.models._estimator import ProtectedAttributeError, RecurrenceRiskModel, _months_later
 from riskml.models._fairness import fairness_gaps, fairness_table
 from riskml.models._metrics import METRIC_ORDER as _METRIC_ORDER
@@ -55,6 +60,10 @@ METHODS = ("model", "rules", "persistence", "scorecard", "oracle")
 COMPARED_CALIBRATORS = (*CANDIDATES, "isotonic_step")
 """Calibrators every fold also fits on its model's out-of-fold raw scores, for the comparison
 table (``isotonic_step``: the step-wise pooled isotonic map riskml used before, with plateaus)."""
+
+POOLED_LEVEL = "chosen, pooled level"
+"""Comparison row: the model's own calibrator with one level over every cross-fitting block
+(``calibration_level: pooled``, what riskml did before), beside the latest block's level."""
 
 log = logging.getLogger(__name__)
 
@@ -488,160 +497,268 @@ def backtest(
         cannot be trained (no training rows, one class, too few as-of dates) are listed in
         ``folds`` with the reason. If no fold can be evaluated, a ``ValueError`` says why.
     """
-    data, features, n_unlabelled = _labelled_rows(training_set, config)
-    labelled_mask = training_set.frame[config.label_column].notna().to_numpy()
-    if oracle is not None:
-        oracle = np.asarray(oracle, dtype=np.float64)
-        if oracle.shape != (len(training_set.frame),):
-            raise ValueError(
-                f"oracle must hold one probability per training-set row ({len(training_set.frame)}); "
-                f"got shape {oracle.shape}."
-            )
-        oracle = oracle[labelled_mask]
-        if np.isnan(oracle).any():
-            raise ValueError(
-                f"oracle holds {int(np.isnan(oracle).sum())} missing probabilities for labelled rows."
-            )
-    if risk_types is not None:
-        risk_types = np.asarray(risk_types, dtype=object)
-        if risk_types.shape != (len(training_set.frame),):
-            raise ValueError(
-                f"risk_types must hold one value per training-set row ({len(training_set.frame)}); "
-                f"got shape {risk_types.shape}."
-            )
-        risk_types = risk_types[labelled_mask]
-    rules = rules or load_rules_config(config.rules_config)
-    rule_model = RuleBaseline(rules.rules, name="rules")
-    persistence = RuleBaseline(rules.persistence, name="persistence")
-    for baseline in (rule_model, persistence):
-        baseline.fired(data.head(0))  # fails early, naming any missing rule feature
-    capacity_cfg = config.capacity
-    if capacity_cfg.per_village is not None and "village_code" not in data.columns:
-        raise ValueError(
-            "capacity.per_village needs a 'village_code' column in the training set frame."
-        )
-    methods = tuple(m for m in METHODS if m != "oracle" or oracle is not None)
-
-    label = config.label_column
-    y_all = data[label].to_numpy(dtype=np.float64)
-    as_of = pd.to_datetime(data["as_of"])
-    X = data[features]
-    rule_cols = list(dict.fromkeys([*rule_model.required_features, *persistence.required_features]))
-    audit_cols = [c for c in training_set.audit_columns if c in data.columns]
-    context_cols = [
-        c for c in ("county_code", "township_code", "village_code") if c in data.columns
-    ]
-
+    run = _prepare_run(training_set, config, oracle, rules, risk_types)
     say = progress or (lambda _: None)
-    folds = temporal_folds(
-        as_of,
+    fold_rows = []
+    pred_frames = []
+    for fold in temporal_folds(
+        run.as_of,
         n_folds=config.backtest.n_folds,
         test_period_months=config.backtest.test_period_months,
         gap_months=config.gap_months,
         train_window_months=config.backtest.train_window_months,
-    )
-    fold_rows = []
-    pred_frames = []
-    for fold in folds:
-        info: dict[str, Any] = {
-            "fold": str(fold.index),
-            "test_start": fold.test_start,
-            "test_end": fold.test_end,
-            "test_rows": int(fold.test.sum()),
-            "test_positives": int(y_all[fold.test].sum()),
-            "train_rows": int(fold.train.sum()),
-            "train_as_of_first": as_of[fold.train].min() if fold.train.any() else pd.NaT,
-            "train_as_of_last": as_of[fold.train].max() if fold.train.any() else pd.NaT,
-            "train_as_of_dates": int(as_of[fold.train].nunique()),
-            "best_iteration": np.nan,
-            "calibration": "",
-            "crossfit": "",
-            "fit_seconds": np.nan,
-            "status": "ok",
-            "reason": "",
-        }
+    ):
+        info = _fold_info(fold, run)
         fold_rows.append(info)
-
-        def skip(reason: str, info: dict[str, Any] = info) -> None:
-            info.update(status="skipped", reason=reason)
-            message = (
-                f"backtest fold {info['fold']} (test {pd.Timestamp(info['test_start']).date()} … "
-                f"{pd.Timestamp(info['test_end']).date()}) skipped: {reason}"
-            )
-            log.warning(message)
-            say(message)
-
-        if not fold.test.any():
-            skip("no labelled as-of date in the test window")
-            continue
-        y_tr = y_all[fold.train]
-        if len(y_tr) == 0 or y_tr.min() == y_tr.max():
-            skip(
-                "no training rows before the test start minus the gap"
-                if len(y_tr) == 0
-                else "training rows hold only one class"
-            )
-            continue
-        started = time.perf_counter()
-        try:
-            model = model_from_config(config).fit(
-                X.loc[fold.train], y_tr.astype(np.int64), as_of=as_of[fold.train]
-            )
-        except ProtectedAttributeError:
-            raise
-        except ValueError as exc:
-            skip(
-                f"its {info['train_as_of_dates']} training as-of date(s) "
-                f"({pd.Timestamp(info['train_as_of_first']).date()} … "
-                f"{pd.Timestamp(info['train_as_of_last']).date()}) cannot hold the model's "
-                f"temporal cross-fitting: {exc}"
-            )
-            continue
-        info["fit_seconds"] = round(time.perf_counter() - started, 2)
-        info["best_iteration"] = model.best_iteration_
-        info["calibration"] = model.calibrator_.method
-        info["crossfit"] = model.training_summary_.get("crossfit", "")
-        X_te = X.loc[fold.test]
-        raw = model.predict_raw(X_te)
-        scores: dict[str, tuple[np.ndarray, np.ndarray]] = {"model": (model.calibrate(raw), raw)}
-        compared = {}
-        if model.calibration is not None and len(model.crossfit_y_):
-            for method in COMPARED_CALIBRATORS:
-                compared[method] = fit_calibrator(
-                    method, model.crossfit_raw_, model.crossfit_y_
-                ).predict(raw)
-        rules_tr = data.loc[fold.train, rule_cols]
-        rules_te = data.loc[fold.test, rule_cols]
-        for name, baseline in (("rules", rule_model), ("persistence", persistence)):
-            baseline.fit(rules_tr, y_tr)
-            scores[name] = (baseline.predict_proba(rules_te), baseline.score(rules_te))
-        card = ScorecardBaseline().fit(X.loc[fold.train], y_tr)
-        p_card = card.predict_proba(X_te)
-        scores["scorecard"] = (p_card, p_card)
-        if oracle is not None:
-            scores["oracle"] = (oracle[fold.test], oracle[fold.test])
-        part = data.loc[fold.test, ["household_id", *context_cols, *audit_cols]].copy()
-        part.insert(1, "as_of", as_of[fold.test].to_numpy())
-        part.insert(2, "fold", str(fold.index))
-        part.insert(3, "label", y_all[fold.test].astype(np.int8))
-        if risk_types is not None:
-            part["risk_type"] = risk_types[fold.test]
-        for name in methods:
-            part[f"score_{name}"] = scores[name][0]
-            part[f"rank_{name}"] = scores[name][1]
-        for method, p in compared.items():
-            part[f"calibrated_{method}"] = p
-        pred_frames.append(part)
-
-    folds_frame = pd.DataFrame(fold_rows)
+        part = _run_fold(fold, info, run, say)
+        if part is not None:
+            pred_frames.append(part)
     if not pred_frames:
         reasons = "; ".join(f"fold {r['fold']}: {r['reason']}" for r in fold_rows) or "no folds"
         raise ValueError(
             f"No backtest fold could be evaluated ({reasons}). Give a longer as-of range, fewer folds or "
             "a shorter test period."
         )
-    predictions = pd.concat(pred_frames, ignore_index=True)
-    metrics, fairness, selections = _score_predictions(predictions, methods, config, audit_cols)
+    return _result(run, pd.DataFrame(fold_rows), pd.concat(pred_frames, ignore_index=True))
+
+
+@dataclass
+class _Run:
+    """Everything the folds of one backtest share."""
+
+    config: TrainingConfig
+    data: pd.DataFrame
+    features: list[str]
+    n_unlabelled: int
+    metadata: dict[str, Any]
+    oracle: np.ndarray | None
+    risk_types: np.ndarray | None
+    rule_model: RuleBaseline
+    persistence: RuleBaseline
+    methods: tuple[str, ...]
+    y: np.ndarray
+    as_of: pd.Series
+    rule_cols: list[str]
+    audit_cols: list[str]
+    context_cols: list[str]
+
+
+def _aligned(values: np.ndarray | None, labelled: np.ndarray, what: str, dtype: Any) -> Any:
+    """``values`` (one per training-set row) restricted to the labelled rows."""
+    if values is None:
+        return None
+    values = np.asarray(values, dtype=dtype)
+    if values.shape != (len(labelled),):
+        noun = "probability" if what == "oracle" else "value"
+        raise ValueError(
+            f"{what} must hold one {noun} per training-set row ({len(labelled)}); "
+            f"got shape {values.shape}."
+        )
+    values = values[labelled]
+    if dtype is np.float64 and np.isnan(values).any():
+        raise ValueError(
+            f"{what} holds {int(np.isnan(values).sum())} missing probabilities for labelled rows."
+        )
+    return values
+
+
+def _prepare_run(
+    training_set: TrainingSetLike,
+    config: TrainingConfig,
+    oracle: np.ndarray | None,
+    rules: RulesConfig | None,
+    risk_types: np.ndarray | None,
+) -> _Run:
+    """Check the inputs and gather the labelled rows, baselines and columns the folds use."""
+    data, features, n_unlabelled = _labelled_rows(training_set, config)
+    labelled = training_set.frame[config.label_column].notna().to_numpy()
+    oracle = _aligned(oracle, labelled, "oracle", np.float64)
+    risk_types = _aligned(risk_types, labelled, "risk_types", object)
+    rules = rules or load_rules_config(config.rules_config)
+    rule_model = RuleBaseline(rules.rules, name="rules")
+    persistence = RuleBaseline(rules.persistence, name="persistence")
+    for baseline in (rule_model, persistence):
+        baseline.fired(data.head(0))  # fails early, naming any missing rule feature
+    if config.capacity.per_village is not None and "village_code" not in data.columns:
+        raise ValueError(
+            "capacity.per_village needs a 'village_code' column in the training set frame."
+        )
+    return _Run(
+        config=config,
+        data=data,
+        features=features,
+        n_unlabelled=n_unlabelled,
+        metadata=dict(training_set.metadata or {}),
+        oracle=oracle,
+        risk_types=risk_types,
+        rule_model=rule_model,
+        persistence=persistence,
+        methods=tuple(m for m in METHODS if m != "oracle" or oracle is not None),
+        y=data[config.label_column].to_numpy(dtype=np.float64),
+        as_of=pd.to_datetime(data["as_of"]),
+        rule_cols=list(
+            dict.fromkeys([*rule_model.required_features, *persistence.required_features])
+        ),
+        audit_cols=[c for c in training_set.audit_columns if c in data.columns],
+        context_cols=[
+            c for c in ("county_code", "township_code", "village_code") if c in data.columns
+        ],
+    )
+
+
+def _fold_info(fold: Fold, run: _Run) -> dict[str, Any]:
+    """The fold's row of ``BacktestResult.folds`` (filled in as the fold runs)."""
+    train_dates = run.as_of[fold.train]
+    return {
+        "fold": str(fold.index),
+        "test_start": fold.test_start,
+        "test_end": fold.test_end,
+        "test_rows": int(fold.test.sum()),
+        "test_positives": int(run.y[fold.test].sum()),
+        "train_rows": int(fold.train.sum()),
+        "train_as_of_first": train_dates.min() if fold.train.any() else pd.NaT,
+        "train_as_of_last": train_dates.max() if fold.train.any() else pd.NaT,
+        "train_as_of_dates": int(train_dates.nunique()),
+        "best_iteration": np.nan,
+        "calibration": "",
+        "crossfit": "",
+        "fit_seconds": np.nan,
+        "status": "ok",
+        "reason": "",
+    }
+
+
+def _run_fold(
+    fold: Fold, info: dict[str, Any], run: _Run, say: Callable[[str], None]
+) -> pd.DataFrame | None:
+    """Fit the fold's model and baselines and score its test rows (None: skipped, and said)."""
+
+    def skip(reason: str) -> None:
+        info.update(status="skipped", reason=reason)
+        message = (
+            f"backtest fold {info['fold']} (test {pd.Timestamp(info['test_start']).date()} … "
+            f"{pd.Timestamp(info['test_end']).date()}) skipped: {reason}"
+        )
+        log.warning(message)
+        say(message)
+
+    if not fold.test.any():
+        skip("no labelled as-of date in the test window")
+        return None
+    y_tr = run.y[fold.train]
+    if len(y_tr) == 0 or y_tr.min() == y_tr.max():
+        skip(
+            "no training rows before the test start minus the gap"
+            if len(y_tr) == 0
+            else "training rows hold only one class"
+        )
+        return None
+    model = _fit_fold_model(fold, info, run, skip)
+    if model is None:
+        return None
+    scores, compared = _fold_scores(fold, model, run)
+    return _fold_predictions(fold, run, scores, compared)
+
+
+def _fit_fold_model(
+    fold: Fold, info: dict[str, Any], run: _Run, skip: Callable[[str], None]
+) -> RecurrenceRiskModel | None:
+    started = time.perf_counter()
+    try:
+        model = model_from_config(run.config).fit(
+            run.data.loc[fold.train, run.features],
+            run.y[fold.train].astype(np.int64),
+            as_of=run.as_of[fold.train],
+        )
+    except ProtectedAttributeError:
+        raise
+    except ValueError as exc:
+        skip(
+            f"its {info['train_as_of_dates']} training as-of date(s) "
+            f"({pd.Timestamp(info['train_as_of_first']).date()} … "
+            f"{pd.Timestamp(info['train_as_of_last']).date()}) cannot hold the model's "
+            f"temporal cross-fitting: {exc}"
+        )
+        return None
+    info["fit_seconds"] = round(time.perf_counter() - started, 2)
+    info["best_iteration"] = model.best_iteration_
+    info["calibration"] = model.calibrator_.method
+    info["crossfit"] = model.training_summary_.get("crossfit", "")
+    return model
+
+
+def _fold_scores(
+    fold: Fold, model: RecurrenceRiskModel, run: _Run
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray]]:
+    """Per method (probability, ranking key) on the fold's test rows, and the compared
+    calibrators' probabilities."""
+    X_te = run.data.loc[fold.test, run.features]
+    raw = model.predict_raw(X_te)
+    scores: dict[str, tuple[np.ndarray, np.ndarray]] = {"model": (model.calibrate(raw), raw)}
+    compared = _compared_calibrators(model, raw)
+    y_tr = run.y[fold.train]
+    rules_tr = run.data.loc[fold.train, run.rule_cols]
+    rules_te = run.data.loc[fold.test, run.rule_cols]
+    for name, baseline in (("rules", run.rule_model), ("persistence", run.persistence)):
+        baseline.fit(rules_tr, y_tr)
+        scores[name] = (baseline.predict_proba(rules_te), baseline.score(rules_te))
+    card = ScorecardBaseline().fit(run.data.loc[fold.train, run.features], y_tr)
+    p_card = card.predict_proba(X_te)
+    scores["scorecard"] = (p_card, p_card)
+    if run.oracle is not None:
+        scores["oracle"] = (run.oracle[fold.test], run.oracle[fold.test])
+    return scores, compared
+
+
+def _compared_calibrators(model: RecurrenceRiskModel, raw: np.ndarray) -> dict[str, np.ndarray]:
+    """Every compared calibrator fitted as the model fits its own (same level policy) on the
+    model's out-of-fold raw scores, and the model's own method with a pooled level."""
+    if model.calibration is None or not len(model.crossfit_y_):
+        return {}
+    oof = (model.crossfit_raw_, model.crossfit_y_, model.crossfit_block_)
+    level_scores = (getattr(model, "level_raw_", np.zeros(0)), getattr(model, "level_y_", ()))
+    compared = {}
+    for method in COMPARED_CALIBRATORS:
+        calibrator = fit_calibration(method, *oof, level="pooled")
+        if model.calibration_level == "final_latest" and len(level_scores[1]):
+            # the final booster's scores on the latest block, as the model's own level
+            calibrator = fit_level_shift(calibrator, level_scores[0], np.asarray(level_scores[1]))
+        elif model.calibration_level == "latest_block":
+            calibrator = fit_calibration(method, *oof, level="latest_block")
+        compared[method] = calibrator.predict(raw)
+    if model.calibration_level != "pooled":
+        chosen = model.calibrator_.method
+        compared[POOLED_LEVEL] = fit_calibration(chosen, *oof, level="pooled").predict(raw)
+    return compared
+
+
+def _fold_predictions(
+    fold: Fold,
+    run: _Run,
+    scores: dict[str, tuple[np.ndarray, np.ndarray]],
+    compared: dict[str, np.ndarray],
+) -> pd.DataFrame:
+    """The fold's rows of ``BacktestResult.predictions``."""
+    part = run.data.loc[fold.test, ["household_id", *run.context_cols, *run.audit_cols]].copy()
+    part.insert(1, "as_of", run.as_of[fold.test].to_numpy())
+    part.insert(2, "fold", str(fold.index))
+    part.insert(3, "label", run.y[fold.test].astype(np.int8))
+    if run.risk_types is not None:
+        part["risk_type"] = run.risk_types[fold.test]
+    for name in run.methods:
+        part[f"score_{name}"] = scores[name][0]
+        part[f"rank_{name}"] = scores[name][1]
+    for method, p in compared.items():
+        part[f"calibrated_{method}"] = p
+    return part
+
+
+def _result(run: _Run, folds_frame: pd.DataFrame, predictions: pd.DataFrame) -> BacktestResult:
+    """Metrics, fairness, calibration and risk-type tables of the pooled out-of-fold rows."""
+    config = run.config
+    metrics, fairness, selections = _score_predictions(
+        predictions, run.methods, config, run.audit_cols
+    )
     calibration, top_decile = _calibration_tables(predictions, selections["model"])
     by_type = (
         recall_by_risk_type(
@@ -657,20 +774,22 @@ def backtest(
         predictions=predictions,
         fairness=fairness,
         folds=folds_frame,
-        capacity=capacity_cfg.describe(),
-        methods=methods,
+        capacity=config.capacity.describe(),
+        methods=run.methods,
         min_group_size=config.fairness.min_group_size,
         min_positives=config.fairness.min_positives,
         info={
             "label": config.label,
             "horizon_months": config.horizon_months,
             "gap_months": config.gap_months,
-            "labelled_rows": len(data),
-            "unlabelled_rows": n_unlabelled,
-            "features": features,
-            "training_set_metadata": dict(training_set.metadata or {}),
+            "labelled_rows": len(run.data),
+            "unlabelled_rows": run.n_unlabelled,
+            "features": run.features,
+            "training_set_metadata": run.metadata,
             "skipped_folds": [
-                f"fold {r['fold']}: {r['reason']}" for r in fold_rows if r["status"] != "ok"
+                f"fold {r['fold']}: {r['reason']}"
+                for r in folds_frame.to_dict(orient="records")
+                if r["status"] != "ok"
             ],
         },
         calibration=calibration,

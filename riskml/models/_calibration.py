@@ -24,17 +24,21 @@ from sklearn.isotonic import IsotonicRegression
 
 __all__ = [
     "CANDIDATES",
+    "LEVELS",
     "BetaCalibrator",
     "Calibrator",
     "CalibratorChoice",
     "IdentityCalibrator",
     "IsotonicCalibrator",
+    "LevelShiftedCalibrator",
     "SigmoidCalibrator",
     "SplineIsotonicCalibrator",
     "calibration_log_loss",
     "calibrator_from_dict",
     "choose_calibrator",
+    "fit_calibration",
     "fit_calibrator",
+    "fit_level_shift",
 ]
 
 CalibrationMethod = Literal["sigmoid", "beta", "isotonic", "isotonic_step"]
@@ -160,13 +164,50 @@ class SplineIsotonicCalibrator:
         }
 
 
-Calibrator = (
+BaseCalibrator = (
     IdentityCalibrator
     | IsotonicCalibrator
     | SigmoidCalibrator
     | BetaCalibrator
     | SplineIsotonicCalibrator
 )
+
+
+@dataclass(frozen=True)
+class LevelShiftedCalibrator:
+    """A calibrator whose log-odds are moved by ``shift``: ``logit(p) = logit(base(raw)) + shift``.
+
+    The shape (how risk rises with the raw score) comes from every out-of-fold block; the level
+    from the latest block only, so a base rate that drifts over the years is not averaged into
+    the scores (see :func:`fit_level_shift`). Adding a constant to the log-odds keeps the map
+    strictly increasing: households keep their order and distinct scores. ``method`` is the
+    base's, so tables and saved models name the shape; ``to_dict`` adds ``level_shift``.
+    """
+
+    base: BaseCalibrator
+    shift: float
+
+    @property
+    def method(self) -> str:
+        return self.base.method
+
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        p = np.clip(self.base.predict(raw), 1e-300, None)
+        z = np.log(p) - np.log1p(-np.minimum(p, 1.0 - 1e-16))
+        return _expit_open(z + self.shift)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.base.to_dict(), "level_shift": self.shift}
+
+
+Calibrator = BaseCalibrator | LevelShiftedCalibrator
+
+LEVELS: tuple[str, ...] = ("final_latest", "latest_block", "pooled")
+"""Where a calibrator's level comes from (see :func:`fit_calibration`)."""
+
+_MAX_SHIFT = 5.0
+"""Largest level correction in log-odds (a factor of about 150 in the odds): beyond it the
+latest block says something other than drift (too few rows, a broken label)."""
 
 
 MIN_ISOTONIC_BLOCK = 50
@@ -373,6 +414,33 @@ def fit_calibrator(method: str | None, raw: np.ndarray, y: np.ndarray) -> Calibr
     return fitters[method](raw, y)
 
 
+def fit_level_shift(calibrator: Calibrator, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+    """``calibrator`` with its level refitted on ``(raw, y)``: the one log-odds shift at which
+    the mean predicted probability equals the observed rate (the maximum-likelihood intercept).
+
+    Used with the latest out-of-fold block: a pooled calibrator averages the base rate over
+    every block, and when the rate drifts (identifications rising or falling over the years) it
+    under- or over-predicts at the level the final model will be scored at. Rows of one class
+    only, or an empty block, leave the calibrator unchanged. The shift is bounded by
+    ``_MAX_SHIFT``.
+    """
+    base = calibrator.base if isinstance(calibrator, LevelShiftedCalibrator) else calibrator
+    y = np.asarray(y, dtype=np.float64)
+    if len(y) == 0 or y.min() == y.max() or isinstance(base, IdentityCalibrator):
+        return base
+    p = np.clip(base.predict(np.asarray(raw, dtype=np.float64)), 1e-12, 1.0 - 1e-12)
+    z = np.log(p) - np.log1p(-p)
+    target = float(y.sum())
+    shift = 0.0
+    for _ in range(50):  # Newton on a convex, monotone equation: a handful of steps
+        q = expit(z + shift)
+        gap, slope = float(q.sum()) - target, float((q * (1.0 - q)).sum())
+        if abs(gap) < 1e-9 * max(target, 1.0) or slope <= 0:
+            break
+        shift = float(np.clip(shift - gap / slope, -_MAX_SHIFT, _MAX_SHIFT))
+    return LevelShiftedCalibrator(base=base, shift=shift)
+
+
 def calibration_log_loss(y: np.ndarray, p: np.ndarray) -> float:
     """Mean log-loss of probabilities ``p`` (clipped to [1e-15, 1 - 1e-15])."""
     y = np.asarray(y, dtype=np.float64)
@@ -393,17 +461,53 @@ class CalibratorChoice:
     reason: str
 
 
+def fit_calibration(
+    method: str | None,
+    raw: np.ndarray,
+    y: np.ndarray,
+    block: np.ndarray,
+    *,
+    level: str = "latest_block",
+    level_scores: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Calibrator:
+    """The calibrator of out-of-fold raw scores from time blocks (``block`` numbers, the latest
+    the largest): ``method`` fitted on every row (its shape), then its level (log-odds
+    intercept) as ``level`` says (:func:`fit_level_shift`):
+
+    - ``"pooled"``: kept, one level over every block;
+    - ``"latest_block"``: refitted on the latest block's out-of-fold rows;
+    - ``"final_latest"``: refitted on ``level_scores`` = (raw scores of the final booster on the
+      latest block's rows, their outcomes), so that the model that will score, not the
+      blocks' boosters trained on older rows, matches the latest observed rate. Without
+      ``level_scores`` it is ``"pooled"``.
+    """
+    calibrator = fit_calibrator(method, raw, y)
+    if level not in LEVELS:
+        raise ValueError(f"Unknown calibration level {level!r}; use one of {list(LEVELS)}.")
+    if level == "pooled" or method is None or len(block) == 0:
+        return calibrator
+    if level == "final_latest":
+        if level_scores is None or len(level_scores[1]) == 0:
+            return calibrator
+        return fit_level_shift(calibrator, *level_scores)
+    latest = np.asarray(block) == np.max(block)
+    return fit_level_shift(calibrator, np.asarray(raw)[latest], np.asarray(y)[latest])
+
+
 def choose_calibrator(
     blocks: list[tuple[np.ndarray, np.ndarray]],
     candidates: tuple[str, ...] = CANDIDATES,
+    *,
+    level: str = "pooled",
 ) -> CalibratorChoice:
     """Choose a calibrator on out-of-time log-loss by forward chaining over time blocks.
 
     ``blocks`` are ``(raw, y)`` out-of-fold raw scores and outcomes, oldest first. Each
-    candidate is fitted on blocks ``0..j-1`` and scored on block ``j`` (j >= 1, when the fitted
-    blocks hold both classes); the candidate with the lowest pooled log-loss wins. With fewer
-    than two usable blocks there is nothing out of time to score on: ``sigmoid`` (two
-    parameters, the least able to overfit) is chosen and ``reason`` says so.
+    candidate is fitted on blocks ``0..j-1`` (with ``level="latest_block"`` its level refitted
+    on block ``j-1``, as :func:`fit_calibration` does) and scored on block ``j`` (j >= 1, when
+    the fitted blocks hold both classes); the candidate with the lowest pooled log-loss wins.
+    With fewer than two usable blocks there is nothing out of time to score on: ``sigmoid``
+    (two parameters, the least able to overfit) is chosen and ``reason`` says so.
     """
     from riskml.models._metrics import expected_calibration_error
 
@@ -412,12 +516,16 @@ def choose_calibrator(
     for j in range(1, len(blocks)):
         raw_fit = np.concatenate([b[0] for b in blocks[:j]])
         y_fit = np.concatenate([b[1] for b in blocks[:j]])
+        block_fit = np.concatenate([np.full(len(b[1]), i) for i, b in enumerate(blocks[:j])])
         raw_ev, y_ev = blocks[j]
         if len(y_ev) == 0 or len(y_fit) == 0 or y_fit.min() == y_fit.max():
             continue
         ys.append(np.asarray(y_ev, dtype=np.float64))
         for m in candidates:
-            preds[m].append(fit_calibrator(m, raw_fit, y_fit).predict(raw_ev))
+            fitted = fit_calibration(
+                m, raw_fit, y_fit, block_fit, level="pooled" if level == "final_latest" else level
+            )
+            preds[m].append(fitted.predict(raw_ev))
     if not ys:
         fallback = "sigmoid" if "sigmoid" in candidates else candidates[0]
         return CalibratorChoice(
@@ -446,6 +554,11 @@ def choose_calibrator(
 def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
     """Rebuild a calibrator from its ``to_dict()`` form (also the step isotonic form that
     earlier riskml versions saved as ``isotonic``)."""
+    if "level_shift" in data:
+        base = calibrator_from_dict({k: v for k, v in data.items() if k != "level_shift"})
+        if isinstance(base, LevelShiftedCalibrator):  # pragma: no cover - keys were removed
+            base = base.base
+        return LevelShiftedCalibrator(base=base, shift=float(data["level_shift"]))
     method = data.get("method")
     if method == "none":
         return IdentityCalibrator()

@@ -7,6 +7,7 @@ import fnmatch
 import re
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import lightgbm as lgb
@@ -28,6 +29,7 @@ from riskml.models._calibration import (
     CalibratorChoice,
     calibrator_from_dict,
     choose_calibrator,
+    fit_calibration,
     fit_calibrator,
 )
 from riskml.models._drift import ReferenceDistribution
@@ -41,6 +43,7 @@ _P_CLIP = 1e-15
 _D = ModelParams()
 """The one source of the estimator's defaults (``configs/training.yaml`` repeats them)."""
 _CALIBRATIONS = (None, "auto", "sigmoid", "beta", "isotonic", "isotonic_step")
+_LEVELS = ("final_latest", "latest_block", "pooled")
 
 
 class TimeOrderWarning(UserWarning):
@@ -72,7 +75,8 @@ class RecurrenceRiskModel(ClassifierMixin, BaseEstimator):
        early-stopping iterations. The out-of-fold raw scores (re-scored at that tree count) fit
        the calibrator; with ``calibration="auto"`` the strictly monotone candidate (Platt, beta,
        or interpolated isotonic) with the lowest out-of-time log-loss is chosen, by forward
-       chaining over the blocks (fit on the earlier blocks, score on the next).
+       chaining over the blocks (fit on the earlier blocks, score on the next). Its level is
+       then refitted on the latest block (``calibration_level``), after step 3.
     3. **Final booster** on *every* row with that many trees, calibrated by the map from step 2.
 
     So a probability of 0.08 means about 8 % on data later than the booster that produced the
@@ -99,6 +103,14 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         How out-of-fold raw log-odds become probabilities (see step 2); ``"isotonic_step"``,
         the step-wise isotonic map that ties households on plateaus, is accepted for
         comparisons only. None = no calibration, probability = logistic(raw score).
+    calibration_level : {"final_latest", "latest_block", "pooled"}, default="final_latest"
+        Where the calibrator's level (its log-odds intercept) comes from; its shape always comes
+        from every block's out-of-fold scores. ``"final_latest"``: the level at which the final
+        booster's scores on the latest block's rows match their observed rate. The blocks'
+        boosters learnt from older, fewer rows than the final one, and when the base rate
+        drifts over the years (identifications rising or falling) one level pooled over every
+        block misses the rate the final model will be scored at. ``"latest_block"``: the level
+        of the latest block's out-of-fold scores. ``"pooled"``: one level over every block.
     early_stopping_rounds : int or None, default=50
         Stop a cross-fitting booster when its block's ``early_stopping_metric`` has not improved
         for this many rounds; None = ``n_estimators`` trees.
@@ -195,6 +207,7 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         cat_smooth: float = _D.cat_smooth,
         class_weight: Literal["balanced"] | dict[Any, float] | None = _D.class_weight,
         calibration: str | None = _D.calibration,
+        calibration_level: str = _D.calibration_level,
         early_stopping_rounds: int | None = _D.early_stopping_rounds,
         early_stopping_metric: str = _D.early_stopping_metric,
         cv_folds: int = _D.cv_folds,
@@ -220,6 +233,7 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         self.cat_smooth = cat_smooth
         self.class_weight = class_weight
         self.calibration = calibration
+        self.calibration_level = calibration_level
         self.early_stopping_rounds = early_stopping_rounds
         self.early_stopping_metric = early_stopping_metric
         self.cv_folds = cv_folds
@@ -283,6 +297,8 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
             raise bad("class_weight", "None, 'balanced' or a dict {class: weight}")
         if self.calibration not in _CALIBRATIONS:
             raise bad("calibration", "'auto', 'sigmoid', 'beta', 'isotonic' or None")
+        if self.calibration_level not in _LEVELS:
+            raise bad("calibration_level", "'final_latest', 'latest_block' or 'pooled'")
         if self.early_stopping_rounds is not None and (
             not is_int(self.early_stopping_rounds) or self.early_stopping_rounds < 1
         ):
@@ -443,6 +459,36 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         M = self._encode(X, reset=True)
         y_enc = self._encode_target(y, len(M))
         n = len(M)
+        dates, key = self._time_order(as_of, n)
+        data = _TrainingData(M, y_enc, self._class_weights(y_enc, np.ones(n, dtype=bool)), self)
+        if self.calibration is not None or self.early_stopping_rounds is not None:
+            crossfit = self._crossfit(data, key, dates)
+        else:
+            crossfit = _Crossfit(
+                blocks=[],
+                note="no cross-fitting (calibration=None and early_stopping_rounds=None)",
+                trees=int(self.n_estimators),
+            )
+        booster = data.train(np.ones(n, dtype=bool), crossfit.trees)
+        self.booster_ = lgb.Booster(model_str=booster.model_to_string())
+        self.best_iteration_ = crossfit.trees
+        self.n_boosting_rounds_ = crossfit.trees
+        choice = self._fit_calibrator(crossfit, data)
+        self.crossfit_raw_, self.crossfit_y_, self.crossfit_block_ = (
+            crossfit.raw,
+            crossfit.y,
+            crossfit.block,
+        )
+        self.reference_ = ReferenceDistribution.fit(
+            self._reference_frame(X, M, self._reference_rows(dates, n))
+        )
+        self.training_summary_ = self._summary(
+            y_enc, dates, n, crossfit.blocks, crossfit.note, choice
+        )
+        return self
+
+    def _time_order(self, as_of: Any, n: int) -> tuple[np.ndarray | None, np.ndarray]:
+        """The rows' as-of dates (or None) and the key the cross-fitting blocks follow."""
         if as_of is not None:
             dates = pd.to_datetime(pd.Series(as_of)).to_numpy()
             if len(dates) != n:
@@ -453,143 +499,107 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
                 raise ValueError(
                     f"as_of holds {int(pd.isna(dates).sum())} missing dates; every row needs one."
                 )
-            key = dates
-        else:
-            if self.calibration is not None or self.early_stopping_rounds is not None:
-                warnings.warn(
-                    "RecurrenceRiskModel.fit without as_of takes row order as time order (the last "
-                    "rows become the cross-fitting blocks) and cannot purge overlapping label "
-                    f"windows (purge_months={self.purge_months} is not applied). "
-                    "riskml.features.build_training_set returns rows grouped by household, not by "
-                    "time: pass as_of=training_set.frame['as_of'].",
-                    TimeOrderWarning,
-                    stacklevel=2,
-                )
-            dates = None
-            key = np.arange(n)
-        names = self._booster_feature_names()
-        cat_idx = (
-            [i for i, nme in enumerate(names) if nme in self.categories_]
-            if self.categories_
-            else []
-        )
-        weights = self._class_weights(y_enc, np.ones(n, dtype=bool))
-        params = self.lightgbm_params()
-
-        def dataset(rows: np.ndarray) -> lgb.Dataset:
-            return lgb.Dataset(
-                M[rows],
-                label=y_enc[rows],
-                weight=None if weights is None else weights[rows],
-                feature_name=names,
-                categorical_feature=cat_idx,
-                free_raw_data=True,
+            return dates, dates
+        if self.calibration is not None or self.early_stopping_rounds is not None:
+            warnings.warn(
+                "RecurrenceRiskModel.fit without as_of takes row order as time order (the last "
+                "rows become the cross-fitting blocks) and cannot purge overlapping label "
+                f"windows (purge_months={self.purge_months} is not applied). "
+                "riskml.features.build_training_set returns rows grouped by household, not by "
+                "time: pass as_of=training_set.frame['as_of'].",
+                TimeOrderWarning,
+                stacklevel=3,
             )
+        return None, np.arange(n)
 
-        crossfit = self.calibration is not None or self.early_stopping_rounds is not None
+    def _crossfit(
+        self, data: _TrainingData, key: np.ndarray, dates: np.ndarray | None
+    ) -> _Crossfit:
+        """Step 1-2: a booster per block, the tree count, and the out-of-fold raw scores."""
+        plan, note = self._crossfit_plan(key, dates)
         blocks: list[dict[str, Any]] = []
-        oof_raw = np.zeros(0)
-        oof_y = np.zeros(0)
-        oof_block = np.zeros(0, dtype=np.int64)
-        if crossfit:
-            plan, plan_note = self._crossfit_plan(key, dates)
-            boosters = []
-            for j, (train_rows, test_rows) in enumerate(plan, start=1):
-                entry = self._block_entry(j, train_rows, test_rows, y_enc, dates)
-                if y_enc[train_rows].min() == y_enc[train_rows].max():
-                    entry["status"] = "skipped: its training rows hold one class"
-                    blocks.append(entry)
-                    continue
-                dtrain = dataset(train_rows)
-                valid_sets, callbacks = [], []
-                if self.early_stopping_rounds is not None:
-                    valid_sets = [dtrain.create_valid(M[test_rows], label=y_enc[test_rows])]
-                    callbacks.append(
-                        lgb.early_stopping(
-                            int(self.early_stopping_rounds), first_metric_only=True, verbose=False
-                        )
-                    )
-                booster = lgb.train(
-                    params,
-                    dtrain,
-                    num_boost_round=int(self.n_estimators),
-                    valid_sets=valid_sets,
-                    valid_names=["block"] if valid_sets else None,
-                    callbacks=callbacks,
-                )
-                best = (
-                    int(booster.best_iteration)
-                    if valid_sets and booster.best_iteration > 0
-                    else booster.current_iteration()
-                )
-                entry["best_iteration"] = best
-                entry["status"] = "ok"
-                blocks.append(entry)
-                del dtrain, valid_sets  # keep only the booster: memory stays one block's
-                boosters.append((j, booster, train_rows, test_rows))
-            if not boosters:
-                raise ValueError(
-                    "No temporal cross-fitting block could be trained: "
-                    + "; ".join(f"block {b['block']}: {b['status']}" for b in blocks)
-                    + ". Give a longer as-of range (more dates with both outcomes)."
-                )
-            iterations = [b["best_iteration"] for b in blocks if b["status"] == "ok"]
-            trees = (
-                max(1, round(float(np.median(iterations))))
-                if self.early_stopping_rounds is not None
-                else int(self.n_estimators)
+        boosters = []
+        for j, (train_rows, test_rows) in enumerate(plan, start=1):
+            entry = self._block_entry(j, train_rows, test_rows, data.y, dates)
+            blocks.append(entry)
+            if data.y[train_rows].min() == data.y[train_rows].max():
+                entry["status"] = "skipped: its training rows hold one class"
+                continue
+            booster = data.train(train_rows, int(self.n_estimators), stop_on=test_rows)
+            entry["best_iteration"] = (
+                int(booster.best_iteration)
+                if self.early_stopping_rounds is not None and booster.best_iteration > 0
+                else booster.current_iteration()
             )
-            raws, ys, ids = [], [], []
-            for j, booster, train_rows, test_rows in boosters:
-                if booster.current_iteration() < trees:  # stopped early: boost on to `trees`
-                    booster = lgb.train(
-                        params,
-                        dataset(train_rows),
-                        num_boost_round=trees - booster.current_iteration(),
-                        init_model=booster,
-                    )
-                raws.append(booster.predict(M[test_rows], raw_score=True, num_iteration=trees))
-                ys.append(y_enc[test_rows])
-                ids.append(np.full(int(test_rows.sum()), j, dtype=np.int64))
-            del boosters
-            oof_raw, oof_y, oof_block = (
-                np.concatenate(raws),
-                np.concatenate(ys),
-                np.concatenate(ids),
+            entry["status"] = "ok"
+            boosters.append((j, booster, train_rows, test_rows))
+        if not boosters:
+            raise ValueError(
+                "No temporal cross-fitting block could be trained: "
+                + "; ".join(f"block {b['block']}: {b['status']}" for b in blocks)
+                + ". Give a longer as-of range (more dates with both outcomes)."
             )
-        else:
-            plan_note = "no cross-fitting (calibration=None and early_stopping_rounds=None)"
-            trees = int(self.n_estimators)
+        iterations = [b["best_iteration"] for b in blocks if b["status"] == "ok"]
+        trees = (
+            max(1, round(float(np.median(iterations))))
+            if self.early_stopping_rounds is not None
+            else int(self.n_estimators)
+        )
+        raws, ys, ids = [], [], []
+        for j, booster, train_rows, test_rows in boosters:
+            if booster.current_iteration() < trees:  # stopped early: boost on to `trees`
+                booster = data.train(train_rows, trees - booster.current_iteration(), booster)
+            raws.append(booster.predict(data.M[test_rows], raw_score=True, num_iteration=trees))
+            ys.append(data.y[test_rows])
+            ids.append(np.full(int(test_rows.sum()), j, dtype=np.int64))
+        return _Crossfit(
+            blocks=blocks,
+            note=note,
+            trees=trees,
+            raw=np.concatenate(raws),
+            y=np.concatenate(ys),
+            block=np.concatenate(ids),
+            latest_rows=boosters[-1][3],
+        )
 
-        booster = lgb.train(params, dataset(np.ones(n, dtype=bool)), num_boost_round=trees)
-        self.booster_ = lgb.Booster(model_str=booster.model_to_string())
-        self.best_iteration_ = trees
-        self.n_boosting_rounds_ = trees
-
-        choice: CalibratorChoice | None = None
+    def _fit_calibrator(self, crossfit: _Crossfit, data: _TrainingData) -> CalibratorChoice | None:
+        """Step 2: the calibrator's shape on the out-of-fold raw scores of every block, its level
+        as ``calibration_level`` says (``final_latest``: the final booster's scores on the
+        latest block's rows)."""
         if self.calibration is None:
             self.calibrator_: Calibrator = fit_calibrator(None, np.zeros(0), np.zeros(0))
-        else:
-            if oof_y.min() == oof_y.max():
-                raise ValueError(
-                    f"The out-of-fold rows of the cross-fitting blocks ({len(oof_y)} rows) hold only "
-                    f"class {self.classes_[int(oof_y[0])]!r}, so probabilities cannot be calibrated. "
-                    "Give more recent rows, raise cv_fraction, or set calibration=None."
-                )
-            if self.calibration == "auto":
-                choice = choose_calibrator(
-                    [(oof_raw[oof_block == j], oof_y[oof_block == j]) for j in np.unique(oof_block)]
-                )
-                method = choice.method
-            else:
-                method = self.calibration
-            self.calibrator_ = fit_calibrator(method, oof_raw, oof_y)
-        self.crossfit_raw_, self.crossfit_y_, self.crossfit_block_ = oof_raw, oof_y, oof_block
-        self.reference_ = ReferenceDistribution.fit(
-            self._reference_frame(X, M, self._reference_rows(dates, n))
+            return None
+        oof_raw, oof_y, oof_block = crossfit.raw, crossfit.y, crossfit.block
+        if oof_y.min() == oof_y.max():
+            raise ValueError(
+                f"The out-of-fold rows of the cross-fitting blocks ({len(oof_y)} rows) hold only "
+                f"class {self.classes_[int(oof_y[0])]!r}, so probabilities cannot be calibrated. "
+                "Give more recent rows, raise cv_fraction, or set calibration=None."
+            )
+        choice = None
+        method = self.calibration
+        if method == "auto":
+            choice = choose_calibrator(
+                [(oof_raw[oof_block == j], oof_y[oof_block == j]) for j in np.unique(oof_block)],
+                level=self.calibration_level,
+            )
+            method = choice.method
+        self.level_raw_, self.level_y_ = np.zeros(0), np.zeros(0)
+        if self.calibration_level == "final_latest" and crossfit.latest_rows is not None:
+            rows = crossfit.latest_rows
+            self.level_raw_ = self.booster_.predict(
+                data.M[rows], raw_score=True, num_threads=int(self.n_jobs or 0)
+            )
+            self.level_y_ = data.y[rows]
+        self.calibrator_ = fit_calibration(
+            method,
+            oof_raw,
+            oof_y,
+            oof_block,
+            level=self.calibration_level,
+            level_scores=(self.level_raw_, self.level_y_),
         )
-        self.training_summary_ = self._summary(y_enc, dates, n, blocks, plan_note, choice)
-        return self
+        return choice
 
     def _crossfit_plan(
         self, key: np.ndarray, dates: np.ndarray | None
@@ -764,8 +774,11 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
             "calibration": {
                 "requested": self.calibration,
                 "method": self.calibrator_.method,
+                "level": self.calibration_level if self.calibration is not None else None,
+                "level_shift": float(getattr(self.calibrator_, "shift", 0.0)),
                 "fitted_on_rows": len(getattr(self, "crossfit_y_", ())),
-                "reason": choice.reason if choice is not None else "as configured",
+                "reason": (choice.reason if choice is not None else "as configured")
+                + self._level_note(),
                 "candidates": choice.scores if choice is not None else {},
             },
         }
@@ -773,6 +786,17 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
             summary["as_of_first"] = str(pd.Timestamp(dates.min()).date())
             summary["as_of_last"] = str(pd.Timestamp(dates.max()).date())
         return summary
+
+    def _level_note(self) -> str:
+        """How the calibrator's level was set, for the summary and the console."""
+        shift = getattr(self.calibrator_, "shift", None)
+        if self.calibration is None or shift is None:
+            return ""
+        source = {
+            "final_latest": "the final booster's scores on the latest block's rows",
+            "latest_block": "the latest block's out-of-fold scores",
+        }.get(self.calibration_level, "")
+        return f"; level refitted on {source} ({shift:+.2f} log-odds)" if source else ""
 
     # ------------------------------------------------------------------ prediction
     def predict_raw(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -880,6 +904,73 @@ colsample_bytree, reg_alpha, reg_lambda, min_split_gain, max_bin, max_cat_to_one
         model.reference_ = ReferenceDistribution.from_dict(data["reference"])
         model.training_summary_ = dict(data.get("training_summary", {}))
         return model
+
+
+@dataclass
+class _Crossfit:
+    """What temporal cross-fitting gives ``fit``: the blocks, the tree count, out-of-fold scores."""
+
+    blocks: list[dict[str, Any]]
+    note: str
+    trees: int
+    raw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    y: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    block: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    latest_rows: np.ndarray | None = None
+    """Rows of the latest block trained (its as-of dates), for ``calibration_level``."""
+
+
+class _TrainingData:
+    """The encoded matrix, labels and weights of one ``fit``, and how a booster trains on rows."""
+
+    def __init__(
+        self, M: np.ndarray, y: np.ndarray, weights: np.ndarray | None, model: RecurrenceRiskModel
+    ) -> None:
+        self.M, self.y, self.weights = M, y, weights
+        self.names = model._booster_feature_names()
+        self.cat_idx = [i for i, nme in enumerate(self.names) if nme in model.categories_]
+        self.params = model.lightgbm_params()
+        self.early_stopping_rounds = model.early_stopping_rounds
+
+    def dataset(self, rows: np.ndarray) -> lgb.Dataset:
+        return lgb.Dataset(
+            self.M[rows],
+            label=self.y[rows],
+            weight=None if self.weights is None else self.weights[rows],
+            feature_name=self.names,
+            categorical_feature=self.cat_idx,
+            free_raw_data=True,
+        )
+
+    def train(
+        self,
+        rows: np.ndarray,
+        rounds: int,
+        init_model: lgb.Booster | None = None,
+        *,
+        stop_on: np.ndarray | None = None,
+    ) -> lgb.Booster:
+        """A booster on ``rows`` (continuing ``init_model``), early-stopped on ``stop_on`` rows
+        when the model has early stopping."""
+        dtrain = self.dataset(rows)
+        valid_sets: list[lgb.Dataset] = []
+        callbacks: list[Any] = []
+        if stop_on is not None and self.early_stopping_rounds is not None:
+            valid_sets = [dtrain.create_valid(self.M[stop_on], label=self.y[stop_on])]
+            callbacks.append(
+                lgb.early_stopping(
+                    int(self.early_stopping_rounds), first_metric_only=True, verbose=False
+                )
+            )
+        return lgb.train(
+            self.params,
+            dtrain,
+            num_boost_round=int(rounds),
+            valid_sets=valid_sets,
+            valid_names=["block"] if valid_sets else None,
+            callbacks=callbacks,
+            init_model=init_model,
+        )
 
 
 def _json_scalar(v: Any) -> Any:

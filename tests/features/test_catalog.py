@@ -696,3 +696,81 @@ def test_every_shipped_template_renders(catalog: Any) -> None:
                         )
                         rendered += 1
     assert rendered > 200
+
+
+def test_new_disability_and_disaster_loss_to_income_on_a_hand_made_bundle(
+    catalog: Any, make_bundle: Any, make_household: Any
+) -> None:
+    """A disability recorded 3 months before D is new (one member); one recorded 5 years before
+    is not, nor one recorded after D. A 6,000-yuan disaster loss in the 12 months to D against a
+    20,000-yuan net income is 30 %; a loss older than 12 months does not count."""
+    from riskml.features import compute_features
+
+    events = [
+        {
+            "household_id": "H1",
+            "member_id": "M1",
+            "event_date": "2023-10-01",
+            "event_type": "disability",
+            "detail": "2",
+        },
+        {
+            "household_id": "H1",
+            "member_id": "M2",
+            "event_date": "2019-01-10",
+            "event_type": "disability",
+            "detail": "4",
+        },
+        {
+            "household_id": "H1",
+            "member_id": "M3",
+            "event_date": "2024-02-01",
+            "event_type": "disability",
+            "detail": "1",
+        },
+        {
+            "household_id": "H1",
+            "event_date": "2023-07-15",
+            "event_type": "natural_disaster",
+            "amount": 6000.0,
+            "detail": "snow",
+        },
+        {
+            "household_id": "H1",
+            "event_date": "2022-06-15",
+            "event_type": "crop_failure",
+            "amount": 9000.0,
+        },
+    ]
+    income = [
+        {
+            "household_id": "H1",
+            "year": 2022,
+            "recorded_on": "2023-03-01",
+            "household_size": 4,
+            "wage_income": 15000.0,
+            "business_income": 5000.0,
+            "property_income": 0.0,
+            "transfer_income": 0.0,
+            "business_costs": 0.0,
+            "oop_medical": 0.0,
+        },
+    ]
+    bundle = make_bundle(
+        [make_household("H1")], events=events, income=income, extracted_on="2024-06-30"
+    )
+    pairs = pd.DataFrame({"household_id": ["H1"], "as_of": [pd.Timestamp("2024-01-01")]})
+    got = compute_features(bundle, pairs, catalog.feature_set("default")).iloc[0]
+    assert got["new_disability_12m"] == 1.0
+    assert got["members_with_disability"] == 2.0
+    assert got["disaster_loss_amount_12m"] == 6000.0
+    assert got["disaster_loss_to_income_12m"] == pytest.approx(0.3)
+    f = catalog.feature("disaster_loss_to_income_12m")
+    row = {**got.to_dict(), "income_year_last": 2022.0}
+    assert f.render_statement(row, "zh", as_of="2024-01-01") == (
+        "截至 2024 年 1 月的近12个月受灾损失 6,000 元，相当于 2022 年家庭纯收入的 30%"
+    )
+    # a loss below a tenth of the income is not stated as this fact
+    assert (
+        f.render_statement({**row, "disaster_loss_to_income_12m": 0.05}, as_of="2024-01-01") is None
+    )
