@@ -6,10 +6,12 @@ the whole roster with pandas; each unit's page then gets its slice.
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -36,7 +38,6 @@ from riskml.reports._render import (
     jinja_env,
     now_text,
     pdf_workers,
-    write_pdfs,
 )
 from riskml.reports._scorefile import (
     TIERS,
@@ -216,31 +217,24 @@ def render_review_reports(
     folder = OutputFolder(out_dir)
     folder.check()
     n_workers = _workers(workers)
-    writer = _pdf_writer(config, font) if "pdf" in fmts else None
+    if "pdf" in fmts:
+        # the PDF engine is installed: checked before any work (and kept for this process)
+        _WRITERS.setdefault((config.pdf_engine, str(font.path)), _pdf_writer(config, font))
     sf, n_unplaced = _without_unplaced(_read(scores, metadata, mode), level)
     t_read = time.perf_counter()
     prep = prepare_units(sf, level, lang, mode, config)
     t_prep = time.perf_counter()
     shared = _shared(sf, level, lang, mode, fmts, config, font)
-    jobs: list[_PdfJob] = []
     with folder:
         shutil.copyfile(STATIC_CSS, folder.path("static", "report.css"))
-        unit_rows = [
-            _render_unit(shared, folder, prep, rec, i, jobs)
-            for i, rec in enumerate(prep.units.to_dict("records"))
-        ]
-        p0 = time.perf_counter()
-        for job, secs in zip(jobs, _write_pdfs(jobs, writer, n_workers), strict=True):
-            unit_rows[job.owner]["seconds"]["pdf"] += round(secs, 4)
-        t_pdf = time.perf_counter() - p0
+        unit_rows = _render_all(shared, folder, prep, n_workers, explicit=workers is not None)
         _write_index(shared, folder, unit_rows, n_unplaced)
         out = folder.commit(_manifest(shared, unit_rows, n_unplaced))
     timings = {
         "read": t_read - started,
         "prepare": t_prep - t_read,
-        "charts": sum(u["seconds"]["charts"] for u in unit_rows),
-        "html": sum(u["seconds"]["html"] for u in unit_rows),
-        "pdf": t_pdf,
+        **{k: sum(u["seconds"][k] for u in unit_rows) for k in ("charts", "html", "pdf")},
+        "units": time.perf_counter() - t_prep,
         "total": time.perf_counter() - started,
     }
     return ReviewReportResult(
@@ -253,6 +247,106 @@ def render_review_reports(
         units=[{k: v for k, v in u.items() if not k.endswith("_href")} for u in unit_rows],
         seconds={k: round(v, 3) for k, v in timings.items()},
     )
+
+
+_CHUNKS_PER_WORKER = 4
+_MIN_UNITS_PER_WORKER = 20
+"""Below this many units per process (and without an explicit ``workers``) one process is
+faster than starting others (each imports pandas and loads its fonts)."""
+
+
+def _render_all(
+    sh: _Shared, folder: OutputFolder, prep: Prepared, workers: int, *, explicit: bool
+) -> list[dict[str, Any]]:
+    """Every unit's pages, in ``workers`` processes when there are enough units.
+
+    Units go in contiguous chunks (a few per process, so that a chunk of large villages does
+    not leave the other process idle); each process writes its units' HTML and PDFs into the
+    staging folder and returns their index rows, in unit order.
+    """
+    recs = prep.units.to_dict("records")
+    if not explicit and len(recs) < workers * _MIN_UNITS_PER_WORKER:
+        workers = 1
+    if workers <= 1 or len(recs) < 2:
+        return _render_chunk((sh, folder, prep, recs))
+    size = max(1, -(-len(recs) // (workers * _CHUNKS_PER_WORKER)))
+    payloads = [
+        (
+            _chunk_shared(sh, recs[i : i + size]),
+            folder,
+            _chunk_prep(prep, recs[i : i + size]),
+            recs[i : i + size],
+        )
+        for i in range(0, len(recs), size)
+    ]
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        return [row for rows in pool.map(_render_chunk, payloads) for row in rows]
+
+
+def _chunk_codes(recs: list[dict[str, Any]]) -> set[str]:
+    return {str(r["_unit"]) for r in recs}
+
+
+def _chunk_shared(sh: _Shared, recs: list[dict[str, Any]]) -> _Shared:
+    """``sh`` for a chunk of units: the score file cut to their households (a public page's
+    privacy check needs them) and, in internal mode, to no rows at all."""
+    codes = _chunk_codes(recs)
+    rows = (
+        np.concatenate(
+            [sh.units_rows[c] for c in codes if c in sh.units_rows] or [np.array([], int)]
+        )
+        if sh.mode == "public"
+        else np.array([], dtype=int)
+    )
+    frame = sh.sf.frame.iloc[np.sort(rows)].reset_index(drop=True)
+    sf = ScoreFile(frame=frame, mode=sh.sf.mode, metadata=sh.sf.metadata, path=sh.sf.path)
+    units_rows = frame.groupby(frame[UNIT_COLUMN[sh.level]].astype("string"), sort=False).indices
+    return replace(sh, sf=sf, units_rows=units_rows)
+
+
+def _chunk_prep(prep: Prepared, recs: list[dict[str, Any]]) -> Prepared:
+    """``prep`` restricted to a chunk of units (what a worker process is sent)."""
+    codes = _chunk_codes(recs)
+    by_unit = (
+        "flagged",
+        "no_longer",
+        "rejected",
+        "reasons",
+        "reasons_by_type",
+        "subunits",
+        "unreviewed",
+        "held_back",
+        "below_line",
+    )
+    cut = {f: {k: v for k, v in getattr(prep, f).items() if k in codes} for f in by_unit}
+    return replace(prep, units=prep.units.iloc[:0], **cut)
+
+
+_WRITERS: dict[tuple[str, str], PdfWriter | TypstWriter] = {}
+"""One PDF writer per engine and font in each process (Typst loads its fonts once)."""
+
+
+def _render_chunk(
+    payload: tuple[_Shared, OutputFolder, Prepared, list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """Render a run of units (in this process or a worker): HTML, then their PDFs."""
+    sh, folder, prep, recs = payload
+    jobs: list[_PdfJob] = []
+    rows = [_render_unit(sh, folder, prep, rec, k, jobs) for k, rec in enumerate(recs)]
+    key = (sh.config.pdf_engine, str(sh.font.path))
+    if jobs and key not in _WRITERS:
+        _WRITERS[key] = _pdf_writer(sh.config, sh.font)
+    for job in jobs:
+        started = time.perf_counter()
+        writer = _WRITERS[key]
+        if isinstance(writer, TypstWriter):
+            writer.write(job.kind, job.data, job.pdf)
+        else:
+            writer.write(job.html, job.pdf)
+        rows[job.owner]["seconds"]["pdf"] += time.perf_counter() - started
+    return rows
 
 
 def _options(
@@ -685,22 +779,6 @@ def _index_row(
             "pdf": 0.0,
         },
     }
-
-
-def _write_pdfs(
-    jobs: list[_PdfJob], writer: PdfWriter | TypstWriter | None, workers: int
-) -> list[float]:
-    """Write the queued PDFs; the seconds each took, in job order."""
-    if not jobs or writer is None:
-        return []
-    if isinstance(writer, PdfWriter):
-        return write_pdfs([(j.html, j.pdf) for j in jobs], workers=workers, writer=writer)
-    seconds = []
-    for job in jobs:
-        started = time.perf_counter()
-        writer.write(job.kind, job.data, job.pdf)
-        seconds.append(time.perf_counter() - started)
-    return seconds
 
 
 def _write_index(
