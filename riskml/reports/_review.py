@@ -320,7 +320,9 @@ def _chunk_prep(prep: Prepared, recs: list[dict[str, Any]]) -> Prepared:
         "held_back",
         "below_line",
     )
-    cut = {f: {k: v for k, v in getattr(prep, f).items() if k in codes} for f in by_unit}
+    cut: dict[str, Any] = {
+        f: {k: v for k, v in getattr(prep, f).items() if k in codes} for f in by_unit
+    }
     return replace(prep, units=prep.units.iloc[:0], **cut)
 
 
@@ -477,7 +479,7 @@ def _render_unit(
     households = household_records(fl, prep.reasons.get(code, []), measures_separator(sh.lang))
     files = _unit_files(sh, stem, bool(households))
     unit = _unit_context(sh, prep, rec, households, charts, files)
-    html_path = folder.path("units", files["html"])
+    html_path = folder.path("units", f"{stem}.html")
     html = (
         jinja_env()
         .get_template("unit.html")
@@ -488,7 +490,7 @@ def _render_unit(
     if sh.mode == "public":
         _check_public(sh, html, code)
     html_path.write_text(html, encoding="utf-8")
-    if sh.pdf:
+    if files["pdf"]:
         data = _typst_unit(sh, unit, charts)
         jobs.append(_PdfJob(owner, "unit", html_path, folder.path("units", files["pdf"]), data))
     if files["verification_html"]:

@@ -54,5 +54,7 @@ class TypstWriter:
         """Typeset ``data`` (a page's JSON-able data, or its JSON text) with template ``kind``."""
         text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
         pdf = self._compilers[kind].compile(format="pdf", sys_inputs={"data": text})
+        if not isinstance(pdf, bytes):  # PDF output is one document, never pages
+            raise TypeError(f"Typst returned {type(pdf).__name__} for a PDF")
         pdf_path.write_bytes(pdf)
         return pdf_path
