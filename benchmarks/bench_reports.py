@@ -19,6 +19,7 @@ the scoring benchmark's model (trained once on its own 20,000-household province
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
@@ -109,15 +110,20 @@ def run(scale: str, workdir: Path) -> dict[str, Any]:
     scores = root / f"scores_{n}.parquet"
     print(f"   riskml score --mode internal on {n:,} households (the baseline)", flush=True)
     scoring, summary = _score(bundle, uri, store, scores, "--mode", "internal")
+    partial = root / "partial.json"  # each step's figures as soon as it is measured
+    steps: dict[str, Any] = {"scoring": scoring}
     print("   review pack (internal lists + verification sheets, HTML + PDF)", flush=True)
-    pack = _render(scores, root / "pack", "internal")
-    print("   meeting lists (public, HTML + PDF)", flush=True)
-    meeting = _render(scores, root / "meeting", "public")
+    steps["pack"] = pack = _render(scores, root / "pack", "internal")
+    partial.write_text(json.dumps(steps, indent=1), encoding="utf-8")
     print(f"   both PDF engines on the first {ENGINE_VILLAGES} villages", flush=True)
     subset = _subset(scores, root / "subset.parquet", ENGINE_VILLAGES)
     engines = {
         e: _render(subset, root / f"engine-{e}", "internal", e) for e in ("typst", "weasyprint")
     }
+    steps["engines"] = engines
+    partial.write_text(json.dumps(steps, indent=1), encoding="utf-8")
+    print("   meeting lists (public, HTML + PDF)", flush=True)
+    meeting = _render(scores, root / "meeting", "public")
     scoring_wall = scoring["wall_seconds"]
     return {
         "households": n,
