@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -487,11 +487,11 @@ def _render_unit(
             **sh.base_ctx, unit=unit, css_href="../static/report.css", index_href="../index.html"
         )
     )
-    if sh.mode == "public":
-        _check_public(sh, html, code)
+    data = _typst_unit(sh, unit, charts) if files["pdf"] else {}
+    if sh.mode == "public":  # the page and every text its PDF is typeset from
+        _check_public(sh, "\n".join([html, *_texts(data)]), code)
     html_path.write_text(html, encoding="utf-8")
     if files["pdf"]:
-        data = _typst_unit(sh, unit, charts)
         jobs.append(_PdfJob(owner, "unit", html_path, folder.path("units", files["pdf"]), data))
     if files["verification_html"]:
         _verification(sh, folder, fl, unit, households, files, owner, jobs)
@@ -666,6 +666,18 @@ def _section_rows(sh: _Shared, prep: Prepared, code: str) -> dict[str, list[dict
             detail="status_detail",
         ),
     }
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string in nested page data (dicts, lists)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _texts(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _texts(v)
 
 
 def _check_public(sh: _Shared, html: str, code: str) -> None:
