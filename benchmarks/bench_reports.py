@@ -24,6 +24,7 @@ import os
 import re
 import resource
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,14 @@ def _cpu_seconds() -> float:
 
 
 def _pages(pdf: Path) -> int:
-    """Pages of a PDF (its page objects; both engines write them uncompressed)."""
-    return len(_PAGE.findall(pdf.read_bytes()))
+    """Pages of a PDF: its page objects (Typst writes them uncompressed), else ``pdfinfo``
+    (WeasyPrint compresses them into object streams)."""
+    found = len(_PAGE.findall(pdf.read_bytes()))
+    if found:
+        return found
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    match = re.search(r"^Pages:\s+(\d+)", info.stdout, re.M)
+    return int(match.group(1)) if match else 0
 
 
 def _render(scores: Path, out: Path, mode: str, engine: str = "typst") -> dict[str, Any]:
