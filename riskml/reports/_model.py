@@ -286,167 +286,21 @@ def render_model_report(
     folder = OutputFolder(out_dir)
     folder.check()
     pdf = PdfWriter() if "pdf" in fmts else None
-
     with tempfile.TemporaryDirectory(prefix="riskml-model-report-") as tmp:
-        local = (
-            Path(model)
-            if not str(model).startswith(("models:/", "runs:/")) and Path(model).is_dir()
-            else None
-        )
-        store = None
-        run_id: str | None = None
-        if local is not None:
-            src = local
-            info = {
-                "run_id": "",
-                "run_name": "",
-                "model_uri": str(local),
-                "model_name": "",
-                "feature_set": "",
-                "tracking_uri": "",
-            }
-        else:
-            src = Path(tmp)
-            store, run_id, info = _fetch_run_artifacts(str(model), tracking_uri, src)
+        src, store, run_id, info = _source(model, tracking_uri, Path(tmp))
         t_fetch = time.perf_counter()
-
-        card: dict[str, Any] = {}
-        if (src / ARTIFACT_LAYOUT["model_card_json"]).is_file():
-            card = json.loads(
-                (src / ARTIFACT_LAYOUT["model_card_json"]).read_text(encoding="utf-8")
-            )
-        card_md = (
-            (src / ARTIFACT_LAYOUT["model_card_md"]).read_text(encoding="utf-8")
-            if (src / ARTIFACT_LAYOUT["model_card_md"]).is_file()
-            else ""
-        )
-        backtest = _read_csv(src / ARTIFACT_LAYOUT["backtest_table"])
-        if backtest is None:
-            backtest = _read_csv(src / ARTIFACT_LAYOUT["evaluation_table"])
-        if backtest is None and card.get("metrics"):
-            backtest = pd.DataFrame(card["metrics"])
-        fairness = _read_csv(src / ARTIFACT_LAYOUT["fairness"])
-        if (
-            fairness is not None
-            and "method" in fairness.columns
-            and (fairness["method"] == "model").any()
-        ):
-            fairness = fairness[fairness["method"] == "model"].drop(columns="method")
-        if fairness is None and card.get("subgroups"):
-            fairness = pd.DataFrame(card["subgroups"])
-        gaps = _read_csv(src / ARTIFACT_LAYOUT["fairness_gaps"])
-        folds = _read_csv(src / ARTIFACT_LAYOUT["folds"])
-        sample_path = src / ARTIFACT_LAYOUT["shap_sample"]
-        plot_dir = src / "plots"
-        found_plots = {p.stem: p for p in plot_dir.glob("*.png")} if plot_dir.is_dir() else {}
-        if not (card or backtest is not None or found_plots or fairness is not None):
-            where = f"run {run_id}" if run_id else str(src)
-            raise ReportInputError(
-                f"The {where} logged none of riskml's evaluation artifacts ({', '.join(list(ARTIFACT_LAYOUT.values())[:3])}, "
-                "plots/*.png, model_card.json). Give the URI of a model trained with 'riskml train'."
-            )
-        model_info = card.get("model", {}) if isinstance(card.get("model"), dict) else {}
-        title_model = " ".join(
-            x
-            for x in (
-                str(model_info.get("name") or info["model_name"] or ""),
-                f"v{model_info['version']}" if model_info.get("version") else "",
-            )
-            if x
-        ) or str(model)
-
-        t = config.text[lang]  # type: ignore[index]
+        arts = _read_artifacts(src, run_id)
         with folder:
             shutil.copyfile(STATIC_CSS, folder.path("static", "report.css"))
-
-            def copy_plot(stem: str) -> dict[str, str] | None:
-                if stem not in found_plots:
-                    return None
-                name = safe_filename(stem) + ".png"
-                shutil.copyfile(found_plots[stem], folder.path("plots", name))
-                return {"title": stem.replace("_", " "), "href": "plots/" + quote(name)}
-
-            perf = [p for p in (copy_plot(s) for s in PERFORMANCE_PLOTS) if p]
-            shap_plots = [p for p in (copy_plot(s) for s in SHAP_PLOTS) if p]
-            dependence = [
-                p
-                for p in (
-                    copy_plot(s) for s in sorted(found_plots) if s.startswith("shap_dependence_")
-                )
-                if p
-            ]
-            if not dependence and sample_path.is_file():
-                dependence = _dependence_plots(pd.read_parquet(sample_path), folder, font, config)
-            ctx = {
-                "t": t,
-                "lang": lang,
-                "html_lang": "zh-CN" if lang == "zh" else "en",
-                "mode": "internal",
-                "version": __version__,
-                "css_href": "static/report.css",
-                "meta": {
-                    "as_of": " – ".join(
-                        str(x)
-                        for x in (
-                            card.get("training", {}).get("as_of_first"),
-                            card.get("training", {}).get("as_of_last"),
-                        )
-                        if x
-                    ),
-                    "model": title_model,
-                    "feature_set": info["feature_set"]
-                    or " ".join(
-                        str(model_info.get("feature_set", {}).get(k) or "")
-                        for k in ("name", "version")
-                    ).strip(),
-                    "source": f"{info['tracking_uri']} run {run_id}" if run_id else str(src),
-                    "generated_at": now_text(),
-                },
-                "title_model": title_model,
-                "run_id": run_id,
-                "backtest": _table(_by_metric(backtest), highlight="model"),
-                "folds": _table(folds),
-                "fairness": _table(fairness),
-                "gaps": _table(
-                    gaps.sort_values("gap", ascending=False)
-                    if gaps is not None and "gap" in gaps
-                    else gaps
-                ),
-                "perf_plots": perf,
-                "shap_plots": shap_plots,
-                "dependence": dependence,
-                "card": card,
-                "card_model": {
-                    k: v
-                    for k, v in model_info.items()
-                    if k != "feature_set" and v not in (None, "")
-                },
-                "card_md": card_md if not card else "",
-                "pdf_href": "report.pdf" if pdf else None,
-            }
-            html = jinja_env().get_template("model.html").render(**ctx)
+            plots = _copy_plots(folder, arts, font, config)
+            ctx = _model_context(config, lang, arts, plots, info, str(model), run_id, src)
+            ctx["pdf_href"] = "report.pdf" if pdf else None
             index = folder.path("index.html")
-            index.write_text(html, encoding="utf-8")
+            index.write_text(jinja_env().get_template("model.html").render(**ctx), encoding="utf-8")
             if pdf is not None:  # the whole folder is staged, so the order of files does not matter
                 pdf.write(index, folder.path("report.pdf"))
-            out = folder.commit(
-                {
-                    "riskml_version": __version__,
-                    "kind": "model",
-                    "model": str(model),
-                    "run_id": run_id,
-                    "lang": lang,
-                    "formats": list(fmts),
-                }
-            )
-        sections = {
-            "backtest": backtest is not None,
-            "fairness": fairness is not None,
-            "performance_plots": bool(perf),
-            "shap_summary": bool(shap_plots),
-            "shap_dependence": bool(dependence),
-            "model_card": bool(card or card_md),
-        }
+            manifest = {"riskml_version": __version__, "kind": "model", "model": str(model)}
+            out = folder.commit({**manifest, "run_id": run_id, "lang": lang, "formats": list(fmts)})
         logged_to = None
         if log_to_run and store is not None and run_id:
             with store.active():
@@ -458,6 +312,162 @@ def render_model_report(
         index=out / "index.html",
         run_id=run_id,
         logged_to=logged_to,
-        sections=sections,
+        sections={
+            "backtest": arts.backtest is not None,
+            "fairness": arts.fairness is not None,
+            "performance_plots": bool(plots["perf_plots"]),
+            "shap_summary": bool(plots["shap_plots"]),
+            "shap_dependence": bool(plots["dependence"]),
+            "model_card": bool(arts.card or arts.card_md),
+        },
         seconds={"fetch": round(t_fetch - started, 3), "total": round(finished - started, 3)},
     )
+
+
+def _source(
+    model: str | Path, tracking_uri: str | None, tmp: Path
+) -> tuple[Path, Any, str | None, dict[str, str]]:
+    """Where the artifacts are: a local folder as given, or a run's downloaded into ``tmp``."""
+    if not str(model).startswith(("models:/", "runs:/")) and Path(model).is_dir():
+        info = {"run_id": "", "run_name": "", "model_uri": str(model), "model_name": ""}
+        return Path(model), None, None, {**info, "feature_set": "", "tracking_uri": ""}
+    store, run_id, info = _fetch_run_artifacts(str(model), tracking_uri, tmp)
+    return tmp, store, run_id, info
+
+
+@dataclass
+class _Artifacts:
+    """What a training run logged for its report (``None``/empty when it did not)."""
+
+    card: dict[str, Any]
+    card_md: str
+    backtest: pd.DataFrame | None
+    fairness: pd.DataFrame | None
+    gaps: pd.DataFrame | None
+    folds: pd.DataFrame | None
+    sample_path: Path
+    plots: dict[str, Path]
+
+
+def _read_artifacts(src: Path, run_id: str | None) -> _Artifacts:
+    card_path, md_path = (
+        src / ARTIFACT_LAYOUT["model_card_json"],
+        src / ARTIFACT_LAYOUT["model_card_md"],
+    )
+    card: dict[str, Any] = (
+        json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
+    )
+    backtest = _read_csv(src / ARTIFACT_LAYOUT["backtest_table"])
+    if backtest is None:
+        backtest = _read_csv(src / ARTIFACT_LAYOUT["evaluation_table"])
+    if backtest is None and card.get("metrics"):
+        backtest = pd.DataFrame(card["metrics"])
+    fairness = _read_csv(src / ARTIFACT_LAYOUT["fairness"])
+    if (
+        fairness is not None
+        and "method" in fairness.columns
+        and (fairness["method"] == "model").any()
+    ):
+        fairness = fairness[fairness["method"] == "model"].drop(columns="method")
+    if fairness is None and card.get("subgroups"):
+        fairness = pd.DataFrame(card["subgroups"])
+    plot_dir = src / "plots"
+    plots = {p.stem: p for p in plot_dir.glob("*.png")} if plot_dir.is_dir() else {}
+    if not (card or backtest is not None or plots or fairness is not None):
+        where = f"run {run_id}" if run_id else str(src)
+        raise ReportInputError(
+            f"The {where} logged none of riskml's evaluation artifacts ({', '.join(list(ARTIFACT_LAYOUT.values())[:3])}, "
+            "plots/*.png, model_card.json). Give the URI of a model trained with 'riskml train'."
+        )
+    return _Artifacts(
+        card=card,
+        card_md=md_path.read_text(encoding="utf-8") if md_path.is_file() else "",
+        backtest=backtest,
+        fairness=fairness,
+        gaps=_read_csv(src / ARTIFACT_LAYOUT["fairness_gaps"]),
+        folds=_read_csv(src / ARTIFACT_LAYOUT["folds"]),
+        sample_path=src / ARTIFACT_LAYOUT["shap_sample"],
+        plots=plots,
+    )
+
+
+def _copy_plots(
+    folder: OutputFolder, arts: _Artifacts, font: CJKFont, config: ReportsConfig
+) -> dict[str, list[dict[str, str]]]:
+    """The run's plots copied into the report (SHAP dependence drawn from the sample if absent)."""
+
+    def copy_plot(stem: str) -> dict[str, str] | None:
+        if stem not in arts.plots:
+            return None
+        name = safe_filename(stem) + ".png"
+        shutil.copyfile(arts.plots[stem], folder.path("plots", name))
+        return {"title": stem.replace("_", " "), "href": "plots/" + quote(name)}
+
+    def copied(stems: Any) -> list[dict[str, str]]:
+        return [p for p in (copy_plot(s) for s in stems) if p]
+
+    dependence = copied(s for s in sorted(arts.plots) if s.startswith("shap_dependence_"))
+    if not dependence and arts.sample_path.is_file():
+        dependence = _dependence_plots(pd.read_parquet(arts.sample_path), folder, font, config)
+    return {
+        "perf_plots": copied(PERFORMANCE_PLOTS),
+        "shap_plots": copied(SHAP_PLOTS),
+        "dependence": dependence,
+    }
+
+
+def _model_context(
+    config: ReportsConfig,
+    lang: str,
+    arts: _Artifacts,
+    plots: dict[str, list[dict[str, str]]],
+    info: dict[str, str],
+    model: str,
+    run_id: str | None,
+    src: Path,
+) -> dict[str, Any]:
+    """``model.html``'s context: run metadata, tables, plots and the model card."""
+    card = arts.card
+    model_info = card.get("model", {}) if isinstance(card.get("model"), dict) else {}
+    name = str(model_info.get("name") or info["model_name"] or "")
+    version = f"v{model_info['version']}" if model_info.get("version") else ""
+    title_model = " ".join(x for x in (name, version) if x) or model
+    training = card.get("training", {})
+    feature_set = (
+        info["feature_set"]
+        or " ".join(
+            str(model_info.get("feature_set", {}).get(k) or "") for k in ("name", "version")
+        ).strip()
+    )
+    gaps = arts.gaps
+    return {
+        "t": config.text[lang],  # type: ignore[index]
+        "lang": lang,
+        "html_lang": "zh-CN" if lang == "zh" else "en",
+        "mode": "internal",
+        "version": __version__,
+        "css_href": "static/report.css",
+        "meta": {
+            "as_of": " – ".join(
+                str(x) for x in (training.get("as_of_first"), training.get("as_of_last")) if x
+            ),
+            "model": title_model,
+            "feature_set": feature_set,
+            "source": f"{info['tracking_uri']} run {run_id}" if run_id else str(src),
+            "generated_at": now_text(),
+        },
+        "title_model": title_model,
+        "run_id": run_id,
+        "backtest": _table(_by_metric(arts.backtest), highlight="model"),
+        "folds": _table(arts.folds),
+        "fairness": _table(arts.fairness),
+        "gaps": _table(
+            gaps.sort_values("gap", ascending=False) if gaps is not None and "gap" in gaps else gaps
+        ),
+        **plots,
+        "card": card,
+        "card_model": {
+            k: v for k, v in model_info.items() if k != "feature_set" and v not in (None, "")
+        },
+        "card_md": arts.card_md if not card else "",
+    }

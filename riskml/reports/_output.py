@@ -136,6 +136,10 @@ class OutputFolder:
         self.committed = False
         self._previous_sigterm: Any = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker process writing into the staging folder gets (no signal handler)."""
+        return {**self.__dict__, "_previous_sigterm": None}
+
     def check(self) -> None:
         """Refuse, before any work, a ``DIR`` that is a file or a folder of other files."""
         final = self.final

@@ -17,6 +17,7 @@ from riskml.config.reports import ReportsConfig
 from riskml.reports._labels import risk_type_labels
 from riskml.reports._output import safe_filename, unique_stems
 from riskml.reports._scorefile import TIERS, ScoreFile
+from riskml.scoring.columns import MAX_REASONS, VALUE_ZH, reason_column
 
 __all__ = [
     "UNIT_COLUMN",
@@ -276,15 +277,39 @@ def _counts(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def prepare_units(
     sf: ScoreFile, level: str, lang: str, mode: str, config: ReportsConfig
 ) -> Prepared:
-    from riskml.scoring.columns import MAX_REASONS, reason_column
-
+    """Everything the unit pages show, computed once for the whole roster and split by unit."""
     t = {**config.text[lang], "_lang": lang}  # type: ignore[index]
-    df = sf.frame
-    unit_col = UNIT_COLUMN[level]
-    df = df.assign(_unit=df[unit_col].astype("string"))
-    village_name = df["village_name"].astype("string").fillna(df["village_code"].astype("string"))
-    df["_village"] = village_name
+    df = sf.frame.assign(_unit=sf.frame[UNIT_COLUMN[level]].astype("string"))
+    df["_village"] = df["village_name"].astype("string").fillna(df["village_code"].astype("string"))
+    units = _unit_table(df, level)
+    _describe(df, sf, t, mode, config)
+    _identify(df, t, mode)
+    previous_as_of = _previous_as_of(sf)
+    flagged_mask = df["flagged"].fillna(False).astype(bool)
+    fl = _ranked_flagged(df[flagged_mask].copy(), level)
+    _household_texts(fl, lang, mode)
+    long = _reasons_long(fl, sf, lang, mode, config)
+    by_type = mode == "internal" and sf.has_risk_types
+    reasons_by_type, reasons = _reason_counts(long, by_type)
+    sections = _follow_up(df, t, mode, flagged_mask, previous_as_of)
+    return Prepared(
+        by_type=by_type,
+        units=units,
+        flagged={u: g for u, g in fl.groupby("_unit", sort=False)},
+        no_longer=_by_unit(sections["no_longer"]),
+        rejected=_by_unit(df[df["status"].astype("string") == "rejected"]),
+        reasons=reasons,
+        reasons_by_type=reasons_by_type,
+        subunits=_subunits(df, level),
+        unreviewed=_by_unit(sections["unreviewed"]),
+        held_back=_by_unit(sections["held_back"]) if mode == "internal" else {},
+        below_line=_by_unit(sections["below_line"]),
+        previous_as_of=previous_as_of,
+    )
 
+
+def _unit_table(df: pd.DataFrame, level: str) -> pd.DataFrame:
+    """One row per unit: its counts, name and a file stem unique in the report folder."""
     units = _counts(df, ["_unit"])
     if level == "village":
         names = df.groupby("_unit", sort=True)["_village"].first()
@@ -296,36 +321,39 @@ def prepare_units(
         for code, name in zip(units["_unit"], units["name"], strict=True)
     ]
     units["stem"] = unique_stems(stems)
+    return units
 
-    # household id as shown: masked in public mode (a public file is masked already)
+
+def _describe(
+    df: pd.DataFrame, sf: ScoreFile, t: dict[str, Any], mode: str, config: ReportsConfig
+) -> None:
+    """Add the id as shown (masked in public mode), the score as a percentage and the change
+    since the previous list with its detail."""
     ids = df["household_id"].astype("string")
-    if mode == "public" and sf.mode == "internal":
+    if mode == "public" and sf.mode == "internal":  # a public file is masked already
         visible = config.masked_id_visible_chars
         ids = ("******" + (ids.str[-visible:] if visible else "")).astype("string")
     df["_id"] = ids
     tiers_t: dict[str, str] = t["tiers"]  # type: ignore[assignment]
     changes_t: dict[str, str] = t["changes"]  # type: ignore[assignment]
-    previous_word = str(t["previous"])
     df["_score"] = _pct(df["score"])
     change = df["change"].astype("string").fillna("na")
     df["_change"] = change
     df["_change_label"] = change.map(changes_t).fillna(change)
     prev_tier = df["previous_tier"].astype("string").map(tiers_t)
-    prev_text = (previous_word + ": " + prev_tier.fillna("—")).astype("string")
-    show_score = mode == "internal" or config.public_show_score
-    if show_score:
+    prev_text = (str(t["previous"]) + ": " + prev_tier.fillna("—")).astype("string")
+    if mode == "internal" or config.public_show_score:
         prev_text = prev_text.where(
             df["previous_score"].isna(),
             prev_text + ", " + _pct(df["previous_score"]).astype("string"),
         )
     df["_change_detail"] = prev_text.where(change != "new_household", "").fillna("")
-    _identify(df, t, mode)
-    previous_as_of = _previous_as_of(sf)
-    flagged_tiers = _flagged_tiers(df)
 
-    flagged_mask = df["flagged"].fillna(False).astype(bool)
+
+def _ranked_flagged(fl: pd.DataFrame, level: str) -> pd.DataFrame:
+    """The flagged households in rank order within their unit, with ``_rank``: the score
+    file's rank at this level, else (county level, or a missing rank) the position by score."""
     sort_rank = {"village": "rank_village", "township": "rank_township", "county": None}[level]
-    fl = df[flagged_mask].copy()
     if sort_rank is not None:
         fl["_rank"] = fl[sort_rank].astype("Float64")
         fl = fl.sort_values(
@@ -343,14 +371,12 @@ def prepare_units(
         fl = fl.sort_values(["_unit", "score"], ascending=[True, False], kind="mergesort")
         fl["_rank"] = fl.groupby("_unit").cumcount() + 1
     fl["_rank"] = fl["_rank"].map(lambda v: int(v))
+    return fl
 
-    # reasons, long: one row per (flagged household, reason)
-    type_labels = risk_type_labels(lang)
-    colors = config.chart.risk_type_colors
-    text_field = lang if mode == "internal" else f"public_{lang}"
 
-    # measures and village context are per household; a public report shows the public
-    # register (an internal measure such as 医疗救助 would reveal a sensitive risk type)
+def _household_texts(fl: pd.DataFrame, lang: str, mode: str) -> None:
+    """Measures and village context per household; a public report shows the public register
+    (an internal measure such as 医疗救助 would reveal a sensitive risk type)."""
     prefix = "" if mode == "internal" else "public_"
     for src, dst in (
         (f"{prefix}measures_{lang}", "_measures"),
@@ -359,9 +385,15 @@ def prepare_units(
     ):
         fl[dst] = fl[src].astype("string") if src in fl.columns else pd.NA
 
-    long_parts = []
-    for k in range(1, MAX_REASONS + 1):
-        part = pd.DataFrame(
+
+def _reasons_long(
+    fl: pd.DataFrame, sf: ScoreFile, lang: str, mode: str, config: ReportsConfig
+) -> pd.DataFrame:
+    """The flagged households' reasons, long: one row per (household, reason), with the type
+    label, colour, text in this mode's register and the bar length within the unit."""
+    text_field = lang if mode == "internal" else f"public_{lang}"
+    parts = [
+        pd.DataFrame(
             {
                 "_row": fl.index.to_numpy(),
                 "_unit": fl["_unit"].to_numpy(),
@@ -373,49 +405,70 @@ def prepare_units(
                 "text": fl[reason_column(k, text_field)].astype("string").to_numpy(),
             }
         )
-        long_parts.append(part)
-    long = pd.concat(long_parts, ignore_index=True) if long_parts else pd.DataFrame()
-    if len(long):
-        long = long[long["text"].notna() | long["type"].notna()]
-        long["type"] = long["type"].astype("string")
-        long["type_label"] = long["type"].map(type_labels).fillna(long["type"]).astype(object)
-        long["color"] = long["type"].map(colors).fillna(config.chart.other_color).astype(object)
-        long["text"] = long["text"].fillna(long["type_label"]).astype(object)
-        unit_max = long.groupby("_unit")["contribution"].transform("max")
-        long["bar_pct"] = (
-            (100 * long["contribution"].clip(lower=0) / unit_max.where(unit_max > 0))
-            .round(1)
-            .fillna(0.0)
-        )
-        long = long.sort_values(["_row", "k"], kind="mergesort")
+        for k in range(1, MAX_REASONS + 1)
+    ]
+    long = pd.concat(parts, ignore_index=True)
+    if not len(long):
+        return long
+    long = long[long["text"].notna() | long["type"].notna()]
+    long["type"] = long["type"].astype("string")
+    long["type_label"] = (
+        long["type"].map(risk_type_labels(lang)).fillna(long["type"]).astype(object)
+    )
+    colors = config.chart.risk_type_colors
+    long["color"] = long["type"].map(colors).fillna(config.chart.other_color).astype(object)
+    long["text"] = long["text"].fillna(long["type_label"]).astype(object)
+    unit_max = long.groupby("_unit")["contribution"].transform("max")
+    long["bar_pct"] = (
+        (100 * long["contribution"].clip(lower=0) / unit_max.where(unit_max > 0))
+        .round(1)
+        .fillna(0.0)
+    )
+    return long.sort_values(["_row", "k"], kind="mergesort")
 
-    # Reasons among flagged households: internal reports count official risk types; public ones
-    # count the public wording, which explain keeps free of sensitive types (因病 and 因残 are
-    # health data: their public wording must not reveal them, so neither may a public chart).
-    by_type = mode == "internal" and sf.has_risk_types
-    if len(long):
-        # a public report counts facts (the first of each reason), not whole reason sentences
-        long["fact"] = long["text"].astype(str).str.split("；|; ", n=1, regex=True).str[0]
-        key = "type_label" if by_type else "fact"
-        rbt = (
-            long.drop_duplicates(["_row", key])
-            .groupby(["_unit", key], sort=False)
-            .agg(households=("_row", "size"), color=("color", "first"), type=("type", "first"))
-            .reset_index()
-            .rename(columns={key: "label"})
-            .sort_values(
-                ["_unit", "households", "label"], ascending=[True, False, True], kind="mergesort"
-            )
-        )
-        if not by_type:
-            rbt["color"] = "#2f6f9f"
-        reasons_by_type = {u: g for u, g in rbt.groupby("_unit", sort=False)}
-        reasons = {u: g.to_dict("records") for u, g in long.groupby("_unit", sort=False)}
-    else:
-        reasons_by_type, reasons = {}, {}
 
+def _reason_counts(
+    long: pd.DataFrame, by_type: bool
+) -> tuple[dict[str, pd.DataFrame], dict[str, list[dict[str, Any]]]]:
+    """Households per reason in each unit, and each unit's reason rows.
+
+    Internal reports count official risk types; public ones count the public wording, which
+    explain keeps free of sensitive types (因病 and 因残 are health data: their public wording
+    must not reveal them, so neither may a public chart). A public report counts facts (the
+    first of each reason), not whole reason sentences.
+    """
+    if not len(long):
+        return {}, {}
+    long["fact"] = long["text"].astype(str).str.split("；|; ", n=1, regex=True).str[0]
+    key = "type_label" if by_type else "fact"
+    rbt = (
+        long.drop_duplicates(["_row", key])
+        .groupby(["_unit", key], sort=False)
+        .agg(households=("_row", "size"), color=("color", "first"), type=("type", "first"))
+        .reset_index()
+        .rename(columns={key: "label"})
+        .sort_values(
+            ["_unit", "households", "label"], ascending=[True, False, True], kind="mergesort"
+        )
+    )
+    if not by_type:
+        rbt["color"] = "#2f6f9f"
+    reasons_by_type = {u: g for u, g in rbt.groupby("_unit", sort=False)}
+    reasons = {u: g.to_dict("records") for u, g in long.groupby("_unit", sort=False)}
+    return reasons_by_type, reasons
+
+
+def _follow_up(
+    df: pd.DataFrame,
+    t: dict[str, Any],
+    mode: str,
+    flagged_mask: pd.Series,
+    previous_as_of: str | None,
+) -> dict[str, pd.DataFrame]:
+    """The list's smaller sections, in village and 村内编号 order: no longer flagged (with why),
+    flagged last time and not reviewed since, held back after a review, below the line."""
     status = df["status"].astype("string")
-    prev_flagged = df["previous_tier"].astype("string").isin(flagged_tiers).fillna(False)
+    prev_flagged = df["previous_tier"].astype("string").isin(_flagged_tiers(df)).fillna(False)
     reviewed_on = pd.to_datetime(df["last_review_on"])
     if previous_as_of is not None:
         reviewed_since = (reviewed_on >= pd.Timestamp(previous_as_of)).fillna(False)
@@ -433,38 +486,26 @@ def prepare_units(
     below["_income"] = _income_text(below, t, mode)
     below["_now"] = _now_text(below, t)
     order = ["_unit", "village_code", "_seq_sort", "household_id"]
-    for frame_ in (unreviewed, held, below, nl):
+    sections = {"no_longer": nl, "unreviewed": unreviewed, "held_back": held, "below_line": below}
+    for name, frame_ in sections.items():
         frame_["_seq_sort"] = frame_["_seq"].astype("Float64")
-    unreviewed = unreviewed.sort_values(order, kind="mergesort", na_position="last")
-    held = held.sort_values(order, kind="mergesort", na_position="last")
-    below = below.sort_values(order, kind="mergesort", na_position="last")
-    nl = nl.sort_values(order, kind="mergesort", na_position="last")
-    rejected = df[df["status"].astype("string") == "rejected"]
-    subunits: dict[str, pd.DataFrame] = {}
-    if level in _SUB_LEVEL:
-        sub_col = UNIT_COLUMN[_SUB_LEVEL[level]]
-        sub = _counts(df, ["_unit", sub_col])
-        if _SUB_LEVEL[level] == "village":
-            vnames = df.groupby(sub_col, sort=True)["_village"].first()
-            sub["name"] = sub[sub_col].map(vnames).fillna(sub[sub_col]).astype(str)
-        else:
-            sub["name"] = sub[sub_col].astype(str)
-        sub["code"] = sub[sub_col]
-        subunits = {u: g for u, g in sub.groupby("_unit", sort=False)}
-    return Prepared(
-        by_type=by_type,
-        units=units,
-        flagged={u: g for u, g in fl.groupby("_unit", sort=False)},
-        no_longer=_by_unit(nl),
-        rejected=_by_unit(rejected),
-        reasons=reasons,
-        reasons_by_type=reasons_by_type,
-        subunits=subunits,
-        unreviewed=_by_unit(unreviewed),
-        held_back=_by_unit(held) if mode == "internal" else {},
-        below_line=_by_unit(below),
-        previous_as_of=previous_as_of,
-    )
+        sections[name] = frame_.sort_values(order, kind="mergesort", na_position="last")
+    return sections
+
+
+def _subunits(df: pd.DataFrame, level: str) -> dict[str, pd.DataFrame]:
+    """A township's villages or a county's townships, with their counts."""
+    if level not in _SUB_LEVEL:
+        return {}
+    sub_col = UNIT_COLUMN[_SUB_LEVEL[level]]
+    sub = _counts(df, ["_unit", sub_col])
+    if _SUB_LEVEL[level] == "village":
+        vnames = df.groupby(sub_col, sort=True)["_village"].first()
+        sub["name"] = sub[sub_col].map(vnames).fillna(sub[sub_col]).astype(str)
+    else:
+        sub["name"] = sub[sub_col].astype(str)
+    sub["code"] = sub[sub_col]
+    return {u: g for u, g in sub.groupby("_unit", sort=False)}
 
 
 _SECTION_COLUMNS = (
@@ -563,8 +604,6 @@ def sensitive_texts(sf: ScoreFile, rows: pd.DataFrame) -> list[str]:
     public wording or measures, heads' names and groups (村民小组)."""
     if sf.mode != "internal" or rows.empty:
         return []
-    from riskml.scoring.columns import MAX_REASONS, reason_column
-
     internal: set[str] = set()
     public: set[str] = set()
     for k in range(1, MAX_REASONS + 1):
@@ -601,8 +640,6 @@ def registration_rows(fl: pd.DataFrame) -> list[list[Any]]:
     joined with "；", and the suggested measures. The workbook is a Chinese form whatever the
     report language.
     """
-    from riskml.scoring.columns import MAX_REASONS, VALUE_ZH, reason_column
-
     if fl.empty:
         return []
     tiers = VALUE_ZH["tier"]

@@ -147,24 +147,48 @@ def write_registration_workbook(
         The title line above the header (unit and as-of date).
     """
     import openpyxl
-    from openpyxl.comments import Comment
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-    from openpyxl.utils import get_column_letter
 
-    n_fixed = len(REGISTRATION_COLUMNS) - len(REGISTRATION_CADRE_COLUMNS)
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = REGISTRATION_SHEET_TITLE
-    header_row, first = 2, 3
-    last = first + len(rows) - 1
+    _title_row(ws, title)
+    _header_row(ws, _HEADER_ROW)
+    for i, values in enumerate(rows):
+        _household_row(ws, _FIRST_ROW + i, values)
+    if rows:
+        _conclusion_lists(ws, _FIRST_ROW, _FIRST_ROW + len(rows) - 1)
+    _print_and_protect(ws)
+    wb.active = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+_HEADER_ROW, _FIRST_ROW = 2, 3
+_N_FIXED = len(REGISTRATION_COLUMNS) - len(REGISTRATION_CADRE_COLUMNS)
+
+
+def _border() -> Any:
+    from openpyxl.styles import Border, Side
+
     thin = Side(style="thin", color="9AA5AE")
-    border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    wrap = Alignment(wrap_text=True, vertical="top")
+    return Border(left=thin, right=thin, top=thin, bottom=thin)
+
+
+def _title_row(ws: Any, title: str) -> None:
+    from openpyxl.styles import Font
 
     _text_cell(ws.cell(row=1, column=1), title)
     ws.cell(row=1, column=1).font = Font(bold=True, size=13)
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(REGISTRATION_COLUMNS))
     ws.row_dimensions[1].height = 22
+
+
+def _header_row(ws: Any, header_row: int) -> None:
+    """Column names: riskml's columns shaded blue-grey, the cadres' yellow, with notes."""
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
     fixed_fill = PatternFill("solid", fgColor="E8EEF3")
     cadre_fill = PatternFill("solid", fgColor="FFF2CC")
@@ -172,45 +196,53 @@ def write_registration_workbook(
         cell = ws.cell(row=header_row, column=j)
         _text_cell(cell, name)
         cell.font = Font(bold=True)
-        cell.fill = fixed_fill if j <= n_fixed else cadre_fill
-        cell.border = border
+        cell.fill = fixed_fill if j <= _N_FIXED else cadre_fill
+        cell.border = _border()
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(j)].width = _WIDTHS.get(name, 12)
         if name in _HEADER_NOTES:
             cell.comment = Comment(_HEADER_NOTES[name], "riskml", width=320, height=110)
 
-    for i, values in enumerate(rows):
-        r = first + i
-        if len(values) != n_fixed:
-            raise ValueError(f"a registration row needs {n_fixed} values, got {len(values)}")
-        ws.row_dimensions[r].height = _row_height(values)
-        for j, v in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=j)
-            if isinstance(v, int) and not isinstance(v, bool):
-                cell.value = v  # the rank
-            else:
-                _text_cell(cell, v)
-            cell.alignment = wrap
-            cell.border = border
-        for j in range(n_fixed + 1, len(REGISTRATION_COLUMNS) + 1):
-            cell = ws.cell(row=r, column=j)
-            cell.protection = Protection(locked=False)
-            cell.border = border
-            cell.alignment = wrap
-            name = REGISTRATION_COLUMNS[j - 1]
-            cell.number_format = "yyyy-mm-dd" if name == "核实日期" else "@"
 
-    if rows:
-        col = {name: get_column_letter(j) for j, name in enumerate(REGISTRATION_COLUMNS, 1)}
-        for name, items in (
-            ("核实结论", list(CONCLUSIONS_ZH)),
-            ("风险类型", list(risk_types_zh())),
-        ):
-            dv = _list_validation(ws, name, items, col[name])
-            dv.add(f"{col[name]}{first}:{col[name]}{last}")
+def _household_row(ws: Any, r: int, values: Sequence[Any]) -> None:
+    """One household: riskml's values (locked) and the cadres' empty, unlocked cells."""
+    from openpyxl.styles import Alignment, Protection
 
-    ws.freeze_panes = ws.cell(row=first, column=1)
-    ws.print_title_rows = f"{header_row}:{header_row}"
+    if len(values) != _N_FIXED:
+        raise ValueError(f"a registration row needs {_N_FIXED} values, got {len(values)}")
+    border, wrap = _border(), Alignment(wrap_text=True, vertical="top")
+    ws.row_dimensions[r].height = _row_height(values)
+    for j, v in enumerate(values, start=1):
+        cell = ws.cell(row=r, column=j)
+        if isinstance(v, int) and not isinstance(v, bool):
+            cell.value = v  # the rank
+        else:
+            _text_cell(cell, v)
+        cell.alignment = wrap
+        cell.border = border
+    for j in range(_N_FIXED + 1, len(REGISTRATION_COLUMNS) + 1):
+        cell = ws.cell(row=r, column=j)
+        cell.protection = Protection(locked=False)
+        cell.border = border
+        cell.alignment = wrap
+        name = REGISTRATION_COLUMNS[j - 1]
+        cell.number_format = "yyyy-mm-dd" if name == "核实日期" else "@"
+
+
+def _conclusion_lists(ws: Any, first: int, last: int) -> None:
+    """Drop-down lists for the conclusion and the risk type (one source: riskml.data)."""
+    from openpyxl.utils import get_column_letter
+
+    col = {name: get_column_letter(j) for j, name in enumerate(REGISTRATION_COLUMNS, 1)}
+    for name, items in (("核实结论", list(CONCLUSIONS_ZH)), ("风险类型", list(risk_types_zh()))):
+        dv = _list_validation(ws, name, items, col[name])
+        dv.add(f"{col[name]}{first}:{col[name]}{last}")
+
+
+def _print_and_protect(ws: Any) -> None:
+    """A4 landscape, header repeated, page footer; the sheet protected except cadre cells."""
+    ws.freeze_panes = ws.cell(row=_FIRST_ROW, column=1)
+    ws.print_title_rows = f"{_HEADER_ROW}:{_HEADER_ROW}"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
@@ -222,8 +254,3 @@ def write_registration_workbook(
     ws.protection.formatRows = False
     ws.protection.selectLockedCells = False
     ws.protection.selectUnlockedCells = False
-
-    wb.active = 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path

@@ -89,8 +89,8 @@ def test_labels_config_with_unknown_key(full_run: FullRun, tmp_path: Path) -> No
 
 
 def test_reports_config_with_unknown_key_and_wrong_type(tmp_path: Path) -> None:
-    """reports.yaml with 'public_show_scores' (typo) or masked_id_visible_chars: four → ConfigError
-    naming the file and the key."""
+    """reports.yaml with 'public_show_scores' (typo), masked_id_visible_chars: four or
+    pdf_engine: latex → ConfigError naming the file and the key."""
     from riskml.config import ConfigError, config_dir
     from riskml.config.reports import load_reports_config
 
@@ -98,6 +98,7 @@ def test_reports_config_with_unknown_key_and_wrong_type(tmp_path: Path) -> None:
     for key, value, expected in [
         ("public_show_scores", True, "unknown key 'public_show_scores'"),
         ("masked_id_visible_chars", "four", "masked_id_visible_chars"),
+        ("pdf_engine", "latex", "pdf_engine"),
     ]:
         path = tmp_path / f"{key}.yaml"
         path.write_text(yaml.safe_dump({**base, key: value}, allow_unicode=True), encoding="utf-8")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from PIL import Image
 
 from riskml.config.reports import load_reports_config
 from riskml.reports import render_review_reports
+from riskml.reports._output import MANIFEST_NAME
 from tests.reports._html import ID_18
 from tests.reports.conftest import needs
 
@@ -136,3 +139,77 @@ def test_verification_sheets_one_page_per_household(pdf_reports) -> None:
             assert ID_18.findall(text) == [hid]
             assert t["v_conclusion"] in text and t["v_signatures"][0] in text
     assert all(u["verification"] is None for u in pdf_reports[("zh", "public")].units)
+
+
+class _PageTexts(HTMLParser):
+    """The text nodes of an HTML page as printed (``no-print`` elements and the head left out)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden: list[bool] = []
+        self.texts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "meta", "link", "img"):
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        self.hidden.append(tag in ("head", "title") or "no-print" in classes)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in ("br", "meta", "link", "img") and self.hidden:
+            self.hidden.pop()
+
+    def handle_data(self, data: str) -> None:
+        if data.strip() and not any(self.hidden):
+            self.texts.append(data.strip())
+
+
+def _squashed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.mark.parametrize("key", [("zh", "public"), ("en", "internal")])
+def test_pdf_holds_every_text_of_its_html_page(pdf_reports, key) -> None:
+    """Typst typesets the PDF from the page data, not from the HTML: every sentence the HTML page
+    shows (reasons, measures, ids, follow-up notes, wording) is in the PDF, word for word (in
+    drawing order, whitespace aside), for the lists and the verification sheets."""
+    result = pdf_reports[key]
+    checked = 0
+    for unit in result.units:
+        pairs = [(unit["pdf"], unit["html"])]
+        if unit["verification"]:
+            pairs.append((unit["verification"], unit["verification"].replace(".pdf", ".html")))
+        for pdf, html in pairs:
+            text = _squashed(_run("pdftotext", "-raw", str(result.out_dir / pdf), "-"))
+            page = _PageTexts()
+            page.feed((result.out_dir / html).read_text(encoding="utf-8"))
+            missing = [s for s in page.texts if _squashed(s) not in text]
+            assert not missing, f"{pdf} lacks {missing[:5]}"
+            checked += len(page.texts)
+    assert checked > 200
+
+
+def test_weasyprint_engine_renders_the_html_itself(tiny_scores: Path, tmp_path: Path) -> None:
+    """pdf_engine: weasyprint lays out the HTML page (the engine before Typst); the default
+    typesets with Typst. Both write A4 PDFs with the CJK font embedded."""
+    config = load_reports_config()
+    producers = {}
+    for engine in ("typst", "weasyprint"):
+        result = render_review_reports(
+            tiny_scores,
+            tmp_path / engine,
+            level="county",
+            lang="zh",
+            mode="public",
+            formats="pdf",
+            config=config.model_copy(update={"pdf_engine": engine}),
+        )
+        manifest = json.loads((result.out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        assert manifest["pdf_engine"] == engine
+        pdf = result.out_dir / result.units[0]["pdf"]
+        info = _run("pdfinfo", str(pdf))
+        assert "(A4)" in info
+        assert any(CJK_FONT.search(f) for f in _embedded_fonts(pdf))
+        producers[engine] = " ".join(re.findall(r"^(?:Producer|Creator):\s+(.*)$", info, re.M))
+    assert "typst" in producers["typst"].lower()
+    assert "weasyprint" in producers["weasyprint"].lower()

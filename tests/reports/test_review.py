@@ -113,8 +113,8 @@ def test_report_content(
             page = read(result.out_dir / u["html"])
             assert 'id="contributions"' in page
             stem = Path(u["html"]).stem
-            assert f"{stem}.contributions.png" in charts
-            assert f"{stem}.reasons.png" in charts
+            assert f"{stem}.contributions.svg" in charts
+            assert f"{stem}.reasons.svg" in charts
 
 
 def test_reasons_counted_by_official_type_internally_and_by_public_wording_publicly(
