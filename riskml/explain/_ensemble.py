@@ -20,7 +20,7 @@ either behaviour, those tests fail first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -257,69 +257,102 @@ def parse_booster(booster: Any, trees: range | None = None) -> TreeEnsemble:
     )
 
 
-def lightgbm_matrix(booster: Any, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+def _check_frame(booster: Any, X: pd.DataFrame) -> list[str]:
+    """Refuse a frame LightGBM could not predict on; return its categorical columns."""
+    n_features = booster.num_feature()
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} columns but the model was trained on {n_features} features "
+            f"({booster.feature_name()[:5]}...). Select the model's feature columns, in order."
+        )
+    bad = [
+        c
+        for c, dt in zip(X.columns, X.dtypes, strict=True)
+        if not (
+            isinstance(dt, pd.CategoricalDtype)
+            or pd.api.types.is_numeric_dtype(dt)
+            or pd.api.types.is_bool_dtype(dt)
+        )
+    ]
+    if bad:
+        raise ValueError(
+            f"X column(s) {bad[:5]} are neither numeric, boolean nor categorical "
+            f"(dtypes {[str(X[c].dtype) for c in bad[:5]]}); LightGBM cannot use them. "
+            "Pass the model's feature frame (float64 or category columns)."
+        )
+    cat_cols = [
+        c for c, dt in zip(X.columns, X.dtypes, strict=True) if isinstance(dt, pd.CategoricalDtype)
+    ]
+    pandas_categorical = booster.pandas_categorical
+    if cat_cols and (pandas_categorical is None or len(pandas_categorical) != len(cat_cols)):
+        raise ValueError(
+            f"X has {len(cat_cols)} categorical column(s) {cat_cols} but the model was trained "
+            f"with {0 if pandas_categorical is None else len(pandas_categorical)}. "
+            "Give X the same column dtypes as the training frame."
+        )
+    return cat_cols
+
+
+def _category_codes(col: pd.Series, cats: list[Any]) -> np.ndarray:
+    """A categorical column as LightGBM's ``_data_from_pandas`` codes it: the training
+    categories' codes, unseen and missing as NaN (the integer codes when none is missing)."""
+    if list(col.cat.categories) != list(cats):
+        col = col.cat.set_categories(cats)
+    codes = col.cat.codes.to_numpy()
+    if (codes == -1).any():
+        return np.where(codes == -1, np.nan, codes.astype(np.float64))
+    return codes
+
+
+def _frame_columns(booster: Any, X: pd.DataFrame) -> tuple[list[Any], np.dtype]:
+    """The frame's columns as LightGBM reads them (categories as codes), and their common dtype
+    (LightGBM's rule: float32 input stays float32-exact)."""
+    cat_cols = set(_check_frame(booster, X))
+    cats = iter(booster.pandas_categorical or [])
+    columns: list[Any] = []
+    types: list[Any] = []
+    for j, name in enumerate(X.columns):
+        col = X.iloc[:, j]
+        if name in cat_cols:
+            codes = _category_codes(col, next(cats))
+            columns.append(codes)
+            types.append(codes.dtype.type)
+        else:
+            columns.append(col)
+            types.append(col.dtype.type)
+    return columns, np.result_type(*types, np.float32)
+
+
+def lightgbm_matrix(
+    booster: Any, X: pd.DataFrame | np.ndarray, *, order: Literal["C", "F"] = "C"
+) -> np.ndarray:
     """``X`` as the float64 matrix LightGBM's ``predict`` hands to its trees.
 
     A DataFrame's categorical columns are re-coded to the booster's training categories
     (``booster.pandas_categorical``; unseen and missing categories become NaN); numbers keep the
     precision LightGBM keeps (float32 input stays float32-exact); values with
-    ``|x| <= 1e-35`` become 0.0 as in LightGBM's dense-row reader.
+    ``|x| <= 1e-35`` become 0.0 as in LightGBM's dense-row reader. A frame is converted column
+    by column into an ``order`` (``"F"``: column-major, what the kernels read) array.
     """
-    n_features = booster.num_feature()
     if isinstance(X, pd.DataFrame):
-        if X.shape[1] != n_features:
-            raise ValueError(
-                f"X has {X.shape[1]} columns but the model was trained on {n_features} features "
-                f"({booster.feature_name()[:5]}...). Select the model's feature columns, in order."
-            )
-        data = X.copy(deep=False)
-        bad = [
-            c
-            for c, dt in zip(data.columns, data.dtypes, strict=True)
-            if not (
-                isinstance(dt, pd.CategoricalDtype)
-                or pd.api.types.is_numeric_dtype(dt)
-                or pd.api.types.is_bool_dtype(dt)
-            )
-        ]
-        if bad:
-            raise ValueError(
-                f"X column(s) {bad[:5]} are neither numeric, boolean nor categorical "
-                f"(dtypes {[str(data[c].dtype) for c in bad[:5]]}); LightGBM cannot use them. "
-                "Pass the model's feature frame (float64 or category columns)."
-            )
-        cat_cols = [
-            c
-            for c, dt in zip(data.columns, data.dtypes, strict=True)
-            if isinstance(dt, pd.CategoricalDtype)
-        ]
-        pandas_categorical = booster.pandas_categorical
-        if cat_cols:
-            if pandas_categorical is None or len(pandas_categorical) != len(cat_cols):
-                raise ValueError(
-                    f"X has {len(cat_cols)} categorical column(s) {cat_cols} but the model was trained "
-                    f"with {0 if pandas_categorical is None else len(pandas_categorical)}. "
-                    "Give X the same column dtypes as the training frame."
-                )
-            for col, cats in zip(cat_cols, pandas_categorical, strict=True):
-                if list(data[col].cat.categories) != list(cats):
-                    data[col] = data[col].cat.set_categories(cats)
-            data[cat_cols] = data[cat_cols].apply(lambda s: s.cat.codes).replace({-1: np.nan})
-        dtypes = [dt.type for dt in data.dtypes]
-        target = np.result_type(*dtypes, np.float32)
-        try:
-            mat = data.to_numpy(dtype=target, copy=False)
-        except (TypeError, ValueError):
-            mat = data.to_numpy(dtype=target, na_value=np.nan)
-    else:
-        mat = np.asarray(X)
-        if mat.ndim != 2 or mat.shape[1] != n_features:
-            raise ValueError(
-                f"X must be a 2-D array with the model's {n_features} feature columns; got shape {mat.shape}."
-            )
-        if mat.dtype not in (np.float32, np.float64):
-            mat = mat.astype(np.float32)
-    out = np.array(mat, dtype=np.float64, order="C", copy=True)
+        columns, target = _frame_columns(booster, X)
+        out = np.empty((len(X), len(columns)), dtype=np.float64, order=order)
+        for j, col in enumerate(columns):
+            if isinstance(col, pd.Series):
+                col = col.to_numpy(dtype=target, na_value=np.nan)
+            out[:, j] = col.astype(target, copy=False)
+            view = out[:, j]
+            view[np.abs(view) <= KZERO_THRESHOLD] = 0.0
+        return out
+    n_features = booster.num_feature()
+    mat = np.asarray(X)
+    if mat.ndim != 2 or mat.shape[1] != n_features:
+        raise ValueError(
+            f"X must be a 2-D array with the model's {n_features} feature columns; got shape {mat.shape}."
+        )
+    if mat.dtype not in (np.float32, np.float64):
+        mat = mat.astype(np.float32)
+    out = np.array(mat, dtype=np.float64, order=order, copy=True)
     out[np.abs(out) <= KZERO_THRESHOLD] = 0.0
     return out
 

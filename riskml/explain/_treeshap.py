@@ -234,7 +234,7 @@ class TreeShapExplainer:
         Equal to ``booster.predict(X, pred_contrib=True)`` (same trees) to about 1e-15.
         """
         started = time.perf_counter()
-        mat = lightgbm_matrix(self.booster, X)
+        mat = lightgbm_matrix(self.booster, X, order="F")
         self.stats.seconds["convert"] += time.perf_counter() - started
         n = mat.shape[0]
         out = np.zeros((n, self.ensemble.n_features + 1), dtype=np.float64)
