@@ -338,11 +338,13 @@ def _explain(
     from riskml import explain
 
     booster = model.booster
+    method = config.explain.method
     # keep the booster itself, not its id(): an id can be reused once a model is garbage-collected
-    if cache.get("booster") is not booster:
+    if cache.get("booster") is not booster or cache.get("method") != method:
         cache.clear()
         cache["booster"] = booster
-        cache["explainer"] = explain.TreeShapExplainer(booster)
+        cache["method"] = method
+        cache["explainer"] = explain.make_explainer(booster, method)
     explainer = cache["explainer"]
     matrix = model.encode(X_raw) if hasattr(model, "encode") else model.model.encode(X_prepared)
     contrib = explainer.shap_values(matrix)
