@@ -480,4 +480,6 @@ def make_explainer(
         return TreeShapExplainer(booster, **options)
     if method == "pred_contrib":
         return PredContribExplainer(booster, **options)
-    raise ValueError(f"The SHAP method must be one of {list(SHAP_METHODS)}. Got {method!r} instead.")
+    raise ValueError(
+        f"The SHAP method must be one of {list(SHAP_METHODS)}. Got {method!r} instead."
+    )

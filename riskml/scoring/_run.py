@@ -399,9 +399,7 @@ def score_bundle(
     return BundleScores(scores, universe, drift, timings, explained, out.drift_features)
 
 
-def _override_explain(
-    cfg: ScoringConfig, which: str | None, method: str | None
-) -> ScoringConfig:
+def _override_explain(cfg: ScoringConfig, which: str | None, method: str | None) -> ScoringConfig:
     """``cfg`` with ``explain.which`` / ``explain.method`` overridden (from the CLI)."""
     update = {k: v for k, v in (("which", which), ("method", method)) if v is not None}
     if method is not None and method not in ("tree_shap", "pred_contrib"):

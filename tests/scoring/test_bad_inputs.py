@@ -297,6 +297,6 @@ def test_unknown_shap_method_in_the_scoring_config(tmp_path: Path) -> None:
     assert "  method: tree_shap\n" in text
     path = tmp_path / "scoring.yaml"
     path.write_text(text.replace("  method: tree_shap\n", "  method: kernel\n"), encoding="utf-8")
-    with pytest.raises(ConfigError, match="explain.method") as err:
+    with pytest.raises(ConfigError, match=r"explain\.method") as err:
         load_scoring_config(path)
     assert str(path) in str(err.value)
