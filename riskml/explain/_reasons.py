@@ -431,6 +431,60 @@ def reason_codes(
     '近12个月有家庭成员住院 2 次'
     """
     _check_mode(mode)
+    cfg, max_reasons, floor = _checked_options(config, max_reasons, min_contribution)
+    feats, contrib = _checked_inputs(contrib, feature_values, features, in_place)
+    n, n_features = contrib.shape[0], len(feats)
+    names = [f.name for f in feats]
+    frame, has_as_of = _statement_frame(feature_values, as_of, n)
+    chosen = _chosen_statements(feats, frame, has_as_of)
+    types = _risk_types(feats, cfg)
+    phi = contrib[:, :n_features]
+    household = np.array([getattr(f, "scope", "household") == "household" for f in feats])
+    stated = (chosen >= 0) & (phi > 0) & household[None, :]
+    ranking = _rank_risk_types(phi, stated, types, household, cfg, floor, max_reasons)
+
+    renderer = _Renderer(feats, frame, chosen)
+    out: dict[str, Any] = {"reason_count": ranking.valid.sum(axis=1).astype(np.int64)}
+    reason_types = np.full((n, max_reasons), -1, dtype=np.int64)
+    reason_features: list[np.ndarray] = []  # per slot: top stated feature per row (-1 = none)
+    for k in range(max_reasons):
+        texts, top = _slot_texts(k, ranking, phi, stated, renderer, reason_types, cfg)
+        reason_features.append(top)
+        out.update(_slot_columns(k, ranking, texts, top, reason_types, names, cfg, mode))
+
+    context = _village_context(feats, phi, chosen, household, floor, cfg, renderer, n)
+    for lang in _LANGS:
+        out[f"context_{lang}"] = pd.array(context[lang], dtype="string")
+    for register in (False, True) if mode == "internal" else (True,):
+        measures = _measures(
+            feats,
+            ranking.groups,
+            reason_types,
+            reason_features,
+            ranking.chosen_sum,
+            ranking.valid,
+            cfg,
+            register,
+            in_place,
+            n,
+        )
+        prefix = "public_" if register else ""
+        for key, values in measures.items():
+            out[prefix + key] = pd.array(values, dtype="string")
+
+    out["other_contribution"] = _row_sums(phi) - ranking.shown
+    out["base_value"] = contrib[:, n_features]
+    out["raw_score"] = _row_sums(contrib)
+    result = pd.DataFrame(out, index=feature_values.index)
+    return result[reason_columns(max_reasons, mode)]
+
+
+def _checked_options(
+    config: ExplainConfig | str | Path | None,
+    max_reasons: int | None,
+    min_contribution: float | None,
+) -> tuple[ExplainConfig, int, float]:
+    """(config, max_reasons, floor) from the arguments and the config, checked."""
     cfg = _resolve_config(config)
     max_reasons = cfg.max_reasons if max_reasons is None else max_reasons
     if (
@@ -441,28 +495,35 @@ def reason_codes(
         raise ValueError(
             f"The 'max_reasons' parameter of reason_codes must be a positive int. Got {max_reasons!r} instead."
         )
-    max_reasons = int(max_reasons)
     floor = cfg.min_contribution if min_contribution is None else float(min_contribution)
     if not np.isfinite(floor) or floor < 0:
         raise ValueError(
             f"The 'min_contribution' parameter of reason_codes must be >= 0 (log-odds). Got {min_contribution!r} instead."
         )
+    return cfg, int(max_reasons), floor
+
+
+def _checked_inputs(
+    contrib: np.ndarray,
+    feature_values: pd.DataFrame,
+    features: Iterable[Any],
+    in_place: Sequence[Iterable[str] | None] | None,
+) -> tuple[list[Any], np.ndarray]:
+    """(the model's features, the SHAP matrix), checked against each other and the values."""
     if feature_values is None:
         raise ValueError(
             "reason_codes needs feature_values (with the fact fields) in both modes: a reason is "
             "stated only when the household's own values satisfy its condition."
         )
     feats = _as_features(features, [str(c) for c in feature_values.columns])
-    n_features = len(feats)
-    contrib = _check_contrib(contrib, n_features)
+    contrib = _check_contrib(contrib, len(feats))
     n = contrib.shape[0]
-    names = [f.name for f in feats]
     if len(feature_values) != n:
         raise ValueError(
             f"feature_values has {len(feature_values)} rows but contrib has {n}; pass the frame the "
             "SHAP values were computed on, row for row."
         )
-    missing = [c for c in names if c not in feature_values.columns]
+    missing = [f.name for f in feats if f.name not in feature_values.columns]
     if missing:
         raise ValueError(
             f"feature_values lacks the model's feature column(s) {missing[:10]}; pass the frame the "
@@ -470,119 +531,132 @@ def reason_codes(
         )
     if in_place is not None and len(in_place) != n:
         raise ValueError(f"in_place has {len(in_place)} entries for {n} households.")
-    index = feature_values.index
-    public = mode == "public"
+    return feats, contrib
 
-    frame, has_as_of = _statement_frame(feature_values, as_of, n)
-    chosen = _chosen_statements(feats, frame, has_as_of)
-    types = _risk_types(feats, cfg)
-    phi = contrib[:, :n_features]
-    base = contrib[:, n_features]
-    household = np.array([getattr(f, "scope", "household") == "household" for f in feats])
-    stated = (chosen >= 0) & (phi > 0) & household[None, :]
 
+@dataclass(frozen=True)
+class _Ranking:
+    """The risk types each household's reasons are filed under, largest first."""
+
+    groups: list[str]  # household risk types, config order
+    cols_of: dict[str, np.ndarray]  # feature columns of each type
+    slots: int  # reason slots that can be filled (at most the number of types)
+    order: np.ndarray  # (n, slots) type index per slot
+    chosen_sum: np.ndarray  # (n, slots) the type's summed stated contribution (-inf: none)
+    valid: np.ndarray  # (n, slots) the slot holds a reason
+    shown: np.ndarray  # (n,) sum of the reasons' contributions
+
+
+def _rank_risk_types(
+    phi: np.ndarray,
+    stated: np.ndarray,
+    types: list[str],
+    household: np.ndarray,
+    cfg: ExplainConfig,
+    floor: float,
+    max_reasons: int,
+) -> _Ranking:
+    """Sum the stated contributions by risk type; the types reaching the floor, largest first."""
+    n = phi.shape[0]
     groups = [t for t in cfg.risk_types if t in set(np.asarray(types)[household])]
     cols_of = {
         g: np.array([j for j, t in enumerate(types) if t == g and household[j]], dtype=np.int64)
         for g in groups
     }
-    n_groups = len(groups)
-    group_sum = np.zeros((n, n_groups), dtype=np.float64)
+    group_sum = np.zeros((n, len(groups)), dtype=np.float64)
     for g, name in enumerate(groups):
         cols = cols_of[name]
         group_sum[:, g] = _row_sums(np.where(stated[:, cols], phi[:, cols], 0.0))
     eligible = (group_sum > 0) & (group_sum >= floor)
     score = np.where(eligible, group_sum, -np.inf)
-    slots = min(max_reasons, n_groups)
+    slots = min(max_reasons, len(groups))
     order = np.argsort(-score, axis=1, kind="stable")[:, :slots]
     chosen_sum = np.take_along_axis(score, order, axis=1)
     valid = np.isfinite(chosen_sum)
     shown = _row_sums(np.where(valid, chosen_sum, 0.0))
+    return _Ranking(groups, cols_of, slots, order, chosen_sum, valid, shown)
 
-    renderer = _Renderer(feats, frame, chosen)
-    n_facts = cfg.max_facts_per_reason
+
+def _slot_texts(
+    k: int,
+    ranking: _Ranking,
+    phi: np.ndarray,
+    stated: np.ndarray,
+    renderer: _Renderer,
+    reason_types: np.ndarray,
+    cfg: ExplainConfig,
+) -> tuple[dict[tuple[str, bool], np.ndarray], np.ndarray]:
+    """Reason ``k``'s texts (by language and register) and top fact per household; records the
+    slot's risk type in ``reason_types``."""
+    n = phi.shape[0]
+    texts = {
+        (lang, pub): np.full(n, None, dtype=object) for lang in _LANGS for pub in (False, True)
+    }
+    top = np.full(n, -1, dtype=np.int64)
+    if k >= ranking.slots:
+        return texts, top
     sep = {"zh": cfg.facts_separator_zh, "en": cfg.facts_separator_en}
-    out: dict[str, Any] = {"reason_count": valid.sum(axis=1).astype(np.int64)}
-    reason_types = np.full((n, max_reasons), -1, dtype=np.int64)
-    reason_features: list[np.ndarray] = []  # per slot: top stated feature per row (-1 = none)
-    for k in range(max_reasons):
-        p = f"reason_{k + 1}_"
-        in_range = k < slots
-        contribution = (
-            np.where(valid[:, k], chosen_sum[:, k], np.nan) if in_range else np.full(n, np.nan)
-        )
-        texts = {
-            (lang, pub): np.full(n, None, dtype=object) for lang in _LANGS for pub in (False, True)
-        }
-        top = np.full(n, -1, dtype=np.int64)
-        if in_range:
-            g_of_row = np.where(valid[:, k], order[:, k], -1)
-            reason_types[:, k] = g_of_row
-            for g in np.unique(g_of_row[g_of_row >= 0]):
-                rows = np.flatnonzero(g_of_row == g)
-                cols = cols_of[groups[g]]
-                block = np.where(stated[np.ix_(rows, cols)], phi[np.ix_(rows, cols)], -np.inf)
-                rank = np.argsort(-block, axis=1, kind="stable")[:, :n_facts]
-                picked = cols[rank]  # (rows, n_facts) feature indices
-                ok = np.isfinite(np.take_along_axis(block, rank, axis=1))
-                top[rows] = np.where(ok[:, 0], picked[:, 0], -1)
-                for lang in _LANGS:
-                    for pub in (False, True):
-                        parts: list[np.ndarray] = []
-                        for r in range(picked.shape[1]):
-                            col = np.full(len(rows), None, dtype=object)
-                            for j in np.unique(picked[ok[:, r], r]):
-                                sel = np.flatnonzero(ok[:, r] & (picked[:, r] == j))
-                                col[sel] = renderer.render(int(j), rows[sel], lang, pub)
-                            parts.append(col)
-                        texts[(lang, pub)][rows] = _join_facts(parts, sep[lang])
-        reason_features.append(top)
-        if mode == "internal":
-            wording = [cfg.risk_types[g] for g in groups]
-            out[p + "type"] = _pick([*groups], reason_types[:, k] if in_range else None, n)
-            out[p + "type_zh"] = _pick(
-                [w.zh for w in wording], reason_types[:, k] if in_range else None, n
-            )
-            out[p + "type_en"] = _pick(
-                [w.en for w in wording], reason_types[:, k] if in_range else None, n
-            )
-            out[p + "contribution"] = contribution
-            out[p + "feature"] = pd.array(
-                np.array([*names, None], dtype=object)[np.where(top >= 0, top, len(names))],
-                dtype="string",
-            )
-            out[p + "zh"] = pd.array(texts[("zh", False)], dtype="string")
-            out[p + "en"] = pd.array(texts[("en", False)], dtype="string")
-        else:
-            out[p + "contribution"] = contribution
-        out[p + "public_zh"] = pd.array(texts[("zh", True)], dtype="string")
-        out[p + "public_en"] = pd.array(texts[("en", True)], dtype="string")
+    g_of_row = np.where(ranking.valid[:, k], ranking.order[:, k], -1)
+    reason_types[:, k] = g_of_row
+    for g in np.unique(g_of_row[g_of_row >= 0]):
+        rows = np.flatnonzero(g_of_row == g)
+        cols = ranking.cols_of[ranking.groups[g]]
+        block = np.where(stated[np.ix_(rows, cols)], phi[np.ix_(rows, cols)], -np.inf)
+        rank = np.argsort(-block, axis=1, kind="stable")[:, : cfg.max_facts_per_reason]
+        picked = cols[rank]  # (rows, n_facts) feature indices
+        ok = np.isfinite(np.take_along_axis(block, rank, axis=1))
+        top[rows] = np.where(ok[:, 0], picked[:, 0], -1)
+        for lang in _LANGS:
+            for pub in (False, True):
+                parts: list[np.ndarray] = []
+                for r in range(picked.shape[1]):
+                    col = np.full(len(rows), None, dtype=object)
+                    for j in np.unique(picked[ok[:, r], r]):
+                        sel = np.flatnonzero(ok[:, r] & (picked[:, r] == j))
+                        col[sel] = renderer.render(int(j), rows[sel], lang, pub)
+                    parts.append(col)
+                texts[(lang, pub)][rows] = _join_facts(parts, sep[lang])
+    return texts, top
 
-    context = _village_context(feats, phi, chosen, household, floor, cfg, renderer, n)
-    for lang in _LANGS:
-        out[f"context_{lang}"] = pd.array(context[lang], dtype="string")
-    for register in (False, True) if not public else (True,):
-        measures = _measures(
-            feats,
-            groups,
-            reason_types,
-            reason_features,
-            chosen_sum,
-            valid,
-            cfg,
-            register,
-            in_place,
-            n,
-        )
-        prefix = "public_" if register else ""
-        for key, values in measures.items():
-            out[prefix + key] = pd.array(values, dtype="string")
 
-    out["other_contribution"] = _row_sums(phi) - shown
-    out["base_value"] = base
-    out["raw_score"] = _row_sums(contrib)
-    result = pd.DataFrame(out, index=index)
-    return result[reason_columns(max_reasons, mode)]
+def _slot_columns(
+    k: int,
+    ranking: _Ranking,
+    texts: dict[tuple[str, bool], np.ndarray],
+    top: np.ndarray,
+    reason_types: np.ndarray,
+    names: list[str],
+    cfg: ExplainConfig,
+    mode: Mode,
+) -> dict[str, Any]:
+    """The output columns of reason ``k`` (``reason_{k+1}_*``) in ``mode``."""
+    n = len(top)
+    p = f"reason_{k + 1}_"
+    in_range = k < ranking.slots
+    contribution = (
+        np.where(ranking.valid[:, k], ranking.chosen_sum[:, k], np.nan)
+        if in_range
+        else np.full(n, np.nan)
+    )
+    out: dict[str, Any] = {}
+    if mode == "internal":
+        idx = reason_types[:, k] if in_range else None
+        wording = [cfg.risk_types[g] for g in ranking.groups]
+        out[p + "type"] = _pick([*ranking.groups], idx, n)
+        out[p + "type_zh"] = _pick([w.zh for w in wording], idx, n)
+        out[p + "type_en"] = _pick([w.en for w in wording], idx, n)
+        out[p + "contribution"] = contribution
+        out[p + "feature"] = pd.array(
+            np.array([*names, None], dtype=object)[np.where(top >= 0, top, len(names))],
+            dtype="string",
+        )
+        out[p + "zh"] = pd.array(texts[("zh", False)], dtype="string")
+        out[p + "en"] = pd.array(texts[("en", False)], dtype="string")
+    else:
+        out[p + "contribution"] = contribution
+    out[p + "public_zh"] = pd.array(texts[("zh", True)], dtype="string")
+    out[p + "public_en"] = pd.array(texts[("en", True)], dtype="string")
+    return out
 
 
 def _pick(values: list[str], idx: np.ndarray | None, n: int) -> pd.arrays.StringArray:
