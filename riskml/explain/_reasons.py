@@ -585,7 +585,7 @@ def _slot_texts(
     renderer: _Renderer,
     reason_types: np.ndarray,
     cfg: ExplainConfig,
-) -> tuple[dict[tuple[str, bool], np.ndarray], np.ndarray]:
+) -> tuple[dict[tuple[Lang, bool], np.ndarray], np.ndarray]:
     """Reason ``k``'s texts (by language and register) and top fact per household; records the
     slot's risk type in ``reason_types``."""
     n = phi.shape[0]
@@ -622,7 +622,7 @@ def _slot_texts(
 def _slot_columns(
     k: int,
     ranking: _Ranking,
-    texts: dict[tuple[str, bool], np.ndarray],
+    texts: dict[tuple[Lang, bool], np.ndarray],
     top: np.ndarray,
     reason_types: np.ndarray,
     names: list[str],
