@@ -204,6 +204,11 @@ class ExplainScope(enum.StrEnum):
     all = "all"
 
 
+class ShapMethod(enum.StrEnum):
+    tree_shap = "tree_shap"
+    pred_contrib = "pred_contrib"
+
+
 class BundleFormat(enum.StrEnum):
     parquet = "parquet"
     csv = "csv"
@@ -267,6 +272,14 @@ def score_command(
         ExplainScope | None,
         typer.Option("--explain", help="flagged or all (default: configs/scoring.yaml)."),
     ] = None,
+    shap_method: Annotated[
+        ShapMethod | None,
+        typer.Option(
+            "--shap-method",
+            help="tree_shap (riskml's exact kernel) or pred_contrib (LightGBM's own, far slower: "
+            "the fallback). Default: explain.method of configs/scoring.yaml.",
+        ),
+    ] = None,
     previous: Annotated[
         str | None,
         typer.Option("--previous", help="The previous run's internal score file, to mark changes."),
@@ -294,6 +307,7 @@ def score_command(
         spark_master=spark_master,
         mode=mode.value,
         explain=explain.value if explain is not None else None,
+        shap_method=shap_method.value if shap_method is not None else None,
         previous=previous,
         tracking_uri=tracking_uri,
         mapping=mapping,

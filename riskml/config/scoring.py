@@ -117,6 +117,12 @@ class ScoringExplainConfig(StrictModel):
 
     which: Literal["flagged", "all"] = "flagged"
     max_reasons: int = Field(4, ge=1, le=4)
+    method: Literal["tree_shap", "pred_contrib"] = Field(
+        "tree_shap",
+        description="How SHAP values are computed: tree_shap (riskml's exact decision-pattern "
+        "kernel, the default) or pred_contrib (LightGBM's own, same values, far slower: the "
+        "fallback).",
+    )
 
 
 class ChangeConfig(StrictModel):

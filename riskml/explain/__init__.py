@@ -3,7 +3,9 @@ suggested measures.
 
 * :func:`tree_shap` — exact path-dependent TreeSHAP of a LightGBM booster, identical to
   ``booster.predict(X, pred_contrib=True)``, computed once per distinct decision pattern per tree
-  (:class:`TreeShapExplainer` keeps the pattern tables across calls).
+  (:class:`TreeShapExplainer` keeps the pattern tables across calls). :func:`make_explainer`
+  picks it or the ``pred_contrib`` fallback (:class:`PredContribExplainer`, config
+  ``explain.method`` of ``configs/scoring.yaml``, CLI ``riskml score --shap-method``).
 * :func:`reason_codes` — up to four reasons per household: facts about the household (the
   catalog's statements, stated only when their condition holds), SHAP summed by the official
   risk type the fact evidences, in internal and public registers; village context apart;
@@ -24,11 +26,20 @@ from riskml.explain._reasons import (
     reconcile,
     risk_type_coverage,
 )
-from riskml.explain._treeshap import TreeShapExplainer, TreeShapStats, tree_shap
+from riskml.explain._treeshap import (
+    SHAP_METHODS,
+    PredContribExplainer,
+    TreeShapExplainer,
+    TreeShapStats,
+    make_explainer,
+    tree_shap,
+)
 from riskml.explain._wording import wording_problems
 
 __all__ = [
+    "SHAP_METHODS",
     "GlobalImportance",
+    "PredContribExplainer",
     "ReasonFeature",
     "RiskTypeCoverage",
     "ShapCheck",
@@ -36,6 +47,7 @@ __all__ = [
     "TreeShapStats",
     "check_against_shap",
     "global_importance",
+    "make_explainer",
     "reason_codes",
     "reason_columns",
     "reconcile",

@@ -20,7 +20,7 @@ either behaviour, those tests fail first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -147,179 +147,239 @@ def parse_booster(booster: Any, trees: range | None = None) -> TreeEnsemble:
     infos = dump["tree_info"]
     if trees is None:
         trees = range(len(infos))
-    feature_names = list(dump["feature_names"])
-
-    nodes_per_tree: list[list[dict[str, Any]]] = []
-    leaves_per_tree: list[list[dict[str, Any]]] = []
-    depth_per_tree: list[int] = []
-    for t in trees:
-        found: list[dict[str, Any]] = []
-        leaves: list[dict[str, Any]] = []
-        deepest = 0
-        stack = [(infos[t]["tree_structure"], 0)]
-        while stack:
-            node, depth = stack.pop()
-            if "split_index" in node:
-                found.append(node)
-                stack.append((node["left_child"], depth + 1))
-                stack.append((node["right_child"], depth + 1))
-            else:
-                leaves.append(node)
-                deepest = max(deepest, depth)
-        nodes_per_tree.append(found)
-        leaves_per_tree.append(leaves)
-        depth_per_tree.append(deepest)
-
-    n_trees = len(nodes_per_tree)
-    width = max([1, *(len(n) for n in nodes_per_tree)])
-    split_feature = np.zeros((n_trees, width), dtype=np.int32)
-    threshold = np.zeros((n_trees, width), dtype=np.float64)
-    missing_type = np.zeros((n_trees, width), dtype=np.int8)
-    default_left = np.zeros((n_trees, width), dtype=np.uint8)
-    categorical = np.zeros((n_trees, width), dtype=np.uint8)
-    cat_start = np.zeros((n_trees, width), dtype=np.int64)
-    cat_len = np.zeros((n_trees, width), dtype=np.int64)
-    left_child = np.full((n_trees, width), -1, dtype=np.int32)
-    right_child = np.full((n_trees, width), -1, dtype=np.int32)
-    internal_count = np.zeros((n_trees, width), dtype=np.float64)
-    leaf_value = np.zeros((n_trees, width + 1), dtype=np.float64)
-    leaf_count = np.zeros((n_trees, width + 1), dtype=np.float64)
-    n_nodes = np.zeros(n_trees, dtype=np.int32)
-    cat_chunks: list[np.ndarray] = []
-    cat_used = 0
-    feature_sets: list[list[int]] = []
-
-    def child_code(child: dict[str, Any]) -> int:
-        if "split_index" in child:
-            return int(child["split_index"])
-        return ~int(child.get("leaf_index", 0))
-
-    for i, (t, nodes) in enumerate(zip(trees, nodes_per_tree, strict=True)):
-        n_nodes[i] = len(nodes)
-        feats: set[int] = set()
-        for leaf in leaves_per_tree[i]:
-            k = int(leaf.get("leaf_index", 0))
-            leaf_value[i, k] = float(leaf["leaf_value"])
-            leaf_count[i, k] = float(leaf.get("leaf_count", 0))
-        for node in nodes:
-            j = int(node["split_index"])
-            if j >= width:  # pragma: no cover - LightGBM numbers internal nodes 0..n-1
-                raise ValueError(f"tree {t}: unexpected internal node index {j}.")
-            split_feature[i, j] = int(node["split_feature"])
-            internal_count[i, j] = float(node["internal_count"])
-            feats.add(int(node["split_feature"]))
-            missing_type[i, j] = _MISSING_TYPES[str(node["missing_type"])]
-            default_left[i, j] = bool(node["default_left"])
-            left_child[i, j] = child_code(node["left_child"])
-            right_child[i, j] = child_code(node["right_child"])
-            if node["decision_type"] == "==":
-                words = _category_bitset(node["threshold"], f"tree {t} node {j}")
-                categorical[i, j] = 1
-                cat_start[i, j] = cat_used
-                cat_len[i, j] = words.shape[0]
-                cat_chunks.append(words)
-                cat_used += words.shape[0]
-            elif node["decision_type"] == "<=":
-                threshold[i, j] = float(node["threshold"])
-            else:  # pragma: no cover - LightGBM has no other decision type
-                raise ValueError(
-                    f"tree {t} node {j}: unknown decision type {node['decision_type']!r}."
-                )
-        feature_sets.append(sorted(feats))
-
-    k = max([1, *(len(f) for f in feature_sets)])
-    tree_features = np.full((n_trees, k), -1, dtype=np.int32)
-    n_tree_features = np.zeros(n_trees, dtype=np.int32)
-    for i, feats_i in enumerate(feature_sets):
-        tree_features[i, : len(feats_i)] = feats_i
-        n_tree_features[i] = len(feats_i)
-
+    walked = [_walk_tree(infos[t]["tree_structure"]) for t in trees]
+    width = max([1, *(len(nodes) for nodes, _, _ in walked)])
+    arrays = _NodeArrays.empty(len(walked), width)
+    feature_sets = [
+        arrays.fill(i, t, nodes, leaves)
+        for i, (t, (nodes, leaves, _)) in enumerate(zip(trees, walked, strict=True))
+    ]
+    tree_features, n_tree_features = _padded(feature_sets)
     return TreeEnsemble(
-        feature_names=feature_names,
+        feature_names=list(dump["feature_names"]),
         tree_index=np.asarray(list(trees), dtype=np.int64),
-        n_nodes=n_nodes,
-        split_feature=split_feature,
-        threshold=threshold,
-        missing_type=missing_type,
-        default_left=default_left,
-        categorical=categorical,
-        cat_start=cat_start,
-        cat_len=cat_len,
-        cat_words=np.concatenate(cat_chunks) if cat_chunks else np.zeros(1, dtype=np.uint32),
-        left_child=left_child,
-        right_child=right_child,
-        internal_count=internal_count,
-        leaf_value=leaf_value,
-        leaf_count=leaf_count,
-        max_depth=np.asarray(depth_per_tree, dtype=np.int32),
+        **arrays.as_dict(),
+        max_depth=np.asarray([depth for _, _, depth in walked], dtype=np.int32),
         tree_features=tree_features,
         n_tree_features=n_tree_features,
     )
 
 
-def lightgbm_matrix(booster: Any, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+def _walk_tree(root: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """(internal nodes, leaves, depth of the deepest leaf) of one dumped tree."""
+    found: list[dict[str, Any]] = []
+    leaves: list[dict[str, Any]] = []
+    deepest = 0
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if "split_index" in node:
+            found.append(node)
+            stack.append((node["left_child"], depth + 1))
+            stack.append((node["right_child"], depth + 1))
+        else:
+            leaves.append(node)
+            deepest = max(deepest, depth)
+    return found, leaves, deepest
+
+
+def _child_code(child: dict[str, Any]) -> int:
+    if "split_index" in child:
+        return int(child["split_index"])
+    return ~int(child.get("leaf_index", 0))
+
+
+def _padded(feature_sets: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The features each tree splits on, padded with -1, and how many."""
+    k = max([1, *(len(f) for f in feature_sets)])
+    tree_features = np.full((len(feature_sets), k), -1, dtype=np.int32)
+    n_tree_features = np.zeros(len(feature_sets), dtype=np.int32)
+    for i, feats_i in enumerate(feature_sets):
+        tree_features[i, : len(feats_i)] = feats_i
+        n_tree_features[i] = len(feats_i)
+    return tree_features, n_tree_features
+
+
+@dataclass
+class _NodeArrays:
+    """The per-node and per-leaf arrays of :class:`TreeEnsemble`, filled tree by tree."""
+
+    split_feature: np.ndarray
+    threshold: np.ndarray
+    missing_type: np.ndarray
+    default_left: np.ndarray
+    categorical: np.ndarray
+    cat_start: np.ndarray
+    cat_len: np.ndarray
+    left_child: np.ndarray
+    right_child: np.ndarray
+    internal_count: np.ndarray
+    leaf_value: np.ndarray
+    leaf_count: np.ndarray
+    n_nodes: np.ndarray
+    cat_chunks: list[np.ndarray]
+    cat_used: int = 0
+
+    @classmethod
+    def empty(cls, n_trees: int, width: int) -> _NodeArrays:
+        def z(dtype: Any, extra: int = 0) -> np.ndarray:
+            return np.zeros((n_trees, width + extra), dtype=dtype)
+
+        return cls(
+            split_feature=z(np.int32), threshold=z(np.float64), missing_type=z(np.int8),
+            default_left=z(np.uint8), categorical=z(np.uint8), cat_start=z(np.int64),
+            cat_len=z(np.int64), left_child=np.full((n_trees, width), -1, dtype=np.int32),
+            right_child=np.full((n_trees, width), -1, dtype=np.int32), internal_count=z(np.float64),
+            leaf_value=z(np.float64, 1), leaf_count=z(np.float64, 1),
+            n_nodes=np.zeros(n_trees, dtype=np.int32), cat_chunks=[],
+        )  # fmt: skip
+
+    def fill(
+        self, i: int, t: int, nodes: list[dict[str, Any]], leaves: list[dict[str, Any]]
+    ) -> list[int]:
+        """Row ``i`` from tree ``t``'s nodes and leaves; return the features it splits on."""
+        self.n_nodes[i] = len(nodes)
+        for leaf in leaves:
+            k = int(leaf.get("leaf_index", 0))
+            self.leaf_value[i, k] = float(leaf["leaf_value"])
+            self.leaf_count[i, k] = float(leaf.get("leaf_count", 0))
+        feats: set[int] = set()
+        for node in nodes:
+            j = int(node["split_index"])
+            if j >= self.split_feature.shape[1]:  # pragma: no cover - LightGBM numbers 0..n-1
+                raise ValueError(f"tree {t}: unexpected internal node index {j}.")
+            self.split_feature[i, j] = int(node["split_feature"])
+            self.internal_count[i, j] = float(node["internal_count"])
+            feats.add(int(node["split_feature"]))
+            self.missing_type[i, j] = _MISSING_TYPES[str(node["missing_type"])]
+            self.default_left[i, j] = bool(node["default_left"])
+            self.left_child[i, j] = _child_code(node["left_child"])
+            self.right_child[i, j] = _child_code(node["right_child"])
+            self._decision(i, j, t, node)
+        return sorted(feats)
+
+    def _decision(self, i: int, j: int, t: int, node: dict[str, Any]) -> None:
+        if node["decision_type"] == "==":
+            words = _category_bitset(node["threshold"], f"tree {t} node {j}")
+            self.categorical[i, j] = 1
+            self.cat_start[i, j] = self.cat_used
+            self.cat_len[i, j] = words.shape[0]
+            self.cat_chunks.append(words)
+            self.cat_used += words.shape[0]
+        elif node["decision_type"] == "<=":
+            self.threshold[i, j] = float(node["threshold"])
+        else:  # pragma: no cover - LightGBM has no other decision type
+            raise ValueError(f"tree {t} node {j}: unknown decision type {node['decision_type']!r}.")
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        words = np.concatenate(self.cat_chunks) if self.cat_chunks else np.zeros(1, dtype=np.uint32)
+        return {
+            "n_nodes": self.n_nodes, "split_feature": self.split_feature,
+            "threshold": self.threshold, "missing_type": self.missing_type,
+            "default_left": self.default_left, "categorical": self.categorical,
+            "cat_start": self.cat_start, "cat_len": self.cat_len, "cat_words": words,
+            "left_child": self.left_child, "right_child": self.right_child,
+            "internal_count": self.internal_count, "leaf_value": self.leaf_value,
+            "leaf_count": self.leaf_count,
+        }  # fmt: skip
+
+
+def _check_frame(booster: Any, X: pd.DataFrame) -> list[str]:
+    """Refuse a frame LightGBM could not predict on; return its categorical columns."""
+    n_features = booster.num_feature()
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} columns but the model was trained on {n_features} features "
+            f"({booster.feature_name()[:5]}...). Select the model's feature columns, in order."
+        )
+    bad = [
+        c
+        for c, dt in zip(X.columns, X.dtypes, strict=True)
+        if not (
+            isinstance(dt, pd.CategoricalDtype)
+            or pd.api.types.is_numeric_dtype(dt)
+            or pd.api.types.is_bool_dtype(dt)
+        )
+    ]
+    if bad:
+        raise ValueError(
+            f"X column(s) {bad[:5]} are neither numeric, boolean nor categorical "
+            f"(dtypes {[str(X[c].dtype) for c in bad[:5]]}); LightGBM cannot use them. "
+            "Pass the model's feature frame (float64 or category columns)."
+        )
+    cat_cols = [
+        c for c, dt in zip(X.columns, X.dtypes, strict=True) if isinstance(dt, pd.CategoricalDtype)
+    ]
+    pandas_categorical = booster.pandas_categorical
+    if cat_cols and (pandas_categorical is None or len(pandas_categorical) != len(cat_cols)):
+        raise ValueError(
+            f"X has {len(cat_cols)} categorical column(s) {cat_cols} but the model was trained "
+            f"with {0 if pandas_categorical is None else len(pandas_categorical)}. "
+            "Give X the same column dtypes as the training frame."
+        )
+    return cat_cols
+
+
+def _category_codes(col: pd.Series, cats: list[Any]) -> np.ndarray:
+    """A categorical column as LightGBM's ``_data_from_pandas`` codes it: the training
+    categories' codes, unseen and missing as NaN (the integer codes when none is missing)."""
+    if list(col.cat.categories) != list(cats):
+        col = col.cat.set_categories(cats)
+    codes = col.cat.codes.to_numpy()
+    if (codes == -1).any():
+        return np.where(codes == -1, np.nan, codes.astype(np.float64))
+    return codes
+
+
+def _frame_columns(booster: Any, X: pd.DataFrame) -> tuple[list[Any], np.dtype]:
+    """The frame's columns as LightGBM reads them (categories as codes), and their common dtype
+    (LightGBM's rule: float32 input stays float32-exact)."""
+    cat_cols = set(_check_frame(booster, X))
+    cats = iter(booster.pandas_categorical or [])
+    columns: list[Any] = []
+    types: list[Any] = []
+    for j, name in enumerate(X.columns):
+        col = X.iloc[:, j]
+        if name in cat_cols:
+            codes = _category_codes(col, next(cats))
+            columns.append(codes)
+            types.append(codes.dtype.type)
+        else:
+            columns.append(col)
+            types.append(col.dtype.type)
+    return columns, np.result_type(*types, np.float32)
+
+
+def lightgbm_matrix(
+    booster: Any, X: pd.DataFrame | np.ndarray, *, order: Literal["C", "F"] = "C"
+) -> np.ndarray:
     """``X`` as the float64 matrix LightGBM's ``predict`` hands to its trees.
 
     A DataFrame's categorical columns are re-coded to the booster's training categories
     (``booster.pandas_categorical``; unseen and missing categories become NaN); numbers keep the
     precision LightGBM keeps (float32 input stays float32-exact); values with
-    ``|x| <= 1e-35`` become 0.0 as in LightGBM's dense-row reader.
+    ``|x| <= 1e-35`` become 0.0 as in LightGBM's dense-row reader. A frame is converted column
+    by column into an ``order`` (``"F"``: column-major, what the kernels read) array.
     """
-    n_features = booster.num_feature()
     if isinstance(X, pd.DataFrame):
-        if X.shape[1] != n_features:
-            raise ValueError(
-                f"X has {X.shape[1]} columns but the model was trained on {n_features} features "
-                f"({booster.feature_name()[:5]}...). Select the model's feature columns, in order."
-            )
-        data = X.copy(deep=False)
-        bad = [
-            c
-            for c, dt in zip(data.columns, data.dtypes, strict=True)
-            if not (
-                isinstance(dt, pd.CategoricalDtype)
-                or pd.api.types.is_numeric_dtype(dt)
-                or pd.api.types.is_bool_dtype(dt)
-            )
-        ]
-        if bad:
-            raise ValueError(
-                f"X column(s) {bad[:5]} are neither numeric, boolean nor categorical "
-                f"(dtypes {[str(data[c].dtype) for c in bad[:5]]}); LightGBM cannot use them. "
-                "Pass the model's feature frame (float64 or category columns)."
-            )
-        cat_cols = [
-            c
-            for c, dt in zip(data.columns, data.dtypes, strict=True)
-            if isinstance(dt, pd.CategoricalDtype)
-        ]
-        pandas_categorical = booster.pandas_categorical
-        if cat_cols:
-            if pandas_categorical is None or len(pandas_categorical) != len(cat_cols):
-                raise ValueError(
-                    f"X has {len(cat_cols)} categorical column(s) {cat_cols} but the model was trained "
-                    f"with {0 if pandas_categorical is None else len(pandas_categorical)}. "
-                    "Give X the same column dtypes as the training frame."
-                )
-            for col, cats in zip(cat_cols, pandas_categorical, strict=True):
-                if list(data[col].cat.categories) != list(cats):
-                    data[col] = data[col].cat.set_categories(cats)
-            data[cat_cols] = data[cat_cols].apply(lambda s: s.cat.codes).replace({-1: np.nan})
-        dtypes = [dt.type for dt in data.dtypes]
-        target = np.result_type(*dtypes, np.float32)
-        try:
-            mat = data.to_numpy(dtype=target, copy=False)
-        except (TypeError, ValueError):
-            mat = data.to_numpy(dtype=target, na_value=np.nan)
-    else:
-        mat = np.asarray(X)
-        if mat.ndim != 2 or mat.shape[1] != n_features:
-            raise ValueError(
-                f"X must be a 2-D array with the model's {n_features} feature columns; got shape {mat.shape}."
-            )
-        if mat.dtype not in (np.float32, np.float64):
-            mat = mat.astype(np.float32)
-    out = np.array(mat, dtype=np.float64, order="C", copy=True)
+        columns, target = _frame_columns(booster, X)
+        out = np.empty((len(X), len(columns)), dtype=np.float64, order=order)
+        for j, col in enumerate(columns):
+            if isinstance(col, pd.Series):
+                col = col.to_numpy(dtype=target, na_value=np.nan)
+            out[:, j] = col.astype(target, copy=False)
+            view = out[:, j]
+            view[np.abs(view) <= KZERO_THRESHOLD] = 0.0
+        return out
+    n_features = booster.num_feature()
+    mat = np.asarray(X)
+    if mat.ndim != 2 or mat.shape[1] != n_features:
+        raise ValueError(
+            f"X must be a 2-D array with the model's {n_features} feature columns; got shape {mat.shape}."
+        )
+    if mat.dtype not in (np.float32, np.float64):
+        mat = mat.astype(np.float32)
+    out = np.array(mat, dtype=np.float64, order=order, copy=True)
     out[np.abs(out) <= KZERO_THRESHOLD] = 0.0
     return out
 

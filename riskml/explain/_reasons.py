@@ -316,13 +316,9 @@ class _Renderer:
             )
             values = [self.column(c)[sub_rows] for c in fields]
             if fields:
-                key_arr = pd.factorize(values[0], use_na_sentinel=False)[0].astype(np.int64)
-                for v in values[1:]:
-                    c = pd.factorize(v, use_na_sentinel=False)[0].astype(np.int64)
-                    key_arr = pd.factorize(key_arr * (int(c.max()) + 1) + c)[0].astype(np.int64)
+                first, inverse = _combination_codes(values)
             else:
-                key_arr = np.zeros(len(sub_rows), dtype=np.int64)
-            _, first, inverse = np.unique(key_arr, return_index=True, return_inverse=True)
+                first, inverse = np.zeros(1, dtype=np.int64), np.zeros(len(sub_rows), np.int64)
             texts = np.array(
                 [
                     render_template(
@@ -336,24 +332,41 @@ class _Renderer:
                 ],
                 dtype=object,
             )
-            out[mask] = texts[inverse.reshape(-1)]
+            out[mask] = texts[inverse]
         return out
 
 
+def _combination_codes(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct combination of the columns' values, each row's combination)."""
+    n = len(columns[0])
+    key = np.zeros(n, dtype=np.int64)
+    for col in columns:
+        codes = pd.factorize(col, use_na_sentinel=False)[0].astype(np.int64)
+        key = pd.factorize(key * (int(codes.max(initial=0)) + 1) + codes)[0].astype(np.int64)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
+def _join_one(texts: Iterable[Any], sep: str) -> str | None:
+    seen: list[str] = []
+    for t in texts:
+        if not t or any(t in s for s in seen):
+            continue  # the same fact (or a fuller wording of it) is already stated
+        seen = [s for s in seen if s not in t]
+        seen.append(t)
+    return sep.join(seen) if seen else None
+
+
 def _join_facts(columns: list[np.ndarray], sep: str) -> np.ndarray:
-    """Per row: the non-empty texts of ``columns``, duplicates dropped, joined by ``sep``."""
+    """Per row: the non-empty texts of ``columns``, duplicates dropped, joined by ``sep`` (once
+    per distinct combination of texts)."""
     n = len(columns[0]) if columns else 0
-    out = np.full(n, None, dtype=object)
-    for i in range(n):
-        seen: list[str] = []
-        for col in columns:
-            t = col[i]
-            if not t or any(t in s for s in seen):
-                continue  # the same fact (or a fuller wording of it) is already stated
-            seen = [s for s in seen if s not in t]
-            seen.append(t)
-        out[i] = sep.join(seen) if seen else None
-    return out
+    if n == 0:
+        return np.full(n, None, dtype=object)
+    first, inverse = _combination_codes(columns)
+    joined = np.empty(len(first), dtype=object)
+    joined[:] = [_join_one((col[i] for col in columns), sep) for i in first]
+    return joined[inverse]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,6 +431,60 @@ def reason_codes(
     '近12个月有家庭成员住院 2 次'
     """
     _check_mode(mode)
+    cfg, max_reasons, floor = _checked_options(config, max_reasons, min_contribution)
+    feats, contrib = _checked_inputs(contrib, feature_values, features, in_place)
+    n, n_features = contrib.shape[0], len(feats)
+    names = [f.name for f in feats]
+    frame, has_as_of = _statement_frame(feature_values, as_of, n)
+    chosen = _chosen_statements(feats, frame, has_as_of)
+    types = _risk_types(feats, cfg)
+    phi = contrib[:, :n_features]
+    household = np.array([getattr(f, "scope", "household") == "household" for f in feats])
+    stated = (chosen >= 0) & (phi > 0) & household[None, :]
+    ranking = _rank_risk_types(phi, stated, types, household, cfg, floor, max_reasons)
+
+    renderer = _Renderer(feats, frame, chosen)
+    out: dict[str, Any] = {"reason_count": ranking.valid.sum(axis=1).astype(np.int64)}
+    reason_types = np.full((n, max_reasons), -1, dtype=np.int64)
+    reason_features: list[np.ndarray] = []  # per slot: top stated feature per row (-1 = none)
+    for k in range(max_reasons):
+        texts, top = _slot_texts(k, ranking, phi, stated, renderer, reason_types, cfg)
+        reason_features.append(top)
+        out.update(_slot_columns(k, ranking, texts, top, reason_types, names, cfg, mode))
+
+    context = _village_context(feats, phi, chosen, household, floor, cfg, renderer, n)
+    for lang in _LANGS:
+        out[f"context_{lang}"] = pd.array(context[lang], dtype="string")
+    for register in (False, True) if mode == "internal" else (True,):
+        measures = _measures(
+            feats,
+            ranking.groups,
+            reason_types,
+            reason_features,
+            ranking.chosen_sum,
+            ranking.valid,
+            cfg,
+            register,
+            in_place,
+            n,
+        )
+        prefix = "public_" if register else ""
+        for key, values in measures.items():
+            out[prefix + key] = pd.array(values, dtype="string")
+
+    out["other_contribution"] = _row_sums(phi) - ranking.shown
+    out["base_value"] = contrib[:, n_features]
+    out["raw_score"] = _row_sums(contrib)
+    result = pd.DataFrame(out, index=feature_values.index)
+    return result[reason_columns(max_reasons, mode)]
+
+
+def _checked_options(
+    config: ExplainConfig | str | Path | None,
+    max_reasons: int | None,
+    min_contribution: float | None,
+) -> tuple[ExplainConfig, int, float]:
+    """(config, max_reasons, floor) from the arguments and the config, checked."""
     cfg = _resolve_config(config)
     max_reasons = cfg.max_reasons if max_reasons is None else max_reasons
     if (
@@ -428,28 +495,35 @@ def reason_codes(
         raise ValueError(
             f"The 'max_reasons' parameter of reason_codes must be a positive int. Got {max_reasons!r} instead."
         )
-    max_reasons = int(max_reasons)
     floor = cfg.min_contribution if min_contribution is None else float(min_contribution)
     if not np.isfinite(floor) or floor < 0:
         raise ValueError(
             f"The 'min_contribution' parameter of reason_codes must be >= 0 (log-odds). Got {min_contribution!r} instead."
         )
+    return cfg, int(max_reasons), floor
+
+
+def _checked_inputs(
+    contrib: np.ndarray,
+    feature_values: pd.DataFrame,
+    features: Iterable[Any],
+    in_place: Sequence[Iterable[str] | None] | None,
+) -> tuple[list[Any], np.ndarray]:
+    """(the model's features, the SHAP matrix), checked against each other and the values."""
     if feature_values is None:
         raise ValueError(
             "reason_codes needs feature_values (with the fact fields) in both modes: a reason is "
             "stated only when the household's own values satisfy its condition."
         )
     feats = _as_features(features, [str(c) for c in feature_values.columns])
-    n_features = len(feats)
-    contrib = _check_contrib(contrib, n_features)
+    contrib = _check_contrib(contrib, len(feats))
     n = contrib.shape[0]
-    names = [f.name for f in feats]
     if len(feature_values) != n:
         raise ValueError(
             f"feature_values has {len(feature_values)} rows but contrib has {n}; pass the frame the "
             "SHAP values were computed on, row for row."
         )
-    missing = [c for c in names if c not in feature_values.columns]
+    missing = [f.name for f in feats if f.name not in feature_values.columns]
     if missing:
         raise ValueError(
             f"feature_values lacks the model's feature column(s) {missing[:10]}; pass the frame the "
@@ -457,119 +531,132 @@ def reason_codes(
         )
     if in_place is not None and len(in_place) != n:
         raise ValueError(f"in_place has {len(in_place)} entries for {n} households.")
-    index = feature_values.index
-    public = mode == "public"
+    return feats, contrib
 
-    frame, has_as_of = _statement_frame(feature_values, as_of, n)
-    chosen = _chosen_statements(feats, frame, has_as_of)
-    types = _risk_types(feats, cfg)
-    phi = contrib[:, :n_features]
-    base = contrib[:, n_features]
-    household = np.array([getattr(f, "scope", "household") == "household" for f in feats])
-    stated = (chosen >= 0) & (phi > 0) & household[None, :]
 
+@dataclass(frozen=True)
+class _Ranking:
+    """The risk types each household's reasons are filed under, largest first."""
+
+    groups: list[str]  # household risk types, config order
+    cols_of: dict[str, np.ndarray]  # feature columns of each type
+    slots: int  # reason slots that can be filled (at most the number of types)
+    order: np.ndarray  # (n, slots) type index per slot
+    chosen_sum: np.ndarray  # (n, slots) the type's summed stated contribution (-inf: none)
+    valid: np.ndarray  # (n, slots) the slot holds a reason
+    shown: np.ndarray  # (n,) sum of the reasons' contributions
+
+
+def _rank_risk_types(
+    phi: np.ndarray,
+    stated: np.ndarray,
+    types: list[str],
+    household: np.ndarray,
+    cfg: ExplainConfig,
+    floor: float,
+    max_reasons: int,
+) -> _Ranking:
+    """Sum the stated contributions by risk type; the types reaching the floor, largest first."""
+    n = phi.shape[0]
     groups = [t for t in cfg.risk_types if t in set(np.asarray(types)[household])]
     cols_of = {
         g: np.array([j for j, t in enumerate(types) if t == g and household[j]], dtype=np.int64)
         for g in groups
     }
-    n_groups = len(groups)
-    group_sum = np.zeros((n, n_groups), dtype=np.float64)
+    group_sum = np.zeros((n, len(groups)), dtype=np.float64)
     for g, name in enumerate(groups):
         cols = cols_of[name]
         group_sum[:, g] = _row_sums(np.where(stated[:, cols], phi[:, cols], 0.0))
     eligible = (group_sum > 0) & (group_sum >= floor)
     score = np.where(eligible, group_sum, -np.inf)
-    slots = min(max_reasons, n_groups)
+    slots = min(max_reasons, len(groups))
     order = np.argsort(-score, axis=1, kind="stable")[:, :slots]
     chosen_sum = np.take_along_axis(score, order, axis=1)
     valid = np.isfinite(chosen_sum)
     shown = _row_sums(np.where(valid, chosen_sum, 0.0))
+    return _Ranking(groups, cols_of, slots, order, chosen_sum, valid, shown)
 
-    renderer = _Renderer(feats, frame, chosen)
-    n_facts = cfg.max_facts_per_reason
+
+def _slot_texts(
+    k: int,
+    ranking: _Ranking,
+    phi: np.ndarray,
+    stated: np.ndarray,
+    renderer: _Renderer,
+    reason_types: np.ndarray,
+    cfg: ExplainConfig,
+) -> tuple[dict[tuple[Lang, bool], np.ndarray], np.ndarray]:
+    """Reason ``k``'s texts (by language and register) and top fact per household; records the
+    slot's risk type in ``reason_types``."""
+    n = phi.shape[0]
+    texts = {
+        (lang, pub): np.full(n, None, dtype=object) for lang in _LANGS for pub in (False, True)
+    }
+    top = np.full(n, -1, dtype=np.int64)
+    if k >= ranking.slots:
+        return texts, top
     sep = {"zh": cfg.facts_separator_zh, "en": cfg.facts_separator_en}
-    out: dict[str, Any] = {"reason_count": valid.sum(axis=1).astype(np.int64)}
-    reason_types = np.full((n, max_reasons), -1, dtype=np.int64)
-    reason_features: list[np.ndarray] = []  # per slot: top stated feature per row (-1 = none)
-    for k in range(max_reasons):
-        p = f"reason_{k + 1}_"
-        in_range = k < slots
-        contribution = (
-            np.where(valid[:, k], chosen_sum[:, k], np.nan) if in_range else np.full(n, np.nan)
-        )
-        texts = {
-            (lang, pub): np.full(n, None, dtype=object) for lang in _LANGS for pub in (False, True)
-        }
-        top = np.full(n, -1, dtype=np.int64)
-        if in_range:
-            g_of_row = np.where(valid[:, k], order[:, k], -1)
-            reason_types[:, k] = g_of_row
-            for g in np.unique(g_of_row[g_of_row >= 0]):
-                rows = np.flatnonzero(g_of_row == g)
-                cols = cols_of[groups[g]]
-                block = np.where(stated[np.ix_(rows, cols)], phi[np.ix_(rows, cols)], -np.inf)
-                rank = np.argsort(-block, axis=1, kind="stable")[:, :n_facts]
-                picked = cols[rank]  # (rows, n_facts) feature indices
-                ok = np.isfinite(np.take_along_axis(block, rank, axis=1))
-                top[rows] = np.where(ok[:, 0], picked[:, 0], -1)
-                for lang in _LANGS:
-                    for pub in (False, True):
-                        parts: list[np.ndarray] = []
-                        for r in range(picked.shape[1]):
-                            col = np.full(len(rows), None, dtype=object)
-                            for j in np.unique(picked[ok[:, r], r]):
-                                sel = np.flatnonzero(ok[:, r] & (picked[:, r] == j))
-                                col[sel] = renderer.render(int(j), rows[sel], lang, pub)
-                            parts.append(col)
-                        texts[(lang, pub)][rows] = _join_facts(parts, sep[lang])
-        reason_features.append(top)
-        if mode == "internal":
-            wording = [cfg.risk_types[g] for g in groups]
-            out[p + "type"] = _pick([*groups], reason_types[:, k] if in_range else None, n)
-            out[p + "type_zh"] = _pick(
-                [w.zh for w in wording], reason_types[:, k] if in_range else None, n
-            )
-            out[p + "type_en"] = _pick(
-                [w.en for w in wording], reason_types[:, k] if in_range else None, n
-            )
-            out[p + "contribution"] = contribution
-            out[p + "feature"] = pd.array(
-                np.array([*names, None], dtype=object)[np.where(top >= 0, top, len(names))],
-                dtype="string",
-            )
-            out[p + "zh"] = pd.array(texts[("zh", False)], dtype="string")
-            out[p + "en"] = pd.array(texts[("en", False)], dtype="string")
-        else:
-            out[p + "contribution"] = contribution
-        out[p + "public_zh"] = pd.array(texts[("zh", True)], dtype="string")
-        out[p + "public_en"] = pd.array(texts[("en", True)], dtype="string")
+    g_of_row = np.where(ranking.valid[:, k], ranking.order[:, k], -1)
+    reason_types[:, k] = g_of_row
+    for g in np.unique(g_of_row[g_of_row >= 0]):
+        rows = np.flatnonzero(g_of_row == g)
+        cols = ranking.cols_of[ranking.groups[g]]
+        block = np.where(stated[np.ix_(rows, cols)], phi[np.ix_(rows, cols)], -np.inf)
+        rank = np.argsort(-block, axis=1, kind="stable")[:, : cfg.max_facts_per_reason]
+        picked = cols[rank]  # (rows, n_facts) feature indices
+        ok = np.isfinite(np.take_along_axis(block, rank, axis=1))
+        top[rows] = np.where(ok[:, 0], picked[:, 0], -1)
+        for lang in _LANGS:
+            for pub in (False, True):
+                parts: list[np.ndarray] = []
+                for r in range(picked.shape[1]):
+                    col = np.full(len(rows), None, dtype=object)
+                    for j in np.unique(picked[ok[:, r], r]):
+                        sel = np.flatnonzero(ok[:, r] & (picked[:, r] == j))
+                        col[sel] = renderer.render(int(j), rows[sel], lang, pub)
+                    parts.append(col)
+                texts[(lang, pub)][rows] = _join_facts(parts, sep[lang])
+    return texts, top
 
-    context = _village_context(feats, phi, chosen, household, floor, cfg, renderer, n)
-    for lang in _LANGS:
-        out[f"context_{lang}"] = pd.array(context[lang], dtype="string")
-    for register in (False, True) if not public else (True,):
-        measures = _measures(
-            feats,
-            groups,
-            reason_types,
-            reason_features,
-            chosen_sum,
-            valid,
-            cfg,
-            register,
-            in_place,
-            n,
-        )
-        prefix = "public_" if register else ""
-        for key, values in measures.items():
-            out[prefix + key] = pd.array(values, dtype="string")
 
-    out["other_contribution"] = _row_sums(phi) - shown
-    out["base_value"] = base
-    out["raw_score"] = _row_sums(contrib)
-    result = pd.DataFrame(out, index=index)
-    return result[reason_columns(max_reasons, mode)]
+def _slot_columns(
+    k: int,
+    ranking: _Ranking,
+    texts: dict[tuple[Lang, bool], np.ndarray],
+    top: np.ndarray,
+    reason_types: np.ndarray,
+    names: list[str],
+    cfg: ExplainConfig,
+    mode: Mode,
+) -> dict[str, Any]:
+    """The output columns of reason ``k`` (``reason_{k+1}_*``) in ``mode``."""
+    n = len(top)
+    p = f"reason_{k + 1}_"
+    in_range = k < ranking.slots
+    contribution = (
+        np.where(ranking.valid[:, k], ranking.chosen_sum[:, k], np.nan)
+        if in_range
+        else np.full(n, np.nan)
+    )
+    out: dict[str, Any] = {}
+    if mode == "internal":
+        idx = reason_types[:, k] if in_range else None
+        wording = [cfg.risk_types[g] for g in ranking.groups]
+        out[p + "type"] = _pick([*ranking.groups], idx, n)
+        out[p + "type_zh"] = _pick([w.zh for w in wording], idx, n)
+        out[p + "type_en"] = _pick([w.en for w in wording], idx, n)
+        out[p + "contribution"] = contribution
+        out[p + "feature"] = pd.array(
+            np.array([*names, None], dtype=object)[np.where(top >= 0, top, len(names))],
+            dtype="string",
+        )
+        out[p + "zh"] = pd.array(texts[("zh", False)], dtype="string")
+        out[p + "en"] = pd.array(texts[("en", False)], dtype="string")
+    else:
+        out[p + "contribution"] = contribution
+    out[p + "public_zh"] = pd.array(texts[("zh", True)], dtype="string")
+    out[p + "public_en"] = pd.array(texts[("en", True)], dtype="string")
+    return out
 
 
 def _pick(values: list[str], idx: np.ndarray | None, n: int) -> pd.arrays.StringArray:
@@ -613,6 +700,139 @@ def _village_context(
     return out
 
 
+def _measure_names(
+    feats: Sequence[Any], rt: Any, j: int, cfg: ExplainConfig, public: bool
+) -> list[str]:
+    """The measures a reason suggests: its top fact's own, else its risk type's."""
+    own = tuple(getattr(feats[j], "measures", ()) or ()) if j >= 0 else ()
+    if own and not (public and rt.sensitive):
+        return [m for m in own if m in cfg.measures]
+    return list(rt.measures_for(public))
+
+
+def _measure_weights(
+    feats: Sequence[Any],
+    groups: list[str],
+    reason_types: np.ndarray,
+    reason_features: list[np.ndarray],
+    chosen_sum: np.ndarray,
+    valid: np.ndarray,
+    cfg: ExplainConfig,
+    public: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(weights, first mention) per household and measure (``cfg.measures`` order).
+
+    A reason adds its contribution to each measure it suggests (1 % less per position), slot by
+    slot, in the order the per-household dictionary of the original loop added them; ``first``
+    is the order in which each measure was first mentioned (``inf`` when never)."""
+    codes = {m: c for c, m in enumerate(cfg.measures)}
+    n, slots = valid.shape
+    weights = np.zeros((n, len(codes)), dtype=np.float64)
+    first = np.full((n, len(codes)), np.inf)
+    for k in range(slots):
+        rows = np.flatnonzero(valid[:, k])
+        if rows.size == 0:
+            continue
+        pair = reason_types[rows, k] * (len(feats) + 1) + (reason_features[k][rows] + 1)
+        for code in np.unique(pair):
+            sub = rows[pair == code]
+            g, j = int(code) // (len(feats) + 1), int(code) % (len(feats) + 1) - 1
+            names = _measure_names(feats, cfg.risk_types[groups[g]], j, cfg, public)
+            w = chosen_sum[sub, k]
+            for pos, m in enumerate(names):
+                c = codes[m]
+                weights[sub, c] = weights[sub, c] + w * (1.0 - 0.01 * pos)
+                first[sub, c] = np.minimum(first[sub, c], k * 1000 + pos)
+    return weights, first
+
+
+def _measure_choice(
+    weights: np.ndarray, first: np.ndarray, covered: np.ndarray, cfg: ExplainConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per household: measures by weight (``ranked``, ``-1`` padded, ties by first mention), the
+    proposed ones (``proposed``) and the ones already in place (``already``), as masks over
+    ``ranked``'s positions."""
+    mentioned = np.isfinite(first)
+    ranked = np.lexsort((first, np.where(mentioned, -weights, np.inf)), axis=1)
+    ranked_w = np.take_along_axis(weights, ranked, axis=1)
+    ranked_in = np.take_along_axis(mentioned, ranked, axis=1)
+    ranked_cov = np.take_along_axis(covered, ranked, axis=1) & ranked_in
+    top_w = ranked_w[:, :1]
+    candidate = ranked_in & ~ranked_cov & (ranked_w >= cfg.measure_min_share * top_w)
+    proposed = candidate & (np.cumsum(candidate, axis=1) <= cfg.max_measures)
+    return np.where(ranked_in, ranked, -1), proposed, ranked_cov
+
+
+def _measure_keys(ranked: np.ndarray, weights: np.ndarray, have: np.ndarray) -> np.ndarray:
+    """Each household's first household with the same measures, weight ratios (6 decimals) and
+    assistance in place: the original loop reused that household's wording."""
+    n, m = ranked.shape
+    ranked_w = np.take_along_axis(weights, np.maximum(ranked, 0), axis=1)
+    top = ranked_w[:, :1]
+    mentioned = ranked >= 0
+    ratios = np.zeros((n, m), dtype=np.float64)
+    flat = (ranked_w[mentioned] / np.broadcast_to(top, (n, m))[mentioned]).tolist()
+    ratios[mentioned] = [round(x, 6) for x in flat]
+    key = np.concatenate(
+        [ranked.astype(np.float64), ratios, have.astype(np.float64)[:, None]], axis=1
+    )
+    key = np.ascontiguousarray(key)
+    _, firsts, inverse = np.unique(
+        key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel(),
+        return_index=True,
+        return_inverse=True,
+    )
+    return firsts[inverse.reshape(-1)]
+
+
+def _measure_texts(
+    ranked: np.ndarray, proposed: np.ndarray, already: np.ndarray, cfg: ExplainConfig
+) -> tuple[np.ndarray, list[tuple[str | None, ...]]]:
+    """Each household's wording (an index into the returned list of distinct wordings)."""
+    codes = np.concatenate([np.where(proposed, ranked, -1), np.where(already, ranked, -1)], axis=1)
+    codes = np.ascontiguousarray(codes.astype(np.int64))
+    distinct, inverse = np.unique(
+        codes.view(np.dtype((np.void, 8 * codes.shape[1]))).ravel(), return_inverse=True
+    )
+    names = list(cfg.measures)
+    m = ranked.shape[1]
+    texts: list[tuple[str | None, ...]] = []
+    for row in distinct:
+        values = np.frombuffer(row.tobytes(), dtype=np.int64)
+        prop = [names[c] for c in values[:m] if c >= 0]
+        have = [names[c] for c in values[m:] if c >= 0]
+        texts.append(
+            (
+                cfg.measures_separator_zh.join(cfg.measures[x].zh for x in prop) or None,
+                cfg.measures_separator_en.join(cfg.measures[x].en for x in prop) or None,
+                cfg.measures_separator_zh.join(cfg.measures[x].in_place("zh") for x in have)
+                or None,
+                cfg.measures_separator_en.join(cfg.measures[x].in_place("en") for x in have)
+                or None,
+            )
+        )
+    return inverse.reshape(-1), texts
+
+
+def _covered(
+    in_place: Sequence[Iterable[str] | None] | None, cfg: ExplainConfig, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(each household's assistance-in-place code, (n, measures) measures it already covers)."""
+    if in_place is None:
+        sets: list[frozenset[str]] = [frozenset()]
+        have = np.zeros(n, dtype=np.int64)
+    else:
+        have, uniques = pd.factorize(
+            pd.Series([frozenset(x or ()) for x in in_place], dtype=object)
+        )
+        sets = list(uniques)
+    table = np.array(
+        [[bool(set(spec.covers) & s) for spec in cfg.measures.values()] for s in sets],
+        dtype=bool,
+    ).reshape(len(sets), len(cfg.measures))
+    return have, table[have]
+
+
 def _measures(
     feats: Sequence[Any],
     groups: list[str],
@@ -626,55 +846,26 @@ def _measures(
     n: int,
 ) -> dict[str, np.ndarray]:
     """At most ``max_measures`` measures per household, weighted by the contributions of the
-    reasons suggesting them, net of assistance in place (reported as "已享受…" instead)."""
+    reasons suggesting them, net of assistance in place (reported as "已享受…" instead).
+
+    Vectorised over households; wording is assembled once per distinct choice."""
     keys = ("measures_zh", "measures_en", "measures_in_place_zh", "measures_in_place_en")
     out = {k: np.full(n, None, dtype=object) for k in keys}
-    slots = valid.shape[1]
-    cache: dict[tuple[Any, ...], tuple[str | None, ...]] = {}
-    for i in range(n):
-        weights: dict[str, float] = {}
-        for k in range(slots):
-            if not valid[i, k]:
-                continue
-            g = groups[int(reason_types[i, k])]
-            rt = cfg.risk_types[g]
-            j = int(reason_features[k][i])
-            own = tuple(getattr(feats[j], "measures", ()) or ()) if j >= 0 else ()
-            if own and not (public and rt.sensitive):
-                names = [m for m in own if m in cfg.measures]
-            else:
-                names = rt.measures_for(public)
-            w = float(chosen_sum[i, k])
-            for pos, m in enumerate(names):
-                weights[m] = weights.get(m, 0.0) + w * (1.0 - 0.01 * pos)
-        if not weights:
-            continue
-        have = frozenset(in_place[i] or ()) if in_place is not None else frozenset()
-        ranked = sorted(weights, key=lambda m: -weights[m])
-        top_w = weights[ranked[0]]
-        key = (tuple(ranked), tuple(round(weights[m] / top_w, 6) for m in ranked), have)
-        if key not in cache:
-            proposed: list[str] = []
-            already: list[str] = []
-            for m in ranked:
-                spec = cfg.measures[m]
-                if set(spec.covers) & have:
-                    if m not in already:
-                        already.append(m)
-                elif (
-                    len(proposed) < cfg.max_measures and weights[m] >= cfg.measure_min_share * top_w
-                ):
-                    proposed.append(m)
-            cache[key] = (
-                cfg.measures_separator_zh.join(cfg.measures[m].zh for m in proposed) or None,
-                cfg.measures_separator_en.join(cfg.measures[m].en for m in proposed) or None,
-                cfg.measures_separator_zh.join(cfg.measures[m].in_place("zh") for m in already)
-                or None,
-                cfg.measures_separator_en.join(cfg.measures[m].in_place("en") for m in already)
-                or None,
-            )
-        for key_name, value in zip(keys, cache[key], strict=True):
-            out[key_name][i] = value
+    if n == 0 or not cfg.measures:
+        return out
+    weights, first = _measure_weights(
+        feats, groups, reason_types, reason_features, chosen_sum, valid, cfg, public
+    )
+    have, covered = _covered(in_place, cfg, n)
+    ranked, proposed, already = _measure_choice(weights, first, covered, cfg)
+    any_weight = ranked[:, 0] >= 0
+    source = _measure_keys(ranked, weights, have)
+    wording, texts = _measure_texts(ranked, proposed, already, cfg)
+    rows = np.flatnonzero(any_weight)
+    chosen = wording[source[rows]]
+    for pos, key_name in enumerate(keys):
+        column = np.array([t[pos] for t in texts] + [None], dtype=object)
+        out[key_name][rows] = column[chosen]
     return out
 
 

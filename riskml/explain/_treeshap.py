@@ -51,7 +51,19 @@ from riskml.explain._ensemble import (
     tree_units,
 )
 
-__all__ = ["TreeShapExplainer", "TreeShapStats", "tree_shap"]
+__all__ = [
+    "SHAP_METHODS",
+    "PredContribExplainer",
+    "TreeShapExplainer",
+    "TreeShapStats",
+    "make_explainer",
+    "tree_shap",
+]
+
+SHAP_METHODS: tuple[str, ...] = ("tree_shap", "pred_contrib")
+"""How SHAP values are computed: riskml's decision-pattern kernel (``tree_shap``, the default) or
+LightGBM's own ``booster.predict(pred_contrib=True)`` (``pred_contrib``: slower, the fallback
+should a LightGBM release change what the kernel mirrors)."""
 
 _INITIAL_CAPACITY = 256  # hash slots per unit (half of them usable before growing)
 _CHUNK_BYTES = 256 * 2**20  # per-chunk pattern ids and keys (worst case)
@@ -234,7 +246,7 @@ class TreeShapExplainer:
         Equal to ``booster.predict(X, pred_contrib=True)`` (same trees) to about 1e-15.
         """
         started = time.perf_counter()
-        mat = lightgbm_matrix(self.booster, X)
+        mat = lightgbm_matrix(self.booster, X, order="F")
         self.stats.seconds["convert"] += time.perf_counter() - started
         n = mat.shape[0]
         out = np.zeros((n, self.ensemble.n_features + 1), dtype=np.float64)
@@ -412,3 +424,62 @@ def tree_shap(
         max_group_leaves=max_group_leaves,
     )
     return explainer.shap_values(X)
+
+
+class PredContribExplainer:
+    """The fallback: LightGBM's own ``booster.predict(X, pred_contrib=True)``, row by row.
+
+    Same interface as :class:`TreeShapExplainer` (``shap_values``, ``expected_value``); the
+    values agree with it to about 1e-15. Use it when the decision-pattern kernel cannot be
+    trusted (a LightGBM release outside the tested range) at ``pred_contrib``'s speed.
+    """
+
+    def __init__(
+        self, booster: Any, *, start_iteration: int = 0, num_iteration: int | None = None
+    ) -> None:
+        if booster.num_model_per_iteration() != 1:
+            raise ValueError(
+                "pred_contrib reasons need a single-output model (binary, regression); this "
+                f"booster has {booster.num_model_per_iteration()} trees per iteration."
+            )
+        self.booster = booster
+        self.start_iteration = start_iteration
+        self.num_iteration = num_iteration
+        self.stats = TreeShapStats()
+
+    def shap_values(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """``booster.predict(X, pred_contrib=True)``: shape ``(n, n_features + 1)``."""
+        started = time.perf_counter()
+        n = X.shape[0]
+        if n == 0:
+            return np.zeros((0, self.booster.num_feature() + 1), dtype=np.float64)
+        out = np.asarray(
+            self.booster.predict(
+                X,
+                pred_contrib=True,
+                start_iteration=self.start_iteration,
+                num_iteration=self.num_iteration,
+            ),
+            dtype=np.float64,
+        )
+        self.stats.rows += n
+        self.stats.chunks += 1
+        self.stats.seconds["evaluate"] += time.perf_counter() - started
+        return out
+
+
+def make_explainer(
+    booster: Any, method: str = "tree_shap", **options: Any
+) -> TreeShapExplainer | PredContribExplainer:
+    """An explainer of ``booster`` by ``method`` (one of :data:`SHAP_METHODS`).
+
+    ``options`` go to :class:`TreeShapExplainer` (``tree_shap``) or
+    :class:`PredContribExplainer` (``pred_contrib``: only ``start_iteration``/``num_iteration``).
+    """
+    if method == "tree_shap":
+        return TreeShapExplainer(booster, **options)
+    if method == "pred_contrib":
+        return PredContribExplainer(booster, **options)
+    raise ValueError(
+        f"The SHAP method must be one of {list(SHAP_METHODS)}. Got {method!r} instead."
+    )

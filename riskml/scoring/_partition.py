@@ -9,12 +9,14 @@ need the whole roster and are assigned afterwards (:mod:`riskml.scoring._tiers`)
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from riskml import features
 from riskml.config.scoring import ScoringConfig
 from riskml.data import Bundle
 from riskml.scoring._columns import (
@@ -255,8 +257,6 @@ def compute_features(
     bundle: Bundle, pairs: pd.DataFrame, model: Any, context: pd.DataFrame | None
 ) -> pd.DataFrame:
     """The model's features for ``pairs`` (the feature stage, with the roster-wide village context)."""
-    from riskml import features
-
     if context is not None and "village_code" in context.columns:
         # only the villages of these households (the engine wants one row per village it knows,
         # and it may restrict the bundle to the households of ``pairs``)
@@ -338,11 +338,13 @@ def _explain(
     from riskml import explain
 
     booster = model.booster
+    method = config.explain.method
     # keep the booster itself, not its id(): an id can be reused once a model is garbage-collected
-    if cache.get("booster") is not booster:
+    if cache.get("booster") is not booster or cache.get("method") != method:
         cache.clear()
         cache["booster"] = booster
-        cache["explainer"] = explain.TreeShapExplainer(booster)
+        cache["method"] = method
+        cache["explainer"] = explain.make_explainer(booster, method)
     explainer = cache["explainer"]
     matrix = model.encode(X_raw) if hasattr(model, "encode") else model.model.encode(X_prepared)
     contrib = explainer.shap_values(matrix)
@@ -409,11 +411,71 @@ def score_partition(
     SignatureMismatchError
         The computed features do not match the model's signature (the whole run is refused).
     """
-    import time
-
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     uni = household_universe(bundle) if universe is None else universe.reset_index(drop=True)
+    out = _blank_output(uni)
+    feature_names = list(getattr(model, "input_schema", None) or model.feature_names)
+    drift = pd.DataFrame(columns=feature_names)
+
+    candidates = uni["rejected_reason"].isna().to_numpy(dtype=bool)
+    if not candidates.any():
+        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+
+    # 1. under monitoring at as_of -> not eligible
+    cand_idx = np.flatnonzero(candidates)
+    pairs = _pairs(uni["household_id"].iloc[cand_idx], as_of)
+    monitored = _mark_not_eligible(out, bundle, pairs, cand_idx)
+    eligible_idx = cand_idx[~monitored]
+    timings["status"] = time.perf_counter() - t0
+    if len(eligible_idx) == 0:
+        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+
+    # 2. features, checked against the model's signature
+    t1 = time.perf_counter()
+    X, F = _features_and_facts(
+        bundle, pairs.iloc[np.flatnonzero(~monitored)].reset_index(drop=True), model, context
+    )
+    timings["features"] = time.perf_counter() - t1
+
+    # 3. households the model cannot score (too sparse; unseen categories, per config)
+    ok, has_unseen, unseen = _reject_unscorable(out, X, model, config, feature_names, eligible_idx)
+    ok_idx = eligible_idx[ok]
+    if len(ok_idx) == 0:
+        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+    Xok = X.loc[ok].reset_index(drop=True)
+    Fok = F.loc[ok].reset_index(drop=True)
+
+    # 4. raw and calibrated scores
+    t2 = time.perf_counter()
+    prob = _write_scores(out, model, Xok, ok_idx)
+    timings["score"] = time.perf_counter() - t2
+    noted = has_unseen & ok
+    if noted.any():
+        out.loc[eligible_idx[noted], "status_detail"] = (
+            "scored with value(s) never seen in training treated as missing: " + unseen[noted]
+        ).to_numpy()
+
+    ids_ok = uni["household_id"].iloc[ok_idx].reset_index(drop=True)
+    if drift_fraction > 0:
+        smp = stable_sample_mask(ids_ok, drift_fraction)
+        out.loc[ok_idx[smp], "drift_sample"] = True
+        drift = model.prepare(Xok.loc[smp]).reset_index(drop=True) if smp.any() else drift
+
+    # 5. reasons
+    sel = explain.mask(ids_ok, prob) if not explain.none else np.zeros(len(prob), dtype=bool)
+    if sel.any():
+        t3 = time.perf_counter()
+        _write_reasons(
+            out, bundle, as_of, model, config, reason_mode, Xok, Fok, ids_ok, ok_idx, sel
+        )
+        timings["explain"] = time.perf_counter() - t3
+    timings["total"] = time.perf_counter() - t0
+    return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+
+
+def _blank_output(uni: pd.DataFrame) -> pd.DataFrame:
+    """One row per household of the universe: rejected (with the reason) until scored."""
     n = len(uni)
     dtypes = score_dtypes()
     out = pd.DataFrame({c: uni[c].astype("string") for c in IDENTITY_COLUMNS})
@@ -429,43 +491,44 @@ def score_partition(
         out[c] = pd.Series([None] * n, dtype=dtypes[c])
     out["explained"] = np.zeros(n, dtype=bool)
     out["drift_sample"] = np.zeros(n, dtype=bool)
-    feature_names = list(getattr(model, "input_schema", None) or model.feature_names)
-    drift = pd.DataFrame(columns=feature_names)
+    return out
 
-    candidates = uni["rejected_reason"].isna().to_numpy(dtype=bool)
-    if not candidates.any():
-        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
 
-    # 1. under monitoring at as_of -> not eligible
-    from riskml import features
-
-    cand_idx = np.flatnonzero(candidates)
-    pairs = _pairs(uni["household_id"].iloc[cand_idx], as_of)
+def _mark_not_eligible(
+    out: pd.DataFrame, bundle: Bundle, pairs: pd.DataFrame, cand_idx: np.ndarray
+) -> np.ndarray:
+    """Mark households under monitoring at the as-of date not eligible; return that mask."""
     status = features.monitoring_status(bundle, pairs)
     monitored = status["under_monitoring"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     if monitored.any():
         idx = cand_idx[monitored]
         out.loc[idx, "status"] = "not_eligible"
         out.loc[idx, "status_detail"] = _monitoring_detail(status.loc[monitored]).to_numpy()
-    eligible_idx = cand_idx[~monitored]
-    timings["status"] = time.perf_counter() - t0
-    if len(eligible_idx) == 0:
-        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+    return monitored
 
-    # 2. features, checked against the model's signature
-    t1 = time.perf_counter()
-    X = compute_features(
-        bundle, pairs.iloc[np.flatnonzero(~monitored)].reset_index(drop=True), model, context
-    )
-    timings["features"] = time.perf_counter() - t1
+
+def _features_and_facts(
+    bundle: Bundle, pairs: pd.DataFrame, model: Any, context: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the model's features, checked against its signature; the fact fields beside them)."""
+    X = compute_features(bundle, pairs, model, context)
     facts_cols = [c for c in fact_names(model) if c in X.columns]
     F = X[facts_cols].reset_index(drop=True)
     X = X.drop(columns=facts_cols)
     check_signature(X, model)
-    X = X.reset_index(drop=True)
+    return X.reset_index(drop=True), F
 
-    # 3. households the model cannot score: too many features missing; categorical values never
-    #    seen in training (rejected, or scored as missing like the model does, per config)
+
+def _reject_unscorable(
+    out: pd.DataFrame,
+    X: pd.DataFrame,
+    model: Any,
+    config: ScoringConfig,
+    feature_names: list[str],
+    eligible_idx: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+    """Reject households with too many features missing, or categorical values never seen in
+    training (when the config says so); return (scorable, has unseen values, which values)."""
     unseen = _unseen_categories(X, model)
     has_unseen = (unseen != "").to_numpy(dtype=bool)
     share = _missing_share(X, feature_names)
@@ -483,59 +546,53 @@ def score_partition(
             f"features missing: {round(s * len(feature_names))} of {len(feature_names)}"
             for s in share[sparse_only]
         ]
-    ok = ~(bad_unseen | too_sparse)
-    ok_idx = eligible_idx[ok]
-    if len(ok_idx) == 0:
-        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
-    Xok = X.loc[ok].reset_index(drop=True)
-    Fok = F.loc[ok].reset_index(drop=True)
+    return ~(bad_unseen | too_sparse), has_unseen, unseen
 
-    # 4. raw and calibrated scores
-    t2 = time.perf_counter()
+
+def _write_scores(
+    out: pd.DataFrame, model: Any, Xok: pd.DataFrame, ok_idx: np.ndarray
+) -> np.ndarray:
+    """Raw and calibrated scores of the scorable households; return the calibrated ones."""
     raw = np.asarray(model.raw_score(Xok), dtype=float)
     prob = np.asarray(model.calibrate(raw), dtype=float)
-    timings["score"] = time.perf_counter() - t2
     out.loc[ok_idx, "status"] = "scored"
     out.loc[ok_idx, "status_detail"] = pd.NA
     out.loc[ok_idx, "raw_score"] = raw
     out.loc[ok_idx, "score"] = prob
-    noted = has_unseen & ok
-    if noted.any():
-        out.loc[eligible_idx[noted], "status_detail"] = (
-            "scored with value(s) never seen in training treated as missing: " + unseen[noted]
-        ).to_numpy()
+    return prob
 
-    ids_ok = uni["household_id"].iloc[ok_idx].reset_index(drop=True)
-    if drift_fraction > 0:
-        smp = stable_sample_mask(ids_ok, drift_fraction)
-        out.loc[ok_idx[smp], "drift_sample"] = True
-        drift = model.prepare(Xok.loc[smp]).reset_index(drop=True) if smp.any() else drift
 
-    # 5. reasons
-    if not explain.none:
-        sel = explain.mask(ids_ok, prob)
-        if sel.any():
-            t3 = time.perf_counter()
-            X_sel = Xok.loc[sel].reset_index(drop=True)
-            sel_pairs = pd.DataFrame(
-                {"household_id": ids_ok[sel].to_numpy(dtype=object), "as_of": pd.Timestamp(as_of)}
-            )
-            reasons = _explain(
-                model,
-                model.prepare(X_sel),
-                X_sel,
-                config,
-                reason_mode,
-                _EXPLAINERS,
-                facts=Fok.loc[sel].reset_index(drop=True),
-                as_of=as_of,
-                in_place=features.assistance_in_place(bundle, sel_pairs),
-            )
-            idx = ok_idx[sel]
-            for c in reasons.columns:
-                if c in out.columns:
-                    out.loc[idx, c] = reasons[c].to_numpy()
-            out.loc[idx, "explained"] = True
-            timings["explain"] = time.perf_counter() - t3
-    timings["total"] = time.perf_counter() - t0
-    return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+def _write_reasons(
+    out: pd.DataFrame,
+    bundle: Bundle,
+    as_of: dt.date,
+    model: Any,
+    config: ScoringConfig,
+    reason_mode: str,
+    Xok: pd.DataFrame,
+    Fok: pd.DataFrame,
+    ids_ok: pd.Series,
+    ok_idx: np.ndarray,
+    sel: np.ndarray,
+) -> None:
+    """Reasons for the selected scored households, into their rows of ``out``."""
+    X_sel = Xok.loc[sel].reset_index(drop=True)
+    sel_pairs = pd.DataFrame(
+        {"household_id": ids_ok[sel].to_numpy(dtype=object), "as_of": pd.Timestamp(as_of)}
+    )
+    reasons = _explain(
+        model,
+        model.prepare(X_sel),
+        X_sel,
+        config,
+        reason_mode,
+        _EXPLAINERS,
+        facts=Fok.loc[sel].reset_index(drop=True),
+        as_of=as_of,
+        in_place=features.assistance_in_place(bundle, sel_pairs),
+    )
+    idx = ok_idx[sel]
+    for c in reasons.columns:
+        if c in out.columns:
+            out.loc[idx, c] = reasons[c].to_numpy()
+    out.loc[idx, "explained"] = True

@@ -399,6 +399,18 @@ def score_bundle(
     return BundleScores(scores, universe, drift, timings, explained, out.drift_features)
 
 
+def _override_explain(cfg: ScoringConfig, which: str | None, method: str | None) -> ScoringConfig:
+    """``cfg`` with ``explain.which`` / ``explain.method`` overridden (from the CLI)."""
+    update = {k: v for k, v in (("which", which), ("method", method)) if v is not None}
+    if method is not None and method not in ("tree_shap", "pred_contrib"):
+        raise ScoringError(
+            f"shap_method must be 'tree_shap' or 'pred_contrib'. Got {method!r} instead."
+        )
+    if not update:
+        return cfg
+    return cfg.model_copy(update={"explain": cfg.explain.model_copy(update=update)})
+
+
 def score_roster(
     data: str | Path | Bundle,
     as_of: str | dt.date,
@@ -412,6 +424,7 @@ def score_roster(
     spark: Any = None,
     mode: Mode = "internal",
     explain: Literal["flagged", "all"] | None = None,
+    shap_method: Literal["tree_shap", "pred_contrib"] | None = None,
     previous: str | Path | None = None,
     tracking_uri: str | None = None,
     mapping: str | Path | None = None,
@@ -443,6 +456,9 @@ def score_roster(
         ``public``: masked household ids, only public reason texts, no diagnoses.
     explain : {"flagged", "all"}, optional
         Overrides ``explain.which`` of the config.
+    shap_method : {"tree_shap", "pred_contrib"}, optional
+        Overrides ``explain.method`` of the config: riskml's exact kernel, or LightGBM's own
+        ``pred_contrib`` (same values, far slower: the fallback).
     previous : path, optional
         The previous run's internal score file: marks new flags, removed flags and big moves.
     tracking_uri, mapping : optional
@@ -471,8 +487,7 @@ def score_roster(
             f"The previous score file {previous} does not exist; give the file of the last run."
         )
     cfg = config if isinstance(config, ScoringConfig) else load_scoring_config(config)
-    if explain is not None:
-        cfg = cfg.model_copy(update={"explain": cfg.explain.model_copy(update={"which": explain})})
+    cfg = _override_explain(cfg, explain, shap_method)
     uri = model_uri or cfg.model_uri
 
     load_timings: dict[str, float] = {}
@@ -547,6 +562,7 @@ def score_roster(
             "config": {
                 "tiers": cfg.tiers.model_dump(mode="json"),
                 "explain": cfg.explain.which,
+                "shap_method": cfg.explain.method,
                 "big_move": cfg.change.big_move,
                 "psi_warn": cfg.drift.psi_warn,
             },

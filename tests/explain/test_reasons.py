@@ -24,6 +24,7 @@ from riskml.explain import (
     risk_type_coverage,
     tree_shap,
 )
+from riskml.explain._reasons import _measures
 from riskml.features._statements import Statement
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "explain.yaml"
@@ -724,3 +725,94 @@ def test_global_importance() -> None:
     names_only = global_importance(contrib, NAMES)
     assert names_only.by_risk_type.empty
     assert names_only.by_feature["risk_type"].isna().all()
+
+
+def _measures_one_by_one(feats, groups, reason_types, reason_features, chosen_sum, valid, cfg,
+                         public, in_place):  # fmt: skip
+    """The per-household loop the vectorised ``_measures`` replaced (its wording cache too)."""
+    keys = ("measures_zh", "measures_en", "measures_in_place_zh", "measures_in_place_en")
+    n = valid.shape[0]
+    out = {k: np.full(n, None, dtype=object) for k in keys}
+    cache: dict[Any, Any] = {}
+    for i in range(n):
+        weights: dict[str, float] = {}
+        for k in range(valid.shape[1]):
+            if not valid[i, k]:
+                continue
+            rt = cfg.risk_types[groups[int(reason_types[i, k])]]
+            j = int(reason_features[k][i])
+            own = tuple(getattr(feats[j], "measures", ()) or ()) if j >= 0 else ()
+            if own and not (public and rt.sensitive):
+                names = [m for m in own if m in cfg.measures]
+            else:
+                names = rt.measures_for(public)
+            for pos, m in enumerate(names):
+                weights[m] = weights.get(m, 0.0) + float(chosen_sum[i, k]) * (1.0 - 0.01 * pos)
+        if not weights:
+            continue
+        have = frozenset(in_place[i] or ())
+        ranked = sorted(weights, key=lambda m: -weights[m])
+        top_w = weights[ranked[0]]
+        key = (tuple(ranked), tuple(round(weights[m] / top_w, 6) for m in ranked), have)
+        if key not in cache:
+            proposed: list[str] = []
+            already: list[str] = []
+            for m in ranked:
+                if set(cfg.measures[m].covers) & have:
+                    already.append(m)
+                elif (
+                    len(proposed) < cfg.max_measures and weights[m] >= cfg.measure_min_share * top_w
+                ):
+                    proposed.append(m)
+            cache[key] = (
+                cfg.measures_separator_zh.join(cfg.measures[m].zh for m in proposed) or None,
+                cfg.measures_separator_en.join(cfg.measures[m].en for m in proposed) or None,
+                cfg.measures_separator_zh.join(cfg.measures[m].in_place("zh") for m in already)
+                or None,
+                cfg.measures_separator_en.join(cfg.measures[m].in_place("en") for m in already)
+                or None,
+            )
+        for name, value in zip(keys, cache[key], strict=True):
+            out[name][i] = value
+    return out
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_vectorised_measures_equal_the_household_loop(public: bool) -> None:
+    """Random reasons (ties, equal weights, assistance in place) → the same measures and wording
+    as the per-household loop, household for household."""
+    cfg = load_explain_config()
+    rng = np.random.default_rng(3)
+    groups = [t for t in cfg.risk_types if cfg.risk_types[t].measures_for(public)]
+    measure_names = list(cfg.measures)
+
+    @dataclass
+    class F:
+        measures: tuple[str, ...]
+
+    feats = [F(tuple(rng.choice(measure_names, size=rng.integers(0, 3), replace=False)))
+             for _ in range(12)]  # fmt: skip
+    n, slots = 3000, 4
+    valid = rng.random((n, slots)) < 0.6
+    reason_types = rng.integers(0, len(groups), size=(n, slots))
+    reason_features = [
+        np.where(rng.random(n) < 0.3, -1, rng.integers(0, 12, n)) for _ in range(slots)
+    ]
+    # a few repeated values: equal weights and ties between households
+    chosen_sum = rng.choice([0.1, 0.2, 0.25, 0.4, 1.0], size=(n, slots)) * (
+        1 + (rng.random((n, slots)) < 0.5) * rng.random((n, slots))
+    )
+    codes = ["health", "education", "social_assistance", "industry", "public_welfare_job"]
+    in_place = [
+        None
+        if rng.random() < 0.2
+        else set(rng.choice(codes, size=rng.integers(0, 3), replace=False))
+        for _ in range(n)
+    ]
+    args = (feats, groups, reason_types, reason_features, chosen_sum, valid, cfg, public, in_place)
+    ours = _measures(*args, n)
+    ref = _measures_one_by_one(*args)
+    assert any(v is not None for v in ref["measures_in_place_zh"])
+    assert sum(v is not None for v in ref["measures_zh"]) > n // 2
+    for key, values in ref.items():
+        assert list(ours[key]) == list(values), key

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
+from packaging.requirements import Requirement
 
-from riskml.explain import TreeShapExplainer, _treeshap, check_against_shap, tree_shap
+from riskml.explain import (
+    PredContribExplainer,
+    TreeShapExplainer,
+    _treeshap,
+    check_against_shap,
+    make_explainer,
+    tree_shap,
+)
+from riskml.explain._check import _import_shap
 from riskml.explain._ensemble import lightgbm_matrix
 
 ATOL = 1e-9
@@ -309,3 +321,42 @@ def test_trees_without_splits(make_frame):
     explainer = TreeShapExplainer(stump)
     assert explainer.units.n_units == 0
     assert max_diff(explainer.shap_values(X), stump.predict(X, pred_contrib=True)) <= ATOL
+
+
+def test_installed_lightgbm_is_in_the_range_the_kernel_mirrors():
+    """The kernel mirrors LightGBM 4.x decisions and dump_model: the pin keeps the install there."""
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    deps = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    (pin,) = [Requirement(d) for d in deps if Requirement(d).name == "lightgbm"]
+    assert pin.specifier.contains(lgb.__version__)
+    assert not pin.specifier.contains("5.0.0")  # an upper bound: a new major is tested first
+
+
+@pytest.mark.parametrize("method", ["tree_shap", "pred_contrib"])
+def test_both_methods_equal_pred_contrib_and_the_shap_package(
+    household_booster, household_data, method
+):
+    _, _, X_new = household_data
+    X = X_new.iloc[:400]
+    explainer = make_explainer(household_booster, method)
+    ours = explainer.shap_values(X)
+    assert max_diff(ours, household_booster.predict(X, pred_contrib=True)) <= ATOL
+    from_shap = _import_shap().TreeExplainer(household_booster)(X)
+    ref = np.column_stack([from_shap.values, np.broadcast_to(from_shap.base_values, (len(X),))])
+    assert max_diff(ours, ref) <= ATOL
+    assert explainer.stats.rows == len(X)
+    assert explainer.shap_values(X.iloc[:0]).shape == (0, X.shape[1] + 1)
+
+
+def test_pred_contrib_explainer_follows_iterations(make_frame, make_booster):
+    X, target = make_frame(600, 4)
+    booster = make_booster(X, target, rounds=20)
+    fallback = PredContribExplainer(booster, start_iteration=3, num_iteration=5)
+    ref = booster.predict(X, pred_contrib=True, start_iteration=3, num_iteration=5)
+    assert max_diff(fallback.shap_values(X), ref) <= ATOL
+    assert max_diff(tree_shap(booster, X, start_iteration=3, num_iteration=5), ref) <= ATOL
+
+
+def test_unknown_shap_method_is_refused(household_booster):
+    with pytest.raises(ValueError, match="'tree_shap', 'pred_contrib'"):
+        make_explainer(household_booster, "kernel")

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from riskml.config import ConfigError, config_dir
 from riskml.config.scoring import load_scoring_config
 from riskml.data import Bundle
 from riskml.scoring import (
@@ -288,3 +289,14 @@ def test_text_that_looks_like_a_formula_is_neutralised_and_read_back(
     back, _ = read_scores(path)
     assert back["village_name"].tolist() == expected
     assert back.loc[0, "status_detail"] == "=1+1"
+
+
+def test_unknown_shap_method_in_the_scoring_config(tmp_path: Path) -> None:
+    """scoring.yaml explain.method: kernel → ConfigError naming the file and explain.method."""
+    text = (config_dir() / "scoring.yaml").read_text(encoding="utf-8")
+    assert "  method: tree_shap\n" in text
+    path = tmp_path / "scoring.yaml"
+    path.write_text(text.replace("  method: tree_shap\n", "  method: kernel\n"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"explain\.method") as err:
+        load_scoring_config(path)
+    assert str(path) in str(err.value)

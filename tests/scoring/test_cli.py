@@ -70,6 +70,10 @@ def test_score_command_writes_the_file_and_prints_top_flagged(
         (["--out", "{tmp}/s.csv", "--as-of", "2025-13-01"], "YYYY-MM-DD"),
         (["--out", "{tmp}/s.csv", "--engine", "dask"], "'dask' is not one of 'local', 'spark'"),
         (["--out", "{tmp}/s.csv", "--mode", "village"], "'village' is not one of 'internal'"),
+        (
+            ["--out", "{tmp}/s.csv", "--shap-method", "kernel"],
+            "'kernel' is not one of 'tree_shap', 'pred_contrib'",
+        ),
         (["--out", "{tmp}/s.csv", "--previous", "{tmp}/nope.parquet"], "previous score file"),
     ],
 )

@@ -418,3 +418,34 @@ def test_signature_mismatch_is_refused_naming_the_columns(
         score_roster(province_bundle, SCORING_AS_OF, out=out, model=other, quiet=True)
     assert "does not match the signature" in str(err.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pred_contrib_fallback_gives_the_same_reasons(
+    province_bundle: Any, risk_model: Any
+) -> None:
+    """explain.method pred_contrib (LightGBM's own SHAP) → the same reasons as the kernel."""
+    kernel = score_roster(
+        province_bundle, SCORING_AS_OF, out=None, model=risk_model, explain="all", quiet=True
+    )
+    fallback = score_roster(
+        province_bundle,
+        SCORING_AS_OF,
+        out=None,
+        model=risk_model,
+        explain="all",
+        shap_method="pred_contrib",
+        quiet=True,
+    )
+    assert kernel.summary["config"]["shap_method"] == "tree_shap"
+    assert fallback.summary["config"]["shap_method"] == "pred_contrib"
+    a, b = kernel.scores, fallback.scores
+    numbers = [c for c in a.columns if c.endswith("_contribution") or c == "other_contribution"]
+    assert numbers
+    np.testing.assert_allclose(
+        a[numbers].to_numpy(dtype=float, na_value=np.nan),
+        b[numbers].to_numpy(dtype=float, na_value=np.nan),
+        rtol=0,
+        atol=1e-9,
+    )
+    texts = [c for c in a.columns if c.startswith("reason_") and c.endswith(("_zh", "_en"))]
+    pd.testing.assert_frame_equal(a[texts], b[texts])
