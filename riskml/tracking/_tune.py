@@ -170,7 +170,7 @@ def tune(
     with store.active(), _quiet_optuna(), _parent_run(inputs, store) as parent_id:
         mlflow_params = _parent_params(inputs, space, n_trials, timeout, seed)
         store.client.log_batch(parent_id, params=_params(mlflow_params))
-        study = _run_study(inputs, space, n_trials, timeout, seed, say)
+        study = _run_study(inputs, space, store.experiment_id, n_trials, timeout, seed, say)
         result = _finish(study, inputs, space, out, n_trials)
         result.parent_run_id, result.tracking_uri = parent_id, store.display_uri
         result.seconds = time.perf_counter() - started
@@ -259,6 +259,7 @@ def _params(params: Mapping[str, str]) -> list[Any]:
 def _run_study(
     inputs: TrainingInputs,
     space: TuneConfig,
+    experiment_id: str,
     n_trials: int,
     timeout: float | None,
     seed: int,
@@ -274,7 +275,8 @@ def _run_study(
         study.enqueue_trial(default)
     else:
         say("the training config's parameters lie outside the search space: not tried first")
-    study.optimize(_objective(inputs, space, say), n_trials=n_trials, timeout=timeout)
+    objective = _objective(inputs, space, experiment_id, say)
+    study.optimize(objective, n_trials=n_trials, timeout=timeout)
     return study
 
 
@@ -335,7 +337,9 @@ def with_model_params(config: TrainingConfig, params: Mapping[str, Any]) -> Trai
     return TrainingConfig.model_validate(data)
 
 
-def _objective(inputs: TrainingInputs, space: TuneConfig, say: Progress) -> Callable[[Any], float]:
+def _objective(
+    inputs: TrainingInputs, space: TuneConfig, experiment_id: str, say: Progress
+) -> Callable[[Any], float]:
     """The function optuna calls: one backtest, logged as a nested MLflow run."""
     import mlflow
 
@@ -355,7 +359,10 @@ def _objective(inputs: TrainingInputs, space: TuneConfig, say: Progress) -> Call
         config = with_model_params(inputs.config, params)
         started = time.perf_counter()
         with mlflow.start_run(
-            nested=True, run_name=f"trial {trial.number}", tags=_tags(inputs, "tune-trial")
+            experiment_id=experiment_id,
+            nested=True,
+            run_name=f"trial {trial.number}",
+            tags=_tags(inputs, "tune-trial"),
         ) as run:
             mlflow.log_params({"trial": str(trial.number), **_model_params(params)})
             bt = backtest(inputs.training_set, config, rules=rules, progress=once)
