@@ -59,8 +59,8 @@ from riskml.models._metrics import (
 from riskml.models._risktypes import label_risk_types, recall_by_risk_type
 
 __all__ = [
-    "LOCAL_ALPHA",
     "CANDIDATES",
+    "LOCAL_ALPHA",
     "METHODS",
     "METRIC_ORDER",
     "PSI_WARN",
