@@ -16,7 +16,6 @@ by ``riskml promote`` against the champion, ideally on a later extraction.
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import os
 import tempfile
@@ -49,8 +48,6 @@ __all__ = ["OBJECTIVE", "TuneResult", "tune"]
 OBJECTIVE = PRIMARY_METRICS[0]
 """What a trial maximises: the pooled out-of-fold metric of the model that ``riskml promote``
 compares first (recall at the cadres' capacity)."""
-
-log = logging.getLogger(__name__)
 
 
 def _noop(_: str) -> None:
