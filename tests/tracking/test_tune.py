@@ -217,3 +217,16 @@ def test_a_bundle_without_labels_is_refused(
     with pytest.raises(TrainingSetError, match=r"0 positive 'label' labels.*monitoring table"):
         _tune(data, files, store_factory(tmp_path / "store"), out)
     assert not out.exists()
+
+
+def test_the_default_search_space_holds_the_default_config() -> None:
+    """configs/tune.yaml loads, and every range holds configs/training.yaml's own value, so the
+    first trial of a default search is the default config (the baseline every trial is judged
+    against)."""
+    from riskml.config.tune import load_tune_config
+
+    space = load_tune_config()
+    base = load_training_config()
+    for name, rng in space.search_space.items():
+        assert rng.low <= getattr(base.model, name) <= rng.high, name
+    assert set(space.kinds().values()) <= {int, float}
