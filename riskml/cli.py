@@ -659,6 +659,60 @@ def train_command(
     )
 
 
+@app.command("tune")
+def tune_command(
+    data: Annotated[str, typer.Option("--data", help="History bundle folder.")],
+    trials: Annotated[int, typer.Option("--trials", help="Trials at most (>= 1).")] = 20,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", help="Seconds after which no new trial starts (the running one finishes)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Sampler seed (default: the training config's seed)."),
+    ] = None,
+    out: Annotated[
+        str,
+        typer.Option("--out", help="Where to write the best parameters as a training config."),
+    ] = "training.tuned.yaml",
+    config: Annotated[
+        str | None,
+        typer.Option("--config", help="Training config YAML (default configs/training.yaml)."),
+    ] = None,
+    space: Annotated[
+        str | None,
+        typer.Option("--space", help="Search space YAML (default configs/tune.yaml)."),
+    ] = None,
+    mapping: MappingFile = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Search model parameters over the backtest folds (optuna); write the best as a config."""
+    from riskml.tracking import tune
+
+    with console.status("tuning…") as status:
+
+        def say(message: str) -> None:
+            status.update(escape(message))
+            console.print(f"· {escape(message)}", highlight=False)
+
+        result = tune(
+            data,
+            n_trials=trials,
+            timeout=timeout,
+            seed=seed,
+            out=out,
+            config_path=config,
+            space_path=space,
+            mapping=mapping,
+            tracking_uri=tracking_uri,
+            progress=say,
+        )
+    for line in result.lines():
+        console.print(escape(line), highlight=False)
+
+
 @app.command("evaluate")
 def evaluate_command(
     data: Annotated[str, typer.Option("--data", help="History bundle folder to evaluate on.")],

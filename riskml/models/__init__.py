@@ -38,7 +38,7 @@ from riskml.models._calibration import (
     choose_calibrator,
     fit_calibrator,
 )
-from riskml.models._drift import PSI_WARN, ReferenceDistribution, SeasonalReference
+from riskml.models._drift import LOCAL_ALPHA, PSI_WARN, ReferenceDistribution, SeasonalReference
 from riskml.models._estimator import ProtectedAttributeError, RecurrenceRiskModel, TimeOrderWarning
 from riskml.models._fairness import fairness_gaps, fairness_table
 from riskml.models._metrics import (
@@ -60,6 +60,7 @@ from riskml.models._risktypes import label_risk_types, recall_by_risk_type
 
 __all__ = [
     "CANDIDATES",
+    "LOCAL_ALPHA",
     "METHODS",
     "METRIC_ORDER",
     "PSI_WARN",

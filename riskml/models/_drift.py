@@ -17,14 +17,15 @@ training data showed that they do age (see :meth:`SeasonalReference.fit`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
-__all__ = ["PSI_WARN", "ReferenceDistribution", "SeasonalReference"]
+__all__ = ["LOCAL_ALPHA", "PSI_WARN", "ReferenceDistribution", "SeasonalReference"]
 
 PSI_WARN = 0.25
 """PSI above which a feature's shift is worth a warning."""
@@ -41,10 +42,77 @@ RATE_RATIO_WARN = 1.5
 reference rate stands for at least :data:`RATE_MIN_ROWS` rows of the roster (at 50 expected
 rows, a ratio of 1.5 is about 3.5 standard deviations of chance)."""
 RATE_MIN_ROWS = 50
+LOCAL_ALPHA = 0.01
+"""Family-wise false-alarm rate of the per-area (county) rare-event alarms: an area's rate warns
+when it moved by :data:`RATE_RATIO_WARN` or more and an exact binomial test gives a p-value
+below ``LOCAL_ALPHA / m``, ``m`` the area x event pairs tested (Bonferroni)."""
 
 
 def _numeric(col: pd.Series) -> np.ndarray:
     return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _categorical_spec(col: pd.Series) -> dict[str, list[Any]]:
+    """The share of each training level, then unseen (0 at training), then missing."""
+    levels = list(col.cat.categories)
+    counts = np.bincount(col.cat.codes.to_numpy() + 1, minlength=len(levels) + 1)
+    # codes -1 (missing) land in slot 0
+    shares = np.concatenate((counts[1:], [0], counts[:1])) / max(len(col), 1)
+    return {"levels": [_json_scalar(v) for v in levels], "shares": [float(v) for v in shares]}
+
+
+def _numeric_spec(values: np.ndarray, n_bins: int) -> dict[str, Any]:
+    """Frozen edges and shares of a numeric column; one bin per value for few whole numbers;
+    the event rate of a rare event."""
+    present = values[~np.isnan(values)]
+    distinct = np.unique(present)
+    discrete = 0 < len(distinct) <= DISCRETE_MAX_VALUES and bool(
+        np.all(distinct == np.round(distinct))
+    )
+    if discrete:  # counts, flags, whole years: one bin per value
+        edges = (distinct[:-1] + distinct[1:]) / 2
+    else:
+        edges = _quantile_edges(present, distinct, n_bins)
+    spec: dict[str, Any] = {
+        "edges": [float(v) for v in edges],
+        "shares": [float(v) for v in _numeric_shares(values, edges)],
+    }
+    if discrete:
+        spec["discrete"] = True
+    if len(present) and present.min() >= 0:
+        rate = float(np.count_nonzero(present) / len(values))
+        if 0 < rate <= RARE_EVENT_SHARE:  # a rare event: its rate is watched too
+            spec["event_rate"] = rate
+    return spec
+
+
+def _group_codes(groups: Sequence[Any] | pd.Series | None, n: int) -> np.ndarray | None:
+    """Group codes as strings (missing -> ""), one per row; None without groups."""
+    if groups is None:
+        return None
+    codes = pd.Series(np.asarray(groups, dtype=object)).astype("string").fillna("")
+    if len(codes) != n:
+        raise ValueError(f"groups has {len(codes)} codes but X has {n} rows; give one per row.")
+    return codes.to_numpy(dtype=object)
+
+
+def _group_event_counts(
+    X: pd.DataFrame, codes: np.ndarray, features: Sequence[str], counted: Collection[str] = ()
+) -> dict[str, dict[str, list[int]]]:
+    """``feature -> {group: [events, rows]}`` (rows without a group left out).
+
+    ``events`` is the sum of the values for a feature in ``counted`` (a count of records: a
+    record entered twice counts twice), else the rows where the feature is non-zero.
+    """
+    keep = codes != ""
+    out: dict[str, dict[str, list[int]]] = {}
+    for name in features:
+        values = np.nan_to_num(_numeric(X[name]), nan=0.0)
+        events = np.round(values).astype(np.int64) if name in counted else (values != 0)
+        frame = pd.DataFrame({"group": codes[keep], "event": events[keep]})
+        agg = frame.groupby("group", sort=True)["event"].agg(["sum", "size"])
+        out[name] = {str(g): [int(r["sum"]), int(r["size"])] for g, r in agg.iterrows()}
+    return out
 
 
 @dataclass
@@ -72,6 +140,10 @@ class ReferenceDistribution:
     categorical: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     n_rows: int = 0
     as_of: str | None = None
+    group_rates: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    """Rare events per group (e.g. county): ``feature -> {group: [events, rows]}``, events being
+    the records for a whole-number count, the rows with the event otherwise; empty when fitted
+    without ``groups``."""
 
     @classmethod
     def fit(
@@ -81,53 +153,33 @@ class ReferenceDistribution:
         n_bins: int = 10,
         max_rows: int | None = 500_000,
         as_of: Any = None,
+        groups: Sequence[Any] | pd.Series | None = None,
     ) -> ReferenceDistribution:
         """Freeze the distribution of every column of ``X`` (category dtype = categorical).
 
         Above ``max_rows`` rows, a fixed-seed random sample of ``max_rows`` rows is used (shares
         then carry a standard error below 0.001, far under any PSI threshold). Numeric columns
         with at most :data:`DISCRETE_MAX_VALUES` distinct values get one bin per value.
-        ``as_of`` records the snapshot's date.
+        ``as_of`` records the snapshot's date. ``groups`` (one code per row, e.g. the county)
+        adds the rare events' counts per group (:attr:`group_rates`).
         """
         if n_bins < 2:
             raise ValueError(f"n_bins must be >= 2. Got {n_bins} instead.")
+        codes = _group_codes(groups, len(X))
         if max_rows is not None and len(X) > max_rows:
             rows = np.sort(np.random.default_rng(0).choice(len(X), size=max_rows, replace=False))
             X = X.iloc[rows]
+            codes = codes[rows] if codes is not None else None
         ref = cls(n_rows=len(X), as_of=_iso_date(as_of))
         for name in X.columns:
             col = X[name]
             if isinstance(col.dtype, pd.CategoricalDtype):
-                levels = list(col.cat.categories)
-                counts = np.bincount(col.cat.codes.to_numpy() + 1, minlength=len(levels) + 1)
-                # codes -1 (missing) land in slot 0
-                shares = np.concatenate((counts[1:], [0], counts[:1])) / max(len(col), 1)
-                ref.categorical[str(name)] = {
-                    "levels": [_json_scalar(v) for v in levels],
-                    "shares": [float(v) for v in shares],
-                }
+                ref.categorical[str(name)] = _categorical_spec(col)
             else:
-                values = _numeric(col)
-                present = values[~np.isnan(values)]
-                distinct = np.unique(present)
-                discrete = 0 < len(distinct) <= DISCRETE_MAX_VALUES and bool(
-                    np.all(distinct == np.round(distinct))
-                )
-                if discrete:  # counts, flags, whole years: one bin per value
-                    edges = (distinct[:-1] + distinct[1:]) / 2
-                else:
-                    edges = _quantile_edges(present, distinct, n_bins)
-                spec: dict[str, Any] = {
-                    "edges": [float(v) for v in edges],
-                    "shares": [float(v) for v in _numeric_shares(values, edges)],
-                }
-                if discrete:
-                    spec["discrete"] = True
-                if len(present) and present.min() >= 0:
-                    rate = float(np.count_nonzero(present) / len(values))
-                    if 0 < rate <= RARE_EVENT_SHARE:  # a rare event: its rate is watched too
-                        spec["event_rate"] = rate
-                ref.numeric[str(name)] = spec
+                ref.numeric[str(name)] = _numeric_spec(_numeric(col), n_bins)
+        if codes is not None:
+            events = [n for n, spec in ref.numeric.items() if "event_rate" in spec]
+            ref.group_rates = _group_event_counts(X, codes, events, ref._counted())
         return ref
 
     @property
@@ -200,6 +252,28 @@ class ReferenceDistribution:
             )
         return pd.DataFrame(rows, columns=["feature", "reference", "now", "ratio", "rows"])
 
+    def _counted(self) -> set[str]:
+        """Rare events that are whole-number counts (records): counted per record by area."""
+        return {n for n, spec in self.numeric.items() if spec.get("discrete")}
+
+    def group_event_rates(self, X: pd.DataFrame, groups: Sequence[Any] | pd.Series) -> pd.DataFrame:
+        """Rare events per group: ``feature, group, ref_events, ref_rows, events, rows``.
+
+        One row per feature of :attr:`group_rates` and group present both in the reference and
+        in ``groups`` (one code per row of ``X``).
+        """
+        columns = ["feature", "group", "ref_events", "ref_rows", "events", "rows"]
+        codes = _group_codes(groups, len(X))
+        if not self.group_rates or codes is None:
+            return pd.DataFrame(columns=columns)
+        now = _group_event_counts(X, codes, list(self.group_rates), self._counted())
+        rows = [
+            (name, group, *ref[group], *now[name][group])
+            for name, ref in self.group_rates.items()
+            for group in sorted(set(ref) & set(now[name]))
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
     def drifted(self, X: pd.DataFrame, threshold: float = PSI_WARN) -> pd.Series:
         """Features whose PSI exceeds ``threshold``, largest first."""
         psi = self.psi(X)
@@ -214,6 +288,8 @@ class ReferenceDistribution:
         }
         if self.as_of is not None:
             out["as_of"] = self.as_of
+        if self.group_rates:
+            out["group_rates"] = self.group_rates
         return out
 
     @classmethod
@@ -225,6 +301,10 @@ class ReferenceDistribution:
                 categorical={str(k): dict(v) for k, v in data["categorical"].items()},
                 n_rows=int(data.get("n_rows", 0)),
                 as_of=data.get("as_of"),
+                group_rates={
+                    str(f): {str(g): [int(c) for c in v] for g, v in by.items()}
+                    for f, by in (data.get("group_rates") or {}).items()
+                },
             )
         except (KeyError, AttributeError, TypeError) as exc:
             raise ValueError(
@@ -283,6 +363,45 @@ def _season_gap(a: Any, b: Any) -> int:
     return int(min(gap, 366 - gap))
 
 
+def _fit_snapshots(
+    X: pd.DataFrame,
+    dates: pd.Series,
+    codes: np.ndarray | None,
+    n_bins: int,
+    max_rows: int | None,
+) -> tuple[list[ReferenceDistribution], pd.DataFrame]:
+    """One snapshot per distinct date (oldest first), and the latest date's rows."""
+    snapshots: list[ReferenceDistribution] = []
+    frame = X.iloc[:0]
+    for day in sorted(dates.unique()):
+        rows = np.flatnonzero((dates == day).to_numpy())
+        frame = X.iloc[rows]
+        snapshots.append(
+            ReferenceDistribution.fit(
+                frame,
+                n_bins=n_bins,
+                max_rows=max_rows,
+                as_of=day,
+                groups=codes[rows] if codes is not None else None,
+            )
+        )
+    return snapshots, frame
+
+
+def _aging_mode(tests: Mapping[str, tuple[float, float, float]]) -> str | None:
+    """``elapsed``, ``within_year``, ``as_is`` or None from ``label -> (months, psi as is, psi
+    after the elapsed time)`` over a year and over a month."""
+    if "year" in tests and tests["year"][2] < tests["year"][1]:
+        return "elapsed"  # grows with the calendar: years since leaving poverty
+    if "month" in tests and tests["month"][2] < tests["month"][1]:
+        # grows within the year but not over it (a yearly record): known only with a snapshot
+        # a year back
+        return "within_year" if "year" in tests else None
+    if tests:
+        return "as_is"  # stationary (new events keep resetting it)
+    return None
+
+
 @dataclass
 class SeasonalReference:
     """Reference snapshots of the last year before the extraction date, one per season.
@@ -304,6 +423,9 @@ class SeasonalReference:
 
     snapshots: list[ReferenceDistribution]
     aging: dict[str, dict[str, Any]] = field(default_factory=dict)
+    group_by: str | None = None
+    """What the snapshots' :attr:`ReferenceDistribution.group_rates` are grouped by (e.g.
+    ``county_code``), named in the per-group warnings; None when fitted without groups."""
 
     def __post_init__(self) -> None:
         if not self.snapshots:
@@ -319,6 +441,8 @@ class SeasonalReference:
         as_of: Sequence[Any] | pd.Series,
         *,
         aging: Mapping[str, int] | None = None,
+        groups: Sequence[Any] | pd.Series | None = None,
+        group_by: str = "group",
         n_bins: int = 10,
         max_rows: int | None = 200_000,
         min_months_apart: int = 6,
@@ -336,6 +460,10 @@ class SeasonalReference:
             "months since", 12 for "years since" and ages). Whether each does grow is measured
             on the latest snapshot against the one closest to a year before it (at least
             ``min_months_apart`` months earlier).
+        groups, group_by
+            An area code per row (e.g. the county) and what it is (``county_code``): each
+            snapshot then keeps its rare events' counts per area, so that :meth:`compare` can
+            tell a shift confined to one area.
         n_bins, max_rows
             As in :meth:`ReferenceDistribution.fit` (``max_rows`` per snapshot).
         """
@@ -344,58 +472,55 @@ class SeasonalReference:
             raise ValueError(f"as_of has {len(dates)} dates but X has {len(X)} rows.")
         if len(X) == 0:
             raise ValueError("Cannot fit a reference on an empty matrix; give at least one row.")
-        snapshots: list[ReferenceDistribution] = []
-        frames: dict[str, pd.DataFrame] = {}
-        for day in sorted(dates.unique()):
-            rows = (dates == day).to_numpy()
-            frame = X.iloc[np.flatnonzero(rows)]
-            snap = ReferenceDistribution.fit(frame, n_bins=n_bins, max_rows=max_rows, as_of=day)
-            snapshots.append(snap)
-            frames[str(snap.as_of)] = frame
-        ref = cls(snapshots)
-        latest = ref.snapshots[-1]
-        X_latest = frames[str(latest.as_of)]
+        codes = _group_codes(groups, len(X))
+        snapshots, latest_frame = _fit_snapshots(X, dates, codes, n_bins, max_rows)
+        ref = cls(snapshots, group_by=group_by if codes is not None else None)
+        ref._learn_aging(latest_frame, aging or {}, min_months_apart)
+        return ref
 
-        def closest(target: float, lo: float, hi: float) -> ReferenceDistribution | None:
-            """The earlier snapshot closest to ``target`` months before the latest."""
-            found = [
-                s
-                for s in ref.snapshots[:-1]
-                if lo <= _months_between(str(s.as_of), latest.as_of) <= hi
-            ]
-            gap = lambda s: abs(_months_between(str(s.as_of), latest.as_of) - target)  # noqa: E731
-            return min(found, key=gap) if found else None
+    def _closest(self, target: float, lo: float, hi: float) -> ReferenceDistribution | None:
+        """The earlier snapshot closest to ``target`` months before the latest, within
+        ``[lo, hi]`` months of it."""
+        latest = self.snapshots[-1].as_of
+        found = [
+            s for s in self.snapshots[:-1] if lo <= _months_between(str(s.as_of), latest) <= hi
+        ]
+        return (
+            min(found, key=lambda s: abs(_months_between(str(s.as_of), latest) - target))
+            if found
+            else None
+        )
 
-        year_ago = closest(12, min_months_apart, 18)
-        month_ago = closest(1, 0.5, 3)
-        for name, unit in (aging or {}).items():
+    def _learn_aging(
+        self, X_latest: pd.DataFrame, aging: Mapping[str, int], min_months_apart: int
+    ) -> None:
+        """For each feature that may age: compare the latest snapshot with the one a year (and
+        a month) earlier, as is and after taking the elapsed time off; record the mode."""
+        bases = {
+            "year": self._closest(12, min_months_apart, 18),
+            "month": self._closest(1, 0.5, 3),
+        }
+        latest = self.snapshots[-1]
+        for name, unit in aging.items():
             if name not in latest.numeric or int(unit) < 1:
                 continue
             entry: dict[str, Any] = {"unit_months": int(unit), "mode": None}
-            ref.aging[name] = entry
+            self.aging[name] = entry
             tests: dict[str, tuple[float, float, float]] = {}
-            for label, base in (("year", year_ago), ("month", month_ago)):
+            for label, base in bases.items():
                 if base is None:
                     continue
                 months = _months_between(str(base.as_of), latest.as_of)
                 frame = X_latest[[*base.features]]
                 as_is = float(base.psi(frame)[name])
-                aged = float(base.psi(frame, {name: ref._amount(base, name, months)})[name])
+                aged = float(base.psi(frame, {name: self._amount(base, name, months)})[name])
                 tests[label] = (round(months, 1), round(as_is, 4), round(aged, 4))
                 entry[f"over_{label}"] = {
                     "months": tests[label][0],
                     "psi_as_is": tests[label][1],
                     "psi_after_elapsed": tests[label][2],
                 }
-            if "year" in tests and tests["year"][2] < tests["year"][1]:
-                entry["mode"] = "elapsed"  # grows with the calendar: years since leaving poverty
-            elif "month" in tests and tests["month"][2] < tests["month"][1]:
-                # grows within the year but not over it (a yearly record): known only with a
-                # snapshot a year back
-                entry["mode"] = "within_year" if "year" in tests else None
-            elif tests:
-                entry["mode"] = "as_is"  # stationary (new events keep resetting it)
-        return ref
+            entry["mode"] = _aging_mode(tests)
 
     def _amount(self, snap: ReferenceDistribution, name: str, months: float) -> float:
         """The elapsed time in the feature's unit (whole units for a one-bin-per-value feature)."""
@@ -425,20 +550,56 @@ class SeasonalReference:
         *,
         psi_warn: float = PSI_WARN,
         rate_ratio_warn: float = RATE_RATIO_WARN,
+        groups: Sequence[Any] | pd.Series | None = None,
+        local_alpha: float = LOCAL_ALPHA,
     ) -> dict[str, Any]:
         """PSI of ``X`` (a roster's features as of ``as_of``) against the same-season snapshot.
 
         Features shown to age are compared after taking the time elapsed since the snapshot
         off; features whose aging could not be measured are left out of the warnings (their
-        PSI is still reported). Returns ``psi`` (all features, largest first), ``warnings``
-        (PSI >= ``psi_warn``, largest first; then rare events whose rate moved by
-        ``rate_ratio_warn`` or more, in ``event_rates``), ``reference`` (snapshot date, elapsed months),
-        ``aged`` (feature -> amount taken off) and ``left_out`` (feature -> reason).
+        PSI is still reported). With ``groups`` (the area code of each row, as at fit), rare
+        events are also compared area by area (:func:`_local_alarms`).
+
+        Returns ``psi`` (all features, largest first), ``warnings`` (PSI >= ``psi_warn``,
+        largest first; then rare events whose rate moved by ``rate_ratio_warn`` or more; then
+        ``"<feature> in <group_by> <code>"`` for a rate that moved in one area only), the moved
+        rates in ``event_rates`` (same keys), ``local`` (how the areas were tested),
+        ``reference`` (snapshot date, elapsed months), ``aged`` (feature -> amount taken off)
+        and ``left_out`` (feature -> reason).
         """
         if len(X) == 0:
             raise ValueError("Cannot compute PSI of an empty matrix; give at least one row.")
         snap = self.snapshot_for(as_of) if as_of is not None else self.snapshots[-1]
         months = _months_between(str(snap.as_of), as_of) if as_of is not None else 0.0
+        shift, left_out = self._shifts(snap, months)
+        psi = snap.psi(X, shift).sort_values(ascending=False)
+        alarm = [str(f) for f in psi[(psi >= psi_warn) & ~psi.index.isin(list(left_out))].index]
+        rates = _rate_alarms(snap.event_rates(X), rate_ratio_warn, exclude=alarm)
+        province = [*alarm, *rates]
+        local, tested = _local_alarms(snap, X, groups, rate_ratio_warn, local_alpha, self.group_by)
+        unit_names = {1: "months", 12: "years"}
+        return {
+            "psi": {str(k): round(float(v), 4) for k, v in psi.items()},
+            "warnings": [*province, *local],
+            "event_rates": {**rates, **local},
+            "local": tested,
+            "reference": {
+                "as_of": snap.as_of,
+                "elapsed_months": round(months, 1),
+                "snapshots": [s.as_of for s in self.snapshots],
+            },
+            "aged": {
+                name: f"{amount:g} {unit_names.get(int(self.aging[name]['unit_months']), 'units')}"
+                for name, amount in shift.items()
+            },
+            "left_out": left_out,
+        }
+
+    def _shifts(
+        self, snap: ReferenceDistribution, months: float
+    ) -> tuple[dict[str, float], dict[str, str]]:
+        """What to take off each aging feature ``months`` after ``snap``, and the features left
+        out of the alarm (aging unknown), with the reason."""
         shift: dict[str, float] = {}
         left_out: dict[str, str] = {}
         within = months - 12 * round(months / 12)  # the part of the gap inside one year
@@ -455,41 +616,7 @@ class SeasonalReference:
                 shift[name] = self._amount(snap, name, months)
             elif mode == "within_year":
                 shift[name] = self._amount(snap, name, within)
-        psi = snap.psi(X, shift).sort_values(ascending=False)
-        alarm = psi[(psi >= psi_warn) & ~psi.index.isin(list(left_out))]
-        rates = snap.event_rates(X)
-        # a rate change counts when it is large relative (x1.5 or /1.5) and not a handful of rows
-        expected = rates["reference"] * rates["rows"]
-        moved = (rates["ratio"] >= rate_ratio_warn) | (rates["ratio"] <= 1 / rate_ratio_warn)
-        rate_alarm = rates.loc[
-            moved & (expected >= RATE_MIN_ROWS) & ~rates["feature"].isin(list(alarm.index))
-        ]
-        rate_alarm = rate_alarm.assign(
-            strength=np.abs(np.log(np.maximum(rate_alarm["ratio"], 1e-9)))
-        ).sort_values("strength", ascending=False)
-        unit_names = {1: "months", 12: "years"}
-        return {
-            "psi": {str(k): round(float(v), 4) for k, v in psi.items()},
-            "warnings": [str(f) for f in alarm.index] + [str(f) for f in rate_alarm["feature"]],
-            "event_rates": {
-                str(r.feature): {
-                    "reference": round(float(r.reference), 5),
-                    "now": round(float(r.now), 5),
-                    "ratio": round(float(r.ratio), 3),
-                }
-                for r in rate_alarm.itertuples()
-            },
-            "reference": {
-                "as_of": snap.as_of,
-                "elapsed_months": round(months, 1),
-                "snapshots": [s.as_of for s in self.snapshots],
-            },
-            "aged": {
-                name: f"{amount:g} {unit_names.get(int(self.aging[name]['unit_months']), 'units')}"
-                for name, amount in shift.items()
-            },
-            "left_out": left_out,
-        }
+        return shift, left_out
 
     def psi(self, X: pd.DataFrame, as_of: Any = None) -> pd.Series:
         """PSI per feature against the same-season snapshot (aging features shifted); without
@@ -499,11 +626,14 @@ class SeasonalReference:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
+        out: dict[str, Any] = {
             "kind": "seasonal",
             "snapshots": [s.to_dict() for s in self.snapshots],
             "aging": self.aging,
         }
+        if self.group_by is not None:
+            out["group_by"] = self.group_by
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeasonalReference:
@@ -512,6 +642,81 @@ class SeasonalReference:
             return cls(
                 snapshots=[ReferenceDistribution.from_dict(s) for s in data["snapshots"]],
                 aging={str(k): dict(v) for k, v in (data.get("aging") or {}).items()},
+                group_by=data.get("group_by"),
             )
         except (KeyError, AttributeError, TypeError) as exc:
             raise ValueError(f"Not a saved SeasonalReference (needs 'snapshots'): {exc}") from exc
+
+
+def _rate_alarms(
+    rates: pd.DataFrame, ratio_warn: float, *, exclude: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Rare events whose province-wide rate moved by ``ratio_warn`` (either way), on at least
+    :data:`RATE_MIN_ROWS` expected rows, strongest first (features in ``exclude`` skipped)."""
+    expected = rates["reference"] * rates["rows"]
+    moved = (rates["ratio"] >= ratio_warn) | (rates["ratio"] <= 1 / ratio_warn)
+    hit = rates.loc[moved & (expected >= RATE_MIN_ROWS) & ~rates["feature"].isin(list(exclude))]
+    hit = hit.assign(strength=np.abs(np.log(np.maximum(hit["ratio"], 1e-9))))
+    return {
+        str(r.feature): {
+            "reference": round(float(r.reference), 5),
+            "now": round(float(r.now), 5),
+            "ratio": round(float(r.ratio), 3),
+        }
+        for r in hit.sort_values("strength", ascending=False).itertuples()
+    }
+
+
+def _local_alarms(
+    snap: ReferenceDistribution,
+    X: pd.DataFrame,
+    groups: Sequence[Any] | pd.Series | None,
+    ratio_warn: float,
+    alpha: float,
+    label: str | None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Rare events whose rate moved in some areas (counties), not everywhere.
+
+    For every area and rare event of the snapshot, the roster's count (records for a count,
+    households otherwise) is tested against the reference's with an exact conditional binomial
+    test (two Poisson counts: given their sum, the roster's part follows Binomial(sum, rows /
+    (rows + reference rows)) when the rate is the same). An area warns when its rate moved by
+    ``ratio_warn`` or more and the two-sided p-value is below ``alpha / m``, ``m`` the number
+    of area x event pairs tested (Bonferroni: at most ``alpha`` chance of any false alarm per
+    comparison). A feature that moved in every area that has it is a province-wide shift: the
+    province-wide checks say it, and its areas are not listed.
+    """
+    if groups is None or not snap.group_rates:
+        reason = "no area codes given" if groups is None else "the reference has no area counts"
+        return {}, {"by": label, "tested": 0, "reason": reason}
+    t = snap.group_event_rates(X, groups)
+    t = t.loc[(t["ref_events"] + t["events"]) > 0].reset_index(drop=True)
+    m = len(t)
+    if m == 0:
+        return {}, {"by": label, "tested": 0, "reason": "no area with a rare event"}
+    k0, n0 = t["ref_events"].to_numpy(float), t["ref_rows"].to_numpy(float)
+    k1, n1 = t["events"].to_numpy(float), t["rows"].to_numpy(float)
+    t["ref_rate"], t["now_rate"] = k0 / n0, k1 / n1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["ratio"] = np.where(k0 > 0, t["now_rate"] / t["ref_rate"], np.inf)
+    share = n1 / (n0 + n1)
+    below = binom.cdf(k1, k0 + k1, share)
+    above = binom.sf(k1 - 1, k0 + k1, share)
+    t["p_value"] = np.minimum(1.0, 2 * np.minimum(below, above))
+    moved = (t["ratio"] >= ratio_warn) | (t["ratio"] <= 1 / ratio_warn)
+    t["alarm"] = moved & (t["p_value"] < alpha / m)
+    everywhere = t.groupby("feature")["alarm"].transform(lambda a: len(a) > 1 and bool(a.all()))
+    hit = t.loc[t["alarm"] & ~everywhere].sort_values("p_value", kind="stable")
+    name = label or "group"
+    alarms = {
+        f"{r.feature} in {name} {r.group}": {
+            "reference": round(float(r.ref_rate), 5),
+            "now": round(float(r.now_rate), 5),
+            "ratio": round(float(r.ratio), 3) if np.isfinite(r.ratio) else None,
+            "feature": str(r.feature),
+            name: str(r.group),
+            "p_value": float(f"{r.p_value:.3g}"),
+        }
+        for r in hit.itertuples()
+    }
+    return alarms, {"by": label, "tested": m, "p_threshold": float(f"{alpha / m:.3g}")}

@@ -29,6 +29,7 @@ from riskml.scoring._columns import (
 )
 
 __all__ = [
+    "DRIFT_GROUP",
     "IDENTITY_COLUMNS",
     "PARTITION_COLUMNS",
     "ExplainSelection",
@@ -40,6 +41,9 @@ __all__ = [
     "stable_sample_mask",
 ]
 
+DRIFT_GROUP = "county_code"
+"""The identity column the drift sample carries besides the features: rare events are compared
+county by county too (:meth:`riskml.models.SeasonalReference.compare`)."""
 IDENTITY_COLUMNS: tuple[str, ...] = (
     "household_id",
     "county_code",
@@ -461,6 +465,8 @@ def score_partition(
         smp = stable_sample_mask(ids_ok, drift_fraction)
         out.loc[ok_idx[smp], "drift_sample"] = True
         drift = model.prepare(Xok.loc[smp]).reset_index(drop=True) if smp.any() else drift
+        if smp.any() and DRIFT_GROUP not in drift.columns:  # rare events are compared by county
+            drift[DRIFT_GROUP] = uni[DRIFT_GROUP].iloc[ok_idx[smp]].astype("string").to_numpy()
 
     # 5. reasons
     sel = explain.mask(ids_ok, prob) if not explain.none else np.zeros(len(prob), dtype=bool)

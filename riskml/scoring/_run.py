@@ -23,6 +23,7 @@ from riskml.scoring._followup import add_followup_columns, apply_quiet_period, f
 from riskml.scoring._local import EngineOutput, run_local
 from riskml.scoring._output import assemble_scores, to_public
 from riskml.scoring._partition import (
+    DRIFT_GROUP,
     ExplainSelection,
     ScoringError,
     check_signature,
@@ -242,7 +243,13 @@ def drift_report(
     if sample is None or len(sample) == 0:
         return {"available": False, "reason": "no scored households", "warnings": []}
     if hasattr(reference, "compare"):
-        found = reference.compare(sample, as_of, psi_warn=psi_warn, rate_ratio_warn=rate_ratio_warn)
+        found = reference.compare(
+            sample,
+            as_of,
+            psi_warn=psi_warn,
+            rate_ratio_warn=rate_ratio_warn,
+            groups=sample[DRIFT_GROUP] if DRIFT_GROUP in sample.columns else None,
+        )
         return {
             "available": True,
             "psi_warn": psi_warn,

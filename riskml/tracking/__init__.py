@@ -13,6 +13,8 @@ The only package that imports ``mlflow``, and only inside functions; so are its 
   ``runs:/…``, or a local model folder).
 - :func:`evaluate` / :func:`evaluate_frozen` — frozen models vs baselines on the same rows.
 - :func:`promote` — ``champion`` moves only when the challenger beats it on the same backtest.
+- :func:`tune` — optuna search of the model parameters over the backtest folds, one nested MLflow
+  run per trial; the best written as a training config.
 """
 
 from riskml.tracking._card import build_model_card, render_model_card
@@ -40,6 +42,7 @@ from riskml.tracking._train import (
     log_risk_model,
     train_and_register,
 )
+from riskml.tracking._tune import OBJECTIVE, TuneResult, tune
 
 __all__ = [
     "CHALLENGER",
@@ -47,6 +50,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT",
     "DEFAULT_MIN_IMPROVEMENT",
     "DEFAULT_MODEL_NAME",
+    "OBJECTIVE",
     "PRIMARY_METRICS",
     "EvaluationResult",
     "ModelNotFoundError",
@@ -56,6 +60,7 @@ __all__ = [
     "TrackingError",
     "TrackingStore",
     "TrainResult",
+    "TuneResult",
     "as_of_dates_for",
     "build_model_card",
     "compare_metrics",
@@ -74,5 +79,6 @@ __all__ = [
     "resolve_model_uri",
     "resolve_tracking",
     "train_and_register",
+    "tune",
     "user_error_types",
 ]

@@ -15,10 +15,14 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["AGING_PRIMITIVES", "training_reference"]
+__all__ = ["AGING_PRIMITIVES", "GROUP_COLUMN", "training_reference"]
 
 AGING_PRIMITIVES: dict[str, int] = {"months_since": 1, "years_since": 12, "age": 12}
 """Catalog primitives whose value may grow with the calendar, and the months one unit stands for."""
+
+GROUP_COLUMN = "county_code"
+"""The area the reference counts rare events by (a county's disaster records doubled is diluted
+province-wide); scoring passes the same column of its drift sample."""
 
 
 def reference_dates(extracted_on: Any, step_months: int = 1) -> list[pd.Timestamp]:
@@ -71,7 +75,12 @@ def training_reference(
         if f.primitive in AGING_PRIMITIVES and f.name in ts.feature_names
     }
     return SeasonalReference.fit(
-        ts.frame[ts.feature_names], ts.frame["as_of"], aging=aging, max_rows=max_rows
+        ts.frame[ts.feature_names],
+        ts.frame["as_of"],
+        aging=aging,
+        groups=ts.frame[GROUP_COLUMN],
+        group_by=GROUP_COLUMN,
+        max_rows=max_rows,
     )
 
 
