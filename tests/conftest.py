@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+
+
+@pytest.fixture(autouse=True)
+def _restore_sys_path() -> Iterator[None]:
+    """Undo what loading a registered model does to ``sys.path``.
+
+    ``mlflow.pyfunc.load_model`` puts the model's shipped copy of riskml (its ``code_paths``)
+    first on ``sys.path``. This process keeps the riskml it already imported, but worker
+    processes started later (the synthetic generator's, Spark's) would import the shipped copy,
+    which has no ``configs/``. Each test starts from the path it found.
+    """
+    saved = list(sys.path)
+    yield
+    sys.path[:] = saved
+
 
 # ---- synth: the small seeded province every stage's tests share ----
 SMALL_PROVINCE_HOUSEHOLDS = 2500
