@@ -708,12 +708,14 @@ def _local_alarms(
     everywhere = t.groupby("feature")["alarm"].transform(lambda a: len(a) > 1 and bool(a.all()))
     hit = t.loc[t["alarm"] & ~everywhere].sort_values("p_value", kind="stable")
     name = label or "group"
+    counted = snap._counted()
     alarms = {
         f"{r.feature} in {name} {r.group}": {
             "reference": round(float(r.ref_rate), 5),
             "now": round(float(r.now_rate), 5),
             "ratio": round(float(r.ratio), 3) if np.isfinite(r.ratio) else None,
             "feature": str(r.feature),
+            "per": "record" if r.feature in counted else "household",
             name: str(r.group),
             "p_value": float(f"{r.p_value:.3g}"),
         }

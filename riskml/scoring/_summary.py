@@ -127,10 +127,17 @@ def drift_against(drift: Mapping[str, Any]) -> str:
 
 
 def drift_item(drift: Mapping[str, Any], feature: str) -> str:
-    """``feature (PSI 1.23)`` or, for a rare event whose rate moved, ``feature (rate ×2.1)``."""
+    """``feature (PSI 1.23)`` or, for a rare event whose rate moved, its rate then and now.
+
+    A rate of households reads as a share (``7.0% → 14.0% of households``); a count of records
+    (an area's disaster records) as records per 100 households, which may pass 100.
+    """
     rate = (drift.get("event_rates") or {}).get(feature)
+    if rate is not None and rate.get("per") == "record":
+        ref, now = 100 * rate["reference"], 100 * rate["now"]
+        return f"{feature} ({ref:.1f} → {now:.1f} records per 100 households)"
     if rate is not None:
-        return f"{feature} (rate {rate['reference']:.1%} → {rate['now']:.1%})"
+        return f"{feature} ({rate['reference']:.1%} → {rate['now']:.1%} of households)"
     return f"{feature} ({drift['psi'][feature]:.2f})"
 
 

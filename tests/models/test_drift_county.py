@@ -19,6 +19,7 @@ import pytest
 from riskml.data import Bundle
 from riskml.features import build_training_set, load_catalog
 from riskml.models import LOCAL_ALPHA, SeasonalReference
+from riskml.scoring._summary import drift_item
 from riskml.tracking._reference import GROUP_COLUMN, training_reference
 
 # ---- a simulated population of ten counties: the statistics of the alarm ----
@@ -182,3 +183,9 @@ def test_one_county_with_its_disaster_records_doubled_is_named(province) -> None
     rate = found["event_rates"][key]
     assert rate[GROUP_COLUMN] == county
     assert rate["ratio"] == pytest.approx(2.0, abs=0.05) and rate["now"] > rate["reference"]
+    # A count of records is said as records per 100 households, never as a share above 100 %.
+    assert rate["per"] == "record"
+    said = drift_item(found, key)
+    ref100, now100 = 100 * rate["reference"], 100 * rate["now"]
+    assert said == f"{key} ({ref100:.1f} → {now100:.1f} records per 100 households)"
+    assert "%" not in said
