@@ -335,7 +335,7 @@ def _first_pass(
     raise ScoringError(f"engine must be 'local' or 'spark'. Got {engine!r} instead.")
 
 
-def _tiers(job: _Job, scores: pd.DataFrame) -> pd.DataFrame:
+def _rank_and_tier(job: _Job, scores: pd.DataFrame) -> pd.DataFrame:
     """Rank and tier the scores against the cadres' capacity; say so on the console."""
     capacity, capacity_source = model_capacity(job.model)
     core = assign_tiers(scores, job.config.tiers, capacity=capacity)
@@ -430,7 +430,7 @@ def score_bundle(
     timings["score"] = time.perf_counter() - t1
     timings.update({f"partition_{k}": v for k, v in out.timings.items()})
     try:
-        core = _tiers(job, out.scores)
+        core = _rank_and_tier(job, out.scores)
         reasons, explained = _explain_flagged(job, core, out, spark_run, timings)
     finally:
         if spark_run is not None:
