@@ -469,6 +469,19 @@ features_app = typer.Typer(help="The feature catalog and training sets.", no_arg
 app.add_typer(features_app, name="features")
 
 
+def _print_training_set(meta: dict[str, Any], out: str, seconds: float) -> None:
+    """One line on a written training set: rows, what was left out, feature set and data."""
+    c = meta["counts"]
+    console.print(
+        f"{c['rows']:,} rows ({c['positives']:,} positive) from {meta['households']:,} households x "
+        f"{len(meta['as_of_dates'])} as-of dates; left out: {c['excluded_under_monitoring']:,} under monitoring, "
+        f"{c['excluded_censored']:,} censored ({', '.join(meta['censored_as_of_dates']) or 'no censored dates'}). "
+        f"Feature set {meta['feature_set']} {meta['feature_set_version']}, data {meta['data_fingerprint']}, "
+        f"{seconds:.1f} s -> {escape(out)}",
+        highlight=False,
+    )
+
+
 @features_app.command("build")
 def features_build_command(
     data: Annotated[
@@ -543,15 +556,7 @@ def features_build_command(
             )
         )
         return
-    c = meta["counts"]
-    console.print(
-        f"{c['rows']:,} rows ({c['positives']:,} positive) from {meta['households']:,} households x "
-        f"{len(meta['as_of_dates'])} as-of dates; left out: {c['excluded_under_monitoring']:,} under monitoring, "
-        f"{c['excluded_censored']:,} censored ({', '.join(meta['censored_as_of_dates']) or 'no censored dates'}). "
-        f"Feature set {meta['feature_set']} {meta['feature_set_version']}, data {meta['data_fingerprint']}, "
-        f"{time.perf_counter() - started:.1f} s -> {escape(out)}",
-        highlight=False,
-    )
+    _print_training_set(meta, out, time.perf_counter() - started)
 
 
 @features_app.command("check")

@@ -16,11 +16,17 @@ import pyarrow.compute as pc
 from riskml.config.mapping import BundleMapping, TableMapping, scalar_text
 from riskml.data._bundle import Bundle
 from riskml.data._cells import neutralise_frame
-from riskml.data._convert import StructuralError, convert_column, one_array
+from riskml.data._convert import Converted, StructuralError, convert_column, one_array
 from riskml.data._errors import BundleError, describe_rows
-from riskml.data._manifest import read_manifest
-from riskml.data._mapping import check_mapping, close_matches, load_mapping, map_table
-from riskml.data._read import SUPPORTED_SUFFIXES, locate_table_file, read_table_file
+from riskml.data._manifest import BundleManifest, read_manifest
+from riskml.data._mapping import (
+    MappedTable,
+    check_mapping,
+    close_matches,
+    load_mapping,
+    map_table,
+)
+from riskml.data._read import SUPPORTED_SUFFIXES, RawTable, locate_table_file, read_table_file
 from riskml.data._schema import (
     ALL_TABLES,
     OPTIONAL_TABLES,
@@ -179,38 +185,52 @@ def _unknown_codes_message(
     )
 
 
-def _read_table(
+def _table_path(
     folder: Path,
-    schema: TableSchema,
+    name: str,
+    spec: TableMapping,
     mapping: BundleMapping,
-    encoding: str | None,
     report: dict[str, Any],
-) -> WorkTable | None:
-    """Read, map and convert one table; ``None`` when the mapping declares it missing."""
-    name = schema.name
-    spec = mapping.table(name)
+) -> Path | None:
+    """The file of table ``name``; ``None`` (noted in ``report``) when it may be absent.
+
+    Raises ``_NoFile`` for a table that must be there.
+    """
     path = locate_table_file(folder, name, spec.file)
     if path is None and name in OPTIONAL_TABLES and spec.file is not None:
         # the export carries no such file: riskml's own <table>.<ext> (contract layout, e.g.
         # written by `riskml reviews import`) is read instead; contract names and codes pass
         # through the mapping unchanged
         path = locate_table_file(folder, name, None)
-    if path is None:
-        if name in OPTIONAL_TABLES:
-            report["files"][name] = {"file": None, "note": "optional table, no file"}
-            return None
-        if name in mapping.missing_tables:
-            report["files"][name] = {"file": None, "note": "declared missing by the mapping"}
-            return None
-        looked_for = (
-            repr(spec.file) if spec.file else "/".join(f"{name}{s}" for s in SUPPORTED_SUFFIXES)
-        )
-        present = sorted(p.name for p in folder.iterdir() if p.is_file())
-        raise _NoFile(
-            f"{name}: no file for this table in {folder} (looked for {looked_for}). Files there: "
-            f"{', '.join(present) or '(none)'}. Fix: add the file, name it in a mapping "
-            f"(tables.{name}.file), or declare the table absent (missing_tables: [{name}])."
-        )
+    if path is not None:
+        return path
+    if name in OPTIONAL_TABLES:
+        report["files"][name] = {"file": None, "note": "optional table, no file"}
+        return None
+    if name in mapping.missing_tables:
+        report["files"][name] = {"file": None, "note": "declared missing by the mapping"}
+        return None
+    looked_for = (
+        repr(spec.file) if spec.file else "/".join(f"{name}{s}" for s in SUPPORTED_SUFFIXES)
+    )
+    present = sorted(p.name for p in folder.iterdir() if p.is_file())
+    raise _NoFile(
+        f"{name}: no file for this table in {folder} (looked for {looked_for}). Files there: "
+        f"{', '.join(present) or '(none)'}. Fix: add the file, name it in a mapping "
+        f"(tables.{name}.file), or declare the table absent (missing_tables: [{name}])."
+    )
+
+
+def _read_raw(
+    path: Path,
+    schema: TableSchema,
+    spec: TableMapping,
+    mapping: BundleMapping,
+    encoding: str | None,
+    report: dict[str, Any],
+) -> RawTable:
+    """Read the table's file as it is, noting it in ``report``; refuse households without rows."""
+    name = schema.name
     raw = read_table_file(
         path,
         name,
@@ -219,19 +239,26 @@ def _read_table(
         header_row=spec.header_row,
         columns=_source_columns(schema, spec),
     )
-    n = raw.data.num_rows
     report["files"][name] = {
         "file": raw.path.name,
         "format": raw.format,
         "encoding": raw.encoding,
         "sheet": raw.sheet,
-        "rows": n,
+        "rows": raw.data.num_rows,
     }
-    if n == 0 and name == "households":
+    if raw.data.num_rows == 0 and name == "households":
         raise BundleError(
             f"households: {raw.label} has a header but no rows. A bundle needs its households. "
             "Fix: export the households table again with its rows."
         )
+    return raw
+
+
+def _map_raw(
+    raw: RawTable, schema: TableSchema, spec: TableMapping, report: dict[str, Any]
+) -> MappedTable:
+    """Map the source columns to contract names; refuse missing required columns."""
+    name = schema.name
     mapped = map_table(raw, spec)
     missing = [c for c in schema.required if c not in mapped.columns]
     if missing:
@@ -246,57 +273,81 @@ def _read_table(
         report["unmatched_mapping_columns"][name] = mapped.unmatched
     if mapped.split_dropped:
         report["split_values_dropped"][name] = mapped.split_dropped
+    return mapped
 
-    rows = np.arange(1, n + 1, dtype=np.int64)
+
+def _convert_one(
+    name: str,
+    raw: RawTable,
+    mapped: MappedTable,
+    col: Column,
+    spec: TableMapping,
+    mapping: BundleMapping,
+    rows: np.ndarray,
+) -> Converted | str:
+    """Convert one mapped column of table ``name``; the problem's message instead if it fails."""
+    source = mapped.origin.get(col.name, col.name)
+    where = f"{name}.{col.name} ({raw.label}" + (
+        f", source column {source!r})" if source != col.name else ")"
+    )
+    if col.kind == "id" and source in raw.big_number_cells:
+        cells = raw.big_number_cells[source]
+        return (
+            f"{where}: ids are stored as Excel numbers of 16+ digits (e.g. {describe_rows(cells)}); "
+            "Excel keeps only 15 significant digits, so they may have lost digits. Fix: format "
+            "the id column as Text in Excel and enter/export the ids again (or export CSV)."
+        )
+    fallback = spec.fallback.get(col.name, mapping.unknown_categories)
     null_values = spec.null_values if spec.null_values is not None else mapping.null_values
+    try:
+        conv = convert_column(
+            mapped.columns[col.name],
+            col,
+            null_values=null_values,
+            recode={k: scalar_text(v) for k, v in spec.recode.get(col.name, {}).items()},
+            fallback=fallback,
+            date_formats=[*spec.date_formats.get(col.name, []), *mapping.date_formats],
+        )
+    except StructuralError as exc:
+        return f"{where}: {exc}"
+    if conv.unknown:
+        idx = np.flatnonzero(conv.unknown_rows)[:5]
+        shown = [one_array(mapped.columns[col.name])[int(i)].as_py() for i in idx]
+        return _unknown_codes_message(
+            name,
+            col.name,
+            f"{raw.label}" + (f", source column {source!r}" if source != col.name else ""),
+            conv.unknown,
+            rows[idx],
+            shown,
+            col,
+        )
+    return conv
+
+
+def _convert_columns(
+    name: str,
+    raw: RawTable,
+    mapped: MappedTable,
+    schema: TableSchema,
+    spec: TableMapping,
+    mapping: BundleMapping,
+    rows: np.ndarray,
+    report: dict[str, Any],
+) -> WorkTable:
+    """Convert every contract column (absent ones empty); every problem in one ``BundleError``."""
     problems: list[str] = []
     values: dict[str, pa.Array] = {}
     present: dict[str, int] = {}
     invalid: dict[str, tuple[np.ndarray, str, str]] = {}
     for col in schema.columns:
-        source = mapped.origin.get(col.name, col.name)
-        where = f"{name}.{col.name} ({raw.label}" + (
-            f", source column {source!r})" if source != col.name else ")"
-        )
         if col.name not in mapped.columns:
-            values[col.name] = _empty_array(col, n)
+            values[col.name] = _empty_array(col, len(rows))
             present[col.name] = 0
             continue
-        if col.kind == "id" and source in raw.big_number_cells:
-            cells = raw.big_number_cells[source]
-            problems.append(
-                f"{where}: ids are stored as Excel numbers of 16+ digits (e.g. {describe_rows(cells)}); "
-                "Excel keeps only 15 significant digits, so they may have lost digits. Fix: format "
-                "the id column as Text in Excel and enter/export the ids again (or export CSV)."
-            )
-            continue
-        fallback = spec.fallback.get(col.name, mapping.unknown_categories)
-        try:
-            conv = convert_column(
-                mapped.columns[col.name],
-                col,
-                null_values=null_values,
-                recode={k: scalar_text(v) for k, v in spec.recode.get(col.name, {}).items()},
-                fallback=fallback,
-                date_formats=[*spec.date_formats.get(col.name, []), *mapping.date_formats],
-            )
-        except StructuralError as exc:
-            problems.append(f"{where}: {exc}")
-            continue
-        if conv.unknown:
-            idx = np.flatnonzero(conv.unknown_rows)[:5]
-            shown = [one_array(mapped.columns[col.name])[int(i)].as_py() for i in idx]
-            problems.append(
-                _unknown_codes_message(
-                    name,
-                    col.name,
-                    f"{raw.label}" + (f", source column {source!r}" if source != col.name else ""),
-                    conv.unknown,
-                    rows[idx],
-                    shown,
-                    col,
-                )
-            )
+        conv = _convert_one(name, raw, mapped, col, spec, mapping, rows)
+        if isinstance(conv, str):
+            problems.append(conv)
             continue
         values[col.name] = conv.values
         present[col.name] = conv.present
@@ -321,6 +372,25 @@ def _read_table(
         present=present,
         invalid=invalid,
     )
+
+
+def _read_table(
+    folder: Path,
+    schema: TableSchema,
+    mapping: BundleMapping,
+    encoding: str | None,
+    report: dict[str, Any],
+) -> WorkTable | None:
+    """Read, map and convert one table; ``None`` when the mapping declares it missing."""
+    name = schema.name
+    spec = mapping.table(name)
+    path = _table_path(folder, name, spec, mapping, report)
+    if path is None:
+        return None
+    raw = _read_raw(path, schema, spec, mapping, encoding, report)
+    mapped = _map_raw(raw, schema, spec, report)
+    rows = np.arange(1, raw.data.num_rows + 1, dtype=np.int64)
+    return _convert_columns(name, raw, mapped, schema, spec, mapping, rows, report)
 
 
 def _conversion_fix(table: str, col: Column) -> str:
@@ -394,6 +464,173 @@ def write_quarantine(quarantine: pd.DataFrame, path: str | Path) -> Path:
 # ---------------------------------------------------------------------------- load_bundle
 
 
+def _check_arguments(
+    folder: Path, encoding: str | None, extracted_on: dt.date | str | None
+) -> dt.date | None:
+    """Refuse a folder that is not one, an unknown encoding or a malformed date; the date."""
+    if not folder.is_dir():
+        raise BundleError(
+            f"{folder} is not a folder. Give the folder holding the bundle's files "
+            "(households.csv, members.csv, ... or a source export with a mapping)."
+        )
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise BundleError(
+                f"Unknown encoding {encoding!r}. Fix: use utf-8 or gb18030 (covers GBK/GB2312), "
+                "or leave it unset to detect."
+            ) from None
+    if isinstance(extracted_on, str):
+        try:
+            return dt.date.fromisoformat(extracted_on)
+        except ValueError:
+            raise BundleError(
+                f"The extraction date {extracted_on!r} is not a date. Fix: write it as YYYY-MM-DD."
+            ) from None
+    return extracted_on
+
+
+def _new_report(folder: Path, mapping: str | Path | BundleMapping | None) -> dict[str, Any]:
+    """The empty load report: what loading did, filled in as the tables are read."""
+    return {
+        "folder": str(folder),
+        "mapping": None
+        if mapping is None
+        else str(mapping)
+        if not isinstance(mapping, BundleMapping)
+        else "(in memory)",
+        "files": {},
+        "ignored_columns": {},
+        "unmatched_mapping_columns": {},
+        "split_values_dropped": {},
+        "normalised_ids": {},
+        "recoded_values": {},
+        "fallback_values": {},
+        "filled_values": {},
+    }
+
+
+def _read_tables(
+    folder: Path, mapping: BundleMapping, encoding: str | None, report: dict[str, Any]
+) -> dict[str, WorkTable]:
+    """Read every contract table (and the optional ones present); every problem in one error."""
+    work: dict[str, WorkTable] = {}
+    problems: list[str] = []
+    no_file: list[str] = []
+    for name in TABLE_ORDER:
+        try:
+            table = _read_table(folder, TABLES[name], mapping, encoding, report)
+        except _NoFile as exc:
+            no_file.append(name)
+            problems.extend(exc.problems)
+            continue
+        except BundleError as exc:
+            problems.extend(exc.problems)
+            continue
+        work[name] = table if table is not None else _empty_work(TABLES[name])
+    for name in OPTIONAL_TABLES:
+        try:
+            optional = _read_table(folder, ALL_TABLES[name], mapping, encoding, report)
+        except BundleError as exc:
+            problems.extend(exc.problems)
+            continue
+        if optional is not None:
+            work[name] = optional
+    if len(no_file) == len(TABLE_ORDER):
+        files = sorted(p.name for p in folder.iterdir() if p.is_file())
+        raise BundleError(
+            f"{folder} holds none of the contract's table files ({', '.join(f'{t}.csv' for t in TABLE_ORDER)}, "
+            f"or .parquet/.xlsx). Files there: {', '.join(files) or '(none)'}. Fix: if this is a "
+            "source export with its own file and column names, load it with a mapping file "
+            "(e.g. --mapping national_export, see configs/mappings/); otherwise give the bundle folder."
+        )
+    if problems:
+        raise BundleError(problems)
+    return work
+
+
+def _extraction_date(
+    extracted_on: dt.date | None,
+    manifest: BundleManifest | None,
+    work: dict[str, WorkTable],
+    report: dict[str, Any],
+) -> dt.date:
+    """The argument's date, else ``bundle.yaml``'s, else the latest date in the history tables."""
+    if extracted_on is not None:
+        report["extracted_on_from"] = "argument"
+        return extracted_on
+    if manifest is not None and manifest.extracted_on is not None:
+        report["extracted_on_from"] = "bundle.yaml"
+        return manifest.extracted_on
+    today = dt.date.today()
+    # the history tables date the extract; reviews are recorded by riskml's users afterwards
+    history = [t for n, t in work.items() if n not in OPTIONAL_TABLES]
+    report["extracted_on_from"] = "latest date in the bundle (no bundle.yaml)"
+    return _latest_date(history, today) or today
+
+
+def _validate(work: dict[str, WorkTable], mapping: BundleMapping, limit: dt.date) -> Validator:
+    """Check households first (a bad key stops everything), then every other table."""
+    validator = Validator(mapping.validation, limit)
+    households = work["households"]
+    validator.households_key(households)
+    validator.conversion_problems(households, households=True)
+    validator.required_values(households, households=True)
+    validator.value_rules(households, households=True)
+    if validator.errors:
+        raise BundleError(validator.errors)
+    for name in [n for n in work if n != "households"]:
+        t = work[name]
+        if t.n == 0:
+            continue
+        validator.conversion_problems(t, households=False)
+        validator.required_values(t, households=False)
+        validator.households_of(t, households)
+        validator.value_rules(t, households=False)
+        validator.order_rules(t)
+        validator.duplicate_keys(t)
+    if work["events"].n and work["members"].n:
+        validator.event_members(work["events"], work["members"])
+    if validator.errors:
+        raise BundleError(validator.errors)
+    return validator
+
+
+def _fill_recorded_on(events: WorkTable, report: dict[str, Any]) -> None:
+    """Events without a recording date were recorded on the day they happened."""
+    if not events.n:
+        return
+    recorded = events.values["recorded_on"]
+    fill = pc.is_null(recorded).to_numpy(zero_copy_only=False) & ~events.drop
+    if fill.any():
+        events.values["recorded_on"] = pc.coalesce(recorded, events.values["event_date"])
+        report["filled_values"]["events.recorded_on"] = int(fill.sum())
+
+
+def _frames(work: dict[str, WorkTable]) -> dict[str, pd.DataFrame]:
+    """Every table as a typed frame, releasing its Arrow arrays as soon as the frame exists."""
+    tables: dict[str, pd.DataFrame] = {}
+    for name, t in work.items():
+        tables[name] = _frame(t)
+        t.raw.clear()
+        t.values.clear()
+    return tables
+
+
+def _report_counts(
+    report: dict[str, Any], households: WorkTable, quarantine: pd.DataFrame, limit: dt.date
+) -> None:
+    """Households read and set aside, orphan household ids and the extraction date."""
+    report["households_in_source"] = int(households.n)
+    report["households_set_aside"] = int(households.drop.sum())
+    orphan_ids = quarantine.loc[
+        quarantine["reason"] == "household_id not in households", "household_id"
+    ]
+    report["orphan_household_ids"] = int(orphan_ids.nunique())
+    report["extracted_on"] = limit.isoformat()
+
+
 def load_bundle(
     path: str | Path,
     *,
@@ -442,134 +679,17 @@ def load_bundle(
     string[pyarrow]
     """
     folder = Path(path)
-    if not folder.is_dir():
-        raise BundleError(
-            f"{folder} is not a folder. Give the folder holding the bundle's files "
-            "(households.csv, members.csv, ... or a source export with a mapping)."
-        )
-    if encoding is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise BundleError(
-                f"Unknown encoding {encoding!r}. Fix: use utf-8 or gb18030 (covers GBK/GB2312), "
-                "or leave it unset to detect."
-            ) from None
-    if isinstance(extracted_on, str):
-        try:
-            extracted_on = dt.date.fromisoformat(extracted_on)
-        except ValueError:
-            raise BundleError(
-                f"The extraction date {extracted_on!r} is not a date. Fix: write it as YYYY-MM-DD."
-            ) from None
+    date = _check_arguments(folder, encoding, extracted_on)
     the_mapping = _resolve_mapping(mapping)
     manifest = read_manifest(folder)
-    report: dict[str, Any] = {
-        "folder": str(folder),
-        "mapping": None
-        if mapping is None
-        else str(mapping)
-        if not isinstance(mapping, BundleMapping)
-        else "(in memory)",
-        "files": {},
-        "ignored_columns": {},
-        "unmatched_mapping_columns": {},
-        "split_values_dropped": {},
-        "normalised_ids": {},
-        "recoded_values": {},
-        "fallback_values": {},
-        "filled_values": {},
-    }
-    work: dict[str, WorkTable] = {}
-    problems: list[str] = []
-    no_file: list[str] = []
-    for name in TABLE_ORDER:
-        try:
-            table = _read_table(folder, TABLES[name], the_mapping, encoding, report)
-        except _NoFile as exc:
-            no_file.append(name)
-            problems.extend(exc.problems)
-            continue
-        except BundleError as exc:
-            problems.extend(exc.problems)
-            continue
-        work[name] = table if table is not None else _empty_work(TABLES[name])
-    for name in OPTIONAL_TABLES:
-        try:
-            optional = _read_table(folder, ALL_TABLES[name], the_mapping, encoding, report)
-        except BundleError as exc:
-            problems.extend(exc.problems)
-            continue
-        if optional is not None:
-            work[name] = optional
-    if len(no_file) == len(TABLE_ORDER):
-        files = sorted(p.name for p in folder.iterdir() if p.is_file())
-        raise BundleError(
-            f"{folder} holds none of the contract's table files ({', '.join(f'{t}.csv' for t in TABLE_ORDER)}, "
-            f"or .parquet/.xlsx). Files there: {', '.join(files) or '(none)'}. Fix: if this is a "
-            "source export with its own file and column names, load it with a mapping file "
-            "(e.g. --mapping national_export, see configs/mappings/); otherwise give the bundle folder."
-        )
-    if problems:
-        raise BundleError(problems)
-
-    if extracted_on is not None:
-        limit = extracted_on
-        report["extracted_on_from"] = "argument"
-    elif manifest is not None and manifest.extracted_on is not None:
-        limit = manifest.extracted_on
-        report["extracted_on_from"] = "bundle.yaml"
-    else:
-        today = dt.date.today()
-        # the history tables date the extract; reviews are recorded by riskml's users afterwards
-        history = [t for n, t in work.items() if n not in OPTIONAL_TABLES]
-        limit = _latest_date(history, today) or today
-        report["extracted_on_from"] = "latest date in the bundle (no bundle.yaml)"
-
-    validator = Validator(the_mapping.validation, limit)
-    households = work["households"]
-    validator.households_key(households)
-    validator.conversion_problems(households, households=True)
-    validator.required_values(households, households=True)
-    validator.value_rules(households, households=True)
-    if validator.errors:
-        raise BundleError(validator.errors)
-    for name in [n for n in work if n != "households"]:
-        t = work[name]
-        if t.n == 0:
-            continue
-        validator.conversion_problems(t, households=False)
-        validator.required_values(t, households=False)
-        validator.households_of(t, households)
-        validator.value_rules(t, households=False)
-        validator.order_rules(t)
-        validator.duplicate_keys(t)
-    if work["events"].n and work["members"].n:
-        validator.event_members(work["events"], work["members"])
-    if validator.errors:
-        raise BundleError(validator.errors)
-
-    events = work["events"]
-    if events.n:
-        recorded = events.values["recorded_on"]
-        fill = pc.is_null(recorded).to_numpy(zero_copy_only=False) & ~events.drop
-        if fill.any():
-            events.values["recorded_on"] = pc.coalesce(recorded, events.values["event_date"])
-            report["filled_values"]["events.recorded_on"] = int(fill.sum())
-
+    report = _new_report(folder, mapping)
+    work = _read_tables(folder, the_mapping, encoding, report)
+    limit = _extraction_date(date, manifest, work, report)
+    validator = _validate(work, the_mapping, limit)
+    _fill_recorded_on(work["events"], report)
     quarantine = validator.quarantine()
-    tables: dict[str, pd.DataFrame] = {}
-    for name, t in work.items():
-        tables[name] = _frame(t)
-        t.raw.clear()  # release each table's Arrow arrays as soon as its frame exists
-        t.values.clear()
-    report["households_in_source"] = int(households.n)
-    report["households_set_aside"] = int(households.drop.sum())
-    orphan_ids = quarantine.loc[
-        quarantine["reason"] == "household_id not in households", "household_id"
-    ]
-    report["orphan_household_ids"] = int(orphan_ids.nunique())
-    report["extracted_on"] = limit.isoformat()
+    tables = _frames(work)
+    _report_counts(report, work["households"], quarantine, limit)
     bundle = Bundle(
         tables=tables,
         extracted_on=limit,

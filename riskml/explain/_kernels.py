@@ -455,6 +455,7 @@ def _unwound_path_sum(pz, po, pw, off, d, path_index):
     return total
 
 
+# kept whole on purpose: a numba kernel, and splitting it into calls costs speed in the hot loop
 @njit(cache=True)
 def _tree_shap_one(
     t,

@@ -131,17 +131,15 @@ def _quarantine_by_household(bundle: Bundle) -> pd.DataFrame:
     )
 
 
-def household_universe(bundle: Bundle) -> pd.DataFrame:
-    """Every household the bundle accounts for, with its place and, if any, why it is rejected.
+def _no_identity(n: int) -> pd.DataFrame:
+    """``n`` rows of :data:`IDENTITY_COLUMNS`, all ``<NA>``."""
+    return pd.DataFrame(
+        {c: pd.Series(pd.NA, index=range(n), dtype="string") for c in IDENTITY_COLUMNS}
+    )
 
-    The universe is the ``households`` table plus every household id that appears only in the
-    quarantine (its households row, or all its rows, were set aside by the loader). Columns:
-    :data:`IDENTITY_COLUMNS` and ``rejected_reason`` (``<NA>`` for households that can be scored).
 
-    A household whose ``households`` row was quarantined is rejected with the loader's reason; a
-    household with rows set aside in other tables is still scored on what remains, and the
-    quarantine is reported in the run summary.
-    """
+def _roster_households(bundle: Bundle) -> pd.DataFrame:
+    """The ``households`` table's identity columns, one row per household id, none rejected."""
     hh = bundle.households
     ids = hh["household_id"].astype("string")
     out = pd.DataFrame(
@@ -158,38 +156,41 @@ def household_universe(bundle: Bundle) -> pd.DataFrame:
     # the loader sets aside duplicate and id-less rows (they are in the quarantine); a bundle
     # built otherwise keeps its first row per household
     keep = (~ids.duplicated(keep="first") & ids.notna()).to_numpy(dtype=bool)
-    out = out.loc[keep]
+    return out.loc[keep]
+
+
+def _set_aside_households(bundle: Bundle, known: pd.Series) -> pd.DataFrame | None:
+    """Households found only in the quarantine, rejected with the loader's reasons (or None)."""
     q = _quarantine_by_household(bundle)
-    if len(q):
-        only_q = q.loc[~q["household_id"].isin(out["household_id"].to_numpy())]
-        if len(only_q):
-            only_q = only_q.assign(
-                what=only_q["table"].fillna("?")
-                + "."
-                + only_q["column"].fillna("?")
-                + ": "
-                + only_q["reason"].fillna("?"),
-                own_row=(only_q["table"] == "households").fillna(False),
-            )
-            # the households row's own problem explains the rest ("its household was set aside")
-            has_own = only_q.groupby("household_id", sort=False)["own_row"].transform("any")
-            only_q = only_q.loc[only_q["own_row"] | ~has_own]
-            reasons = only_q.groupby("household_id", sort=False)["what"].agg(
-                lambda s: "; ".join(dict.fromkeys(s))
-            )
-            extra = pd.DataFrame(
-                {
-                    c: pd.Series(pd.NA, index=range(len(reasons)), dtype="string")
-                    for c in IDENTITY_COLUMNS
-                }
-            )
-            extra["household_id"] = pd.array(reasons.index.to_numpy(), dtype="string")
-            extra["rejected_reason"] = pd.array(
-                ("set aside by the loader: " + reasons.astype(str)).to_numpy(), dtype="string"
-            )
-            out = pd.concat([out, extra], ignore_index=True)
-    # households that have rows in other tables but no households row (and were not quarantined)
-    known = pd.Index(out["household_id"].to_numpy(dtype=object))
+    if not len(q):
+        return None
+    only_q = q.loc[~q["household_id"].isin(known.to_numpy())]
+    if not len(only_q):
+        return None
+    only_q = only_q.assign(
+        what=only_q["table"].fillna("?")
+        + "."
+        + only_q["column"].fillna("?")
+        + ": "
+        + only_q["reason"].fillna("?"),
+        own_row=(only_q["table"] == "households").fillna(False),
+    )
+    # the households row's own problem explains the rest ("its household was set aside")
+    has_own = only_q.groupby("household_id", sort=False)["own_row"].transform("any")
+    only_q = only_q.loc[only_q["own_row"] | ~has_own]
+    reasons = only_q.groupby("household_id", sort=False)["what"].agg(
+        lambda s: "; ".join(dict.fromkeys(s))
+    )
+    extra = _no_identity(len(reasons))
+    extra["household_id"] = pd.array(reasons.index.to_numpy(), dtype="string")
+    extra["rejected_reason"] = pd.array(
+        ("set aside by the loader: " + reasons.astype(str)).to_numpy(), dtype="string"
+    )
+    return extra
+
+
+def _orphan_households(bundle: Bundle, known: pd.Index) -> pd.DataFrame | None:
+    """Households with rows in other tables but no households row (nor quarantine), or None."""
     orphans: dict[str, list[str]] = {}
     for name, table in bundle.tables.items():
         if name == "households" or "household_id" not in table.columns or len(table) == 0:
@@ -198,19 +199,35 @@ def household_universe(bundle: Bundle) -> pd.DataFrame:
         unknown = pd.unique(tid[~tid.isin(known)].to_numpy(dtype=object))
         for hid in unknown:
             orphans.setdefault(str(hid), []).append(name)
-    if orphans:
-        extra = pd.DataFrame(
-            {
-                c: pd.Series(pd.NA, index=range(len(orphans)), dtype="string")
-                for c in IDENTITY_COLUMNS
-            }
-        )
-        extra["household_id"] = pd.array(list(orphans), dtype="string")
-        extra["rejected_reason"] = pd.array(
-            [f"no row in the households table (rows in {', '.join(v)})" for v in orphans.values()],
-            dtype="string",
-        )
-        out = pd.concat([out, extra], ignore_index=True)
+    if not orphans:
+        return None
+    extra = _no_identity(len(orphans))
+    extra["household_id"] = pd.array(list(orphans), dtype="string")
+    extra["rejected_reason"] = pd.array(
+        [f"no row in the households table (rows in {', '.join(v)})" for v in orphans.values()],
+        dtype="string",
+    )
+    return extra
+
+
+def household_universe(bundle: Bundle) -> pd.DataFrame:
+    """Every household the bundle accounts for, with its place and, if any, why it is rejected.
+
+    The universe is the ``households`` table plus every household id that appears only in the
+    quarantine (its households row, or all its rows, were set aside by the loader). Columns:
+    :data:`IDENTITY_COLUMNS` and ``rejected_reason`` (``<NA>`` for households that can be scored).
+
+    A household whose ``households`` row was quarantined is rejected with the loader's reason; a
+    household with rows set aside in other tables is still scored on what remains, and the
+    quarantine is reported in the run summary.
+    """
+    out = _roster_households(bundle)
+    set_aside = _set_aside_households(bundle, out["household_id"])
+    if set_aside is not None:
+        out = pd.concat([out, set_aside], ignore_index=True)
+    orphans = _orphan_households(bundle, pd.Index(out["household_id"].to_numpy(dtype=object)))
+    if orphans is not None:
+        out = pd.concat([out, orphans], ignore_index=True)
     for c in IDENTITY_COLUMNS:
         out[c] = out[c].astype("string")
     out["rejected_reason"] = out["rejected_reason"].astype("string")
@@ -415,69 +432,117 @@ def score_partition(
     SignatureMismatchError
         The computed features do not match the model's signature (the whole run is refused).
     """
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     uni = household_universe(bundle) if universe is None else universe.reset_index(drop=True)
-    out = _blank_output(uni)
     feature_names = list(getattr(model, "input_schema", None) or model.feature_names)
-    drift = pd.DataFrame(columns=feature_names)
+    p = _Partition(
+        bundle, as_of, model, context, config, uni, _blank_output(uni), feature_names, started
+    )
+    drift = _score_households(p, explain, drift_fraction, reason_mode)
+    return PartitionResult(p.out[list(PARTITION_COLUMNS)], drift, p.timings)
 
-    candidates = uni["rejected_reason"].isna().to_numpy(dtype=bool)
+
+@dataclass
+class _Partition:
+    """One partition being scored: its inputs, and the output rows and timings filled step by step."""
+
+    bundle: Bundle
+    as_of: dt.date
+    model: Any
+    context: pd.DataFrame | None
+    config: ScoringConfig
+    uni: pd.DataFrame
+    out: pd.DataFrame
+    feature_names: list[str]
+    started: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _score_households(
+    p: _Partition, explain: ExplainSelection, drift_fraction: float, reason_mode: str
+) -> pd.DataFrame:
+    """Steps 1 to 3 (status, features, unscorable), then scores and reasons for the rest.
+
+    Returns the drift sample's prepared features (no rows when nothing was sampled).
+    """
+    drift = pd.DataFrame(columns=p.feature_names)
+    candidates = p.uni["rejected_reason"].isna().to_numpy(dtype=bool)
     if not candidates.any():
-        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+        return drift
 
     # 1. under monitoring at as_of -> not eligible
     cand_idx = np.flatnonzero(candidates)
-    pairs = _pairs(uni["household_id"].iloc[cand_idx], as_of)
-    monitored = _mark_not_eligible(out, bundle, pairs, cand_idx)
+    pairs = _pairs(p.uni["household_id"].iloc[cand_idx], p.as_of)
+    monitored = _mark_not_eligible(p.out, p.bundle, pairs, cand_idx)
     eligible_idx = cand_idx[~monitored]
-    timings["status"] = time.perf_counter() - t0
+    p.timings["status"] = time.perf_counter() - p.started
     if len(eligible_idx) == 0:
-        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+        return drift
 
     # 2. features, checked against the model's signature
     t1 = time.perf_counter()
     X, F = _features_and_facts(
-        bundle, pairs.iloc[np.flatnonzero(~monitored)].reset_index(drop=True), model, context
+        p.bundle, pairs.iloc[np.flatnonzero(~monitored)].reset_index(drop=True), p.model, p.context
     )
-    timings["features"] = time.perf_counter() - t1
+    p.timings["features"] = time.perf_counter() - t1
 
     # 3. households the model cannot score (too sparse; unseen categories, per config)
-    ok, has_unseen, unseen = _reject_unscorable(out, X, model, config, feature_names, eligible_idx)
+    ok, has_unseen, unseen = _reject_unscorable(
+        p.out, X, p.model, p.config, p.feature_names, eligible_idx
+    )
+    if len(eligible_idx[ok]) == 0:
+        return drift
+    return _score_and_explain(
+        p, X, F, ok, eligible_idx, has_unseen, unseen, drift, explain, drift_fraction, reason_mode
+    )
+
+
+def _score_and_explain(
+    p: _Partition,
+    X: pd.DataFrame,
+    F: pd.DataFrame,
+    ok: np.ndarray,
+    eligible_idx: np.ndarray,
+    has_unseen: np.ndarray,
+    unseen: pd.Series,
+    drift: pd.DataFrame,
+    explain: ExplainSelection,
+    drift_fraction: float,
+    reason_mode: str,
+) -> pd.DataFrame:
+    """Steps 4 and 5: scores of the scorable households, the drift sample, then reasons."""
     ok_idx = eligible_idx[ok]
-    if len(ok_idx) == 0:
-        return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
     Xok = X.loc[ok].reset_index(drop=True)
     Fok = F.loc[ok].reset_index(drop=True)
 
     # 4. raw and calibrated scores
     t2 = time.perf_counter()
-    prob = _write_scores(out, model, Xok, ok_idx)
-    timings["score"] = time.perf_counter() - t2
+    prob = _write_scores(p.out, p.model, Xok, ok_idx)
+    p.timings["score"] = time.perf_counter() - t2
     noted = has_unseen & ok
     if noted.any():
-        out.loc[eligible_idx[noted], "status_detail"] = (
+        p.out.loc[eligible_idx[noted], "status_detail"] = (
             "scored with value(s) never seen in training treated as missing: " + unseen[noted]
         ).to_numpy()
 
-    ids_ok = uni["household_id"].iloc[ok_idx].reset_index(drop=True)
+    ids_ok = p.uni["household_id"].iloc[ok_idx].reset_index(drop=True)
     if drift_fraction > 0:
         smp = stable_sample_mask(ids_ok, drift_fraction)
-        out.loc[ok_idx[smp], "drift_sample"] = True
-        drift = model.prepare(Xok.loc[smp]).reset_index(drop=True) if smp.any() else drift
+        p.out.loc[ok_idx[smp], "drift_sample"] = True
+        drift = p.model.prepare(Xok.loc[smp]).reset_index(drop=True) if smp.any() else drift
         if smp.any() and DRIFT_GROUP not in drift.columns:  # rare events are compared by county
-            drift[DRIFT_GROUP] = uni[DRIFT_GROUP].iloc[ok_idx[smp]].astype("string").to_numpy()
+            drift[DRIFT_GROUP] = p.uni[DRIFT_GROUP].iloc[ok_idx[smp]].astype("string").to_numpy()
 
     # 5. reasons
     sel = explain.mask(ids_ok, prob) if not explain.none else np.zeros(len(prob), dtype=bool)
     if sel.any():
         t3 = time.perf_counter()
         _write_reasons(
-            out, bundle, as_of, model, config, reason_mode, Xok, Fok, ids_ok, ok_idx, sel
+            p.out, p.bundle, p.as_of, p.model, p.config, reason_mode, Xok, Fok, ids_ok, ok_idx, sel
         )
-        timings["explain"] = time.perf_counter() - t3
-    timings["total"] = time.perf_counter() - t0
-    return PartitionResult(out[list(PARTITION_COLUMNS)], drift, timings)
+        p.timings["explain"] = time.perf_counter() - t3
+    p.timings["total"] = time.perf_counter() - p.started
+    return drift
 
 
 def _blank_output(uni: pd.DataFrame) -> pd.DataFrame:

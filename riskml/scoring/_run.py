@@ -284,6 +284,128 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@dataclass
+class _Job:
+    """What every scoring pass of one run shares."""
+
+    bundle: Bundle
+    universe: pd.DataFrame
+    as_of: dt.date
+    model: Any
+    context: pd.DataFrame | None
+    config: ScoringConfig
+    console: Any
+    mode: Mode
+
+
+def _first_pass(
+    job: _Job,
+    engine: Engine,
+    selection: ExplainSelection,
+    drift_fraction: float,
+    spark_master: str | None,
+    spark: Any,
+) -> tuple[EngineOutput, Any]:
+    """Score every household on ``engine``: the output, and the Spark run to reuse (or None)."""
+    if engine == "local":
+        out = run_local(
+            job.bundle,
+            job.universe,
+            job.as_of,
+            job.model,
+            job.context,
+            job.config,
+            explain=selection,
+            drift_fraction=drift_fraction,
+            console=job.console,
+            reason_mode=job.mode,
+        )
+        return out, None
+    if engine == "spark":
+        from riskml.scoring._spark import run_spark
+
+        spark_run = run_spark(
+            job.bundle,
+            job.universe,
+            job.as_of,
+            job.model,
+            job.context,
+            job.config,
+            explain=selection,
+            drift_fraction=drift_fraction,
+            spark_master=spark_master,
+            spark=spark,
+            console=job.console,
+            reason_mode=job.mode,
+        )
+        return spark_run.output, spark_run
+    raise ScoringError(f"engine must be 'local' or 'spark'. Got {engine!r} instead.")
+
+
+def _rank_and_tier(job: _Job, scores: pd.DataFrame) -> pd.DataFrame:
+    """Rank and tier the scores against the cadres' capacity; say so on the console."""
+    capacity, capacity_source = model_capacity(job.model)
+    core = assign_tiers(scores, job.config.tiers, capacity=capacity)
+    if job.console is not None:
+        n_flagged = int(core["flagged"].astype("boolean").fillna(False).sum())
+        job.console.print(
+            f"tiers ({job.config.tiers.method}): {n_flagged:,} flagged; cadres' capacity "
+            f"{capacity.describe()} ({capacity_source})"
+        )
+    return core
+
+
+def _explain_flagged(
+    job: _Job, core: pd.DataFrame, out: EngineOutput, spark_run: Any, timings: dict[str, float]
+) -> tuple[pd.DataFrame, int]:
+    """Second pass: reasons for flagged households not explained in the first (capacity tiers).
+
+    Returns all reasons and the number of households explained.
+    """
+    reasons = out.reasons
+    explained = int(core["explained"].sum())
+    flagged = core["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    todo = core.loc[flagged & ~core["explained"].to_numpy(dtype=bool), "household_id"].astype(
+        "string"
+    )
+    if not len(todo):
+        return reasons, explained
+    t2 = time.perf_counter()
+    ids = frozenset(todo.tolist())
+    again = ExplainSelection(ids=ids)
+    if spark_run is not None:
+        extra = spark_run.score(explain=again, drift_fraction=0.0, only_ids=ids)
+    else:
+        extra = run_local(
+            job.bundle,
+            job.universe.loc[job.universe["household_id"].isin(ids)],
+            job.as_of,
+            job.model,
+            job.context,
+            job.config,
+            explain=again,
+            drift_fraction=0.0,
+            description="explaining flagged",
+            console=job.console,
+            reason_mode=job.mode,
+        )
+    timings["explain_flagged"] = time.perf_counter() - t2
+    return pd.concat([reasons, extra.reasons], ignore_index=True), explained + int(
+        extra.scores["explained"].sum()
+    )
+
+
+def _warn_drift(drift: Mapping[str, Any]) -> None:
+    """Log the drifted features (the first eight by name)."""
+    if drift.get("warnings"):
+        log.warning(
+            "Feature drift (%s): %s",
+            drift_against(drift),
+            ", ".join(drift_item(drift, f) for f in drift["warnings"][:8])
+            + (f" and {len(drift['warnings']) - 8} more" if len(drift["warnings"]) > 8 else ""),
+        )
+
+
 def score_bundle(
     bundle: Bundle,
     as_of: dt.date,
@@ -306,86 +428,17 @@ def score_bundle(
     context = village_context_for(bundle, as_of, model)
     timings["prepare"] = time.perf_counter() - t0
     _preflight(bundle, universe, as_of, model, context)
-    selection = _explain_selection(config)
+    job = _Job(bundle, universe, as_of, model, context, config, console, mode)
     drift_fraction = min(1.0, config.drift.sample_households / max(len(universe), 1))
-    spark_run = None
     t1 = time.perf_counter()
-    if engine == "local":
-        out: EngineOutput = run_local(
-            bundle,
-            universe,
-            as_of,
-            model,
-            context,
-            config,
-            explain=selection,
-            drift_fraction=drift_fraction,
-            console=console,
-            reason_mode=mode,
-        )
-    elif engine == "spark":
-        from riskml.scoring._spark import run_spark
-
-        spark_run = run_spark(
-            bundle,
-            universe,
-            as_of,
-            model,
-            context,
-            config,
-            explain=selection,
-            drift_fraction=drift_fraction,
-            spark_master=spark_master,
-            spark=spark,
-            console=console,
-            reason_mode=mode,
-        )
-        out = spark_run.output
-    else:
-        raise ScoringError(f"engine must be 'local' or 'spark'. Got {engine!r} instead.")
+    out, spark_run = _first_pass(
+        job, engine, _explain_selection(config), drift_fraction, spark_master, spark
+    )
     timings["score"] = time.perf_counter() - t1
     timings.update({f"partition_{k}": v for k, v in out.timings.items()})
-
     try:
-        capacity, capacity_source = model_capacity(model)
-        core = assign_tiers(out.scores, config.tiers, capacity=capacity)
-        if console is not None:
-            n_flagged = int(core["flagged"].astype("boolean").fillna(False).sum())
-            console.print(
-                f"tiers ({config.tiers.method}): {n_flagged:,} flagged; cadres' capacity "
-                f"{capacity.describe()} ({capacity_source})"
-            )
-        reasons = out.reasons
-        explained = int(core["explained"].sum())
-        # second pass: reasons for flagged households not explained in the first (capacity tiers)
-        flagged = core["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        todo = core.loc[flagged & ~core["explained"].to_numpy(dtype=bool), "household_id"].astype(
-            "string"
-        )
-        if len(todo):
-            t2 = time.perf_counter()
-            ids = frozenset(todo.tolist())
-            again = ExplainSelection(ids=ids)
-            if spark_run is not None:
-                extra = spark_run.score(explain=again, drift_fraction=0.0, only_ids=ids)
-            else:
-                sub = universe.loc[universe["household_id"].isin(ids)]
-                extra = run_local(
-                    bundle,
-                    sub,
-                    as_of,
-                    model,
-                    context,
-                    config,
-                    explain=again,
-                    drift_fraction=0.0,
-                    description="explaining flagged",
-                    console=console,
-                    reason_mode=mode,
-                )
-            reasons = pd.concat([reasons, extra.reasons], ignore_index=True)
-            explained += int(extra.scores["explained"].sum())
-            timings["explain_flagged"] = time.perf_counter() - t2
+        core = _rank_and_tier(job, out.scores)
+        reasons, explained = _explain_flagged(job, core, out, spark_run, timings)
     finally:
         if spark_run is not None:
             spark_run.close()
@@ -396,13 +449,7 @@ def score_bundle(
     drift = drift_report(
         out.drift_features, model, config.drift.psi_warn, as_of, config.drift.rate_ratio_warn
     )
-    if drift.get("warnings"):
-        log.warning(
-            "Feature drift (%s): %s",
-            drift_against(drift),
-            ", ".join(drift_item(drift, f) for f in drift["warnings"][:8])
-            + (f" and {len(drift['warnings']) - 8} more" if len(drift["warnings"]) > 8 else ""),
-        )
+    _warn_drift(drift)
     return BundleScores(scores, universe, drift, timings, explained, out.drift_features)
 
 
@@ -416,6 +463,255 @@ def _override_explain(cfg: ScoringConfig, which: str | None, method: str | None)
     if not update:
         return cfg
     return cfg.model_copy(update={"explain": cfg.explain.model_copy(update=update)})
+
+
+@dataclass
+class _Inputs:
+    """The model and the bundle of a run, with what the summary records about them."""
+
+    model: Any
+    facts: dict[str, Any]
+    bundle: Bundle
+    data_path: str | None
+    timings: dict[str, float]
+
+
+def _check_request(mode: str, out: str | Path | None, previous: str | Path | None) -> Path | None:
+    """Refuse a bad mode, output path or previous file before any work; the checked output path."""
+    if mode not in ("internal", "public"):
+        raise ScoringError(f"mode must be 'internal' or 'public'. Got {mode!r} instead.")
+    checked = None
+    if out is not None:
+        checked = check_output_path(out)
+        clean_stale_temps(checked)
+    if previous is not None and not Path(previous).is_file():
+        raise ScoringError(
+            f"The previous score file {previous} does not exist; give the file of the last run."
+        )
+    return checked
+
+
+def _load_inputs(
+    data: str | Path | Bundle,
+    model: Any,
+    uri: str,
+    tracking_uri: str | None,
+    mapping: str | Path | None,
+) -> _Inputs:
+    """Load the model (unless given) and the bundle (unless given), timing each."""
+    timings: dict[str, float] = {}
+    t_load = time.perf_counter()
+    if model is None:
+        from riskml.tracking import load_risk_model
+
+        model = load_risk_model(uri, tracking_uri=tracking_uri)
+    facts = _model_facts(model, uri)
+    timings["load_model"] = time.perf_counter() - t_load
+    t_load = time.perf_counter()
+    if isinstance(data, Bundle):
+        bundle, data_path = data, None
+    else:
+        from riskml.data import load_bundle
+
+        bundle, data_path = load_bundle(data, mapping=mapping), str(data)
+    timings["load_bundle"] = time.perf_counter() - t_load
+    return _Inputs(model, facts, bundle, data_path, timings)
+
+
+def _check_inputs(as_of: dt.date, inputs: _Inputs, out: Path | None) -> None:
+    """Refuse an as-of date the inputs cannot support, or a roster too long for an Excel sheet."""
+    check_as_of(as_of, inputs.bundle, inputs.facts)
+    if out is not None and output_format(out) == "xlsx":
+        from riskml.scoring._writer import EXCEL_MAX_ROWS
+
+        n_hh = inputs.bundle.households["household_id"].nunique()
+        if n_hh > EXCEL_MAX_ROWS:
+            raise ScoringError(
+                f"The roster has {n_hh:,} households; an Excel sheet holds at most {EXCEL_MAX_ROWS:,}. "
+                "Write .parquet or .csv instead."
+            )
+
+
+def _against_history(
+    scores: pd.DataFrame,
+    bundle: Bundle,
+    as_of: dt.date,
+    cfg: ScoringConfig,
+    previous: str | Path | None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any], dict[str, Any] | None]:
+    """Apply the quiet period, then compare with the previous list (when given).
+
+    Returns the scores, the previous list (or None), the hold counts and the change counts.
+    """
+    change_counts = None
+    prev = read_scores(previous)[0] if previous is not None else None
+    # reviewed as not at risk recently: held back unless something new (before 'change')
+    scores, hold_counts = apply_quiet_period(scores, bundle, as_of, cfg.reviews, prev)
+    if prev is not None:
+        scores, change_counts = compare_with_previous(
+            scores, prev, cfg.change, previous_path=str(previous)
+        )
+    return scores, prev, hold_counts, change_counts
+
+
+def _run_info(
+    as_of: dt.date,
+    engine: Engine,
+    mode: Mode,
+    inputs: _Inputs,
+    cfg: ScoringConfig,
+    previous: str | Path | None,
+    explained: int,
+) -> dict[str, Any]:
+    """What the summary records about the run: date, versions, model, bundle and settings."""
+    bundle = inputs.bundle
+    return {
+        "as_of": as_of.isoformat(),
+        "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "riskml_version": __version__,
+        "engine": engine,
+        "mode": mode,
+        **inputs.facts,
+        "bundle": {
+            "path": inputs.data_path,
+            "extracted_on": bundle.extracted_on.isoformat(),
+            "province": bundle.province,
+            "source": bundle.source,
+        },
+        "config": {
+            "tiers": cfg.tiers.model_dump(mode="json"),
+            "explain": cfg.explain.which,
+            "shap_method": cfg.explain.method,
+            "big_move": cfg.change.big_move,
+            "psi_warn": cfg.drift.psi_warn,
+        },
+        "previous": str(previous) if previous is not None else None,
+        "explained": explained,
+    }
+
+
+def _output_facts(out: Path | None, written: pd.DataFrame) -> dict[str, Any]:
+    """The summary's ``output`` entry: where the score file and summary go, and how many rows."""
+    return {
+        "path": str(out) if out is not None else None,
+        "format": output_format(out) if out is not None else None,
+        "rows": len(written),
+        "summary": str(sidecar_path(out, "summary")) if out is not None else None,
+    }
+
+
+_METADATA_KEYS = (
+    "as_of",
+    "created_at",
+    "riskml_version",
+    "engine",
+    "mode",
+    "model",
+    "feature_set",
+    "bundle",
+    "input_households",
+    "status",
+    "tiers",
+    "flagged",
+)
+
+
+def _score_metadata(
+    summary: Mapping[str, Any],
+    drift: Mapping[str, Any] | None,
+    facts: Mapping[str, Any],
+    prev: pd.DataFrame | None,
+) -> dict[str, Any]:
+    """The metadata stored with the score file: the summary's headline, drift and risk types."""
+    metadata = {k: summary[k] for k in _METADATA_KEYS}
+    metadata["drift_warnings"] = (drift or {}).get("warnings", [])
+    metadata["risk_types"] = facts.get("risk_types", {})
+    # the previous list's date: the follow-up counts reviews since then (riskml.reports)
+    metadata["previous_as_of"] = (
+        pd.Timestamp(prev["as_of"].dropna().max()).date().isoformat()
+        if prev is not None and prev["as_of"].notna().any()
+        else None
+    )
+    return metadata
+
+
+def _write_run(
+    written: pd.DataFrame,
+    out: Path,
+    metadata: dict[str, Any],
+    summary: dict[str, Any],
+    started: float,
+) -> Path:
+    """Write the score file, then the summary beside it (with the write's timing); its path."""
+    t_write = time.perf_counter()
+    write_scores(written, out, metadata=metadata)
+    summary["timings_seconds"]["write"] = round(time.perf_counter() - t_write, 3)
+    summary["timings_seconds"]["total"] = round(time.perf_counter() - started, 3)
+    return write_json_atomic(summary, sidecar_path(out, "summary"))
+
+
+@dataclass
+class _Request:
+    """What the caller of :func:`score_roster` asked for, checked."""
+
+    as_of: dt.date
+    cfg: ScoringConfig
+    engine: Engine
+    mode: Mode
+    previous: str | Path | None
+    out: Path | None
+    started: float
+    spark_master: str | None
+    spark: Any
+    console: Any
+
+
+def _score_and_write(req: _Request, inputs: _Inputs) -> ScoringRun:
+    """Score the bundle, set it against the previous list, summarise, and write (when asked)."""
+    cfg = req.cfg
+    result = score_bundle(
+        inputs.bundle,
+        req.as_of,
+        inputs.model,
+        cfg,
+        engine=req.engine,
+        spark_master=req.spark_master,
+        spark=req.spark,
+        console=req.console,
+        mode=req.mode,
+    )
+    scores, prev, hold_counts, change_counts = _against_history(
+        result.scores, inputs.bundle, req.as_of, cfg, req.previous
+    )
+    counts = reconcile_households(scores, result.universe)
+    written = (
+        to_public(scores, visible_chars=cfg.output.public_id_visible_chars)
+        if req.mode == "public"
+        else scores
+    )
+    run_info = _run_info(
+        req.as_of, req.engine, req.mode, inputs, cfg, req.previous, result.explained
+    )
+    timings = {**inputs.timings, **result.timings, "total": time.perf_counter() - req.started}
+    summary = build_summary(
+        scores,
+        counts=counts,
+        input_households=len(result.universe),
+        run=run_info,
+        drift=result.drift,
+        change=change_counts,
+        quarantine=inputs.bundle.quarantine,
+        timings=timings,
+    )
+    summary["followup"] = followup_counts(scores, hold_counts)
+    summary["output"] = _output_facts(req.out, written)
+    metadata = _score_metadata(summary, result.drift, inputs.facts, prev)
+    summary_path = None
+    if req.out is not None:
+        summary_path = _write_run(written, req.out, metadata, summary, req.started)
+    return ScoringRun(
+        scores=written, summary=summary, metadata=metadata, path=req.out, summary_path=summary_path
+    )
 
 
 def score_roster(
@@ -471,10 +767,6 @@ def score_roster(
     tracking_uri, mapping : optional
         The MLflow store, and a mapping file for a bundle in a source system's layout.
 
-    Returns
-    -------
-    ScoringRun
-
     Raises
     ------
     ScoringError
@@ -484,154 +776,16 @@ def score_roster(
     """
     started = time.perf_counter()
     as_of_date = parse_as_of(as_of)
-    if mode not in ("internal", "public"):
-        raise ScoringError(f"mode must be 'internal' or 'public'. Got {mode!r} instead.")
-    if out is not None:
-        out = check_output_path(out)
-        clean_stale_temps(out)
-    if previous is not None and not Path(previous).is_file():
-        raise ScoringError(
-            f"The previous score file {previous} does not exist; give the file of the last run."
-        )
+    out_path = _check_request(mode, out, previous)
     cfg = config if isinstance(config, ScoringConfig) else load_scoring_config(config)
     cfg = _override_explain(cfg, explain, shap_method)
-    uri = model_uri or cfg.model_uri
-
-    load_timings: dict[str, float] = {}
-    with _sigterm_as_interrupt():
-        t_load = time.perf_counter()
-        if model is None:
-            from riskml.tracking import load_risk_model
-
-            model = load_risk_model(uri, tracking_uri=tracking_uri)
-        facts = _model_facts(model, uri)
-        load_timings["load_model"] = time.perf_counter() - t_load
-        t_load = time.perf_counter()
-        if isinstance(data, Bundle):
-            bundle, data_path = data, None
-        else:
-            from riskml.data import load_bundle
-
-            bundle, data_path = load_bundle(data, mapping=mapping), str(data)
-        load_timings["load_bundle"] = time.perf_counter() - t_load
-        check_as_of(as_of_date, bundle, facts)
-        if out is not None and output_format(out) == "xlsx":
-            from riskml.scoring._writer import EXCEL_MAX_ROWS
-
-            n_hh = bundle.households["household_id"].nunique()
-            if n_hh > EXCEL_MAX_ROWS:
-                raise ScoringError(
-                    f"The roster has {n_hh:,} households; an Excel sheet holds at most {EXCEL_MAX_ROWS:,}. "
-                    "Write .parquet or .csv instead."
-                )
-
-        result = score_bundle(
-            bundle,
-            as_of_date,
-            model,
-            cfg,
-            engine=engine,
-            spark_master=spark_master,
-            spark=spark,
-            console=console,
-            mode=mode,
-        )
-        scores, universe, drift = result.scores, result.universe, result.drift
-        timings = {**load_timings, **result.timings}
-        change_counts = None
-        prev = read_scores(previous)[0] if previous is not None else None
-        # reviewed as not at risk recently: held back unless something new (before 'change')
-        scores, hold_counts = apply_quiet_period(scores, bundle, as_of_date, cfg.reviews, prev)
-        if prev is not None:
-            scores, change_counts = compare_with_previous(
-                scores, prev, cfg.change, previous_path=str(previous)
-            )
-        counts = reconcile_households(scores, universe)
-        written = (
-            to_public(scores, visible_chars=cfg.output.public_id_visible_chars)
-            if mode == "public"
-            else scores
-        )
-
-        run_info = {
-            "as_of": as_of_date.isoformat(),
-            "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-            "riskml_version": __version__,
-            "engine": engine,
-            "mode": mode,
-            **facts,
-            "bundle": {
-                "path": data_path,
-                "extracted_on": bundle.extracted_on.isoformat(),
-                "province": bundle.province,
-                "source": bundle.source,
-            },
-            "config": {
-                "tiers": cfg.tiers.model_dump(mode="json"),
-                "explain": cfg.explain.which,
-                "shap_method": cfg.explain.method,
-                "big_move": cfg.change.big_move,
-                "psi_warn": cfg.drift.psi_warn,
-            },
-            "previous": str(previous) if previous is not None else None,
-            "explained": result.explained,
-        }
-        timings["total"] = time.perf_counter() - started
-        summary = build_summary(
-            scores,
-            counts=counts,
-            input_households=len(universe),
-            run=run_info,
-            drift=drift,
-            change=change_counts,
-            quarantine=bundle.quarantine,
-            timings=timings,
-        )
-        summary["followup"] = followup_counts(scores, hold_counts)
-        summary["output"] = {
-            "path": str(out) if out is not None else None,
-            "format": output_format(out) if out is not None else None,
-            "rows": len(written),
-            "summary": str(sidecar_path(out, "summary")) if out is not None else None,
-        }
-        metadata = {
-            k: summary[k]
-            for k in (
-                "as_of",
-                "created_at",
-                "riskml_version",
-                "engine",
-                "mode",
-                "model",
-                "feature_set",
-                "bundle",
-                "input_households",
-                "status",
-                "tiers",
-                "flagged",
-            )
-        }
-        metadata["drift_warnings"] = (drift or {}).get("warnings", [])
-        metadata["risk_types"] = facts.get("risk_types", {})
-        # the previous list's date: the follow-up counts reviews since then (riskml.reports)
-        metadata["previous_as_of"] = (
-            pd.Timestamp(prev["as_of"].dropna().max()).date().isoformat()
-            if prev is not None and prev["as_of"].notna().any()
-            else None
-        )
-        summary_path = None
-        if out is not None:
-            t_write = time.perf_counter()
-            write_scores(written, out, metadata=metadata)
-            summary["timings_seconds"]["write"] = round(time.perf_counter() - t_write, 3)
-            summary["timings_seconds"]["total"] = round(time.perf_counter() - started, 3)
-            summary_path = write_json_atomic(summary, sidecar_path(out, "summary"))
-    if not quiet:
-        print_summary(summary, written, console=console)
-    return ScoringRun(
-        scores=written,
-        summary=summary,
-        metadata=metadata,
-        path=Path(out) if out else None,
-        summary_path=summary_path,
+    request = _Request(
+        as_of_date, cfg, engine, mode, previous, out_path, started, spark_master, spark, console
     )
+    with _sigterm_as_interrupt():
+        inputs = _load_inputs(data, model, model_uri or cfg.model_uri, tracking_uri, mapping)
+        _check_inputs(as_of_date, inputs, out_path)
+        run = _score_and_write(request, inputs)
+    if not quiet:
+        print_summary(run.summary, run.scores, console=console)
+    return run
