@@ -157,6 +157,14 @@ class SparkConfig(StrictModel):
         "4g",
         description="spark.driver.memory when riskml starts the session (the bundle passes through the driver)",
     )
+    staging_dir: str | None = Field(
+        None,
+        description=(
+            "Folder for the partitions shipped to the executors (Parquet, removed after the run). "
+            "Default: the system's temporary folder, right for local masters; on a cluster give "
+            "a folder every executor can read (a shared mount)."
+        ),
+    )
 
 
 DEFAULT_ADVERSE_EVENT_TYPES: tuple[str, ...] = (

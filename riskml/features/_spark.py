@@ -63,6 +63,7 @@ __all__ = [
     "get_spark_session",
     "pack_partitions",
     "partition_of",
+    "ship_packed",
     "write_training_set_spark",
 ]
 
@@ -125,6 +126,43 @@ def frame_to_blob(frame: pd.DataFrame) -> bytes:
 def frame_from_blob(blob: bytes) -> pd.DataFrame:
     """Inverse of :func:`frame_to_blob`."""
     return pickle.loads(blob)
+
+
+def ship_packed(spark: Any, blobs: pd.DataFrame, n_parts: int, staging: Path) -> Any:
+    """``blobs`` (from :func:`pack_partitions`) as a Spark DataFrame by ``_part``, cached.
+
+    The blobs are written as Parquet files under ``staging`` (one per partition) and read back
+    by the executors, so no task carries the data: handing a bundle of a million households to
+    ``createDataFrame`` puts it all in a few tasks, and the scheduler runs out of heap
+    serializing them (Spark then waits forever). ``staging`` must be readable by every executor
+    (any local path in local mode; a shared file system on a cluster) and must stay until the
+    DataFrame is no longer used; the caller removes it.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    staging.mkdir(parents=True, exist_ok=True)
+    schema = pa.schema([(PART, pa.int32()), ("table", pa.string()), ("payload", pa.binary())])
+    parts = blobs[PART].to_numpy(dtype=np.int64)
+    for k in range(n_parts):
+        rows = np.flatnonzero(parts == k)
+        if len(rows) == 0:
+            continue
+        with pq.ParquetWriter(staging / f"part-{k:05d}.parquet", schema) as writer:
+            for i in rows:  # one row group per blob: a reader never holds two at once
+                writer.write_table(
+                    pa.table(
+                        {
+                            PART: pa.array([k], pa.int32()),
+                            "table": pa.array([blobs["table"].iat[i]], pa.string()),
+                            "payload": pa.array([blobs["payload"].iat[i]], pa.binary()),
+                        },
+                        schema=schema,
+                    )
+                )
+    return (
+        spark.read.schema(_PACKED_SCHEMA).parquet(str(staging)).repartition(n_parts, PART).cache()
+    )
 
 
 def partition_of(household_id: pd.Series, n_parts: int) -> np.ndarray:
@@ -358,8 +396,9 @@ def write_training_set_spark(
 
     ``households_per_partition`` is rounded down to a whole number of chunks (at least one).
     ``spark_master`` is the master URL (default ``local[2]``) unless a session ``spark`` is
-    given. ``out`` must be on a file system the executors can write to: the part files go to
-    ``<out>.parts/`` and are removed once copied into ``out``. Returns the metadata.
+    given. ``out`` must be on a file system the executors can read and write: the shipped
+    partitions go to ``<out>.staging/`` and the part files to ``<out>.parts/``; both are removed
+    once the part files are copied into ``out``. Returns the metadata.
     """
     plan = _plan(
         bundle,
@@ -380,7 +419,10 @@ def write_training_set_spark(
     )
     per_part, n_parts = _partitions(bundle, plan.chunk, households_per_partition)
     spark.conf.set("spark.sql.shuffle.partitions", str(n_parts))
-    packed = _packed(spark, bundle, per_part, n_parts)
+    out = Path(out)
+    staging = out.with_name(out.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    packed = _packed(spark, bundle, per_part, n_parts, staging)
     shipped = _Shipped(
         templates={name: frame_to_blob(t.iloc[:0]) for name, t in bundle.tables.items()},
         extracted_on=bundle.extracted_on,
@@ -389,7 +431,6 @@ def write_training_set_spark(
         plan=plan,
         households_per_partition=per_part,
     )
-    out = Path(out)
     parts_dir = out.with_name(out.name + ".parts")
     shutil.rmtree(parts_dir, ignore_errors=True)
     parts_dir.mkdir(parents=True)
@@ -417,13 +458,14 @@ def write_training_set_spark(
         if village is not None:
             village.unpersist()
         shutil.rmtree(parts_dir, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
-def _packed(spark: Any, bundle: Bundle, per_part: int, n_parts: int) -> Any:
+def _packed(spark: Any, bundle: Bundle, per_part: int, n_parts: int, staging: Path) -> Any:
     """The bundle's partitions of consecutive households as a cached Spark DataFrame."""
     part = np.arange(len(bundle.households), dtype=np.int64) // per_part
     blobs = pack_partitions(dict(bundle.tables), bundle.households, n_parts, part)
-    return spark.createDataFrame(blobs, schema=_PACKED_SCHEMA).repartition(n_parts, PART).cache()
+    return ship_packed(spark, blobs, n_parts, staging)
 
 
 def _empty_like(bundle: Bundle) -> Bundle:

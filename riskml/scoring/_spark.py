@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
+import shutil
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -33,6 +36,7 @@ from riskml.features._spark import (
     get_spark_session,
     pack_partitions,
     partition_of,
+    ship_packed,
 )
 from riskml.scoring._local import EngineOutput, split_result
 from riskml.scoring._partition import PARTITION_COLUMNS, ExplainSelection, score_partition
@@ -221,11 +225,12 @@ def run_spark(
     tables[UNIVERSE_TABLE] = universe.reset_index(drop=True)
     templates = {name: frame_to_blob(t.iloc[:0]) for name, t in tables.items()}
     blobs = pack_partitions(tables, universe, n_parts)
-    packed = (
-        spark.createDataFrame(blobs, schema=f"{_PART} int, table string, payload binary")
-        .repartition(n_parts, _PART)
-        .cache()
-    )
+    staging = Path(tempfile.mkdtemp(prefix="riskml-spark-", dir=config.spark.staging_dir))
+    try:
+        packed = ship_packed(spark, blobs, n_parts, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     del blobs
     model_bytes = pickle.dumps(model)
     model_key = f"{id(model)}-{len(model_bytes)}-{time.time_ns()}"
@@ -243,8 +248,12 @@ def run_spark(
         config=config,
         reason_mode=reason_mode,
     )
-    run = SparkRun(spark=spark, packed=packed, common=common, broadcast=broadcast)
-    run.output = run.score(explain=explain, drift_fraction=drift_fraction)
+    run = SparkRun(spark=spark, packed=packed, common=common, broadcast=broadcast, staging=staging)
+    try:
+        run.output = run.score(explain=explain, drift_fraction=drift_fraction)
+    except BaseException:
+        run.close()
+        raise
     run.output.timings["spark_total"] = time.perf_counter() - started
     return run
 
@@ -252,8 +261,17 @@ def run_spark(
 class SparkRun:
     """Prepared partitions of one roster on Spark, scored once and re-scorable for a subset."""
 
-    def __init__(self, *, spark: Any, packed: Any, common: dict[str, Any], broadcast: Any) -> None:
+    def __init__(
+        self,
+        *,
+        spark: Any,
+        packed: Any,
+        common: dict[str, Any],
+        broadcast: Any,
+        staging: Path | None = None,
+    ) -> None:
         self.spark = spark
+        self.staging = staging
         self.packed = packed
         self.common = common
         self.broadcast = broadcast
@@ -281,10 +299,13 @@ class SparkRun:
         return EngineOutput(core, reasons, drift, {})
 
     def close(self) -> None:
-        """Release the cached partitions and the model broadcast (the session stays up)."""
+        """Release the cached partitions, their staging folder and the model broadcast (the
+        session stays up)."""
         import contextlib
 
         with contextlib.suppress(Exception):
             self.packed.unpersist()
         with contextlib.suppress(Exception):
             self.broadcast.unpersist()
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)

@@ -22,7 +22,13 @@ from riskml.features import (
     write_training_set,
     write_training_set_spark,
 )
-from riskml.features._spark import _partitions, _village_sum_stage
+from riskml.features._spark import (
+    PART,
+    _partitions,
+    _village_sum_stage,
+    pack_partitions,
+    ship_packed,
+)
 from riskml.features._village import VILLAGE_SUMS
 
 runner = CliRunner()
@@ -81,6 +87,30 @@ def test_spark_engine_writes_the_local_engines_file(
         assert spark_ts.metadata == local_ts.metadata
         assert filecmp.cmp(out, local_out, shallow=False)
         assert not out.with_name(out.name + ".parts").exists()
+        assert not out.with_name(out.name + ".staging").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_shipped_partitions_come_back_whole_through_the_staging_folder(
+    small_province: Any, spark_session: Any, tmp_path: Path
+) -> None:
+    bundle, _ = small_province
+    blobs = pack_partitions(dict(bundle.tables), bundle.households, 3)
+    staging = tmp_path / "staging"
+    packed = ship_packed(spark_session, blobs, 3, staging)
+    try:
+        files = sorted(p.name for p in staging.iterdir())
+        assert files == [f"part-{k:05d}.parquet" for k in sorted(set(blobs[PART]))]
+        got = packed.toPandas()
+        assert packed.rdd.getNumPartitions() == 3
+    finally:
+        packed.unpersist()
+    key = [PART, "table"]
+    got = got.sort_values(key, ignore_index=True)
+    want = blobs.sort_values(key, ignore_index=True)
+    assert got[key].astype(str).equals(want[key].astype(str))
+    assert [bytes(b) for b in got["payload"]] == list(want["payload"])
 
 
 def test_partitions_are_whole_chunks(small_province: Any) -> None:

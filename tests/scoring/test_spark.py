@@ -3,6 +3,7 @@ both engines give the same scores and reasons."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,15 +52,21 @@ def test_partition_of_a_household_does_not_depend_on_row_order(province_bundle: 
 
 @pytest.mark.spark
 def test_local_and_spark_engines_give_identical_scores_and_reasons(
-    province_bundle: Any, risk_model: Any, spark_session: Any
+    province_bundle: Any, risk_model: Any, spark_session: Any, tmp_path: Path
 ) -> None:
     from riskml.config.scoring import load_scoring_config
     from riskml.data import Bundle
     from riskml.scoring import score_roster
 
     cfg = load_scoring_config()
+    staging = tmp_path / "staging"
+    staging.mkdir()
     cfg = cfg.model_copy(
-        update={"spark": cfg.spark.model_copy(update={"households_per_partition": 700})}
+        update={
+            "spark": cfg.spark.model_copy(
+                update={"households_per_partition": 700, "staging_dir": str(staging)}
+            )
+        }
     )
     # reviews of 60 households (not at risk two months ago): the review columns and the quiet
     # period must come out the same on both engines
@@ -96,6 +103,8 @@ def test_local_and_spark_engines_give_identical_scores_and_reasons(
         spark=spark_session,
         quiet=True,
     )
+    # the shipped partitions went through the staging folder and were removed after the run
+    assert list(staging.iterdir()) == []
     a, b = local.scores, spark.scores
     assert a["household_id"].tolist() == b["household_id"].tolist()
     scored = (a["status"] == "scored").to_numpy()
