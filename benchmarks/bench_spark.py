@@ -25,6 +25,7 @@ import filecmp
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -53,13 +54,22 @@ def _role(proc: Any, root_pid: int) -> str:
     return "other"
 
 
+def _read_back(f: Any) -> str:
+    f.seek(0)
+    text = str(f.read())
+    f.close()
+    return text
+
+
 def _sampled(cmd: list[str]) -> dict[str, Any]:
     """Run ``cmd``: wall time and peak RSS (GiB) per role of its process tree."""
     import psutil
 
     started = time.perf_counter()
+    # output to files, not pipes: a pipe nobody reads while sampling fills up and blocks the run
+    out_file, err_file = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=bench_scoring._env()
+        cmd, stdout=out_file, stderr=err_file, text=True, env=bench_scoring._env()
     )
     root = psutil.Process(proc.pid)
     peaks = {"driver": 0, "jvm": 0, "worker": 0, "total": 0}
@@ -80,7 +90,8 @@ def _sampled(cmd: list[str]) -> dict[str, Any]:
             now["total"] += rss
         peaks = {k: max(peaks[k], now[k]) for k in peaks}
         time.sleep(0.2)
-    stdout, stderr = proc.communicate()
+    proc.wait()
+    stdout, stderr = (_read_back(f) for f in (out_file, err_file))
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{stderr[-3000:]}\n{stdout[-2000:]}")
