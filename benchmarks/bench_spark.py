@@ -54,23 +54,32 @@ def _role(proc: Any, root_pid: int) -> str:
     return "other"
 
 
-def _read_back(f: Any) -> str:
-    f.seek(0)
-    text = str(f.read())
-    f.close()
-    return text
-
-
 def _sampled(cmd: list[str]) -> dict[str, Any]:
     """Run ``cmd``: wall time and peak RSS (GiB) per role of its process tree."""
+    # output to files, not pipes: a pipe nobody reads while sampling fills up and blocks the run
+    with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, stdout=out_file, stderr=err_file, text=True, env=bench_scoring._env()
+        )
+        peaks = _peaks_while_running(proc)
+        wall = time.perf_counter() - started
+        out_file.seek(0)
+        err_file.seek(0)
+        stdout, stderr = out_file.read(), err_file.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{stderr[-3000:]}\n{stdout[-2000:]}")
+    return {
+        "wall_seconds": round(wall, 2),
+        "peak_rss_gib": {k: round(v / 2**30, 3) for k, v in peaks.items()},
+        "stdout": stdout.strip()[-400:],
+    }
+
+
+def _peaks_while_running(proc: Any) -> dict[str, int]:
+    """Peak RSS (bytes) per role of ``proc``'s tree, sampled every 0.2 s until it ends."""
     import psutil
 
-    started = time.perf_counter()
-    # output to files, not pipes: a pipe nobody reads while sampling fills up and blocks the run
-    out_file, err_file = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
-    proc = subprocess.Popen(
-        cmd, stdout=out_file, stderr=err_file, text=True, env=bench_scoring._env()
-    )
     root = psutil.Process(proc.pid)
     peaks = {"driver": 0, "jvm": 0, "worker": 0, "total": 0}
     while proc.poll() is None:
@@ -91,15 +100,7 @@ def _sampled(cmd: list[str]) -> dict[str, Any]:
         peaks = {k: max(peaks[k], now[k]) for k in peaks}
         time.sleep(0.2)
     proc.wait()
-    stdout, stderr = (_read_back(f) for f in (out_file, err_file))
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{stderr[-3000:]}\n{stdout[-2000:]}")
-    return {
-        "wall_seconds": round(wall, 2),
-        "peak_rss_gib": {k: round(v / 2**30, 3) for k, v in peaks.items()},
-        "stdout": stdout.strip()[-400:],
-    }
+    return peaks
 
 
 def _score(bundle: Path, uri: str, store: str, out: Path, engine: str) -> dict[str, Any]:
