@@ -129,6 +129,14 @@ def _source_columns(schema: TableSchema, spec: TableMapping) -> set[str]:
     return set(spec.columns) | set(spec.split) | set(schema.column_names)
 
 
+def _dictionary_sources(schema: TableSchema, spec: TableMapping) -> set[str]:
+    """The source columns of the vocabulary and yes/no columns (not split): read as dictionaries."""
+    coded = {c.name for c in schema.columns if c.kind in {"category", "bool"}}
+    renamed = {source for source, target in spec.columns.items() if target in coded}
+    as_named = {name for name in coded if name not in spec.columns}
+    return (renamed | as_named) - set(spec.split)
+
+
 def _missing_columns_message(
     schema: TableSchema,
     label: str,
@@ -238,6 +246,7 @@ def _read_raw(
         sheet=spec.sheet,
         header_row=spec.header_row,
         columns=_source_columns(schema, spec),
+        dictionary=_dictionary_sources(schema, spec),
     )
     report["files"][name] = {
         "file": raw.path.name,
