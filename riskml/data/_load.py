@@ -70,7 +70,9 @@ def to_series(arr: pa.Array, col: Column) -> pd.Series:
     if col.kind == "int":
         mask = pc.is_null(arr).to_numpy(zero_copy_only=False)
         values = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
-        return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64), mask), name=col.name)
+        return pd.Series(
+            pd.arrays.IntegerArray(values.astype(np.int64, copy=False), mask), name=col.name
+        )
     if col.kind == "money":
         return pd.Series(
             pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False),
@@ -79,13 +81,16 @@ def to_series(arr: pa.Array, col: Column) -> pd.Series:
         )
     if col.kind == "date":
         values = pc.cast(arr, _TIMESTAMP_NS).to_numpy(zero_copy_only=False)
-        return pd.Series(values.astype("datetime64[ns]"), name=col.name)
+        return pd.Series(values.astype("datetime64[ns]", copy=False), name=col.name)
     if col.kind == "bool":
         mask = pc.is_null(arr).to_numpy(zero_copy_only=False)
         values = pc.fill_null(pc.cast(arr, pa.bool_()), False).to_numpy(zero_copy_only=False)
-        return pd.Series(pd.arrays.BooleanArray(values.astype(bool), mask), name=col.name)
+        return pd.Series(
+            pd.arrays.BooleanArray(values.astype(bool, copy=False), mask), name=col.name
+        )
     if col.kind == "category":
-        codes = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        # the int16 indices as they are (from_codes picks the smallest code type itself)
+        codes = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         dtype = pd.CategoricalDtype(list(col.vocab or ()), ordered=False)
         return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), name=col.name)
     raise ValueError(f"unknown column kind {col.kind!r}")  # pragma: no cover
