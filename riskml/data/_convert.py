@@ -142,7 +142,14 @@ def _null_set(null_values: Collection[str]) -> pa.Array:
 def _clean_text(arr: pa.Array, null_values: Collection[str]) -> pa.Array:
     """Trimmed text with empty cells and ``null_values`` as null."""
     text = pc.utf8_trim_whitespace(arr)
+    return _null_where_in(text, null_values)
+
+
+def _null_where_in(text: pa.Array, null_values: Collection[str]) -> pa.Array:
+    """``text`` with null where it is empty or one of ``null_values`` (no copy when none is)."""
     nulls = pc.is_in(text, value_set=_null_set(null_values))
+    if not nulls.true_count:
+        return text
     return pc.if_else(nulls, pa.scalar(None, text.type), text)
 
 
@@ -257,8 +264,7 @@ def _convert_id(
             normalised = sum(1 for v in fixed if v)
             sub = pc.replace_with_mask(sub, pa.array(needs_fix), pa.array(fixed, sub.type))
         text = pc.replace_with_mask(text, where, sub)
-    nulls = pc.is_in(text, value_set=_null_set(null_values))
-    text = pc.if_else(nulls, pa.scalar(None, text.type), text)
+    text = _null_where_in(text, null_values)
     text, recoded = _recode_text(text, recode)
     present = len(text) - text.null_count
     return Converted(
