@@ -42,6 +42,8 @@ from riskml.data._validate import Validator, WorkTable, null_where
 __all__ = ["empty_frame", "load_bundle", "to_series", "write_quarantine"]
 
 _TIMESTAMP_NS = pa.timestamp("ns")
+_WORKERS = min(2, os.cpu_count() or 1)
+"""Tables read, converted and validated side by side: Arrow's kernels release the GIL."""
 
 
 # ---------------------------------------------------------------------------- typed output
@@ -527,10 +529,6 @@ def _new_report(folder: Path, mapping: str | Path | BundleMapping | None) -> dic
     }
 
 
-_WORKERS = min(2, os.cpu_count() or 1)
-"""Tables read, converted and validated side by side: Arrow's kernels release the GIL."""
-
-
 def _read_each(
     folder: Path,
     schemas: list[TableSchema],
@@ -612,8 +610,26 @@ def _extraction_date(
     return _latest_date(history, today) or today
 
 
+def _check_history(
+    t: WorkTable, households: WorkTable, mapping: BundleMapping, limit: dt.date
+) -> Validator:
+    """Every rule of one history table, recorded by a validator of its own."""
+    validator = Validator(mapping.validation, limit)
+    validator.conversion_problems(t, households=False)
+    validator.required_values(t, households=False)
+    validator.households_of(t, households)
+    validator.value_rules(t, households=False)
+    validator.order_rules(t)
+    validator.duplicate_keys(t)
+    return validator
+
+
 def _validate(work: dict[str, WorkTable], mapping: BundleMapping, limit: dt.date) -> Validator:
-    """Check households first (a bad key stops everything), then every other table."""
+    """Check households first (a bad key stops everything), then every other table.
+
+    The other tables are checked side by side; their findings are taken in table order, so
+    errors and quarantine read the same as a one-by-one check.
+    """
     validator = Validator(mapping.validation, limit)
     households = work["households"]
     validator.households_key(households)
@@ -622,16 +638,10 @@ def _validate(work: dict[str, WorkTable], mapping: BundleMapping, limit: dt.date
     validator.value_rules(households, households=True)
     if validator.errors:
         raise BundleError(validator.errors)
-    for name in [n for n in work if n != "households"]:
-        t = work[name]
-        if t.n == 0:
-            continue
-        validator.conversion_problems(t, households=False)
-        validator.required_values(t, households=False)
-        validator.households_of(t, households)
-        validator.value_rules(t, households=False)
-        validator.order_rules(t)
-        validator.duplicate_keys(t)
+    history = [t for name, t in work.items() if name != "households" and t.n]
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        for found in pool.map(lambda t: _check_history(t, households, mapping, limit), history):
+            validator.take_over(found)
     if work["events"].n and work["members"].n:
         validator.event_members(work["events"], work["members"])
     if validator.errors:
@@ -651,13 +661,16 @@ def _fill_recorded_on(events: WorkTable, report: dict[str, Any]) -> None:
 
 
 def _frames(work: dict[str, WorkTable]) -> dict[str, pd.DataFrame]:
-    """Every table as a typed frame, releasing its Arrow arrays as soon as the frame exists."""
-    tables: dict[str, pd.DataFrame] = {}
-    for name, t in work.items():
-        tables[name] = _frame(t)
+    """Every table as a typed frame (side by side), releasing its Arrow arrays once it exists."""
+
+    def build(t: WorkTable) -> pd.DataFrame:
+        frame = _frame(t)
         t.raw.clear()
         t.values.clear()
-    return tables
+        return frame
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        return dict(zip(work, pool.map(build, work.values()), strict=True))
 
 
 def _report_counts(

@@ -228,6 +228,11 @@ class Validator:
     def error(self, message: str) -> None:
         self.errors.append(message)
 
+    def take_over(self, other: Validator) -> None:
+        """Add the errors and quarantine records ``other`` found (after this one's)."""
+        self.errors.extend(other.errors)
+        self._parts.extend(other._parts)
+
     def quarantine(self) -> pd.DataFrame:
         if not self._parts:
             return pd.DataFrame(
