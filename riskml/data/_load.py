@@ -549,7 +549,9 @@ def _read_each(
         except BundleError as exc:
             return exc, own
 
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+    # openpyxl's warnings are silenced with warnings.catch_warnings, which is not thread-safe
+    workbooks = any(p.suffix.lower() == ".xlsx" for p in folder.iterdir() if p.is_file())
+    with ThreadPoolExecutor(max_workers=1 if workbooks else _WORKERS) as pool:
         done = list(pool.map(read, schemas))
     for _, own in done:
         for key, entries in own.items():
