@@ -19,12 +19,14 @@ bool       ``bool``
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -97,10 +99,29 @@ def one_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def factorize(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """``(codes, uniques)``: ``uniques.take(codes)`` rebuilds ``arr``; nulls get code -1."""
+    """``(codes, uniques)``: ``uniques.take(codes)`` rebuilds ``arr``; nulls get code -1.
+
+    The uniques are distinct and in order of first appearance, also for a dictionary array
+    (e.g. a Parquet column read as dictionary), whose dictionary is hashed instead of its rows.
+    """
+    if isinstance(arr, pa.DictionaryArray):
+        return _factorize_dictionary(arr)
     encoded = pc.dictionary_encode(arr)
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, encoded.dictionary
+
+
+def _factorize_dictionary(arr: pa.DictionaryArray) -> tuple[np.ndarray, pa.Array]:
+    """:func:`factorize` of a dictionary array: its dictionary factorised, unused entries dropped."""
+    entry_codes, distinct = factorize(arr.dictionary)
+    indices = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    # the distinct values in the order the rows first use them
+    used = pd.unique(entry_codes[pd.unique(indices[indices >= 0])])
+    used = used[used >= 0]
+    renumber = np.full(len(distinct) + 1, -1, dtype=np.int64)  # the last slot: code -1 stays -1
+    renumber[used] = np.arange(len(used), dtype=np.int64)
+    row_codes = renumber[np.append(entry_codes, -1)[indices]]
+    return row_codes, distinct.take(pa.array(used, pa.int64()))
 
 
 def _take(values: pa.Array, codes: np.ndarray) -> pa.Array:
@@ -121,7 +142,14 @@ def _null_set(null_values: Collection[str]) -> pa.Array:
 def _clean_text(arr: pa.Array, null_values: Collection[str]) -> pa.Array:
     """Trimmed text with empty cells and ``null_values`` as null."""
     text = pc.utf8_trim_whitespace(arr)
+    return _null_where_in(text, null_values)
+
+
+def _null_where_in(text: pa.Array, null_values: Collection[str]) -> pa.Array:
+    """``text`` with null where it is empty or one of ``null_values`` (no copy when none is)."""
     nulls = pc.is_in(text, value_set=_null_set(null_values))
+    if not nulls.true_count:
+        return text
     return pc.if_else(nulls, pa.scalar(None, text.type), text)
 
 
@@ -133,7 +161,11 @@ def _distinct_text(
     Returns ``(codes, cleaned distinct values, number of non-empty cells)``; for low-cardinality
     columns this touches each row once (hashing) instead of running string kernels per row.
     """
-    codes, uniques = factorize(as_text(arr))
+    if isinstance(arr, pa.DictionaryArray):  # hash the dictionary, not every row
+        text: pa.Array = pa.DictionaryArray.from_arrays(arr.indices, as_text(arr.dictionary))
+    else:
+        text = as_text(arr)
+    codes, uniques = factorize(text)
     nulls = set(null_values) | {""}
     cleaned: list[str | None] = []
     for value in uniques.to_pylist():
@@ -232,8 +264,7 @@ def _convert_id(
             normalised = sum(1 for v in fixed if v)
             sub = pc.replace_with_mask(sub, pa.array(needs_fix), pa.array(fixed, sub.type))
         text = pc.replace_with_mask(text, where, sub)
-    nulls = pc.is_in(text, value_set=_null_set(null_values))
-    text = pc.if_else(nulls, pa.scalar(None, text.type), text)
+    text = _null_where_in(text, null_values)
     text, recoded = _recode_text(text, recode)
     present = len(text) - text.null_count
     return Converted(
@@ -309,8 +340,37 @@ def _convert_money(
 
 
 def _date_range_ok(ts: pa.Array) -> pa.Array:
-    years = pc.year(ts)
-    return pc.and_(pc.greater_equal(years, MIN_YEAR), pc.less_equal(years, MAX_YEAR))
+    """Whether each date/time lies in the years ``MIN_YEAR``..``MAX_YEAR`` (null stays null).
+
+    Compared with the bounds as values of ``ts``'s own type (no per-row year extraction).
+    """
+    if pa.types.is_date(ts.type):
+        lo: pa.Scalar = pa.scalar(dt.date(MIN_YEAR, 1, 1), pa.date32()).cast(ts.type)
+        hi: pa.Scalar = pa.scalar(dt.date(MAX_YEAR, 12, 31), pa.date32()).cast(ts.type)
+        return pc.and_(pc.greater_equal(ts, lo), pc.less_equal(ts, hi))
+    first = pa.scalar(dt.datetime(MIN_YEAR, 1, 1), pa.timestamp("s")).cast(ts.type)
+    after = pa.scalar(dt.datetime(MAX_YEAR + 1, 1, 1), pa.timestamp("s")).cast(ts.type)
+    return pc.and_(pc.greater_equal(ts, first), pc.less(ts, after))
+
+
+def _convert_stored_date(arr: pa.Array) -> Converted:
+    """A Parquet date or timestamp column: range-checked, floored to the day, as ``ns``."""
+    ts = arr
+    if pa.types.is_timestamp(ts.type) and ts.type.tz is not None:
+        ts = pc.local_timestamp(ts)
+    if pa.types.is_date64(ts.type):
+        ts = pc.cast(ts, pa.timestamp("s"))
+    present = len(ts) - ts.null_count
+    ok = _date_range_ok(ts)
+    invalid = _mask(pc.invert(ok))
+    if invalid.any():
+        ts = pc.if_else(ok, ts, pa.scalar(None, ts.type))
+    if not pa.types.is_date32(ts.type):  # a date32 is a whole day already
+        ts = pc.floor_temporal(ts, unit="day")
+    out = Converted(values=pc.cast(ts, _TIMESTAMP_NS), present=present)
+    if invalid.any():
+        out.invalid, out.reason = invalid, f"not a date between {MIN_YEAR} and {MAX_YEAR}"
+    return out
 
 
 def _convert_date(
@@ -320,20 +380,7 @@ def _convert_date(
     formats: list[str],
 ) -> Converted:
     if (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)) and not recode:
-        ts = arr
-        if pa.types.is_timestamp(ts.type) and ts.type.tz is not None:
-            ts = pc.local_timestamp(ts)
-        if pa.types.is_date(ts.type):
-            ts = pc.cast(ts, pa.timestamp("s"))
-        present = len(ts) - ts.null_count
-        ok = _date_range_ok(ts)
-        invalid = _mask(pc.invert(ok))
-        ts = pc.if_else(ok, ts, pa.scalar(None, ts.type))
-        values = pc.cast(pc.floor_temporal(ts, unit="day"), _TIMESTAMP_NS)
-        out = Converted(values=values, present=present)
-        if invalid.any():
-            out.invalid, out.reason = invalid, f"not a date between {MIN_YEAR} and {MAX_YEAR}"
-        return out
+        return _convert_stored_date(arr)
     codes, cleaned, present = _distinct_text(arr, null_values)
     distinct, recoded = _recode(codes, cleaned, recode)
     distinct_arr = pa.array(distinct, pa.string())

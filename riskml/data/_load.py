@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ from riskml.data._validate import Validator, WorkTable, null_where
 __all__ = ["empty_frame", "load_bundle", "to_series", "write_quarantine"]
 
 _TIMESTAMP_NS = pa.timestamp("ns")
+_WORKERS = min(2, os.cpu_count() or 1)
+"""Tables read, converted and validated side by side: Arrow's kernels release the GIL."""
 
 
 # ---------------------------------------------------------------------------- typed output
@@ -70,7 +74,9 @@ def to_series(arr: pa.Array, col: Column) -> pd.Series:
     if col.kind == "int":
         mask = pc.is_null(arr).to_numpy(zero_copy_only=False)
         values = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
-        return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64), mask), name=col.name)
+        return pd.Series(
+            pd.arrays.IntegerArray(values.astype(np.int64, copy=False), mask), name=col.name
+        )
     if col.kind == "money":
         return pd.Series(
             pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False),
@@ -79,13 +85,16 @@ def to_series(arr: pa.Array, col: Column) -> pd.Series:
         )
     if col.kind == "date":
         values = pc.cast(arr, _TIMESTAMP_NS).to_numpy(zero_copy_only=False)
-        return pd.Series(values.astype("datetime64[ns]"), name=col.name)
+        return pd.Series(values.astype("datetime64[ns]", copy=False), name=col.name)
     if col.kind == "bool":
         mask = pc.is_null(arr).to_numpy(zero_copy_only=False)
         values = pc.fill_null(pc.cast(arr, pa.bool_()), False).to_numpy(zero_copy_only=False)
-        return pd.Series(pd.arrays.BooleanArray(values.astype(bool), mask), name=col.name)
+        return pd.Series(
+            pd.arrays.BooleanArray(values.astype(bool, copy=False), mask), name=col.name
+        )
     if col.kind == "category":
-        codes = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        # the int16 indices as they are (from_codes picks the smallest code type itself)
+        codes = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         dtype = pd.CategoricalDtype(list(col.vocab or ()), ordered=False)
         return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), name=col.name)
     raise ValueError(f"unknown column kind {col.kind!r}")  # pragma: no cover
@@ -127,6 +136,14 @@ def _resolve_mapping(mapping: str | Path | BundleMapping | None) -> BundleMappin
 
 def _source_columns(schema: TableSchema, spec: TableMapping) -> set[str]:
     return set(spec.columns) | set(spec.split) | set(schema.column_names)
+
+
+def _dictionary_sources(schema: TableSchema, spec: TableMapping) -> set[str]:
+    """The source columns of the vocabulary and yes/no columns (not split): read as dictionaries."""
+    coded = {c.name for c in schema.columns if c.kind in {"category", "bool"}}
+    renamed = {source for source, target in spec.columns.items() if target in coded}
+    as_named = {name for name in coded if name not in spec.columns}
+    return (renamed | as_named) - set(spec.split)
 
 
 def _missing_columns_message(
@@ -238,6 +255,7 @@ def _read_raw(
         sheet=spec.sheet,
         header_row=spec.header_row,
         columns=_source_columns(schema, spec),
+        dictionary=_dictionary_sources(schema, spec),
     )
     report["files"][name] = {
         "file": raw.path.name,
@@ -511,6 +529,36 @@ def _new_report(folder: Path, mapping: str | Path | BundleMapping | None) -> dic
     }
 
 
+def _read_each(
+    folder: Path,
+    schemas: list[TableSchema],
+    mapping: BundleMapping,
+    encoding: str | None,
+    report: dict[str, Any],
+) -> list[WorkTable | BundleError | None]:
+    """:func:`_read_table` of every schema, side by side; a table's ``BundleError`` in its place.
+
+    Each table notes what it did in its own report, merged into ``report`` in the order of
+    ``schemas``: the load report reads the same as a one-by-one read.
+    """
+
+    def read(schema: TableSchema) -> tuple[WorkTable | BundleError | None, dict[str, Any]]:
+        own = {key: {} for key, value in report.items() if isinstance(value, dict)}
+        try:
+            return _read_table(folder, schema, mapping, encoding, own), own
+        except BundleError as exc:
+            return exc, own
+
+    # openpyxl's warnings are silenced with warnings.catch_warnings, which is not thread-safe
+    workbooks = any(p.suffix.lower() == ".xlsx" for p in folder.iterdir() if p.is_file())
+    with ThreadPoolExecutor(max_workers=1 if workbooks else _WORKERS) as pool:
+        done = list(pool.map(read, schemas))
+    for _, own in done:
+        for key, entries in own.items():
+            report[key].update(entries)
+    return [table for table, _ in done]
+
+
 def _read_tables(
     folder: Path, mapping: BundleMapping, encoding: str | None, report: dict[str, Any]
 ) -> dict[str, WorkTable]:
@@ -518,25 +566,19 @@ def _read_tables(
     work: dict[str, WorkTable] = {}
     problems: list[str] = []
     no_file: list[str] = []
-    for name in TABLE_ORDER:
-        try:
-            table = _read_table(folder, TABLES[name], mapping, encoding, report)
-        except _NoFile as exc:
-            no_file.append(name)
-            problems.extend(exc.problems)
-            continue
-        except BundleError as exc:
-            problems.extend(exc.problems)
-            continue
-        work[name] = table if table is not None else _empty_work(TABLES[name])
-    for name in OPTIONAL_TABLES:
-        try:
-            optional = _read_table(folder, ALL_TABLES[name], mapping, encoding, report)
-        except BundleError as exc:
-            problems.extend(exc.problems)
-            continue
-        if optional is not None:
-            work[name] = optional
+    schemas = [TABLES[name] for name in TABLE_ORDER] + [ALL_TABLES[n] for n in OPTIONAL_TABLES]
+    for schema, table in zip(
+        schemas, _read_each(folder, schemas, mapping, encoding, report), strict=True
+    ):
+        name = schema.name
+        if isinstance(table, BundleError):
+            if isinstance(table, _NoFile) and name in TABLES:
+                no_file.append(name)
+            problems.extend(table.problems)
+        elif table is not None:
+            work[name] = table
+        elif name in TABLES:
+            work[name] = _empty_work(schema)
     if len(no_file) == len(TABLE_ORDER):
         files = sorted(p.name for p in folder.iterdir() if p.is_file())
         raise BundleError(
@@ -570,8 +612,26 @@ def _extraction_date(
     return _latest_date(history, today) or today
 
 
+def _check_history(
+    t: WorkTable, households: WorkTable, mapping: BundleMapping, limit: dt.date
+) -> Validator:
+    """Every rule of one history table, recorded by a validator of its own."""
+    validator = Validator(mapping.validation, limit)
+    validator.conversion_problems(t, households=False)
+    validator.required_values(t, households=False)
+    validator.households_of(t, households)
+    validator.value_rules(t, households=False)
+    validator.order_rules(t)
+    validator.duplicate_keys(t)
+    return validator
+
+
 def _validate(work: dict[str, WorkTable], mapping: BundleMapping, limit: dt.date) -> Validator:
-    """Check households first (a bad key stops everything), then every other table."""
+    """Check households first (a bad key stops everything), then every other table.
+
+    The other tables are checked side by side; their findings are taken in table order, so
+    errors and quarantine read the same as a one-by-one check.
+    """
     validator = Validator(mapping.validation, limit)
     households = work["households"]
     validator.households_key(households)
@@ -580,16 +640,10 @@ def _validate(work: dict[str, WorkTable], mapping: BundleMapping, limit: dt.date
     validator.value_rules(households, households=True)
     if validator.errors:
         raise BundleError(validator.errors)
-    for name in [n for n in work if n != "households"]:
-        t = work[name]
-        if t.n == 0:
-            continue
-        validator.conversion_problems(t, households=False)
-        validator.required_values(t, households=False)
-        validator.households_of(t, households)
-        validator.value_rules(t, households=False)
-        validator.order_rules(t)
-        validator.duplicate_keys(t)
+    history = [t for name, t in work.items() if name != "households" and t.n]
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        for found in pool.map(lambda t: _check_history(t, households, mapping, limit), history):
+            validator.take_over(found)
     if work["events"].n and work["members"].n:
         validator.event_members(work["events"], work["members"])
     if validator.errors:
@@ -609,13 +663,16 @@ def _fill_recorded_on(events: WorkTable, report: dict[str, Any]) -> None:
 
 
 def _frames(work: dict[str, WorkTable]) -> dict[str, pd.DataFrame]:
-    """Every table as a typed frame, releasing its Arrow arrays as soon as the frame exists."""
-    tables: dict[str, pd.DataFrame] = {}
-    for name, t in work.items():
-        tables[name] = _frame(t)
+    """Every table as a typed frame (side by side), releasing its Arrow arrays once it exists."""
+
+    def build(t: WorkTable) -> pd.DataFrame:
+        frame = _frame(t)
         t.raw.clear()
         t.values.clear()
-    return tables
+        return frame
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        return dict(zip(work, pool.map(build, work.values()), strict=True))
 
 
 def _report_counts(

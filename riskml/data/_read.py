@@ -96,8 +96,13 @@ def read_table_file(
     sheet: str | int | None = None,
     header_row: int = 1,
     columns: set[str] | None = None,
+    dictionary: set[str] | None = None,
 ) -> RawTable:
-    """Read one source file; ``columns`` restricts a Parquet read to the columns needed."""
+    """Read one source file; ``columns`` restricts a Parquet read to the columns needed.
+
+    ``dictionary`` names Parquet text columns with few distinct values (codes) to read as
+    dictionary arrays: decoded and later factorised once per distinct value, not per row.
+    """
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise BundleError(
@@ -105,7 +110,7 @@ def read_table_file(
             "table again with its header row."
         )
     if suffix == ".parquet":
-        return _read_parquet(path, table, columns)
+        return _read_parquet(path, table, columns, dictionary or set())
     if suffix == ".csv":
         return _read_csv(path, table, encoding, header_row)
     if suffix == ".xlsx":
@@ -119,13 +124,25 @@ def read_table_file(
 # ---------------------------------------------------------------------------- parquet
 
 
-def _read_parquet(path: Path, table: str, columns: set[str] | None) -> RawTable:
+def _read_parquet(
+    path: Path, table: str, columns: set[str] | None, dictionary: set[str]
+) -> RawTable:
     try:
         # ParquetFile.read gives one chunk per row group (read_table splits them into many small
         # batches, which would cost a copy to combine) and is faster.
         with pq.ParquetFile(path) as file:
             schema = file.schema_arrow
-            names = [n for n in schema.names if columns is None or n in columns]
+        names = [n for n in schema.names if columns is None or n in columns]
+        as_dictionary = [
+            n
+            for n in names
+            if n in dictionary
+            and (
+                pa.types.is_string(schema.field(n).type)
+                or pa.types.is_large_string(schema.field(n).type)
+            )
+        ]
+        with pq.ParquetFile(path, read_dictionary=as_dictionary or None) as file:
             data = file.read(columns=names)
     except (pa.ArrowException, OSError) as exc:
         raise BundleError(

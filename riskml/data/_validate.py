@@ -139,6 +139,8 @@ def group_codes(arrays: list[pa.Array | np.ndarray], *, null_is_value: bool = Fa
     An item may be an Arrow array, or an int64 numpy array of codes already (-1 = null). A
     combination holding a null gets -1, unless ``null_is_value`` (then null is a value).
     """
+    if len(arrays) == 1 and not null_is_value and not isinstance(arrays[0], np.ndarray):
+        return factorize(arrays[0])[0]  # dense already, nulls -1
     n = len(arrays[0]) if arrays else 0
     combined = np.zeros(n, dtype=np.int64)
     any_null = np.zeros(n, dtype=bool)
@@ -225,6 +227,11 @@ class Validator:
 
     def error(self, message: str) -> None:
         self.errors.append(message)
+
+    def take_over(self, other: Validator) -> None:
+        """Add the errors and quarantine records ``other`` found (after this one's)."""
+        self.errors.extend(other.errors)
+        self._parts.extend(other._parts)
 
     def quarantine(self) -> pd.DataFrame:
         if not self._parts:
@@ -419,11 +426,14 @@ class Validator:
         survivors = np.flatnonzero(~t.drop)
         if not len(survivors):
             return
+        every_row = len(survivors) == t.n  # the usual case: no copy of the key columns
         sel = pa.array(survivors, pa.int64())
         keys = group_codes(
             [
                 t.household_pos[survivors]
                 if k == "household_id" and t.household_pos is not None
+                else t.values[k]
+                if every_row
                 else t.values[k].take(sel)
                 for k in t.schema.key
             ]
@@ -467,20 +477,38 @@ class Validator:
             base=t.n,
         )
 
+    def _same_household(
+        self, events: WorkTable, members: WorkTable, kept: np.ndarray, pos: np.ndarray
+    ) -> np.ndarray:
+        """Whether each event's household is that of member ``kept[pos]`` (``pos`` -1: none).
+
+        Households are compared by their row in households (integers, not strings): the ids are
+        unique there, and without errors so far every row kept has its household's row.
+        """
+        found = pos >= 0
+        if not found.any():
+            return found
+        member = kept[np.where(found, pos, 0)]  # any member where none was found (masked)
+        member_rows, event_rows = members.household_pos, events.household_pos
+        if not self.errors and member_rows is not None and event_rows is not None:
+            return found & (member_rows[member] == event_rows)
+        # loading fails anyway: compare the ids themselves (rows kept may lack a household row)
+        owner_ids = members.values["household_id"].take(pa.array(member, pa.int64()))
+        return found & _cmp(pc.equal(owner_ids, events.values["household_id"]))
+
     def event_members(self, events: WorkTable, members: WorkTable) -> None:
         """An event's ``member_id`` must be a member of the event's household."""
         if "member_id" not in events.values:
             return
-        keep = pa.array(~members.drop)
-        member_ids = members.values["member_id"].filter(keep)
-        member_hh = members.values["household_id"].filter(keep)
+        kept = np.flatnonzero(~members.drop)
+        member_ids = members.values["member_id"].take(pa.array(kept, pa.int64()))
         ev_member = events.values["member_id"]
         has = _valid(ev_member) & ~events.drop
         if not has.any():
             return
-        pos = pc.index_in(ev_member, value_set=member_ids)
-        owner = member_hh.take(pos)
-        same = _cmp(pc.equal(owner, events.values["household_id"]))
+        pos = pc.index_in(ev_member, value_set=member_ids).fill_null(-1)
+        pos = pos.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        same = self._same_household(events, members, kept, pos)
         self.flag(
             events,
             has & ~same,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -208,3 +210,32 @@ def test_write_accepts_plain_pandas_dtypes(tmp_path: Path) -> None:
         Bundle(tables=plain, extracted_on=EXTRACTED_ON, province="测试省", source="tests"), tmp_path
     )
     _assert_same(load_bundle(tmp_path), original)
+
+
+@pytest.mark.parametrize("stored", [pa.date32(), pa.timestamp("us"), pa.timestamp("ns")])
+def test_parquet_dates_outside_the_years_are_set_aside(tmp_path: Path, stored: pa.DataType) -> None:
+    """a parquet members.joined_on stored as dates or timestamps holding 1899-12-31 and 2262-01-01 → those members set aside (not a date between 1900 and 2261); 1900-01-01, 2000-01-01 and 2012-05-04 kept as days."""
+    write_bundle(typed_bundle(), tmp_path, format="parquet")
+    members = pq.read_table(tmp_path / "members.parquet")
+    # members no event names: rows 2 and 6 out of range, rows 3, 5 and 8 in it
+    days = [None, dt.date(1899, 12, 31), dt.date(1900, 1, 1), None, dt.date(2000, 1, 1)]
+    joined = pa.array([*days, dt.date(2262, 1, 1), None, dt.date(2012, 5, 4)], pa.date32())
+    joined = joined.cast(stored)
+    if pa.types.is_timestamp(stored):  # a time of day too: the loader keeps the day
+        joined = pc.add(
+            joined, pa.scalar(3_600 * 10**6, pa.duration("us")).cast(pa.duration(stored.unit))
+        )
+    members = members.set_column(members.schema.get_field_index("joined_on"), "joined_on", joined)
+    pq.write_table(members, tmp_path / "members.parquet")
+    bundle = load_bundle(tmp_path)
+    q = bundle.quarantine
+    assert q[["table", "row", "column"]].values.tolist() == [
+        ["members", 2, "joined_on"],
+        ["members", 6, "joined_on"],
+    ]
+    assert set(q["reason"]) == {"not a date between 1900 and 2261"}
+    assert bundle.members["joined_on"].dropna().tolist() == [
+        pd.Timestamp("1900-01-01"),
+        pd.Timestamp("2000-01-01"),
+        pd.Timestamp("2012-05-04"),
+    ]
