@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.scoring._columns import SCORE_COLUMNS, columns_for_mode, empty_scores, score_dtypes
+from riskml.scoring._ids import id_positions
 
 __all__ = ["assemble_scores", "mask_ids", "to_public"]
 
@@ -42,8 +43,7 @@ def assemble_scores(
     ``core`` holds the score columns of every household (any order), ``reasons`` the reason
     columns of the explained households, ``universe_order`` the household ids in input order.
     """
-    order = pd.Index(universe_order.astype("string").to_numpy(dtype=object))
-    pos = order.get_indexer(core["household_id"].astype("string").to_numpy(dtype=object))
+    pos = id_positions(core["household_id"], universe_order)
     core = core.iloc[np.argsort(pos, kind="stable")].reset_index(drop=True)
     out = empty_scores(len(core))
     dtypes = score_dtypes()
@@ -52,9 +52,7 @@ def assemble_scores(
             out[col] = core[col].astype(dtypes[col]).array
     out["as_of"] = pd.Series(pd.Timestamp(as_of), index=out.index).astype("datetime64[ns]")
     if len(reasons):
-        rpos = pd.Index(out["household_id"].to_numpy(dtype=object)).get_indexer(
-            reasons["household_id"].astype("string").to_numpy(dtype=object)
-        )
+        rpos = id_positions(reasons["household_id"], out["household_id"])
         keep = rpos >= 0
         for col in reasons.columns:
             if col == "household_id" or col not in out.columns:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from riskml import features
 from riskml.config.scoring import ScoringConfig
@@ -27,6 +28,7 @@ from riskml.scoring._columns import (
     reason_column,
     score_dtypes,
 )
+from riskml.scoring._ids import arrow_ids, ids_in, null_column
 
 __all__ = [
     "DRIFT_GROUP",
@@ -189,14 +191,18 @@ def _set_aside_households(bundle: Bundle, known: pd.Series) -> pd.DataFrame | No
     return extra
 
 
-def _orphan_households(bundle: Bundle, known: pd.Index) -> pd.DataFrame | None:
+def _orphan_households(bundle: Bundle, known: pd.Series) -> pd.DataFrame | None:
     """Households with rows in other tables but no households row (nor quarantine), or None."""
     orphans: dict[str, list[str]] = {}
+    known_ids = arrow_ids(known)
     for name, table in bundle.tables.items():
         if name == "households" or "household_id" not in table.columns or len(table) == 0:
             continue
-        tid = table["household_id"].astype("string").dropna()
-        unknown = pd.unique(tid[~tid.isin(known)].to_numpy(dtype=object))
+        tid = arrow_ids(table["household_id"])
+        alien = ~ids_in(tid, known_ids) & ~tid.is_null().to_numpy(zero_copy_only=False)
+        if not alien.any():
+            continue
+        unknown = pd.unique(tid.filter(pa.array(alien)).to_numpy(zero_copy_only=False))
         for hid in unknown:
             orphans.setdefault(str(hid), []).append(name)
     if not orphans:
@@ -225,7 +231,7 @@ def household_universe(bundle: Bundle) -> pd.DataFrame:
     set_aside = _set_aside_households(bundle, out["household_id"])
     if set_aside is not None:
         out = pd.concat([out, set_aside], ignore_index=True)
-    orphans = _orphan_households(bundle, pd.Index(out["household_id"].to_numpy(dtype=object)))
+    orphans = _orphan_households(bundle, out["household_id"])
     if orphans is not None:
         out = pd.concat([out, orphans], ignore_index=True)
     for c in IDENTITY_COLUMNS:
@@ -557,9 +563,9 @@ def _blank_output(uni: pd.DataFrame) -> pd.DataFrame:
     for k in range(1, MAX_REASONS + 1):
         for f in REASON_FIELDS:
             c = reason_column(k, f)
-            out[c] = pd.Series([None] * n, dtype=dtypes[c])
+            out[c] = null_column(n, dtypes[c])
     for c in EXPLANATION_COLUMNS:
-        out[c] = pd.Series([None] * n, dtype=dtypes[c])
+        out[c] = null_column(n, dtypes[c])
     out["explained"] = np.zeros(n, dtype=bool)
     out["drift_sample"] = np.zeros(n, dtype=bool)
     return out
