@@ -79,13 +79,11 @@ class BundleChunker:
         """The ``i``-th sub-bundle and its rows of the universe."""
         if not 0 <= i < self.n_chunks:
             raise IndexError(f"chunk {i} out of range 0..{self.n_chunks - 1}")
-        tables = {}
-        for name, table in self.bundle.tables.items():
-            order, bounds = self._slices[name]
-            tables[name] = table.iloc[order[bounds[i] : bounds[i + 1]]]
+        tables = {
+            name: _rows(table, *self._slices[name], i) for name, table in self.bundle.tables.items()
+        }
         if self._quarantine is not None:
-            order, bounds = self._quarantine
-            quarantine = self.bundle.quarantine.iloc[order[bounds[i] : bounds[i + 1]]]
+            quarantine = _rows(self.bundle.quarantine, *self._quarantine, i)
         else:
             quarantine = self.bundle.quarantine
         part = Bundle(
@@ -100,6 +98,15 @@ class BundleChunker:
     def __iter__(self) -> Iterator[tuple[Bundle, pd.DataFrame]]:
         for i in range(self.n_chunks):
             yield self.chunk(i)
+
+
+def _rows(table: pd.DataFrame, order: np.ndarray, bounds: np.ndarray, i: int) -> pd.DataFrame:
+    """The rows of chunk ``i`` in table order: a slice when they are contiguous (a table grouped
+    by household in roster order), else a take."""
+    rows = order[bounds[i] : bounds[i + 1]]
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1:  # increasing, so contiguous
+        return table.iloc[int(rows[0]) : int(rows[-1]) + 1]
+    return table.iloc[rows]
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import numpy as np
@@ -57,19 +58,25 @@ def assemble_scores(
         for col in reasons.columns:
             if col == "household_id" or col not in out.columns:
                 continue
-            values = (
-                out[col]
-                .to_numpy(
-                    dtype=object if dtypes[col] != "float64" else float,
-                    na_value=None if dtypes[col] != "float64" else np.nan,
-                )
-                .copy()
-            )
-            values[rpos[keep]] = reasons[col].to_numpy(
-                dtype=object if dtypes[col] != "float64" else float
-            )[keep]
-            out[col] = pd.Series(values, dtype=dtypes[col])
+            out[col] = _with_values(out[col], rpos[keep], reasons[col].loc[keep], dtypes[col])
     return out[list(SCORE_COLUMNS)]
+
+
+def _with_values(
+    column: pd.Series, at: np.ndarray, values: pd.Series, dtype: str
+) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``column`` (of ``dtype``) with its rows ``at`` set to ``values``."""
+    if dtype == "float64":
+        floats = column.to_numpy(dtype=float, na_value=np.nan).copy()
+        floats[at] = values.to_numpy(dtype=float)
+        return floats
+    objects = column.to_numpy(dtype=object, na_value=None).copy()
+    objects[at] = values.to_numpy(dtype=object)
+    if dtype == "string" and pd.StringDtype().storage == "python":
+        # strings and missing values only: wrap them as they are (no per-value conversion)
+        with contextlib.suppress(ValueError):
+            return pd.arrays.StringArray(objects)
+    return pd.Series(objects, dtype=dtype).array
 
 
 def to_public(scores: pd.DataFrame, *, visible_chars: int) -> pd.DataFrame:
