@@ -555,20 +555,20 @@ def _blank_output(uni: pd.DataFrame) -> pd.DataFrame:
     """One row per household of the universe: rejected (with the reason) until scored."""
     n = len(uni)
     dtypes = score_dtypes()
-    out = pd.DataFrame({c: uni[c].astype("string") for c in IDENTITY_COLUMNS})
-    out["status"] = pd.array(["rejected"] * n, dtype="string")
-    out["status_detail"] = uni["rejected_reason"].astype("string")
-    out["score"] = np.nan
-    out["raw_score"] = np.nan
-    for k in range(1, MAX_REASONS + 1):
-        for f in REASON_FIELDS:
-            c = reason_column(k, f)
-            out[c] = null_column(n, dtypes[c])
-    for c in EXPLANATION_COLUMNS:
-        out[c] = null_column(n, dtypes[c])
-    out["explained"] = np.zeros(n, dtype=bool)
-    out["drift_sample"] = np.zeros(n, dtype=bool)
-    return out
+    blank = {d: null_column(n, d) for d in ("string", "float64")}  # copied into each column
+    empty = [
+        *(reason_column(k, f) for k in range(1, MAX_REASONS + 1) for f in REASON_FIELDS),
+        *EXPLANATION_COLUMNS,
+    ]
+    columns: dict[str, Any] = {c: uni[c].astype("string") for c in IDENTITY_COLUMNS}
+    columns["status"] = pd.arrays.StringArray(np.full(n, "rejected", dtype=object))
+    columns["status_detail"] = uni["rejected_reason"].astype("string")
+    columns["score"] = np.full(n, np.nan)
+    columns["raw_score"] = np.full(n, np.nan)
+    columns.update({c: blank[dtypes[c]].copy() for c in empty})
+    columns["explained"] = np.zeros(n, dtype=bool)
+    columns["drift_sample"] = np.zeros(n, dtype=bool)
+    return pd.DataFrame(columns, index=uni.index)
 
 
 def _mark_not_eligible(

@@ -214,7 +214,8 @@ def score_dtypes() -> dict[str, str]:
 def empty_scores(n: int = 0, columns: tuple[str, ...] = SCORE_COLUMNS) -> pd.DataFrame:
     """A frame of ``n`` all-missing rows with the score file's columns and dtypes."""
     dtypes = score_dtypes()
-    return pd.DataFrame({c: null_column(n, dtypes[c]) for c in columns})
+    blank = {d: null_column(n, d) for d in {dtypes[c] for c in columns}}
+    return pd.DataFrame({c: blank[dtypes[c]].copy() for c in columns})
 
 
 HEADER_ZH: dict[str, str] = {
