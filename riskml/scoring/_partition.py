@@ -288,7 +288,7 @@ def compute_features(
         # only the villages of these households (the engine wants one row per village it knows,
         # and it may restrict the bundle to the households of ``pairs``)
         hh = bundle.households
-        mine = hh["household_id"].isin(pairs["household_id"].to_numpy(dtype=object))
+        mine = ids_in(hh["household_id"], pairs["household_id"])
         here = hh.loc[mine, "village_code"].astype("object").dropna().unique()
         context = context.loc[context["village_code"].astype("object").isin(here)].reset_index(
             drop=True
