@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.config.scoring import TIER_ORDER, ChangeConfig
+from riskml.scoring._ids import arrow_ids, id_positions, ids_in
 
 __all__ = ["ScoringChangeError", "compare_with_previous"]
 
@@ -104,13 +105,17 @@ def compare_with_previous(
     """
     prev = _previous_by_id(previous, previous_path)
     out = current.copy()
-    ids = out["household_id"].astype("string")
-    matched = prev.reindex(ids.to_numpy())
-    present = ids.isin(prev.index).to_numpy(dtype=bool)
+    ids = arrow_ids(out["household_id"])
+    prev_ids = arrow_ids(prev.index)
+    at = id_positions(ids, prev_ids)
+    present = at >= 0
 
-    prev_score = matched["previous_score"].to_numpy(dtype=float)
-    prev_tier = pd.array(matched["previous_tier"].to_numpy(), dtype="string")
-    prev_flag = matched["_prev_flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    prev_score = prev["previous_score"].array.take(at, allow_fill=True).to_numpy(dtype=float)
+    prev_tier = pd.array(
+        prev["previous_tier"].array.take(at, allow_fill=True).to_numpy(), dtype="string"
+    )
+    prev_flag = pd.Series(prev["_prev_flagged"].array.take(at, allow_fill=True))
+    prev_flag = prev_flag.astype("boolean").fillna(False).to_numpy(dtype=bool)
     cur_flag = out["flagged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     up, down = _moves(out, prev_score, prev_tier, config)
     change = np.select(
@@ -122,5 +127,5 @@ def compare_with_previous(
     out["previous_score"] = prev_score
     out["previous_tier"] = prev_tier
     counts = {str(k): int(v) for k, v in pd.Series(change).value_counts().items()}
-    counts["left_roster"] = int((~prev.index.isin(ids.to_numpy())).sum())
+    counts["left_roster"] = int((~ids_in(prev_ids, ids)).sum())
     return out, counts

@@ -23,11 +23,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskml.config.scoring import TIER_ORDER, ReviewConfig
 from riskml.data import Bundle
 from riskml.data._schema import EVENT_TYPES
 from riskml.scoring._columns import EVENT_TYPE_ZH, score_dtypes
+from riskml.scoring._ids import arrow_ids, id_positions, null_column
 
 __all__ = ["OUTCOME_PRIORITY", "add_followup_columns", "apply_quiet_period", "followup_counts"]
 
@@ -64,15 +67,46 @@ def _last_reviews(bundle: Bundle, as_of: dt.date) -> pd.DataFrame:
     ]
 
 
-def _latest_income(income: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    inc = income.loc[
-        income["year"].notna()
-        & income["recorded_on"].notna()
-        & (income["recorded_on"] <= pd.Timestamp(as_of))
-    ]
-    inc = inc.sort_values(["household_id", "year", "recorded_on"], kind="stable")
-    last = inc.drop_duplicates("household_id", keep="last").set_index("household_id")
-    return last[["year", "pc_income", "threshold"]]
+def _latest_income(income: pd.DataFrame, as_of: dt.date, ids: pa.Array) -> pd.DataFrame:
+    """Per household of ``ids`` (in that order): its income row of the latest year known on
+    ``as_of`` (the last recorded one of that year; the last such row in table order on ties)."""
+    pos = id_positions(income["household_id"], ids)
+    recorded = income["recorded_on"]
+    keep = (
+        (pos >= 0)
+        & income["year"].notna().to_numpy(dtype=bool)
+        & recorded.notna().to_numpy(dtype=bool)
+        & (recorded <= pd.Timestamp(as_of)).fillna(False).to_numpy(dtype=bool)
+    )
+    rows = np.flatnonzero(keep)
+    year = income["year"].to_numpy(dtype=float, na_value=np.nan)[rows]
+    when = recorded.to_numpy(dtype="datetime64[ns]")[rows].view(np.int64)
+    # lexsort is stable, the last key first: household, then year, then recording date
+    rows = rows[np.lexsort((when, year, pos[rows]))]
+    last = np.r_[pos[rows][1:] != pos[rows][:-1], True] if len(rows) else np.zeros(0, bool)
+    rows = rows[last]
+    at = np.full(len(ids), -1, dtype=np.int64)
+    at[pos[rows]] = rows
+    return pd.DataFrame(
+        {c: income[c].array.take(at, allow_fill=True) for c in ("year", "pc_income", "threshold")}
+    )
+
+
+def _village_seq(village: pd.Series, ids: pd.Series) -> pd.api.extensions.ExtensionArray:
+    """1, 2, ... by household id within each village (``<NA>`` without a village or id)."""
+    placed = (village.notna() & ids.notna()).to_numpy(dtype=bool)
+    rows = np.flatnonzero(placed)
+    seq = np.zeros(len(ids), dtype=np.int64)
+    if len(rows):
+        table = pa.table({"v": arrow_ids(village.iloc[rows]), "h": arrow_ids(ids.iloc[rows])})
+        order = pc.sort_indices(table, sort_keys=[("v", "ascending"), ("h", "ascending")])
+        order_np = order.to_numpy()
+        v_sorted = table.column("v").take(order).combine_chunks()
+        starts = np.r_[True, ~pc.equal(v_sorted[1:], v_sorted[:-1]).to_numpy(zero_copy_only=False)]
+        position = np.arange(len(order_np))
+        first = np.maximum.accumulate(np.where(starts, position, 0))
+        seq[rows[order_np]] = position - first + 1
+    return pd.arrays.IntegerArray(seq, ~placed)
 
 
 def add_followup_columns(
@@ -88,29 +122,20 @@ def add_followup_columns(
     dtypes = score_dtypes()
     ids = out["household_id"].astype("string")
     id_obj = ids.to_numpy(dtype=object)
+    id_arrow = arrow_ids(ids)
 
     # village_seq: 1, 2, ... by household_id within each village (unique per village)
-    village = out["village_code"].astype("string")
-    placed = village.notna() & ids.notna()
-    order = pd.DataFrame({"v": village[placed], "h": ids[placed]}).sort_values(
-        ["v", "h"], kind="stable"
-    )
-    seq = order.groupby("v", sort=False).cumcount() + 1
-    out["village_seq"] = pd.array(
-        pd.Series(seq, index=order.index).reindex(out.index), dtype="Int64"
-    )
+    out["village_seq"] = _village_seq(out["village_code"].astype("string"), ids)
 
-    # internal-only names from the households table
+    # internal-only names from the households table (its first row per household)
     hh = bundle.households
-    hh = hh.loc[~hh["household_id"].duplicated()].set_index(
-        hh["household_id"]
-        .loc[~hh["household_id"].duplicated()]
-        .astype("string")
-        .to_numpy(dtype=object)
-    )
+    at = id_positions(ids, hh["household_id"])
     for col in ("group_name", "head_name"):
-        values = hh[col] if col in hh.columns else pd.Series(pd.NA, index=hh.index)
-        out[col] = pd.array(values.reindex(id_obj).to_numpy(dtype=object), dtype="string")
+        out[col] = (
+            pd.Series(hh[col].array.take(at, allow_fill=True), index=out.index).astype("string")
+            if col in hh.columns
+            else pd.Series(null_column(len(out), "string"), index=out.index)
+        )
 
     # last review on or before as_of
     last = _last_reviews(bundle, as_of).reindex(id_obj)
@@ -120,19 +145,21 @@ def add_followup_columns(
     out["last_review_outcome"] = pd.array(
         last["last_review_outcome"].to_numpy(dtype=object), dtype="string"
     )
-    out["review_hold"] = pd.array([None] * len(out), dtype="string")
+    out["review_hold"] = null_column(len(out), "string")
 
     # the latest verified income known on as_of against that year's line
-    latest = _latest_income(income_against_threshold(bundle, thresholds=thresholds), as_of).reindex(
-        id_obj
+    latest = _latest_income(
+        income_against_threshold(bundle, thresholds=thresholds), as_of, id_arrow
     )
-    pc = latest["pc_income"].to_numpy(dtype=float, na_value=np.nan)
+    pc_income = latest["pc_income"].to_numpy(dtype=float, na_value=np.nan)
     line = latest["threshold"].to_numpy(dtype=float, na_value=np.nan)
-    known = ~np.isnan(pc) & ~np.isnan(line)
+    known = ~np.isnan(pc_income) & ~np.isnan(line)
     out["income_year"] = pd.array(latest["year"].to_numpy(dtype=object), dtype="Int64")
-    out["pc_income"] = pc
+    out["pc_income"] = pc_income
     out["threshold"] = line
-    out["income_below_threshold"] = pd.array(np.where(known, pc < line, False), dtype="boolean")
+    out["income_below_threshold"] = pd.array(
+        np.where(known, pc_income < line, False), dtype="boolean"
+    )
     out.loc[~known, "income_below_threshold"] = pd.NA
     for col in ("village_seq", "group_name", "head_name", "last_review_on", "last_review_outcome"):
         out[col] = out[col].astype(dtypes[col])

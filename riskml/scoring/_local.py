@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from riskml.config.scoring import ScoringConfig
 from riskml.data import Bundle
+from riskml.scoring._ids import arrow_ids, id_positions
 from riskml.scoring._partition import ExplainSelection, PartitionResult, score_partition
 from riskml.scoring.columns import EXPLANATION_COLUMNS
 
@@ -45,26 +47,27 @@ class BundleChunker:
         self.universe = universe.reset_index(drop=True)
         self.size = int(chunk_households)
         self.n_chunks = max(1, -(-len(self.universe) // self.size))
-        index = pd.Index(self.universe["household_id"].astype("string").to_numpy(dtype=object))
+        index = arrow_ids(self.universe["household_id"])
         self._slices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, table in bundle.tables.items():
             self._slices[name] = self._split(index, table)
         self._quarantine = (
             self._split(index, bundle.quarantine) if "household_id" in bundle.quarantine else None
         )
+        # rows of households outside the universe sort first, before chunk 0
         self.orphan_rows = {
-            name: int(
-                (
-                    index.get_indexer(t["household_id"].astype("string").to_numpy(dtype=object)) < 0
-                ).sum()
-            )
+            name: int(self._slices[name][1][0])
             for name, t in bundle.tables.items()
             if "household_id" in t.columns and name != "households"
         }
 
-    def _split(self, index: pd.Index, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        pos = index.get_indexer(table["household_id"].astype("string").to_numpy(dtype=object))
-        chunk = np.where(pos >= 0, pos // self.size, -1)
+    def _split(self, index: pa.Array, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Row order grouping ``table`` by chunk (rows outside the universe first), and the
+        bounds of each chunk in it."""
+        pos = id_positions(table["household_id"], index)
+        # a small integer type: numpy's stable sort is then a radix sort
+        kind = np.int16 if self.n_chunks < np.iinfo(np.int16).max else np.int64
+        chunk = np.where(pos >= 0, pos // self.size, -1).astype(kind)
         order = np.argsort(chunk, kind="stable")
         bounds = np.searchsorted(chunk[order], np.arange(self.n_chunks + 1), side="left")
         return order, bounds
@@ -76,13 +79,11 @@ class BundleChunker:
         """The ``i``-th sub-bundle and its rows of the universe."""
         if not 0 <= i < self.n_chunks:
             raise IndexError(f"chunk {i} out of range 0..{self.n_chunks - 1}")
-        tables = {}
-        for name, table in self.bundle.tables.items():
-            order, bounds = self._slices[name]
-            tables[name] = table.iloc[order[bounds[i] : bounds[i + 1]]]
+        tables = {
+            name: _rows(table, *self._slices[name], i) for name, table in self.bundle.tables.items()
+        }
         if self._quarantine is not None:
-            order, bounds = self._quarantine
-            quarantine = self.bundle.quarantine.iloc[order[bounds[i] : bounds[i + 1]]]
+            quarantine = _rows(self.bundle.quarantine, *self._quarantine, i)
         else:
             quarantine = self.bundle.quarantine
         part = Bundle(
@@ -97,6 +98,15 @@ class BundleChunker:
     def __iter__(self) -> Iterator[tuple[Bundle, pd.DataFrame]]:
         for i in range(self.n_chunks):
             yield self.chunk(i)
+
+
+def _rows(table: pd.DataFrame, order: np.ndarray, bounds: np.ndarray, i: int) -> pd.DataFrame:
+    """The rows of chunk ``i`` in table order: a slice when they are contiguous (a table grouped
+    by household in roster order), else a take."""
+    rows = order[bounds[i] : bounds[i + 1]]
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1:  # increasing, so contiguous
+        return table.iloc[int(rows[0]) : int(rows[-1]) + 1]
+    return table.iloc[rows]
 
 
 @dataclass

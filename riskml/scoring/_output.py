@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import numpy as np
 import pandas as pd
 
 from riskml.scoring._columns import SCORE_COLUMNS, columns_for_mode, empty_scores, score_dtypes
+from riskml.scoring._ids import id_positions
 
 __all__ = ["assemble_scores", "mask_ids", "to_public"]
 
@@ -42,8 +44,7 @@ def assemble_scores(
     ``core`` holds the score columns of every household (any order), ``reasons`` the reason
     columns of the explained households, ``universe_order`` the household ids in input order.
     """
-    order = pd.Index(universe_order.astype("string").to_numpy(dtype=object))
-    pos = order.get_indexer(core["household_id"].astype("string").to_numpy(dtype=object))
+    pos = id_positions(core["household_id"], universe_order)
     core = core.iloc[np.argsort(pos, kind="stable")].reset_index(drop=True)
     out = empty_scores(len(core))
     dtypes = score_dtypes()
@@ -52,26 +53,30 @@ def assemble_scores(
             out[col] = core[col].astype(dtypes[col]).array
     out["as_of"] = pd.Series(pd.Timestamp(as_of), index=out.index).astype("datetime64[ns]")
     if len(reasons):
-        rpos = pd.Index(out["household_id"].to_numpy(dtype=object)).get_indexer(
-            reasons["household_id"].astype("string").to_numpy(dtype=object)
-        )
+        rpos = id_positions(reasons["household_id"], out["household_id"])
         keep = rpos >= 0
         for col in reasons.columns:
             if col == "household_id" or col not in out.columns:
                 continue
-            values = (
-                out[col]
-                .to_numpy(
-                    dtype=object if dtypes[col] != "float64" else float,
-                    na_value=None if dtypes[col] != "float64" else np.nan,
-                )
-                .copy()
-            )
-            values[rpos[keep]] = reasons[col].to_numpy(
-                dtype=object if dtypes[col] != "float64" else float
-            )[keep]
-            out[col] = pd.Series(values, dtype=dtypes[col])
+            out[col] = _with_values(out[col], rpos[keep], reasons[col].loc[keep], dtypes[col])
     return out[list(SCORE_COLUMNS)]
+
+
+def _with_values(
+    column: pd.Series, at: np.ndarray, values: pd.Series, dtype: str
+) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``column`` (of ``dtype``) with its rows ``at`` set to ``values``."""
+    if dtype == "float64":
+        floats = column.to_numpy(dtype=float, na_value=np.nan).copy()
+        floats[at] = values.to_numpy(dtype=float)
+        return floats
+    objects = column.to_numpy(dtype=object, na_value=None).copy()
+    objects[at] = values.to_numpy(dtype=object)
+    if dtype == "string" and pd.StringDtype().storage == "python":
+        # strings and missing values only: wrap them as they are (no per-value conversion)
+        with contextlib.suppress(ValueError):
+            return pd.arrays.StringArray(objects)
+    return pd.Series(objects, dtype=dtype).array
 
 
 def to_public(scores: pd.DataFrame, *, visible_chars: int) -> pd.DataFrame:

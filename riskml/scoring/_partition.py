@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from riskml import features
 from riskml.config.scoring import ScoringConfig
@@ -27,6 +28,7 @@ from riskml.scoring._columns import (
     reason_column,
     score_dtypes,
 )
+from riskml.scoring._ids import arrow_ids, ids_in, null_column
 
 __all__ = [
     "DRIFT_GROUP",
@@ -189,14 +191,18 @@ def _set_aside_households(bundle: Bundle, known: pd.Series) -> pd.DataFrame | No
     return extra
 
 
-def _orphan_households(bundle: Bundle, known: pd.Index) -> pd.DataFrame | None:
+def _orphan_households(bundle: Bundle, known: pd.Series) -> pd.DataFrame | None:
     """Households with rows in other tables but no households row (nor quarantine), or None."""
     orphans: dict[str, list[str]] = {}
+    known_ids = arrow_ids(known)
     for name, table in bundle.tables.items():
         if name == "households" or "household_id" not in table.columns or len(table) == 0:
             continue
-        tid = table["household_id"].astype("string").dropna()
-        unknown = pd.unique(tid[~tid.isin(known)].to_numpy(dtype=object))
+        tid = arrow_ids(table["household_id"])
+        alien = ~ids_in(tid, known_ids) & ~tid.is_null().to_numpy(zero_copy_only=False)
+        if not alien.any():
+            continue
+        unknown = pd.unique(tid.filter(pa.array(alien)).to_numpy(zero_copy_only=False))
         for hid in unknown:
             orphans.setdefault(str(hid), []).append(name)
     if not orphans:
@@ -225,7 +231,7 @@ def household_universe(bundle: Bundle) -> pd.DataFrame:
     set_aside = _set_aside_households(bundle, out["household_id"])
     if set_aside is not None:
         out = pd.concat([out, set_aside], ignore_index=True)
-    orphans = _orphan_households(bundle, pd.Index(out["household_id"].to_numpy(dtype=object)))
+    orphans = _orphan_households(bundle, out["household_id"])
     if orphans is not None:
         out = pd.concat([out, orphans], ignore_index=True)
     for c in IDENTITY_COLUMNS:
@@ -282,7 +288,7 @@ def compute_features(
         # only the villages of these households (the engine wants one row per village it knows,
         # and it may restrict the bundle to the households of ``pairs``)
         hh = bundle.households
-        mine = hh["household_id"].isin(pairs["household_id"].to_numpy(dtype=object))
+        mine = ids_in(hh["household_id"], pairs["household_id"])
         here = hh.loc[mine, "village_code"].astype("object").dropna().unique()
         context = context.loc[context["village_code"].astype("object").isin(here)].reset_index(
             drop=True
@@ -549,20 +555,20 @@ def _blank_output(uni: pd.DataFrame) -> pd.DataFrame:
     """One row per household of the universe: rejected (with the reason) until scored."""
     n = len(uni)
     dtypes = score_dtypes()
-    out = pd.DataFrame({c: uni[c].astype("string") for c in IDENTITY_COLUMNS})
-    out["status"] = pd.array(["rejected"] * n, dtype="string")
-    out["status_detail"] = uni["rejected_reason"].astype("string")
-    out["score"] = np.nan
-    out["raw_score"] = np.nan
-    for k in range(1, MAX_REASONS + 1):
-        for f in REASON_FIELDS:
-            c = reason_column(k, f)
-            out[c] = pd.Series([None] * n, dtype=dtypes[c])
-    for c in EXPLANATION_COLUMNS:
-        out[c] = pd.Series([None] * n, dtype=dtypes[c])
-    out["explained"] = np.zeros(n, dtype=bool)
-    out["drift_sample"] = np.zeros(n, dtype=bool)
-    return out
+    blank = {d: null_column(n, d) for d in ("string", "float64")}  # copied into each column
+    empty = [
+        *(reason_column(k, f) for k in range(1, MAX_REASONS + 1) for f in REASON_FIELDS),
+        *EXPLANATION_COLUMNS,
+    ]
+    columns: dict[str, Any] = {c: uni[c].astype("string") for c in IDENTITY_COLUMNS}
+    columns["status"] = pd.arrays.StringArray(np.full(n, "rejected", dtype=object))
+    columns["status_detail"] = uni["rejected_reason"].astype("string")
+    columns["score"] = np.full(n, np.nan)
+    columns["raw_score"] = np.full(n, np.nan)
+    columns.update({c: blank[dtypes[c]].copy() for c in empty})
+    columns["explained"] = np.zeros(n, dtype=bool)
+    columns["drift_sample"] = np.zeros(n, dtype=bool)
+    return pd.DataFrame(columns, index=uni.index)
 
 
 def _mark_not_eligible(

@@ -20,6 +20,7 @@ from riskml.config.scoring import ScoringConfig, load_scoring_config
 from riskml.data import Bundle
 from riskml.scoring._change import compare_with_previous
 from riskml.scoring._followup import add_followup_columns, apply_quiet_period, followup_counts
+from riskml.scoring._ids import arrow_ids, ids_in
 from riskml.scoring._local import EngineOutput, run_local
 from riskml.scoring._output import assemble_scores, to_public
 from riskml.scoring._partition import (
@@ -378,7 +379,7 @@ def _explain_flagged(
     else:
         extra = run_local(
             job.bundle,
-            job.universe.loc[job.universe["household_id"].isin(ids)],
+            job.universe.loc[ids_in(job.universe["household_id"], arrow_ids(todo))],
             job.as_of,
             job.model,
             job.context,

@@ -10,6 +10,7 @@ import pandas as pd
 
 from riskml.config.scoring import TierConfig
 from riskml.config.training import CapacitySettings
+from riskml.scoring._ids import null_column
 
 __all__ = ["assign_tiers", "model_capacity", "rank_within"]
 
@@ -45,11 +46,12 @@ def rank_within(scores: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
     >>> rank_within(df, ("village_code",)).tolist()
     [2, 1, 3]
     """
-    out = pd.Series(pd.array([pd.NA] * len(scores), dtype="Int64"), index=scores.index)
+    out = pd.Series(null_column(len(scores), "Int64"), index=scores.index)
     scored = (scores["status"] == "scored").fillna(False).to_numpy(dtype=bool)
     if not scored.any():
         return out
-    sub = scores.loc[scored]
+    needed = [*keys, "household_id", "score", *(["raw_score"] if "raw_score" in scores else [])]
+    sub = scores.loc[scored, list(dict.fromkeys(needed))]
     group = sub.groupby(list(keys), sort=False, dropna=False, observed=True).ngroup().to_numpy()
     ids = sub["household_id"].astype("string").fillna("").to_numpy(dtype=object)
     score = sub["score"].to_numpy(dtype=float)

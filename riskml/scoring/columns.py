@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from riskml.data import OUTCOME_ZH
+from riskml.scoring._ids import null_column
 
 __all__ = [
     "BASE_COLUMNS",
@@ -213,7 +214,8 @@ def score_dtypes() -> dict[str, str]:
 def empty_scores(n: int = 0, columns: tuple[str, ...] = SCORE_COLUMNS) -> pd.DataFrame:
     """A frame of ``n`` all-missing rows with the score file's columns and dtypes."""
     dtypes = score_dtypes()
-    return pd.DataFrame({c: pd.Series([None] * n, dtype=dtypes[c]) for c in columns})
+    blank = {d: null_column(n, d) for d in {dtypes[c] for c in columns}}
+    return pd.DataFrame({c: blank[dtypes[c]].copy() for c in columns})
 
 
 HEADER_ZH: dict[str, str] = {
