@@ -113,14 +113,16 @@ class _Rows:
     def floats(self, column: str) -> np.ndarray:
         key = ("floats", column)
         if key not in self._cache:
-            self._cache[key] = self.values(column).astype(np.float64)
+            self._cache[key] = self.values(column).astype(np.float64, copy=False)
         return self._cache[key]
 
     def total(self, column: str) -> np.ndarray:
         """Per-pair sum of ``column`` with missing values as 0 (infinities clipped, as ``sum``)."""
         key = ("total", column)
         if key not in self._cache:
-            w = np.nan_to_num(self.floats(column), nan=0.0)
+            w = self.floats(column)
+            if not np.isfinite(w).all():  # missing -> 0, infinities clipped
+                w = np.nan_to_num(w, nan=0.0)
             self._cache[key] = np.bincount(self.pair, weights=w, minlength=self.n_pairs)
         return self._cache[key]
 
@@ -149,7 +151,8 @@ class _Rows:
         if key not in self._cache:
             vals = self.floats(column)
             ok = ~np.isnan(vals)
-            self._cache[key] = (self.pair[ok], vals[ok], ok)
+            whole = bool(ok.all())  # nothing missing: no copies
+            self._cache[key] = (self.pair, vals, ok) if whole else (self.pair[ok], vals[ok], ok)
         return self._cache[key]
 
 
@@ -299,8 +302,9 @@ class _Pairs:
 
     def __init__(self, h: np.ndarray, d: np.ndarray) -> None:
         self.h, self.d = h, d
-        self._unique_days, self._day_index = np.unique(d, return_inverse=True)
-        self._day_index = self._day_index.reshape(-1)
+        # the distinct days by hashing (few of them), then each pair's place among them
+        self._unique_days = np.sort(pd.unique(np.asarray(d, dtype=np.int64)))
+        self._day_index = np.searchsorted(self._unique_days, d).astype(np.intp, copy=False)
         self._shifted: dict[tuple[int, ...], np.ndarray] = {}
         self.cache: dict[Any, Any] = {}
 
@@ -333,38 +337,42 @@ class _Pairs:
 
     def upto(self, sel: Selection, *months: int) -> np.ndarray:
         """For each pair, the position just after its household's last ``sel`` row with time on or
-        before the shifted as-of day (what ``searchsorted`` of the pair key gives).
+        before the as-of day shifted by ``months`` (what ``searchsorted`` of the pair key gives)."""
+        return self.bounds(sel, months)[0]
+
+    def bounds(self, sel: Selection, *shifts: tuple[int, ...]) -> list[np.ndarray]:
+        """:meth:`upto` for several shifts of the as-of days at once.
 
         When the pairs are a dense grid of households x a few dates (training sets, scoring), the
-        positions come from a per-(household, date) histogram of the rows instead: one pass over
-        the rows plus a cumulative sum over dates, no binary search per pair. Both are exact
-        integer positions, so the two routes give identical results.
+        positions come from a per-(household, boundary) histogram of the rows over all the shifted
+        dates merged: one pass over the rows plus a cumulative sum, no binary search per pair.
+        Both routes give the same exact integer positions.
         """
-        u = self.unique_shifted(*months)
         if len(self.h) == 0:
-            return np.zeros(0, dtype=np.int64)
-        h_lo, h_hi = int(self.h.min()), int(self.h.max())
-        span, k = h_hi - h_lo + 1, len(u)
-        if (
-            span * k > _GRID_CELLS_PER_PAIR * len(self.h) + _GRID_MIN_CELLS
-        ):  # sparse: binary search per pair
-            return sel.upto_keys(self.keys(*months))
+            return [np.zeros(0, dtype=np.int64) for _ in shifts]
+        if "span" not in self.cache:
+            self.cache["span"] = (int(self.h.min()), int(self.h.max()))
+        h_lo, h_hi = self.cache["span"]
+        span = h_hi - h_lo + 1
+        grids = [self.unique_shifted(*m) for m in shifts]
+        merged = np.unique(np.concatenate(grids))
+        width = len(merged) + 1  # the last column holds rows after every boundary
+        if span * width > _GRID_CELLS_PER_PAIR * len(self.h) * len(shifts) + _GRID_MIN_CELLS:
+            return [sel.upto_keys(self.keys(*m)) for m in shifts]  # sparse: binary searches
+        # rows sorted by (household, time): the running count of rows up to each (household,
+        # boundary) cell, plus the rows before the first household, is the position after them
         first = sel.household_start(np.array([h_lo, h_hi + 1], dtype=np.int64))
-        t = sel.t[first[0] : first[1]]
-        j = np.searchsorted(u, t, side="left")  # the first as-of date that sees the row
-        seen = j < k
-        cells = np.bincount(
-            (sel.h[first[0] : first[1]][seen] - h_lo) * k + j[seen], minlength=span * k
-        )
-        counts = np.cumsum(cells.reshape(span, k), axis=1).ravel()
-        if (
-            "cell",
-            k,
-        ) not in self.cache:  # each pair's (household, date) cell, shared by selections
-            self.cache[("cell", k)] = (self.h - h_lo) * k + self._day_index
-        if ("start", id(sel)) not in self.cache:
-            self.cache[("start", id(sel))] = sel.household_start(self.h)
-        return self.cache[("start", id(sel))] + counts[self.cache[("cell", k)]]
+        cell = (sel.h[first[0] : first[1]].astype(np.int64) - h_lo) * width
+        cell += np.searchsorted(merged, sel.t[first[0] : first[1]], side="left")
+        running = np.cumsum(np.bincount(cell, minlength=span * width))
+        out = []
+        for grid in grids:
+            key = ("cells", h_lo, merged.tobytes(), grid.tobytes())
+            if key not in self.cache:  # each pair's cell, shared by selections with these dates
+                column = np.searchsorted(merged, grid)  # exact: every grid day is in ``merged``
+                self.cache[key] = (self.h.astype(np.int64) - h_lo) * width + column[self._day_index]
+            out.append(running[self.cache[key]] + int(first[0]))
+        return out
 
 
 class FeatureEngine:
@@ -717,19 +725,22 @@ class FeatureEngine:
     # -- time-based primitives ---------------------------------------------------------------------
     def _window(
         self, f: Feature, sel: Selection, pairs: _Pairs
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi): the positions of each pair's first and after its last row in the window
+        (without a window, ``lo`` is where the household's rows start)."""
         key = ("window", id(sel), f.lag_months, f.window_months)
         cache = pairs.cache
         if key not in cache:
-            start = sel.household_start(pairs.h)
-            hi = pairs.upto(sel, -f.lag_months)
-            lo = pairs.upto(sel, -f.lag_months, -f.window_months) if f.window_months else start
-            cache[key] = (start, lo, hi)
+            if f.window_months:
+                hi, lo = pairs.bounds(sel, (-f.lag_months,), (-f.lag_months, -f.window_months))
+            else:
+                hi, lo = pairs.upto(sel, -f.lag_months), sel.household_start(pairs.h)
+            cache[key] = (lo, hi)
         return cache[key]
 
     def _timed(self, f: Feature, pairs: _Pairs) -> np.ndarray:
         sel = self.prepared.selection(f.table, f.filters, f.time_column)
-        start, lo, hi = self._window(f, sel, pairs)
+        lo, hi = self._window(f, sel, pairs)
         h, d = pairs.h, pairs.d
         p = f.primitive
         count = (hi - lo).astype(np.float64)
@@ -742,7 +753,7 @@ class FeatureEngine:
             # "so far": per-household running sums; windowed sums reduce the expanded rows instead
             key = ("window_sum", id(sel), f.column, f.lag_months, f.window_months)
             if key not in pairs.cache:
-                pairs.cache[key] = _window_sums(sel, f.column or "", start, lo, hi)
+                pairs.cache[key] = _window_sums(sel, f.column or "", lo, lo, hi)  # lo = start
             total, n = pairs.cache[key]
             if p == "sum":
                 return total
