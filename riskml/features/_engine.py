@@ -526,7 +526,8 @@ class FeatureEngine:
             raise ValueError(
                 f"pairs.as_of given to {caller} is empty in rows {rows}; every pair needs an as-of date."
             )
-        if pairs["household_id"].isna().any():
+        codes = self.prepared.lookup(pairs["household_id"])  # an empty id is never found
+        if (codes < 0).any() and pairs["household_id"].isna().any():
             rows = np.flatnonzero(pairs["household_id"].isna().to_numpy())[:5].tolist()
             raise ValueError(f"pairs.household_id given to {caller} is empty in rows {rows}.")
         d = dates_to_days(as_of)
@@ -539,7 +540,7 @@ class FeatureEngine:
                 f"{self.bundle.extracted_on}; features after it would miss records. Use as-of dates on or before "
                 "the extraction date."
             )
-        h = self.prepared.codes_of(pairs["household_id"])
+        h = self.prepared.known_codes(pairs["household_id"], codes)
         return h, d
 
     # -- the engine ------------------------------------------------------------------------------

@@ -496,7 +496,12 @@ class PreparedBundle:
 
     def codes_of(self, household_ids: pd.Series | np.ndarray) -> np.ndarray:
         """Household codes of ids; an error lists unknown ids."""
-        codes = self.lookup(household_ids)
+        return self.known_codes(household_ids, self.lookup(household_ids))
+
+    def known_codes(
+        self, household_ids: pd.Series | np.ndarray, codes: np.ndarray
+    ) -> np.ndarray:
+        """``codes`` (:meth:`lookup` of ``household_ids``) as int64; an error lists unknown ids."""
         if (codes < 0).any():
             values = np.asarray(pd.Series(household_ids).astype("object").to_numpy())
             bad = pd.unique(values[codes < 0])[:5].tolist()
