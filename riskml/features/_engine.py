@@ -249,12 +249,7 @@ def _by_present(f: Feature, rows: _Rows, d: np.ndarray) -> np.ndarray:
     p, n_pairs = f.primitive, rows.n_pairs
     pair, vals, ok = rows.present(f.column or "")
     if p in {"max", "min"}:
-        out = np.full(n_pairs, np.nan)
-        if len(pair):
-            starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-            ufunc = np.maximum if p == "max" else np.minimum
-            out[pair[starts]] = ufunc.reduceat(vals, starts)
-        return out
+        return _extreme(p, pair, vals, n_pairs)
     n = np.bincount(pair, minlength=n_pairs).astype(np.float64)
     if p == "std":
         with np.errstate(all="ignore"):
@@ -264,6 +259,26 @@ def _by_present(f: Feature, rows: _Rows, d: np.ndarray) -> np.ndarray:
     if p == "slope":
         return _slope(pair, vals, rows.ordv[ok], rows.order_kind, d, n)
     raise ValueError(f"feature '{f.name}': primitive '{p}' is not implemented by the engine")
+
+
+def _extreme(p: str, pair: np.ndarray, vals: np.ndarray, n_pairs: int) -> np.ndarray:
+    """Per-pair max or min of (non-missing) ``vals``, NaN for a pair without values."""
+    out = np.full(n_pairs, np.nan)
+    if len(pair) == 0:
+        return out
+    ufunc = np.maximum if p == "max" else np.minimum
+    if bool(((vals == 0) & np.signbit(vals)).any()):
+        # which of -0.0 and 0.0 wins depends on the order: reduce each pair's run in order
+        starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        out[pair[starts]] = ufunc.reduceat(vals, starts)
+        return out
+    # otherwise the extreme does not depend on the order: one unbuffered scatter
+    acc = np.full(n_pairs, -np.inf if p == "max" else np.inf)
+    ufunc.at(acc, pair, vals)
+    seen = np.zeros(n_pairs, dtype=bool)
+    seen[pair] = True
+    out[seen] = acc[seen]
+    return out
 
 
 def _slope(
