@@ -136,7 +136,10 @@ class _Rows:
         if key not in self._cache:
             vals = self.floats(column)
             ok = ~np.isnan(vals)
-            n = np.bincount(self.pair, weights=ok.astype(np.float64), minlength=self.n_pairs)
+            if ok.all():  # nothing missing: every row counts
+                n = np.bincount(self.pair, minlength=self.n_pairs).astype(np.float64)
+            else:
+                n = np.bincount(self.pair, weights=ok.astype(np.float64), minlength=self.n_pairs)
             if np.isinf(vals).any():
                 w = np.where(ok, vals, 0.0)
                 s = np.bincount(self.pair, weights=w, minlength=self.n_pairs)
@@ -216,8 +219,7 @@ def _by_order(f: Feature, rows: _Rows) -> np.ndarray:
         out[pair[ends]] = vals[ends]
         return out
     if p == "count_distinct":
-        uniq = pd.DataFrame({"p": pair, "v": rows.values(f.column or "")}).drop_duplicates()
-        return np.bincount(uniq["p"].to_numpy(), minlength=n_pairs).astype(np.float64)
+        return _count_distinct(pair, rows.values(f.column or ""), n_pairs)
     vals = rows.floats(f.column or "")  # pct_change
     out = np.full(n_pairs, np.nan)
     ends = _segment_ends(pair)
@@ -226,6 +228,18 @@ def _by_order(f: Feature, rows: _Rows) -> np.ndarray:
     with np.errstate(all="ignore"):
         out[pair[ends]] = np.where(prev != 0, (last - prev) / np.abs(prev), np.nan)
     return out
+
+
+def _count_distinct(pair: np.ndarray, vals: np.ndarray, n_pairs: int) -> np.ndarray:
+    """Distinct values (a missing code counting as one value) per pair."""
+    if vals.dtype.kind in "iu" and len(vals):
+        low, high = int(vals.min()), int(vals.max())
+        span = high - low + 1
+        if n_pairs * span < 2**62:  # codes: one int64 key per (pair, value), distinct by sorting
+            keys = np.unique(pair.astype(np.int64) * span + (vals.astype(np.int64) - low))
+            return np.bincount(keys // span, minlength=n_pairs).astype(np.float64)
+    uniq = pd.DataFrame({"p": pair, "v": vals}).drop_duplicates()
+    return np.bincount(uniq["p"].to_numpy(), minlength=n_pairs).astype(np.float64)
 
 
 def _by_sum(f: Feature, rows: _Rows) -> np.ndarray:
@@ -359,34 +373,62 @@ class _Pairs:
         """:meth:`upto` for several shifts of the as-of days at once.
 
         When the pairs are a dense grid of households x a few dates (training sets, scoring), the
-        positions come from a per-(household, boundary) histogram of the rows over all the shifted
-        dates merged: one pass over the rows plus a cumulative sum, no binary search per pair.
-        Both routes give the same exact integer positions.
+        positions come from running counts over (household, boundary) cells instead of a binary
+        search per pair (:meth:`_running`). Both routes give the same exact integer positions.
         """
         if len(self.h) == 0:
             return [np.zeros(0, dtype=np.int64) for _ in shifts]
+        grid = self._grid(shifts)
+        if grid is None:  # sparse: binary searches
+            return [sel.upto_keys(self.keys(*m)) for m in shifts]
+        h_lo, span = grid[0], grid[1]
+        first = sel.household_start(np.array([h_lo, h_lo + span], dtype=np.int64))
+        rows = slice(int(first[0]), int(first[1]))
+        return [c + int(first[0]) for c in self._running(sel.h[rows], sel.t[rows], grid)]
+
+    def interval_count(self, iv: Intervals, *months: int) -> np.ndarray:
+        """How many of ``iv``'s intervals contain each pair's as-of day moved by ``months``."""
+        grid = self._grid((months,)) if len(self.h) else None
+        if grid is None:
+            return iv.count(self.h, self.shifted(*months))
+        h_lo, span = grid[0], grid[1]
+        counts = []
+        for keys in (iv.start_keys, iv.end_keys):  # rows sorted by (household, day) keys
+            lo, hi = np.searchsorted(keys, np.array([h_lo, h_lo + span], dtype=np.int64) << 32)
+            part = keys[lo:hi]
+            (c,) = self._running(part >> 32, (part & 0xFFFFFFFF) - 2**31, grid)
+            counts.append(c)
+        return (counts[0] - counts[1]).astype(np.float64)  # started minus ended
+
+    def _grid(self, shifts: tuple[tuple[int, ...], ...]) -> tuple[Any, ...] | None:
+        """(first household, households, merged boundary days, shifted days per shift) when the
+        pairs are dense enough for running counts; None for sparse pairs."""
         if "span" not in self.cache:
             self.cache["span"] = (int(self.h.min()), int(self.h.max()))
         h_lo, h_hi = self.cache["span"]
         span = h_hi - h_lo + 1
         grids = [self.unique_shifted(*m) for m in shifts]
         merged = np.unique(np.concatenate(grids))
+        if span * (len(merged) + 1) > _GRID_CELLS_PER_PAIR * len(self.h) * len(shifts) + _GRID_MIN_CELLS:
+            return None
+        return h_lo, span, merged, grids
+
+    def _running(self, h: np.ndarray, t: np.ndarray, grid: tuple[Any, ...]) -> list[np.ndarray]:
+        """For rows sorted by (household, time) and all of households ``h_lo ..``: per pair, the
+        rows of earlier households plus its household's rows with time on or before each shifted
+        as-of day (a histogram over (household, boundary) cells, then a running sum)."""
+        h_lo, span, merged, grids = grid
         width = len(merged) + 1  # the last column holds rows after every boundary
-        if span * width > _GRID_CELLS_PER_PAIR * len(self.h) * len(shifts) + _GRID_MIN_CELLS:
-            return [sel.upto_keys(self.keys(*m)) for m in shifts]  # sparse: binary searches
-        # rows sorted by (household, time): the running count of rows up to each (household,
-        # boundary) cell, plus the rows before the first household, is the position after them
-        first = sel.household_start(np.array([h_lo, h_hi + 1], dtype=np.int64))
-        cell = (sel.h[first[0] : first[1]].astype(np.int64) - h_lo) * width
-        cell += np.searchsorted(merged, sel.t[first[0] : first[1]], side="left")
+        cell = (h.astype(np.int64) - h_lo) * width
+        cell += np.searchsorted(merged, t, side="left")
         running = np.cumsum(np.bincount(cell, minlength=span * width))
         out = []
-        for grid in grids:
-            key = ("cells", h_lo, merged.tobytes(), grid.tobytes())
+        for days in grids:
+            key = ("cells", h_lo, merged.tobytes(), days.tobytes())
             if key not in self.cache:  # each pair's cell, shared by selections with these dates
-                column = np.searchsorted(merged, grid)  # exact: every grid day is in ``merged``
+                column = np.searchsorted(merged, days)  # exact: every grid day is in ``merged``
                 self.cache[key] = (self.h.astype(np.int64) - h_lo) * width + column[self._day_index]
-            out.append(running[self.cache[key]] + int(first[0]))
+            out.append(running[self.cache[key]])
         return out
 
 
@@ -623,7 +665,7 @@ class FeatureEngine:
         if p in {"static", "age", "years_since"}:
             return self._household_attr(f, pairs.h, pairs.d)
         if p == "member_count":
-            return self._member_count(f, pairs.h, pairs.d)
+            return self._member_count(f, pairs)
         if p == "state_count":
             return self._state_count(f, pairs)
         return self._timed(f, pairs)
@@ -639,7 +681,7 @@ class FeatureEngine:
             return year - v
         return np.where(v <= year, year - v, np.nan)  # years_since: never a year after D
 
-    def _member_count(self, f: Feature, h: np.ndarray, d: np.ndarray) -> np.ndarray:
+    def _member_count(self, f: Feature, pairs: _Pairs) -> np.ndarray:
         key = ("member_count", tuple(sorted(f.filters.items())), f.age_min, f.age_max)
 
         def build() -> Intervals:
@@ -659,7 +701,7 @@ class FeatureEngine:
                 end = np.minimum(end, jan_first(by + f.age_max + 1))
             return Intervals(t.h[m], start, end)
 
-        return self.prepared.intervals(key, build).count(h, d)
+        return pairs.interval_count(self.prepared.intervals(key, build))
 
     def _state_count(self, f: Feature, pairs: _Pairs) -> np.ndarray:
         key = (
@@ -690,8 +732,7 @@ class FeatureEngine:
             t_next = np.where(same_next, np.r_[tt[1:], FAR_FUTURE], FAR_FUTURE)
             return Intervals(hh[on], tt[on], t_next[on])
 
-        iv = self.prepared.intervals(key, build)
-        return iv.count(pairs.h, pairs.shifted(-f.lag_months))
+        return pairs.interval_count(self.prepared.intervals(key, build), -f.lag_months)
 
     # -- village context -----------------------------------------------------------------------------
     def village_codes(self) -> tuple[np.ndarray, pd.Index]:

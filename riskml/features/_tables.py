@@ -218,7 +218,8 @@ class TableArrays:
             col = TABLES[self.name].column(column) if column not in self.derived else None
             if col is not None and col.kind == "category":
                 wanted = [list(col.vocab or ()).index(v) for v in values]
-                keep &= np.isin(self.column(column), wanted)
+                codes = self.column(column)
+                keep &= (codes == wanted[0]) if len(wanted) == 1 else np.isin(codes, wanted)
             elif col is not None and col.kind in {"id", "string"}:
                 codes = self.column(column)  # factorized once; compare the distinct values only
                 uniques = self._cache[f"__uniques__{column}"]
