@@ -326,14 +326,26 @@ _GRID_MIN_CELLS = 4096
 """Use the (household x date) histogram route while it has at most this many cells per pair."""
 
 
+def _distinct_days(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct days (sorted) and each day's place among them (``np.unique`` with
+    ``return_inverse``): a presence table over the days' range when it is short, as usual."""
+    if len(d) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp)
+    low, high = int(d.min()), int(d.max())
+    if high - low > 4 * len(d) + 4096:
+        uniq, inverse = np.unique(d, return_inverse=True)
+        return uniq, inverse.reshape(-1)
+    present = np.bincount(d - low, minlength=high - low + 1) > 0
+    place = np.cumsum(present) - 1
+    return np.flatnonzero(present).astype(np.int64) + low, place[d - low].astype(np.intp)
+
+
 class _Pairs:
     """The (household, day) pairs of one engine call, with shared per-call caches."""
 
     def __init__(self, h: np.ndarray, d: np.ndarray) -> None:
         self.h, self.d = h, d
-        # the distinct days by hashing (few of them), then each pair's place among them
-        self._unique_days = np.sort(pd.unique(np.asarray(d, dtype=np.int64)))
-        self._day_index = np.searchsorted(self._unique_days, d).astype(np.intp, copy=False)
+        self._unique_days, self._day_index = _distinct_days(np.asarray(d, dtype=np.int64))
         self._shifted: dict[tuple[int, ...], np.ndarray] = {}
         self.cache: dict[Any, Any] = {}
 
@@ -499,11 +511,29 @@ class FeatureEngine:
             village_table = village_context(
                 self.bundle, days_to_dates(np.unique(d)), settings=fs.village, engine=self
             )
+        return self.compute_frame(
+            h, d, fs, village_table=village_table, index=pairs.index, columns=columns
+        )
+
+    def compute_frame(
+        self,
+        h: np.ndarray,
+        d: np.ndarray,
+        fs: FeatureSet,
+        *,
+        village_table: pd.DataFrame | None,
+        index: Any,
+        columns: Sequence[Feature] | None = None,
+    ) -> pd.DataFrame:
+        """The output frame of ``columns`` (default: the set's features) for household codes
+        ``h`` and as-of days ``d``: the float features are computed straight into the columns
+        of the frame's single float64 block (no second copy)."""
+        columns = fs.features if columns is None else columns
         floats = [f for f in columns if f.dtype != "category"]
         block = np.empty((len(h), len(floats)), dtype=np.float64, order="F")
         into = {f.name: block[:, j] for j, f in enumerate(floats)}
         values = self.compute_arrays(h, d, fs.required, village_table=village_table, into=into)
-        return self._block_frame(block, values, columns, pairs.index)
+        return self._block_frame(block, values, columns, index)
 
     def to_frame(
         self,
