@@ -421,7 +421,10 @@ class _Pairs:
         span = h_hi - h_lo + 1
         grids = [self.unique_shifted(*m) for m in shifts]
         merged = np.unique(np.concatenate(grids))
-        if span * (len(merged) + 1) > _GRID_CELLS_PER_PAIR * len(self.h) * len(shifts) + _GRID_MIN_CELLS:
+        if (
+            span * (len(merged) + 1)
+            > _GRID_CELLS_PER_PAIR * len(self.h) * len(shifts) + _GRID_MIN_CELLS
+        ):
             return None
         return h_lo, span, merged, grids
 
@@ -810,9 +813,7 @@ class FeatureEngine:
         return pd.to_numeric(table[f.column], errors="coerce").to_numpy(dtype=np.float64)[rows]
 
     # -- time-based primitives ---------------------------------------------------------------------
-    def _window(
-        self, f: Feature, sel: Selection, pairs: _Pairs
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _window(self, f: Feature, sel: Selection, pairs: _Pairs) -> tuple[np.ndarray, np.ndarray]:
         """(lo, hi): the positions of each pair's first and after its last row in the window
         (without a window, ``lo`` is where the household's rows start)."""
         key = ("window", id(sel), f.lag_months, f.window_months)

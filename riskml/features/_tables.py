@@ -499,9 +499,7 @@ class PreparedBundle:
         """Household codes of ids; an error lists unknown ids."""
         return self.known_codes(household_ids, self.lookup(household_ids))
 
-    def known_codes(
-        self, household_ids: pd.Series | np.ndarray, codes: np.ndarray
-    ) -> np.ndarray:
+    def known_codes(self, household_ids: pd.Series | np.ndarray, codes: np.ndarray) -> np.ndarray:
         """``codes`` (:meth:`lookup` of ``household_ids``) as int64; an error lists unknown ids."""
         if (codes < 0).any():
             values = np.asarray(pd.Series(household_ids).astype("object").to_numpy())
