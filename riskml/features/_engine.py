@@ -396,7 +396,7 @@ class _Pairs:
         h_lo, span = grid[0], grid[1]
         first = sel.household_start(np.array([h_lo, h_lo + span], dtype=np.int64))
         rows = slice(int(first[0]), int(first[1]))
-        return [c + int(first[0]) for c in self._running(sel.h[rows], sel.t[rows], grid)]
+        return self._running(sel.h[rows], sel.t[rows], grid, offset=int(first[0]))
 
     def interval_count(self, iv: Intervals, *months: int) -> np.ndarray:
         """How many of ``iv``'s intervals contain each pair's as-of day moved by ``months``."""
@@ -428,7 +428,9 @@ class _Pairs:
             return None
         return h_lo, span, merged, grids
 
-    def _running(self, h: np.ndarray, t: np.ndarray, grid: tuple[Any, ...]) -> list[np.ndarray]:
+    def _running(
+        self, h: np.ndarray, t: np.ndarray, grid: tuple[Any, ...], offset: int = 0
+    ) -> list[np.ndarray]:
         """For rows sorted by (household, time) and all of households ``h_lo ..``: per pair, the
         rows of earlier households plus its household's rows with time on or before each shifted
         as-of day (a histogram over (household, boundary) cells, then a running sum)."""
@@ -437,6 +439,8 @@ class _Pairs:
         cell = (h.astype(np.int64) - h_lo) * width
         cell += np.searchsorted(merged, t, side="left")
         running = np.cumsum(np.bincount(cell, minlength=span * width))
+        if offset:
+            running += offset  # rows before the first household
         out = []
         for days in grids:
             key = ("cells", h_lo, merged.tobytes(), days.tobytes())
