@@ -17,8 +17,8 @@ import pytest
 
 from riskml.data import Bundle
 from riskml.data._schema import TABLES
-from riskml.features import compute_features
 from riskml.features import _engine as engine_module
+from riskml.features import compute_features
 
 
 def _grid_pairs(bundle: Bundle, dates: list[str]) -> pd.DataFrame:
