@@ -113,14 +113,16 @@ class _Rows:
     def floats(self, column: str) -> np.ndarray:
         key = ("floats", column)
         if key not in self._cache:
-            self._cache[key] = self.values(column).astype(np.float64)
+            self._cache[key] = self.values(column).astype(np.float64, copy=False)
         return self._cache[key]
 
     def total(self, column: str) -> np.ndarray:
         """Per-pair sum of ``column`` with missing values as 0 (infinities clipped, as ``sum``)."""
         key = ("total", column)
         if key not in self._cache:
-            w = np.nan_to_num(self.floats(column), nan=0.0)
+            w = self.floats(column)
+            if not np.isfinite(w).all():  # missing -> 0, infinities clipped
+                w = np.nan_to_num(w, nan=0.0)
             self._cache[key] = np.bincount(self.pair, weights=w, minlength=self.n_pairs)
         return self._cache[key]
 
@@ -134,7 +136,10 @@ class _Rows:
         if key not in self._cache:
             vals = self.floats(column)
             ok = ~np.isnan(vals)
-            n = np.bincount(self.pair, weights=ok.astype(np.float64), minlength=self.n_pairs)
+            if ok.all():  # nothing missing: every row counts
+                n = np.bincount(self.pair, minlength=self.n_pairs).astype(np.float64)
+            else:
+                n = np.bincount(self.pair, weights=ok.astype(np.float64), minlength=self.n_pairs)
             if np.isinf(vals).any():
                 w = np.where(ok, vals, 0.0)
                 s = np.bincount(self.pair, weights=w, minlength=self.n_pairs)
@@ -149,7 +154,8 @@ class _Rows:
         if key not in self._cache:
             vals = self.floats(column)
             ok = ~np.isnan(vals)
-            self._cache[key] = (self.pair[ok], vals[ok], ok)
+            whole = bool(ok.all())  # nothing missing: no copies
+            self._cache[key] = (self.pair, vals, ok) if whole else (self.pair[ok], vals[ok], ok)
         return self._cache[key]
 
 
@@ -213,8 +219,7 @@ def _by_order(f: Feature, rows: _Rows) -> np.ndarray:
         out[pair[ends]] = vals[ends]
         return out
     if p == "count_distinct":
-        uniq = pd.DataFrame({"p": pair, "v": rows.values(f.column or "")}).drop_duplicates()
-        return np.bincount(uniq["p"].to_numpy(), minlength=n_pairs).astype(np.float64)
+        return _count_distinct(pair, rows.values(f.column or ""), n_pairs)
     vals = rows.floats(f.column or "")  # pct_change
     out = np.full(n_pairs, np.nan)
     ends = _segment_ends(pair)
@@ -223,6 +228,18 @@ def _by_order(f: Feature, rows: _Rows) -> np.ndarray:
     with np.errstate(all="ignore"):
         out[pair[ends]] = np.where(prev != 0, (last - prev) / np.abs(prev), np.nan)
     return out
+
+
+def _count_distinct(pair: np.ndarray, vals: np.ndarray, n_pairs: int) -> np.ndarray:
+    """Distinct values (a missing code counting as one value) per pair."""
+    if vals.dtype.kind in "iu" and len(vals):
+        low, high = int(vals.min()), int(vals.max())
+        span = high - low + 1
+        if n_pairs * span < 2**62:  # codes: one int64 key per (pair, value), distinct by sorting
+            keys = np.unique(pair.astype(np.int64) * span + (vals.astype(np.int64) - low))
+            return np.bincount(keys // span, minlength=n_pairs).astype(np.float64)
+    uniq = pd.DataFrame({"p": pair, "v": vals}).drop_duplicates()
+    return np.bincount(uniq["p"].to_numpy(), minlength=n_pairs).astype(np.float64)
 
 
 def _by_sum(f: Feature, rows: _Rows) -> np.ndarray:
@@ -246,12 +263,7 @@ def _by_present(f: Feature, rows: _Rows, d: np.ndarray) -> np.ndarray:
     p, n_pairs = f.primitive, rows.n_pairs
     pair, vals, ok = rows.present(f.column or "")
     if p in {"max", "min"}:
-        out = np.full(n_pairs, np.nan)
-        if len(pair):
-            starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-            ufunc = np.maximum if p == "max" else np.minimum
-            out[pair[starts]] = ufunc.reduceat(vals, starts)
-        return out
+        return _extreme(p, pair, vals, n_pairs)
     n = np.bincount(pair, minlength=n_pairs).astype(np.float64)
     if p == "std":
         with np.errstate(all="ignore"):
@@ -261,6 +273,26 @@ def _by_present(f: Feature, rows: _Rows, d: np.ndarray) -> np.ndarray:
     if p == "slope":
         return _slope(pair, vals, rows.ordv[ok], rows.order_kind, d, n)
     raise ValueError(f"feature '{f.name}': primitive '{p}' is not implemented by the engine")
+
+
+def _extreme(p: str, pair: np.ndarray, vals: np.ndarray, n_pairs: int) -> np.ndarray:
+    """Per-pair max or min of (non-missing) ``vals``, NaN for a pair without values."""
+    out = np.full(n_pairs, np.nan)
+    if len(pair) == 0:
+        return out
+    ufunc = np.maximum if p == "max" else np.minimum
+    if bool(((vals == 0) & np.signbit(vals)).any()):
+        # which of -0.0 and 0.0 wins depends on the order: reduce each pair's run in order
+        starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        out[pair[starts]] = ufunc.reduceat(vals, starts)
+        return out
+    # otherwise the extreme does not depend on the order: one unbuffered scatter
+    acc = np.full(n_pairs, -np.inf if p == "max" else np.inf)
+    ufunc.at(acc, pair, vals)
+    seen = np.zeros(n_pairs, dtype=bool)
+    seen[pair] = True
+    out[seen] = acc[seen]
+    return out
 
 
 def _slope(
@@ -294,13 +326,26 @@ _GRID_MIN_CELLS = 4096
 """Use the (household x date) histogram route while it has at most this many cells per pair."""
 
 
+def _distinct_days(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct days (sorted) and each day's place among them (``np.unique`` with
+    ``return_inverse``): a presence table over the days' range when it is short, as usual."""
+    if len(d) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp)
+    low, high = int(d.min()), int(d.max())
+    if high - low > 4 * len(d) + 4096:
+        uniq, inverse = np.unique(d, return_inverse=True)
+        return uniq, inverse.reshape(-1)
+    present = np.bincount(d - low, minlength=high - low + 1) > 0
+    place = np.cumsum(present) - 1
+    return np.flatnonzero(present).astype(np.int64) + low, place[d - low].astype(np.intp)
+
+
 class _Pairs:
     """The (household, day) pairs of one engine call, with shared per-call caches."""
 
     def __init__(self, h: np.ndarray, d: np.ndarray) -> None:
         self.h, self.d = h, d
-        self._unique_days, self._day_index = np.unique(d, return_inverse=True)
-        self._day_index = self._day_index.reshape(-1)
+        self._unique_days, self._day_index = _distinct_days(np.asarray(d, dtype=np.int64))
         self._shifted: dict[tuple[int, ...], np.ndarray] = {}
         self.cache: dict[Any, Any] = {}
 
@@ -333,38 +378,77 @@ class _Pairs:
 
     def upto(self, sel: Selection, *months: int) -> np.ndarray:
         """For each pair, the position just after its household's last ``sel`` row with time on or
-        before the shifted as-of day (what ``searchsorted`` of the pair key gives).
+        before the as-of day shifted by ``months`` (what ``searchsorted`` of the pair key gives)."""
+        return self.bounds(sel, months)[0]
+
+    def bounds(self, sel: Selection, *shifts: tuple[int, ...]) -> list[np.ndarray]:
+        """:meth:`upto` for several shifts of the as-of days at once.
 
         When the pairs are a dense grid of households x a few dates (training sets, scoring), the
-        positions come from a per-(household, date) histogram of the rows instead: one pass over
-        the rows plus a cumulative sum over dates, no binary search per pair. Both are exact
-        integer positions, so the two routes give identical results.
+        positions come from running counts over (household, boundary) cells instead of a binary
+        search per pair (:meth:`_running`). Both routes give the same exact integer positions.
         """
-        u = self.unique_shifted(*months)
         if len(self.h) == 0:
-            return np.zeros(0, dtype=np.int64)
-        h_lo, h_hi = int(self.h.min()), int(self.h.max())
-        span, k = h_hi - h_lo + 1, len(u)
+            return [np.zeros(0, dtype=np.int64) for _ in shifts]
+        grid = self._grid(shifts)
+        if grid is None:  # sparse: binary searches
+            return [sel.upto_keys(self.keys(*m)) for m in shifts]
+        h_lo, span = grid[0], grid[1]
+        first = sel.household_start(np.array([h_lo, h_lo + span], dtype=np.int64))
+        rows = slice(int(first[0]), int(first[1]))
+        return self._running(sel.h[rows], sel.t[rows], grid, offset=int(first[0]))
+
+    def interval_count(self, iv: Intervals, *months: int) -> np.ndarray:
+        """How many of ``iv``'s intervals contain each pair's as-of day moved by ``months``."""
+        grid = self._grid((months,)) if len(self.h) else None
+        if grid is None:
+            return iv.count(self.h, self.shifted(*months))
+        h_lo, span = grid[0], grid[1]
+        counts = []
+        for keys in (iv.start_keys, iv.end_keys):  # rows sorted by (household, day) keys
+            lo, hi = np.searchsorted(keys, np.array([h_lo, h_lo + span], dtype=np.int64) << 32)
+            part = keys[lo:hi]
+            (c,) = self._running(part >> 32, (part & 0xFFFFFFFF) - 2**31, grid)
+            counts.append(c)
+        return (counts[0] - counts[1]).astype(np.float64)  # started minus ended
+
+    def _grid(self, shifts: tuple[tuple[int, ...], ...]) -> tuple[Any, ...] | None:
+        """(first household, households, merged boundary days, shifted days per shift) when the
+        pairs are dense enough for running counts; None for sparse pairs."""
+        if "span" not in self.cache:
+            self.cache["span"] = (int(self.h.min()), int(self.h.max()))
+        h_lo, h_hi = self.cache["span"]
+        span = h_hi - h_lo + 1
+        grids = [self.unique_shifted(*m) for m in shifts]
+        merged = np.unique(np.concatenate(grids))
         if (
-            span * k > _GRID_CELLS_PER_PAIR * len(self.h) + _GRID_MIN_CELLS
-        ):  # sparse: binary search per pair
-            return sel.upto_keys(self.keys(*months))
-        first = sel.household_start(np.array([h_lo, h_hi + 1], dtype=np.int64))
-        t = sel.t[first[0] : first[1]]
-        j = np.searchsorted(u, t, side="left")  # the first as-of date that sees the row
-        seen = j < k
-        cells = np.bincount(
-            (sel.h[first[0] : first[1]][seen] - h_lo) * k + j[seen], minlength=span * k
-        )
-        counts = np.cumsum(cells.reshape(span, k), axis=1).ravel()
-        if (
-            "cell",
-            k,
-        ) not in self.cache:  # each pair's (household, date) cell, shared by selections
-            self.cache[("cell", k)] = (self.h - h_lo) * k + self._day_index
-        if ("start", id(sel)) not in self.cache:
-            self.cache[("start", id(sel))] = sel.household_start(self.h)
-        return self.cache[("start", id(sel))] + counts[self.cache[("cell", k)]]
+            span * (len(merged) + 1)
+            > _GRID_CELLS_PER_PAIR * len(self.h) * len(shifts) + _GRID_MIN_CELLS
+        ):
+            return None
+        return h_lo, span, merged, grids
+
+    def _running(
+        self, h: np.ndarray, t: np.ndarray, grid: tuple[Any, ...], offset: int = 0
+    ) -> list[np.ndarray]:
+        """For rows sorted by (household, time) and all of households ``h_lo ..``: per pair, the
+        rows of earlier households plus its household's rows with time on or before each shifted
+        as-of day (a histogram over (household, boundary) cells, then a running sum)."""
+        h_lo, span, merged, grids = grid
+        width = len(merged) + 1  # the last column holds rows after every boundary
+        cell = (h.astype(np.int64) - h_lo) * width
+        cell += np.searchsorted(merged, t, side="left")
+        running = np.cumsum(np.bincount(cell, minlength=span * width))
+        if offset:
+            running += offset  # rows before the first household
+        out = []
+        for days in grids:
+            key = ("cells", h_lo, merged.tobytes(), days.tobytes())
+            if key not in self.cache:  # each pair's cell, shared by selections with these dates
+                column = np.searchsorted(merged, days)  # exact: every grid day is in ``merged``
+                self.cache[key] = (self.h.astype(np.int64) - h_lo) * width + column[self._day_index]
+            out.append(running[self.cache[key]])
+        return out
 
 
 class FeatureEngine:
@@ -434,11 +518,29 @@ class FeatureEngine:
             village_table = village_context(
                 self.bundle, days_to_dates(np.unique(d)), settings=fs.village, engine=self
             )
+        return self.compute_frame(
+            h, d, fs, village_table=village_table, index=pairs.index, columns=columns
+        )
+
+    def compute_frame(
+        self,
+        h: np.ndarray,
+        d: np.ndarray,
+        fs: FeatureSet,
+        *,
+        village_table: pd.DataFrame | None,
+        index: Any,
+        columns: Sequence[Feature] | None = None,
+    ) -> pd.DataFrame:
+        """The output frame of ``columns`` (default: the set's features) for household codes
+        ``h`` and as-of days ``d``: the float features are computed straight into the columns
+        of the frame's single float64 block (no second copy)."""
+        columns = fs.features if columns is None else columns
         floats = [f for f in columns if f.dtype != "category"]
         block = np.empty((len(h), len(floats)), dtype=np.float64, order="F")
         into = {f.name: block[:, j] for j, f in enumerate(floats)}
         values = self.compute_arrays(h, d, fs.required, village_table=village_table, into=into)
-        return self._block_frame(block, values, columns, pairs.index)
+        return self._block_frame(block, values, columns, index)
 
     def to_frame(
         self,
@@ -518,7 +620,8 @@ class FeatureEngine:
             raise ValueError(
                 f"pairs.as_of given to {caller} is empty in rows {rows}; every pair needs an as-of date."
             )
-        if pairs["household_id"].isna().any():
+        codes = self.prepared.lookup(pairs["household_id"])  # an empty id is never found
+        if (codes < 0).any() and pairs["household_id"].isna().any():
             rows = np.flatnonzero(pairs["household_id"].isna().to_numpy())[:5].tolist()
             raise ValueError(f"pairs.household_id given to {caller} is empty in rows {rows}.")
         d = dates_to_days(as_of)
@@ -531,7 +634,7 @@ class FeatureEngine:
                 f"{self.bundle.extracted_on}; features after it would miss records. Use as-of dates on or before "
                 "the extraction date."
             )
-        h = self.prepared.codes_of(pairs["household_id"])
+        h = self.prepared.known_codes(pairs["household_id"], codes)
         return h, d
 
     # -- the engine ------------------------------------------------------------------------------
@@ -599,7 +702,7 @@ class FeatureEngine:
         if p in {"static", "age", "years_since"}:
             return self._household_attr(f, pairs.h, pairs.d)
         if p == "member_count":
-            return self._member_count(f, pairs.h, pairs.d)
+            return self._member_count(f, pairs)
         if p == "state_count":
             return self._state_count(f, pairs)
         return self._timed(f, pairs)
@@ -615,7 +718,7 @@ class FeatureEngine:
             return year - v
         return np.where(v <= year, year - v, np.nan)  # years_since: never a year after D
 
-    def _member_count(self, f: Feature, h: np.ndarray, d: np.ndarray) -> np.ndarray:
+    def _member_count(self, f: Feature, pairs: _Pairs) -> np.ndarray:
         key = ("member_count", tuple(sorted(f.filters.items())), f.age_min, f.age_max)
 
         def build() -> Intervals:
@@ -635,7 +738,7 @@ class FeatureEngine:
                 end = np.minimum(end, jan_first(by + f.age_max + 1))
             return Intervals(t.h[m], start, end)
 
-        return self.prepared.intervals(key, build).count(h, d)
+        return pairs.interval_count(self.prepared.intervals(key, build))
 
     def _state_count(self, f: Feature, pairs: _Pairs) -> np.ndarray:
         key = (
@@ -666,8 +769,7 @@ class FeatureEngine:
             t_next = np.where(same_next, np.r_[tt[1:], FAR_FUTURE], FAR_FUTURE)
             return Intervals(hh[on], tt[on], t_next[on])
 
-        iv = self.prepared.intervals(key, build)
-        return iv.count(pairs.h, pairs.shifted(-f.lag_months))
+        return pairs.interval_count(self.prepared.intervals(key, build), -f.lag_months)
 
     # -- village context -----------------------------------------------------------------------------
     def village_codes(self) -> tuple[np.ndarray, pd.Index]:
@@ -715,21 +817,22 @@ class FeatureEngine:
         return pd.to_numeric(table[f.column], errors="coerce").to_numpy(dtype=np.float64)[rows]
 
     # -- time-based primitives ---------------------------------------------------------------------
-    def _window(
-        self, f: Feature, sel: Selection, pairs: _Pairs
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _window(self, f: Feature, sel: Selection, pairs: _Pairs) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi): the positions of each pair's first and after its last row in the window
+        (without a window, ``lo`` is where the household's rows start)."""
         key = ("window", id(sel), f.lag_months, f.window_months)
         cache = pairs.cache
         if key not in cache:
-            start = sel.household_start(pairs.h)
-            hi = pairs.upto(sel, -f.lag_months)
-            lo = pairs.upto(sel, -f.lag_months, -f.window_months) if f.window_months else start
-            cache[key] = (start, lo, hi)
+            if f.window_months:
+                hi, lo = pairs.bounds(sel, (-f.lag_months,), (-f.lag_months, -f.window_months))
+            else:
+                hi, lo = pairs.upto(sel, -f.lag_months), sel.household_start(pairs.h)
+            cache[key] = (lo, hi)
         return cache[key]
 
     def _timed(self, f: Feature, pairs: _Pairs) -> np.ndarray:
         sel = self.prepared.selection(f.table, f.filters, f.time_column)
-        start, lo, hi = self._window(f, sel, pairs)
+        lo, hi = self._window(f, sel, pairs)
         h, d = pairs.h, pairs.d
         p = f.primitive
         count = (hi - lo).astype(np.float64)
@@ -742,7 +845,7 @@ class FeatureEngine:
             # "so far": per-household running sums; windowed sums reduce the expanded rows instead
             key = ("window_sum", id(sel), f.column, f.lag_months, f.window_months)
             if key not in pairs.cache:
-                pairs.cache[key] = _window_sums(sel, f.column or "", start, lo, hi)
+                pairs.cache[key] = _window_sums(sel, f.column or "", lo, lo, hi)  # lo = start
             total, n = pairs.cache[key]
             if p == "sum":
                 return total

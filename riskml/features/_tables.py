@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskml.config._base import ConfigError
 from riskml.data._bundle import Bundle
@@ -108,6 +110,15 @@ def shift_months(days: np.ndarray, months: int) -> np.ndarray:
         (idx + pd.DateOffset(months=months)).to_numpy().astype("datetime64[D]").astype(np.int64)
     )
     return shifted[inverse.reshape(-1)]
+
+
+def _arrow_strings(values: Any) -> pa.Array | None:
+    """Arrow-backed pandas strings as one Arrow array (no copy of the text); None otherwise."""
+    array = values.array if isinstance(values, pd.Series) else values
+    if not isinstance(array, pd.arrays.ArrowStringArray):
+        return None
+    arrow = pa.array(array)
+    return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
 
 
 @dataclass
@@ -207,7 +218,8 @@ class TableArrays:
             col = TABLES[self.name].column(column) if column not in self.derived else None
             if col is not None and col.kind == "category":
                 wanted = [list(col.vocab or ()).index(v) for v in values]
-                keep &= np.isin(self.column(column), wanted)
+                codes = self.column(column)
+                keep &= (codes == wanted[0]) if len(wanted) == 1 else np.isin(codes, wanted)
             elif col is not None and col.kind in {"id", "string"}:
                 codes = self.column(column)  # factorized once; compare the distinct values only
                 uniques = self._cache[f"__uniques__{column}"]
@@ -299,9 +311,11 @@ class PreparedBundle:
             raise ValueError(
                 f"households.household_id is empty in rows {rows}; every household needs an id."
             )
-        self.household_index = pd.Index(ids.astype("object").to_numpy(), dtype="object")
-        if not self.household_index.is_unique:
-            dup = self.household_index[self.household_index.duplicated()][:5].tolist()
+        self._ids = ids
+        self._ids_arrow = _arrow_strings(ids)
+        if not self._ids_unique():
+            index = self.household_index
+            dup = index[index.duplicated()][:5].tolist()
             raise ValueError(
                 f"households.household_id is not unique (e.g. {dup}); one row per household."
             )
@@ -315,9 +329,7 @@ class PreparedBundle:
                 frame = pd.DataFrame(
                     {c: pd.Series(dtype="object") for c in TABLES[name].column_names}
                 )
-            codes = self.household_index.get_indexer(
-                frame["household_id"].astype("object").to_numpy()
-            )
+            codes = self.lookup(frame["household_id"])
             known = codes >= 0
             if not known.all():
                 self.dropped_rows[name] = int((~known).sum())
@@ -336,6 +348,29 @@ class PreparedBundle:
         self._selections: dict[Any, Selection] = {}
         self._intervals: dict[Any, Intervals] = {}
         self._income_index: tuple[np.ndarray, np.ndarray] | None = None
+
+    @cached_property
+    def household_index(self) -> pd.Index:
+        """The household ids as an object ``Index`` (row i = household code i)."""
+        return pd.Index(self._ids.astype("object").to_numpy(), dtype="object")
+
+    def _ids_unique(self) -> bool:
+        if self._ids_arrow is not None:
+            return len(pc.unique(self._ids_arrow)) == len(self._ids_arrow)
+        return bool(self.household_index.is_unique)
+
+    def lookup(self, household_ids: pd.Series | np.ndarray) -> np.ndarray:
+        """Household code of each id (-1 for an id not in the households table).
+
+        Arrow-backed string ids (what ``load_bundle`` gives) are matched in Arrow, without
+        turning every id into a Python object; anything else goes through a pandas ``Index``.
+        """
+        values = _arrow_strings(household_ids) if self._ids_arrow is not None else None
+        if values is not None and self._ids_arrow is not None:
+            found = pc.index_in(values.cast(self._ids_arrow.type), value_set=self._ids_arrow)
+            return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False))
+        objects = np.asarray(pd.Series(household_ids).astype("object").to_numpy())
+        return self.household_index.get_indexer(objects)
 
     # -- thresholds and derived income columns -------------------------------------------------
     @cached_property
@@ -462,9 +497,12 @@ class PreparedBundle:
 
     def codes_of(self, household_ids: pd.Series | np.ndarray) -> np.ndarray:
         """Household codes of ids; an error lists unknown ids."""
-        values = np.asarray(pd.Series(household_ids).astype("object").to_numpy())
-        codes = self.household_index.get_indexer(values)
+        return self.known_codes(household_ids, self.lookup(household_ids))
+
+    def known_codes(self, household_ids: pd.Series | np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """``codes`` (:meth:`lookup` of ``household_ids``) as int64; an error lists unknown ids."""
         if (codes < 0).any():
+            values = np.asarray(pd.Series(household_ids).astype("object").to_numpy())
             bad = pd.unique(values[codes < 0])[:5].tolist()
             raise ValueError(
                 f"{int((codes < 0).sum())} pairs name households that are not in the bundle's households "

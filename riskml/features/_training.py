@@ -442,12 +442,12 @@ def _chunks(plan: _Plan) -> Iterator[pd.DataFrame]:
             int((~under & censored).sum()) if not plan.include_censored else 0
         )
         h, d, censored = h[keep], d[keep], censored[keep]
-        values = engine.compute_arrays(h, d, plan.fs.required, village_table=plan.village)
+        frame = engine.compute_frame(
+            h, d, plan.fs, village_table=plan.village, index=pd.RangeIndex(len(h))
+        )
         positive = _label_counts(engine, h, d, plan.horizon, plan.label_cfg.categories) > 0
         label = pd.array(positive.astype(np.int8), dtype="Int8")
         label[censored] = pd.NA
-        frame = engine.to_frame(values, plan.fs.features, index=pd.RangeIndex(len(h)), consume=True)
-        del values
         frame.insert(
             0,
             "household_id",
