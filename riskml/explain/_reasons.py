@@ -38,8 +38,9 @@ from riskml.features._statements import (
     AS_OF_FIELDS,
     as_of_values,
     first_statement,
-    render_template,
-    template_fields,
+    format_field,
+    is_missing,
+    template_parts,
 )
 
 __all__ = [
@@ -281,59 +282,113 @@ def _chosen_statements(feats: Sequence[Any], frame: pd.DataFrame, has_as_of: boo
 
 
 class _Renderer:
-    """Fills statements for many households, once per distinct combination of quoted values."""
+    """Fills statements for many households: each field value is formatted once, and each
+    template filled once per distinct combination of the values it quotes (over all the
+    households of the call, cached across slots, facts and registers)."""
 
     def __init__(self, feats: Sequence[Any], frame: pd.DataFrame, chosen: np.ndarray) -> None:
         self.feats = feats
         self.frame = frame
         self.chosen = chosen
-        self._columns: dict[str, np.ndarray] = {}
-
-    def column(self, name: str) -> np.ndarray:
-        if name not in self._columns:
-            col = self.frame[name]
-            if isinstance(col.dtype, pd.CategoricalDtype):
-                self._columns[name] = col.astype("object").to_numpy()
-            else:
-                self._columns[name] = col.to_numpy(dtype=object, na_value=None)
-        return self._columns[name]
+        self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._combos: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._formatted: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._texts: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def render(self, j: int, rows: np.ndarray, lang: Lang, public: bool) -> np.ndarray:
+        """Feature ``j``'s chosen statement for ``rows``, in ``lang`` and register (None: not
+        stated, or a quoted value is missing)."""
         f = self.feats[j]
         out = np.full(len(rows), None, dtype=object)
-        for s in np.unique(self.chosen[rows, j]):
+        chosen = self.chosen[rows, j]
+        for s in np.unique(chosen):
             if s < 0:
                 continue
-            mask = self.chosen[rows, j] == s
-            sub_rows = rows[mask]
-            template = f.statements[s].text(lang, public)
-            fields = list(
-                dict.fromkeys(
-                    f.name if x == "value" else x
-                    for x in template_fields(template)
-                    if (f.name if x == "value" else x) in self.frame.columns
-                )
-            )
-            values = [self.column(c)[sub_rows] for c in fields]
-            if fields:
-                first, inverse = _combination_codes(values)
-            else:
-                first, inverse = np.zeros(1, dtype=np.int64), np.zeros(len(sub_rows), np.int64)
-            texts = np.array(
-                [
-                    render_template(
-                        template,
-                        f.name,
-                        dict(zip(fields, (v[i] for v in values), strict=True)),
-                        lang,
-                        f.levels,
-                    )
-                    for i in first
-                ],
-                dtype=object,
-            )
-            out[mask] = texts[inverse]
+            mask = chosen == s
+            out[mask] = self._statement(j, f.statements[s].text(lang, public), rows[mask], lang)
         return out
+
+    def _statement(self, j: int, template: str, rows: np.ndarray, lang: Lang) -> np.ndarray:
+        """``template`` filled for ``rows`` with feature ``j``'s values."""
+        name = self.feats[j].name
+        parts = template_parts(template)
+        fields = tuple(dict.fromkeys(name if x == "value" else x for _, x, _ in parts if x))
+        if not fields:
+            return np.full(len(rows), "".join(p[0] for p in parts), dtype=object)
+        if any(c not in self.frame.columns for c in fields):
+            return np.full(len(rows), None, dtype=object)
+        combo, members = self._combination(fields)
+        texts, done = self._cache(self._texts, (j, template, lang), len(members))
+        codes = combo[rows]
+        need = np.unique(codes[~done[codes]])
+        if need.size:
+            texts[need] = self._fill(j, parts, lang, members[need])
+            done[need] = True
+        return texts[codes]
+
+    def _fill(self, j: int, parts: Any, lang: Lang, rows: np.ndarray) -> list[str | None]:
+        """The template ``parts`` filled for each of ``rows`` (one per distinct combination)."""
+        f = self.feats[j]
+        pieces: list[list[Any]] = []
+        for _, field, spec in parts:
+            if field is None:
+                continue
+            name = f.name if field == "value" else field
+            levels = f.levels if name == f.name else None
+            pieces.append(self._format(name, spec, lang, j if levels else -1, rows).tolist())
+        out: list[str | None] = []
+        for values in zip(*pieces, strict=True):
+            if any(v is None for v in values):
+                out.append(None)
+                continue
+            it = iter(values)
+            out.append("".join(lit + (next(it) if x is not None else "") for lit, x, _ in parts))
+        return out
+
+    def _format(
+        self, name: str, spec: str, lang: Lang, levels_of: int, rows: np.ndarray
+    ) -> np.ndarray:
+        """Column ``name`` formatted with ``spec`` at ``rows`` (once per distinct value)."""
+        codes, uniques = self.codes(name)
+        formatted, done = self._cache(self._formatted, (name, spec, lang, levels_of), len(uniques))
+        wanted = codes[rows]
+        need = np.unique(wanted[~done[wanted]])
+        levels = self.feats[levels_of].levels if levels_of >= 0 else None
+        for u in need.tolist():
+            value = uniques[u]
+            formatted[u] = None if is_missing(value) else format_field(value, spec, lang, levels)
+        done[need] = True
+        return formatted[wanted]
+
+    def codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(each row's value code, the distinct values): code 0 is the missing value (None)."""
+        if name not in self._codes:
+            codes, uniques = pd.factorize(self.frame[name], use_na_sentinel=True)
+            values = np.empty(len(uniques) + 1, dtype=object)
+            values[1:] = np.asarray(uniques, dtype=object)
+            self._codes[name] = (codes.astype(np.int64) + 1, values)
+        return self._codes[name]
+
+    def _combination(self, fields: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(each row's combination of the fields' values, a row of each combination)."""
+        if fields not in self._combos:
+            key = self.codes(fields[0])[0]
+            for name in fields[1:]:
+                codes = self.codes(name)[0]
+                key = pd.factorize(key * (int(codes.max(initial=0)) + 1) + codes)[0]
+            members = np.zeros(int(key.max(initial=-1)) + 1, dtype=np.int64)
+            members[key] = np.arange(len(key))  # any row of a combination stands for it
+            self._combos[fields] = (key.astype(np.int64), members)
+        return self._combos[fields]
+
+    @staticmethod
+    def _cache(
+        store: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]], key: tuple[Any, ...], size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(values, filled mask) of ``size`` entries under ``key``, created empty on first use."""
+        if key not in store:
+            store[key] = (np.full(size, None, dtype=object), np.zeros(size, dtype=bool))
+        return store[key]
 
 
 def _combination_codes(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

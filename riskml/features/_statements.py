@@ -29,6 +29,7 @@ Templates are Python ``str.format`` strings over the household's feature and fac
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import string
 from collections.abc import Mapping, Sequence
@@ -45,10 +46,12 @@ __all__ = [
     "OPERATORS",
     "Statement",
     "format_field",
+    "is_missing",
     "month_label",
     "render_template",
     "statement_mask",
     "template_fields",
+    "template_parts",
 ]
 
 Lang = Literal["zh", "en"]
@@ -126,9 +129,18 @@ class Statement(StrictModel):
         return list(dict.fromkeys(names))
 
 
+@functools.lru_cache(maxsize=4096)
+def template_parts(template: str) -> tuple[tuple[str, str | None, str], ...]:
+    """A template as ``(literal, field or None, format spec)`` pieces, parsed once per template."""
+    return tuple(
+        (literal, field, spec or "")
+        for literal, field, spec, _ in string.Formatter().parse(template)
+    )
+
+
 def template_fields(template: str) -> list[str]:
     """Field names in a template, in order (``value`` kept as written)."""
-    return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    return [f for _, f, _ in template_parts(template) if f is not None]
 
 
 def month_label(day: Any, lang: Lang) -> str:
@@ -139,7 +151,8 @@ def month_label(day: Any, lang: Lang) -> str:
     return f"{_MONTHS_EN[ts.month - 1]} {ts.year}"
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """A value a template cannot quote: None, NA, NaT or NaN."""
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, float):
@@ -175,17 +188,15 @@ def render_template(
 ) -> str | None:
     """Fill ``template`` with one household's values; ``None`` when a quoted value is missing."""
     parts: list[str] = []
-    for literal, field_name, spec, _conv in string.Formatter().parse(template):
+    for literal, field_name, spec in template_parts(template):
         parts.append(literal)
         if field_name is None:
             continue
         name = feature_name if field_name == "value" else field_name
         value = row.get(name) if hasattr(row, "get") else None
-        if _missing(value):
+        if is_missing(value):
             return None
-        parts.append(
-            format_field(value, spec or "", lang, levels if name == feature_name else None)
-        )
+        parts.append(format_field(value, spec, lang, levels if name == feature_name else None))
     return "".join(parts)
 
 
@@ -275,7 +286,7 @@ def first_statement(
 
 def as_of_values(as_of: Any) -> dict[str, str] | None:
     """The ``as_of_*`` template fields for a scoring date (``None`` when unknown)."""
-    if as_of is None or _missing(as_of):
+    if as_of is None or is_missing(as_of):
         return None
     if isinstance(as_of, str):
         as_of = dt.date.fromisoformat(as_of[:10])
