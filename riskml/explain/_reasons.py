@@ -336,14 +336,13 @@ class _Renderer:
             name = f.name if field == "value" else field
             levels = f.levels if name == f.name else None
             pieces.append(self._format(name, spec, lang, j if levels else -1, rows).tolist())
-        out: list[str | None] = []
-        for values in zip(*pieces, strict=True):
-            if any(v is None for v in values):
-                out.append(None)
-                continue
-            it = iter(values)
-            out.append("".join(lit + (next(it) if x is not None else "") for lit, x, _ in parts))
-        return out
+        # the literals around positional slots for the formatted values ({{ and }} kept literal)
+        slots = iter(range(len(pieces)))
+        layout = "".join(
+            lit.replace("{", "{{").replace("}", "}}") + ("" if x is None else f"{{{next(slots)}}}")
+            for lit, x, _ in parts
+        )
+        return [None if None in values else layout.format(*values) for values in zip(*pieces)]
 
     def _format(
         self, name: str, spec: str, lang: Lang, levels_of: int, rows: np.ndarray
@@ -392,14 +391,17 @@ class _Renderer:
 
 
 def _combination_codes(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(first row of each distinct combination of the columns' values, each row's combination)."""
+    """(first row of each distinct combination of the columns' values, each row's combination).
+
+    Combinations are numbered in order of first appearance (``pd.factorize`` numbers each
+    column's values so), so a combination's first row is where its number first shows."""
     n = len(columns[0])
     key = np.zeros(n, dtype=np.int64)
     for col in columns:
         codes = pd.factorize(col, use_na_sentinel=False)[0].astype(np.int64)
         key = pd.factorize(key * (int(codes.max(initial=0)) + 1) + codes)[0].astype(np.int64)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1)
+    seen = np.maximum.accumulate(np.concatenate([[-1], key[:-1]])) if n else key
+    return np.flatnonzero(key > seen), key
 
 
 def _join_one(texts: Iterable[Any], sep: str) -> str | None:
@@ -826,18 +828,26 @@ def _measure_keys(ranked: np.ndarray, weights: np.ndarray, have: np.ndarray) -> 
     top = ranked_w[:, :1]
     mentioned = ranked >= 0
     ratios = np.zeros((n, m), dtype=np.float64)
-    flat = (ranked_w[mentioned] / np.broadcast_to(top, (n, m))[mentioned]).tolist()
-    ratios[mentioned] = [round(x, 6) for x in flat]
-    key = np.concatenate(
-        [ranked.astype(np.float64), ratios, have.astype(np.float64)[:, None]], axis=1
-    )
-    key = np.ascontiguousarray(key)
-    _, firsts, inverse = np.unique(
-        key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel(),
-        return_index=True,
-        return_inverse=True,
-    )
-    return firsts[inverse.reshape(-1)]
+    ratios[mentioned] = _round6(ranked_w[mentioned] / np.broadcast_to(top, (n, m))[mentioned])
+    columns = [*ranked.T, *ratios.T, have]
+    firsts, key = _combination_codes(columns)
+    return firsts[key]
+
+
+def _round6(x: np.ndarray) -> np.ndarray:
+    """``round(v, 6)`` of every value, as Python rounds (correctly, half to even).
+
+    numpy's ``round`` takes the nearest integer of ``x * 1e6`` and divides by ``1e6``: the same
+    double as Python's unless ``x * 1e6`` lies (within its rounding error) on a half, where
+    the product's error may tip it. Those few values, and large or non-finite ones, are
+    rounded by Python."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = x * 1e6
+        out = np.round(x, 6)
+        near_half = ~(np.abs(scaled - np.floor(scaled) - 0.5) > 1e-6)
+    doubt = np.flatnonzero(near_half | ~(np.abs(x) < 1e6))
+    out[doubt] = [round(v, 6) for v in x[doubt].tolist()]
+    return out
 
 
 def _measure_texts(
@@ -845,15 +855,11 @@ def _measure_texts(
 ) -> tuple[np.ndarray, list[tuple[str | None, ...]]]:
     """Each household's wording (an index into the returned list of distinct wordings)."""
     codes = np.concatenate([np.where(proposed, ranked, -1), np.where(already, ranked, -1)], axis=1)
-    codes = np.ascontiguousarray(codes.astype(np.int64))
-    distinct, inverse = np.unique(
-        codes.view(np.dtype((np.void, 8 * codes.shape[1]))).ravel(), return_inverse=True
-    )
+    firsts, inverse = _combination_codes(list(codes.T))
     names = list(cfg.measures)
     m = ranked.shape[1]
     texts: list[tuple[str | None, ...]] = []
-    for row in distinct:
-        values = np.frombuffer(row.tobytes(), dtype=np.int64)
+    for values in codes[firsts]:
         prop = [names[c] for c in values[:m] if c >= 0]
         have = [names[c] for c in values[m:] if c >= 0]
         texts.append(
