@@ -294,12 +294,29 @@ class _Renderer:
         self._combos: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._formatted: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._texts: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self.table: list[str] = []  # every distinct text filled, by id
+        self._ids: dict[str, int] = {}
+
+    def intern(self, texts: Iterable[str | None]) -> np.ndarray:
+        """Each text's id in ``table`` (added when new); -1 for None."""
+        ids = self._ids
+        out = []
+        for t in texts:
+            if t is None:
+                out.append(-1)
+                continue
+            i = ids.get(t)
+            if i is None:
+                i = ids[t] = len(self.table)
+                self.table.append(t)
+            out.append(i)
+        return np.asarray(out, dtype=np.int64)
 
     def render(self, j: int, rows: np.ndarray, lang: Lang, public: bool) -> np.ndarray:
-        """Feature ``j``'s chosen statement for ``rows``, in ``lang`` and register (None: not
-        stated, or a quoted value is missing)."""
+        """Feature ``j``'s chosen statement for ``rows``, in ``lang`` and register, as ids into
+        ``table`` (-1: not stated, or a quoted value is missing)."""
         f = self.feats[j]
-        out = np.full(len(rows), None, dtype=object)
+        out = np.full(len(rows), -1, dtype=np.int64)
         chosen = self.chosen[rows, j]
         for s in np.unique(chosen):
             if s < 0:
@@ -314,15 +331,15 @@ class _Renderer:
         parts = template_parts(template)
         fields = tuple(dict.fromkeys(name if x == "value" else x for _, x, _ in parts if x))
         if not fields:
-            return np.full(len(rows), "".join(p[0] for p in parts), dtype=object)
+            return np.repeat(self.intern(["".join(p[0] for p in parts)]), len(rows))
         if any(c not in self.frame.columns for c in fields):
-            return np.full(len(rows), None, dtype=object)
+            return np.full(len(rows), -1, dtype=np.int64)
         combo, members = self._combination(fields)
-        texts, done = self._cache(self._texts, (j, template, lang), len(members))
+        texts, done = self._cache(self._texts, (j, template, lang), len(members), ids=True)
         codes = combo[rows]
         need = np.unique(codes[~done[codes]])
         if need.size:
-            texts[need] = self._fill(j, parts, lang, members[need])
+            texts[need] = self.intern(self._fill(j, parts, lang, members[need]))
             done[need] = True
         return texts[codes]
 
@@ -342,7 +359,10 @@ class _Renderer:
             lit.replace("{", "{{").replace("}", "}}") + ("" if x is None else f"{{{next(slots)}}}")
             for lit, x, _ in parts
         )
-        return [None if None in values else layout.format(*values) for values in zip(*pieces)]
+        return [
+            None if None in values else layout.format(*values)
+            for values in zip(*pieces, strict=True)
+        ]
 
     def _format(
         self, name: str, spec: str, lang: Lang, levels_of: int, rows: np.ndarray
@@ -382,11 +402,16 @@ class _Renderer:
 
     @staticmethod
     def _cache(
-        store: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]], key: tuple[Any, ...], size: int
+        store: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]],
+        key: tuple[Any, ...],
+        size: int,
+        ids: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(values, filled mask) of ``size`` entries under ``key``, created empty on first use."""
+        """(values, filled mask) of ``size`` entries under ``key``, created empty on first use:
+        ids into ``table`` (-1) or objects (None)."""
         if key not in store:
-            store[key] = (np.full(size, None, dtype=object), np.zeros(size, dtype=bool))
+            empty = np.full(size, -1, dtype=np.int64) if ids else np.full(size, None, dtype=object)
+            store[key] = (empty, np.zeros(size, dtype=bool))
         return store[key]
 
 
@@ -414,15 +439,18 @@ def _join_one(texts: Iterable[Any], sep: str) -> str | None:
     return sep.join(seen) if seen else None
 
 
-def _join_facts(columns: list[np.ndarray], sep: str) -> np.ndarray:
-    """Per row: the non-empty texts of ``columns``, duplicates dropped, joined by ``sep`` (once
-    per distinct combination of texts)."""
+def _join_facts(columns: list[np.ndarray], sep: str, table: Sequence[str]) -> np.ndarray:
+    """Per row: the non-empty texts of ``columns`` (ids into ``table``, -1 for none),
+    duplicates dropped, joined by ``sep`` (once per distinct combination of texts)."""
     n = len(columns[0]) if columns else 0
     if n == 0:
         return np.full(n, None, dtype=object)
     first, inverse = _combination_codes(columns)
     joined = np.empty(len(first), dtype=object)
-    joined[:] = [_join_one((col[i] for col in columns), sep) for i in first]
+    joined[:] = [
+        _join_one((table[c] if c >= 0 else None for c in (col[i] for col in columns)), sep)
+        for i in first.tolist()
+    ]
     return joined[inverse]
 
 
@@ -512,6 +540,7 @@ def reason_codes(
     context = _village_context(feats, phi, chosen, household, floor, cfg, renderer, n)
     for lang in _LANGS:
         out[f"context_{lang}"] = pd.array(context[lang], dtype="string")
+    covered = _covered(in_place, cfg, n)  # assistance in place: the same in both registers
     for register in (False, True) if mode == "internal" else (True,):
         measures = _measures(
             feats,
@@ -524,6 +553,7 @@ def reason_codes(
             register,
             in_place,
             n,
+            covered,
         )
         prefix = "public_" if register else ""
         for key, values in measures.items():
@@ -667,12 +697,12 @@ def _slot_texts(
             for pub in (False, True):
                 parts: list[np.ndarray] = []
                 for r in range(picked.shape[1]):
-                    col = np.full(len(rows), None, dtype=object)
+                    col = np.full(len(rows), -1, dtype=np.int64)
                     for j in np.unique(picked[ok[:, r], r]):
                         sel = np.flatnonzero(ok[:, r] & (picked[:, r] == j))
                         col[sel] = renderer.render(int(j), rows[sel], lang, pub)
                     parts.append(col)
-                texts[(lang, pub)][rows] = _join_facts(parts, sep[lang])
+                texts[(lang, pub)][rows] = _join_facts(parts, sep[lang], renderer.table)
     return texts, top
 
 
@@ -748,12 +778,12 @@ def _village_context(
     for lang in _LANGS:
         parts = []
         for r in range(picked.shape[1]):
-            col = np.full(n, None, dtype=object)
+            col = np.full(n, -1, dtype=np.int64)
             for j in np.unique(picked[ok[:, r], r]):
                 sel = np.flatnonzero(ok[:, r] & (picked[:, r] == j))
                 col[sel] = renderer.render(int(j), sel, lang, False)
             parts.append(col)
-        out[lang] = _join_facts(parts, sep[lang])
+        out[lang] = _join_facts(parts, sep[lang], renderer.table)
     return out
 
 
@@ -905,11 +935,13 @@ def _measures(
     public: bool,
     in_place: Sequence[Iterable[str] | None] | None,
     n: int,
+    covered: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """At most ``max_measures`` measures per household, weighted by the contributions of the
     reasons suggesting them, net of assistance in place (reported as "已享受…" instead).
 
-    Vectorised over households; wording is assembled once per distinct choice."""
+    Vectorised over households; wording is assembled once per distinct choice. ``covered``:
+    ``_covered(in_place, cfg, n)`` when already known (both registers share it)."""
     keys = ("measures_zh", "measures_en", "measures_in_place_zh", "measures_in_place_en")
     out = {k: np.full(n, None, dtype=object) for k in keys}
     if n == 0 or not cfg.measures:
@@ -917,8 +949,8 @@ def _measures(
     weights, first = _measure_weights(
         feats, groups, reason_types, reason_features, chosen_sum, valid, cfg, public
     )
-    have, covered = _covered(in_place, cfg, n)
-    ranked, proposed, already = _measure_choice(weights, first, covered, cfg)
+    have, in_place_covers = covered or _covered(in_place, cfg, n)
+    ranked, proposed, already = _measure_choice(weights, first, in_place_covers, cfg)
     any_weight = ranked[:, 0] >= 0
     source = _measure_keys(ranked, weights, have)
     wording, texts = _measure_texts(ranked, proposed, already, cfg)
