@@ -391,13 +391,8 @@ class _Renderer:
     def _combination(self, fields: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(each row's combination of the fields' values, a row of each combination)."""
         if fields not in self._combos:
-            key = self.codes(fields[0])[0]
-            for name in fields[1:]:
-                codes = self.codes(name)[0]
-                key = pd.factorize(key * (int(codes.max(initial=0)) + 1) + codes)[0]
-            members = np.zeros(int(key.max(initial=-1)) + 1, dtype=np.int64)
-            members[key] = np.arange(len(key))  # any row of a combination stands for it
-            self._combos[fields] = (key.astype(np.int64), members)
+            firsts, key = _combination_codes([self.codes(name)[0] for name in fields])
+            self._combos[fields] = (key, firsts)
         return self._combos[fields]
 
     @staticmethod
@@ -418,15 +413,34 @@ class _Renderer:
 def _combination_codes(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(first row of each distinct combination of the columns' values, each row's combination).
 
-    Combinations are numbered in order of first appearance (``pd.factorize`` numbers each
-    column's values so), so a combination's first row is where its number first shows."""
+    Combinations are numbered in order of first appearance (as ``pd.factorize`` numbers), so a
+    combination's first row is where its number first shows. Integer columns of a short range
+    are packed into one key without hashing; other columns are factorized first."""
     n = len(columns[0])
     key = np.zeros(n, dtype=np.int64)
+    size = 1
     for col in columns:
-        codes = pd.factorize(col, use_na_sentinel=False)[0].astype(np.int64)
-        key = pd.factorize(key * (int(codes.max(initial=0)) + 1) + codes)[0].astype(np.int64)
+        codes, k = _dense_codes(col)
+        if k <= 1:
+            continue  # one value: it tells no rows apart
+        if size * k >= 2**62:
+            key, uniques = pd.factorize(key)
+            size = len(uniques)
+        key = key * k + codes
+        size *= k
+    key = pd.factorize(key)[0].astype(np.int64)
     seen = np.maximum.accumulate(np.concatenate([[-1], key[:-1]])) if n else key
     return np.flatnonzero(key > seen), key
+
+
+def _dense_codes(col: np.ndarray) -> tuple[np.ndarray, int]:
+    """(codes in ``range(k)``, k) that are equal exactly where the column's values are."""
+    if col.dtype.kind in "iu" and len(col):
+        lo, hi = int(col.min()), int(col.max())
+        if hi - lo < max(len(col), 2**16):
+            return col.astype(np.int64) - lo, hi - lo + 1
+    codes, uniques = pd.factorize(col, use_na_sentinel=False)
+    return codes.astype(np.int64), len(uniques)
 
 
 def _join_one(texts: Iterable[Any], sep: str) -> str | None:
