@@ -874,3 +874,49 @@ def test_vectorised_measures_equal_the_household_loop(public: bool) -> None:
     assert sum(v is not None for v in ref["measures_zh"]) > n // 2
     for key, values in ref.items():
         assert list(ours[key]) == list(values), key
+
+
+def test_weight_ratios_round_as_python_rounds() -> None:
+    """The measures' wording key rounds weight ratios to 6 decimals exactly as ``round`` does,
+    at halves and next to them too (numpy's own rounding can differ there)."""
+    from riskml.explain._reasons import _round6
+
+    rng = np.random.default_rng(5)
+    halves = (rng.integers(0, 10**6, 20_000) + 0.5) / 1e6
+    values = np.concatenate(
+        [
+            rng.random(50_000),
+            halves,
+            np.nextafter(halves, 1.0),
+            np.nextafter(halves, 0.0),
+            [0.0, -0.0, 1.0, 2.5e-6, -1.2345675, 1e300, np.inf, -np.inf, np.nan],
+        ]
+    )
+    got = _round6(values.copy())
+    expected = np.array([round(v, 6) for v in values.tolist()])
+    same = (got == expected) & (np.signbit(got) == np.signbit(expected))
+    assert (same | (np.isnan(got) & np.isnan(expected))).all()
+
+
+def test_combinations_are_numbered_by_first_appearance() -> None:
+    """Rows with equal values in every column share a combination (missing values equal to each
+    other), numbered in order of first appearance; wide integer ranges and floats too."""
+    from riskml.explain._reasons import _combination_codes
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    columns = [
+        rng.integers(-1, 9, n),
+        rng.choice([3, 10**12], n),  # a range too wide to pack: factorized
+        np.where(rng.random(n) < 0.2, np.nan, rng.choice([0.5, 1.5], n)),
+        np.array(rng.choice(["a", "b", None], n), dtype=object),
+        np.zeros(n, dtype=np.int64),  # one value
+    ]
+    firsts, key = _combination_codes(columns)
+    seen: dict[tuple[Any, ...], int] = {}
+    expected = []
+    for i in range(n):
+        row = tuple("nan" if isinstance(c[i], float) and np.isnan(c[i]) else c[i] for c in columns)
+        expected.append(seen.setdefault(row, len(seen)))
+    assert key.tolist() == expected
+    assert firsts.tolist() == [expected.index(k) for k in range(len(seen))]
