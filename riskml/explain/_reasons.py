@@ -39,6 +39,7 @@ from riskml.features._statements import (
     as_of_values,
     first_statement,
     format_field,
+    format_numbers,
     is_missing,
     template_parts,
 )
@@ -291,6 +292,7 @@ class _Renderer:
         self.frame = frame
         self.chosen = chosen
         self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._numeric: set[str] = set()  # columns of numbers (formatted by format_numbers)
         self._combos: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._formatted: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._texts: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
@@ -372,17 +374,25 @@ class _Renderer:
         formatted, done = self._cache(self._formatted, (name, spec, lang, levels_of), len(uniques))
         wanted = codes[rows]
         need = np.unique(wanted[~done[wanted]])
-        levels = self.feats[levels_of].levels if levels_of >= 0 else None
-        for u in need.tolist():
-            value = uniques[u]
-            formatted[u] = None if is_missing(value) else format_field(value, spec, lang, levels)
+        known = need[need > 0]  # code 0, the missing value, stays None
+        if levels_of < 0 and name in self._numeric:
+            formatted[known] = format_numbers(uniques[known], spec)
+        else:
+            levels = self.feats[levels_of].levels if levels_of >= 0 else None
+            formatted[known] = [
+                None if is_missing(v) else format_field(v, spec, lang, levels)
+                for v in uniques[known].tolist()
+            ]
         done[need] = True
         return formatted[wanted]
 
     def codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(each row's value code, the distinct values): code 0 is the missing value (None)."""
         if name not in self._codes:
-            codes, uniques = pd.factorize(self.frame[name], use_na_sentinel=True)
+            col = self.frame[name]
+            if pd.api.types.is_numeric_dtype(col.dtype):
+                self._numeric.add(name)
+            codes, uniques = pd.factorize(col, use_na_sentinel=True)
             values = np.empty(len(uniques) + 1, dtype=object)
             values[1:] = np.asarray(uniques, dtype=object)
             self._codes[name] = (codes.astype(np.int64) + 1, values)

@@ -46,6 +46,7 @@ __all__ = [
     "OPERATORS",
     "Statement",
     "format_field",
+    "format_numbers",
     "is_missing",
     "month_label",
     "render_template",
@@ -177,6 +178,17 @@ def format_field(
     if number == 0:
         number = 0.0  # never "-0"
     return format(number, spec)
+
+
+def format_numbers(values: np.ndarray, spec: str) -> list[str]:
+    """:func:`format_field` of many known numbers at once (``abs:`` prefix = magnitude).
+
+    The same strings, value for value: ``x + 0.0`` turns ``-0.0`` into ``0.0`` (never "-0")
+    and leaves every other number as it is."""
+    numbers = np.asarray(values, dtype=np.float64)
+    if spec.startswith("abs:"):
+        numbers, spec = np.abs(numbers), spec[4:]
+    return [format(x, spec) for x in (numbers + 0.0).tolist()]
 
 
 def render_template(
