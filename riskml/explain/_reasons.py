@@ -472,10 +472,19 @@ def _join_facts(columns: list[np.ndarray], sep: str, table: Sequence[str]) -> np
     first, inverse = _combination_codes(columns)
     joined = np.empty(len(first), dtype=object)
     joined[:] = [
-        _join_one((table[c] if c >= 0 else None for c in (col[i] for col in columns)), sep)
-        for i in first.tolist()
+        _join_ids([c for c in ids if c >= 0], table, sep)
+        for ids in np.stack(columns, axis=1)[first].tolist()
     ]
     return joined[inverse]
+
+
+def _join_ids(ids: list[int], table: Sequence[str], sep: str) -> str | None:
+    """:func:`_join_one` of the texts ``ids`` name (one text, or one text repeated: itself)."""
+    if not ids:
+        return None
+    if ids.count(ids[0]) == len(ids):
+        return table[ids[0]] or None
+    return _join_one((table[c] for c in ids), sep)
 
 
 # ---------------------------------------------------------------------------------------------
