@@ -225,16 +225,30 @@ def _as_array(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def statement_mask(
-    statement: Statement, feature_name: str, frame: pd.DataFrame, *, has_as_of: bool = True
+    statement: Statement,
+    feature_name: str,
+    frame: pd.DataFrame,
+    *,
+    has_as_of: bool = True,
+    columns: dict[str, tuple[np.ndarray | None, np.ndarray]] | None = None,
 ) -> np.ndarray:
-    """Rows of ``frame`` for which ``statement`` holds and every field it quotes is known."""
+    """Rows of ``frame`` for which ``statement`` holds and every field it quotes is known.
+
+    ``columns``: the frame's columns as (values or None, missing mask), filled as they are
+    read (pass the same dict for many statements on one frame)."""
     n = len(frame)
     ok = np.ones(n, dtype=bool)
+    seen = {} if columns is None else columns
     for name, clause in statement.when.items():
         col = feature_name if name == "value" else name
         if col not in frame.columns:
             return np.zeros(n, dtype=bool)
-        values, missing = _as_array(frame[col])
+        cached = seen.get(col)
+        if cached is not None and cached[0] is not None:
+            values, missing = cached[0], cached[1]
+        else:
+            values, missing = _as_array(frame[col])
+            seen[col] = (values, missing)
         ok &= ~missing
         for op, level in clause.items():
             with np.errstate(invalid="ignore"):
@@ -255,12 +269,21 @@ def statement_mask(
             if not has_as_of:
                 return np.zeros(n, dtype=bool)
             if name in frame.columns:  # one scoring date per row: a row without one is not stated
-                ok &= frame[name].notna().to_numpy(dtype=bool)
+                ok &= _known(frame, name, seen)
             continue
         if name not in frame.columns:
             return np.zeros(n, dtype=bool)
-        ok &= frame[name].notna().to_numpy(dtype=bool)
+        ok &= _known(frame, name, seen)
     return ok
+
+
+def _known(
+    frame: pd.DataFrame, name: str, columns: dict[str, tuple[np.ndarray | None, np.ndarray]]
+) -> np.ndarray:
+    """Rows where column ``name`` has a value."""
+    if name not in columns:
+        columns[name] = (None, frame[name].isna().to_numpy(dtype=bool))
+    return ~columns[name][1]
 
 
 def _compare(values: np.ndarray, op: str, level: float) -> np.ndarray:
@@ -290,8 +313,10 @@ def first_statement(
 ) -> np.ndarray:
     """Per row: the index of the first statement that holds, or -1 (the feature is not stated)."""
     chosen = np.full(len(frame), -1, dtype=np.int64)
+    columns: dict[str, tuple[np.ndarray | None, np.ndarray]] = {}
     for k, st in enumerate(statements):
-        hit = statement_mask(st, feature_name, frame, has_as_of=has_as_of) & (chosen < 0)
+        hit = statement_mask(st, feature_name, frame, has_as_of=has_as_of, columns=columns)
+        hit &= chosen < 0
         chosen[hit] = k
     return chosen
 
