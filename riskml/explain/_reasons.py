@@ -38,8 +38,10 @@ from riskml.features._statements import (
     AS_OF_FIELDS,
     as_of_values,
     first_statement,
-    render_template,
-    template_fields,
+    format_field,
+    format_numbers,
+    is_missing,
+    template_parts,
 )
 
 __all__ = [
@@ -281,70 +283,174 @@ def _chosen_statements(feats: Sequence[Any], frame: pd.DataFrame, has_as_of: boo
 
 
 class _Renderer:
-    """Fills statements for many households, once per distinct combination of quoted values."""
+    """Fills statements for many households: each field value is formatted once, and each
+    template filled once per distinct combination of the values it quotes (over all the
+    households of the call, cached across slots, facts and registers)."""
 
     def __init__(self, feats: Sequence[Any], frame: pd.DataFrame, chosen: np.ndarray) -> None:
         self.feats = feats
         self.frame = frame
         self.chosen = chosen
-        self._columns: dict[str, np.ndarray] = {}
+        self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._numeric: set[str] = set()  # columns of numbers (formatted by format_numbers)
+        self._combos: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._formatted: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._texts: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self.table: list[str] = []  # every distinct text filled, by id
+        self._ids: dict[str, int] = {}
 
-    def column(self, name: str) -> np.ndarray:
-        if name not in self._columns:
-            col = self.frame[name]
-            if isinstance(col.dtype, pd.CategoricalDtype):
-                self._columns[name] = col.astype("object").to_numpy()
-            else:
-                self._columns[name] = col.to_numpy(dtype=object, na_value=None)
-        return self._columns[name]
+    def intern(self, texts: Iterable[str | None]) -> np.ndarray:
+        """Each text's id in ``table`` (added when new); -1 for None."""
+        ids = self._ids
+        out = []
+        for t in texts:
+            if t is None:
+                out.append(-1)
+                continue
+            i = ids.get(t)
+            if i is None:
+                i = ids[t] = len(self.table)
+                self.table.append(t)
+            out.append(i)
+        return np.asarray(out, dtype=np.int64)
 
     def render(self, j: int, rows: np.ndarray, lang: Lang, public: bool) -> np.ndarray:
+        """Feature ``j``'s chosen statement for ``rows``, in ``lang`` and register, as ids into
+        ``table`` (-1: not stated, or a quoted value is missing)."""
         f = self.feats[j]
-        out = np.full(len(rows), None, dtype=object)
-        for s in np.unique(self.chosen[rows, j]):
+        out = np.full(len(rows), -1, dtype=np.int64)
+        chosen = self.chosen[rows, j]
+        for s in np.unique(chosen):
             if s < 0:
                 continue
-            mask = self.chosen[rows, j] == s
-            sub_rows = rows[mask]
-            template = f.statements[s].text(lang, public)
-            fields = list(
-                dict.fromkeys(
-                    f.name if x == "value" else x
-                    for x in template_fields(template)
-                    if (f.name if x == "value" else x) in self.frame.columns
-                )
-            )
-            values = [self.column(c)[sub_rows] for c in fields]
-            if fields:
-                first, inverse = _combination_codes(values)
-            else:
-                first, inverse = np.zeros(1, dtype=np.int64), np.zeros(len(sub_rows), np.int64)
-            texts = np.array(
-                [
-                    render_template(
-                        template,
-                        f.name,
-                        dict(zip(fields, (v[i] for v in values), strict=True)),
-                        lang,
-                        f.levels,
-                    )
-                    for i in first
-                ],
-                dtype=object,
-            )
-            out[mask] = texts[inverse]
+            mask = chosen == s
+            out[mask] = self._statement(j, f.statements[s].text(lang, public), rows[mask], lang)
         return out
+
+    def _statement(self, j: int, template: str, rows: np.ndarray, lang: Lang) -> np.ndarray:
+        """``template`` filled for ``rows`` with feature ``j``'s values."""
+        name = self.feats[j].name
+        parts = template_parts(template)
+        fields = tuple(dict.fromkeys(name if x == "value" else x for _, x, _ in parts if x))
+        if not fields:
+            return np.repeat(self.intern(["".join(p[0] for p in parts)]), len(rows))
+        if any(c not in self.frame.columns for c in fields):
+            return np.full(len(rows), -1, dtype=np.int64)
+        combo, members = self._combination(fields)
+        texts, done = self._cache(self._texts, (j, template, lang), len(members), ids=True)
+        codes = combo[rows]
+        need = np.unique(codes[~done[codes]])
+        if need.size:
+            texts[need] = self.intern(self._fill(j, parts, lang, members[need]))
+            done[need] = True
+        return texts[codes]
+
+    def _fill(self, j: int, parts: Any, lang: Lang, rows: np.ndarray) -> list[str | None]:
+        """The template ``parts`` filled for each of ``rows`` (one per distinct combination)."""
+        f = self.feats[j]
+        pieces: list[list[Any]] = []
+        for _, field, spec in parts:
+            if field is None:
+                continue
+            name = f.name if field == "value" else field
+            levels = f.levels if name == f.name else None
+            pieces.append(self._format(name, spec, lang, j if levels else -1, rows).tolist())
+        # the literals around positional slots for the formatted values ({{ and }} kept literal)
+        slots = iter(range(len(pieces)))
+        layout = "".join(
+            lit.replace("{", "{{").replace("}", "}}") + ("" if x is None else f"{{{next(slots)}}}")
+            for lit, x, _ in parts
+        )
+        return [
+            None if None in values else layout.format(*values)
+            for values in zip(*pieces, strict=True)
+        ]
+
+    def _format(
+        self, name: str, spec: str, lang: Lang, levels_of: int, rows: np.ndarray
+    ) -> np.ndarray:
+        """Column ``name`` formatted with ``spec`` at ``rows`` (once per distinct value)."""
+        codes, uniques = self.codes(name)
+        formatted, done = self._cache(self._formatted, (name, spec, lang, levels_of), len(uniques))
+        wanted = codes[rows]
+        need = np.unique(wanted[~done[wanted]])
+        known = need[need > 0]  # code 0, the missing value, stays None
+        if levels_of < 0 and name in self._numeric:
+            formatted[known] = format_numbers(uniques[known], spec)
+        else:
+            levels = self.feats[levels_of].levels if levels_of >= 0 else None
+            formatted[known] = [
+                None if is_missing(v) else format_field(v, spec, lang, levels)
+                for v in uniques[known].tolist()
+            ]
+        done[need] = True
+        return formatted[wanted]
+
+    def codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(each row's value code, the distinct values): code 0 is the missing value (None)."""
+        if name not in self._codes:
+            col = self.frame[name]
+            if pd.api.types.is_numeric_dtype(col.dtype):
+                self._numeric.add(name)
+            codes, uniques = pd.factorize(col, use_na_sentinel=True)
+            values = np.empty(len(uniques) + 1, dtype=object)
+            values[1:] = np.asarray(uniques, dtype=object)
+            self._codes[name] = (codes.astype(np.int64) + 1, values)
+        return self._codes[name]
+
+    def _combination(self, fields: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(each row's combination of the fields' values, a row of each combination)."""
+        if fields not in self._combos:
+            firsts, key = _combination_codes([self.codes(name)[0] for name in fields])
+            self._combos[fields] = (key, firsts)
+        return self._combos[fields]
+
+    @staticmethod
+    def _cache(
+        store: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]],
+        key: tuple[Any, ...],
+        size: int,
+        ids: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(values, filled mask) of ``size`` entries under ``key``, created empty on first use:
+        ids into ``table`` (-1) or objects (None)."""
+        if key not in store:
+            empty = np.full(size, -1, dtype=np.int64) if ids else np.full(size, None, dtype=object)
+            store[key] = (empty, np.zeros(size, dtype=bool))
+        return store[key]
 
 
 def _combination_codes(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(first row of each distinct combination of the columns' values, each row's combination)."""
+    """(first row of each distinct combination of the columns' values, each row's combination).
+
+    Combinations are numbered in order of first appearance (as ``pd.factorize`` numbers), so a
+    combination's first row is where its number first shows. Integer columns of a short range
+    are packed into one key without hashing; other columns are factorized first."""
     n = len(columns[0])
     key = np.zeros(n, dtype=np.int64)
+    size = 1
     for col in columns:
-        codes = pd.factorize(col, use_na_sentinel=False)[0].astype(np.int64)
-        key = pd.factorize(key * (int(codes.max(initial=0)) + 1) + codes)[0].astype(np.int64)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1)
+        codes, k = _dense_codes(col)
+        if k <= 1:
+            continue  # one value: it tells no rows apart
+        if size * k >= 2**62:
+            key, uniques = pd.factorize(key)
+            size = len(uniques)
+        key = key * k + codes
+        size *= k
+    key = pd.factorize(key)[0].astype(np.int64)
+    seen = np.maximum.accumulate(np.concatenate([[-1], key[:-1]])) if n else key
+    return np.flatnonzero(key > seen), key
+
+
+def _dense_codes(col: np.ndarray) -> tuple[np.ndarray, int]:
+    """(codes in ``range(k)``, k) that are equal exactly where the column's values are."""
+    if col.dtype.kind in "iu" and len(col):
+        lo, hi = int(col.min()), int(col.max())
+        if hi - lo < max(len(col), 2**16):
+            return col.astype(np.int64) - lo, hi - lo + 1
+    codes, uniques = pd.factorize(col, use_na_sentinel=False)
+    return codes.astype(np.int64), len(uniques)
 
 
 def _join_one(texts: Iterable[Any], sep: str) -> str | None:
@@ -357,16 +463,28 @@ def _join_one(texts: Iterable[Any], sep: str) -> str | None:
     return sep.join(seen) if seen else None
 
 
-def _join_facts(columns: list[np.ndarray], sep: str) -> np.ndarray:
-    """Per row: the non-empty texts of ``columns``, duplicates dropped, joined by ``sep`` (once
-    per distinct combination of texts)."""
+def _join_facts(columns: list[np.ndarray], sep: str, table: Sequence[str]) -> np.ndarray:
+    """Per row: the non-empty texts of ``columns`` (ids into ``table``, -1 for none),
+    duplicates dropped, joined by ``sep`` (once per distinct combination of texts)."""
     n = len(columns[0]) if columns else 0
     if n == 0:
         return np.full(n, None, dtype=object)
     first, inverse = _combination_codes(columns)
     joined = np.empty(len(first), dtype=object)
-    joined[:] = [_join_one((col[i] for col in columns), sep) for i in first]
+    joined[:] = [
+        _join_ids([c for c in ids if c >= 0], table, sep)
+        for ids in np.stack(columns, axis=1)[first].tolist()
+    ]
     return joined[inverse]
+
+
+def _join_ids(ids: list[int], table: Sequence[str], sep: str) -> str | None:
+    """:func:`_join_one` of the texts ``ids`` name (one text, or one text repeated: itself)."""
+    if not ids:
+        return None
+    if ids.count(ids[0]) == len(ids):
+        return table[ids[0]] or None
+    return _join_one((table[c] for c in ids), sep)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,6 +573,7 @@ def reason_codes(
     context = _village_context(feats, phi, chosen, household, floor, cfg, renderer, n)
     for lang in _LANGS:
         out[f"context_{lang}"] = pd.array(context[lang], dtype="string")
+    covered = _covered(in_place, cfg, n)  # assistance in place: the same in both registers
     for register in (False, True) if mode == "internal" else (True,):
         measures = _measures(
             feats,
@@ -467,6 +586,7 @@ def reason_codes(
             register,
             in_place,
             n,
+            covered,
         )
         prefix = "public_" if register else ""
         for key, values in measures.items():
@@ -610,12 +730,12 @@ def _slot_texts(
             for pub in (False, True):
                 parts: list[np.ndarray] = []
                 for r in range(picked.shape[1]):
-                    col = np.full(len(rows), None, dtype=object)
+                    col = np.full(len(rows), -1, dtype=np.int64)
                     for j in np.unique(picked[ok[:, r], r]):
                         sel = np.flatnonzero(ok[:, r] & (picked[:, r] == j))
                         col[sel] = renderer.render(int(j), rows[sel], lang, pub)
                     parts.append(col)
-                texts[(lang, pub)][rows] = _join_facts(parts, sep[lang])
+                texts[(lang, pub)][rows] = _join_facts(parts, sep[lang], renderer.table)
     return texts, top
 
 
@@ -691,12 +811,12 @@ def _village_context(
     for lang in _LANGS:
         parts = []
         for r in range(picked.shape[1]):
-            col = np.full(n, None, dtype=object)
+            col = np.full(n, -1, dtype=np.int64)
             for j in np.unique(picked[ok[:, r], r]):
                 sel = np.flatnonzero(ok[:, r] & (picked[:, r] == j))
                 col[sel] = renderer.render(int(j), sel, lang, False)
             parts.append(col)
-        out[lang] = _join_facts(parts, sep[lang])
+        out[lang] = _join_facts(parts, sep[lang], renderer.table)
     return out
 
 
@@ -771,18 +891,26 @@ def _measure_keys(ranked: np.ndarray, weights: np.ndarray, have: np.ndarray) -> 
     top = ranked_w[:, :1]
     mentioned = ranked >= 0
     ratios = np.zeros((n, m), dtype=np.float64)
-    flat = (ranked_w[mentioned] / np.broadcast_to(top, (n, m))[mentioned]).tolist()
-    ratios[mentioned] = [round(x, 6) for x in flat]
-    key = np.concatenate(
-        [ranked.astype(np.float64), ratios, have.astype(np.float64)[:, None]], axis=1
-    )
-    key = np.ascontiguousarray(key)
-    _, firsts, inverse = np.unique(
-        key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel(),
-        return_index=True,
-        return_inverse=True,
-    )
-    return firsts[inverse.reshape(-1)]
+    ratios[mentioned] = _round6(ranked_w[mentioned] / np.broadcast_to(top, (n, m))[mentioned])
+    columns = [*ranked.T, *ratios.T, have]
+    firsts, key = _combination_codes(columns)
+    return firsts[key]
+
+
+def _round6(x: np.ndarray) -> np.ndarray:
+    """``round(v, 6)`` of every value, as Python rounds (correctly, half to even).
+
+    numpy's ``round`` takes the nearest integer of ``x * 1e6`` and divides by ``1e6``: the same
+    double as Python's unless ``x * 1e6`` lies (within its rounding error) on a half, where
+    the product's error may tip it. Those few values, and large or non-finite ones, are
+    rounded by Python."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = x * 1e6
+        out = np.round(x, 6)
+        near_half = ~(np.abs(scaled - np.floor(scaled) - 0.5) > 1e-6)
+    doubt = np.flatnonzero(near_half | ~(np.abs(x) < 1e6))
+    out[doubt] = [round(v, 6) for v in x[doubt].tolist()]
+    return out
 
 
 def _measure_texts(
@@ -790,15 +918,11 @@ def _measure_texts(
 ) -> tuple[np.ndarray, list[tuple[str | None, ...]]]:
     """Each household's wording (an index into the returned list of distinct wordings)."""
     codes = np.concatenate([np.where(proposed, ranked, -1), np.where(already, ranked, -1)], axis=1)
-    codes = np.ascontiguousarray(codes.astype(np.int64))
-    distinct, inverse = np.unique(
-        codes.view(np.dtype((np.void, 8 * codes.shape[1]))).ravel(), return_inverse=True
-    )
+    firsts, inverse = _combination_codes(list(codes.T))
     names = list(cfg.measures)
     m = ranked.shape[1]
     texts: list[tuple[str | None, ...]] = []
-    for row in distinct:
-        values = np.frombuffer(row.tobytes(), dtype=np.int64)
+    for values in codes[firsts]:
         prop = [names[c] for c in values[:m] if c >= 0]
         have = [names[c] for c in values[m:] if c >= 0]
         texts.append(
@@ -844,11 +968,13 @@ def _measures(
     public: bool,
     in_place: Sequence[Iterable[str] | None] | None,
     n: int,
+    covered: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """At most ``max_measures`` measures per household, weighted by the contributions of the
     reasons suggesting them, net of assistance in place (reported as "已享受…" instead).
 
-    Vectorised over households; wording is assembled once per distinct choice."""
+    Vectorised over households; wording is assembled once per distinct choice. ``covered``:
+    ``_covered(in_place, cfg, n)`` when already known (both registers share it)."""
     keys = ("measures_zh", "measures_en", "measures_in_place_zh", "measures_in_place_en")
     out = {k: np.full(n, None, dtype=object) for k in keys}
     if n == 0 or not cfg.measures:
@@ -856,8 +982,8 @@ def _measures(
     weights, first = _measure_weights(
         feats, groups, reason_types, reason_features, chosen_sum, valid, cfg, public
     )
-    have, covered = _covered(in_place, cfg, n)
-    ranked, proposed, already = _measure_choice(weights, first, covered, cfg)
+    have, in_place_covers = covered or _covered(in_place, cfg, n)
+    ranked, proposed, already = _measure_choice(weights, first, in_place_covers, cfg)
     any_weight = ranked[:, 0] >= 0
     source = _measure_keys(ranked, weights, have)
     wording, texts = _measure_texts(ranked, proposed, already, cfg)

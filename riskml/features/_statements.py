@@ -29,6 +29,7 @@ Templates are Python ``str.format`` strings over the household's feature and fac
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import string
 from collections.abc import Mapping, Sequence
@@ -45,10 +46,13 @@ __all__ = [
     "OPERATORS",
     "Statement",
     "format_field",
+    "format_numbers",
+    "is_missing",
     "month_label",
     "render_template",
     "statement_mask",
     "template_fields",
+    "template_parts",
 ]
 
 Lang = Literal["zh", "en"]
@@ -126,9 +130,18 @@ class Statement(StrictModel):
         return list(dict.fromkeys(names))
 
 
+@functools.lru_cache(maxsize=4096)
+def template_parts(template: str) -> tuple[tuple[str, str | None, str], ...]:
+    """A template as ``(literal, field or None, format spec)`` pieces, parsed once per template."""
+    return tuple(
+        (literal, field, spec or "")
+        for literal, field, spec, _ in string.Formatter().parse(template)
+    )
+
+
 def template_fields(template: str) -> list[str]:
     """Field names in a template, in order (``value`` kept as written)."""
-    return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    return [f for _, f, _ in template_parts(template) if f is not None]
 
 
 def month_label(day: Any, lang: Lang) -> str:
@@ -139,7 +152,8 @@ def month_label(day: Any, lang: Lang) -> str:
     return f"{_MONTHS_EN[ts.month - 1]} {ts.year}"
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """A value a template cannot quote: None, NA, NaT or NaN."""
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, float):
@@ -166,6 +180,17 @@ def format_field(
     return format(number, spec)
 
 
+def format_numbers(values: np.ndarray, spec: str) -> list[str]:
+    """:func:`format_field` of many known numbers at once (``abs:`` prefix = magnitude).
+
+    The same strings, value for value: ``x + 0.0`` turns ``-0.0`` into ``0.0`` (never "-0")
+    and leaves every other number as it is."""
+    numbers = np.asarray(values, dtype=np.float64)
+    if spec.startswith("abs:"):
+        numbers, spec = np.abs(numbers), spec[4:]
+    return [format(x, spec) for x in (numbers + 0.0).tolist()]
+
+
 def render_template(
     template: str,
     feature_name: str,
@@ -175,17 +200,15 @@ def render_template(
 ) -> str | None:
     """Fill ``template`` with one household's values; ``None`` when a quoted value is missing."""
     parts: list[str] = []
-    for literal, field_name, spec, _conv in string.Formatter().parse(template):
+    for literal, field_name, spec in template_parts(template):
         parts.append(literal)
         if field_name is None:
             continue
         name = feature_name if field_name == "value" else field_name
         value = row.get(name) if hasattr(row, "get") else None
-        if _missing(value):
+        if is_missing(value):
             return None
-        parts.append(
-            format_field(value, spec or "", lang, levels if name == feature_name else None)
-        )
+        parts.append(format_field(value, spec, lang, levels if name == feature_name else None))
     return "".join(parts)
 
 
@@ -202,16 +225,30 @@ def _as_array(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def statement_mask(
-    statement: Statement, feature_name: str, frame: pd.DataFrame, *, has_as_of: bool = True
+    statement: Statement,
+    feature_name: str,
+    frame: pd.DataFrame,
+    *,
+    has_as_of: bool = True,
+    columns: dict[str, tuple[np.ndarray | None, np.ndarray]] | None = None,
 ) -> np.ndarray:
-    """Rows of ``frame`` for which ``statement`` holds and every field it quotes is known."""
+    """Rows of ``frame`` for which ``statement`` holds and every field it quotes is known.
+
+    ``columns``: the frame's columns as (values or None, missing mask), filled as they are
+    read (pass the same dict for many statements on one frame)."""
     n = len(frame)
     ok = np.ones(n, dtype=bool)
+    seen = {} if columns is None else columns
     for name, clause in statement.when.items():
         col = feature_name if name == "value" else name
         if col not in frame.columns:
             return np.zeros(n, dtype=bool)
-        values, missing = _as_array(frame[col])
+        cached = seen.get(col)
+        if cached is not None and cached[0] is not None:
+            values, missing = cached[0], cached[1]
+        else:
+            values, missing = _as_array(frame[col])
+            seen[col] = (values, missing)
         ok &= ~missing
         for op, level in clause.items():
             with np.errstate(invalid="ignore"):
@@ -232,12 +269,21 @@ def statement_mask(
             if not has_as_of:
                 return np.zeros(n, dtype=bool)
             if name in frame.columns:  # one scoring date per row: a row without one is not stated
-                ok &= frame[name].notna().to_numpy(dtype=bool)
+                ok &= _known(frame, name, seen)
             continue
         if name not in frame.columns:
             return np.zeros(n, dtype=bool)
-        ok &= frame[name].notna().to_numpy(dtype=bool)
+        ok &= _known(frame, name, seen)
     return ok
+
+
+def _known(
+    frame: pd.DataFrame, name: str, columns: dict[str, tuple[np.ndarray | None, np.ndarray]]
+) -> np.ndarray:
+    """Rows where column ``name`` has a value."""
+    if name not in columns:
+        columns[name] = (None, frame[name].isna().to_numpy(dtype=bool))
+    return ~columns[name][1]
 
 
 def _compare(values: np.ndarray, op: str, level: float) -> np.ndarray:
@@ -267,15 +313,17 @@ def first_statement(
 ) -> np.ndarray:
     """Per row: the index of the first statement that holds, or -1 (the feature is not stated)."""
     chosen = np.full(len(frame), -1, dtype=np.int64)
+    columns: dict[str, tuple[np.ndarray | None, np.ndarray]] = {}
     for k, st in enumerate(statements):
-        hit = statement_mask(st, feature_name, frame, has_as_of=has_as_of) & (chosen < 0)
+        hit = statement_mask(st, feature_name, frame, has_as_of=has_as_of, columns=columns)
+        hit &= chosen < 0
         chosen[hit] = k
     return chosen
 
 
 def as_of_values(as_of: Any) -> dict[str, str] | None:
     """The ``as_of_*`` template fields for a scoring date (``None`` when unknown)."""
-    if as_of is None or _missing(as_of):
+    if as_of is None or is_missing(as_of):
         return None
     if isinstance(as_of, str):
         as_of = dt.date.fromisoformat(as_of[:10])

@@ -570,18 +570,23 @@ def test_unknown_risk_type_and_shape_errors() -> None:
 
 
 def test_statements_rendered_once_per_distinct_value(monkeypatch: pytest.MonkeyPatch) -> None:
-    """3,000 households with three distinct costs: each internal template is filled once per
-    distinct value and language, the public one (which quotes no value) once per language."""
+    """3,000 households with three distinct costs: each value is formatted once per language,
+    and the public template (which quotes no value) needs no formatting at all."""
     import riskml.explain._reasons as reasons_module
 
-    calls: list[tuple[str, Any]] = []
-    real = reasons_module.render_template
+    calls: list[tuple[Any, str]] = []
+    real_field, real_numbers = reasons_module.format_field, reasons_module.format_numbers
 
-    def counting(template: str, name: str, row: Any, lang: Any, levels: Any = None) -> str | None:
-        calls.append((template, row.get(name)))
-        return real(template, name, row, lang, levels)
+    def one(value: Any, spec: str, lang: Any, levels: Any = None) -> str:
+        calls.append((value, spec))
+        return real_field(value, spec, lang, levels)
 
-    monkeypatch.setattr(reasons_module, "render_template", counting)
+    def many(values: Any, spec: str) -> list[str]:
+        calls.extend((v, spec) for v in values)
+        return real_numbers(values, spec)
+
+    monkeypatch.setattr(reasons_module, "format_field", one)
+    monkeypatch.setattr(reasons_module, "format_numbers", many)
     n = 3000
     rows = [{"oop_medical": 1.0}] * n
     values = frame([{"oop_medical": [10000.0, 20000.0, 30000.0][i % 3]} for i in range(n)])
@@ -592,7 +597,63 @@ def test_statements_rendered_once_per_distinct_value(monkeypatch: pytest.MonkeyP
         "自付医疗费用30,000元",
     }
     assert set(reasons["reason_1_public_zh"]) == {"家庭医疗自付费用较高"}
-    assert len(calls) == 3 * 2 + 1 * 2
+    assert sorted(calls) == sorted([(v, ",.0f") for v in (10000.0, 20000.0, 30000.0)] * 2)
+
+
+LEVELS = {"flood": {"zh": "洪涝", "en": "flood"}, "drought": {"zh": "干旱", "en": "drought"}}
+QUOTING = [
+    StandInFeature(
+        "disaster_kind", "disaster", dtype="category", levels=LEVELS,
+        statements=(st({"value": {"ne": "none"}}, "{{受灾}}{value}，损失{loss:,.0f}元（{year}年）",
+                       "{value} losses of {loss:,.0f} yuan in {year} {{est.}}"),),
+    ),
+    StandInFeature(
+        "n_sick", "illness",
+        statements=(st({"value": {"ge": 2}}, "{year}年病人{value}人，{note}", "{value} sick ({note}), {year}"),
+                    st({"value": {"ge": 1}}, "病人{value:.0f}人", "{value:.0f} sick")),
+    ),
+]  # fmt: skip
+
+
+def test_filled_statements_equal_the_template_filled_household_by_household() -> None:
+    """Templates quoting several fields (a category with its labels, a nullable integer, a
+    string, a float, signed zeros), escaped braces, missing values: the vectorised filling says
+    exactly what filling each household's template alone says."""
+    from riskml.features._statements import first_statement, render_template
+
+    rng = np.random.default_rng(3)
+    n = 500
+    values = pd.DataFrame(
+        {
+            "disaster_kind": pd.Categorical(
+                rng.choice(["flood", "drought", "none", None], n),
+                categories=["flood", "drought", "none"],
+            ),
+            "n_sick": pd.array(rng.choice([0, 1, 2, 3, None], n), dtype="Int64"),
+            "loss": np.where(rng.random(n) < 0.1, np.nan, rng.choice([0.0, -0.0, 1500.0, 2e6], n)),
+            "year": pd.array(rng.choice([2023, 2024], n), dtype="Int64"),
+            "note": pd.array(rng.choice(["需陪护", "a note", None], n), dtype="string"),
+        }
+    )
+    contrib = np.column_stack([rng.random(n), rng.random(n), np.full(n, -3.0)])
+    reasons = reason_codes(contrib, values, QUOTING, min_contribution=0.0)
+    compared: list[str | None] = []
+    for f in QUOTING:
+        chosen = first_statement(f.statements, f.name, values, has_as_of=False)
+        for k in (1, 2):
+            rows = np.flatnonzero(reasons[f"reason_{k}_feature"].fillna("").to_numpy() == f.name)
+            for i in rows:
+                row = values.iloc[i].to_dict()
+                for lang in ("zh", "en"):
+                    template = f.statements[chosen[i]].text(lang, False)  # type: ignore[arg-type]
+                    expected = render_template(template, f.name, row, lang, f.levels)  # type: ignore[arg-type]
+                    got = reasons.loc[i, f"reason_{k}_{lang}"]
+                    assert (pd.isna(got) and expected is None) or got == expected, (i, lang)
+                    compared.append(expected)
+    filled = {t for t in compared if t is not None}
+    assert len(filled) > 20
+    assert any(t.startswith("{受灾}洪涝") for t in filled) and any("est.}" in t for t in filled)
+    assert any(t.startswith("病人") for t in filled) and any("年病人" in t for t in filled)
 
 
 def test_risk_type_coverage() -> None:
@@ -816,3 +877,49 @@ def test_vectorised_measures_equal_the_household_loop(public: bool) -> None:
     assert sum(v is not None for v in ref["measures_zh"]) > n // 2
     for key, values in ref.items():
         assert list(ours[key]) == list(values), key
+
+
+def test_weight_ratios_round_as_python_rounds() -> None:
+    """The measures' wording key rounds weight ratios to 6 decimals exactly as ``round`` does,
+    at halves and next to them too (numpy's own rounding can differ there)."""
+    from riskml.explain._reasons import _round6
+
+    rng = np.random.default_rng(5)
+    halves = (rng.integers(0, 10**6, 20_000) + 0.5) / 1e6
+    values = np.concatenate(
+        [
+            rng.random(50_000),
+            halves,
+            np.nextafter(halves, 1.0),
+            np.nextafter(halves, 0.0),
+            [0.0, -0.0, 1.0, 2.5e-6, -1.2345675, 1e300, np.inf, -np.inf, np.nan],
+        ]
+    )
+    got = _round6(values.copy())
+    expected = np.array([round(v, 6) for v in values.tolist()])
+    same = (got == expected) & (np.signbit(got) == np.signbit(expected))
+    assert (same | (np.isnan(got) & np.isnan(expected))).all()
+
+
+def test_combinations_are_numbered_by_first_appearance() -> None:
+    """Rows with equal values in every column share a combination (missing values equal to each
+    other), numbered in order of first appearance; wide integer ranges and floats too."""
+    from riskml.explain._reasons import _combination_codes
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    columns = [
+        rng.integers(-1, 9, n),
+        rng.choice([3, 10**12], n),  # a range too wide to pack: factorized
+        np.where(rng.random(n) < 0.2, np.nan, rng.choice([0.5, 1.5], n)),
+        np.array(rng.choice(["a", "b", None], n), dtype=object),
+        np.zeros(n, dtype=np.int64),  # one value
+    ]
+    firsts, key = _combination_codes(columns)
+    seen: dict[tuple[Any, ...], int] = {}
+    expected = []
+    for i in range(n):
+        row = tuple("nan" if isinstance(c[i], float) and np.isnan(c[i]) else c[i] for c in columns)
+        expected.append(seen.setdefault(row, len(seen)))
+    assert key.tolist() == expected
+    assert firsts.tolist() == [expected.index(k) for k in range(len(seen))]
