@@ -211,6 +211,13 @@ class ScoringConfig(StrictModel):
 
     model_uri: str = "models:/riskml-recurrence@champion"
     chunk_households: int = Field(100_000, ge=1)
+    workers: int = Field(
+        2,
+        ge=1,
+        description="Processes the local engine scores chunks in (capped by the cores): 1 scores "
+        "in the calling process; more uses more cores and more memory (one chunk per worker). "
+        "The output does not depend on it.",
+    )
     tiers: TierConfig
     explain: ScoringExplainConfig = ScoringExplainConfig()
     change: ChangeConfig = ChangeConfig()
