@@ -5,13 +5,13 @@ only on its own rows, the roster-wide village context and the model), so ``worke
 score them side by side and the parent puts the results back in chunk order: the output does not
 depend on the number of workers.
 
-Where the platform has ``fork`` (Linux), the workers are forked after the bundle has been split
-(:class:`~riskml.scoring._local.BundleChunker`): they share the parent's tables copy-on-write and
-get only a chunk number per task, so nothing but the results is pickled. Elsewhere they are
-spawned, get the model once and each chunk's sub-bundle per task.
+Where the platform has ``fork`` (Linux) and it is safe (:func:`start_method`), the workers
+are forked after the bundle has been split (:class:`~riskml.scoring._local.BundleChunker`): they
+share the parent's tables copy-on-write and get only a chunk number per task, so nothing but the
+results is pickled. Otherwise they are started by a fork server (or spawned), get the model
+once and each chunk's sub-bundle per task.
 
-LightGBM and the numba kernels use threads (GNU OpenMP for LightGBM, which is not safe to use in
-a forked child once the parent has used it); every worker therefore runs them on one thread (one
+LightGBM and the numba kernels use threads (OpenMP); every worker runs them on one thread (one
 process per core instead), the way Spark tasks do (``riskml.scoring._spark``).
 """
 
@@ -21,6 +21,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -90,8 +91,30 @@ def _run_task(task: int | tuple[Any, Any]) -> Any:
 
 
 def start_method() -> str:
-    """``fork`` where the platform has it (nothing to ship), ``spawn`` elsewhere."""
-    return "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    """``fork`` where the platform has it and it is safe, else ``forkserver`` or ``spawn``.
+
+    Forking is unsafe once this process has run numba's OpenMP threading layer (numba aborts
+    the child: "fork() called from a process already using GNU OpenMP"), e.g. after scoring with
+    ``workers: 1`` or explaining in the same process. LightGBM's OpenMP is safe in a forked
+    child on one thread (every worker runs it on one).
+    """
+    methods = mp.get_all_start_methods()
+    if "fork" not in methods:
+        return "spawn"
+    if _numba_layer() != "omp":
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _numba_layer() -> str | None:
+    """The threading layer numba has started in this process (None: none yet, or no numba)."""
+    numba = sys.modules.get("numba")  # not imported: nothing of numba has run here
+    if numba is None:
+        return None
+    try:
+        return str(numba.threading_layer())
+    except ValueError:  # no parallel kernel has run in this process yet
+        return None
 
 
 def _stop(pool: ProcessPoolExecutor, failed: bool) -> None:
@@ -149,10 +172,14 @@ def score_in_workers(
     A worker's exception is raised in the parent with its message; a worker that dies (killed,
     out of memory) is a :class:`ScoringError`; Ctrl-C stops the workers.
     """
-    forked = start_method() == "fork"
+    method = start_method()
+    forked = method == "fork"
+    context = mp.get_context(method)
+    if method == "forkserver":  # its server imports the engine once; workers fork from it
+        context.set_forkserver_preload([score.__module__])
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=mp.get_context(start_method()),
+        mp_context=context,
         initializer=_init_worker,
         initargs=(score, job, chunks if forked else None),
     )
