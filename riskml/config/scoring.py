@@ -214,9 +214,9 @@ class ScoringConfig(StrictModel):
     workers: int = Field(
         2,
         ge=1,
-        description="Processes the local engine scores chunks in (capped by the cores): 1 scores "
-        "in the calling process; more uses more cores and more memory (one chunk per worker). "
-        "The output does not depend on it.",
+        description="Processes the local engine scores in (capped by the cores); 1 scores in "
+        "the calling process. A chunk of chunk_households is split among the workers, so about "
+        "as many households are in memory at once. The output does not depend on it.",
     )
     tiers: TierConfig
     explain: ScoringExplainConfig = ScoringExplainConfig()

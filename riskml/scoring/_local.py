@@ -201,10 +201,11 @@ def score_chunk(job: ChunkJob, part: Bundle, uni: pd.DataFrame) -> ChunkResult:
 
 
 def _chunk_size(n_households: int, chunk_households: int, workers: int) -> int:
-    """``chunk_households``, smaller when needed to give every worker a chunk."""
+    """``chunk_households`` shared by the workers (as many households in memory at once as in
+    one process), and small enough to give every worker a chunk."""
     if workers <= 1:
         return chunk_households
-    return max(1, min(chunk_households, -(-n_households // workers)))
+    return max(1, min(-(-chunk_households // workers), -(-n_households // workers)))
 
 
 def _score_chunks(

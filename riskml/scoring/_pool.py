@@ -18,6 +18,7 @@ process per core instead), the way Spark tasks do (``riskml.scoring._spark``).
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing as mp
 import os
 import signal
@@ -184,6 +185,8 @@ def score_in_workers(
         initargs=(score, job, chunks if forked else None),
     )
     failed = True
+    if forked:
+        gc.freeze()  # the workers' garbage collector leaves the shared objects' pages alone
     try:
         pool.submit(_ready).result()  # fork every worker now, before any other thread starts
         on_done, stop = start_progress()
@@ -199,4 +202,5 @@ def score_in_workers(
         ) from exc
     finally:
         _stop(pool, failed)
+        gc.unfreeze()
     return results
