@@ -219,6 +219,13 @@ class ScoringConfig(StrictModel):
 
     model_uri: str = "models:/riskml-recurrence@champion"
     chunk_households: int = Field(100_000, ge=1)
+    workers: int = Field(
+        2,
+        ge=1,
+        description="Processes the local engine scores in (capped by the cores); 1 scores in "
+        "the calling process. A chunk of chunk_households is split among the workers, so about "
+        "as many households are in memory at once. The output does not depend on it.",
+    )
     tiers: TierConfig
     explain: ScoringExplainConfig = ScoringExplainConfig()
     change: ChangeConfig = ChangeConfig()

@@ -21,6 +21,7 @@ from riskml.config.scoring import ScoringConfig
 from riskml.data import Bundle
 from riskml.scoring._ids import arrow_ids, id_positions
 from riskml.scoring._partition import ExplainSelection, PartitionResult, score_partition
+from riskml.scoring._pool import score_in_workers, usable_workers
 from riskml.scoring.columns import EXPLANATION_COLUMNS
 
 __all__ = ["BundleChunker", "EngineOutput", "run_local"]
@@ -168,6 +169,77 @@ def _progress(
     return advance, lambda: None
 
 
+@dataclass(frozen=True)
+class ChunkJob:
+    """What every chunk of one pass is scored with (shipped once to each worker process)."""
+
+    as_of: dt.date
+    model: Any
+    context: pd.DataFrame | None
+    config: ScoringConfig
+    explain: ExplainSelection
+    drift_fraction: float
+    reason_mode: str
+
+
+@dataclass
+class ChunkResult:
+    """One scored chunk: score columns, reasons of the explained rows, drift sample, timings."""
+
+    core: pd.DataFrame
+    reasons: pd.DataFrame
+    drift: pd.DataFrame
+    stats: dict[str, float]
+    households: int
+
+
+def score_chunk(job: ChunkJob, part: Bundle, uni: pd.DataFrame) -> ChunkResult:
+    """Score one chunk with :func:`score_partition` (in this process or in a worker)."""
+    res: PartitionResult = score_partition(
+        part,
+        job.as_of,
+        job.model,
+        job.context,
+        job.config,
+        explain=job.explain,
+        drift_fraction=job.drift_fraction,
+        universe=uni,
+        reason_mode=job.reason_mode,
+    )
+    core, why = split_result(res.scores)
+    return ChunkResult(core, why, res.drift_features, dict(res.stats), len(uni))
+
+
+def _chunk_size(n_households: int, chunk_households: int, workers: int) -> int:
+    """``chunk_households`` shared by the workers (as many households in memory at once as in
+    one process), and small enough to give every worker a chunk."""
+    if workers <= 1:
+        return chunk_households
+    return max(1, min(-(-chunk_households // workers), -(-n_households // workers)))
+
+
+def _score_chunks(
+    chunker: BundleChunker, job: ChunkJob, workers: int, progress: Callable[[], Any]
+) -> list[ChunkResult]:
+    """Every chunk scored, in chunk order: in this process (``workers`` 1) or in workers."""
+    if workers > 1:
+
+        def start() -> tuple[Callable[[ChunkResult], None], Callable[[], None]]:
+            advance, stop = progress()
+            return (lambda r: advance(r.households)), stop
+
+        return score_in_workers(chunker, score_chunk, job, workers, start)
+    results = []
+    advance, stop = progress()
+    try:
+        for i in range(len(chunker)):
+            results.append(score_chunk(job, *chunker.chunk(i)))
+            advance(results[-1].households)
+    finally:
+        stop()
+    return results
+
+
 def run_local(
     bundle: Bundle,
     universe: pd.DataFrame,
@@ -182,37 +254,25 @@ def run_local(
     console: Any = None,
     reason_mode: str = "internal",
 ) -> EngineOutput:
-    """Score ``universe``'s households chunk by chunk; see :func:`score_partition`."""
-    chunker = BundleChunker(bundle, universe, config.chunk_households)
-    cores: list[pd.DataFrame] = []
-    reasons: list[pd.DataFrame] = []
-    drifts: list[pd.DataFrame] = []
+    """Score ``universe``'s households chunk by chunk; see :func:`score_partition`.
+
+    With ``config.workers`` > 1 the chunks are scored in that many processes (capped by the
+    cores and the households; :mod:`riskml.scoring._pool`); the output is the same.
+    """
+    workers = usable_workers(config.workers, len(universe))
+    size = _chunk_size(len(universe), config.chunk_households, workers)
+    chunker = BundleChunker(bundle, universe, size)
+    workers = min(workers, len(chunker))
+    job = ChunkJob(as_of, model, context, config, explain, drift_fraction, reason_mode)
+    results = _score_chunks(
+        chunker, job, workers, lambda: _progress(len(universe), description, console)
+    )
     timings: dict[str, float] = {}
-    advance, stop = _progress(len(universe), description, console)
-    try:
-        for part, uni in chunker:
-            res: PartitionResult = score_partition(
-                part,
-                as_of,
-                model,
-                context,
-                config,
-                explain=explain,
-                drift_fraction=drift_fraction,
-                universe=uni,
-                reason_mode=reason_mode,
-            )
-            core, why = split_result(res.scores)
-            cores.append(core)
-            reasons.append(why)
-            if len(res.drift_features):
-                drifts.append(res.drift_features)
-            for k, v in res.stats.items():
-                timings[k] = timings.get(k, 0.0) + v
-            advance(len(uni))
-    finally:
-        stop()
-    scores = pd.concat(cores, ignore_index=True)
-    reason_frame = pd.concat(reasons, ignore_index=True)
+    for r in results:
+        for k, v in r.stats.items():
+            timings[k] = timings.get(k, 0.0) + v
+    scores = pd.concat([r.core for r in results], ignore_index=True)
+    reason_frame = pd.concat([r.reasons for r in results], ignore_index=True)
+    drifts = [r.drift for r in results if len(r.drift)]
     drift = pd.concat(drifts, ignore_index=True) if drifts else pd.DataFrame()
     return EngineOutput(scores, reason_frame, drift, timings)

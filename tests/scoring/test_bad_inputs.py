@@ -300,3 +300,14 @@ def test_unknown_shap_method_in_the_scoring_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"explain\.method") as err:
         load_scoring_config(path)
     assert str(path) in str(err.value)
+
+
+def test_zero_workers_in_the_scoring_config(tmp_path: Path) -> None:
+    """scoring.yaml workers: 0 → ConfigError naming the file and workers."""
+    text = (config_dir() / "scoring.yaml").read_text(encoding="utf-8")
+    assert "\nworkers: 2\n" in text
+    path = tmp_path / "scoring.yaml"
+    path.write_text(text.replace("\nworkers: 2\n", "\nworkers: 0\n"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"workers") as err:
+        load_scoring_config(path)
+    assert str(path) in str(err.value)
