@@ -27,8 +27,11 @@ Usage (from the repository root)::
         b=/tmp/prov_b
     python benchmarks/models_two_provinces.py report      # -> results/models_two_provinces.md
 
-``run`` writes ``benchmarks/results/models_<name>_<variant>.json``; ``report`` combines
-whatever JSON files exist into one markdown table.
+``run VARIANT [--config=PATH] NAME=DIR ...`` writes ``benchmarks/results/models_<name>_<variant>.json``
+(``--config`` = a training config other than ``configs/training.yaml``, to compare two settings of
+one checkout); the ground truth beside each bundle (``DIR.truth.parquet``) adds the oracle.
+``report`` combines whatever JSON files exist into one markdown table. Variant names hold no
+underscore.
 """
 
 from __future__ import annotations
@@ -78,7 +81,17 @@ def _git(path: Path) -> str:
         return "?"
 
 
-def measure(data_dir: str) -> dict[str, Any]:
+def _oracle(data_dir: str) -> Any:
+    """The province's ground truth (``<bundle>.truth.parquet`` beside it), when there is one."""
+    truth = Path(str(data_dir).rstrip("/") + ".truth.parquet")
+    if not truth.is_file():
+        return None
+    from riskml.synth import GroundTruthOracle
+
+    return GroundTruthOracle(truth)
+
+
+def measure(data_dir: str, config_path: str | None = None) -> dict[str, Any]:
     """Backtest one province with the importable riskml and return every figure."""
     import riskml
     from riskml.models import backtest as run_backtest
@@ -86,7 +99,12 @@ def measure(data_dir: str) -> dict[str, Any]:
     from riskml.tracking._pipeline import load_inputs
 
     t0 = time.perf_counter()
-    inputs = load_inputs(data_dir, progress=lambda m: print("  ", m, flush=True))
+    inputs = load_inputs(
+        data_dir,
+        config_path=config_path,
+        oracle=_oracle(data_dir),
+        progress=lambda m: print("  ", m, flush=True),
+    )
     ts, config = inputs.training_set, inputs.config
     said: list[str] = []
     try:
@@ -129,6 +147,7 @@ def measure(data_dir: str) -> dict[str, Any]:
     )
     pred_types = lookup.reindex(pred_key).to_numpy(dtype=object)
     by_type = _risk.recall_by_risk_type(pred_types, selections, y)
+    by_rule = _by_rule(frame.loc[labelled], pred, config, y)
 
     flagged = selections["model"] > 0
     score = pred["score_model"].to_numpy(dtype=float)
@@ -164,6 +183,7 @@ def measure(data_dir: str) -> dict[str, Any]:
         "data": str(data_dir),
         "riskml": str(Path(riskml.__file__).parent.parent),
         "riskml_commit": _git(Path(riskml.__file__).parent),
+        "config": config_path or "configs/training.yaml",
         "extracted_on": str(inputs.bundle.extracted_on),
         "households": len(inputs.bundle.households),
         "as_of_first": str(pd.Timestamp(labelled_frame["as_of"].min()).date()),
@@ -208,6 +228,7 @@ def measure(data_dir: str) -> dict[str, Any]:
         },
         "methods": figures,
         "recall_by_risk_type": json.loads(by_type.reset_index().to_json(orient="records")),
+        "calibration_by_rule": json.loads(by_rule.reset_index().to_json(orient="records")),
         "flagged": int(flagged.sum()),
         "flagged_distinct_scores": len(np.unique(score[flagged])),
         "flagged_largest_tie_share": _metrics.largest_tie_share(score, flagged),
@@ -232,6 +253,25 @@ def measure(data_dir: str) -> dict[str, Any]:
         },
         "backtest_seconds": round(backtest_s, 1),
     }
+
+
+def _by_rule(labelled: pd.DataFrame, pred: pd.DataFrame, config: Any, y: np.ndarray) -> Any:
+    """Observed rate vs the model's mean probability on the test rows where each department
+    rule fires (``calibration_by_signal``)."""
+    from riskml.config.rules import load_rules_config
+    from riskml.models import RuleBaseline
+
+    rules = RuleBaseline(load_rules_config(config.rules_config).rules)
+    cols = rules.required_features
+    keyed = labelled.assign(
+        household_id=labelled["household_id"].astype(str), as_of=pd.to_datetime(labelled["as_of"])
+    ).set_index(["household_id", "as_of"])[cols]
+    rows = keyed.reindex(
+        pd.MultiIndex.from_arrays([pred["household_id"].astype(str), pd.to_datetime(pred["as_of"])])
+    ).reset_index(drop=True)
+    return _risk.calibration_by_signal(
+        rules.fired(rows), y, pred["score_model"].to_numpy(dtype=float)
+    )
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -371,10 +411,20 @@ def report() -> str:
                         f"{_fmt(ru.get('recall_at_capacity'))} |"
                     )
         lines += ["", "### Recall at capacity by recorded risk type (`risk_1`)", ""]
+        # the ceiling: the oracle's recall by type, from the last run that had the oracle
+        ceiling = next(
+            (
+                run["recall_by_risk_type"]
+                for run in reversed(list(variants.values()))
+                if "recall_oracle" in run["recall_by_risk_type"][0]
+            ),
+            None,
+        )
         header = "| risk type | positives |" + "".join(
             f" {v} model | {v} rules |" for v in variants
         )
-        lines += [header, "|---|---|" + "---|---|" * len(variants)]
+        header += " oracle |" if ceiling else ""
+        lines += [header, "|---|---|" + "---|---|" * len(variants) + ("---|" if ceiling else "")]
         base = next(iter(variants.values()))["recall_by_risk_type"]
         for row in base:
             t = row["risk_type"]
@@ -388,7 +438,36 @@ def report() -> str:
                     f" {r['flagged_model']:.0f}/{r['positives']} ({r['recall_model']:.0%}) |"
                     f" {r['flagged_rules']:.0f}/{r['positives']} ({r['recall_rules']:.0%}) |"
                 )
+            if ceiling:
+                o = next((x for x in ceiling if x["risk_type"] == t), None)
+                cells += (
+                    f" {o['flagged_oracle']:.0f}/{o['positives']} ({o['recall_oracle']:.0%}) |"
+                    if o
+                    else " |"
+                )
             lines.append(f"| {t} | {row['positives']} |{cells}")
+        with_rules = {
+            v: r["calibration_by_rule"] for v, r in variants.items() if r.get("calibration_by_rule")
+        }
+        if with_rules:
+            lines += [
+                "",
+                "### Out-of-time calibration where each department rule fires (model)",
+                "",
+                "Mean predicted probability / observed rate on the test rows where the rule fires; "
+                "`relative` = that ratio over the ratio on every row (below 1: the rule's rows are "
+                "under-predicted beyond the model's overall level, i.e. its lift is shrunk).",
+                "",
+                "| variant | rule | rows | observed | predicted | ratio | relative |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for variant, table in with_rules.items():
+                for r in table:
+                    lines.append(
+                        f"| {variant} | {r['signal']} | {r['rows']:,} | {_fmt(r['observed'], 4)} | "
+                        f"{_fmt(r['predicted'], 4)} | {_fmt(r['ratio'], 2)} | "
+                        f"{_fmt(r['relative_ratio'], 2)} |"
+                    )
         for variant, run in variants.items():
             if not run.get("calibrators"):
                 continue
@@ -445,10 +524,13 @@ def main(argv: list[str]) -> None:
     RESULTS.mkdir(exist_ok=True)
     if argv[0] == "run":
         variant, specs = argv[1], argv[2:]
+        config_path = None
+        if specs and specs[0].startswith("--config="):
+            config_path, specs = specs[0].split("=", 1)[1], specs[1:]
         for spec in specs:
             name, data_dir = spec.split("=", 1)
             print(f"{name} ({variant}): {data_dir}", flush=True)
-            result = measure(data_dir)
+            result = measure(data_dir, config_path)
             out = RESULTS / f"models_{name}_{variant}.json"
             out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
             print(f"wrote {out}", flush=True)

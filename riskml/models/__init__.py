@@ -56,7 +56,11 @@ from riskml.models._metrics import (
     top_decile_calibration,
     wilson_interval,
 )
-from riskml.models._risktypes import label_risk_types, recall_by_risk_type
+from riskml.models._risktypes import (
+    calibration_by_signal,
+    label_risk_types,
+    recall_by_risk_type,
+)
 
 __all__ = [
     "CANDIDATES",
@@ -84,6 +88,7 @@ __all__ = [
     "TrainingSetLike",
     "backtest",
     "brier",
+    "calibration_by_signal",
     "calibrator_from_dict",
     "choose_calibrator",
     "expected_calibration_error",

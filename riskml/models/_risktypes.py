@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["UNRECORDED", "label_risk_types", "recall_by_risk_type"]
+__all__ = ["UNRECORDED", "calibration_by_signal", "label_risk_types", "recall_by_risk_type"]
 
 UNRECORDED = "unrecorded"
 """Risk type of a positive whose identification has no ``risk_1``."""
@@ -105,4 +105,53 @@ def recall_by_risk_type(
     for method in selections:
         table[f"recall_{method}"] = table[f"flagged_{method}"] / table["positives"]
     table.index.name = "risk_type"
+    return table
+
+
+def calibration_by_signal(
+    signals: pd.DataFrame, y: np.ndarray, probability: np.ndarray
+) -> pd.DataFrame:
+    """Observed rate against a model's mean probability on the rows where each signal is on.
+
+    The diagnostic behind recall by risk type: a model that ranks a kind of household too low
+    predicts, out of time, a lower rate for the rows a signal marks (a department rule firing,
+    e.g. a severe disability certificate) than those rows show. Because a model's overall level
+    can drift between years, each signal's ``ratio`` (mean probability / observed rate) is also
+    given against the ratio over every row: ``relative_ratio`` < 1 means the signal's rows are
+    under-predicted beyond the model's overall level (the signal's lift is shrunk).
+
+    Parameters
+    ----------
+    signals : DataFrame of bool
+        One column per signal (e.g. :meth:`RuleBaseline.fired`), one row per prediction.
+    y : array of 0/1
+        Labels of the same rows.
+    probability : array of float
+        The model's (calibrated) probability of the same rows.
+
+    Returns
+    -------
+    DataFrame indexed by signal (and ``all``): ``rows``, ``positives``, ``observed``,
+    ``predicted``, ``ratio`` and ``relative_ratio`` (NaN where a signal has no positives).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    probability = np.asarray(probability, dtype=np.float64)
+    if not (len(signals) == len(y) == len(probability)):
+        raise ValueError(
+            f"signals ({len(signals)} rows), y ({len(y)}) and probability ({len(probability)}) "
+            "must describe the same rows."
+        )
+    masks = {str(c): signals[c].to_numpy(dtype=bool) for c in signals.columns}
+    masks["all"] = np.ones(len(y), dtype=bool)
+    rows = []
+    for name, on in masks.items():
+        n, pos = int(on.sum()), float(y[on].sum())
+        observed = pos / n if n else np.nan
+        predicted = float(probability[on].mean()) if n else np.nan
+        ratio = predicted / observed if pos else np.nan
+        rows.append((name, n, pos, observed, predicted, ratio))
+    table = pd.DataFrame(
+        rows, columns=["signal", "rows", "positives", "observed", "predicted", "ratio"]
+    ).set_index("signal")
+    table["relative_ratio"] = table["ratio"] / table.loc["all", "ratio"]
     return table
