@@ -164,3 +164,18 @@ def _no_ambient_tracking_uri(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     monkeypatch.setenv("RISKML_MODELS_DIR", str(tmp_path / "default-models"))
+
+
+def model_with_input_schema(risk_model: Any, **changes: str) -> Any:
+    """``risk_model`` with its input schema changed (column -> type), as if trained on that."""
+    from riskml.tracking._riskmodel import RiskModel
+
+    other = RiskModel(
+        model=risk_model.model,
+        feature_set_definition=risk_model.feature_set_definition,
+        reference=risk_model.reference,
+        metadata=risk_model.metadata,
+        input_schema={**dict(risk_model.input_schema), **changes},
+    )
+    other._feature_set = risk_model.feature_set
+    return other

@@ -15,7 +15,7 @@ from riskml.scoring._local import run_local
 from riskml.scoring._partition import ExplainSelection, household_universe
 from riskml.scoring._run import score_bundle
 
-from .conftest import SCORING_AS_OF
+from .conftest import SCORING_AS_OF, model_with_input_schema
 
 
 def _config(workers: int, chunk_households: int) -> ScoringConfig:
@@ -43,18 +43,8 @@ def test_scores_in_workers_equal_scores_in_process(province_bundle: Any, risk_mo
 def test_an_error_in_a_worker_is_raised_with_its_message(
     province_bundle: Any, risk_model: Any
 ) -> None:
-    from riskml.tracking._riskmodel import RiskModel
-
-    schema = dict(risk_model.input_schema)
-    schema["household_assets_index"] = "double"  # a feature this catalog cannot compute
-    other = RiskModel(
-        model=risk_model.model,
-        feature_set_definition=risk_model.feature_set_definition,
-        reference=risk_model.reference,
-        metadata=risk_model.metadata,
-        input_schema=schema,
-    )
-    other._feature_set = risk_model.feature_set
+    # a feature this catalog cannot compute
+    other = model_with_input_schema(risk_model, household_assets_index="double")
     universe = household_universe(province_bundle)
     with pytest.raises(SignatureMismatchError, match="household_assets_index"):
         run_local(

@@ -24,7 +24,7 @@ from riskml.scoring import (
 )
 from riskml.scoring._columns import EXPLANATION_COLUMNS
 
-from .conftest import SCORING_AS_OF, TRAIN_AS_OF
+from .conftest import SCORING_AS_OF, TRAIN_AS_OF, model_with_input_schema
 
 
 def _config(**tiers: Any) -> ScoringConfig:
@@ -398,19 +398,11 @@ def test_drift_warning_names_the_shifted_features(province_bundle: Any, risk_mod
 def test_signature_mismatch_is_refused_naming_the_columns(
     province_bundle: Any, risk_model: Any, tmp_path: Path
 ) -> None:
-    from riskml.tracking._riskmodel import RiskModel
-
-    schema = dict(risk_model.input_schema)
-    schema["pc_income_last"] = "string"  # the model was trained with it as text: types differ
-    schema["household_assets_index"] = "double"  # and with a feature this catalog cannot compute
-    other = RiskModel(
-        model=risk_model.model,
-        feature_set_definition=risk_model.feature_set_definition,
-        reference=risk_model.reference,
-        metadata=risk_model.metadata,
-        input_schema=schema,
+    other = model_with_input_schema(
+        risk_model,
+        pc_income_last="string",  # the model was trained with it as text: types differ
+        household_assets_index="double",  # and with a feature this catalog cannot compute
     )
-    other._feature_set = risk_model.feature_set
     out = tmp_path / "s.parquet"
     with pytest.raises(
         SignatureMismatchError, match=r"household_assets_index.*pc_income_last"
