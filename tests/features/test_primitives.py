@@ -368,16 +368,21 @@ def _income_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_RECORDS: dict[tuple[int, str], list[dict[str, Any]]] = {}
+_RECORDS: dict[tuple[int, str], tuple[Any, list[dict[str, Any]]]] = {}
 
 
 def _records(bundle: Any, table: str) -> list[dict[str, Any]]:
-    """The table's rows as plain dicts (missing -> None), cached per bundle object."""
+    """The table's rows as plain dicts (missing -> None), cached per bundle object.
+
+    The cache holds the bundle itself next to its rows: an ``id()`` alone is reused once a
+    bundle is garbage-collected, and a later test's bundle would then read another's rows."""
     key = (id(bundle), table)
-    if key not in _RECORDS:
+    cached = _RECORDS.get(key)
+    if cached is None or cached[0] is not bundle:
         frame = bundle.tables[table]
-        _RECORDS[key] = frame.astype("object").where(frame.notna(), None).to_dict("records")
-    return _RECORDS[key]
+        rows = frame.astype("object").where(frame.notna(), None).to_dict("records")
+        cached = _RECORDS[key] = (bundle, rows)
+    return cached[1]
 
 
 def _rows_known(
