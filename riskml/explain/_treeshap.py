@@ -94,16 +94,6 @@ class TreeShapStats:
         }
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenated ``arange(start, start + length)`` for each pair, vectorised."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    shift = np.asarray(starts, dtype=np.int64) - (np.cumsum(lengths) - lengths)
-    return np.repeat(shift, lengths) + np.arange(total, dtype=np.int64)
-
-
 class TreeShapExplainer:
     """Exact TreeSHAP of a LightGBM booster for many rows, reusing work across rows and calls.
 
@@ -186,48 +176,84 @@ class TreeShapExplainer:
         words = self.ensemble.key_words
         self._tab_offset = np.concatenate([[0], np.cumsum(capacity)[:-1]]).astype(np.int64)
         self._pat_offset = np.concatenate([[0], np.cumsum(capacity // 2)[:-1]]).astype(np.int64)
-        total_slots = int(capacity.sum())
-        total_patterns = int((capacity // 2).sum())
-        self._tab_keys = np.zeros((total_slots, words), dtype=np.uint64)
-        self._tab_pid = np.full(total_slots, -1, dtype=np.int32)
-        self._pat_keys = np.zeros((total_patterns, words), dtype=np.uint64)
-        self._phi = np.zeros((total_patterns, self.units.cols.shape[1]), dtype=np.float64)
+        self._tab_used = int(capacity.sum())  # slots and pattern rows handed out so far
+        self._pat_used = int((capacity // 2).sum())
+        self._tab_keys = np.zeros((self._tab_used, words), dtype=np.uint64)
+        self._tab_pid = np.full(self._tab_used, -1, dtype=np.int32)
+        self._pat_keys = np.zeros((self._pat_used, words), dtype=np.uint64)
+        self._phi = np.zeros((self._pat_used, self.units.cols.shape[1]), dtype=np.float64)
+
+    def _reserve(self, slots: int, rows: int) -> None:
+        """Room for ``slots`` more table slots and ``rows`` more pattern rows after those handed
+        out. When there is not, the units' regions are compacted (in unit order, dropping the
+        regions units grew out of) into arrays with room for half as much again. The room is
+        left unwritten: no memory is touched until a region is handed out. A pattern row is
+        written when its pattern is added (key) and evaluated (values, for the unit's columns);
+        nothing reads a row past the unit's count or a column past its ``n_cols``."""
+        if self._tab_used + slots <= len(self._tab_pid) and self._pat_used + rows <= len(self._phi):
+            return
+        cap, count = self._capacity, self._count
+        tab_offset = np.cumsum(cap) - cap
+        pat_offset = np.cumsum(cap // 2) - cap // 2
+        tab_used, pat_used = int(cap.sum()), int((cap // 2).sum())
+        tab_size, pat_size = (tab_used + slots) * 3 // 2, (pat_used + rows) * 3 // 2
+        keys = np.empty((tab_size, self._tab_keys.shape[1]), dtype=np.uint64)
+        pid = np.empty(tab_size, dtype=np.int32)
+        pat_keys = np.empty((pat_size, self._pat_keys.shape[1]), dtype=np.uint64)
+        phi = np.empty((pat_size, self._phi.shape[1]), dtype=np.float64)
+        for u in range(len(cap)):
+            src, dst, n = int(self._tab_offset[u]), int(tab_offset[u]), int(cap[u])
+            keys[dst : dst + n] = self._tab_keys[src : src + n]
+            pid[dst : dst + n] = self._tab_pid[src : src + n]
+            src, dst, n = int(self._pat_offset[u]), int(pat_offset[u]), int(count[u])
+            pat_keys[dst : dst + n] = self._pat_keys[src : src + n]
+            phi[dst : dst + n] = self._phi[src : src + n]
+        self._tab_keys, self._tab_pid, self._pat_keys, self._phi = keys, pid, pat_keys, phi
+        self._tab_offset, self._pat_offset = (
+            tab_offset.astype(np.int64),
+            pat_offset.astype(np.int64),
+        )
+        self._tab_used, self._pat_used = tab_used, pat_used
 
     def _grow(self, units: np.ndarray) -> None:
-        """Give ``units`` four times the slots; every other unit's slots and all patterns move."""
+        """Give ``units`` four times the slots, in fresh regions after everything in use.
+
+        Only the growing units move: their tables are rehashed into the new regions and their
+        patterns copied; every other unit stays where it is. The regions left behind are
+        dropped at the next compaction (:meth:`_reserve`) or cache reset. Where a unit's slots
+        sit never changes a pattern's id or values.
+        """
         from riskml.explain._kernels import grow_tables
 
-        old_cap, old_tab_offset, old_pat_offset = self._capacity, self._tab_offset, self._pat_offset
-        old_keys, old_pid, old_pat_keys, old_phi = (
-            self._tab_keys,
-            self._tab_pid,
-            self._pat_keys,
-            self._phi,
-        )
+        units = np.unique(np.asarray(units, dtype=np.int64))
+        old_cap = self._capacity
         new_cap = old_cap.copy()
         new_cap[units] *= 4
-        self._capacity = new_cap
-        self._allocate(new_cap)
-        keep = np.ones(new_cap.shape[0], dtype=bool)
-        keep[units] = False
-        src = _ranges(old_tab_offset[keep], old_cap[keep])
-        dst = _ranges(self._tab_offset[keep], old_cap[keep])
-        self._tab_keys[dst] = old_keys[src]
-        self._tab_pid[dst] = old_pid[src]
+        slots, rows = new_cap[units], new_cap[units] // 2
+        self._reserve(int(slots.sum()), int(rows.sum()))
+        tab_offset, pat_offset = self._tab_offset.copy(), self._pat_offset.copy()
+        tab_offset[units] = self._tab_used + np.cumsum(slots) - slots
+        pat_offset[units] = self._pat_used + np.cumsum(rows) - rows
+        fresh = slice(self._tab_used, self._tab_used + int(slots.sum()))
+        self._tab_pid[fresh] = -1  # empty slots (a slot's key is read only once it has an id)
         grow_tables(
-            np.asarray(units, dtype=np.int64), old_tab_offset, old_cap, old_keys, old_pid,
-            self._tab_offset, new_cap, self._tab_keys, self._tab_pid,
+            units, self._tab_offset, old_cap, self._tab_keys, self._tab_pid,
+            tab_offset, new_cap, self._tab_keys, self._tab_pid,
         )  # fmt: skip
-        src = _ranges(old_pat_offset, self._count)
-        dst = _ranges(self._pat_offset, self._count)
-        self._pat_keys[dst] = old_pat_keys[src]
-        self._phi[dst] = old_phi[src]
+        for u in units.tolist():
+            n, src, dst = int(self._count[u]), int(self._pat_offset[u]), int(pat_offset[u])
+            self._pat_keys[dst : dst + n] = self._pat_keys[src : src + n]
+            self._phi[dst : dst + n] = self._phi[src : src + n]
+        self._tab_used += int(slots.sum())
+        self._pat_used += int(rows.sum())
+        self._tab_offset, self._pat_offset, self._capacity = tab_offset, pat_offset, new_cap
 
     def cache_bytes(self) -> int:
-        """Memory held by the pattern tables."""
-        return int(
-            self._tab_keys.nbytes + self._tab_pid.nbytes + self._pat_keys.nbytes + self._phi.nbytes
-        )
+        """Memory held by the pattern tables: every slot and pattern row handed out since the
+        last reset (the regions units grew out of included)."""
+        slot_bytes = self._tab_keys.shape[1] * 8 + 4
+        row_bytes = self._pat_keys.shape[1] * 8 + self._phi.shape[1] * 8
+        return int(self._tab_used * slot_bytes + self._pat_used * row_bytes)
 
     def patterns_per_unit(self) -> np.ndarray:
         """Distinct decision patterns seen per unit since the last cache reset."""

@@ -190,6 +190,35 @@ def test_chunks_reuse_patterns_and_tables_grow(household_booster, household_data
     np.testing.assert_array_equal(again, ours)
 
 
+def test_growing_tables_move_only_their_units_and_stay_consistent(
+    household_booster, household_data, monkeypatch
+):
+    """Tiny tables (4 slots) and small chunks -> many growths and compactions; the values are
+    bit-identical to one explainer whose tables never grow, and every unit's region still holds
+    exactly its own patterns, each findable under its key."""
+    X_new = household_data[2].iloc[:1500]
+    monkeypatch.setattr(_treeshap, "_INITIAL_CAPACITY", 1 << 16)
+    roomy = TreeShapExplainer(household_booster, chunk_rows=257)
+    expected = roomy.shap_values(X_new)
+    monkeypatch.setattr(_treeshap, "_INITIAL_CAPACITY", 4)
+    small = TreeShapExplainer(household_booster, chunk_rows=257)
+    got = small.shap_values(X_new)
+    np.testing.assert_array_equal(got, expected)
+    assert (small._capacity > 4).any()  # it did grow
+    for u in range(small.units.n_units):
+        lo, cap = int(small._tab_offset[u]), int(small._capacity[u])
+        ids = small._tab_pid[lo : lo + cap]
+        found = np.sort(ids[ids >= 0])
+        np.testing.assert_array_equal(found, np.arange(small._count[u]))
+        keys = small._tab_keys[lo : lo + cap][ids >= 0]
+        stored = small._pat_keys[int(small._pat_offset[u]) + ids[ids >= 0]]
+        np.testing.assert_array_equal(keys, stored)
+    # regions units grew out of are dropped when the arrays are compacted (sized half again
+    # the live tables): what is handed out stays within 1.5x the live tables
+    live = int(small._capacity.sum())
+    assert live <= small._tab_used <= 1.5 * live
+
+
 def test_cache_limit_resets_and_stays_exact(household_booster, household_data):
     X_new = household_data[2].iloc[:1000]
     explainer = TreeShapExplainer(household_booster, chunk_rows=400, max_cache_bytes=1)
