@@ -438,18 +438,24 @@ def score_bundle(
     timings["score"] = time.perf_counter() - t1
     timings.update({f"partition_{k}": v for k, v in out.timings.items()})
     try:
+        t2 = time.perf_counter()
         core = _rank_and_tier(job, out.scores)
+        timings["rank_tier"] = time.perf_counter() - t2
         reasons, explained = _explain_flagged(job, core, out, spark_run, timings)
     finally:
         if spark_run is not None:
             spark_run.close()
+    t3 = time.perf_counter()
     scores = assemble_scores(core, reasons, universe["household_id"], as_of)
+    timings["assemble"] = time.perf_counter() - t3
     t3 = time.perf_counter()
     scores = add_followup_columns(scores, bundle, as_of)
     timings["followup"] = time.perf_counter() - t3
+    t3 = time.perf_counter()
     drift = drift_report(
         out.drift_features, model, config.drift.psi_warn, as_of, config.drift.rate_ratio_warn
     )
+    timings["drift"] = time.perf_counter() - t3
     _warn_drift(drift)
     return BundleScores(scores, universe, drift, timings, explained, out.drift_features)
 
@@ -681,10 +687,12 @@ def _score_and_write(req: _Request, inputs: _Inputs) -> ScoringRun:
         console=req.console,
         mode=req.mode,
     )
+    t_history = time.perf_counter()
     scores, prev, hold_counts, change_counts = _against_history(
         result.scores, inputs.bundle, req.as_of, cfg, req.previous
     )
     counts = reconcile_households(scores, result.universe)
+    result.timings["history"] = time.perf_counter() - t_history
     written = (
         to_public(scores, visible_chars=cfg.output.public_id_visible_chars)
         if req.mode == "public"
