@@ -30,7 +30,7 @@ from typing import Any, Protocol, TypeVar
 
 from riskml.scoring._partition import ScoringError
 
-__all__ = ["Chunks", "score_in_workers", "start_method", "usable_workers"]
+__all__ = ["Chunks", "one_thread", "score_in_workers", "start_method", "usable_workers"]
 
 R = TypeVar("R")
 
@@ -58,8 +58,9 @@ def usable_workers(requested: int, n_households: int) -> int:
 _WORKER: dict[str, Any] = {}
 
 
-def _one_thread(model: Any) -> None:
-    """One process per core: LightGBM and numba threads on top would only oversubscribe."""
+def one_thread(model: Any) -> None:
+    """One process per core (a worker here, a Spark task there): LightGBM and numba threads on
+    top would only oversubscribe."""
     estimator = getattr(model, "model", None)
     if estimator is not None and hasattr(estimator, "n_jobs"):
         estimator.n_jobs = 1
@@ -73,7 +74,7 @@ def _init_worker(score: Callable[[Any, Any, Any], Any], job: Any, chunks: Chunks
     """Set a worker up: Ctrl-C and SIGTERM are the parent's to handle, one thread, its job."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's "SIGTERM as interrupt"
-    _one_thread(getattr(job, "model", None))
+    one_thread(getattr(job, "model", None))
     _WORKER.update(score=score, job=job, chunks=chunks)
 
 

@@ -40,6 +40,7 @@ from riskml.features._spark import (
 )
 from riskml.scoring._local import EngineOutput, split_result
 from riskml.scoring._partition import PARTITION_COLUMNS, ExplainSelection, score_partition
+from riskml.scoring._pool import one_thread
 
 __all__ = [
     "UNIVERSE_TABLE",
@@ -63,23 +64,10 @@ def _model_from(broadcast: Any, key: str) -> Any:
     model = _MODEL_CACHE.get(key)
     if model is None:
         model = pickle.loads(broadcast.value)  # our own broadcast of the driver's model
-        _one_thread_per_task(model)
+        one_thread(model)  # Spark runs one task per core
         _MODEL_CACHE.clear()
         _MODEL_CACHE[key] = model
     return model
-
-
-def _one_thread_per_task(model: Any) -> None:
-    """Spark runs one task per core: LightGBM and numba threads on top only oversubscribe."""
-    import contextlib
-
-    estimator = getattr(model, "model", None)
-    if estimator is not None and hasattr(estimator, "n_jobs"):
-        estimator.n_jobs = 1
-    with contextlib.suppress(ImportError, ValueError):
-        import numba
-
-        numba.set_num_threads(1)
 
 
 def _output_template() -> pd.DataFrame:

@@ -291,12 +291,18 @@ def test_text_that_looks_like_a_formula_is_neutralised_and_read_back(
     assert back.loc[0, "status_detail"] == "=1+1"
 
 
+def _edited_scoring_config(tmp_path: Path, line: str, replacement: str) -> Path:
+    """The shipped configs/scoring.yaml with ``line`` (which it must hold) replaced."""
+    text = (config_dir() / "scoring.yaml").read_text(encoding="utf-8")
+    assert line in text
+    path = tmp_path / "scoring.yaml"
+    path.write_text(text.replace(line, replacement), encoding="utf-8")
+    return path
+
+
 def test_unknown_shap_method_in_the_scoring_config(tmp_path: Path) -> None:
     """scoring.yaml explain.method: kernel → ConfigError naming the file and explain.method."""
-    text = (config_dir() / "scoring.yaml").read_text(encoding="utf-8")
-    assert "  method: tree_shap\n" in text
-    path = tmp_path / "scoring.yaml"
-    path.write_text(text.replace("  method: tree_shap\n", "  method: kernel\n"), encoding="utf-8")
+    path = _edited_scoring_config(tmp_path, "  method: tree_shap\n", "  method: kernel\n")
     with pytest.raises(ConfigError, match=r"explain\.method") as err:
         load_scoring_config(path)
     assert str(path) in str(err.value)
@@ -304,10 +310,7 @@ def test_unknown_shap_method_in_the_scoring_config(tmp_path: Path) -> None:
 
 def test_zero_workers_in_the_scoring_config(tmp_path: Path) -> None:
     """scoring.yaml workers: 0 → ConfigError naming the file and workers."""
-    text = (config_dir() / "scoring.yaml").read_text(encoding="utf-8")
-    assert "\nworkers: 2\n" in text
-    path = tmp_path / "scoring.yaml"
-    path.write_text(text.replace("\nworkers: 2\n", "\nworkers: 0\n"), encoding="utf-8")
+    path = _edited_scoring_config(tmp_path, "\nworkers: 2\n", "\nworkers: 0\n")
     with pytest.raises(ConfigError, match=r"workers") as err:
         load_scoring_config(path)
     assert str(path) in str(err.value)
